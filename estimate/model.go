@@ -221,6 +221,35 @@ type Model struct {
 	// When empty, the estimator derives them from the architecture
 	// (SynthesizeTensors) and says so in Result.WeightsFrom.
 	Tensors []Tensor
+	// TensorsFrom says where Tensors came from, for Result.WeightsFrom:
+	// WeightsFromSafetensors (also when empty), WeightsFromCatalog or
+	// WeightsFromCatalogUnchecked.
+	TensorsFrom string
+}
+
+// Where the weight bytes of a Result came from (Result.WeightsFrom).
+const (
+	// WeightsFromSafetensors: the checkpoint's own safetensors headers.
+	WeightsFromSafetensors = "safetensors headers"
+	// WeightsFromCatalog: the built-in catalog's tensor list, derived from
+	// config.json and checked against the Hub's published parameter count.
+	WeightsFromCatalog = "catalog (derived from config.json, checked against the published parameter count)"
+	// WeightsFromCatalogUnchecked: the built-in catalog's tensor list,
+	// derived from config.json, for a model whose parameter count is not published.
+	WeightsFromCatalogUnchecked = "catalog (derived from config.json; no published parameter count to check it against)"
+	// WeightsFromConfig: derived from config.json by SynthesizeTensors here.
+	WeightsFromConfig = "config.json"
+)
+
+// weightsSource is the Result.WeightsFrom label for m.
+func (m Model) weightsSource() string {
+	switch {
+	case len(m.Tensors) == 0:
+		return WeightsFromConfig
+	case m.TensorsFrom != "":
+		return m.TensorsFrom
+	}
+	return WeightsFromSafetensors
 }
 
 // KVHeadCount returns the KV head count with the MHA default applied.

@@ -7,17 +7,6 @@ import (
 	"strings"
 )
 
-// FailureWarmupOverflow is TGI v2.4.1+ given --max-total-tokens but not
-// --max-input-tokens with a prefill larger than the total: the router's
-// `max_total_tokens - truncate` wraps around in u32
-// (v3.3.7:backends/v3/src/client/grpc_client.rs:151-152; ENGINES-REVIEW N2,
-// derived from the code, not run).
-const FailureWarmupOverflow = "warmup_u32_overflow"
-
-// FailureCannotServe is a start whose KV budget, less the block the router
-// keeps for health checks, cannot hold one request of max_total_tokens.
-const FailureCannotServe = "cannot_serve"
-
 // Run estimates one engine start: the per-GPU memory breakdown, what the
 // engine does with the given (or defaulted) settings, and the largest
 // limits that start. It only computes; it never does I/O.

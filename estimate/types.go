@@ -262,14 +262,6 @@ type Startup struct {
 	LogLines []string
 }
 
-// Failure kinds.
-const (
-	FailureWeights            = "weights_do_not_fit"
-	FailureWarmupOOM          = "warmup_oom"
-	FailureNotEnoughMemory    = "not_enough_memory"
-	FailureArgumentValidation = "argument_validation"
-)
-
 // Boundary is the largest set of limits that starts.
 type Boundary struct {
 	// MaxInputTokens is MaxTotalTokens − 1.

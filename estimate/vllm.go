@@ -21,24 +21,6 @@ import (
 // only roughly here.
 const DefaultVLLMVersion = "0.19.0"
 
-// vLLM start failures beyond the shared Failure* kinds.
-const (
-	// FailureMaxModelLen is vLLM refusing to start because one request of
-	// max_model_len does not fit the KV budget ("To serve at least one
-	// request with the models's max seq len …", vllm@bbf906a
-	// vllm/v1/core/kv_cache_utils.py check_enough_kv_cache_memory; V0: "The
-	// model's max seq len (L) is larger than the maximum number of tokens that
-	// can be stored in KV cache", PR #2163).
-	FailureMaxModelLen = "max_model_len_exceeds_kv_cache"
-	// FailureNoKVMemory is a budget of zero or less after weights and the
-	// profiled peak ("No available memory for the cache blocks").
-	FailureNoKVMemory = "no_kv_cache_memory"
-	// FailureGPUMemoryUtilization is V1 (≥ v0.9.1) refusing a
-	// --gpu-memory-utilization larger than the free memory at start
-	// (vllm@35d5cda vllm/v1/worker/gpu_worker.py init_device; issue #20305).
-	FailureGPUMemoryUtilization = "gpu_memory_utilization_exceeds_free_memory"
-)
-
 // Runtime terms of a vLLM start. They are properties of the CUDA/PyTorch/NCCL
 // stack under the engine, not engine constants; each comes from a figure the
 // engine itself printed in a public report, not from fitting KV sizes.
