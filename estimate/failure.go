@@ -52,6 +52,7 @@ const (
 	FailureCrash = "crash"
 )
 
+
 // FailureKinds lists every failure kind, predicted ones first.
 var FailureKinds = []string{
 	FailureWeights, FailureWarmupOOM, FailureNotEnoughMemory, FailureArgumentValidation,

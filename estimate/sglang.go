@@ -16,6 +16,7 @@ import (
 // prefill buckets (REVIEW-VLLM §7).
 const DefaultSGLangVersion = "0.5.5"
 
+
 // SGLang runtime terms: device memory in use before the weights load, which
 // SGLang's "total" (the free memory after distributed init) leaves out.
 const (
@@ -35,8 +36,10 @@ const (
 	sglangDistInit = 1280 * MiB
 )
 
+
 // sglangEra is how a release defaults --mem-fraction-static.
 type sglangEra int
+
 
 const (
 	// By TP size (sglang@… server_args.py __post_init__, ≤ v0.4.7):
@@ -53,6 +56,7 @@ const (
 	// (sglang server_args.py _handle_gpu_memory_settings).
 	sglangEraReserve
 )
+
 
 type sglangRun struct {
 	m   Model
@@ -79,9 +83,11 @@ type sglangRun struct {
 	warnings []string
 }
 
+
 func (r *sglangRun) warn(format string, a ...any) {
 	r.warnings = append(r.warnings, fmt.Sprintf(format, a...))
 }
+
 
 func runSGLang(m Model, hw Hardware, ver string, s Settings) (Result, error) {
 	if ver == "" {
@@ -156,6 +162,7 @@ func runSGLang(m Model, hw Hardware, ver string, s Settings) (Result, error) {
 	}
 	return r.result(Engine{Name: "sglang", Version: ver}), nil
 }
+
 
 // resolveDefaults fills chunked_prefill_size, cuda_graph_max_bs and
 // mem_fraction_static for the release and card (gpu_mem is nvidia-smi's
@@ -247,6 +254,7 @@ func (r *sglangRun) resolveDefaults() {
 	}
 }
 
+
 // maxTotalTokens follows profile_max_num_token (sglang@01cc04e
 // python/sglang/srt/model_executor/model_runner.py): total = free GiB before
 // the weights (min over ranks), available = free GiB after them, rest =
@@ -261,6 +269,7 @@ func (r *sglangRun) maxTotalTokens() (int, float64, float64) {
 	tokens = tokens / r.page * r.page
 	return tokens, totalGiB, availGiB
 }
+
 
 func (r *sglangRun) result(eng Engine) Result {
 	res := Result{
@@ -354,6 +363,7 @@ func (r *sglangRun) result(eng Engine) Result {
 	return res
 }
 
+
 func (r *sglangRun) dtypeName() string {
 	switch {
 	case r.s.DType == F16:
@@ -365,6 +375,7 @@ func (r *sglangRun) dtypeName() string {
 	}
 	return "torch.float16"
 }
+
 
 // attention is SGLang's default backend: FlashAttention-3 on Hopper, FlashMLA
 // for MLA there, FlashInfer elsewhere (server_args.py attention backend defaults).

@@ -2,8 +2,6 @@ package estimate
 
 import (
 	"fmt"
-	"math"
-	"strconv"
 	"strings"
 )
 
@@ -20,6 +18,7 @@ import (
 // --gpu-memory-utilization to 0.92 (PR #38284), whose estimate is modelled
 // only roughly here.
 const DefaultVLLMVersion = "0.19.0"
+
 
 // Runtime terms of a vLLM start. They are properties of the CUDA/PyTorch/NCCL
 // stack under the engine, not engine constants; each comes from a figure the
@@ -61,8 +60,10 @@ const (
 	vllmGraphBytesPerPiece = 256 * KiB
 )
 
+
 // vllmBudget is how a release turns the profile into the KV budget.
 type vllmBudget int
+
 
 const (
 	// V0 ≤ v0.2.4: total·gmu − torch.cuda.max_memory_allocated() (PR #2031
@@ -86,9 +87,11 @@ const (
 	budgetProfiling
 )
 
+
 // vllmSampler is the top-k/top-p path the profile's dummy sampler run takes
 // (1 row per request, top_k = V−1, top_p < 1).
 type vllmSampler int
+
 
 const (
 	// samplerNone: V1 v0.7.0 – v0.7.2 did not profile the sampler (PR #13594).
@@ -107,6 +110,7 @@ const (
 	// (vllm/v1/sample/ops/topk_topp_triton.py apply_top_k_top_p_triton).
 	samplerTriton
 )
+
 
 // vllmProfile is the sizing behaviour of one vLLM release and engine.
 type vllmProfile struct {
@@ -152,6 +156,7 @@ type vllmProfile struct {
 	// nonTorch is the TP-1 runtime increase charged by the budget.
 	nonTorch Bytes
 }
+
 
 func vllmProfileFor(v Version, v1 bool) vllmProfile {
 	p := vllmProfile{v: v, v1: v1, gmu: 0.9, kvCheck: true}
@@ -221,6 +226,7 @@ func vllmProfileFor(v Version, v1 bool) vllmProfile {
 	return p
 }
 
+
 // parseVLLMVersion accepts "0.10.1.1", "v0.19.0", "0.8.5-v0" / "0.8.5 (V0)"
 // (force the V0 engine) and "0.7.3-v1". V1 is the default engine from v0.8.0.
 func parseVLLMVersion(s string) (Version, bool, error) {
@@ -255,6 +261,7 @@ func parseVLLMVersion(s string) (Version, bool, error) {
 	}
 	return v, v1, nil
 }
+
 
 // vllmRun holds everything about one vLLM start that does not depend on
 // max_model_len and max_num_batched_tokens.
@@ -293,9 +300,11 @@ type vllmRun struct {
 	warnings  []string
 }
 
+
 func (r *vllmRun) warn(format string, a ...any) {
 	r.warnings = append(r.warnings, fmt.Sprintf(format, a...))
 }
+
 
 func runVLLM(m Model, hw Hardware, ver string, s Settings) (Result, error) {
 	if ver == "" {
@@ -312,75 +321,6 @@ func runVLLM(m Model, hw Hardware, ver string, s Settings) (Result, error) {
 	return r.result(Engine{Name: "vllm", Version: ver}), nil
 }
 
-// validateServing checks the vLLM/SGLang settings every engine shares.
-func validateServing(s Settings) error {
-	var bad []string
-	if s.GPUMemoryUtilization < 0 || s.GPUMemoryUtilization > 1 || math.IsNaN(s.GPUMemoryUtilization) {
-		bad = append(bad, fmt.Sprintf("--gpu-memory-utilization must be in (0, 1] (got %g)", s.GPUMemoryUtilization))
-	}
-	if s.MemFractionStatic < 0 || s.MemFractionStatic >= 1 || math.IsNaN(s.MemFractionStatic) {
-		bad = append(bad, fmt.Sprintf("--mem-fraction-static must be in (0, 1) (got %g)", s.MemFractionStatic))
-	}
-	for _, f := range []struct {
-		name string
-		v    int
-	}{{"--max-model-len", s.MaxModelLen}, {"--max-num-batched-tokens", s.MaxNumBatchedTokens},
-		{"--max-num-seqs", s.MaxNumSeqs}, {"--block-size", s.BlockSize}, {"--chunked-prefill-size", s.ChunkedPrefillSize}} {
-		if f.v < 0 {
-			bad = append(bad, fmt.Sprintf("%s must not be negative (got %d)", f.name, f.v))
-		}
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(bad, "; "))
-	}
-	return nil
-}
-
-// servingTP resolves the tensor-parallel degree and checks vLLM's (and
-// SGLang's) head divisibility rules: query heads split evenly; KV heads split
-// when tp ≤ kv and are replicated when tp is a multiple of them
-// (vllm/model_executor/models/qwen2.py Qwen2Attention.__init__; the same
-// asserts in every decoder).
-func servingTP(m Model, hw Hardware, s Settings) (int, error) {
-	tp := s.NumShard
-	if tp == 0 {
-		tp = hw.Count
-	}
-	if m.Heads%tp != 0 {
-		return 0, fmt.Errorf("%w: Total number of attention heads (%d) must be divisible by tensor parallel size (%d)", ErrInvalid, m.Heads, tp)
-	}
-	if kv := m.KVHeadCount(); !m.IsMLA() && kv > 0 {
-		if (kv >= tp && kv%tp != 0) || (kv < tp && tp%kv != 0) {
-			return 0, fmt.Errorf("%w: num_key_value_heads (%d) and tensor parallel size (%d) must divide one another", ErrInvalid, kv, tp)
-		}
-	}
-	return tp, nil
-}
-
-// servingDTypes resolves the activation and KV element sizes.
-func servingDTypes(s Settings) (elt int64, kvElt int, err error) {
-	elt = 2
-	switch s.DType {
-	case dtypeNo, F16, BF16:
-	case F32:
-		elt = 4
-	default:
-		return 0, 0, fmt.Errorf("%w: --dtype %s (want auto, float16, bfloat16 or float32)", ErrInvalid, s.DType)
-	}
-	kvElt = int(elt)
-	switch s.KVCacheDType {
-	case dtypeNo:
-	case F8E4M3, F8E5M2:
-		kvElt = 1
-	case F16, BF16:
-		kvElt = 2
-	case F32:
-		kvElt = 4
-	default:
-		return 0, 0, fmt.Errorf("%w: --kv-cache-dtype %s (want auto, fp8, fp8_e4m3 or fp8_e5m2)", ErrInvalid, s.KVCacheDType)
-	}
-	return elt, kvElt, nil
-}
 
 func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, error) {
 	if err := validateServing(s); err != nil {
@@ -466,6 +406,7 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	return r, nil
 }
 
+
 // resolveBatchDefaults fills max_num_seqs and (V1) max_num_batched_tokens.
 func (r *vllmRun) resolveBatchDefaults() {
 	p := r.prof
@@ -503,6 +444,7 @@ func (r *vllmRun) resolveBatchDefaults() {
 	}
 }
 
+
 // v0MNBT is V0's max_num_batched_tokens for a max_model_len: the user's,
 // the auto chunked-prefill budget above 32K, else max(mml, 2048)
 // (issue #2418; REVIEW-VLLM §3).
@@ -516,9 +458,11 @@ func (r *vllmRun) v0MNBT(mml int) int {
 	return max(mml, 2048)
 }
 
+
 func (r *vllmRun) v0Chunked(mml int) bool {
 	return !r.userMNBT && r.prof.v0AutoChunk > 0 && mml > 32768 && r.m.SlidingWindow == 0
 }
+
 
 func vllmAttentionName(m Model, hw Hardware, p vllmProfile) string {
 	cc := hw.GPU.ComputeCapability
@@ -533,10 +477,6 @@ func vllmAttentionName(m Model, hw Hardware, p vllmProfile) string {
 	return "FLASH_ATTN"
 }
 
-// padVocab rounds the vocabulary up to a multiple of 64, as
-// VocabParallelEmbedding and ParallelLMHead do (DEFAULT_VOCAB_PADDING_SIZE,
-// vllm/model_executor/layers/vocab_parallel_embedding.py pad_vocab_size).
-func padVocab(v int) int { return (v + 63) / 64 * 64 }
 
 // gpuSMs is the streaming-multiprocessor count of common cards (for the
 // Triton sampler's per-program buffer); 132 when unknown.
@@ -555,15 +495,6 @@ func gpuSMs(name string) int {
 	return 132
 }
 
-// nvlsBoard reports an NVSwitch Hopper (or later) board, where NCCL sets up
-// NVLink SHARP buffers: SXM H100/H200/B200, not PCIe or NVL cards.
-func nvlsBoard(g GPU) bool {
-	n := strings.ToLower(g.Name)
-	if strings.Contains(n, "pcie") || strings.Contains(n, "nvl") {
-		return false
-	}
-	return g.ComputeCapability >= 90 || strings.Contains(n, "h100") || strings.Contains(n, "h200") || strings.Contains(n, "b200")
-}
 
 func vllmCommBytes(p vllmProfile, g GPU) Bytes {
 	nvls := nvlsBoard(g)
@@ -579,6 +510,7 @@ func vllmCommBytes(p vllmProfile, g GPU) Bytes {
 	return vllmCommAfterInit
 }
 
+
 // cublasWorkspace is the cuBLAS workspace PyTorch allocates through its
 // caching allocator at the first GEMM, inside the profile: 4096 KiB × 8 on
 // Hopper, ":4096:2:16:8" (≈ 8 MiB) before (PyTorch
@@ -589,6 +521,7 @@ func cublasWorkspace(g GPU) Bytes {
 	}
 	return 8*MiB + 128*KiB
 }
+
 
 // setupHybrid groups sliding-window and full-attention layers the way V1's
 // hybrid allocator does (vllm@bbf906a vllm/v1/core/kv_cache_utils.py
@@ -618,37 +551,6 @@ func (r *vllmRun) setupHybrid() {
 	}
 }
 
-// servingForwardBytes is the activation peak of one forward over n tokens on one
-// rank, beyond weights: the larger of the attention phase and the MLP (or
-// fused-MoE) phase, each counted as the tensors alive at once (derived; for
-// eager V0 it reproduces the 2.07 GiB peak of Llama-3.1-8B at 20,000 tokens
-// in dev row 44).
-func servingForwardBytes(m Model, tp int, n int64, elt int64, hidden int64) int64 {
-	h := int64(m.Hidden)
-	w := int64(tp)
-	hd := int64(m.HeadSize())
-	nh := int64(m.Heads) / w
-	kvr := max(1, int64(m.KVHeadCount())/w)
-	attn := hidden*h + (nh+2*kvr)*hd + nh*hd
-	if m.IsMLA() {
-		qk := int64(m.QKNopeHeadDim + m.QKRopeHeadDim)
-		attn = hidden*h + nh*qk + int64(m.KVLoraRank+m.QKRopeHeadDim) + nh*(int64(m.QKNopeHeadDim)+int64(m.VHeadDim)) + nh*int64(m.VHeadDim)
-	}
-	mlp := hidden*h + 3*int64(m.Intermediate)/w
-	if m.IsMoE() {
-		// fused_experts: intermediate_cache1/3 share one buffer of
-		// M·k·max(2·Ie/tp, H), cache2 is M·k·Ie/tp; plus the output, the
-		// router's fp32 logits and the shared experts as a dense MLP
-		// (vllm/model_executor/layers/fused_moe/fused_moe.py fused_experts_impl).
-		ie := int64(m.ExpertWidth()) / w
-		k := int64(max(1, m.ExpertsPerToken))
-		moe := hidden*h + k*(max(2*ie, h)+ie) + h + 2*int64(m.Experts)*4/elt + 3*int64(m.SharedExperts)*ie
-		if m.DenseLayers == 0 || moe > mlp {
-			mlp = moe
-		}
-	}
-	return n * max(attn, mlp) * elt
-}
 
 // samplerBytes is the dummy sampler's peak over rows × vocab: the model-dtype
 // logits (padded vocab) plus the path's own tensors, in bytes per element:
@@ -673,6 +575,7 @@ func samplerBytes(kind vllmSampler, rows, vocab, vpad int64, sms int) int64 {
 	return base
 }
 
+
 // activation is the profile's torch peak increase for n batched tokens:
 // the forward, or the sampler run with the forward's output still held,
 // whichever is larger, plus the cuBLAS workspace.
@@ -683,6 +586,7 @@ func (r *vllmRun) activation(n int) Bytes {
 	samp := nn*int64(r.m.Hidden)*r.elt + samplerBytes(r.prof.sampler, rows, int64(r.m.Vocab), r.vocabPad, r.sms)
 	return Bytes(max(fwd, samp)) + r.cublas
 }
+
 
 // cudaGraphBytes estimates the captured graphs: V1 captures piecewise graphs
 // (one per attention split, layers + 1) for 67 batch sizes up to 512
@@ -703,6 +607,7 @@ func (r *vllmRun) cudaGraphBytes() Bytes {
 		Bytes(servingForwardBytes(r.m, r.tp, int64(top), r.elt, r.prof.fwdHidden))
 }
 
+
 // charged returns the non-torch bytes the release's budget subtracts.
 func (r *vllmRun) charged() Bytes {
 	switch r.prof.budget {
@@ -713,6 +618,7 @@ func (r *vllmRun) charged() Bytes {
 	}
 	return r.comm + r.prof.nonTorch
 }
+
 
 // vllmStart is one start with resolved limits.
 type vllmStart struct {
@@ -727,6 +633,7 @@ type vllmStart struct {
 	chunked    bool
 	usedAtPeak Bytes
 }
+
 
 // start simulates the budget for max_model_len mml with n batched tokens
 // (n = 0: the release's default).
@@ -759,6 +666,7 @@ func (r *vllmRun) start(mml, n int) vllmStart {
 	return st
 }
 
+
 // tokensOf is the logged token count of num_blocks: blocks × block size, or
 // for hybrid groups num_blocks // groups × block size (REVIEW-VLLM §4).
 func (r *vllmRun) tokensOf(numBlocks int64) int {
@@ -767,6 +675,7 @@ func (r *vllmRun) tokensOf(numBlocks int64) int {
 	}
 	return int(numBlocks) * r.bs
 }
+
 
 // blocksPerRequest is how many pool blocks one request of n tokens takes.
 func (r *vllmRun) blocksPerRequest(n int, mnbt int) int64 {
@@ -790,6 +699,7 @@ func (r *vllmRun) blocksPerRequest(n int, mnbt int) int64 {
 	return int64(fg)*ceilDiv64(int64(n), int64(r.bs)) + int64(sg)*(ceilDiv64(int64(swTokens), int64(r.bs))+1)
 }
 
+
 // neededBytes is V1's max_memory_usage_bytes for one request of mml tokens.
 func (r *vllmRun) neededBytes(mml, mnbt int) Bytes {
 	blk := int64(r.bs) * int64(r.perToken)
@@ -799,12 +709,14 @@ func (r *vllmRun) neededBytes(mml, mnbt int) Bytes {
 	return Bytes(r.blocksPerRequest(mml, mnbt) * blk)
 }
 
+
 // fits reports whether a start with max_model_len mml succeeds.
 func (r *vllmRun) fits(mml, n int) bool {
 	st := r.start(mml, n)
 	r.check(&st)
 	return st.fail == ""
 }
+
 
 // check applies the engine's start-up checks to st.
 func (r *vllmRun) check(st *vllmStart) {
@@ -891,6 +803,7 @@ func (r *vllmRun) check(st *vllmStart) {
 	}
 }
 
+
 // estimateMaxModelLen is V1's binary search for the largest max_model_len
 // whose one request fits the available memory, between 1 and limit
 // (vllm@bbf906a vllm/v1/core/kv_cache_utils.py estimate_max_model_len).
@@ -907,6 +820,7 @@ func (r *vllmRun) estimateMaxModelLen(avail Bytes, limit, mnbt int) int {
 	return res
 }
 
+
 // concurrency is vLLM's printed "Maximum concurrency" for requests of n tokens.
 func (r *vllmRun) concurrency(st vllmStart, n int) float64 {
 	if n <= 0 {
@@ -922,32 +836,6 @@ func (r *vllmRun) concurrency(st vllmStart, n int) float64 {
 	return float64(st.tokens) / float64(n)
 }
 
-// requestShape is the request the concurrency figures are for.
-func requestShape(s Settings, mml int) int {
-	if s.RequestInputTokens > 0 || s.RequestOutputTokens > 0 {
-		return s.RequestInputTokens + s.RequestOutputTokens
-	}
-	return mml
-}
-
-func commas(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	if neg {
-		s = s[1:]
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
 
 // logLines renders the lines the release prints about sizing.
 func (r *vllmRun) logLines(st vllmStart) []string {
@@ -984,6 +872,7 @@ func (r *vllmRun) logLines(st vllmStart) []string {
 	return lines
 }
 
+
 // boundaryMML is the largest max_model_len that starts with the resolved
 // (or default) batched tokens, capped by max_position_embeddings.
 func (r *vllmRun) boundaryMML() (int, string, vllmStart) {
@@ -1017,6 +906,7 @@ func (r *vllmRun) boundaryMML() (int, string, vllmStart) {
 	return lo, "kv_budget", r.start(lo, n)
 }
 
+
 // boundaryMNBT is the largest max_num_batched_tokens that starts with max_model_len mml.
 func (r *vllmRun) boundaryMNBT(mml int) int {
 	try := func(n int) bool {
@@ -1032,6 +922,7 @@ func (r *vllmRun) boundaryMNBT(mml int) int {
 	}
 	return largestFrom(try, 1<<22, r.mnbt, mml, 2048, 512, max(r.seqs, 1))
 }
+
 
 func (r *vllmRun) result(eng Engine) Result {
 	res := Result{
@@ -1113,89 +1004,4 @@ func (r *vllmRun) result(eng Engine) Result {
 	}
 	res.Warnings = r.warnings
 	return res
-}
-
-// servingWeights is the most loaded rank's parameter bytes under vLLM's and
-// SGLang's tensor parallelism, which differ from TGI's:
-//   - the embedding and lm_head are padded to a multiple of 64 rows and split
-//     on the vocabulary (pad_vocab_size, VocabParallelEmbedding,
-//     ParallelLMHead);
-//   - tied embeddings share one tensor: a checkpoint's lm_head.weight is not
-//     loaded when tie_word_embeddings is set;
-//   - k_proj/v_proj hold max(1, kv_heads/tp) heads per rank (replicated
-//     when tp > kv_heads, QKVParallelLinear);
-//   - row-parallel biases and norms are whole on every rank;
-//   - one rotary cos/sin cache [max_position_embeddings, rotary_dim] in the
-//     model dtype (get_rope caches one per configuration), which makes
-//     "Model loading took 14.99 GiB" for Llama-3.1-8B (8.03 B params +
-//     32 MiB) and 1.12 GiB for the tied Qwen3-0.6B (dev rows 20, 21).
-//
-// --quantization fp8 stores every linear weight in one byte (not lm_head or
-// the embeddings); pre-quantized checkpoints keep their stored layout.
-func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits int) Bytes {
-	pre := ""
-	if m.QuantMethod != "" && !tensorsQuantized(tensors) {
-		pre = strings.ToLower(m.QuantMethod)
-	}
-	quant := strings.ToLower(s.Quantize)
-	tensors, _ = LoadedTensors(tensors, m.Layers)
-	w := int64(tp)
-	kv := int64(m.KVHeadCount())
-	kvr := max(1, kv/w)
-	var total int64
-	for _, t := range tensors {
-		kind := classifyTensor(t.Name)
-		if kind == lmHead && m.TieWordEmbeddings {
-			continue
-		}
-		bits16 := t.DType.Bits() * 16
-		if t.DType.IsFloat() && !isScale(t.Name) {
-			bits16 = computeBits * 16
-		}
-		linear := (kind == column || kind == row) && !isBias(t.Name) && len(t.Shape) >= 2
-		if linear && t.DType.IsFloat() {
-			if b, ok := preQuantBits16(pre); ok {
-				bits16 = b
-			} else if b, ok := onLoadQuantBits16(quant); ok {
-				bits16 = b
-			}
-		}
-		elems := t.Elements()
-		switch kind {
-		case column:
-			if isKVProj(t.Name) && kv > 0 && !m.IsMLA() {
-				elems = elems / kv * kvr
-			} else {
-				elems = ceilDiv64(elems, w)
-			}
-		case row:
-			if !isBias(t.Name) {
-				elems = ceilDiv64(elems, w)
-			}
-		case embedding, lmHead:
-			if len(t.Shape) == 2 {
-				rows := ceilDiv64(int64(padVocab(int(t.Shape[0]))), w)
-				elems = rows * t.Shape[1]
-			}
-		}
-		total += (elems*int64(bits16)/16 + 7) / 8 * t.N()
-	}
-	if m.MaxPositions > 0 {
-		rot := int64(m.HeadSize())
-		if m.IsMLA() && m.QKRopeHeadDim > 0 {
-			rot = int64(m.QKRopeHeadDim)
-		}
-		total += int64(m.MaxPositions) * rot * int64(computeBits/8)
-	}
-	return Bytes(total)
-}
-
-// isKVProj reports a separate k_proj or v_proj tensor (not MLA's kv_a/kv_b).
-func isKVProj(name string) bool {
-	base := name
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		base = name[:i]
-	}
-	last := base[strings.LastIndexByte(base, '.')+1:]
-	return last == "k_proj" || last == "v_proj"
 }

@@ -8,6 +8,7 @@ import (
 // (v3.3.7:server/text_generation_server/layers/tensor_parallel.py).
 type shardKind int
 
+
 const (
 	// replicated: norms, routers, small per-layer vectors; every rank holds all of it.
 	replicated shardKind = iota
@@ -24,6 +25,7 @@ const (
 	lmHead
 )
 
+
 // Name fragments of column- and row-parallel layers across the
 // architectures TGI serves (flash_*_modeling.py).
 var (
@@ -32,6 +34,7 @@ var (
 		"q_b_proj", "kv_b_proj", "Wqkv"}
 	rowNames = []string{"o_proj", "down_proj", "w2", "fc2", "out_proj", "c_proj", "dense_4h_to_h", "dense"}
 )
+
 
 // classifyTensor maps a Hugging Face tensor name to its TGI sharding. It
 // runs for every tensor of every estimate, so it does not allocate.
@@ -63,6 +66,7 @@ func classifyTensor(name string) shardKind {
 	return replicated
 }
 
+
 // linearKind says whether a layer name is column- or row-parallel.
 func linearKind(layer string) (shardKind, bool) {
 	for _, c := range columnNames {
@@ -78,10 +82,12 @@ func linearKind(layer string) (shardKind, bool) {
 	return replicated, false
 }
 
+
 // isBias reports a bias vector.
 func isBias(name string) bool {
 	return strings.HasSuffix(name, ".bias") || strings.HasSuffix(name, "_bias")
 }
+
 
 // isScale reports quantization metadata that keeps its stored dtype.
 func isScale(name string) bool {
@@ -89,18 +95,6 @@ func isScale(name string) bool {
 		strings.HasSuffix(name, "qzeros") || strings.HasSuffix(name, "e_score_correction_bias")
 }
 
-// weightPlan is the per-shard weight computation.
-type weightPlan struct {
-	computeBits int    // bits of the float compute dtype (16 unless --dtype float32)
-	quantize    string // --quantize applied at load to float linears
-	layers      int
-	llamaFamily bool // served by flash_llama_modeling (no_fp8 on attention, first and last layers)
-}
-
-// llamaFamilyTypes use flash_llama_modeling.py, whose on-the-fly fp8 skips
-// attention, embeddings, lm_head and the first and last layers
-// (v3.3.7:…/flash_llama_modeling.py:411,514,549,622,646).
-var llamaFamilyTypes = map[string]bool{"llama": true, "phi3": true, "granite": true, "baichuan": true}
 
 // onLoadQuantBits is the storage of a linear weight quantized at load, in
 // bits per parameter ×16 to keep fractions exact (nf4: 4 bits + one fp32
@@ -117,6 +111,7 @@ func onLoadQuantBits16(q string) (int, bool) {
 	}
 	return 0, false
 }
+
 
 // preQuantBits16 approximates a pre-quantized checkpoint's linear weights
 // when only the config is known (ENGINES.md §3): GPTQ/AWQ 4-bit with group
@@ -135,67 +130,6 @@ func preQuantBits16(method string) (int, bool) {
 	return 0, false
 }
 
-// shardBytes returns one tensor group's bytes on the most loaded shard.
-func (wp weightPlan) shardBytes(t Tensor, ws, vocab int, preQuant string) int64 {
-	kind := classifyTensor(t.Name)
-	bits16 := t.DType.Bits() * 16
-	n := t.N()
-	if t.DType.IsFloat() && !isScale(t.Name) {
-		bits16 = wp.computeBits * 16
-	}
-	linear := (kind == column || kind == row) && !isBias(t.Name) && !isScale(t.Name) && len(t.Shape) >= 2
-	var quantN int64
-	quantBits := 0
-	if linear && t.DType.IsFloat() {
-		if b, ok := preQuantBits16(preQuant); ok {
-			quantBits, quantN = b, n
-		} else if b, ok := onLoadQuantBits16(wp.quantize); ok {
-			quantBits, quantN = b, n
-			if wp.quantize == "fp8" && wp.llamaFamily {
-				if strings.Contains(t.Name, "self_attn") {
-					quantN = 0
-				} else if wp.layers > 2 {
-					// Only layers 1 … L−2 are converted.
-					quantN = n * int64(wp.layers-2) / int64(wp.layers)
-				} else {
-					quantN = 0
-				}
-			}
-		}
-	}
-	elems := t.Elements()
-	size := func(e int64) int64 {
-		plain := (e*int64(bits16)/16 + 7) / 8 * (n - quantN)
-		q := (e*int64(quantBits)/16 + 7) / 8 * quantN
-		return plain + q
-	}
-	w := int64(ws)
-	switch kind {
-	case column:
-		return size(ceilDiv64(elems, w))
-	case row:
-		if isBias(t.Name) {
-			return size(elems)
-		}
-		return size(ceilDiv64(elems, w))
-	case embedding:
-		if len(t.Shape) == 2 {
-			rows := ceilDiv64(t.Shape[0], w) + 1
-			return size(rows * t.Shape[1])
-		}
-		return size(elems)
-	case lmHead:
-		v := vocab
-		if len(t.Shape) >= 1 {
-			v = int(t.Shape[0])
-		}
-		if v%ws == 0 {
-			return size(elems / w)
-		}
-		return size(elems)
-	}
-	return size(elems)
-}
 
 func ceilDiv64(a, b int64) int64 {
 	if b <= 0 {
@@ -204,39 +138,6 @@ func ceilDiv64(a, b int64) int64 {
 	return (a + b - 1) / b
 }
 
-// weightsPerShard returns the bytes of the most loaded shard (rank 0).
-func weightsPerShard(m Model, tensors []Tensor, ws int, s Settings, computeBits int) Bytes {
-	wp := weightPlan{computeBits: computeBits, quantize: strings.ToLower(s.Quantize), layers: m.Layers,
-		llamaFamily: llamaFamilyTypes[m.Type]}
-	pre := ""
-	if m.QuantMethod != "" && !tensorsQuantized(tensors) {
-		pre = strings.ToLower(m.QuantMethod)
-	}
-	tensors, _ = LoadedTensors(tensors, m.Layers)
-	var total int64
-	hasHead := false
-	var embed *Tensor
-	for i := range tensors {
-		t := tensors[i]
-		switch classifyTensor(t.Name) {
-		case lmHead:
-			hasHead = true
-		case embedding:
-			if embed == nil {
-				embed = &tensors[i]
-			}
-		}
-		total += wp.shardBytes(t, ws, m.Vocab, pre)
-	}
-	if !hasHead && embed != nil && len(embed.Shape) == 2 {
-		// Tied embeddings: the lm_head loads the embedding tensor again as a
-		// separate device tensor (v3.3.7:…/flash_llama_modeling.py:636-651,
-		// utils/weights.py:210-266), split on the vocab when it divides.
-		head := Tensor{Name: "lm_head.weight", DType: embed.DType, Shape: embed.Shape}
-		total += wp.shardBytes(head, ws, m.Vocab, pre)
-	}
-	return Bytes(total)
-}
 
 // tensorsQuantized reports whether the tensors already carry packed or
 // 8-bit data, so a quant_method needs no approximation.
@@ -248,6 +149,7 @@ func tensorsQuantized(ts []Tensor) bool {
 	}
 	return false
 }
+
 
 // LoadedTensors drops tensors of decoder layers at or beyond m.Layers: the
 // checkpoint may store extra layers that TGI never loads, such as
@@ -275,6 +177,7 @@ func LoadedTensors(ts []Tensor, layers int) ([]Tensor, int64) {
 	}
 	return out, dropped
 }
+
 
 // layerIndex finds the number after a "layers." (or "h.", "blocks.") path
 // part, without allocating.

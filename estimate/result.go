@@ -1,0 +1,117 @@
+package estimate
+
+// Breakdown is the memory of one GPU (the most loaded shard), by use.
+type Breakdown struct {
+	// Weights is the model's parameters on this shard.
+	Weights Bytes
+	// KVCache is the KV pool after warm-up (num_blocks × block bytes).
+	KVCache Bytes
+	// ActivationPeak is the caching allocator's reserved peak of the warm-up
+	// prefill, beyond weights and KV.
+	ActivationPeak Bytes
+	// CUDAContext is the CUDA context, cuBLAS workspaces and kernel images.
+	CUDAContext Bytes
+	// NCCL is the communicator buffers when sharded.
+	NCCL Bytes
+	// Other is persistent buffers the engine allocates (attention workspaces, rotary caches).
+	Other Bytes
+	// CUDAGraphs is the memory held by captured decode graphs.
+	CUDAGraphs Bytes
+	// Reserve is memory the engine deliberately leaves unallocated (cuda_memory_fraction, wiggle room).
+	Reserve Bytes
+}
+
+
+// Overhead returns CUDA context + NCCL + other persistent buffers.
+func (b Breakdown) Overhead() Bytes { return b.CUDAContext + b.NCCL + b.Other }
+
+
+// Startup is what happens when the engine starts with the resolved settings.
+type Startup struct {
+	// MaxInputTokens, MaxTotalTokens and MaxBatchPrefillTokens are the values
+	// the engine ends up with (the user's or the version's defaults).
+	MaxInputTokens        int
+	MaxTotalTokens        int
+	MaxBatchPrefillTokens int
+	// MaxBatchTotalTokens is the KV token budget TGI logs as
+	// "Setting max batch total tokens to N" (0 when startup fails).
+	MaxBatchTotalTokens int
+	// MaxConcurrentRequests is how many requests of the asked shape (or of
+	// full length) fit in MaxBatchTotalTokens at once.
+	MaxConcurrentRequests int
+	// WarmupRequests is how many requests the warm-up prefill is split into.
+	WarmupRequests int
+	// WarmupBytes is the device memory in use at the warm-up peak (weights,
+	// overhead, warm-up KV and the prefill activations).
+	WarmupBytes Bytes
+	// WarmupKVBytes is the KV the warm-up batch reserves before its prefill
+	// (with the caching allocator's rounding).
+	WarmupKVBytes Bytes
+	// WarmupTokens is the KV tokens of those blocks (blocks × block size).
+	WarmupTokens int
+	// ActivationBytes is the prefill's activation peak (part of WarmupBytes).
+	ActivationBytes Bytes
+	// CapacityBytes is what the warm-up may use (the card, capped by cuda_memory_fraction).
+	CapacityBytes Bytes
+	// Fits is true when the engine is predicted to start and serve.
+	Fits bool
+	// Failure names why it would not start: "" when it fits, else one of the Failure* constants.
+	Failure string
+	// Message is the engine's own error text for Failure.
+	Message string
+	// LogLines are the lines the engine is predicted to print about sizing.
+	LogLines []string
+}
+
+
+// Boundary is the largest set of limits that starts.
+type Boundary struct {
+	// MaxInputTokens is MaxTotalTokens − 1.
+	MaxInputTokens int
+	// MaxTotalTokens is the largest --max-total-tokens that starts with the
+	// version's default prefill (and --max-input-tokens = total − 1).
+	MaxTotalTokens int
+	// MaxBatchPrefillTokens is the largest --max-batch-prefill-tokens that
+	// starts with the resolved max input/total tokens.
+	MaxBatchPrefillTokens int
+	// PrefillAtMaxTotal is the --max-batch-prefill-tokens MaxTotalTokens was
+	// found with: the user's, the release's default, or (when that default
+	// does not start) a smaller one, said in a warning.
+	PrefillAtMaxTotal int
+	// MaxBatchTotalTokens is the KV budget at the boundary's max total tokens
+	// and the resolved prefill.
+	MaxBatchTotalTokens int
+	// MaxConcurrentRequests is how many requests of the resolved request
+	// shape fit in MaxBatchTotalTokens at once.
+	MaxConcurrentRequests int
+	// LimitedBy names the term that stops MaxTotalTokens from growing:
+	// "warmup" (warm-up KV + prefill peak), "max_position_embeddings", or "weights".
+	LimitedBy string
+}
+
+
+// Result is the estimate for one model, hardware, engine and settings.
+type Result struct {
+	// Engine is the engine with its version resolved.
+	Engine Engine
+	// NumShard is the tensor-parallel degree used.
+	NumShard int
+	// PerGPU is the memory breakdown of the most loaded shard with the resolved settings.
+	PerGPU Breakdown
+	// KVBytesPerToken is the KV cache per token on one shard.
+	KVBytesPerToken Bytes
+	// BlockSize is the KV block size in tokens for the attention backend.
+	BlockSize int
+	// Attention is the backend TGI picks (flashinfer, flashdecoding, paged).
+	Attention string
+	// PrefixCaching and Chunking report TGI's choices.
+	PrefixCaching, Chunking bool
+	// WeightsFrom says where weight bytes came from: "safetensors" or "config".
+	WeightsFrom string
+	// Startup is the outcome with the given (or defaulted) settings.
+	Startup Startup
+	// Boundary is the largest limits that start.
+	Boundary Boundary
+	// Warnings are things the user should know (assumptions, engine hazards).
+	Warnings []string
+}

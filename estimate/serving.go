@@ -1,0 +1,220 @@
+package estimate
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// servingTP resolves the tensor-parallel degree and checks vLLM's (and
+// SGLang's) head divisibility rules: query heads split evenly; KV heads split
+// when tp ≤ kv and are replicated when tp is a multiple of them
+// (vllm/model_executor/models/qwen2.py Qwen2Attention.__init__; the same
+// asserts in every decoder).
+func servingTP(m Model, hw Hardware, s Settings) (int, error) {
+	tp := s.NumShard
+	if tp == 0 {
+		tp = hw.Count
+	}
+	if m.Heads%tp != 0 {
+		return 0, fmt.Errorf("%w: Total number of attention heads (%d) must be divisible by tensor parallel size (%d)", ErrInvalid, m.Heads, tp)
+	}
+	if kv := m.KVHeadCount(); !m.IsMLA() && kv > 0 {
+		if (kv >= tp && kv%tp != 0) || (kv < tp && tp%kv != 0) {
+			return 0, fmt.Errorf("%w: num_key_value_heads (%d) and tensor parallel size (%d) must divide one another", ErrInvalid, kv, tp)
+		}
+	}
+	return tp, nil
+}
+
+
+// servingDTypes resolves the activation and KV element sizes.
+func servingDTypes(s Settings) (elt int64, kvElt int, err error) {
+	elt = 2
+	switch s.DType {
+	case dtypeNo, F16, BF16:
+	case F32:
+		elt = 4
+	default:
+		return 0, 0, fmt.Errorf("%w: --dtype %s (want auto, float16, bfloat16 or float32)", ErrInvalid, s.DType)
+	}
+	kvElt = int(elt)
+	switch s.KVCacheDType {
+	case dtypeNo:
+	case F8E4M3, F8E5M2:
+		kvElt = 1
+	case F16, BF16:
+		kvElt = 2
+	case F32:
+		kvElt = 4
+	default:
+		return 0, 0, fmt.Errorf("%w: --kv-cache-dtype %s (want auto, fp8, fp8_e4m3 or fp8_e5m2)", ErrInvalid, s.KVCacheDType)
+	}
+	return elt, kvElt, nil
+}
+
+
+// padVocab rounds the vocabulary up to a multiple of 64, as
+// VocabParallelEmbedding and ParallelLMHead do (DEFAULT_VOCAB_PADDING_SIZE,
+// vllm/model_executor/layers/vocab_parallel_embedding.py pad_vocab_size).
+func padVocab(v int) int { return (v + 63) / 64 * 64 }
+
+
+// nvlsBoard reports an NVSwitch Hopper (or later) board, where NCCL sets up
+// NVLink SHARP buffers: SXM H100/H200/B200, not PCIe or NVL cards.
+func nvlsBoard(g GPU) bool {
+	n := strings.ToLower(g.Name)
+	if strings.Contains(n, "pcie") || strings.Contains(n, "nvl") {
+		return false
+	}
+	return g.ComputeCapability >= 90 || strings.Contains(n, "h100") || strings.Contains(n, "h200") || strings.Contains(n, "b200")
+}
+
+
+// servingForwardBytes is the activation peak of one forward over n tokens on one
+// rank, beyond weights: the larger of the attention phase and the MLP (or
+// fused-MoE) phase, each counted as the tensors alive at once (derived; for
+// eager V0 it reproduces the 2.07 GiB peak of Llama-3.1-8B at 20,000 tokens
+// in dev row 44).
+func servingForwardBytes(m Model, tp int, n int64, elt int64, hidden int64) int64 {
+	h := int64(m.Hidden)
+	w := int64(tp)
+	hd := int64(m.HeadSize())
+	nh := int64(m.Heads) / w
+	kvr := max(1, int64(m.KVHeadCount())/w)
+	attn := hidden*h + (nh+2*kvr)*hd + nh*hd
+	if m.IsMLA() {
+		qk := int64(m.QKNopeHeadDim + m.QKRopeHeadDim)
+		attn = hidden*h + nh*qk + int64(m.KVLoraRank+m.QKRopeHeadDim) + nh*(int64(m.QKNopeHeadDim)+int64(m.VHeadDim)) + nh*int64(m.VHeadDim)
+	}
+	mlp := hidden*h + 3*int64(m.Intermediate)/w
+	if m.IsMoE() {
+		// fused_experts: intermediate_cache1/3 share one buffer of
+		// M·k·max(2·Ie/tp, H), cache2 is M·k·Ie/tp; plus the output, the
+		// router's fp32 logits and the shared experts as a dense MLP
+		// (vllm/model_executor/layers/fused_moe/fused_moe.py fused_experts_impl).
+		ie := int64(m.ExpertWidth()) / w
+		k := int64(max(1, m.ExpertsPerToken))
+		moe := hidden*h + k*(max(2*ie, h)+ie) + h + 2*int64(m.Experts)*4/elt + 3*int64(m.SharedExperts)*ie
+		if m.DenseLayers == 0 || moe > mlp {
+			mlp = moe
+		}
+	}
+	return n * max(attn, mlp) * elt
+}
+
+
+// requestShape is the request the concurrency figures are for.
+func requestShape(s Settings, mml int) int {
+	if s.RequestInputTokens > 0 || s.RequestOutputTokens > 0 {
+		return s.RequestInputTokens + s.RequestOutputTokens
+	}
+	return mml
+}
+
+
+func commas(n int) string {
+	s := strconv.Itoa(n)
+	neg := strings.HasPrefix(s, "-")
+	if neg {
+		s = s[1:]
+	}
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
+
+
+// servingWeights is the most loaded rank's parameter bytes under vLLM's and
+// SGLang's tensor parallelism, which differ from TGI's:
+//   - the embedding and lm_head are padded to a multiple of 64 rows and split
+//     on the vocabulary (pad_vocab_size, VocabParallelEmbedding,
+//     ParallelLMHead);
+//   - tied embeddings share one tensor: a checkpoint's lm_head.weight is not
+//     loaded when tie_word_embeddings is set;
+//   - k_proj/v_proj hold max(1, kv_heads/tp) heads per rank (replicated
+//     when tp > kv_heads, QKVParallelLinear);
+//   - row-parallel biases and norms are whole on every rank;
+//   - one rotary cos/sin cache [max_position_embeddings, rotary_dim] in the
+//     model dtype (get_rope caches one per configuration), which makes
+//     "Model loading took 14.99 GiB" for Llama-3.1-8B (8.03 B params +
+//     32 MiB) and 1.12 GiB for the tied Qwen3-0.6B (dev rows 20, 21).
+//
+// --quantization fp8 stores every linear weight in one byte (not lm_head or
+// the embeddings); pre-quantized checkpoints keep their stored layout.
+func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits int) Bytes {
+	pre := ""
+	if m.QuantMethod != "" && !tensorsQuantized(tensors) {
+		pre = strings.ToLower(m.QuantMethod)
+	}
+	quant := strings.ToLower(s.Quantize)
+	tensors, _ = LoadedTensors(tensors, m.Layers)
+	w := int64(tp)
+	kv := int64(m.KVHeadCount())
+	kvr := max(1, kv/w)
+	var total int64
+	for _, t := range tensors {
+		kind := classifyTensor(t.Name)
+		if kind == lmHead && m.TieWordEmbeddings {
+			continue
+		}
+		bits16 := t.DType.Bits() * 16
+		if t.DType.IsFloat() && !isScale(t.Name) {
+			bits16 = computeBits * 16
+		}
+		linear := (kind == column || kind == row) && !isBias(t.Name) && len(t.Shape) >= 2
+		if linear && t.DType.IsFloat() {
+			if b, ok := preQuantBits16(pre); ok {
+				bits16 = b
+			} else if b, ok := onLoadQuantBits16(quant); ok {
+				bits16 = b
+			}
+		}
+		elems := t.Elements()
+		switch kind {
+		case column:
+			if isKVProj(t.Name) && kv > 0 && !m.IsMLA() {
+				elems = elems / kv * kvr
+			} else {
+				elems = ceilDiv64(elems, w)
+			}
+		case row:
+			if !isBias(t.Name) {
+				elems = ceilDiv64(elems, w)
+			}
+		case embedding, lmHead:
+			if len(t.Shape) == 2 {
+				rows := ceilDiv64(int64(padVocab(int(t.Shape[0]))), w)
+				elems = rows * t.Shape[1]
+			}
+		}
+		total += (elems*int64(bits16)/16 + 7) / 8 * t.N()
+	}
+	if m.MaxPositions > 0 {
+		rot := int64(m.HeadSize())
+		if m.IsMLA() && m.QKRopeHeadDim > 0 {
+			rot = int64(m.QKRopeHeadDim)
+		}
+		total += int64(m.MaxPositions) * rot * int64(computeBits/8)
+	}
+	return Bytes(total)
+}
+
+
+// isKVProj reports a separate k_proj or v_proj tensor (not MLA's kv_a/kv_b).
+func isKVProj(name string) bool {
+	base := name
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		base = name[:i]
+	}
+	last := base[strings.LastIndexByte(base, '.')+1:]
+	return last == "k_proj" || last == "v_proj"
+}
