@@ -32,7 +32,6 @@ type Corrections struct {
 	SafeSide string
 }
 
-
 // activationFactor is the factor applied to the prefill peak.
 func (c *Corrections) activationFactor() float64 {
 	if c == nil || c.ActivationFactor == 0 {
@@ -41,7 +40,6 @@ func (c *Corrections) activationFactor() float64 {
 	return c.ActivationFactor
 }
 
-
 // overhead is the extra per-GPU overhead.
 func (c *Corrections) overhead() Bytes {
 	if c == nil {
@@ -49,7 +47,6 @@ func (c *Corrections) overhead() Bytes {
 	}
 	return c.OverheadBytes
 }
-
 
 // validate reports what is wrong with c (nil when usable).
 func (c *Corrections) validate() []string {
@@ -69,7 +66,6 @@ func (c *Corrections) validate() []string {
 	return bad
 }
 
-
 // note is the warning that states the corrections and their margin.
 func (c *Corrections) note() string {
 	side := "the safe side is below it: plan on the budget less the margin"
@@ -79,7 +75,6 @@ func (c *Corrections) note() string {
 	return fmt.Sprintf("calibrated corrections (%s %s on %s): activation ×%.3f, overhead %+.0f MiB, wiggle %s; the KV budget was within ±%.2f%% of the prediction for 95%% of the fitted starts; %s",
 		c.Engine, c.EngineVersion, c.GPU, c.activationFactor(), float64(c.OverheadBytes)/float64(MiB), wiggleText(c.Wiggle), c.MarginPct, side)
 }
-
 
 func wiggleText(w float64) string {
 	if w > 0 {

@@ -8,67 +8,149 @@ import (
 )
 
 // ErrInvalid marks settings the engine itself rejects or that make no sense.
-var ErrInvalid = fmt.Errorf("estimate: invalid input")
+var ErrInvalid = errors.New("estimate: invalid input")
 
+// ErrUnsupported marks an engine, release or feature the estimator does not model.
+var ErrUnsupported = errors.New("estimate: unsupported")
 
-// ErrUnsupported marks an engine or feature the estimator does not model.
-var ErrUnsupported = fmt.Errorf("estimate: unsupported")
+// IsInvalid reports whether err comes from input the engine would reject.
+func IsInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
 
+// EngineInfo describes one serving engine vramcalc models.
+type EngineInfo struct {
+	// Name is what Engine.Name takes: "tgi", "vllm" or "sglang".
+	Name string
+	// Title is how the engine writes its own name: "TGI", "vLLM", "SGLang".
+	Title string
+	// DefaultVersion is the release assumed when Engine.Version is empty.
+	DefaultVersion string
+	// Oldest and Newest bound the releases modelled, as ParseVersion reads
+	// them ("3.3.x" is every 3.3 patch release).
+	Oldest, Newest string
+}
+
+// Releases is the modelled range as text, e.g. "1.0.0 – 3.3.x".
+func (e EngineInfo) Releases() string { return e.Oldest + " – " + e.Newest }
+
+// sizer is one engine's whole startup sizing and boundary search. tgi.go,
+// vllm.go and sglang.go each implement it; Run and KVBytesPerToken choose
+// one by name and nothing else switches on the engine.
+type sizer interface {
+	info() EngineInfo
+	// run sizes one start with the release (already defaulted) and searches
+	// the boundary. Settings are already validated.
+	run(m Model, hw Hardware, version string, s Settings) (Result, error)
+	// kvBytesPerToken is the KV cache of one token on one of ws shards.
+	kvBytesPerToken(m Model, ws, elt int) (Bytes, error)
+}
+
+// sizers are the modelled engines, in the order Engines lists them.
+var sizers = [...]sizer{tgiSizer{}, vllmSizer{}, sglangSizer{}}
+
+// Engines lists the engines vramcalc models.
+func Engines() []EngineInfo {
+	out := make([]EngineInfo, len(sizers))
+	for i, z := range sizers {
+		out[i] = z.info()
+	}
+	return out
+}
+
+// LookupEngine finds an engine by name (case-insensitive; "" and
+// "text-generation-inference" are TGI).
+func LookupEngine(name string) (EngineInfo, error) {
+	z, err := sizerFor(name)
+	if err != nil {
+		return EngineInfo{}, err
+	}
+	return z.info(), nil
+}
+
+func sizerFor(name string) (sizer, error) {
+	n := strings.ToLower(strings.TrimSpace(name))
+	if n == "" || n == "text-generation-inference" {
+		n = "tgi"
+	}
+	for _, z := range sizers {
+		if z.info().Name == n {
+			return z, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: engine %q (known: tgi, vllm, sglang)", ErrUnsupported, name)
+}
 
 // Run estimates one engine start: the per-GPU memory breakdown, what the
 // engine does with the given (or defaulted) settings, and the largest
 // limits that start. It only computes; it never does I/O.
 func Run(m Model, hw Hardware, eng Engine, s Settings) (Result, error) {
-	if err := validate(m, hw, s); err != nil {
+	z, err := sizerFor(eng.Name)
+	if err != nil {
 		return Result{}, err
-	}
-	switch strings.ToLower(eng.Name) {
-	case "", "tgi", "text-generation-inference":
-	case "vllm":
-		return runVLLM(m, hw, eng.Version, s)
-	case "sglang":
-		return runSGLang(m, hw, eng.Version, s)
-	default:
-		return Result{}, fmt.Errorf("%w: engine %q (known: tgi, vllm, sglang)", ErrUnsupported, eng.Name)
 	}
 	ver := eng.Version
 	if ver == "" {
-		ver = DefaultTGIVersion
+		ver = z.info().DefaultVersion
 	}
-	v, err := ParseVersion(ver)
-	if err != nil {
+	if err := validate(m, hw, z.info(), s); err != nil {
 		return Result{}, err
 	}
-	if v.Major < 1 || v.Major > 3 {
-		return Result{}, fmt.Errorf("%w: tgi version %s (known: 1.x – 3.3.x)", ErrUnsupported, ver)
-	}
-	r, err := newTGIRun(m, hw, s, v)
-	if err != nil {
-		return Result{}, err
-	}
-	return r.result(Engine{Name: "tgi", Version: ver}), nil
+	return z.run(m, hw, ver, s)
 }
 
+// ReleaseError is a release outside the range an engine is modelled for
+// (errors.Is(err, ErrUnsupported)).
+type ReleaseError struct {
+	Engine  EngineInfo
+	Version string
+	// Why says what makes it unmodelled when it is not just the range (vLLM's V0/V1).
+	Why string
+}
 
-// IsInvalid reports whether err comes from input the engine would reject.
-func IsInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
+func (e *ReleaseError) Error() string {
+	if e.Why != "" {
+		return fmt.Sprintf("%s: %s %s %s", ErrUnsupported, e.Engine.Title, e.Version, e.Why)
+	}
+	return fmt.Sprintf("%s: %s %s is outside the releases vramcalc models (%s)", ErrUnsupported, e.Engine.Title, e.Version, e.Engine.Releases())
+}
 
+func (e *ReleaseError) Unwrap() error { return ErrUnsupported }
 
-// Engine selects the serving engine and its version.
+// parseRelease parses raw and checks that it lies in e's modelled range,
+// the same way for every engine.
+func parseRelease(e EngineInfo, raw string) (Version, error) {
+	v, err := ParseVersion(raw)
+	if err != nil {
+		return Version{}, fmt.Errorf("%w: %s version: %w", ErrInvalid, e.Title, err)
+	}
+	if err := checkRelease(e, v, raw); err != nil {
+		return Version{}, err
+	}
+	return v, nil
+}
+
+func checkRelease(e EngineInfo, v Version, raw string) error {
+	oldest, err1 := ParseVersion(e.Oldest)
+	newest, err2 := ParseVersion(e.Newest)
+	if err1 != nil || err2 != nil || v.Less(oldest) || newest.Less(v) {
+		return &ReleaseError{Engine: e, Version: raw}
+	}
+	return nil
+}
+
+// Engine selects the serving engine and its release.
 type Engine struct {
-	// Name is "tgi" (vLLM and SGLang come later).
+	// Name is "tgi", "vllm" or "sglang" (Engines lists them); "" means TGI.
 	Name string
-	// Version is a release such as "3.3.7", "3.3" (latest patch of 3.3) or "2.0.4".
+	// Version is a release such as "3.3.7", "3.3" (latest patch of 3.3),
+	// "0.19.0" or "0.8.5-v0"; "" means the engine's DefaultVersion.
 	Version string
 }
-
 
 // Version is a parsed engine release.
 type Version struct{ Major, Minor, Patch int }
 
-
-// ParseVersion parses "3.3.7", "v3.3", "2.0.4" and "3" (a missing minor or
-// patch means the latest of that series, represented as 99).
+// ParseVersion parses "3.3.7", "v3.3", "3.3.x", "2.0.4" and "3" (a missing
+// or "x" minor or patch means the latest of that series, represented as 99).
 func ParseVersion(s string) (Version, error) {
 	t := strings.TrimPrefix(strings.TrimSpace(strings.ToLower(s)), "v")
 	if i := strings.IndexAny(t, " -+("); i >= 0 {
@@ -76,13 +158,16 @@ func ParseVersion(s string) (Version, error) {
 	}
 	parts := strings.Split(t, ".")
 	if len(parts) == 0 || len(parts) > 3 || parts[0] == "" {
-		return Version{}, fmt.Errorf("estimate: bad engine version %q (want MAJOR.MINOR[.PATCH], e.g. 3.3.7)", s)
+		return Version{}, fmt.Errorf("bad engine version %q (want MAJOR.MINOR[.PATCH], e.g. 3.3.7)", s)
 	}
 	v := Version{Minor: 99, Patch: 99}
 	for i, p := range parts {
+		if i > 0 && (p == "x" || p == "*") {
+			continue // a series wildcard, like a missing part
+		}
 		n, err := strconv.Atoi(p)
 		if err != nil || n < 0 {
-			return Version{}, fmt.Errorf("estimate: bad engine version %q (want MAJOR.MINOR[.PATCH], e.g. 3.3.7)", s)
+			return Version{}, fmt.Errorf("bad engine version %q (want MAJOR.MINOR[.PATCH], e.g. 3.3.7)", s)
 		}
 		switch i {
 		case 0:
@@ -96,7 +181,6 @@ func ParseVersion(s string) (Version, error) {
 	return v, nil
 }
 
-
 // Less reports whether v is an earlier release than o.
 func (v Version) Less(o Version) bool {
 	if v.Major != o.Major {
@@ -108,12 +192,10 @@ func (v Version) Less(o Version) bool {
 	return v.Patch < o.Patch
 }
 
-
 // AtLeast reports whether v is o or later.
 func (v Version) AtLeast(major, minor, patch int) bool {
 	return !v.Less(Version{major, minor, patch})
 }
-
 
 // String prints the version, with "x" for a series wildcard.
 func (v Version) String() string {

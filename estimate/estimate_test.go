@@ -351,15 +351,22 @@ func TestBadInput(t *testing.T) {
 		want string
 	}{
 		{"input>=total", llama31_8B, hw, Engine{}, Settings{MaxInputTokens: 4096, MaxTotalTokens: 4096}, "must be < `max_total_tokens`"},
-		{"negative", llama31_8B, hw, Engine{}, Settings{MaxTotalTokens: -1}, "--max-total-tokens must not be negative"},
-		{"zero gpus", llama31_8B, Hardware{GPU: h100}, Engine{}, Settings{}, "gpu count must be > 0"},
+		{"negative", llama31_8B, hw, Engine{}, Settings{MaxTotalTokens: -1}, "--max-total-tokens must be > 0 (got -1)"},
+		{"zero gpus", llama31_8B, Hardware{GPU: h100}, Engine{}, Settings{}, "--gpus must be > 0 (got 0)"},
 		{"zero vram", llama31_8B, Hardware{Count: 1}, Engine{}, Settings{}, "gpu memory must be > 0"},
 		{"fraction", llama31_8B, hw, Engine{}, Settings{CUDAMemoryFraction: 1.5}, "--cuda-memory-fraction"},
 		{"no layers", Model{Hidden: 1, Heads: 1, Vocab: 1}, hw, Engine{}, Settings{}, "num_hidden_layers"},
 		{"shards", llama31_8B, hw, Engine{}, Settings{NumShard: 2}, "needs 2 GPUs"},
 		{"quantize", llama31_8B, hw, Engine{}, Settings{Quantize: "int3"}, "--quantize"},
 		{"dtype", llama31_8B, hw, Engine{}, Settings{DType: F8E4M3}, "--dtype"},
-		{"version", llama31_8B, hw, Engine{Version: "7.0"}, Settings{}, "tgi version"},
+		{"version", llama31_8B, hw, Engine{Version: "7.0"}, Settings{}, "TGI 7.0 is outside the releases vramcalc models (1.0.0 – 3.3.x)"},
+		{"vllm version", llama31_8B, hw, Engine{Name: "vllm", Version: "0.25.0"}, Settings{}, "vLLM 0.25.0 is outside the releases vramcalc models (0.2.0 – 0.21.x)"},
+		{"sglang version", llama31_8B, hw, Engine{Name: "sglang", Version: "0.6.0"}, Settings{}, "SGLang 0.6.0 is outside the releases vramcalc models (0.1.0 – 0.5.x)"},
+		{"vllm shards", llama31_8B, hw, Engine{Name: "vllm"}, Settings{NumShard: 2}, "--tensor-parallel-size 2 needs 2 GPUs, only 1 given"},
+		{"sglang shards", llama31_8B, hw, Engine{Name: "sglang"}, Settings{NumShard: 2}, "--tp-size 2 needs 2 GPUs, only 1 given"},
+		{"sglang context", llama31_8B, hw, Engine{Name: "sglang"}, Settings{MaxModelLen: -3}, "--context-length must be > 0 (got -3)"},
+		{"all at once", llama31_8B, hw, Engine{Name: "vllm"}, Settings{GPUMemoryUtilization: 1.2, MaxNumSeqs: -1},
+			"--max-num-seqs must be > 0 (got -1); --gpu-memory-utilization must be in (0, 1] (got 1.2)"},
 		{"engine", llama31_8B, hw, Engine{Name: "ollama"}, Settings{}, "engine \"ollama\""},
 	}
 	for _, c := range cases {

@@ -52,7 +52,6 @@ const (
 	FailureCrash = "crash"
 )
 
-
 // FailureKinds lists every failure kind, predicted ones first.
 var FailureKinds = []string{
 	FailureWeights, FailureWarmupOOM, FailureNotEnoughMemory, FailureArgumentValidation,

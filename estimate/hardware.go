@@ -6,14 +6,12 @@ import "fmt"
 // the unit torch and the engines print.
 type Bytes int64
 
-
 // Binary units.
 const (
 	KiB Bytes = 1 << 10
 	MiB Bytes = 1 << 20
 	GiB Bytes = 1 << 30
 )
-
 
 // String formats b with two decimals in the largest binary unit below it.
 func (b Bytes) String() string {
@@ -33,10 +31,8 @@ func (b Bytes) String() string {
 	return fmt.Sprintf("%s%d B", sign, int64(v))
 }
 
-
 // GiBs returns b in GiB as a float.
 func (b Bytes) GiBs() float64 { return float64(b) / float64(GiB) }
-
 
 // GPU describes one accelerator model.
 type GPU struct {
@@ -53,7 +49,6 @@ type GPU struct {
 	// ROCm is true for AMD GPUs.
 	ROCm bool
 }
-
 
 // Hardware is the set of GPUs one engine instance runs on.
 type Hardware struct {

@@ -1,9 +1,6 @@
 package estimate
 
-import (
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // KVBytesPerToken is the KV cache of one token on one shard as the named
 // engine stores it (all layers; vllm.go and sglang.go size their pools with
@@ -25,19 +22,19 @@ func KVBytesPerToken(engine string, m Model, ws, elt int) (Bytes, error) {
 	if ws <= 0 || elt <= 0 || m.Layers <= 0 {
 		return 0, fmt.Errorf("%w: kv bytes need layers, shards and element size > 0", ErrInvalid)
 	}
-	switch strings.ToLower(engine) {
-	case "", "tgi":
-		k, err := tgiKVLayout(m, ws, elt)
-		if err != nil {
-			return 0, err
-		}
-		return k.perToken(), nil
-	case "vllm", "sglang":
-		if m.IsMLA() {
-			return Bytes(m.Layers * (m.KVLoraRank + m.QKRopeHeadDim) * elt), nil
-		}
-		heads := max(1, m.KVHeadCount()/ws)
-		return Bytes(2 * m.Layers * heads * m.HeadSize() * elt), nil
+	z, err := sizerFor(engine)
+	if err != nil {
+		return 0, err
 	}
-	return 0, fmt.Errorf("%w: engine %q", ErrUnsupported, engine)
+	return z.kvBytesPerToken(m, ws, elt)
+}
+
+// servingKVBytesPerToken is vLLM's and SGLang's KV per token (see
+// KVBytesPerToken).
+func servingKVBytesPerToken(m Model, ws, elt int) Bytes {
+	if m.IsMLA() {
+		return Bytes(m.Layers * (m.KVLoraRank + m.QKRopeHeadDim) * elt)
+	}
+	heads := max(1, m.KVHeadCount()/ws)
+	return Bytes(2 * m.Layers * heads * m.HeadSize() * elt)
 }

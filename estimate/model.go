@@ -9,7 +9,6 @@ import (
 // (BF16, F16, F32, F8_E4M3, I32, U8, ...).
 type DType string
 
-
 // Element types known to the estimator. Bits per element come from the
 // safetensors format (huggingface/safetensors, safetensors/src/tensor.rs, Dtype).
 const (
@@ -35,7 +34,6 @@ const (
 	dtypeNo DType = ""
 )
 
-
 // Bits returns the bits per element, or 0 for an unknown type.
 func (d DType) Bits() int {
 	switch d {
@@ -55,7 +53,6 @@ func (d DType) Bits() int {
 	return 0
 }
 
-
 // IsFloat reports whether d is a floating-point type that an engine casts
 // to its compute dtype at load (F16, BF16, F32, F64). Packed quantized data
 // (U8, I32, F8, F4) keeps its stored size.
@@ -67,11 +64,9 @@ func (d DType) IsFloat() bool {
 	return false
 }
 
-
 // ErrUnknownDType is returned (wrapped) for a dtype name the estimator does
 // not know.
 var ErrUnknownDType = fmt.Errorf("estimate: unknown dtype")
-
 
 // ParseDType accepts safetensors names (BF16, F8_E4M3), torch names
 // (bfloat16, float16, half, float32, float) and the engines' KV-cache flag
@@ -122,7 +117,6 @@ func ParseDType(s string) (DType, error) {
 	return dtypeNo, fmt.Errorf("%w %q (want bfloat16, float16, float32, fp8_e4m3fn or fp8_e5m2)", ErrUnknownDType, s)
 }
 
-
 // Tensor is one tensor of a checkpoint as its safetensors header describes
 // it, or a group of Count tensors that share name pattern, dtype and shape
 // (the embedded catalog stores "model.layers.*.mlp.experts.*.down_proj.weight"
@@ -135,7 +129,6 @@ type Tensor struct {
 	Count int64 `json:"count,omitempty"`
 }
 
-
 // Elements returns the element count of one tensor of the group.
 func (t Tensor) Elements() int64 {
 	n := int64(1)
@@ -145,7 +138,6 @@ func (t Tensor) Elements() int64 {
 	return n
 }
 
-
 // N returns how many tensors the entry stands for (at least 1).
 func (t Tensor) N() int64 {
 	if t.Count <= 0 {
@@ -154,12 +146,10 @@ func (t Tensor) N() int64 {
 	return t.Count
 }
 
-
 // Bytes returns the stored size of the whole group.
 func (t Tensor) Bytes() int64 {
 	return (t.Elements()*int64(t.DType.Bits()) + 7) / 8 * t.N()
 }
-
 
 // Model holds the architecture facts the estimator needs, taken from a
 // Hugging Face config.json (for multimodal configs, from text_config) and,
@@ -237,7 +227,6 @@ type Model struct {
 	TensorsFrom string
 }
 
-
 // Where the weight bytes of a Result came from (Result.WeightsFrom).
 const (
 	// WeightsFromSafetensors: the checkpoint's own safetensors headers.
@@ -252,6 +241,14 @@ const (
 	WeightsFromConfig = "config.json"
 )
 
+// checkpointTensors is the checkpoint's tensors: the headers', or derived
+// from the architecture when there are none.
+func (m Model) checkpointTensors() []Tensor {
+	if len(m.Tensors) > 0 {
+		return m.Tensors
+	}
+	return SynthesizeTensors(m)
+}
 
 // weightsSource is the Result.WeightsFrom label for m.
 func (m Model) weightsSource() string {
@@ -264,7 +261,6 @@ func (m Model) weightsSource() string {
 	return WeightsFromSafetensors
 }
 
-
 // KVHeadCount returns the KV head count with the MHA default applied.
 func (m Model) KVHeadCount() int {
 	if m.KVHeads > 0 {
@@ -272,7 +268,6 @@ func (m Model) KVHeadCount() int {
 	}
 	return m.Heads
 }
-
 
 // HeadSize returns head_dim, or Hidden/Heads when the config has none.
 func (m Model) HeadSize() int {
@@ -285,14 +280,11 @@ func (m Model) HeadSize() int {
 	return 0
 }
 
-
 // IsMLA reports whether the model uses multi-head latent attention.
 func (m Model) IsMLA() bool { return m.KVLoraRank > 0 }
 
-
 // IsMoE reports whether the model has routed experts.
 func (m Model) IsMoE() bool { return m.Experts > 0 }
-
 
 // ExpertWidth returns moe_intermediate_size, falling back to intermediate_size.
 func (m Model) ExpertWidth() int {

@@ -21,10 +21,16 @@ type Breakdown struct {
 	Reserve Bytes
 }
 
-
 // Overhead returns CUDA context + NCCL + other persistent buffers.
 func (b Breakdown) Overhead() Bytes { return b.CUDAContext + b.NCCL + b.Other }
 
+// Total is the memory in use on the GPU once the engine serves: weights, KV
+// pool, overhead and CUDA graphs. The activation peak is transient and the
+// reserve unallocated, so neither counts.
+func (b Breakdown) Total() Bytes { return b.Weights + b.KVCache + b.Overhead() + b.CUDAGraphs }
+
+// unallocated is what a card of total bytes keeps beyond Total (0 when full).
+func (b Breakdown) unallocated(total Bytes) Bytes { return max(0, total-b.Total()) }
 
 // Startup is what happens when the engine starts with the resolved settings.
 type Startup struct {
@@ -63,13 +69,14 @@ type Startup struct {
 	LogLines []string
 }
 
-
 // Boundary is the largest set of limits that starts.
 type Boundary struct {
-	// MaxInputTokens is MaxTotalTokens − 1.
+	// MaxInputTokens is MaxTotalTokens − 1, or the given --max-input-tokens
+	// (TGI; vLLM and SGLang have no separate input limit: total − 1).
 	MaxInputTokens int
-	// MaxTotalTokens is the largest --max-total-tokens that starts with the
-	// version's default prefill (and --max-input-tokens = total − 1).
+	// MaxTotalTokens is the largest --max-total-tokens (vLLM
+	// --max-model-len, SGLang --context-length) that starts with the
+	// version's default prefill and MaxInputTokens; Result.Assumptions says so.
 	MaxTotalTokens int
 	// MaxBatchPrefillTokens is the largest --max-batch-prefill-tokens that
 	// starts with the resolved max input/total tokens.
@@ -89,7 +96,6 @@ type Boundary struct {
 	LimitedBy string
 }
 
-
 // Result is the estimate for one model, hardware, engine and settings.
 type Result struct {
 	// Engine is the engine with its version resolved.
@@ -106,12 +112,16 @@ type Result struct {
 	Attention string
 	// PrefixCaching and Chunking report TGI's choices.
 	PrefixCaching, Chunking bool
-	// WeightsFrom says where weight bytes came from: "safetensors" or "config".
+	// WeightsFrom says where the weight bytes came from: one of the
+	// WeightsFrom* labels (safetensors headers, the catalog, config.json).
 	WeightsFrom string
 	// Startup is the outcome with the given (or defaulted) settings.
 	Startup Startup
 	// Boundary is the largest limits that start.
 	Boundary Boundary
-	// Warnings are things the user should know (assumptions, engine hazards).
+	// Assumptions state what the figures take for granted: first what the
+	// boundary assumes of the input length and the prefill.
+	Assumptions []string
+	// Warnings are things the user should know (engine hazards, unmodelled parts).
 	Warnings []string
 }

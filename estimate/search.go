@@ -18,7 +18,6 @@ func bisect(ok func(int) bool, lo, hi int) int {
 	return lo
 }
 
-
 // largestFrom returns the largest n ≤ limit with ok(n): it starts at the
 // first positive candidate that is ok, doubles until ok fails, then bisects.
 // It returns 0 when no candidate is ok.

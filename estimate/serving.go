@@ -27,7 +27,6 @@ func servingTP(m Model, hw Hardware, s Settings) (int, error) {
 	return tp, nil
 }
 
-
 // servingDTypes resolves the activation and KV element sizes.
 func servingDTypes(s Settings) (elt int64, kvElt int, err error) {
 	elt = 2
@@ -53,12 +52,10 @@ func servingDTypes(s Settings) (elt int64, kvElt int, err error) {
 	return elt, kvElt, nil
 }
 
-
 // padVocab rounds the vocabulary up to a multiple of 64, as
 // VocabParallelEmbedding and ParallelLMHead do (DEFAULT_VOCAB_PADDING_SIZE,
 // vllm/model_executor/layers/vocab_parallel_embedding.py pad_vocab_size).
 func padVocab(v int) int { return (v + 63) / 64 * 64 }
-
 
 // nvlsBoard reports an NVSwitch Hopper (or later) board, where NCCL sets up
 // NVLink SHARP buffers: SXM H100/H200/B200, not PCIe or NVL cards.
@@ -69,7 +66,6 @@ func nvlsBoard(g GPU) bool {
 	}
 	return g.ComputeCapability >= 90 || strings.Contains(n, "h100") || strings.Contains(n, "h200") || strings.Contains(n, "b200")
 }
-
 
 // servingForwardBytes is the activation peak of one forward over n tokens on one
 // rank, beyond weights: the larger of the attention phase and the MLP (or
@@ -103,7 +99,6 @@ func servingForwardBytes(m Model, tp int, n int64, elt int64, hidden int64) int6
 	return n * max(attn, mlp) * elt
 }
 
-
 // requestShape is the request the concurrency figures are for.
 func requestShape(s Settings, mml int) int {
 	if s.RequestInputTokens > 0 || s.RequestOutputTokens > 0 {
@@ -111,7 +106,6 @@ func requestShape(s Settings, mml int) int {
 	}
 	return mml
 }
-
 
 func commas(n int) string {
 	s := strconv.Itoa(n)
@@ -131,7 +125,6 @@ func commas(n int) string {
 	}
 	return b.String()
 }
-
 
 // servingWeights is the most loaded rank's parameter bytes under vLLM's and
 // SGLang's tensor parallelism, which differ from TGI's:
@@ -207,7 +200,6 @@ func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits i
 	}
 	return Bytes(total)
 }
-
 
 // isKVProj reports a separate k_proj or v_proj tensor (not MLA's kv_a/kv_b).
 func isKVProj(name string) bool {

@@ -6,57 +6,6 @@ import (
 	"strings"
 )
 
-func validate(m Model, hw Hardware, s Settings) error {
-	var bad []string
-	pos := func(name string, v int) {
-		if v <= 0 {
-			bad = append(bad, fmt.Sprintf("%s must be > 0 (got %d)", name, v))
-		}
-	}
-	nonneg := func(name string, v int) {
-		if v < 0 {
-			bad = append(bad, fmt.Sprintf("%s must not be negative (got %d)", name, v))
-		}
-	}
-	pos("model num_hidden_layers", m.Layers)
-	pos("model hidden_size", m.Hidden)
-	pos("model num_attention_heads", m.Heads)
-	pos("model vocab_size", m.Vocab)
-	nonneg("model num_key_value_heads", m.KVHeads)
-	nonneg("model intermediate_size", m.Intermediate)
-	pos("gpu count", hw.Count)
-	if hw.GPU.TotalBytes <= 0 {
-		bad = append(bad, fmt.Sprintf("gpu memory must be > 0 (got %d bytes)", hw.GPU.TotalBytes))
-	}
-	nonneg("--max-input-tokens", s.MaxInputTokens)
-	nonneg("--max-total-tokens", s.MaxTotalTokens)
-	nonneg("--max-batch-prefill-tokens", s.MaxBatchPrefillTokens)
-	nonneg("--max-batch-size", s.MaxBatchSize)
-	nonneg("--num-shard", s.NumShard)
-	nonneg("--speculate", s.Speculate)
-	nonneg("request input tokens", s.RequestInputTokens)
-	nonneg("request output tokens", s.RequestOutputTokens)
-	if s.CUDAMemoryFraction < 0 || s.CUDAMemoryFraction > 1 || math.IsNaN(s.CUDAMemoryFraction) {
-		bad = append(bad, fmt.Sprintf("--cuda-memory-fraction must be in (0, 1] (got %g)", s.CUDAMemoryFraction))
-	}
-	if s.WiggleRoom < 0 || s.WiggleRoom >= 1 || math.IsNaN(s.WiggleRoom) {
-		bad = append(bad, fmt.Sprintf("TGI_WIGGLE_ROOM must be in (0, 1) (got %g)", s.WiggleRoom))
-	}
-	bad = append(bad, s.Corrections.validate()...)
-	if s.NumShard > 0 && hw.Count > 0 && s.NumShard > hw.Count {
-		bad = append(bad, fmt.Sprintf("--num-shard %d needs %d GPUs, only %d given", s.NumShard, s.NumShard, hw.Count))
-	}
-	if s.MaxInputTokens > 0 && s.MaxTotalTokens > 0 && s.MaxInputTokens >= s.MaxTotalTokens {
-		// TGI's launcher rule (v3.3.7:launcher:2157-2164).
-		bad = append(bad, fmt.Sprintf("`max_input_tokens`(%d) must be < `max_total_tokens`(%d)", s.MaxInputTokens, s.MaxTotalTokens))
-	}
-	if len(bad) > 0 {
-		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(bad, "; "))
-	}
-	return nil
-}
-
-
 // Settings are the engine's launch limits, named after TGI's flags. Zero
 // means "not given": the engine's own default for that version applies.
 type Settings struct {
@@ -122,6 +71,10 @@ type Settings struct {
 	MemFractionStatic float64
 	// ChunkedPrefillSize is SGLang's --chunked-prefill-size; 0 means its default.
 	ChunkedPrefillSize int
+	// SGLangMaxTotalTokens is SGLang's own --max-total-tokens: a cap on the
+	// tokens of the KV pool (not TGI's per-request limit of the same name);
+	// 0 means no cap.
+	SGLangMaxTotalTokens int
 
 	// RequestInputTokens and RequestOutputTokens describe one request for the
 	// concurrency figure; 0 means a full-length request (MaxInputTokens in,
@@ -130,24 +83,91 @@ type Settings struct {
 	RequestOutputTokens int
 }
 
+// flagNames are each engine's own spelling of the Settings fields that all
+// engines share, for messages.
+var flagNames = map[string]map[string]string{
+	"NumShard":    {"tgi": "--num-shard", "vllm": "--tensor-parallel-size", "sglang": "--tp-size"},
+	"MaxModelLen": {"vllm": "--max-model-len", "sglang": "--context-length"},
+	"MaxNumSeqs":  {"tgi": "--max-batch-size", "vllm": "--max-num-seqs", "sglang": "--max-running-requests"},
+	"BlockSize":   {"vllm": "--block-size", "sglang": "--page-size"},
+}
 
-// validateServing checks the vLLM/SGLang settings every engine shares.
-func validateServing(s Settings) error {
+// flagName is the engine's flag for a shared Settings field.
+func flagName(engine, field string) string {
+	if n := flagNames[field][engine]; n != "" {
+		return n
+	}
+	for _, e := range []string{"tgi", "vllm", "sglang"} {
+		if n := flagNames[field][e]; n != "" {
+			return n
+		}
+	}
+	return field
+}
+
+// validate is the one place that checks the inputs: every problem gets one
+// message, in the chosen engine's words, and all of them are returned at
+// once. Engine-specific rules that need the engine's resolved state (head
+// divisibility, dtypes, --quantize) stay with the engine.
+func validate(m Model, hw Hardware, e EngineInfo, s Settings) error {
 	var bad []string
-	if s.GPUMemoryUtilization < 0 || s.GPUMemoryUtilization > 1 || math.IsNaN(s.GPUMemoryUtilization) {
-		bad = append(bad, fmt.Sprintf("--gpu-memory-utilization must be in (0, 1] (got %g)", s.GPUMemoryUtilization))
+	add := func(format string, a ...any) { bad = append(bad, fmt.Sprintf(format, a...)) }
+	positive := func(name string, v int) {
+		if v <= 0 {
+			add("%s must be > 0 (got %d)", name, v)
+		}
 	}
-	if s.MemFractionStatic < 0 || s.MemFractionStatic >= 1 || math.IsNaN(s.MemFractionStatic) {
-		bad = append(bad, fmt.Sprintf("--mem-fraction-static must be in (0, 1) (got %g)", s.MemFractionStatic))
+	// Zero means "not given" for every limit; a negative one is a mistake.
+	limit := func(name string, v int) {
+		if v < 0 {
+			add("%s must be > 0 (got %d)", name, v)
+		}
 	}
+	fraction := func(name string, v float64, one bool) {
+		hi := ")"
+		if one {
+			hi = "]"
+		}
+		if v < 0 || v > 1 || (!one && v == 1) || math.IsNaN(v) {
+			add("%s must be in (0, 1%s (got %g)", name, hi, v)
+		}
+	}
+	positive("model num_hidden_layers", m.Layers)
+	positive("model hidden_size", m.Hidden)
+	positive("model num_attention_heads", m.Heads)
+	positive("model vocab_size", m.Vocab)
+	limit("model num_key_value_heads", m.KVHeads)
+	limit("model intermediate_size", m.Intermediate)
+	positive("--gpus", hw.Count)
+	if hw.GPU.TotalBytes <= 0 {
+		add("gpu memory must be > 0 (got %d bytes)", hw.GPU.TotalBytes)
+	}
+	shards := flagName(e.Name, "NumShard")
 	for _, f := range []struct {
 		name string
 		v    int
-	}{{"--max-model-len", s.MaxModelLen}, {"--max-num-batched-tokens", s.MaxNumBatchedTokens},
-		{"--max-num-seqs", s.MaxNumSeqs}, {"--block-size", s.BlockSize}, {"--chunked-prefill-size", s.ChunkedPrefillSize}} {
-		if f.v < 0 {
-			bad = append(bad, fmt.Sprintf("%s must not be negative (got %d)", f.name, f.v))
-		}
+	}{
+		{"--max-input-tokens", s.MaxInputTokens}, {"--max-total-tokens", s.MaxTotalTokens},
+		{"--max-batch-prefill-tokens", s.MaxBatchPrefillTokens}, {"--max-batch-size", s.MaxBatchSize},
+		{shards, s.NumShard}, {"--speculate", s.Speculate},
+		{"--input-tokens", s.RequestInputTokens}, {"--output-tokens", s.RequestOutputTokens},
+		{flagName(e.Name, "MaxModelLen"), s.MaxModelLen}, {"--max-num-batched-tokens", s.MaxNumBatchedTokens},
+		{flagName(e.Name, "MaxNumSeqs"), s.MaxNumSeqs}, {flagName(e.Name, "BlockSize"), s.BlockSize},
+		{"--chunked-prefill-size", s.ChunkedPrefillSize}, {"--max-total-tokens", s.SGLangMaxTotalTokens},
+	} {
+		limit(f.name, f.v)
+	}
+	fraction("--cuda-memory-fraction", s.CUDAMemoryFraction, true)
+	fraction("TGI_WIGGLE_ROOM", s.WiggleRoom, false)
+	fraction("--gpu-memory-utilization", s.GPUMemoryUtilization, true)
+	fraction("--mem-fraction-static", s.MemFractionStatic, false)
+	bad = append(bad, s.Corrections.validate()...)
+	if s.NumShard > 0 && hw.Count > 0 && s.NumShard > hw.Count {
+		add("%s %d needs %d GPUs, only %d given", shards, s.NumShard, s.NumShard, hw.Count)
+	}
+	if s.MaxInputTokens > 0 && s.MaxTotalTokens > 0 && s.MaxInputTokens >= s.MaxTotalTokens {
+		// TGI's launcher rule (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2157-L2164).
+		add("`max_input_tokens`(%d) must be < `max_total_tokens`(%d)", s.MaxInputTokens, s.MaxTotalTokens)
 	}
 	if len(bad) > 0 {
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(bad, "; "))

@@ -16,7 +16,6 @@ import (
 // prefill buckets (REVIEW-VLLM §7).
 const DefaultSGLangVersion = "0.5.5"
 
-
 // SGLang runtime terms: device memory in use before the weights load, which
 // SGLang's "total" (the free memory after distributed init) leaves out.
 const (
@@ -36,10 +35,8 @@ const (
 	sglangDistInit = 1280 * MiB
 )
 
-
 // sglangEra is how a release defaults --mem-fraction-static.
 type sglangEra int
-
 
 const (
 	// By TP size (sglang@… server_args.py __post_init__, ≤ v0.4.7):
@@ -56,7 +53,6 @@ const (
 	// (sglang server_args.py _handle_gpu_memory_settings).
 	sglangEraReserve
 )
-
 
 type sglangRun struct {
 	m   Model
@@ -77,30 +73,29 @@ type sglangRun struct {
 	kvElt    int
 	elt      int64
 	weights  Bytes
-	from     string
 	preLoad  Bytes // CUDA context before the weights
 	comm     Bytes // distributed init at TP ≥ 2
 	warnings []string
 }
 
-
 func (r *sglangRun) warn(format string, a ...any) {
 	r.warnings = append(r.warnings, fmt.Sprintf(format, a...))
 }
 
+// sglangSizer is SGLang's sizer (engine.go).
+type sglangSizer struct{}
 
-func runSGLang(m Model, hw Hardware, ver string, s Settings) (Result, error) {
-	if ver == "" {
-		ver = DefaultSGLangVersion
-	}
-	v, err := ParseVersion(ver)
+func (sglangSizer) info() EngineInfo {
+	return EngineInfo{Name: "sglang", Title: "SGLang", DefaultVersion: DefaultSGLangVersion, Oldest: "0.1.0", Newest: "0.5.x"}
+}
+
+func (sglangSizer) kvBytesPerToken(m Model, ws, elt int) (Bytes, error) {
+	return servingKVBytesPerToken(m, ws, elt), nil
+}
+
+func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, error) {
+	v, err := parseRelease(z.info(), ver)
 	if err != nil {
-		return Result{}, fmt.Errorf("%w: sglang version %q", ErrInvalid, ver)
-	}
-	if v.Major != 0 || !v.AtLeast(0, 1, 0) {
-		return Result{}, fmt.Errorf("%w: sglang version %s (known: 0.1 – 0.5.x)", ErrUnsupported, ver)
-	}
-	if err := validateServing(s); err != nil {
 		return Result{}, err
 	}
 	tp, err := servingTP(m, hw, s)
@@ -125,11 +120,7 @@ func runSGLang(m Model, hw Hardware, ver string, s Settings) (Result, error) {
 		r.gpuMiB = int(hw.GPU.TotalBytes / MiB)
 	}
 	r.resolveDefaults()
-	cell, err := KVBytesPerToken("sglang", m, tp, kvElt)
-	if err != nil {
-		return Result{}, err
-	}
-	r.cell = cell
+	r.cell = servingKVBytesPerToken(m, tp, kvElt)
 	r.page = max(s.BlockSize, 1)
 	r.ctxLen = s.MaxModelLen
 	if r.ctxLen == 0 {
@@ -138,12 +129,7 @@ func runSGLang(m Model, hw Hardware, ver string, s Settings) (Result, error) {
 	if r.ctxLen == 0 {
 		r.ctxLen = m.MaxPositions
 	}
-	tensors := m.Tensors
-	r.from = "safetensors"
-	if len(tensors) == 0 {
-		tensors = SynthesizeTensors(m)
-		r.from = "config"
-	}
+	tensors := m.checkpointTensors()
 	r.weights = servingWeights(m, tensors, tp, s, int(elt*8))
 	switch {
 	case !v.AtLeast(0, 4, 2):
@@ -162,7 +148,6 @@ func runSGLang(m Model, hw Hardware, ver string, s Settings) (Result, error) {
 	}
 	return r.result(Engine{Name: "sglang", Version: ver}), nil
 }
-
 
 // resolveDefaults fills chunked_prefill_size, cuda_graph_max_bs and
 // mem_fraction_static for the release and card (gpu_mem is nvidia-smi's
@@ -254,7 +239,6 @@ func (r *sglangRun) resolveDefaults() {
 	}
 }
 
-
 // maxTotalTokens follows profile_max_num_token (sglang@01cc04e
 // python/sglang/srt/model_executor/model_runner.py): total = free GiB before
 // the weights (min over ranks), available = free GiB after them, rest =
@@ -270,7 +254,6 @@ func (r *sglangRun) maxTotalTokens() (int, float64, float64) {
 	return tokens, totalGiB, availGiB
 }
 
-
 func (r *sglangRun) result(eng Engine) Result {
 	res := Result{
 		Engine:          eng,
@@ -280,7 +263,7 @@ func (r *sglangRun) result(eng Engine) Result {
 		Attention:       r.attention(),
 		PrefixCaching:   true,
 		Chunking:        r.chunk > 0,
-		WeightsFrom:     r.from,
+		WeightsFrom:     r.m.weightsSource(),
 	}
 	tokens, totalGiB, availGiB := r.maxTotalTokens()
 	st := Startup{
@@ -336,9 +319,7 @@ func (r *sglangRun) result(eng Engine) Result {
 	if st.Fits {
 		b.CUDAGraphs = graphs
 	}
-	if used := b.Weights + b.KVCache + b.Overhead() + b.CUDAGraphs; used < r.total {
-		b.Reserve = r.total - used
-	}
+	b.Reserve = b.unallocated(r.total)
 	res.PerGPU = b
 	bd := Boundary{MaxBatchPrefillTokens: r.chunk, PrefillAtMaxTotal: r.chunk}
 	switch {
@@ -359,10 +340,10 @@ func (r *sglangRun) result(eng Engine) Result {
 		}
 	}
 	res.Boundary = bd
+	res.Assumptions = append(res.Assumptions, "the boundary is the largest --context-length whose one request fits the KV pool; its input plus output may use all of it")
 	res.Warnings = r.warnings
 	return res
 }
-
 
 func (r *sglangRun) dtypeName() string {
 	switch {
@@ -375,7 +356,6 @@ func (r *sglangRun) dtypeName() string {
 	}
 	return "torch.float16"
 }
-
 
 // attention is SGLang's default backend: FlashAttention-3 on Hopper, FlashMLA
 // for MLA there, FlashInfer elsewhere (server_args.py attention backend defaults).

@@ -13,11 +13,9 @@ import "strings"
 // weight_scale_inv [ceil(out/128), ceil(in/128)].
 const fp8Block = 128
 
-
 // mxfp4Block is the element count of one MXFP4 block: 32 FP4 values packed
 // into 16 U8 bytes with one U8 (E8M0) scale per block (gpt-oss experts).
 const mxfp4Block = 32
-
 
 // SynthesizeTensors derives the checkpoint's tensors from m: embeddings,
 // every decoder layer's attention, MLP or experts and norms, the final norm,
@@ -61,7 +59,6 @@ func SynthesizeTensors(m Model) []Tensor {
 	return s.out
 }
 
-
 // synth accumulates tensors for one model.
 type synth struct {
 	m   Model
@@ -70,13 +67,11 @@ type synth struct {
 	out []Tensor
 }
 
-
 // add appends a tensor group of the model dtype. Groups with a zero count or
 // dimension are dropped.
 func (s *synth) add(name string, count int, shape ...int) {
 	s.addT(name, s.dt, count, shape...)
 }
-
 
 // addT appends a tensor group of dtype dt.
 func (s *synth) addT(name string, dt DType, count int, shape ...int) {
@@ -97,7 +92,6 @@ func (s *synth) addT(name string, dt DType, count int, shape ...int) {
 	s.out = append(s.out, t)
 }
 
-
 // linear appends a linear layer's weight [out, in] under name+".weight" and,
 // for FP8 checkpoints with quantized=true, its F32 block scales.
 func (s *synth) linear(name string, count, out, in int, quantized bool) {
@@ -109,9 +103,7 @@ func (s *synth) linear(name string, count, out, in int, quantized bool) {
 	s.add(name+".weight", count, out, in)
 }
 
-
 func synthCeilDiv(a, b int) int { return (a + b - 1) / b }
-
 
 // prefixes returns the decoder prefix ("model.") and the lm_head name; VLMs
 // whose checkpoints nest the language model use "language_model.".
@@ -133,7 +125,6 @@ func (s *synth) routedExperts(lp, sharedName string, sparse int) {
 	}
 }
 
-
 func (s *synth) prefixes() (model, head string) {
 	switch {
 	case s.m.Type == "mistral3", s.m.Type == "gemma3" && s.m.Vision:
@@ -141,7 +132,6 @@ func (s *synth) prefixes() (model, head string) {
 	}
 	return "model.", "lm_head.weight"
 }
-
 
 // embedAndHead appends the token embedding, final norm and (untied) lm_head.
 func (s *synth) embedAndHead(prefix, head string, finalNormBias bool) {
@@ -154,7 +144,6 @@ func (s *synth) embedAndHead(prefix, head string, finalNormBias bool) {
 		s.add(head, 1, m.Vocab, m.Hidden)
 	}
 }
-
 
 // llamaLike covers llama, mistral, mixtral, qwen2, qwen2_moe, qwen3,
 // qwen3_moe, gemma, gemma2, gemma3, phi3, mistral3 and unknown types.
@@ -244,7 +233,6 @@ func (s *synth) llamaLike() {
 	s.embedAndHead(p, head, false)
 }
 
-
 // deepseek covers DeepSeek-V2/V3 (multi-head latent attention, MoE after
 // first_k_dense_replace dense layers, fused shared experts).
 //
@@ -311,7 +299,6 @@ func (s *synth) deepseek() {
 	s.embedAndHead("model.", "lm_head.weight", false)
 }
 
-
 // gptOSS covers gpt-oss: attention with biases and per-head sinks, a router
 // with bias, and experts stored fused per layer (gate_up_proj [E, H, 2I] and
 // down_proj [E, I, H], each with a bias), or as MXFP4 blocks and scales when
@@ -353,7 +340,6 @@ func (s *synth) gptOSS() {
 	s.embedAndHead("model.", "lm_head.weight", false)
 }
 
-
 // phi covers phi-1/1.5/2 (PhiForCausalLM): q/k/v with biases, dense output
 // projection, fc1/fc2 MLP with biases, one LayerNorm (weight and bias) per
 // layer, final_layernorm and an lm_head with bias.
@@ -382,7 +368,6 @@ func (s *synth) phi() {
 		s.add("lm_head.bias", 1, m.Vocab)
 	}
 }
-
 
 // opt covers OPT: learned positions with an offset of 2 rows
 // (embed_positions [max_position_embeddings+2, H]), q/k/v/out_proj, fc1/fc2

@@ -8,7 +8,6 @@ import (
 // (v3.3.7:server/text_generation_server/layers/tensor_parallel.py).
 type shardKind int
 
-
 const (
 	// replicated: norms, routers, small per-layer vectors; every rank holds all of it.
 	replicated shardKind = iota
@@ -25,7 +24,6 @@ const (
 	lmHead
 )
 
-
 // Name fragments of column- and row-parallel layers across the
 // architectures TGI serves (flash_*_modeling.py).
 var (
@@ -34,7 +32,6 @@ var (
 		"q_b_proj", "kv_b_proj", "Wqkv"}
 	rowNames = []string{"o_proj", "down_proj", "w2", "fc2", "out_proj", "c_proj", "dense_4h_to_h", "dense"}
 )
-
 
 // classifyTensor maps a Hugging Face tensor name to its TGI sharding. It
 // runs for every tensor of every estimate, so it does not allocate.
@@ -66,7 +63,6 @@ func classifyTensor(name string) shardKind {
 	return replicated
 }
 
-
 // linearKind says whether a layer name is column- or row-parallel.
 func linearKind(layer string) (shardKind, bool) {
 	for _, c := range columnNames {
@@ -82,19 +78,16 @@ func linearKind(layer string) (shardKind, bool) {
 	return replicated, false
 }
 
-
 // isBias reports a bias vector.
 func isBias(name string) bool {
 	return strings.HasSuffix(name, ".bias") || strings.HasSuffix(name, "_bias")
 }
-
 
 // isScale reports quantization metadata that keeps its stored dtype.
 func isScale(name string) bool {
 	return strings.Contains(name, "scale") || strings.HasSuffix(name, "g_idx") ||
 		strings.HasSuffix(name, "qzeros") || strings.HasSuffix(name, "e_score_correction_bias")
 }
-
 
 // onLoadQuantBits is the storage of a linear weight quantized at load, in
 // bits per parameter ×16 to keep fractions exact (nf4: 4 bits + one fp32
@@ -111,7 +104,6 @@ func onLoadQuantBits16(q string) (int, bool) {
 	}
 	return 0, false
 }
-
 
 // preQuantBits16 approximates a pre-quantized checkpoint's linear weights
 // when only the config is known (ENGINES.md §3): GPTQ/AWQ 4-bit with group
@@ -130,14 +122,12 @@ func preQuantBits16(method string) (int, bool) {
 	return 0, false
 }
 
-
 func ceilDiv64(a, b int64) int64 {
 	if b <= 0 {
 		return a
 	}
 	return (a + b - 1) / b
 }
-
 
 // tensorsQuantized reports whether the tensors already carry packed or
 // 8-bit data, so a quant_method needs no approximation.
@@ -149,7 +139,6 @@ func tensorsQuantized(ts []Tensor) bool {
 	}
 	return false
 }
-
 
 // LoadedTensors drops tensors of decoder layers at or beyond m.Layers: the
 // checkpoint may store extra layers that TGI never loads, such as
@@ -177,7 +166,6 @@ func LoadedTensors(ts []Tensor, layers int) ([]Tensor, int64) {
 	}
 	return out, dropped
 }
-
 
 // layerIndex finds the number after a "layers." (or "h.", "blocks.") path
 // part, without allocating.

@@ -15,6 +15,33 @@ import (
 // of the repo (v3.3.7, 2025-12-18; the repo is in maintenance mode).
 const DefaultTGIVersion = "3.3.7"
 
+// tgiSizer is TGI's sizer (engine.go).
+type tgiSizer struct{}
+
+func (tgiSizer) info() EngineInfo {
+	return EngineInfo{Name: "tgi", Title: "TGI", DefaultVersion: DefaultTGIVersion, Oldest: "1.0.0", Newest: "3.3.x"}
+}
+
+func (z tgiSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, error) {
+	v, err := parseRelease(z.info(), ver)
+	if err != nil {
+		return Result{}, err
+	}
+	r, err := newTGIRun(m, hw, s, v)
+	if err != nil {
+		return Result{}, err
+	}
+	return r.result(Engine{Name: "tgi", Version: ver}), nil
+}
+
+func (tgiSizer) kvBytesPerToken(m Model, ws, elt int) (Bytes, error) {
+	k, err := tgiKVLayout(m, ws, elt)
+	if err != nil {
+		return 0, err
+	}
+	return k.perToken(), nil
+}
+
 // tgiDefaults is how a TGI release fills in limits the user did not give.
 type tgiDefaults int
 
@@ -160,15 +187,14 @@ type tgiRun struct {
 	mf    float64
 	wig   float64
 
-	weights     Bytes
-	weightsFrom string
-	ctx, nccl   Bytes
-	other       Bytes
-	kv          kvLayout
-	blk         Bytes // bytes per KV block on one shard
-	elt         int   // activation element bytes
-	headSplit   bool
-	defaultP    int // launcher default P in v2.4.1+ (0 when the user gave P)
+	weights   Bytes
+	ctx, nccl Bytes
+	other     Bytes
+	kv        kvLayout
+	blk       Bytes // bytes per KV block on one shard
+	elt       int   // activation element bytes
+	headSplit bool
+	defaultP  int // launcher default P in v2.4.1+ (0 when the user gave P)
 	// quiet skips messages and log lines during the boundary searches.
 	quiet    bool
 	warnings []string
@@ -248,12 +274,7 @@ func newTGIRun(m Model, hw Hardware, s Settings, v Version) (*tgiRun, error) {
 	r.kv = kv
 	r.blk = Bytes(r.be.blockSize) * kv.perToken()
 
-	tensors := m.Tensors
-	r.weightsFrom = "safetensors"
-	if len(tensors) == 0 {
-		tensors = SynthesizeTensors(m)
-		r.weightsFrom = "config"
-	}
+	tensors := m.checkpointTensors()
 	r.weights = weightsPerShard(m, tensors, r.ws, s, computeBits)
 	r.headSplit = m.Vocab%r.ws == 0
 	r.ctx = CUDAContextBytes + s.ExtraOverheadBytes + s.Corrections.overhead()
@@ -518,55 +539,91 @@ func (r *tgiRun) startWith(I, T, P int) Startup {
 	return r.start(I, T, P)
 }
 
-// boundaryT finds the largest T that starts with I = T − 1 and the
-// version's default P (the user's P if given). Feasibility is not monotone
-// below P + 1: a short T splits the warm-up prefill into ⌈P/(T−1)⌉ requests
-// whose logits and sampling buffers grow as T shrinks. Above P + 1 there is
-// one request and the warm-up KV only grows with T, so the search starts at
-// P + 1 and goes up, or looks below it when that already fails.
+// boundaryT finds the largest T that starts with the version's default P
+// (the user's P if given) and I = T − 1, or the user's I when given.
 func (r *tgiRun) boundaryT() (int, string, Startup) {
 	hi := r.m.MaxPositions
 	if hi <= 0 {
 		hi = 1 << 22
 	}
+	if I := r.s.MaxInputTokens; I > 0 {
+		return r.boundaryTForInput(I, hi)
+	}
 	try := func(t int) Startup { return r.startWith(t-1, t, r.s.MaxBatchPrefillTokens) }
 	if st := try(hi); st.Fits {
 		return hi, "max_position_embeddings", st
 	}
+	lo, hi, first := r.feasiblePivot(try, hi)
+	if lo < 0 {
+		return 0, startLimit(first), first
+	}
+	// try(lo) fits, try(hi) does not.
+	lo = bisect(func(t int) bool { return try(t).Fits }, lo, hi)
+	return lo, edgeLimit(try(lo + 1)), try(lo)
+}
+
+// feasiblePivot finds a T that starts, for I = T − 1. Feasibility is not
+// monotone below P + 1: a short T splits the warm-up prefill into
+// ⌈P/(T−1)⌉ requests whose logits and sampling buffers grow as T shrinks.
+// Above P + 1 there is one request and the warm-up KV only grows with T, so
+// the pivot is P + 1, or the first of its halvings that starts. It returns
+// the pivot (−1 if none starts), the smallest T known not to start above
+// it, and the pivot's start.
+func (r *tgiRun) feasiblePivot(try func(int) Startup, hi int) (lo, failAt int, first Startup) {
 	pivot := 2
 	if r.s.MaxBatchPrefillTokens > 0 || r.prof.defaults >= defaultsServerP4096 {
 		_, _, p := r.limits(0, 0, r.s.MaxBatchPrefillTokens)
 		pivot = min(max(p+1, 2), hi-1)
 	}
-	lo := -1
-	var first Startup
 	if first = try(pivot); first.Fits {
-		lo = pivot
-	} else {
-		for t := pivot / 2; t >= 2; t /= 2 {
-			if try(t).Fits {
-				lo, hi = t, min(2*t, pivot)
-				break
-			}
+		return pivot, hi, first
+	}
+	for t := pivot / 2; t >= 2; t /= 2 {
+		if try(t).Fits {
+			return t, min(2*t, pivot), first
 		}
 	}
-	if lo < 0 {
-		lim := "warmup"
-		if first.Failure == FailureWeights {
-			lim = "weights"
-		}
-		return 0, lim, first
+	return -1, hi, first
+}
+
+// boundaryTForInput finds the largest T that starts with the user's I. The
+// warm-up splits P into the same requests for every T, and each one's KV
+// blocks and the budget check only grow with T, so T = I + 1 either starts
+// or nothing does, and the edge is a bisection above it.
+func (r *tgiRun) boundaryTForInput(I, hi int) (int, string, Startup) {
+	try := func(t int) Startup { return r.startWith(I, t, r.s.MaxBatchPrefillTokens) }
+	if hi <= I {
+		hi = I + 1
 	}
-	// try(lo) fits, try(hi) does not.
-	lo = bisect(func(t int) bool { return try(t).Fits }, lo, hi)
-	lim := "warmup"
-	switch try(lo + 1).Failure {
+	if st := try(hi); st.Fits {
+		return hi, "max_position_embeddings", st
+	}
+	first := try(I + 1)
+	if !first.Fits {
+		return 0, startLimit(first), first
+	}
+	lo := bisect(func(t int) bool { return try(t).Fits }, I+1, hi)
+	return lo, edgeLimit(try(lo + 1)), try(lo)
+}
+
+// startLimit names what stops any T from starting.
+func startLimit(st Startup) string {
+	if st.Failure == FailureWeights {
+		return "weights"
+	}
+	return "warmup"
+}
+
+// edgeLimit names the term that stops T from growing, from the start just
+// past the edge.
+func edgeLimit(past Startup) string {
+	switch past.Failure {
 	case FailureNotEnoughMemory, FailureCannotServe:
-		lim = "kv_budget"
+		return "kv_budget"
 	case FailureArgumentValidation:
-		lim = "prefill"
+		return "prefill"
 	}
-	return lo, lim, try(lo)
+	return "warmup"
 }
 
 // boundaryP finds the largest P that starts with the given I and T. It is
@@ -609,7 +666,7 @@ func (r *tgiRun) result(eng Engine) Result {
 		Attention:       r.be.attention,
 		PrefixCaching:   r.be.prefixCaching,
 		Chunking:        r.be.chunking,
-		WeightsFrom:     r.weightsFrom,
+		WeightsFrom:     r.m.weightsSource(),
 	}
 	if (r.m.SlidingWindow > 0 && (r.m.MaxPositions == 0 || r.m.SlidingWindow < r.m.MaxPositions)) || len(r.m.LayerTypes) > 0 {
 		r.warn("TGI allocates full-length KV for every layer, sliding-window layers included (v3.3.7:server/text_generation_server/models/model.py:113)")
@@ -621,8 +678,36 @@ func (r *tgiRun) result(eng Engine) Result {
 	st := r.startWith(s.MaxInputTokens, s.MaxTotalTokens, s.MaxBatchPrefillTokens)
 	res.Startup = st
 	res.PerGPU = r.breakdown(st)
-
 	r.quiet = true
+	res.Boundary = r.boundary(st)
+	r.quiet = false
+	if b := res.Boundary; b.MaxTotalTokens > 0 {
+		in, out := requestTokens(s, b.MaxInputTokens, b.MaxTotalTokens)
+		res.Boundary.MaxConcurrentRequests = r.concurrency(b.MaxBatchTotalTokens, in, out)
+	}
+	if st.Fits {
+		in, out := requestTokens(s, st.MaxInputTokens, st.MaxTotalTokens)
+		res.Startup.MaxConcurrentRequests = r.concurrency(st.MaxBatchTotalTokens, in, out)
+	}
+	res.Assumptions = append(res.Assumptions, r.boundaryAssumption(res.Boundary))
+	res.Warnings = r.warnings
+	return res
+}
+
+// requestTokens is the request shape the concurrency figures are for: the
+// one asked for, or a full-length request of the configuration (I in, T − I out).
+func requestTokens(s Settings, I, T int) (in, out int) {
+	if s.RequestInputTokens > 0 || s.RequestOutputTokens > 0 {
+		return s.RequestInputTokens, s.RequestOutputTokens
+	}
+	return I, T - I
+}
+
+// boundary is the largest T (at the release's prefill, or half the largest
+// prefill that starts when that default does not) and the largest P with
+// the started I and T (the boundary's when the given ones do not start).
+func (r *tgiRun) boundary(st Startup) Boundary {
+	s := r.s
 	bT, lim, bst := r.boundaryT()
 	if bT == 0 && lim != "weights" && s.MaxBatchPrefillTokens == 0 && r.prof.defaults >= defaultsServerP4096 {
 		// The release's own prefill default does not start: find the
@@ -641,38 +726,28 @@ func (r *tgiRun) result(eng Engine) Result {
 	b := Boundary{MaxTotalTokens: bT, LimitedBy: lim, PrefillAtMaxTotal: bst.MaxBatchPrefillTokens}
 	if bT > 0 {
 		b.MaxInputTokens = bT - 1
+		if s.MaxInputTokens > 0 {
+			b.MaxInputTokens = s.MaxInputTokens
+		}
 		b.MaxBatchTotalTokens = bst.MaxBatchTotalTokens
 	}
-	// The largest prefill with the started I/T (or the boundary's when the
-	// given ones do not start).
 	pi, pt := st.MaxInputTokens, st.MaxTotalTokens
 	if s.MaxInputTokens == 0 && s.MaxTotalTokens == 0 && r.prof.defaults >= defaultsServerP4096 {
 		pi, pt = 0, 0
 	}
 	if !st.Fits && bT > 0 {
-		pi, pt = bT-1, bT
+		pi, pt = b.MaxInputTokens, bT
 	}
 	b.MaxBatchPrefillTokens = r.boundaryP(pi, pt)
-	r.quiet = false
-	// Concurrency for the request shape asked for, or full-length requests
-	// of each configuration's own max_total_tokens.
-	shape := func(I, T int) (int, int) {
-		if s.RequestInputTokens > 0 || s.RequestOutputTokens > 0 {
-			return s.RequestInputTokens, s.RequestOutputTokens
-		}
-		return I, T - I
+	return b
+}
+
+// boundaryAssumption says what the boundary's max total tokens assume.
+func (r *tgiRun) boundaryAssumption(b Boundary) string {
+	if I := r.s.MaxInputTokens; I > 0 {
+		return fmt.Sprintf("the boundary is the largest --max-total-tokens that starts with --max-input-tokens %d as given and --max-batch-prefill-tokens %d", I, b.PrefillAtMaxTotal)
 	}
-	if bT > 0 {
-		in, out := shape(bT-1, bT)
-		b.MaxConcurrentRequests = r.concurrency(b.MaxBatchTotalTokens, in, out)
-	}
-	if st.Fits {
-		in, out := shape(st.MaxInputTokens, st.MaxTotalTokens)
-		res.Startup.MaxConcurrentRequests = r.concurrency(st.MaxBatchTotalTokens, in, out)
-	}
-	res.Boundary = b
-	res.Warnings = r.warnings
-	return res
+	return fmt.Sprintf("the boundary's --max-total-tokens assumes --max-input-tokens = --max-total-tokens − 1 (a request may be all input) and --max-batch-prefill-tokens %d; give --max-input-tokens for the largest total with shorter inputs", b.PrefillAtMaxTotal)
 }
 
 // breakdown is the per-GPU picture after a start (or at the failed warm-up).
@@ -685,10 +760,7 @@ func (r *tgiRun) breakdown(st Startup) Breakdown {
 	if r.prof.cudaGraphs && st.Fits {
 		b.CUDAGraphs = r.cudaGraphBytes(st.MaxTotalTokens)
 	}
-	used := b.Weights + b.KVCache + b.Overhead() + b.CUDAGraphs
-	if used < r.total {
-		b.Reserve = r.total - used
-	}
+	b.Reserve = b.unallocated(r.total)
 	return b
 }
 

@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -18,7 +19,6 @@ import (
 // --gpu-memory-utilization to 0.92 (PR #38284), whose estimate is modelled
 // only roughly here.
 const DefaultVLLMVersion = "0.19.0"
-
 
 // Runtime terms of a vLLM start. They are properties of the CUDA/PyTorch/NCCL
 // stack under the engine, not engine constants; each comes from a figure the
@@ -60,10 +60,8 @@ const (
 	vllmGraphBytesPerPiece = 256 * KiB
 )
 
-
 // vllmBudget is how a release turns the profile into the KV budget.
 type vllmBudget int
-
 
 const (
 	// V0 ≤ v0.2.4: total·gmu − torch.cuda.max_memory_allocated() (PR #2031
@@ -87,11 +85,9 @@ const (
 	budgetProfiling
 )
 
-
 // vllmSampler is the top-k/top-p path the profile's dummy sampler run takes
 // (1 row per request, top_k = V−1, top_p < 1).
 type vllmSampler int
-
 
 const (
 	// samplerNone: V1 v0.7.0 – v0.7.2 did not profile the sampler (PR #13594).
@@ -110,7 +106,6 @@ const (
 	// (vllm/v1/sample/ops/topk_topp_triton.py apply_top_k_top_p_triton).
 	samplerTriton
 )
-
 
 // vllmProfile is the sizing behaviour of one vLLM release and engine.
 type vllmProfile struct {
@@ -156,7 +151,6 @@ type vllmProfile struct {
 	// nonTorch is the TP-1 runtime increase charged by the budget.
 	nonTorch Bytes
 }
-
 
 func vllmProfileFor(v Version, v1 bool) vllmProfile {
 	p := vllmProfile{v: v, v1: v1, gmu: 0.9, kvCheck: true}
@@ -226,10 +220,9 @@ func vllmProfileFor(v Version, v1 bool) vllmProfile {
 	return p
 }
 
-
 // parseVLLMVersion accepts "0.10.1.1", "v0.19.0", "0.8.5-v0" / "0.8.5 (V0)"
 // (force the V0 engine) and "0.7.3-v1". V1 is the default engine from v0.8.0.
-func parseVLLMVersion(s string) (Version, bool, error) {
+func parseVLLMVersion(e EngineInfo, s string) (Version, bool, error) {
 	t := strings.TrimPrefix(strings.TrimSpace(strings.ToLower(s)), "v")
 	i := 0
 	for i < len(t) && (t[i] == '.' || (t[i] >= '0' && t[i] <= '9')) {
@@ -239,9 +232,13 @@ func parseVLLMVersion(s string) (Version, bool, error) {
 	if parts := strings.Split(num, "."); len(parts) > 3 {
 		num = strings.Join(parts[:3], ".")
 	}
-	v, err := ParseVersion(num)
+	v, err := parseRelease(e, num)
 	if err != nil {
-		return Version{}, false, fmt.Errorf("%w: vllm version %q", ErrInvalid, s)
+		var re *ReleaseError
+		if errors.As(err, &re) {
+			re.Version = s
+		}
+		return Version{}, false, err
 	}
 	v1 := v.AtLeast(0, 8, 0)
 	switch {
@@ -250,18 +247,14 @@ func parseVLLMVersion(s string) (Version, bool, error) {
 	case strings.Contains(rest, "v1"):
 		v1 = true
 	}
-	if v.Major != 0 || !v.AtLeast(0, 2, 0) {
-		return Version{}, false, fmt.Errorf("%w: vllm version %s (known: 0.2 – 0.2x)", ErrUnsupported, s)
-	}
 	if v1 && !v.AtLeast(0, 7, 0) {
-		return Version{}, false, fmt.Errorf("%w: vllm %s has no V1 engine (V1 arrived in v0.7.0)", ErrUnsupported, s)
+		return Version{}, false, &ReleaseError{Engine: e, Version: s, Why: "has no V1 engine (V1 arrived in v0.7.0)"}
 	}
 	if !v1 && v.AtLeast(0, 11, 0) {
-		return Version{}, false, fmt.Errorf("%w: vllm %s has no V0 engine (removed in v0.11.0)", ErrUnsupported, s)
+		return Version{}, false, &ReleaseError{Engine: e, Version: s, Why: "has no V0 engine (removed in v0.11.0)"}
 	}
 	return v, v1, nil
 }
-
 
 // vllmRun holds everything about one vLLM start that does not depend on
 // max_model_len and max_num_batched_tokens.
@@ -285,12 +278,11 @@ type vllmRun struct {
 	vocabPad int64
 	sms      int
 
-	weights     Bytes
-	weightsFrom string
-	ctx         Bytes // CUDA context (present always)
-	comm        Bytes // NCCL / all-reduce buffers at TP ≥ 2
-	graphs      Bytes // CUDA-graph memory estimate
-	cublas      Bytes // cuBLAS workspace allocated at the first GEMM of the profile
+	weights Bytes
+	ctx     Bytes // CUDA context (present always)
+	comm    Bytes // NCCL / all-reduce buffers at TP ≥ 2
+	graphs  Bytes // CUDA-graph memory estimate
+	cublas  Bytes // cuBLAS workspace allocated at the first GEMM of the profile
 
 	// hybrid KV groups (V1 ≥ v0.10): group size and count, 0 when uniform.
 	groupSize, groups int
@@ -300,17 +292,19 @@ type vllmRun struct {
 	warnings  []string
 }
 
-
 func (r *vllmRun) warn(format string, a ...any) {
 	r.warnings = append(r.warnings, fmt.Sprintf(format, a...))
 }
 
+// vllmSizer is vLLM's sizer (engine.go).
+type vllmSizer struct{}
 
-func runVLLM(m Model, hw Hardware, ver string, s Settings) (Result, error) {
-	if ver == "" {
-		ver = DefaultVLLMVersion
-	}
-	v, v1, err := parseVLLMVersion(ver)
+func (vllmSizer) info() EngineInfo {
+	return EngineInfo{Name: "vllm", Title: "vLLM", DefaultVersion: DefaultVLLMVersion, Oldest: "0.2.0", Newest: "0.21.x"}
+}
+
+func (z vllmSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, error) {
+	v, v1, err := parseVLLMVersion(z.info(), ver)
 	if err != nil {
 		return Result{}, err
 	}
@@ -321,11 +315,11 @@ func runVLLM(m Model, hw Hardware, ver string, s Settings) (Result, error) {
 	return r.result(Engine{Name: "vllm", Version: ver}), nil
 }
 
+func (vllmSizer) kvBytesPerToken(m Model, ws, elt int) (Bytes, error) {
+	return servingKVBytesPerToken(m, ws, elt), nil
+}
 
 func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, error) {
-	if err := validateServing(s); err != nil {
-		return nil, err
-	}
 	tp, err := servingTP(m, hw, s)
 	if err != nil {
 		return nil, err
@@ -350,11 +344,7 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 		}
 	}
 	r.attention = vllmAttentionName(m, hw, p)
-	kv, err := KVBytesPerToken("vllm", m, tp, kvElt)
-	if err != nil {
-		return nil, err
-	}
-	r.perToken = kv
+	r.perToken = servingKVBytesPerToken(m, tp, kvElt)
 	r.mpe = m.MaxPositions
 	r.mml = s.MaxModelLen
 	if r.mml == 0 {
@@ -380,12 +370,7 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	r.vocabPad = int64(padVocab(m.Vocab))
 	r.sms = gpuSMs(hw.GPU.Name)
 
-	tensors := m.Tensors
-	r.weightsFrom = "safetensors"
-	if len(tensors) == 0 {
-		tensors = SynthesizeTensors(m)
-		r.weightsFrom = "config"
-	}
+	tensors := m.checkpointTensors()
 	r.weights = servingWeights(m, tensors, tp, s, int(elt*8))
 	r.ctx = vllmCUDAContextBytes
 	if tp > 1 {
@@ -405,7 +390,6 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	}
 	return r, nil
 }
-
 
 // resolveBatchDefaults fills max_num_seqs and (V1) max_num_batched_tokens.
 func (r *vllmRun) resolveBatchDefaults() {
@@ -444,7 +428,6 @@ func (r *vllmRun) resolveBatchDefaults() {
 	}
 }
 
-
 // v0MNBT is V0's max_num_batched_tokens for a max_model_len: the user's,
 // the auto chunked-prefill budget above 32K, else max(mml, 2048)
 // (issue #2418; REVIEW-VLLM §3).
@@ -458,11 +441,9 @@ func (r *vllmRun) v0MNBT(mml int) int {
 	return max(mml, 2048)
 }
 
-
 func (r *vllmRun) v0Chunked(mml int) bool {
 	return !r.userMNBT && r.prof.v0AutoChunk > 0 && mml > 32768 && r.m.SlidingWindow == 0
 }
-
 
 func vllmAttentionName(m Model, hw Hardware, p vllmProfile) string {
 	cc := hw.GPU.ComputeCapability
@@ -476,7 +457,6 @@ func vllmAttentionName(m Model, hw Hardware, p vllmProfile) string {
 	}
 	return "FLASH_ATTN"
 }
-
 
 // gpuSMs is the streaming-multiprocessor count of common cards (for the
 // Triton sampler's per-program buffer); 132 when unknown.
@@ -495,7 +475,6 @@ func gpuSMs(name string) int {
 	return 132
 }
 
-
 func vllmCommBytes(p vllmProfile, g GPU) Bytes {
 	nvls := nvlsBoard(g)
 	switch {
@@ -510,7 +489,6 @@ func vllmCommBytes(p vllmProfile, g GPU) Bytes {
 	return vllmCommAfterInit
 }
 
-
 // cublasWorkspace is the cuBLAS workspace PyTorch allocates through its
 // caching allocator at the first GEMM, inside the profile: 4096 KiB × 8 on
 // Hopper, ":4096:2:16:8" (≈ 8 MiB) before (PyTorch
@@ -521,7 +499,6 @@ func cublasWorkspace(g GPU) Bytes {
 	}
 	return 8*MiB + 128*KiB
 }
-
 
 // setupHybrid groups sliding-window and full-attention layers the way V1's
 // hybrid allocator does (vllm@bbf906a vllm/v1/core/kv_cache_utils.py
@@ -551,7 +528,6 @@ func (r *vllmRun) setupHybrid() {
 	}
 }
 
-
 // samplerBytes is the dummy sampler's peak over rows × vocab: the model-dtype
 // logits (padded vocab) plus the path's own tensors, in bytes per element:
 //   - sort (V0, V1 native): fp32 copy (4), sorted values (4) and int64
@@ -575,7 +551,6 @@ func samplerBytes(kind vllmSampler, rows, vocab, vpad int64, sms int) int64 {
 	return base
 }
 
-
 // activation is the profile's torch peak increase for n batched tokens:
 // the forward, or the sampler run with the forward's output still held,
 // whichever is larger, plus the cuBLAS workspace.
@@ -586,7 +561,6 @@ func (r *vllmRun) activation(n int) Bytes {
 	samp := nn*int64(r.m.Hidden)*r.elt + samplerBytes(r.prof.sampler, rows, int64(r.m.Vocab), r.vocabPad, r.sms)
 	return Bytes(max(fwd, samp)) + r.cublas
 }
-
 
 // cudaGraphBytes estimates the captured graphs: V1 captures piecewise graphs
 // (one per attention split, layers + 1) for 67 batch sizes up to 512
@@ -607,7 +581,6 @@ func (r *vllmRun) cudaGraphBytes() Bytes {
 		Bytes(servingForwardBytes(r.m, r.tp, int64(top), r.elt, r.prof.fwdHidden))
 }
 
-
 // charged returns the non-torch bytes the release's budget subtracts.
 func (r *vllmRun) charged() Bytes {
 	switch r.prof.budget {
@@ -618,7 +591,6 @@ func (r *vllmRun) charged() Bytes {
 	}
 	return r.comm + r.prof.nonTorch
 }
-
 
 // vllmStart is one start with resolved limits.
 type vllmStart struct {
@@ -633,7 +605,6 @@ type vllmStart struct {
 	chunked    bool
 	usedAtPeak Bytes
 }
-
 
 // start simulates the budget for max_model_len mml with n batched tokens
 // (n = 0: the release's default).
@@ -666,7 +637,6 @@ func (r *vllmRun) start(mml, n int) vllmStart {
 	return st
 }
 
-
 // tokensOf is the logged token count of num_blocks: blocks × block size, or
 // for hybrid groups num_blocks // groups × block size (REVIEW-VLLM §4).
 func (r *vllmRun) tokensOf(numBlocks int64) int {
@@ -675,7 +645,6 @@ func (r *vllmRun) tokensOf(numBlocks int64) int {
 	}
 	return int(numBlocks) * r.bs
 }
-
 
 // blocksPerRequest is how many pool blocks one request of n tokens takes.
 func (r *vllmRun) blocksPerRequest(n int, mnbt int) int64 {
@@ -699,7 +668,6 @@ func (r *vllmRun) blocksPerRequest(n int, mnbt int) int64 {
 	return int64(fg)*ceilDiv64(int64(n), int64(r.bs)) + int64(sg)*(ceilDiv64(int64(swTokens), int64(r.bs))+1)
 }
 
-
 // neededBytes is V1's max_memory_usage_bytes for one request of mml tokens.
 func (r *vllmRun) neededBytes(mml, mnbt int) Bytes {
 	blk := int64(r.bs) * int64(r.perToken)
@@ -709,14 +677,12 @@ func (r *vllmRun) neededBytes(mml, mnbt int) Bytes {
 	return Bytes(r.blocksPerRequest(mml, mnbt) * blk)
 }
 
-
 // fits reports whether a start with max_model_len mml succeeds.
 func (r *vllmRun) fits(mml, n int) bool {
 	st := r.start(mml, n)
 	r.check(&st)
 	return st.fail == ""
 }
-
 
 // check applies the engine's start-up checks to st.
 func (r *vllmRun) check(st *vllmStart) {
@@ -803,7 +769,6 @@ func (r *vllmRun) check(st *vllmStart) {
 	}
 }
 
-
 // estimateMaxModelLen is V1's binary search for the largest max_model_len
 // whose one request fits the available memory, between 1 and limit
 // (vllm@bbf906a vllm/v1/core/kv_cache_utils.py estimate_max_model_len).
@@ -820,7 +785,6 @@ func (r *vllmRun) estimateMaxModelLen(avail Bytes, limit, mnbt int) int {
 	return res
 }
 
-
 // concurrency is vLLM's printed "Maximum concurrency" for requests of n tokens.
 func (r *vllmRun) concurrency(st vllmStart, n int) float64 {
 	if n <= 0 {
@@ -835,7 +799,6 @@ func (r *vllmRun) concurrency(st vllmStart, n int) float64 {
 	}
 	return float64(st.tokens) / float64(n)
 }
-
 
 // logLines renders the lines the release prints about sizing.
 func (r *vllmRun) logLines(st vllmStart) []string {
@@ -872,7 +835,6 @@ func (r *vllmRun) logLines(st vllmStart) []string {
 	return lines
 }
 
-
 // boundaryMML is the largest max_model_len that starts with the resolved
 // (or default) batched tokens, capped by max_position_embeddings.
 func (r *vllmRun) boundaryMML() (int, string, vllmStart) {
@@ -906,7 +868,6 @@ func (r *vllmRun) boundaryMML() (int, string, vllmStart) {
 	return lo, "kv_budget", r.start(lo, n)
 }
 
-
 // boundaryMNBT is the largest max_num_batched_tokens that starts with max_model_len mml.
 func (r *vllmRun) boundaryMNBT(mml int) int {
 	try := func(n int) bool {
@@ -923,7 +884,6 @@ func (r *vllmRun) boundaryMNBT(mml int) int {
 	return largestFrom(try, 1<<22, r.mnbt, mml, 2048, 512, max(r.seqs, 1))
 }
 
-
 func (r *vllmRun) result(eng Engine) Result {
 	res := Result{
 		Engine:          eng,
@@ -933,7 +893,7 @@ func (r *vllmRun) result(eng Engine) Result {
 		Attention:       r.attention,
 		PrefixCaching:   r.prof.v1,
 		Chunking:        r.prof.v1,
-		WeightsFrom:     r.weightsFrom,
+		WeightsFrom:     r.m.weightsSource(),
 	}
 	n := 0
 	if !r.prof.v1 {
@@ -976,9 +936,7 @@ func (r *vllmRun) result(eng Engine) Result {
 	if st.fail == "" {
 		b.CUDAGraphs = r.graphs
 	}
-	if used := b.Weights + b.KVCache + b.Overhead() + b.CUDAGraphs; used < r.total {
-		b.Reserve = r.total - used
-	}
+	b.Reserve = b.unallocated(r.total)
 	res.PerGPU = b
 
 	r.quiet = true
@@ -999,6 +957,7 @@ func (r *vllmRun) result(eng Engine) Result {
 	bd.MaxBatchPrefillTokens = r.boundaryMNBT(pm)
 	r.quiet = false
 	res.Boundary = bd
+	res.Assumptions = append(res.Assumptions, fmt.Sprintf("the boundary is the largest --max-model-len that starts with --max-num-batched-tokens %d; one request's input plus output may use all of it", bd.PrefillAtMaxTotal))
 	if r.prof.graphsInBudget && !r.s.EnforceEager {
 		r.warn("vLLM %s subtracts its CUDA-graph memory estimate from the budget; the estimate here (%s) is derived, not vLLM's own profiling", r.prof.v, r.graphs)
 	}

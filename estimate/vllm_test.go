@@ -418,9 +418,11 @@ func TestVLLMVersions(t *testing.T) {
 		{"0.6.4-v1", false, ErrUnsupported, 0},
 		{"0.12.0-v0", false, ErrUnsupported, 0},
 		{"1.2.0", false, ErrUnsupported, 0},
+		{"0.22.0", false, ErrUnsupported, 0},
+		{"0.1.9", false, ErrUnsupported, 0},
 		{"x.y", false, ErrInvalid, 0},
 	} {
-		v, v1, err := parseVLLMVersion(c.in)
+		v, v1, err := parseVLLMVersion(vllmSizer{}.info(), c.in)
 		if c.err != nil {
 			if !errors.Is(err, c.err) {
 				t.Errorf("%q: err %v, want %v", c.in, err, c.err)

@@ -88,7 +88,7 @@ func TestHubErrorsAndToken(t *testing.T) {
 			code: exitOK,
 			// Qwen3-0.6B's shapes: 28 layers, 8 KV heads of 128: 2·28·8·128·2 = 114,688 B/token.
 			// The fixture repo has config.json only, so weights come from the architecture.
-			stdout: []string{`"model_source": "hub"`, `"weights_from": "config"`, `"kv_bytes_per_token": 114688`},
+			stdout: []string{`"model_source": "hub"`, `"weights_from": "config.json"`, `"kv_bytes_per_token": 114688`},
 		},
 		{
 			name:   "not found",
@@ -177,7 +177,7 @@ func TestLocalDirectory(t *testing.T) {
 	// 28 layers × 15,730,944 + norm 1,024 + lm_head 155,582,464), so TGI
 	// loads it as stored, plus the embedding's pad row:
 	// (751,632,384 + 1,024) · 2 B = 1,503,266,816 B.
-	if rep.ModelSource != "local" || rep.WeightsFrom != "safetensors" || rep.PerGPU.WeightsBytes != 1_503_266_816 {
+	if rep.ModelSource != "local" || rep.WeightsFrom != "safetensors headers" || rep.PerGPU.WeightsBytes != 1_503_266_816 {
 		t.Errorf("source %q, weights from %q, %d B", rep.ModelSource, rep.WeightsFrom, rep.PerGPU.WeightsBytes)
 	}
 	if !strings.Contains(rep.LaunchCommand, "-v "+dir+":/data/model") || !strings.Contains(rep.LaunchCommand, "--model-id /data/model") {
