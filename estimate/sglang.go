@@ -243,13 +243,21 @@ func (r *sglangRun) resolveDefaults() {
 // python/sglang/srt/model_executor/model_runner.py): total = free GiB before
 // the weights (min over ranks), available = free GiB after them, rest =
 // available − total·(1 − mfs), tokens = int(rest·2^30 // cell); then page
-// rounding (init_memory_pool). --max-total-tokens (a cap) has no Settings
-// field and is not applied.
+// rounding (init_memory_pool). SGLang's own --max-total-tokens caps the
+// profiled value before the page rounding; a cap above it is ignored with a
+// warning (init_memory_pool: "max_total_tokens=N is larger than the
+// profiled value M. Use the profiled value instead.").
 func (r *sglangRun) maxTotalTokens() (int, float64, float64) {
 	totalGiB := (r.total - r.preLoad - r.comm).GiBs()
 	availGiB := (r.total - r.preLoad - r.comm - r.weights).GiBs()
 	rest := availGiB - totalGiB*(1-r.mfs)
 	tokens := int(math.Floor(rest * float64(GiB) / float64(r.cell)))
+	if c := r.s.SGLangMaxTotalTokens; c > 0 {
+		if c > tokens {
+			r.warn("max_total_tokens=%d is larger than the profiled value %d. Use the profiled value instead.", c, tokens)
+		}
+		tokens = min(tokens, c)
+	}
 	tokens = tokens / r.page * r.page
 	return tokens, totalGiB, availGiB
 }

@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -68,6 +69,16 @@ func TestSGLangPool(t *testing.T) {
 	l := hasLine(res.Startup.LogLines, "KV Cache is allocated. #tokens: ")
 	if !strings.Contains(l, ", K size: ") || !strings.Contains(hasLine(res.Startup.LogLines, "max_total_num_tokens="), "chunked_prefill_size=8192") {
 		t.Errorf("log lines %q", res.Startup.LogLines)
+	}
+	// SGLang's own --max-total-tokens caps the pool (then page rounding);
+	// a cap above the profiled value is ignored with SGLang's warning.
+	capped := runOK(t, llama31_8B, devH100, 1, "sglang", "", Settings{SGLangMaxTotalTokens: 100_000, BlockSize: 64})
+	if got := capped.Startup.MaxBatchTotalTokens; got != 99_968 { // ⌊100,000/64⌋·64
+		t.Errorf("capped pool %d, want 99,968", got)
+	}
+	loose := runOK(t, llama31_8B, devH100, 1, "sglang", "", Settings{SGLangMaxTotalTokens: 10 * want})
+	if loose.Startup.MaxBatchTotalTokens != want || !strings.Contains(strings.Join(loose.Warnings, "\n"), fmt.Sprintf("max_total_tokens=%d is larger than the profiled value %d", 10*want, want)) {
+		t.Errorf("cap above the pool: %d tokens, warnings %q", loose.Startup.MaxBatchTotalTokens, loose.Warnings)
 	}
 	// --mem-fraction-static too small for the weights.
 	res = runOK(t, llama31_8B, devRTX309, 1, "sglang", "", Settings{MemFractionStatic: 0.5})
