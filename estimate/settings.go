@@ -92,8 +92,12 @@ var flagNames = map[string]map[string]string{
 	"BlockSize":   {"vllm": "--block-size", "sglang": "--page-size"},
 }
 
-// flagName is the engine's flag for a shared Settings field.
+// flagName is the engine's flag for a shared Settings field (a name that
+// is not a field is already a flag).
 func flagName(engine, field string) string {
+	if strings.HasPrefix(field, "-") {
+		return field
+	}
 	if n := flagNames[field][engine]; n != "" {
 		return n
 	}
@@ -142,20 +146,23 @@ func validate(m Model, hw Hardware, e EngineInfo, s Settings) error {
 	if hw.GPU.TotalBytes <= 0 {
 		add("gpu memory must be > 0 (got %d bytes)", hw.GPU.TotalBytes)
 	}
-	shards := flagName(e.Name, "NumShard")
-	for _, f := range []struct {
+	// Names are resolved only for a value that is wrong: this runs on every
+	// estimate. A field name is resolved in the engine's own words.
+	for _, f := range [...]struct {
 		name string
 		v    int
 	}{
 		{"--max-input-tokens", s.MaxInputTokens}, {"--max-total-tokens", s.MaxTotalTokens},
 		{"--max-batch-prefill-tokens", s.MaxBatchPrefillTokens}, {"--max-batch-size", s.MaxBatchSize},
-		{shards, s.NumShard}, {"--speculate", s.Speculate},
+		{"NumShard", s.NumShard}, {"--speculate", s.Speculate},
 		{"--input-tokens", s.RequestInputTokens}, {"--output-tokens", s.RequestOutputTokens},
-		{flagName(e.Name, "MaxModelLen"), s.MaxModelLen}, {"--max-num-batched-tokens", s.MaxNumBatchedTokens},
-		{flagName(e.Name, "MaxNumSeqs"), s.MaxNumSeqs}, {flagName(e.Name, "BlockSize"), s.BlockSize},
+		{"MaxModelLen", s.MaxModelLen}, {"--max-num-batched-tokens", s.MaxNumBatchedTokens},
+		{"MaxNumSeqs", s.MaxNumSeqs}, {"BlockSize", s.BlockSize},
 		{"--chunked-prefill-size", s.ChunkedPrefillSize}, {"--max-total-tokens", s.SGLangMaxTotalTokens},
 	} {
-		limit(f.name, f.v)
+		if f.v < 0 {
+			limit(flagName(e.Name, f.name), f.v)
+		}
 	}
 	fraction("--cuda-memory-fraction", s.CUDAMemoryFraction, true)
 	fraction("TGI_WIGGLE_ROOM", s.WiggleRoom, false)
@@ -163,7 +170,7 @@ func validate(m Model, hw Hardware, e EngineInfo, s Settings) error {
 	fraction("--mem-fraction-static", s.MemFractionStatic, false)
 	bad = append(bad, s.Corrections.validate()...)
 	if s.NumShard > 0 && hw.Count > 0 && s.NumShard > hw.Count {
-		add("%s %d needs %d GPUs, only %d given", shards, s.NumShard, s.NumShard, hw.Count)
+		add("%s %d needs %d GPUs, only %d given", flagName(e.Name, "NumShard"), s.NumShard, s.NumShard, hw.Count)
 	}
 	if s.MaxInputTokens > 0 && s.MaxTotalTokens > 0 && s.MaxInputTokens >= s.MaxTotalTokens {
 		// TGI's launcher rule (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2157-L2164).

@@ -24,31 +24,30 @@ const (
 	lmHead
 )
 
-// Name fragments of column- and row-parallel layers across the
-// architectures TGI serves (flash_*_modeling.py).
-var (
-	columnNames = []string{"q_proj", "k_proj", "v_proj", "qkv_proj", "query_key_value", "c_attn",
-		"gate_proj", "up_proj", "gate_up_proj", "w1", "w3", "fc1", "c_fc", "dense_h_to_4h",
-		"q_b_proj", "kv_b_proj", "Wqkv"}
-	rowNames = []string{"o_proj", "down_proj", "w2", "fc2", "out_proj", "c_proj", "dense_4h_to_h", "dense"}
-)
-
 // classifyTensor maps a Hugging Face tensor name to its TGI sharding. It
 // runs for every tensor of every estimate, so it does not allocate.
 func classifyTensor(name string) shardKind {
+	dot := strings.LastIndexByte(name, '.')
 	// Fused expert tensors stored without a ".weight" suffix (gpt-oss
 	// "mlp.experts.gate_up_proj_blocks", "mlp.experts.down_proj_bias") are
 	// named by their last part; every engine splits them like the linears
 	// they pack: gate_up on its output, down on its input.
-	if k, ok := linearKind(strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name[strings.LastIndexByte(name, '.')+1:], "_blocks"), "_scales"), "_bias")); ok {
+	param := name[dot+1:]
+	for _, suffix := range [...]string{"_bias", "_scales", "_blocks"} {
+		param = strings.TrimSuffix(param, suffix)
+	}
+	if k, ok := linearKind(param); ok {
 		return k
 	}
 	// Drop the parameter suffix (weight, bias, qweight, scales, weight_scale_inv, ...).
 	base := name
-	if i := strings.LastIndexByte(name, '.'); i >= 0 {
-		base = name[:i]
+	if dot >= 0 {
+		base = name[:dot]
 	}
-	first, _, _ := strings.Cut(base, ".")
+	first := base
+	if i := strings.IndexByte(base, '.'); i >= 0 {
+		first = base[:i]
+	}
 	if first == "lm_head" || name == "output.weight" || first == "embed_out" || strings.Contains(base, ".embed_out") {
 		return lmHead
 	}
@@ -63,17 +62,17 @@ func classifyTensor(name string) shardKind {
 	return replicated
 }
 
-// linearKind says whether a layer name is column- or row-parallel.
+// linearKind says whether a layer name is column- or row-parallel: the
+// names of the column- and row-parallel layers across the architectures TGI
+// serves (flash_*_modeling.py).
 func linearKind(layer string) (shardKind, bool) {
-	for _, c := range columnNames {
-		if layer == c {
-			return column, true
-		}
-	}
-	for _, r := range rowNames {
-		if layer == r {
-			return row, true
-		}
+	switch layer {
+	case "q_proj", "k_proj", "v_proj", "qkv_proj", "query_key_value", "c_attn",
+		"gate_proj", "up_proj", "gate_up_proj", "w1", "w3", "fc1", "c_fc", "dense_h_to_4h",
+		"q_b_proj", "kv_b_proj", "Wqkv":
+		return column, true
+	case "o_proj", "down_proj", "w2", "fc2", "out_proj", "c_proj", "dense_4h_to_h", "dense":
+		return row, true
 	}
 	return replicated, false
 }
@@ -170,24 +169,32 @@ func LoadedTensors(ts []Tensor, layers int) ([]Tensor, int64) {
 // layerIndex finds the number after a "layers." (or "h.", "blocks.") path
 // part, without allocating.
 func layerIndex(name string) (int, bool) {
-	prev := ""
-	for rest := name; rest != ""; {
-		part, after, _ := strings.Cut(rest, ".")
-		if prev == "layers" || prev == "h" || prev == "blocks" {
-			n, ok := 0, part != ""
-			for i := 0; i < len(part); i++ {
-				c := part[i]
-				if c < '0' || c > '9' {
-					ok = false
-					break
-				}
-				n = n*10 + int(c-'0')
-			}
-			if ok {
+	start, afterKey := 0, false
+	for i := 0; i <= len(name); i++ {
+		if i < len(name) && name[i] != '.' {
+			continue
+		}
+		part := name[start:i]
+		if afterKey {
+			if n, ok := digits(part); ok {
 				return n, true
 			}
 		}
-		prev, rest = part, after
+		afterKey = part == "layers" || part == "h" || part == "blocks"
+		start = i + 1
 	}
 	return 0, false
+}
+
+// digits parses a non-empty run of decimal digits.
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, s != ""
 }

@@ -1230,8 +1230,7 @@ type weightPlan struct {
 var llamaFamilyTypes = map[string]bool{"llama": true, "phi3": true, "granite": true, "baichuan": true}
 
 // shardBytes returns one tensor group's bytes on the most loaded shard.
-func (wp weightPlan) shardBytes(t Tensor, ws, vocab int, preQuant string) int64 {
-	kind := classifyTensor(t.Name)
+func (wp weightPlan) shardBytes(t Tensor, kind shardKind, ws, vocab int, preQuant string) int64 {
 	bits16 := t.DType.Bits() * 16
 	n := t.N()
 	if t.DType.IsFloat() && !isScale(t.Name) {
@@ -1305,7 +1304,8 @@ func weightsPerShard(m Model, tensors []Tensor, ws int, s Settings, computeBits 
 	var embed *Tensor
 	for i := range tensors {
 		t := tensors[i]
-		switch classifyTensor(t.Name) {
+		kind := classifyTensor(t.Name)
+		switch kind {
 		case lmHead:
 			hasHead = true
 		case embedding:
@@ -1313,14 +1313,14 @@ func weightsPerShard(m Model, tensors []Tensor, ws int, s Settings, computeBits 
 				embed = &tensors[i]
 			}
 		}
-		total += wp.shardBytes(t, ws, m.Vocab, pre)
+		total += wp.shardBytes(t, kind, ws, m.Vocab, pre)
 	}
 	if !hasHead && embed != nil && len(embed.Shape) == 2 {
 		// Tied embeddings: the lm_head loads the embedding tensor again as a
 		// separate device tensor (v3.3.7:…/flash_llama_modeling.py:636-651,
 		// utils/weights.py:210-266), split on the vocab when it divides.
 		head := Tensor{Name: "lm_head.weight", DType: embed.DType, Shape: embed.Shape}
-		total += wp.shardBytes(head, ws, m.Vocab, pre)
+		total += wp.shardBytes(head, lmHead, ws, m.Vocab, pre)
 	}
 	return Bytes(total)
 }
