@@ -9,9 +9,9 @@ import (
 )
 
 // The launcher's command line, parsed the way clap parses TGI's Args
-// (v3.3.7:launcher/src/main.rs:580-900): every field has a --long flag and,
-// unless noted, an environment variable named after the field in upper
-// case; the flag wins over the variable.
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L580-L900):
+// every field has a --long flag and, unless noted, an environment variable
+// named after the field in upper case; the flag wins over the variable.
 
 // argKind is how clap reads one argument's value.
 type argKind int
@@ -480,8 +480,10 @@ func rustDebugString(s string) string {
 	return b.String()
 }
 
-// numShards is find_num_shards (v3.3.7:launcher:1374-1412); visible is the
-// number of GPUs the container sees (CUDA_VISIBLE_DEVICES in TGI, SIM_NUM_GPUS here).
+// numShards is find_num_shards
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L1374-L1412);
+// visible is the number of GPUs the container sees (CUDA_VISIBLE_DEVICES
+// in TGI, SIM_NUM_GPUS here).
 func (a *Args) numShards(visible int) (int, error) {
 	var n int
 	switch {
@@ -509,7 +511,7 @@ func (a *Args) numShards(visible int) (int, error) {
 }
 
 // maxInputTokens resolves --max-input-tokens and its deprecated alias
-// (v3.3.7:launcher:2100-2112).
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2100-L2112).
 func (a *Args) maxInputTokens() (*int, error) {
 	switch {
 	case a.MaxInputTokens != nil && a.MaxInputLength != nil:

@@ -168,8 +168,9 @@ var simEnvVars = []simEnvVar{
 
 // applyTGIWiggleRoom sets both readers of TGI_WIGGLE_ROOM. The server:
 // float(os.getenv("TGI_WIGGLE_ROOM", "0.90")), asserted in (0, 1) at
-// import (v3.3.7:globals.py:32-34); a non-number crashes the shard, which
-// the launcher run reports. The launcher: .parse::<f32>().ok().unwrap_or(0.95).
+// import (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L32-L34);
+// a non-number crashes the shard, which the launcher run reports. The
+// launcher: .parse::<f32>().ok().unwrap_or(0.95).
 func applyTGIWiggleRoom(e *simEnv, v string) string {
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil {

@@ -24,7 +24,7 @@ func info(msg string) logLine { return logLine{level: "INFO", target: launcherTa
 func warn(msg string) logLine { return logLine{level: "WARN", target: launcherTarget, msg: msg} }
 
 // launchPlan is what text-generation-launcher decides before it starts any
-// process (v3.3.7:launcher/src/main.rs:2036-2208).
+// process (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2036-L2208).
 type launchPlan struct {
 	Attention     string
 	PrefixCaching string
@@ -42,7 +42,8 @@ type launchPlan struct {
 	ConfigRead bool
 }
 
-// cardTFLOPs is the launcher's f16 TFLOPs by card key (v3.3.7:launcher:1713-1785).
+// cardTFLOPs is the launcher's f16 TFLOPs by card key
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L1713-L1785).
 var cardTFLOPs = map[string]uint64{
 	"nvidia-4090": 82, "nvidia-t4": 65, "nvidia-l4": 121, "nvidia-l40": 181, "nvidia-l40s": 363,
 	"nvidia-a10g": 125, "nvidia-a40": 149, "nvidia-h100-80gb-hbm3": 900, "nvidia-h100-nvl": 900,
@@ -103,8 +104,9 @@ func planLaunch(a *Args, m *modelSpec, env simEnv) (*launchPlan, []logLine, erro
 	return p, logs, nil
 }
 
-// resolveAttention is resolve_attention (v3.3.7:launcher:131-204): the
-// ATTENTION and PREFIX_CACHING overrides, else what the model and card
+// resolveAttention is resolve_attention
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L131-L204):
+// the ATTENTION and PREFIX_CACHING overrides, else what the model and card
 // allow. cfg is nil when the launcher could not read config.json.
 func resolveAttention(a *Args, cfg *modelSpec, env simEnv) (attention, prefix string, logs []logLine) {
 	attention, prefix = env.Attention, env.PrefixCaching
@@ -203,7 +205,8 @@ func cudaGraphSizes(a *Args, cfg *modelSpec) ([]int, []logLine) {
 		sizes = []int{1, 2, 4, 8, 16, 32}
 		logs = append(logs, info("Using default cuda graphs [1, 2, 4, 8, 16, 32]"))
 	}
-	// The server sorts them largest first (v3.3.7:globals.py:57-59).
+	// The server sorts them largest first
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L57-L59).
 	for i := 1; i < len(sizes); i++ {
 		for j := i; j > 0 && sizes[j] > sizes[j-1]; j-- {
 			sizes[j], sizes[j-1] = sizes[j-1], sizes[j]
@@ -234,8 +237,9 @@ func (a *Args) checkBeforeStart(p *launchPlan) error {
 }
 
 // defaultPrefill is the launcher's default --max-batch-prefill-tokens
-// (v3.3.7:launcher:2114-2154): compute-optimal for the card, capped by
-// max_position_embeddings and by its own VRAM estimate.
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2114-L2154):
+// compute-optimal for the card, capped by max_position_embeddings and by
+// its own VRAM estimate.
 func defaultPrefill(cfg *modelSpec, env simEnv, ws int, mf float64) (int, []logLine) {
 	var logs []logLine
 	defOptimal := 4096
@@ -279,7 +283,7 @@ func defaultPrefill(cfg *modelSpec, env simEnv, ws int, mf float64) (int, []logL
 	return value, logs
 }
 
-// launcherFlop is Config::flop (v3.3.7:launcher:281-308).
+// launcherFlop is Config::flop (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L281-L308).
 func launcherFlop(m *modelSpec) (uint64, bool) {
 	hd := uint64(m.launcherHeadDim())
 	if m.Vision || hd == 0 {
@@ -294,7 +298,9 @@ func launcherFlop(m *modelSpec) (uint64, bool) {
 }
 
 // vramMaximum is the launcher's vram_maximum with its bugs (the qkv term
-// lacks a factor hidden; v3.3.7:launcher:62-89, 310-351, 1787-1811).
+// lacks a factor hidden; https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L62-L89,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L310-L351,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L1787-L1811).
 func vramMaximum(m *modelSpec, env simEnv, ws int, mf float64) (int, bool, []logLine) {
 	if m.QuantMethod != "" {
 		return 0, false, nil

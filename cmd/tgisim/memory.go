@@ -6,7 +6,8 @@ import (
 )
 
 // The ground-truth memory model. It follows TGI v3.3's startup step by
-// step (ENGINES.md §2.1-2.4, v3.3.7:server/…/flash_causal_lm.py:1507-1684)
+// step (docs/ENGINES.md §2.1-2.4,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1507-L1684)
 // with physical terms whose sizes come from hidden coefficients (simEnv),
 // not from vramcalc's estimator: the estimator is what the simulator tests.
 
@@ -29,13 +30,15 @@ func allocRound(n int64) int64 {
 
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
 
-// warmupBatch is the router's warm-up batch (v3.3.7:backends/v3/src/client/grpc_client.rs:109-223).
+// warmupBatch is the router's warm-up batch
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/client/grpc_client.rs#L109-L223).
 type warmupBatch struct {
 	// Truncates are the prompt lengths of the requests; they sum to Tokens.
 	Truncates []int
 	Tokens    int
 	// BlockTokens are the KV tokens the server maps per request:
-	// prompt + max_new_tokens − 1 + speculate (v3.3.7:fcl.py:346-357).
+	// prompt + max_new_tokens − 1 + speculate
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L346-L357).
 	BlockTokens []int64
 }
 
@@ -82,7 +85,8 @@ type shardModel struct {
 }
 
 // llamaFamily raise on KV heads not divisible by the shard count
-// (flash_llama_modeling.py:167-176) even for one KV head.
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_llama_modeling.py#L167-L176)
+// even for one KV head.
 var llamaFamily = map[string]bool{"llama": true, "mistral": true, "mixtral": true, "qwen2": true, "granite": true, "baichuan": true, "phi3": true}
 
 // newShardModel checks what the model code checks at load and sizes one shard.
@@ -249,8 +253,9 @@ func (b gpuBudget) exceeded(r rankMemory, torch int64) bool {
 // initShards runs the shard processes' checks up to the model's load and
 // sizes one shard; false when a shard fails to start. Process start:
 // torch.cuda.set_per_process_memory_fraction and the device assertion
-// (v3.3.7:server/…/utils/dist.py:48-56), the wiggle assertion at import
-// (globals.py:32-34).
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/utils/dist.py#L48-L56),
+// the wiggle assertion at import
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L32-L34).
 func (st *startup) initShards(a *Args, m *modelSpec, env simEnv) bool {
 	lp := st.Plan
 	switch {
@@ -328,7 +333,7 @@ func (st *startup) runWarmup(a *Args, m *modelSpec, env simEnv, speculate int, b
 		rm.WarmKV = sm.kvBytes(m.Layers, st.WarmBlocks)
 		if b.exceeded(*rm, rm.Weights+rm.WarmKV) {
 			// init_kv_cache raises before num_tokens is bound, so the
-			// except clause fails with UnboundLocalError (ENGINES.md §2.2).
+			// except clause fails with UnboundLocalError (docs/ENGINES.md §2.2).
 			layer := allocRound(st.WarmBlocks * sm.LayerBlockBytes)
 			st.OOM = oomDetail{Request: layer, Total: b.total, Free: max(0, b.total-rm.Loaded()), InUse: rm.Loaded(), Allocated: rm.Weights}
 			st.fail(failKVAllocOOM, r, "UnboundLocalError: cannot access local variable 'num_tokens' where it is not associated with a value")
@@ -363,8 +368,8 @@ func (st *startup) allocateKVPool(m *modelSpec, env simEnv) {
 }
 
 // settleTokenLimits is the router's view of the pools: the minimum over
-// shards (sharded_client.rs:127-133), and the token limits the user left
-// to the warm-up.
+// shards (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/client/sharded_client.rs#L127-L133),
+// and the token limits the user left to the warm-up.
 func (st *startup) settleTokenLimits(m *modelSpec) {
 	lp := st.Plan
 	st.NumBlocks = st.Ranks[0].NumBlocks
@@ -394,7 +399,7 @@ func (st *startup) settleTokenLimits(m *modelSpec) {
 
 // captureCUDAGraphs captures the CUDA graphs after the pool is
 // re-allocated; an OOM here is logged and startup goes on
-// (fcl.py:1649-1680).
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1649-L1680).
 func (st *startup) captureCUDAGraphs(m *modelSpec, b gpuBudget) {
 	if len(st.Plan.CUDAGraphs) == 0 {
 		return
@@ -412,7 +417,8 @@ func (st *startup) captureCUDAGraphs(m *modelSpec, b gpuBudget) {
 }
 
 // checkRouter is the router's checks of the token limits
-// (v3.3.7:backends/v3/src/lib.rs:59-138, main.rs:167-196).
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/lib.rs#L59-L138,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/main.rs#L167-L196).
 func (st *startup) checkRouter() {
 	lp, mbt := st.Plan, st.MaxBatchTotalTokens
 	if int64(st.MaxTotalTokens) > mbt {

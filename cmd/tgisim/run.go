@@ -202,7 +202,8 @@ func (l *launch) warmUpOOM() int {
 		l.gpus.set(st.FailRank, st.OOM.InUse)
 		l.sleep(l.env.StartupDelay / 4)
 		l.log.error("Method Warmup encountered an error.\n" + kvAllocTraceback(oom, st.Message))
-		// Not a RuntimeError: the shard stays up (interceptor.py:29-31).
+		// Not a RuntimeError: the shard stays up
+		// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/interceptor.py#L29-L31).
 		msg := strings.TrimPrefix(st.Message, "UnboundLocalError: ")
 		return l.webserverCrashed(ws, l.gpus, warmSpan, msg, -1)
 	}
@@ -269,7 +270,8 @@ func (l *launch) serve() int {
 		log.raw(fmt.Sprintf("Error: WebServer(Axum(%s))", rustDebugString(err.Error())))
 		return l.webserverFailed(ws, l.gpus, -1)
 	}
-	// Graceful termination (v3.3.7:launcher:2014-2036, 2350-2360).
+	// Graceful termination (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2014-L2036,
+	// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2350-L2360).
 	log.info("Terminating webserver")
 	log.info("Waiting for webserver to gracefully shutdown")
 	log.router("INFO", "text_generation_router::server", "router/src/server.rs", 2399, "signal received, starting graceful shutdown")
@@ -305,7 +307,8 @@ func (ap *app) interrupted(ws int, gpus *gpuState) int {
 }
 
 // shardCannotStart: a shard process exits before it is ready
-// (v3.3.7:launcher:1207-1222, 1676-1680).
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L1207-L1222,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L1676-L1680).
 func (ap *app) shardCannotStart(st *startup, ws int, traceback string) int {
 	log := ap.log
 	msg := st.Message
@@ -337,7 +340,7 @@ func (ap *app) webserverCrashed(ws int, gpus *gpuState, span, msg string, exited
 }
 
 // webserverFailed: the router exited; the launcher stops the shards and
-// exits with WebserverFailed (v3.3.7:launcher:2340-2345).
+// exits with WebserverFailed (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2340-L2345).
 func (ap *app) webserverFailed(ws int, gpus *gpuState, exitedRank int) int {
 	ap.log.error("Webserver Crashed")
 	ap.shutdownShards(ws, gpus, exitedRank)
