@@ -9,9 +9,9 @@ import (
 )
 
 // The launcher's command line, parsed the way clap parses TGI's Args
-// (v3.3.7:launcher/src/main.rs:580-900): every field has a --long flag and,
-// unless noted, an environment variable named after the field in upper
-// case; the flag wins over the variable.
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L580-L900):
+// every field has a --long flag and, unless noted, an environment variable
+// named after the field in upper case; the flag wins over the variable.
 
 // argKind is how clap reads one argument's value.
 type argKind int
@@ -166,45 +166,41 @@ const clapMore = "\n\nFor more information, try '--help'.\n"
 // parseArgs parses argv (without the program name) and falls back on the
 // environment, as clap's `env` attribute does.
 func parseArgs(argv []string, getenv func(string) string) (*Args, error) {
-	byLong := map[string]*argSpec{}
-	byShort := map[byte]*argSpec{}
-	for i := range launcherArgs {
-		a := &launcherArgs[i]
-		byLong[a.long()] = a
-		if a.short != 0 {
-			byShort[a.short] = a
-		}
+	given, err := scanArgv(argv)
+	if err != nil {
+		return nil, err
 	}
+	a := &Args{raw: map[string]string{}, set: map[string]bool{}}
+	for i := range launcherArgs {
+		spec := &launcherArgs[i]
+		vals, set := spec.resolve(given, getenv)
+		if vals == nil {
+			continue
+		}
+		if set {
+			a.set[spec.field] = true
+		}
+		for _, v := range vals {
+			if err := checkValue(spec, v); err != nil {
+				return nil, err
+			}
+		}
+		a.raw[spec.field] = strings.Join(vals, ",")
+	}
+	a.fill()
+	return a, nil
+}
+
+// scanArgv collects the command line's values by field, with clap's errors
+// for an unknown, repeated or valueless argument; --help and --version stop
+// it with a helpRequest.
+func scanArgv(argv []string) (map[string][]string, error) {
+	byLong, byShort := indexLauncherArgs()
 	given := map[string][]string{}
 	for i := 0; i < len(argv); i++ {
-		tok := argv[i]
-		var spec *argSpec
-		var value string
-		hasValue := false
-		switch {
-		case tok == "--help" || tok == "-h":
-			return nil, &helpRequest{text: helpText()}
-		case tok == "--version" || tok == "-V":
-			return nil, &helpRequest{text: "text-generation-launcher " + simVersion + "\n"}
-		case strings.HasPrefix(tok, "--"):
-			name := tok
-			if eq := strings.IndexByte(tok, '='); eq >= 0 {
-				name, value, hasValue = tok[:eq], tok[eq+1:], true
-			}
-			spec = byLong[name]
-			if spec == nil {
-				return nil, &usageError{fmt.Sprintf("error: unexpected argument '%s' found%s", name, clapUsage)}
-			}
-		case strings.HasPrefix(tok, "-") && len(tok) >= 2:
-			spec = byShort[tok[1]]
-			if spec == nil {
-				return nil, &usageError{fmt.Sprintf("error: unexpected argument '%s' found%s", tok[:2], clapUsage)}
-			}
-			if len(tok) > 2 {
-				value, hasValue = strings.TrimPrefix(tok[2:], "="), true
-			}
-		default:
-			return nil, &usageError{fmt.Sprintf("error: unexpected argument '%s' found%s", tok, clapUsage)}
+		spec, value, hasValue, err := matchArg(argv[i], byLong, byShort)
+		if err != nil {
+			return nil, err
 		}
 		if spec.kind == kindBool {
 			if hasValue {
@@ -223,39 +219,73 @@ func parseArgs(argv []string, getenv func(string) string) (*Args, error) {
 		}
 		given[spec.field] = append(given[spec.field], value)
 	}
+	return given, nil
+}
 
-	a := &Args{raw: map[string]string{}, set: map[string]bool{}}
+// indexLauncherArgs maps --long and -s names to their argument.
+func indexLauncherArgs() (byLong map[string]*argSpec, byShort map[byte]*argSpec) {
+	byLong, byShort = map[string]*argSpec{}, map[byte]*argSpec{}
 	for i := range launcherArgs {
-		spec := &launcherArgs[i]
-		vals, ok := given[spec.field]
-		if !ok && !spec.noEnv {
-			if v, found := lookupEnv(getenv, spec.envName()); found {
-				if spec.kind == kindBool {
-					if !truthy(v) {
-						continue
-					}
-					v = "true"
-				}
-				vals, ok = []string{v}, true
-			}
+		a := &launcherArgs[i]
+		byLong[a.long()] = a
+		if a.short != 0 {
+			byShort[a.short] = a
 		}
-		if !ok {
-			if spec.def == "" {
-				continue
-			}
-			vals = []string{spec.def}
-		} else {
-			a.set[spec.field] = true
-		}
-		for _, v := range vals {
-			if err := checkValue(spec, v); err != nil {
-				return nil, err
-			}
-		}
-		a.raw[spec.field] = strings.Join(vals, ",")
 	}
-	a.fill()
-	return a, nil
+	return byLong, byShort
+}
+
+// matchArg names the argument tok is, with the value it carries itself
+// (--name=value, -pVALUE, -p=VALUE).
+func matchArg(tok string, byLong map[string]*argSpec, byShort map[byte]*argSpec) (spec *argSpec, value string, hasValue bool, err error) {
+	switch {
+	case tok == "--help" || tok == "-h":
+		return nil, "", false, &helpRequest{text: helpText()}
+	case tok == "--version" || tok == "-V":
+		return nil, "", false, &helpRequest{text: "text-generation-launcher " + simVersion + "\n"}
+	case strings.HasPrefix(tok, "--"):
+		name := tok
+		if eq := strings.IndexByte(tok, '='); eq >= 0 {
+			name, value, hasValue = tok[:eq], tok[eq+1:], true
+		}
+		if spec = byLong[name]; spec == nil {
+			return nil, "", false, &usageError{fmt.Sprintf("error: unexpected argument '%s' found%s", name, clapUsage)}
+		}
+	case strings.HasPrefix(tok, "-") && len(tok) >= 2:
+		if spec = byShort[tok[1]]; spec == nil {
+			return nil, "", false, &usageError{fmt.Sprintf("error: unexpected argument '%s' found%s", tok[:2], clapUsage)}
+		}
+		if len(tok) > 2 {
+			value, hasValue = strings.TrimPrefix(tok[2:], "="), true
+		}
+	default:
+		return nil, "", false, &usageError{fmt.Sprintf("error: unexpected argument '%s' found%s", tok, clapUsage)}
+	}
+	return spec, value, hasValue, nil
+}
+
+// resolve is the argument's values: the command line's, else its
+// environment variable's (a false bool variable leaves it unset), else its
+// default; nil when it has none. set is true unless they are the default.
+func (a argSpec) resolve(given map[string][]string, getenv func(string) string) (vals []string, set bool) {
+	if vs, ok := given[a.field]; ok {
+		return vs, true
+	}
+	if !a.noEnv {
+		if v, found := lookupEnv(getenv, a.envName()); found {
+			if a.kind == kindBool {
+				if !truthy(v) {
+					return nil, false
+				}
+				v = "true"
+			}
+			return []string{v}, true
+		}
+	}
+	if a.def == "" {
+		return nil, false
+	}
+	return []string{a.def}, false
 }
 
 // lookupEnv treats an empty variable as unset, like clap.
@@ -336,66 +366,85 @@ func parseRustUint(s string, bits int) (uint64, error) {
 	return n, nil
 }
 
+// fill sets the typed fields from the resolved values.
 func (a *Args) fill() {
-	str := func(f string) string { return a.raw[f] }
-	num := func(f string) int {
-		n, _ := strconv.ParseUint(strings.TrimPrefix(a.raw[f], "+"), 10, 64)
-		if n > math.MaxInt32*1024 {
-			return math.MaxInt32 * 1024
-		}
-		return int(n)
-	}
-	opt := func(f string) *int {
-		if _, ok := a.raw[f]; !ok {
-			return nil
-		}
-		n := num(f)
-		return &n
-	}
-	a.ModelID = str("model_id")
-	a.Revision = str("revision")
-	a.ValidationWorkers = num("validation_workers")
+	a.ModelID = a.rawString("model_id")
+	a.Revision = a.rawString("revision")
+	a.ValidationWorkers = a.rawInt("validation_workers")
 	if v, ok := a.raw["sharded"]; ok {
 		b := v == "true"
 		a.Sharded = &b
 	}
-	a.NumShard = opt("num_shard")
-	a.Quantize = str("quantize")
-	a.Speculate = opt("speculate")
-	a.DType = str("dtype")
-	a.KVCacheDType = str("kv_cache_dtype")
-	a.MaxConcurrentRequests = num("max_concurrent_requests")
-	a.MaxBestOf = num("max_best_of")
-	a.MaxStopSequences = num("max_stop_sequences")
-	a.MaxTopNTokens = num("max_top_n_tokens")
-	a.MaxInputTokens = opt("max_input_tokens")
-	a.MaxInputLength = opt("max_input_length")
-	a.MaxTotalTokens = opt("max_total_tokens")
-	a.MaxBatchPrefillTokens = opt("max_batch_prefill_tokens")
-	a.MaxBatchTotalTokens = opt("max_batch_total_tokens")
-	a.MaxBatchSize = opt("max_batch_size")
-	if v, ok := a.raw["cuda_graphs"]; ok {
-		a.CUDAGraphs = []int{}
-		for _, p := range strings.Split(v, ",") {
-			n, _ := strconv.Atoi(strings.TrimPrefix(p, "+"))
-			a.CUDAGraphs = append(a.CUDAGraphs, n)
-		}
-	}
-	a.Hostname = str("hostname")
-	a.Port = num("port")
-	a.HubCache = str("huggingface_hub_cache")
-	// An f32 in the launcher, handed to the shards as its Display text
-	// (CUDA_MEMORY_FRACTION=0.9), which Python reads back as a double.
-	f, _ := strconv.ParseFloat(a.raw["cuda_memory_fraction"], 32)
-	a.CUDAMemoryFraction, _ = strconv.ParseFloat(strconv.FormatFloat(f, 'g', -1, 32), 64)
+	a.NumShard = a.rawOptInt("num_shard")
+	a.Quantize = a.rawString("quantize")
+	a.Speculate = a.rawOptInt("speculate")
+	a.DType = a.rawString("dtype")
+	a.KVCacheDType = a.rawString("kv_cache_dtype")
+	a.MaxConcurrentRequests = a.rawInt("max_concurrent_requests")
+	a.MaxBestOf = a.rawInt("max_best_of")
+	a.MaxStopSequences = a.rawInt("max_stop_sequences")
+	a.MaxTopNTokens = a.rawInt("max_top_n_tokens")
+	a.MaxInputTokens = a.rawOptInt("max_input_tokens")
+	a.MaxInputLength = a.rawOptInt("max_input_length")
+	a.MaxTotalTokens = a.rawOptInt("max_total_tokens")
+	a.MaxBatchPrefillTokens = a.rawOptInt("max_batch_prefill_tokens")
+	a.MaxBatchTotalTokens = a.rawOptInt("max_batch_total_tokens")
+	a.MaxBatchSize = a.rawOptInt("max_batch_size")
+	a.CUDAGraphs = a.rawIntList("cuda_graphs")
+	a.Hostname = a.rawString("hostname")
+	a.Port = a.rawInt("port")
+	a.HubCache = a.rawString("huggingface_hub_cache")
+	a.CUDAMemoryFraction = a.rawF32AsF64("cuda_memory_fraction")
 	a.Ngrok = a.raw["ngrok"] == "true"
-	a.NgrokAuthtoken = str("ngrok_authtoken")
-	a.NgrokEdge = str("ngrok_edge")
-	a.LoraAdapters = str("lora_adapters")
-	a.MaxClientBatchSize = num("max_client_batch_size")
-	a.PayloadLimit = num("payload_limit")
+	a.NgrokAuthtoken = a.rawString("ngrok_authtoken")
+	a.NgrokEdge = a.rawString("ngrok_edge")
+	a.LoraAdapters = a.rawString("lora_adapters")
+	a.MaxClientBatchSize = a.rawInt("max_client_batch_size")
+	a.PayloadLimit = a.rawInt("payload_limit")
 	a.EnablePrefillLogprobs = a.raw["enable_prefill_logprobs"] == "true"
-	a.GracefulTimeout = num("graceful_termination_timeout")
+	a.GracefulTimeout = a.rawInt("graceful_termination_timeout")
+}
+
+func (a *Args) rawString(f string) string { return a.raw[f] }
+
+// rawInt is an unsigned value, capped at MaxInt32·1024 (0 when unset).
+func (a *Args) rawInt(f string) int {
+	n, _ := strconv.ParseUint(strings.TrimPrefix(a.raw[f], "+"), 10, 64)
+	if n > math.MaxInt32*1024 {
+		return math.MaxInt32 * 1024
+	}
+	return int(n)
+}
+
+// rawOptInt is rawInt, nil when the argument is unset.
+func (a *Args) rawOptInt(f string) *int {
+	if _, ok := a.raw[f]; !ok {
+		return nil
+	}
+	n := a.rawInt(f)
+	return &n
+}
+
+// rawIntList is a comma-delimited list, nil when the argument is unset.
+func (a *Args) rawIntList(f string) []int {
+	v, ok := a.raw[f]
+	if !ok {
+		return nil
+	}
+	list := []int{}
+	for _, p := range strings.Split(v, ",") {
+		n, _ := strconv.Atoi(strings.TrimPrefix(p, "+"))
+		list = append(list, n)
+	}
+	return list
+}
+
+// rawF32AsF64 is an f32 in the launcher, handed to the shards as its
+// Display text (CUDA_MEMORY_FRACTION=0.9), which Python reads back as a double.
+func (a *Args) rawF32AsF64(f string) float64 {
+	f32, _ := strconv.ParseFloat(a.raw[f], 32)
+	f64, _ := strconv.ParseFloat(strconv.FormatFloat(f32, 'g', -1, 32), 64)
+	return f64
 }
 
 // argumentValidation is LauncherError::ArgumentValidation (and the
@@ -431,8 +480,10 @@ func rustDebugString(s string) string {
 	return b.String()
 }
 
-// numShards is find_num_shards (v3.3.7:launcher:1374-1412); visible is the
-// number of GPUs the container sees (CUDA_VISIBLE_DEVICES in TGI, SIM_NUM_GPUS here).
+// numShards is find_num_shards
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L1374-L1412);
+// visible is the number of GPUs the container sees (CUDA_VISIBLE_DEVICES
+// in TGI, SIM_NUM_GPUS here).
 func (a *Args) numShards(visible int) (int, error) {
 	var n int
 	switch {
@@ -460,7 +511,7 @@ func (a *Args) numShards(visible int) (int, error) {
 }
 
 // maxInputTokens resolves --max-input-tokens and its deprecated alias
-// (v3.3.7:launcher:2100-2112).
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2100-L2112).
 func (a *Args) maxInputTokens() (*int, error) {
 	switch {
 	case a.MaxInputTokens != nil && a.MaxInputLength != nil:

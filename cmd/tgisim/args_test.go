@@ -106,7 +106,7 @@ func TestParseArgsErrors(t *testing.T) {
 }
 
 // TestLauncherValidation checks TGI v3.3.7's launcher checks, their order
-// and messages (launcher/src/main.rs:2036-2208).
+// and messages (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2036-L2208).
 func TestLauncherValidation(t *testing.T) {
 	m := catalogModel("meta-llama/Llama-3.1-8B-Instruct")
 	tests := []struct {

@@ -83,7 +83,7 @@
 //	act/token   = elt·max(3H + (2·nh + 2·Hkv)·hd/ws, 2H + 4·Im/ws)
 //	round(x)    = x rounded up to 2 MiB above 1 MiB, else to 512 B (PyTorch's caching allocator)
 //
-// Start, following TGI v3.3.7 (ENGINES.md §1.4, §2):
+// Start, following TGI v3.3.7 (docs/ENGINES.md §1.4, §2):
 //
 //	P           = --max-batch-prefill-tokens, or the launcher's default: compute-optimal
 //	              f16_flops(card)·ws/flop(model) (> 100), else 4096, capped by

@@ -67,131 +67,155 @@ const (
 	defaultTokenDelay   = 2 * time.Millisecond
 )
 
+// loadSimEnv reads the simulator's environment over its defaults; every
+// rejected variable is named in the one error.
 func loadSimEnv(getenv func(string) string, now func() time.Time) (simEnv, error) {
-	e := simEnv{
-		GPU:            gpuSpec{Name: defaultGPUName, Total: defaultGPUTotal, Count: 1, ComputeCapability: 9.0},
-		Overhead:       defaultOverhead,
-		ActFactor:      defaultActFactor,
-		Wiggle:         defaultWiggle,
-		LauncherWiggle: 0.95,
-		StartupDelay:   defaultStartupDelay,
-		TokenDelay:     defaultTokenDelay,
-	}
+	e := defaultSimEnv(now)
 	var errs []string
-	bad := func(name, v, why string) { errs = append(errs, fmt.Sprintf("%s=%q: %s", name, v, why)) }
-	if v, ok := envSet(getenv, "SIM_GPU_NAME"); ok {
-		e.GPU.Name = v
-		if v == "none" {
-			e.GPU.Name = ""
+	for _, ev := range simEnvVars {
+		v, ok := envSet(getenv, ev.name)
+		if !ok {
+			continue
 		}
-	}
-	if v, ok := envSet(getenv, "SIM_GPU_TOTAL_BYTES"); ok {
-		n, err := parseBytes(v)
-		if err != nil || n <= 0 {
-			bad("SIM_GPU_TOTAL_BYTES", v, "want a positive byte count such as 85520809984 or 79.19GiB")
-		}
-		e.GPU.Total = n
-	}
-	if v, ok := envSet(getenv, "SIM_NUM_GPUS"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 64 {
-			bad("SIM_NUM_GPUS", v, "want an integer in 1..64")
-		}
-		e.GPU.Count = n
-	}
-	if v, ok := envSet(getenv, "SIM_GPU_COMPUTE_CAPABILITY"); ok {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f <= 0 {
-			bad("SIM_GPU_COMPUTE_CAPABILITY", v, "want major.minor such as 8.0")
-		}
-		e.GPU.ComputeCapability = f
-	}
-	if v, ok := envSet(getenv, "SIM_EXTRA_OVERHEAD_BYTES"); ok {
-		n, err := parseBytes(v)
-		if err != nil || n < 0 {
-			bad("SIM_EXTRA_OVERHEAD_BYTES", v, "want a byte count such as 943718400 or 900MiB")
-		}
-		e.Overhead = n
-	}
-	if v, ok := envSet(getenv, "SIM_ACTIVATION_FACTOR"); ok {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) {
-			bad("SIM_ACTIVATION_FACTOR", v, "want a non-negative number")
-		}
-		e.ActFactor = f
-	}
-	if v, ok := envSet(getenv, "SIM_WIGGLE"); ok {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			bad("SIM_WIGGLE", v, "want a number in (0, 1)")
-		}
-		e.Wiggle = f
-	}
-	if v, ok := envSet(getenv, "TGI_WIGGLE_ROOM"); ok {
-		// The server: float(os.getenv("TGI_WIGGLE_ROOM", "0.90")), asserted
-		// in (0, 1) at import (v3.3.7:globals.py:32-34); a non-number
-		// crashes the shard, which the launcher run reports.
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			f = math.NaN()
-		}
-		e.Wiggle = f
-		// The launcher: .parse::<f32>().ok().unwrap_or(0.95).
-		if lf, err := strconv.ParseFloat(v, 32); err == nil {
-			e.LauncherWiggle = float32(lf)
-		}
-	}
-	if v, ok := envSet(getenv, "SIM_JITTER_BYTES"); ok {
-		n, err := parseBytes(v)
-		if err != nil || n < 0 {
-			bad("SIM_JITTER_BYTES", v, "want a byte count")
-		}
-		e.Jitter = n
-	}
-	e.Seed = uint64(now().UnixNano())
-	if v, ok := envSet(getenv, "SIM_SEED"); ok {
-		n, err := strconv.ParseUint(v, 10, 64)
-		if err != nil {
-			bad("SIM_SEED", v, "want an unsigned integer")
-		}
-		e.Seed = n
-	}
-	for _, d := range []struct {
-		name string
-		dst  *time.Duration
-	}{{"SIM_STARTUP_DELAY", &e.StartupDelay}, {"SIM_TOKEN_DELAY", &e.TokenDelay}} {
-		if v, ok := envSet(getenv, d.name); ok {
-			t, err := time.ParseDuration(v)
-			if err != nil || t < 0 {
-				bad(d.name, v, "want a duration such as 200ms")
-			}
-			*d.dst = t
-		}
-	}
-	if v, ok := envSet(getenv, "SIM_GPUS_PORT"); ok {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 || n > 65535 {
-			bad("SIM_GPUS_PORT", v, "want a port number")
-		}
-		e.GPUsPort = n
-	}
-	e.PrefillChunking = true
-	if v, ok := envSet(getenv, "PREFILL_CHUNKING"); ok {
-		e.PrefillChunking = v == "1" || strings.EqualFold(v, "true")
-	}
-	e.Attention, _ = envSet(getenv, "ATTENTION")
-	e.PrefixCaching, _ = envSet(getenv, "PREFIX_CACHING")
-	if e.Attention != "" {
-		switch e.Attention {
-		case "flashinfer", "flashdecoding", "paged":
-		default:
-			bad("ATTENTION", e.Attention, "tgisim simulates flashinfer, flashdecoding and paged")
+		if why := ev.apply(&e, v); why != "" {
+			errs = append(errs, fmt.Sprintf("%s=%q: %s", ev.name, v, why))
 		}
 	}
 	if len(errs) > 0 {
 		return e, fmt.Errorf("bad simulator environment: %s", strings.Join(errs, "; "))
 	}
 	return e, nil
+}
+
+// defaultSimEnv is the ground truth when no variable is set; the seed is
+// drawn from the clock.
+func defaultSimEnv(now func() time.Time) simEnv {
+	return simEnv{
+		GPU:             gpuSpec{Name: defaultGPUName, Total: defaultGPUTotal, Count: 1, ComputeCapability: 9.0},
+		Overhead:        defaultOverhead,
+		ActFactor:       defaultActFactor,
+		Wiggle:          defaultWiggle,
+		LauncherWiggle:  0.95,
+		Seed:            uint64(now().UnixNano()),
+		StartupDelay:    defaultStartupDelay,
+		TokenDelay:      defaultTokenDelay,
+		PrefillChunking: true,
+	}
+}
+
+// simEnvVar is one variable of the simulator's environment. apply stores a
+// set (non-blank, trimmed) value in e and returns why the value is
+// rejected, or "" when it is accepted; a rejected value is stored too.
+type simEnvVar struct {
+	name  string
+	apply func(e *simEnv, v string) (why string)
+}
+
+// simEnvVars are the variables in the order their errors are reported.
+var simEnvVars = []simEnvVar{
+	{"SIM_GPU_NAME", func(e *simEnv, v string) string {
+		e.GPU.Name = v
+		if v == "none" {
+			e.GPU.Name = ""
+		}
+		return ""
+	}},
+	bytesVar("SIM_GPU_TOTAL_BYTES", 1, "want a positive byte count such as 85520809984 or 79.19GiB", func(e *simEnv) *int64 { return &e.GPU.Total }),
+	intVar("SIM_NUM_GPUS", 1, 64, "want an integer in 1..64", func(e *simEnv) *int { return &e.GPU.Count }),
+	{"SIM_GPU_COMPUTE_CAPABILITY", func(e *simEnv, v string) string {
+		f, err := strconv.ParseFloat(v, 64)
+		e.GPU.ComputeCapability = f
+		return whyIf(err != nil || f <= 0, "want major.minor such as 8.0")
+	}},
+	bytesVar("SIM_EXTRA_OVERHEAD_BYTES", 0, "want a byte count such as 943718400 or 900MiB", func(e *simEnv) *int64 { return &e.Overhead }),
+	{"SIM_ACTIVATION_FACTOR", func(e *simEnv, v string) string {
+		f, err := strconv.ParseFloat(v, 64)
+		e.ActFactor = f
+		return whyIf(err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f), "want a non-negative number")
+	}},
+	{"SIM_WIGGLE", func(e *simEnv, v string) string {
+		f, err := strconv.ParseFloat(v, 64)
+		e.Wiggle = f
+		return whyIf(err != nil, "want a number in (0, 1)")
+	}},
+	{"TGI_WIGGLE_ROOM", applyTGIWiggleRoom},
+	bytesVar("SIM_JITTER_BYTES", 0, "want a byte count", func(e *simEnv) *int64 { return &e.Jitter }),
+	{"SIM_SEED", func(e *simEnv, v string) string {
+		n, err := strconv.ParseUint(v, 10, 64)
+		e.Seed = n
+		return whyIf(err != nil, "want an unsigned integer")
+	}},
+	durationVar("SIM_STARTUP_DELAY", func(e *simEnv) *time.Duration { return &e.StartupDelay }),
+	durationVar("SIM_TOKEN_DELAY", func(e *simEnv) *time.Duration { return &e.TokenDelay }),
+	intVar("SIM_GPUS_PORT", 0, 65535, "want a port number", func(e *simEnv) *int { return &e.GPUsPort }),
+	{"PREFILL_CHUNKING", func(e *simEnv, v string) string {
+		e.PrefillChunking = v == "1" || strings.EqualFold(v, "true")
+		return ""
+	}},
+	{"ATTENTION", func(e *simEnv, v string) string {
+		e.Attention = v
+		switch v {
+		case "flashinfer", "flashdecoding", "paged":
+			return ""
+		}
+		return "tgisim simulates flashinfer, flashdecoding and paged"
+	}},
+	{"PREFIX_CACHING", func(e *simEnv, v string) string {
+		e.PrefixCaching = v
+		return ""
+	}},
+}
+
+// applyTGIWiggleRoom sets both readers of TGI_WIGGLE_ROOM. The server:
+// float(os.getenv("TGI_WIGGLE_ROOM", "0.90")), asserted in (0, 1) at
+// import (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L32-L34);
+// a non-number crashes the shard, which the launcher run reports. The
+// launcher: .parse::<f32>().ok().unwrap_or(0.95).
+func applyTGIWiggleRoom(e *simEnv, v string) string {
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil {
+		f = math.NaN()
+	}
+	e.Wiggle = f
+	if lf, err := strconv.ParseFloat(v, 32); err == nil {
+		e.LauncherWiggle = float32(lf)
+	}
+	return ""
+}
+
+// bytesVar is a byte count of at least least, stored in the field dst picks.
+func bytesVar(name string, least int64, why string, dst func(*simEnv) *int64) simEnvVar {
+	return simEnvVar{name, func(e *simEnv, v string) string {
+		n, err := parseBytes(v)
+		*dst(e) = n
+		return whyIf(err != nil || n < least, why)
+	}}
+}
+
+// intVar is a decimal integer in lo..hi, stored in the field dst picks.
+func intVar(name string, lo, hi int, why string, dst func(*simEnv) *int) simEnvVar {
+	return simEnvVar{name, func(e *simEnv, v string) string {
+		n, err := strconv.Atoi(v)
+		*dst(e) = n
+		return whyIf(err != nil || n < lo || n > hi, why)
+	}}
+}
+
+// durationVar is a non-negative Go duration, stored in the field dst picks.
+func durationVar(name string, dst func(*simEnv) *time.Duration) simEnvVar {
+	return simEnvVar{name, func(e *simEnv, v string) string {
+		t, err := time.ParseDuration(v)
+		*dst(e) = t
+		return whyIf(err != nil || t < 0, "want a duration such as 200ms")
+	}}
+}
+
+// whyIf is why when rejected, else "".
+func whyIf(rejected bool, why string) string {
+	if rejected {
+		return why
+	}
+	return ""
 }
 
 func envSet(getenv func(string) string, name string) (string, bool) {

@@ -24,7 +24,7 @@ func info(msg string) logLine { return logLine{level: "INFO", target: launcherTa
 func warn(msg string) logLine { return logLine{level: "WARN", target: launcherTarget, msg: msg} }
 
 // launchPlan is what text-generation-launcher decides before it starts any
-// process (v3.3.7:launcher/src/main.rs:2036-2208).
+// process (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2036-L2208).
 type launchPlan struct {
 	Attention     string
 	PrefixCaching string
@@ -42,7 +42,8 @@ type launchPlan struct {
 	ConfigRead bool
 }
 
-// cardTFLOPs is the launcher's f16 TFLOPs by card key (v3.3.7:launcher:1713-1785).
+// cardTFLOPs is the launcher's f16 TFLOPs by card key
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L1713-L1785).
 var cardTFLOPs = map[string]uint64{
 	"nvidia-4090": 82, "nvidia-t4": 65, "nvidia-l4": 121, "nvidia-l40": 181, "nvidia-l40s": 363,
 	"nvidia-a10g": 125, "nvidia-a40": 149, "nvidia-h100-80gb-hbm3": 900, "nvidia-h100-nvl": 900,
@@ -53,70 +54,14 @@ var cardTFLOPs = map[string]uint64{
 // planLaunch runs the launcher's checks and defaults in TGI's order. The
 // error is what the launcher exits with (printed to stderr, exit code 1).
 func planLaunch(a *Args, m *modelSpec, env simEnv) (*launchPlan, []logLine, error) {
-	var logs []logLine
 	p := &launchPlan{MF: a.CUDAMemoryFraction, ConfigRead: m != nil && m.launcherReadsConfig()}
 	cfg := m
 	if !p.ConfigRead {
 		cfg = nil
 	}
-
-	// resolve_attention (v3.3.7:launcher:131-204).
-	attention, prefix := env.Attention, env.PrefixCaching
-	if cfg != nil {
-		if prefix == "" && cfg.Vision {
-			logs = append(logs, info("Disabling prefix caching because of VLM model"))
-			prefix = "0"
-		}
-		fallback := "flashdecoding"
-		if env.GPU.ComputeCapability < 8 {
-			fallback = "paged"
-		}
-		switch hd := cfg.launcherHeadDim(); {
-		case hd == 64 || hd == 128 || hd == 256:
-			if a.LoraAdapters != "" && prefix == "" {
-				logs = append(logs, info("Disabling prefix caching because of lora adapters"))
-				prefix = "0"
-			}
-			if cfg.ModelType == "falcon" || cfg.ModelType == "deepseek_v2" {
-				if attention == "" {
-					logs = append(logs, info(fmt.Sprintf("Forcing attention to '%s' because model %s requires it", fallback, cfg.ModelType)))
-					attention = fallback
-				}
-				if fallback == "paged" && prefix == "" {
-					logs = append(logs, info("Disabling prefix caching because it is not supported with 'paged' attention"))
-					prefix = "0"
-				}
-			}
-		default:
-			if attention == "" {
-				logs = append(logs, info(fmt.Sprintf("Forcing attention to '%s' because head dim is not supported by flashinfer, also disabling prefix caching", fallback)))
-				attention = fallback
-			}
-			if prefix == "" {
-				prefix = "0"
-			}
-		}
-	}
-	if attention == "paged" && prefix == "" {
-		logs = append(logs, info("Disabling prefix caching on paged attention"))
-		prefix = "0"
-	}
-	if attention == "" {
-		attention = "flashinfer"
-	}
-	if prefix == "" {
-		prefix = "true"
-	}
-	p.Attention, p.PrefixCaching = attention, prefix
-	logs = append(logs, info(fmt.Sprintf("Using attention %s - Prefix caching %s", attention, prefix)))
-	switch attention {
-	case "flashinfer":
-		p.BlockSize = 1
-	case "flashdecoding":
-		p.BlockSize = 256
-	default:
-		p.BlockSize = 16
-	}
+	var logs []logLine
+	p.Attention, p.PrefixCaching, logs = resolveAttention(a, cfg, env)
+	p.BlockSize = attentionBlockSize(p.Attention)
 
 	ws, err := a.numShards(env.GPU.Count)
 	if err != nil {
@@ -149,6 +94,98 @@ func planLaunch(a *Args, m *modelSpec, env simEnv) (*launchPlan, []logLine, erro
 	if a.Quantize == "bitsandbytes" {
 		logs = append(logs, warn("Bitsandbytes is deprecated, use `eetq` instead, which provides better latencies overall and is drop-in in most cases."))
 	}
+	var l []logLine
+	p.CUDAGraphs, l = cudaGraphSizes(a, cfg)
+	logs = append(logs, l...)
+
+	if err := a.checkBeforeStart(p); err != nil {
+		return nil, logs, err
+	}
+	return p, logs, nil
+}
+
+// resolveAttention is resolve_attention
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L131-L204):
+// the ATTENTION and PREFIX_CACHING overrides, else what the model and card
+// allow. cfg is nil when the launcher could not read config.json.
+func resolveAttention(a *Args, cfg *modelSpec, env simEnv) (attention, prefix string, logs []logLine) {
+	attention, prefix = env.Attention, env.PrefixCaching
+	if cfg != nil {
+		attention, prefix, logs = modelAttention(a, cfg, env.GPU, attention, prefix)
+	}
+	if attention == "paged" && prefix == "" {
+		logs = append(logs, info("Disabling prefix caching on paged attention"))
+		prefix = "0"
+	}
+	if attention == "" {
+		attention = "flashinfer"
+	}
+	if prefix == "" {
+		prefix = "true"
+	}
+	logs = append(logs, info(fmt.Sprintf("Using attention %s - Prefix caching %s", attention, prefix)))
+	return attention, prefix, logs
+}
+
+// modelAttention is resolve_attention's model-dependent part: vision
+// models, LoRA adapters, falcon and deepseek_v2, and head dims flashinfer
+// does not support force the fallback or disable prefix caching, unless
+// overridden ("" is not overridden).
+func modelAttention(a *Args, cfg *modelSpec, gpu gpuSpec, attention, prefix string) (string, string, []logLine) {
+	var logs []logLine
+	if prefix == "" && cfg.Vision {
+		logs = append(logs, info("Disabling prefix caching because of VLM model"))
+		prefix = "0"
+	}
+	fallback := "flashdecoding"
+	if gpu.ComputeCapability < 8 {
+		fallback = "paged"
+	}
+	switch hd := cfg.launcherHeadDim(); {
+	case hd == 64 || hd == 128 || hd == 256:
+		if a.LoraAdapters != "" && prefix == "" {
+			logs = append(logs, info("Disabling prefix caching because of lora adapters"))
+			prefix = "0"
+		}
+		if cfg.ModelType == "falcon" || cfg.ModelType == "deepseek_v2" {
+			if attention == "" {
+				logs = append(logs, info(fmt.Sprintf("Forcing attention to '%s' because model %s requires it", fallback, cfg.ModelType)))
+				attention = fallback
+			}
+			if fallback == "paged" && prefix == "" {
+				logs = append(logs, info("Disabling prefix caching because it is not supported with 'paged' attention"))
+				prefix = "0"
+			}
+		}
+	default:
+		if attention == "" {
+			logs = append(logs, info(fmt.Sprintf("Forcing attention to '%s' because head dim is not supported by flashinfer, also disabling prefix caching", fallback)))
+			attention = fallback
+		}
+		if prefix == "" {
+			prefix = "0"
+		}
+	}
+	return attention, prefix, logs
+}
+
+// attentionBlockSize is the server's BLOCK_SIZE for an attention backend.
+func attentionBlockSize(attention string) int {
+	switch attention {
+	case "flashinfer":
+		return 1
+	case "flashdecoding":
+		return 256
+	}
+	return 16
+}
+
+// cudaGraphSizes are the batch sizes the server captures: --cuda-graphs
+// (sizes of 0 dropped), else none for bitsandbytes and exl2, else the
+// default ones.
+func cudaGraphSizes(a *Args, cfg *modelSpec) ([]int, []logLine) {
+	var sizes []int
+	var logs []logLine
 	quant := a.Quantize
 	if quant == "" && cfg != nil {
 		quant = cfg.QuantMethod
@@ -157,7 +194,7 @@ func planLaunch(a *Args, m *modelSpec, env simEnv) (*launchPlan, []logLine, erro
 	case a.CUDAGraphs != nil:
 		for _, g := range a.CUDAGraphs {
 			if g > 0 {
-				p.CUDAGraphs = append(p.CUDAGraphs, g)
+				sizes = append(sizes, g)
 			}
 		}
 	case quant == "bitsandbytes":
@@ -165,36 +202,44 @@ func planLaunch(a *Args, m *modelSpec, env simEnv) (*launchPlan, []logLine, erro
 	case quant == "exl2":
 		logs = append(logs, warn("Exl2 doesn't work with cuda graphs, deactivating them"))
 	default:
-		p.CUDAGraphs = []int{1, 2, 4, 8, 16, 32}
+		sizes = []int{1, 2, 4, 8, 16, 32}
 		logs = append(logs, info("Using default cuda graphs [1, 2, 4, 8, 16, 32]"))
 	}
-	// The server sorts them largest first (v3.3.7:globals.py:57-59).
-	for i := 1; i < len(p.CUDAGraphs); i++ {
-		for j := i; j > 0 && p.CUDAGraphs[j] > p.CUDAGraphs[j-1]; j-- {
-			p.CUDAGraphs[j], p.CUDAGraphs[j-1] = p.CUDAGraphs[j-1], p.CUDAGraphs[j]
+	// The server sorts them largest first
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L57-L59).
+	for i := 1; i < len(sizes); i++ {
+		for j := i; j > 0 && sizes[j] > sizes[j-1]; j-- {
+			sizes[j], sizes[j-1] = sizes[j-1], sizes[j]
 		}
 	}
+	return sizes, logs
+}
 
+// checkBeforeStart is the launcher's last checks before it starts any
+// process: validation workers, --max-total-tokens against
+// --max-batch-total-tokens, and ngrok's settings.
+func (a *Args) checkBeforeStart(p *launchPlan) error {
 	if a.ValidationWorkers == 0 {
-		return nil, logs, &argumentValidation{"`validation_workers` must be > 0"}
+		return &argumentValidation{"`validation_workers` must be > 0"}
 	}
 	if a.MaxBatchTotalTokens != nil && p.MaxTotalTokens != nil && *p.MaxTotalTokens > *a.MaxBatchTotalTokens {
-		return nil, logs, &argumentValidation{fmt.Sprintf("`max_total_tokens` must be <= `max_batch_total_tokens`. Given: %d and %d", *p.MaxTotalTokens, *a.MaxBatchTotalTokens)}
+		return &argumentValidation{fmt.Sprintf("`max_total_tokens` must be <= `max_batch_total_tokens`. Given: %d and %d", *p.MaxTotalTokens, *a.MaxBatchTotalTokens)}
 	}
 	if a.Ngrok {
 		if a.NgrokAuthtoken == "" {
-			return nil, logs, &argumentValidation{"`ngrok-authtoken` must be set when using ngrok tunneling"}
+			return &argumentValidation{"`ngrok-authtoken` must be set when using ngrok tunneling"}
 		}
 		if a.NgrokEdge == "" {
-			return nil, logs, &argumentValidation{"`ngrok-edge` must be set when using ngrok tunneling"}
+			return &argumentValidation{"`ngrok-edge` must be set when using ngrok tunneling"}
 		}
 	}
-	return p, logs, nil
+	return nil
 }
 
 // defaultPrefill is the launcher's default --max-batch-prefill-tokens
-// (v3.3.7:launcher:2114-2154): compute-optimal for the card, capped by
-// max_position_embeddings and by its own VRAM estimate.
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2114-L2154):
+// compute-optimal for the card, capped by max_position_embeddings and by
+// its own VRAM estimate.
 func defaultPrefill(cfg *modelSpec, env simEnv, ws int, mf float64) (int, []logLine) {
 	var logs []logLine
 	defOptimal := 4096
@@ -238,7 +283,7 @@ func defaultPrefill(cfg *modelSpec, env simEnv, ws int, mf float64) (int, []logL
 	return value, logs
 }
 
-// launcherFlop is Config::flop (v3.3.7:launcher:281-308).
+// launcherFlop is Config::flop (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L281-L308).
 func launcherFlop(m *modelSpec) (uint64, bool) {
 	hd := uint64(m.launcherHeadDim())
 	if m.Vision || hd == 0 {
@@ -253,7 +298,9 @@ func launcherFlop(m *modelSpec) (uint64, bool) {
 }
 
 // vramMaximum is the launcher's vram_maximum with its bugs (the qkv term
-// lacks a factor hidden; v3.3.7:launcher:62-89, 310-351, 1787-1811).
+// lacks a factor hidden; https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L62-L89,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L310-L351,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L1787-L1811).
 func vramMaximum(m *modelSpec, env simEnv, ws int, mf float64) (int, bool, []logLine) {
 	if m.QuantMethod != "" {
 		return 0, false, nil

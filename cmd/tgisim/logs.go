@@ -99,7 +99,8 @@ func grpcPrologue() string {
 }
 
 // prefillOOMTraceback is what "Method Warmup encountered an error." carries
-// when the warm-up prefill runs out of memory (fcl.py:1548-1553).
+// when the warm-up prefill runs out of memory
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1548-L1553).
 func prefillOOMTraceback(oom string, msg string) string {
 	return `Traceback (most recent call last):
   File "` + pySrv + `/models/flash_causal_lm.py", line 1548, in warmup
@@ -120,7 +121,7 @@ The above exception was the direct cause of the following exception:
 }
 
 // kvAllocTraceback is the warm-up KV allocation failing before num_tokens
-// is bound (fcl.py:1524-1551).
+// is bound (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1524-L1551).
 func kvAllocTraceback(oom string, msg string) string {
 	return `Traceback (most recent call last):
   File "` + pySrv + `/models/flash_causal_lm.py", line 1524, in warmup
@@ -138,7 +139,8 @@ During handling of the above exception, another exception occurred:
 ` + msg
 }
 
-// initTraceback is get_model_with_lora_adapters failing (server.py:266-282).
+// initTraceback is get_model_with_lora_adapters failing
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/server.py#L266-L282).
 func initTraceback(msg string) string {
 	return `Traceback (most recent call last):
   File "/usr/src/.venv/bin/text-generation-server", line 10, in <module>
@@ -156,7 +158,8 @@ func initTraceback(msg string) string {
 ` + msg
 }
 
-// graphOOMTraceback is a failed CUDA graph capture (fcl.py:1665-1676).
+// graphOOMTraceback is a failed CUDA graph capture
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1665-L1676).
 func graphOOMTraceback(oom string) string {
 	return `Traceback (most recent call last):
   File "` + pySrv + `/models/flash_causal_lm.py", line 1665, in warmup

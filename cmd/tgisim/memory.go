@@ -6,7 +6,8 @@ import (
 )
 
 // The ground-truth memory model. It follows TGI v3.3's startup step by
-// step (ENGINES.md §2.1-2.4, v3.3.7:server/…/flash_causal_lm.py:1507-1684)
+// step (docs/ENGINES.md §2.1-2.4,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1507-L1684)
 // with physical terms whose sizes come from hidden coefficients (simEnv),
 // not from vramcalc's estimator: the estimator is what the simulator tests.
 
@@ -29,13 +30,15 @@ func allocRound(n int64) int64 {
 
 func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
 
-// warmupBatch is the router's warm-up batch (v3.3.7:backends/v3/src/client/grpc_client.rs:109-223).
+// warmupBatch is the router's warm-up batch
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/client/grpc_client.rs#L109-L223).
 type warmupBatch struct {
 	// Truncates are the prompt lengths of the requests; they sum to Tokens.
 	Truncates []int
 	Tokens    int
 	// BlockTokens are the KV tokens the server maps per request:
-	// prompt + max_new_tokens − 1 + speculate (v3.3.7:fcl.py:346-357).
+	// prompt + max_new_tokens − 1 + speculate
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L346-L357).
 	BlockTokens []int64
 }
 
@@ -82,7 +85,8 @@ type shardModel struct {
 }
 
 // llamaFamily raise on KV heads not divisible by the shard count
-// (flash_llama_modeling.py:167-176) even for one KV head.
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_llama_modeling.py#L167-L176)
+// even for one KV head.
 var llamaFamily = map[string]bool{"llama": true, "mistral": true, "mixtral": true, "qwen2": true, "granite": true, "baichuan": true, "phi3": true}
 
 // newShardModel checks what the model code checks at load and sizes one shard.
@@ -209,62 +213,112 @@ type oomDetail struct {
 // simulate runs the shards' load and warm-up and the router's checks.
 func simulate(a *Args, m *modelSpec, env simEnv, lp *launchPlan) *startup {
 	st := &startup{Plan: lp}
-	ws := lp.NumShard
-	fail := func(kind string, rank int, msg string) *startup {
-		st.Failure, st.FailRank, st.Message = kind, rank, msg
+	speculate := 0
+	if a.Speculate != nil {
+		speculate = *a.Speculate
+	}
+	if !st.initShards(a, m, env) {
 		return st
 	}
-	// Process start: torch.cuda.set_per_process_memory_fraction and the
-	// device assertion (v3.3.7:server/…/utils/dist.py:48-56), the wiggle
-	// assertion at import (globals.py:32-34).
-	if ws > env.GPU.Count {
-		return fail(failShardInit, 0, `AssertionError: Each process is one gpu`)
+	st.Chunking = env.PrefillChunking && speculate == 0 && lp.Attention != "paged" && !noChunking[m.ModelType] && !m.Vision
+	budget := gpuBudget{total: env.GPU.Total, torchCap: int64(lp.MF * float64(env.GPU.Total))}
+	st.Ranks = newRanks(env, st.Shard.Weights, lp.NumShard)
+	if !st.loadWeights(m, budget) || !st.runWarmup(a, m, env, speculate, budget) {
+		return st
 	}
-	if !(env.Wiggle > 0 && env.Wiggle < 1) {
-		return fail(failShardInit, 0, "AssertionError")
-	}
-	if lp.MF < 0 || lp.MF > 1 {
-		return fail(failShardInit, 0, fmt.Sprintf("ValueError: Invalid fraction value: %s. Allowed range: 0~1", pyFloat(lp.MF)))
+	st.allocateKVPool(m, env)
+	st.settleTokenLimits(m)
+	st.captureCUDAGraphs(m, budget)
+	st.checkRouter()
+	return st
+}
+
+// fail records the start's failure.
+func (st *startup) fail(kind string, rank int, msg string) {
+	st.Failure, st.FailRank, st.Message = kind, rank, msg
+}
+
+// gpuBudget is what one GPU's memory allows: total for the process,
+// torchCap (--cuda-memory-fraction of total) for PyTorch's allocations.
+type gpuBudget struct {
+	total, torchCap int64
+}
+
+// exceeded tells whether torch bytes held by PyTorch, on top of the rank's
+// non-torch context, pass either limit.
+func (b gpuBudget) exceeded(r rankMemory, torch int64) bool {
+	return torch > b.torchCap || r.Context+torch > b.total
+}
+
+// initShards runs the shard processes' checks up to the model's load and
+// sizes one shard; false when a shard fails to start. Process start:
+// torch.cuda.set_per_process_memory_fraction and the device assertion
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/utils/dist.py#L48-L56),
+// the wiggle assertion at import
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L32-L34).
+func (st *startup) initShards(a *Args, m *modelSpec, env simEnv) bool {
+	lp := st.Plan
+	switch {
+	case lp.NumShard > env.GPU.Count:
+		st.fail(failShardInit, 0, `AssertionError: Each process is one gpu`)
+		return false
+	case !(env.Wiggle > 0 && env.Wiggle < 1):
+		st.fail(failShardInit, 0, "AssertionError")
+		return false
+	case lp.MF < 0 || lp.MF > 1:
+		st.fail(failShardInit, 0, fmt.Sprintf("ValueError: Invalid fraction value: %s. Allowed range: 0~1", pyFloat(lp.MF)))
+		return false
 	}
 	kvElt := int64(2)
 	if a.KVCacheDType != "" {
 		kvElt = 1
 		if lp.Attention == "flashdecoding" {
-			return fail(failShardInit, 0, "ValueError: FP8 KV cache is currently only supported for flashinfer on CUDA and paged attention on CUDA, ROCm and INTEL IPEX and flashdecoding in Intel IPEX ")
+			st.fail(failShardInit, 0, "ValueError: FP8 KV cache is currently only supported for flashinfer on CUDA and paged attention on CUDA, ROCm and INTEL IPEX and flashdecoding in Intel IPEX ")
+			return false
 		}
 	}
-	speculate := 0
-	if a.Speculate != nil {
-		speculate = *a.Speculate
-	}
-	sm, err := newShardModel(m, ws, lp.BlockSize, kvElt, a.Quantize)
+	sm, err := newShardModel(m, lp.NumShard, lp.BlockSize, kvElt, a.Quantize)
 	if err != nil {
-		return fail(failShardInit, 0, err.Error())
+		st.fail(failShardInit, 0, err.Error())
+		return false
 	}
 	st.Shard = sm
-	st.Chunking = env.PrefillChunking && speculate == 0 && lp.Attention != "paged" && !noChunking[m.ModelType] && !m.Vision
+	return true
+}
 
-	total := env.GPU.Total
-	torchCap := int64(lp.MF * float64(total))
+// newRanks gives each of ws GPUs its context (the overhead plus this
+// launch's jitter, drawn from the seed) and the shard's weights.
+func newRanks(env simEnv, weights int64, ws int) []rankMemory {
 	rng := rand.New(rand.NewPCG(env.Seed, 0x7467697369))
-	st.Ranks = make([]rankMemory, ws)
-	for r := range st.Ranks {
+	ranks := make([]rankMemory, ws)
+	for r := range ranks {
 		ctx := env.Overhead
 		if env.Jitter > 0 {
 			ctx += rng.Int64N(env.Jitter + 1)
 		}
-		st.Ranks[r] = rankMemory{Context: ctx, Weights: sm.Weights}
+		ranks[r] = rankMemory{Context: ctx, Weights: weights}
 	}
-	// Load: the weights go straight to the GPU.
+	return ranks
+}
+
+// loadWeights puts the weights straight on the GPU; false when they do not fit.
+func (st *startup) loadWeights(m *modelSpec, b gpuBudget) bool {
+	ws := int64(st.Plan.NumShard)
 	for r, rm := range st.Ranks {
-		if rm.Weights > torchCap || rm.Loaded() > total {
-			chunk := min(rm.Weights, allocRound(int64(m.Vocab)*int64(m.Hidden)*2/int64(ws)))
-			st.OOM = oomDetail{Request: chunk, Total: total, Free: max(0, total-rm.Context-(rm.Weights-chunk)), InUse: rm.Context + rm.Weights - chunk, Allocated: rm.Weights - chunk}
-			return fail(failLoadOOM, r, "torch.OutOfMemoryError: "+st.OOM.message(r))
+		if b.exceeded(rm, rm.Weights) {
+			chunk := min(rm.Weights, allocRound(int64(m.Vocab)*int64(m.Hidden)*2/ws))
+			st.OOM = oomDetail{Request: chunk, Total: b.total, Free: max(0, b.total-rm.Context-(rm.Weights-chunk)), InUse: rm.Context + rm.Weights - chunk, Allocated: rm.Weights - chunk}
+			st.fail(failLoadOOM, r, "torch.OutOfMemoryError: "+st.OOM.message(r))
+			return false
 		}
 	}
+	return true
+}
 
-	// Warm-up.
+// runWarmup allocates the warm-up batch's KV blocks and runs its prefill on
+// every rank; false when either runs out of memory.
+func (st *startup) runWarmup(a *Args, m *modelSpec, env simEnv, speculate int, b gpuBudget) bool {
+	lp, sm := st.Plan, st.Shard
 	st.Warm = buildWarmup(lp.MaxInputTokens, lp.Prefill, lp.MaxTotalTokens, a.MaxBatchSize, speculate)
 	for _, bt := range st.Warm.BlockTokens {
 		st.WarmBlocks += ceilDiv(bt, int64(lp.BlockSize))
@@ -277,86 +331,108 @@ func simulate(a *Args, m *modelSpec, env simEnv, lp *launchPlan) *startup {
 	for r := range st.Ranks {
 		rm := &st.Ranks[r]
 		rm.WarmKV = sm.kvBytes(m.Layers, st.WarmBlocks)
-		if rm.Weights+rm.WarmKV > torchCap || rm.Loaded()+rm.WarmKV > total {
+		if b.exceeded(*rm, rm.Weights+rm.WarmKV) {
 			// init_kv_cache raises before num_tokens is bound, so the
-			// except clause fails with UnboundLocalError (ENGINES.md §2.2).
+			// except clause fails with UnboundLocalError (docs/ENGINES.md §2.2).
 			layer := allocRound(st.WarmBlocks * sm.LayerBlockBytes)
-			st.OOM = oomDetail{Request: layer, Total: total, Free: max(0, total-rm.Loaded()), InUse: rm.Loaded(), Allocated: rm.Weights}
-			return fail(failKVAllocOOM, r, "UnboundLocalError: cannot access local variable 'num_tokens' where it is not associated with a value")
+			st.OOM = oomDetail{Request: layer, Total: b.total, Free: max(0, b.total-rm.Loaded()), InUse: rm.Loaded(), Allocated: rm.Weights}
+			st.fail(failKVAllocOOM, r, "UnboundLocalError: cannot access local variable 'num_tokens' where it is not associated with a value")
+			return false
 		}
 		rm.Activation = act
-		if rm.Weights+rm.WarmKV+act > torchCap || rm.WarmupPeak() > total {
+		if b.exceeded(*rm, rm.Weights+rm.WarmKV+act) {
 			used := rm.Loaded() + rm.WarmKV
-			st.OOM = oomDetail{Request: allocRound(int64(st.Warm.Tokens) * 2 * int64(m.Intermediate) / int64(ws) * 2), Total: total, Free: max(0, total-used), InUse: used, Allocated: rm.Weights + rm.WarmKV}
-			return fail(failPrefillOOM, r, fmt.Sprintf("RuntimeError: Not enough memory to handle %d prefill tokens. You need to decrease `--max-batch-prefill-tokens`", st.Warm.Tokens))
+			st.OOM = oomDetail{Request: allocRound(int64(st.Warm.Tokens) * 2 * int64(m.Intermediate) / int64(lp.NumShard) * 2), Total: b.total, Free: max(0, b.total-used), InUse: used, Allocated: rm.Weights + rm.WarmKV}
+			st.fail(failPrefillOOM, r, fmt.Sprintf("RuntimeError: Not enough memory to handle %d prefill tokens. You need to decrease `--max-batch-prefill-tokens`", st.Warm.Tokens))
+			return false
 		}
 	}
-	// After the prefill, with its peak still reserved: free memory minus the
-	// reserve (1 − MF·W)·total, in whole blocks, plus the warm-up's blocks.
+	return true
+}
+
+// allocateKVPool sizes each rank's KV pool after the prefill, with its peak
+// still reserved: free memory minus the reserve (1 − MF·W)·total, in whole
+// blocks, plus the warm-up's blocks.
+func (st *startup) allocateKVPool(m *modelSpec, env simEnv) {
+	total := env.GPU.Total
 	for r := range st.Ranks {
 		rm := &st.Ranks[r]
-		free := float64(total-rm.WarmupPeak()) - (1-lp.MF*env.Wiggle)*float64(total)
+		free := float64(total-rm.WarmupPeak()) - (1-st.Plan.MF*env.Wiggle)*float64(total)
 		extra := int64(0)
 		if free > 0 {
-			extra = int64(free) / sm.BlockBytes
+			extra = int64(free) / st.Shard.BlockBytes
 		}
 		rm.NumBlocks = extra + st.WarmBlocks
-		rm.Pool = sm.kvBytes(m.Layers, rm.NumBlocks)
+		rm.Pool = st.Shard.kvBytes(m.Layers, rm.NumBlocks)
 	}
-	// The router takes the minimum over shards (sharded_client.rs:127-133).
+}
+
+// settleTokenLimits is the router's view of the pools: the minimum over
+// shards (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/client/sharded_client.rs#L127-L133),
+// and the token limits the user left to the warm-up.
+func (st *startup) settleTokenLimits(m *modelSpec) {
+	lp := st.Plan
 	st.NumBlocks = st.Ranks[0].NumBlocks
 	for _, rm := range st.Ranks[1:] {
 		st.NumBlocks = min(st.NumBlocks, rm.NumBlocks)
 	}
 	st.MaxBatchTotalTokens = st.NumBlocks * int64(lp.BlockSize)
 	st.AutoTotal, st.AutoInput = lp.MaxTotalTokens == nil, lp.MaxInputTokens == nil
-	if st.AutoTotal {
-		if st.Chunking {
-			t := st.MaxBatchTotalTokens
-			if m.MaxPositions > 0 {
-				t = min(t, int64(m.MaxPositions))
-			}
-			st.MaxTotalTokens = int(t)
-		} else {
-			st.MaxTotalTokens = st.Warm.Tokens
-		}
-	} else {
+	switch {
+	case !st.AutoTotal:
 		st.MaxTotalTokens = *lp.MaxTotalTokens
+	case st.Chunking:
+		t := st.MaxBatchTotalTokens
+		if m.MaxPositions > 0 {
+			t = min(t, int64(m.MaxPositions))
+		}
+		st.MaxTotalTokens = int(t)
+	default:
+		st.MaxTotalTokens = st.Warm.Tokens
 	}
 	if st.AutoInput {
 		st.MaxInputTokens = st.MaxTotalTokens - 1
 	} else {
 		st.MaxInputTokens = *lp.MaxInputTokens
 	}
-	// CUDA graphs, captured after the pool is re-allocated; an OOM here is
-	// logged and startup goes on (fcl.py:1649-1680).
-	if len(lp.CUDAGraphs) > 0 {
-		bs := int64(lp.CUDAGraphs[0])
-		graphs := allocRound(bs*(int64(m.Vocab)*4+sm.ActPerToken) + bs*int64(st.MaxTotalTokens)*4)
-		for r := range st.Ranks {
-			rm := &st.Ranks[r]
-			if rm.Weights+rm.Pool+graphs > torchCap || rm.Context+rm.Weights+rm.Pool+graphs > total {
-				rm.GraphOOM = true
-				continue
-			}
-			rm.Graphs = graphs
-		}
-	}
+}
 
-	// The router (v3.3.7:backends/v3/src/lib.rs:59-138, main.rs:167-196).
-	mbt := st.MaxBatchTotalTokens
+// captureCUDAGraphs captures the CUDA graphs after the pool is
+// re-allocated; an OOM here is logged and startup goes on
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1649-L1680).
+func (st *startup) captureCUDAGraphs(m *modelSpec, b gpuBudget) {
+	if len(st.Plan.CUDAGraphs) == 0 {
+		return
+	}
+	bs := int64(st.Plan.CUDAGraphs[0])
+	graphs := allocRound(bs*(int64(m.Vocab)*4+st.Shard.ActPerToken) + bs*int64(st.MaxTotalTokens)*4)
+	for r := range st.Ranks {
+		rm := &st.Ranks[r]
+		if b.exceeded(*rm, rm.Weights+rm.Pool+graphs) {
+			rm.GraphOOM = true
+			continue
+		}
+		rm.Graphs = graphs
+	}
+}
+
+// checkRouter is the router's checks of the token limits
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/lib.rs#L59-L138,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/main.rs#L167-L196).
+func (st *startup) checkRouter() {
+	lp, mbt := st.Plan, st.MaxBatchTotalTokens
 	if int64(st.MaxTotalTokens) > mbt {
-		return fail(failNotEnoughMemory, 0, fmt.Sprintf("Backend(NotEnoughMemory(%d))", st.MaxTotalTokens))
+		st.fail(failNotEnoughMemory, 0, fmt.Sprintf("Backend(NotEnoughMemory(%d))", st.MaxTotalTokens))
+		return
 	}
 	switch {
 	case st.MaxInputTokens >= st.MaxTotalTokens:
-		return fail(failRouterArgs, 0, "`max_input_tokens` must be < `max_total_tokens`")
+		st.fail(failRouterArgs, 0, "`max_input_tokens` must be < `max_total_tokens`")
 	case st.MaxInputTokens > lp.Prefill && !st.Chunking:
-		return fail(failRouterArgs, 0, fmt.Sprintf("`max_batch_prefill_tokens` must be >= `max_input_tokens`. Given: %d and %d", lp.Prefill, st.MaxInputTokens))
+		st.fail(failRouterArgs, 0, fmt.Sprintf("`max_batch_prefill_tokens` must be >= `max_input_tokens`. Given: %d and %d", lp.Prefill, st.MaxInputTokens))
 	case int64(lp.Prefill) > mbt:
-		return fail(failRouterArgs, 0, fmt.Sprintf("`max_batch_prefill_tokens` must be <= `max_batch_total_tokens`. Given: %d and %d", lp.Prefill, mbt))
+		st.fail(failRouterArgs, 0, fmt.Sprintf("`max_batch_prefill_tokens` must be <= `max_batch_total_tokens`. Given: %d and %d", lp.Prefill, mbt))
 	}
-	return st
 }
 
 // noChunking are the model types TGI serves without prefill chunking.

@@ -147,7 +147,7 @@ func TestWarmupFailures(t *testing.T) {
 		{
 			// T given without I and P > T: T − P wraps in u32, so the warm-up
 			// maps ≈ 4.29e9 KV tokens and the allocation fails before the
-			// prefill (ENGINES.md errata N2, derived).
+			// prefill (docs/ENGINES.md errata N2, derived).
 			name:    "u32 wrap of max_new_tokens",
 			argv:    []string{"--max-batch-prefill-tokens", "4096", "--max-total-tokens", "1000"},
 			failure: failKVAllocOOM,

@@ -32,7 +32,7 @@ type modelSpec struct {
 	// as model.safetensors.index.json's metadata.total_size gives it.
 	WeightsBytes int64 `json:"weights_bytes"`
 	// Tied is tie_word_embeddings: TGI loads the embedding a second time
-	// for the lm_head (ENGINES.md §3).
+	// for the lm_head (docs/ENGINES.md §3).
 	Tied bool `json:"tie_word_embeddings,omitempty"`
 	// Vision marks a VLM (config.json has vision_config).
 	Vision bool `json:"vision,omitempty"`
@@ -62,7 +62,8 @@ func (m *modelSpec) kvHeads() int {
 	return m.Heads
 }
 
-// headDim is head_dim, else hidden/heads (v3.3.7:fcl.py:1298-1306).
+// headDim is head_dim, else hidden/heads
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1298-L1306).
 func (m *modelSpec) headDim() int {
 	if m.HeadDim > 0 {
 		return m.HeadDim
@@ -115,7 +116,7 @@ func (m *modelSpec) validate() error {
 
 // launcherQuantMethods are the quant_method values the launcher's RawConfig
 // deserialises; any other value makes the whole config unreadable to it
-// (ENGINES.md §1.4 pitfall).
+// (docs/ENGINES.md §1.4 pitfall).
 var launcherQuantMethods = map[string]bool{"awq": true, "compressed-tensors": true, "eetq": true, "exl2": true, "gptq": true, "marlin": true, "bitsandbytes": true, "bitsandbytes-nf4": true, "bitsandbytes-fp4": true, "fp8": true}
 
 // launcherReadsConfig reports whether TGI's launcher can parse the config

@@ -40,147 +40,191 @@ func run(ctx context.Context, argv []string, getenv func(string) string, stdout,
 }
 
 func (ap *app) run(argv []string) int {
+	l, code := ap.prepare(argv)
+	if l == nil {
+		return code
+	}
+	if l.env.GPUsPort > 0 {
+		stop := ap.serveSimGPUs(l.args.Hostname, l.env.GPUsPort, l.gpus)
+		defer stop()
+	}
+	if code, ok := l.download(); !ok {
+		return code
+	}
+	l.st = simulate(l.args, l.model, l.env, l.plan)
+	for _, phase := range []func() (int, bool){l.startShards, l.warmUp, l.startRouter} {
+		if code, ok := phase(); !ok {
+			return code
+		}
+	}
+	return l.serve()
+}
+
+// launch is one start of the simulated launcher, from its plan on.
+type launch struct {
+	*app
+	args  *Args
+	env   simEnv
+	model *modelSpec // nil: not found, the download fails
+	plan  *launchPlan
+	st    *startup // the ground truth, from simulate
+	gpus  *gpuState
+}
+
+// prepare parses the command line and the simulator's environment, logs
+// the Args, finds the model and plans the launch. A nil launch means the
+// launcher exits with the code.
+func (ap *app) prepare(argv []string) (*launch, int) {
 	args, err := parseArgs(argv, ap.getenv)
 	if err != nil {
 		var help *helpRequest
 		if errors.As(err, &help) {
 			io.WriteString(ap.stdout, help.text)
-			return exitOK
+			return nil, exitOK
 		}
 		io.WriteString(ap.stderr, err.Error())
-		return exitUsage
+		return nil, exitUsage
 	}
 	env, err := loadSimEnv(ap.getenv, ap.now)
 	if err != nil {
 		fmt.Fprintf(ap.stderr, "tgisim: %v\n", err)
-		return exitError
+		return nil, exitError
 	}
 	ap.log = &logger{w: ap.stdout, now: ap.now}
-	log := ap.log
-	log.info(args.debugString())
+	ap.log.info(args.debugString())
 
 	model, merr := resolveModel(args, ap.getenv)
 	if merr != nil && !errors.Is(merr, errModelNotFound) {
 		fmt.Fprintf(ap.stderr, "tgisim: %v\n", merr)
-		return exitError
+		return nil, exitError
 	}
 	lp, lines, err := planLaunch(args, model, env)
-	log.all(lines)
+	ap.log.all(lines)
 	if err != nil {
 		fmt.Fprintln(ap.stderr, err.Error())
-		return exitError
+		return nil, exitError
 	}
+	return &launch{app: ap, args: args, env: env, model: model, plan: lp, gpus: newGPUState(env.GPU)}, exitOK
+}
 
-	gpus := newGPUState(env.GPU)
-	if env.GPUsPort > 0 {
-		stop := ap.serveSimGPUs(args.Hostname, env.GPUsPort, gpus)
-		defer stop()
+// setGPUs sets every rank's memory in use to what of reads from its rankMemory.
+func (l *launch) setGPUs(of func(rankMemory) int64) {
+	for r := range l.plan.NumShard {
+		l.gpus.set(r, of(l.st.Ranks[r]))
 	}
+}
 
-	// Download: nothing to fetch when the description is local.
-	log.print(logLine{level: "INFO", span: "download", target: launcherTarget, msg: "Starting check and download process for " + args.ModelID})
-	if model == nil {
-		log.error("Download encountered an error: \n" + downloadTraceback(args.ModelID))
-		fmt.Fprintln(ap.stderr, "Error: DownloadError")
-		return exitError
+// download: nothing to fetch when the description is local.
+func (l *launch) download() (int, bool) {
+	l.log.print(logLine{level: "INFO", span: "download", target: launcherTarget, msg: "Starting check and download process for " + l.args.ModelID})
+	if l.model == nil {
+		l.log.error("Download encountered an error: \n" + downloadTraceback(l.args.ModelID))
+		fmt.Fprintln(l.stderr, "Error: DownloadError")
+		return exitError, false
 	}
-	log.info("Files are already present on the host. Skipping download.")
-	log.print(logLine{level: "INFO", span: "download", target: launcherTarget, msg: "Successfully downloaded weights for " + args.ModelID})
+	l.log.info("Files are already present on the host. Skipping download.")
+	l.log.print(logLine{level: "INFO", span: "download", target: launcherTarget, msg: "Successfully downloaded weights for " + l.args.ModelID})
+	return exitOK, true
+}
 
-	st := simulate(args, model, env, lp)
-	ws := lp.NumShard
-	start := ap.now()
-
-	// Shards start: the CUDA context first, then the weights.
+// startShards: the CUDA context first, then the weights, until every
+// shard is ready and the router starts warming up.
+func (l *launch) startShards() (int, bool) {
+	st, ws, log := l.st, l.plan.NumShard, l.log
+	start := l.now()
 	for r := range ws {
 		log.shard("INFO", r, "Starting shard")
 	}
 	if st.Failure == failShardInit {
-		ap.sleep(env.StartupDelay / 4)
-		return ap.shardCannotStart(st, ws, initTraceback(st.Message))
+		l.sleep(l.env.StartupDelay / 4)
+		return l.shardCannotStart(st, ws, initTraceback(st.Message)), false
 	}
-	for r := range ws {
-		gpus.set(r, st.Ranks[r].Context)
+	l.setGPUs(func(rm rankMemory) int64 { return rm.Context })
+	log.info("Using prefix caching = " + pyBool(l.plan.PrefixCaching == "1" || strings.EqualFold(l.plan.PrefixCaching, "true")))
+	log.info("Using Attention = " + l.plan.Attention)
+	if !l.sleep(l.env.StartupDelay / 2) {
+		return l.interrupted(ws, l.gpus), false
 	}
-	log.info("Using prefix caching = " + pyBool(lp.PrefixCaching == "1" || strings.EqualFold(lp.PrefixCaching, "true")))
-	log.info("Using Attention = " + lp.Attention)
-	if !ap.sleep(env.StartupDelay / 2) {
-		return ap.interrupted(ws, gpus)
-	}
+	l.setGPUs(rankMemory.Loaded)
 	if st.Failure == failLoadOOM {
-		for r := range ws {
-			gpus.set(r, st.Ranks[r].Loaded())
-		}
-		gpus.set(st.FailRank, st.OOM.InUse)
-		return ap.shardCannotStart(st, ws, initTraceback(st.Message))
-	}
-	for r := range ws {
-		gpus.set(r, st.Ranks[r].Loaded())
+		l.gpus.set(st.FailRank, st.OOM.InUse)
+		return l.shardCannotStart(st, ws, initTraceback(st.Message)), false
 	}
 	log.info("Using prefill chunking = " + pyBool(st.Chunking))
 	for r := range ws {
-		log.info(fmt.Sprintf("Server started at unix://%s-%d", args.raw["shard_uds_path"], r))
+		log.info(fmt.Sprintf("Server started at unix://%s-%d", l.args.raw["shard_uds_path"], r))
 	}
 	for r := range ws {
-		log.shard("INFO", r, "Shard ready in "+ap.now().Sub(start).Round(time.Microsecond).String())
+		log.shard("INFO", r, "Shard ready in "+l.now().Sub(start).Round(time.Microsecond).String())
 	}
 	log.info("Starting Webserver")
 	log.router("INFO", "text_generation_router_v3", "backends/v3/src/lib.rs", 125, "Warming up model")
+	return exitOK, true
+}
 
-	// Warm-up: the warm-up batch's KV, then the prefill's peak.
-	warmSpan := fmt.Sprintf("warmup{max_input_length=%s max_prefill_tokens=%d max_total_tokens=%s max_batch_size=%s}:warmup", rustOpt(lp.MaxInputTokens), lp.Prefill, rustOpt(lp.MaxTotalTokens), rustOpt(args.MaxBatchSize))
-	switch st.Failure {
-	case failKVAllocOOM:
-		for r := range ws {
-			gpus.set(r, st.Ranks[r].Loaded()+st.Ranks[r].WarmKV)
-		}
-		gpus.set(st.FailRank, st.OOM.InUse)
-		ap.sleep(env.StartupDelay / 4)
-		oom := st.OOM.message(st.FailRank)
-		log.error("Method Warmup encountered an error.\n" + kvAllocTraceback(oom, st.Message))
-		// Not a RuntimeError: the shard stays up (interceptor.py:29-31).
-		msg := strings.TrimPrefix(st.Message, "UnboundLocalError: ")
-		return ap.webserverCrashed(ws, gpus, warmSpan, msg, -1)
-	case failPrefillOOM:
-		for r := range ws {
-			gpus.set(r, st.Ranks[r].Loaded()+st.Ranks[r].WarmKV)
-		}
-		ap.sleep(env.StartupDelay / 4)
-		oom := st.OOM.message(st.FailRank)
-		log.error("Method Warmup encountered an error.\n" + prefillOOMTraceback(oom, st.Message))
-		msg := strings.TrimPrefix(st.Message, "RuntimeError: ")
-		// A RuntimeError stops the shard's server, so its process exits.
-		return ap.webserverCrashed(ws, gpus, warmSpan, msg, st.FailRank)
+// warmUp: the warm-up batch's KV, then the prefill's peak, then the KV
+// pool and the CUDA graphs the shards keep.
+func (l *launch) warmUp() (int, bool) {
+	st, log := l.st, l.log
+	if st.Failure == failKVAllocOOM || st.Failure == failPrefillOOM {
+		return l.warmUpOOM(), false
 	}
-	for r := range ws {
-		gpus.set(r, st.Ranks[r].WarmupPeak())
+	l.setGPUs(rankMemory.WarmupPeak)
+	if !l.sleep(l.env.StartupDelay / 2) {
+		return l.interrupted(l.plan.NumShard, l.gpus), false
 	}
-	if !ap.sleep(env.StartupDelay / 2) {
-		return ap.interrupted(ws, gpus)
-	}
-	log.info(fmt.Sprintf("KV-cache blocks: %d, size: %d", st.Ranks[0].NumBlocks, lp.BlockSize))
-	if len(lp.CUDAGraphs) > 0 {
-		log.info("Cuda Graphs are enabled for sizes " + pyList(lp.CUDAGraphs))
+	log.info(fmt.Sprintf("KV-cache blocks: %d, size: %d", st.Ranks[0].NumBlocks, l.plan.BlockSize))
+	if len(l.plan.CUDAGraphs) > 0 {
+		log.info("Cuda Graphs are enabled for sizes " + pyList(l.plan.CUDAGraphs))
 	} else {
 		log.info("Cuda Graphs are disabled (CUDA_GRAPHS=None).")
 	}
-	for r := range ws {
+	total := l.env.GPU.Total
+	for r := range l.plan.NumShard {
 		rm := st.Ranks[r]
-		gpus.set(r, rm.Serving())
+		l.gpus.set(r, rm.Serving())
 		if rm.GraphOOM {
-			oom := oomDetail{Request: allocRound(int64(lp.CUDAGraphs[0]) * int64(model.Vocab) * 4), Total: env.GPU.Total, Free: max(0, env.GPU.Total-rm.Serving()), InUse: rm.Serving(), Allocated: rm.Weights + rm.Pool}
+			oom := oomDetail{Request: allocRound(int64(l.plan.CUDAGraphs[0]) * int64(l.model.Vocab) * 4), Total: total, Free: max(0, total-rm.Serving()), InUse: rm.Serving(), Allocated: rm.Weights + rm.Pool}
 			log.error("Decode cuda graph warmup failed\n" + graphOOMTraceback(oom.message(r)))
 		}
 	}
+	return exitOK, true
+}
 
-	// The router.
-	if args.MaxBatchTotalTokens != nil {
+// warmUpOOM is the warm-up running out of memory: in the KV allocation
+// itself or in the prefill.
+func (l *launch) warmUpOOM() int {
+	st, ws, lp := l.st, l.plan.NumShard, l.plan
+	warmSpan := fmt.Sprintf("warmup{max_input_length=%s max_prefill_tokens=%d max_total_tokens=%s max_batch_size=%s}:warmup", rustOpt(lp.MaxInputTokens), lp.Prefill, rustOpt(lp.MaxTotalTokens), rustOpt(l.args.MaxBatchSize))
+	l.setGPUs(func(rm rankMemory) int64 { return rm.Loaded() + rm.WarmKV })
+	oom := st.OOM.message(st.FailRank)
+	if st.Failure == failKVAllocOOM {
+		l.gpus.set(st.FailRank, st.OOM.InUse)
+		l.sleep(l.env.StartupDelay / 4)
+		l.log.error("Method Warmup encountered an error.\n" + kvAllocTraceback(oom, st.Message))
+		// Not a RuntimeError: the shard stays up
+		// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/interceptor.py#L29-L31).
+		msg := strings.TrimPrefix(st.Message, "UnboundLocalError: ")
+		return l.webserverCrashed(ws, l.gpus, warmSpan, msg, -1)
+	}
+	l.sleep(l.env.StartupDelay / 4)
+	l.log.error("Method Warmup encountered an error.\n" + prefillOOMTraceback(oom, st.Message))
+	msg := strings.TrimPrefix(st.Message, "RuntimeError: ")
+	// A RuntimeError stops the shard's server, so its process exits.
+	return l.webserverCrashed(ws, l.gpus, warmSpan, msg, st.FailRank)
+}
+
+// startRouter: the router reads the warm-up's budget and checks its
+// arguments against it.
+func (l *launch) startRouter() (int, bool) {
+	st, ws, log := l.st, l.plan.NumShard, l.log
+	if l.args.MaxBatchTotalTokens != nil {
 		log.router("WARN", "text_generation_router_v3", "backends/v3/src/lib.rs", 90, "`--max-batch-total-tokens` is deprecated for Flash Attention models.")
 		log.router("WARN", "text_generation_router_v3", "backends/v3/src/lib.rs", 94, fmt.Sprintf("Inferred max batch total tokens: %d", st.MaxBatchTotalTokens))
 	}
 	if st.Failure == failNotEnoughMemory {
 		log.raw("Error: " + st.Message)
-		return ap.webserverFailed(ws, gpus, -1)
+		return l.webserverFailed(ws, l.gpus, -1), false
 	}
 	log.router("INFO", "text_generation_router_v3", "backends/v3/src/lib.rs", 137, fmt.Sprintf("Setting max batch total tokens to %d", st.MaxBatchTotalTokens))
 	log.router("INFO", "text_generation_router_v3", "backends/v3/src/lib.rs", 166, "Using backend V3")
@@ -192,18 +236,24 @@ func (ap *app) run(argv []string) int {
 	}
 	if st.Failure == failRouterArgs {
 		log.raw((&argumentValidation{st.Message}).Error())
-		return ap.webserverFailed(ws, gpus, -1)
+		return l.webserverFailed(ws, l.gpus, -1), false
 	}
-	if args.MaxBatchSize != nil && *args.MaxBatchSize == 0 {
+	if l.args.MaxBatchSize != nil && *l.args.MaxBatchSize == 0 {
 		log.raw((&argumentValidation{"`max_batch_size` must be > 0"}).Error())
-		return ap.webserverFailed(ws, gpus, -1)
+		return l.webserverFailed(ws, l.gpus, -1), false
 	}
+	return exitOK, true
+}
 
-	srv := newServer(args, model, st, gpus, env.TokenDelay)
-	ln, err := ap.listen("tcp", net.JoinHostPort(args.Hostname, strconv.Itoa(args.Port)))
+// serve runs the webserver until the launcher is asked to stop, then
+// shuts it down gracefully.
+func (l *launch) serve() int {
+	ws, log := l.plan.NumShard, l.log
+	srv := newServer(l.args, l.model, l.st, l.gpus, l.env.TokenDelay)
+	ln, err := l.listen("tcp", net.JoinHostPort(l.args.Hostname, strconv.Itoa(l.args.Port)))
 	if err != nil {
 		log.raw(fmt.Sprintf("Error: WebServer(Axum(%s))", rustDebugString(err.Error())))
-		return ap.webserverFailed(ws, gpus, -1)
+		return l.webserverFailed(ws, l.gpus, -1)
 	}
 	// In-flight requests are cancelled at shutdown (a queued request that
 	// can never be admitted would otherwise hold the graceful stop).
@@ -215,21 +265,22 @@ func (ap *app) run(argv []string) int {
 	log.router("INFO", "text_generation_router::server", "router/src/server.rs", 2302, "Connected")
 
 	select {
-	case <-ap.ctx.Done():
+	case <-l.ctx.Done():
 	case err := <-served:
 		log.raw(fmt.Sprintf("Error: WebServer(Axum(%s))", rustDebugString(err.Error())))
-		return ap.webserverFailed(ws, gpus, -1)
+		return l.webserverFailed(ws, l.gpus, -1)
 	}
-	// Graceful termination (v3.3.7:launcher:2014-2036, 2350-2360).
+	// Graceful termination (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2014-L2036,
+	// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2350-L2360).
 	log.info("Terminating webserver")
 	log.info("Waiting for webserver to gracefully shutdown")
 	log.router("INFO", "text_generation_router::server", "router/src/server.rs", 2399, "signal received, starting graceful shutdown")
 	cancelRequests()
-	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(args.GracefulTimeout)*time.Second)
+	sctx, cancel := context.WithTimeout(context.Background(), time.Duration(l.args.GracefulTimeout)*time.Second)
 	defer cancel()
 	hs.Shutdown(sctx)
 	log.info("webserver terminated")
-	ap.shutdownShards(ws, gpus, -1)
+	l.shutdownShards(ws, l.gpus, -1)
 	return exitOK
 }
 
@@ -256,7 +307,8 @@ func (ap *app) interrupted(ws int, gpus *gpuState) int {
 }
 
 // shardCannotStart: a shard process exits before it is ready
-// (v3.3.7:launcher:1207-1222, 1676-1680).
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L1207-L1222,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L1676-L1680).
 func (ap *app) shardCannotStart(st *startup, ws int, traceback string) int {
 	log := ap.log
 	msg := st.Message
@@ -288,7 +340,7 @@ func (ap *app) webserverCrashed(ws int, gpus *gpuState, span, msg string, exited
 }
 
 // webserverFailed: the router exited; the launcher stops the shards and
-// exits with WebserverFailed (v3.3.7:launcher:2340-2345).
+// exits with WebserverFailed (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2340-L2345).
 func (ap *app) webserverFailed(ws int, gpus *gpuState, exitedRank int) int {
 	ap.log.error("Webserver Crashed")
 	ap.shutdownShards(ws, gpus, exitedRank)

@@ -20,15 +20,15 @@ import (
 const simVersion = "3.3.7-sim"
 
 // defaultGenerationLength is the router's chunk of new tokens
-// (v3.3.7:router/src/validation.rs:25 DEFAULT_GENERATION_LENGTH).
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/router/src/validation.rs#L25 DEFAULT_GENERATION_LENGTH).
 const defaultGenerationLength = 1024
 
 // kvScheduler admits requests while the KV budget allows, first come first
 // served, as TGI's v3 queue does with its block allocator
-// (v3.3.7:backends/v3/src/queue.rs:290-320): a request needs
-// ⌈(input + max_new_tokens + speculate − 1)/BLOCK_SIZE⌉ blocks, block 0 is
-// kept for health checks, and the head of the queue blocks those behind
-// it. Prefix caching does not share blocks here.
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/queue.rs#L290-L320):
+// a request needs ⌈(input + max_new_tokens + speculate − 1)/BLOCK_SIZE⌉
+// blocks, block 0 is kept for health checks, and the head of the queue
+// blocks those behind it. Prefix caching does not share blocks here.
 type kvScheduler struct {
 	mu           sync.Mutex
 	blockSize    int64
@@ -38,7 +38,8 @@ type kvScheduler struct {
 	running      int
 	// batchTokens is Σ input + max_new_tokens of the running requests, the
 	// batch's max_tokens that tgi_batch_current_max_tokens reports
-	// (v3.3.7:backends/v3/src/queue.rs:495, backend.rs:171).
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/queue.rs#L495,
+	// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/backend.rs#L171).
 	batchTokens int64
 	queue       []*kvWaiter
 }
@@ -186,7 +187,7 @@ type server struct {
 	generatedTk atomic.Int64
 }
 
-// infoResponse is GET /info (v3.3.7:router/src/lib.rs:261-298).
+// infoResponse is GET /info (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/router/src/lib.rs#L261-L298).
 type infoResponse struct {
 	ModelID               string  `json:"model_id"`
 	ModelSHA              *string `json:"model_sha"`
@@ -327,7 +328,8 @@ type validRequest struct {
 }
 
 // validate follows Validation::validate and validate_input
-// (v3.3.7:router/src/validation.rs:132-345), in the same order.
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/router/src/validation.rs#L132-L345),
+// in the same order.
 func (s *server) validate(inputs string, p generateParameters) (validRequest, *apiError) {
 	var v validRequest
 	if p.BestOf != nil && (*p.BestOf == 0 || *p.BestOf > s.maxBestOf) {
@@ -395,7 +397,8 @@ type genToken struct {
 	Special bool    `json:"special"`
 }
 
-// run generates like Infer::generate_stream (v3.3.7:router/src/infer/mod.rs:99-190):
+// run generates like Infer::generate_stream
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/router/src/infer/mod.rs#L99-L190):
 // one scheduled round of up to 1024 tokens; while it ends by length short
 // of max_new_tokens, the inputs grow by the text and the request is
 // re-validated and re-queued with the same max_new_tokens.
@@ -602,7 +605,9 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 }
 
 // metrics serves the Prometheus gauges TGI exports about its KV budget and
-// queue (v3.3.7:backends/v3/src/lib.rs:138, backend.rs, queue.rs).
+// queue (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/lib.rs#L138,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/backend.rs,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/queue.rs).
 func (s *server) metrics(w http.ResponseWriter, _ *http.Request) {
 	tokens, _, running, queued := s.sched.stats()
 	var b strings.Builder
