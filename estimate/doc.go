@@ -31,7 +31,7 @@
 // quantized ones weigh), synth.go (tensors derived from config.json),
 // serving.go (what vLLM and SGLang do alike: tensor parallelism, dtypes,
 // weights per rank, the forward's activations), kv.go (KV bytes per token),
-// search.go (bisection), corrections.go (calibrated adjustments).
+// search.go (the boundary searches), corrections.go (calibrated adjustments).
 //
 // Each engine implements one small interface (sizer in engine.go); Run and
 // KVBytesPerToken pick it by name and nothing else switches on the engine.

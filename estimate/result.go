@@ -67,6 +67,10 @@ type Startup struct {
 	Message string
 	// LogLines are the lines the engine is predicted to print about sizing.
 	LogLines []string
+
+	// slack is how far the start is from failing, in bytes (negative when
+	// it fails): the boundary searches interpolate on it.
+	slack float64
 }
 
 // Boundary is the largest set of limits that starts.

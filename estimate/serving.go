@@ -149,21 +149,20 @@ func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits i
 		pre = strings.ToLower(m.QuantMethod)
 	}
 	quant := strings.ToLower(s.Quantize)
-	tensors, _ = LoadedTensors(tensors, m.Layers)
 	w := int64(tp)
 	kv := int64(m.KVHeadCount())
 	kvr := max(1, kv/w)
 	var total int64
-	for _, t := range tensors {
-		kind := classifyTensor(t.Name)
-		if kind == lmHead && m.TieWordEmbeddings {
-			continue
+	for i, f := range tensorFacts(tensors) {
+		t := tensors[i]
+		if (f.kind == lmHead && m.TieWordEmbeddings) || (f.layer >= m.Layers && m.Layers > 0) {
+			continue // a tied head is not loaded, nor layers the engine never builds
 		}
 		bits16 := t.DType.Bits() * 16
-		if t.DType.IsFloat() && !isScale(t.Name) {
+		if t.DType.IsFloat() && !f.scale {
 			bits16 = computeBits * 16
 		}
-		linear := (kind == column || kind == row) && !isBias(t.Name) && len(t.Shape) >= 2
+		linear := (f.kind == column || f.kind == row) && !f.bias && len(t.Shape) >= 2
 		if linear && t.DType.IsFloat() {
 			if b, ok := preQuantBits16(pre); ok {
 				bits16 = b
@@ -172,15 +171,15 @@ func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits i
 			}
 		}
 		elems := t.Elements()
-		switch kind {
+		switch f.kind {
 		case column:
-			if isKVProj(t.Name) && kv > 0 && !m.IsMLA() {
+			if f.kvProj && kv > 0 && !m.IsMLA() {
 				elems = elems / kv * kvr
 			} else {
 				elems = ceilDiv64(elems, w)
 			}
 		case row:
-			if !isBias(t.Name) {
+			if !f.bias {
 				elems = ceilDiv64(elems, w)
 			}
 		case embedding, lmHead:

@@ -2,6 +2,7 @@ package estimate
 
 import (
 	"strings"
+	"sync/atomic"
 )
 
 // shardKind is how TGI's tensor-parallel layers split a tensor
@@ -167,23 +168,27 @@ func LoadedTensors(ts []Tensor, layers int) ([]Tensor, int64) {
 }
 
 // layerIndex finds the number after a "layers." (or "h.", "blocks.") path
-// part, without allocating.
+// part, without allocating. It hops from dot to dot: it runs for every
+// tensor of every estimate.
 func layerIndex(name string) (int, bool) {
-	start, afterKey := 0, false
-	for i := 0; i <= len(name); i++ {
-		if i < len(name) && name[i] != '.' {
-			continue
+	afterKey := false
+	for rest := name; ; {
+		end := strings.IndexByte(rest, '.')
+		part := rest
+		if end >= 0 {
+			part = rest[:end]
 		}
-		part := name[start:i]
 		if afterKey {
 			if n, ok := digits(part); ok {
 				return n, true
 			}
 		}
 		afterKey = part == "layers" || part == "h" || part == "blocks"
-		start = i + 1
+		if end < 0 {
+			return 0, false
+		}
+		rest = rest[end+1:]
 	}
-	return 0, false
 }
 
 // digits parses a non-empty run of decimal digits.
@@ -197,4 +202,60 @@ func digits(s string) (int, bool) {
 		n = n*10 + int(c-'0')
 	}
 	return n, s != ""
+}
+
+// nameFacts is what the weight computations read from a tensor's name.
+type nameFacts struct {
+	kind                          shardKind
+	bias, scale, kvProj, selfAttn bool
+	// layer is the decoder layer the name numbers, −1 when it has none.
+	layer int
+}
+
+func factsOf(name string) nameFacts {
+	f := nameFacts{kind: classifyTensor(name), bias: isBias(name), scale: isScale(name),
+		kvProj: isKVProj(name), selfAttn: strings.Contains(name, "self_attn"), layer: -1}
+	if n, ok := layerIndex(name); ok {
+		f.layer = n
+	}
+	return f
+}
+
+// namesMemo holds the facts of the last tensor list an estimate read. The
+// facts depend only on the names, and strings are immutable, so the memo
+// is checked by comparing the names (equal string headers compare in
+// constant time): the many estimates of one model (a plan sweep, a
+// calibration fit, a benchmark) parse its names once, and a different list
+// only replaces the entry. It keeps Run free of any state a caller could
+// observe.
+var namesMemo atomic.Pointer[namesEntry]
+
+type namesEntry struct {
+	names []string
+	facts []nameFacts
+}
+
+// tensorFacts returns the facts of every tensor of ts, in order.
+func tensorFacts(ts []Tensor) []nameFacts {
+	if e := namesMemo.Load(); e != nil && sameNames(e.names, ts) {
+		return e.facts
+	}
+	e := &namesEntry{names: make([]string, len(ts)), facts: make([]nameFacts, len(ts))}
+	for i, t := range ts {
+		e.names[i], e.facts[i] = t.Name, factsOf(t.Name)
+	}
+	namesMemo.Store(e)
+	return e.facts
+}
+
+func sameNames(names []string, ts []Tensor) bool {
+	if len(names) != len(ts) {
+		return false
+	}
+	for i := range ts {
+		if names[i] != ts[i].Name {
+			return false
+		}
+	}
+	return true
 }

@@ -2,6 +2,7 @@ package estimate
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -185,16 +186,19 @@ type tgiRun struct {
 	ws    int
 	total Bytes
 	mf    float64
-	wig   float64
+	// capTorch is what the caching allocator may hold: cuda_memory_fraction × total.
+	capTorch Bytes
+	wig      float64
 
-	weights   Bytes
-	ctx, nccl Bytes
-	other     Bytes
-	kv        kvLayout
-	blk       Bytes // bytes per KV block on one shard
-	elt       int   // activation element bytes
-	headSplit bool
-	defaultP  int // launcher default P in v2.4.1+ (0 when the user gave P)
+	weights    Bytes
+	ctx, nccl  Bytes
+	other      Bytes
+	kv         kvLayout
+	blk        Bytes // bytes per KV block on one shard
+	elt        int   // activation element bytes
+	layerBytes int64 // activation bytes per prefill token (tgiLayerBytes)
+	headSplit  bool
+	defaultP   int // launcher default P in v2.4.1+ (0 when the user gave P)
 	// quiet skips messages and log lines during the boundary searches.
 	quiet    bool
 	warnings []string
@@ -210,6 +214,7 @@ func newTGIRun(m Model, hw Hardware, s Settings, v Version) (*tgiRun, error) {
 	if r.mf == 0 {
 		r.mf = 1.0
 	}
+	r.capTorch = Bytes(r.mf * float64(r.total))
 	r.wig = r.prof.wiggle
 	if c := s.Corrections; c != nil {
 		if c.Wiggle > 0 {
@@ -277,6 +282,7 @@ func newTGIRun(m Model, hw Hardware, s Settings, v Version) (*tgiRun, error) {
 	tensors := m.checkpointTensors()
 	r.weights = weightsPerShard(m, tensors, r.ws, s, computeBits)
 	r.headSplit = m.Vocab%r.ws == 0
+	r.layerBytes = tgiLayerBytes(m, r.ws, r.elt)
 	r.ctx = CUDAContextBytes + s.ExtraOverheadBytes + s.Corrections.overhead()
 	if r.ws > 1 {
 		r.nccl = NCCLBytes
@@ -332,139 +338,224 @@ func (r *tgiRun) limits(I, T, P int) (int, int, int) {
 	return I, T, P
 }
 
-// start simulates one TGI start with launcher-resolved limits.
+// start simulates one TGI start with launcher-resolved limits: the
+// launcher's checks, the warm-up (its KV blocks and prefill peak), the KV
+// budget from what is left, then the limits TGI settles and the router's checks.
 func (r *tgiRun) start(I, T, P int) Startup {
 	st := Startup{MaxInputTokens: I, MaxTotalTokens: T, MaxBatchPrefillTokens: P}
-	fail := func(kind string, msg func() string) Startup {
-		st.Failure, st.Fits = kind, false
-		if !r.quiet {
-			st.Message = msg()
-		}
+	if !r.launcherAccepts(&st, I, T, P) {
 		return st
 	}
-	if I > 0 && T > 0 && I >= T {
-		return fail(FailureArgumentValidation, func() string { return fmt.Sprintf("`max_input_tokens`(%d) must be < `max_total_tokens`(%d)", I, T) })
+	w := r.warmupBatch(I, T, P)
+	st.WarmupRequests = w.reqs
+	fits := r.warmupFits(&st, w, T)
+	st.slack = min(st.slack, r.budgetSlack(st.WarmupBytes, w, T))
+	if !fits {
+		return st
 	}
-	if P <= 0 {
-		return fail(FailureArgumentValidation, func() string { return "`max_batch_prefill_tokens` must be > 0" })
+	numBlocks := r.kvBlocks(st.WarmupBytes, w, T)
+	st.MaxBatchTotalTokens = int(numBlocks) * r.be.blockSize
+	r.logWarmup(&st, P, numBlocks)
+	r.settle(&st, w, numBlocks, I, T, P)
+	return st
+}
+
+// fail marks st as failed with kind; msg builds the engine's own text, only
+// when messages are kept (not during the boundary searches).
+func (r *tgiRun) fail(st *Startup, kind string, msg func() string) {
+	st.Failure, st.Fits = kind, false
+	if !r.quiet {
+		st.Message = msg()
 	}
-	if !r.prof.v.AtLeast(2, 4, 0) && P < I {
+}
+
+// launcherAccepts applies the checks made before anything loads.
+func (r *tgiRun) launcherAccepts(st *Startup, I, T, P int) bool {
+	switch {
+	case I > 0 && T > 0 && I >= T:
+		r.fail(st, FailureArgumentValidation, func() string { return fmt.Sprintf("`max_input_tokens`(%d) must be < `max_total_tokens`(%d)", I, T) })
+	case P <= 0:
+		r.fail(st, FailureArgumentValidation, func() string { return "`max_batch_prefill_tokens` must be > 0" })
+	case !r.prof.v.AtLeast(2, 4, 0) && P < I:
 		// Launcher check before v2.4.0 (v2.2.0:launcher:1504-1516).
-		return fail(FailureArgumentValidation, func() string {
+		r.fail(st, FailureArgumentValidation, func() string {
 			return fmt.Sprintf("`max_batch_prefill_tokens` must be >= `max_input_tokens`. Given: %d and %d", P, I)
 		})
-	}
-	if T > 0 && I == 0 && P > T && r.prof.v.AtLeast(2, 4, 1) {
-		return fail(FailureWarmupOverflow, func() string {
+	case T > 0 && I == 0 && P > T && r.prof.v.AtLeast(2, 4, 1):
+		r.fail(st, FailureWarmupOverflow, func() string {
 			return fmt.Sprintf("--max-total-tokens %d without --max-input-tokens and a prefill of %d: TGI's warm-up computes max_total_tokens - truncate in u32, which wraps; set --max-input-tokens or --max-batch-prefill-tokens <= %d", T, P, T)
 		})
+	default:
+		return true
 	}
-	bs := r.be.blockSize
-	spec := r.s.Speculate
-	// Warm-up batch (v3.3.7:backends/v3/src/client/grpc_client.rs:109-223):
-	// requests of truncate = min(I, P − n) tokens until P is reached.
-	chunk := P
+	return false
+}
+
+// tgiWarmup is the warm-up batch: reqs requests (full of chunk tokens and
+// one of rem), tokens prefill tokens in all, holding blocks KV blocks.
+type tgiWarmup struct {
+	chunk, full, rem, reqs, tokens int
+	blocks                         int64
+	allAtPrefill                   bool
+}
+
+// warmupBatch follows the router's warm-up batch
+// (v3.3.7:backends/v3/src/client/grpc_client.rs:109-223): requests of
+// truncate = min(I, P − n) tokens until P is reached, capped by
+// --max-batch-size.
+func (r *tgiRun) warmupBatch(I, T, P int) tgiWarmup {
+	w := tgiWarmup{chunk: P, tokens: P}
 	if I > 0 && I < P {
-		chunk = I
+		w.chunk = I
 	}
-	full, rem := P/chunk, P%chunk
-	reqs := full
-	if rem > 0 {
-		reqs++
+	w.full, w.rem = P/w.chunk, P%w.chunk
+	w.reqs = w.full
+	if w.rem > 0 {
+		w.reqs++
 	}
-	tokens := P
-	if r.s.MaxBatchSize > 0 && reqs > r.s.MaxBatchSize {
-		reqs, full, rem = r.s.MaxBatchSize, r.s.MaxBatchSize, 0
-		tokens = reqs * chunk
+	if r.s.MaxBatchSize > 0 && w.reqs > r.s.MaxBatchSize {
+		w.reqs, w.full, w.rem = r.s.MaxBatchSize, r.s.MaxBatchSize, 0
+		w.tokens = w.reqs * w.chunk
 	}
-	st.WarmupRequests = reqs
-	// KV blocks per warm-up request: ⌈(prompt + max_new_tokens − 1 + s)/BS⌉
-	// (v3.3.7:fcl.py:346-357), max_new_tokens = T − truncate, or 1 when T is unset.
-	var blocks int64
+	w.blocks = r.warmupBlocks(w, T)
+	w.allAtPrefill = T > 0 && w.chunk == T-1 && w.rem == 0
+	return w
+}
+
+// warmupBlocks is the KV blocks the warm-up requests reserve:
+// ⌈(prompt + max_new_tokens − 1 + s)/BS⌉ each (v3.3.7:fcl.py:346-357),
+// max_new_tokens = T − truncate, or 1 when T is unset.
+func (r *tgiRun) warmupBlocks(w tgiWarmup, T int) int64 {
+	bs, spec := int64(r.be.blockSize), r.s.Speculate
 	if T > 0 {
-		perReq := ceilDiv64(int64(T-1+spec), int64(bs))
+		perReq := ceilDiv64(int64(T-1+spec), bs)
 		if r.prof.windowCapsBlocks && r.m.SlidingWindow > 0 && flashMistralTypes[r.m.Type] {
 			// v2.0.x flash_mistral.py caps every request's blocks at
 			// ⌈sliding_window/BS⌉ (v2.0.4:server/text_generation_server/models/flash_mistral.py:159-162).
-			perReq = min(perReq, ceilDiv64(int64(r.m.SlidingWindow), int64(bs)))
+			perReq = min(perReq, ceilDiv64(int64(r.m.SlidingWindow), bs))
 		}
-		blocks = int64(reqs) * perReq
-	} else {
-		blocks = int64(full) * ceilDiv64(int64(chunk+spec), int64(bs))
-		if rem > 0 {
-			blocks += ceilDiv64(int64(rem+spec), int64(bs))
-		}
+		return int64(w.reqs) * perReq
 	}
-	allAtPrefill := T > 0 && chunk == T-1 && rem == 0
-	kwarm := r.kvTensors(blocks)
-	logprobs := r.prof.allLogits || r.s.PrefillLogprobs
+	blocks := int64(w.full) * ceilDiv64(int64(w.chunk+spec), bs)
+	if w.rem > 0 {
+		blocks += ceilDiv64(int64(w.rem+spec), bs)
+	}
+	return blocks
+}
+
+// warmupFits sizes the warm-up (weights, warm-up KV, the prefill's
+// activation peak) against the card and cuda_memory_fraction.
+func (r *tgiRun) warmupFits(st *Startup, w tgiWarmup, T int) bool {
+	kwarm := r.kvTensors(w.blocks)
 	maxS := T
 	if maxS == 0 {
-		maxS = chunk
+		maxS = w.chunk
 	}
-	act := prefillPeak(r.m, r.ws, tokens, reqs, maxS, r.elt, r.prof, logprobs, r.headSplit)
+	act := r.prefillPeak(w.tokens, w.reqs, maxS)
 	if f := r.s.Corrections.activationFactor(); f != 1 {
 		act = Bytes(float64(act) * f)
 	}
-	base := r.ctx + r.nccl + r.weights + r.other
 	torchPart := r.weights + r.other + kwarm + act
 	used := r.ctx + r.nccl + torchPart
-	capTorch := Bytes(r.mf * float64(r.total))
 	st.WarmupBytes, st.WarmupKVBytes, st.ActivationBytes = used, kwarm, act
-	st.WarmupTokens = int(blocks) * bs
-	st.CapacityBytes = min(r.total, capTorch+r.ctx+r.nccl)
-	if base > r.total || r.weights+r.other > capTorch {
-		return fail(FailureWeights, func() string {
+	st.WarmupTokens = int(w.blocks) * r.be.blockSize
+	st.CapacityBytes = min(r.total, r.capTorch+r.ctx+r.nccl)
+	st.slack = float64(min(r.capTorch-torchPart, r.total-used))
+	switch {
+	case r.ctx+r.nccl+r.weights+r.other > r.total || r.weights+r.other > r.capTorch:
+		r.fail(st, FailureWeights, func() string {
 			return fmt.Sprintf("CUDA out of memory loading the weights: %s of weights per GPU on a %s card", r.weights, r.total)
 		})
-	}
-	if torchPart > capTorch || used > r.total {
+	case torchPart > r.capTorch || used > r.total:
 		// v3.3.7:fcl.py:1549-1553.
-		return fail(FailureWarmupOOM, func() string {
-			return fmt.Sprintf("Not enough memory to handle %d prefill tokens. You need to decrease `--max-batch-prefill-tokens`", tokens)
+		r.fail(st, FailureWarmupOOM, func() string {
+			return fmt.Sprintf("Not enough memory to handle %d prefill tokens. You need to decrease `--max-batch-prefill-tokens`", w.tokens)
 		})
+	default:
+		return true
 	}
+	return false
+}
+
+// kvBlocks is the KV pool after the warm-up: the blocks the free memory
+// holds beyond the reserve, plus the warm-up's own blocks added back.
+func (r *tgiRun) kvBlocks(used Bytes, w tgiWarmup, T int) int64 {
 	free := r.total - used
 	var extra int64
 	if r.prof.wiggleOfTotal {
 		// v3: get_free_memory(dev, MF·W) = max(0, free − (1 − MF·W)·Ttot)
 		// (v3.3.7:fcl.py:1556, utils/import_utils.py:13-17).
-		kvMem := float64(free) - (1-r.mf*r.wig)*float64(r.total)
-		if kvMem > 0 {
+		if kvMem := float64(free) - (1-r.mf*r.wig)*float64(r.total); kvMem > 0 {
 			extra = int64(kvMem) / int64(r.blk)
 		}
 	} else {
 		// ≤ v2.4: W · max(0, free − (1 − MF)·Ttot) (v2.2.0:fcl.py:1121, v2.4.1:fcl.py:1549-1553).
-		kvMem := float64(free) - (1-r.mf)*float64(r.total)
-		if kvMem > 0 {
+		if kvMem := float64(free) - (1-r.mf)*float64(r.total); kvMem > 0 {
 			extra = int64(kvMem*r.wig) / int64(r.blk)
 		}
 	}
-	numBlocks := extra + blocks
-	if r.prof.addBackBug && allAtPrefill {
-		numBlocks = extra
+	if r.prof.addBackBug && w.allAtPrefill {
 		if !r.quiet {
-			r.warn("TGI %s drops the warm-up KV blocks when every warm-up request ends at prefill (max_input_tokens = max_total_tokens − 1 and a prefill that is a multiple of it): the budget is %d blocks short", r.prof.v, blocks)
+			r.warn("TGI %s drops the warm-up KV blocks when every warm-up request ends at prefill (max_input_tokens = max_total_tokens − 1 and a prefill that is a multiple of it): the budget is %d blocks short", r.prof.v, w.blocks)
 		}
+		return extra
 	}
-	mbt := int(numBlocks) * bs
-	st.MaxBatchTotalTokens = mbt
-	if !r.quiet && r.prof.defaults >= defaultsComputeOptimal && r.s.MaxBatchPrefillTokens == 0 {
+	return extra + w.blocks
+}
+
+// budgetSlack is the bytes of KV the budget has to spare over one request
+// of T, less block 0, continued below zero free memory so that a start the
+// warm-up already fails still says how far it is from the budget's edge
+// (for the searches only; Startup.slack is in bytes, the warm-up's too).
+// With T left to TGI, or when the warm-up blocks are not added back, the
+// budget is not what limits the searched value, so it has no slack to give.
+func (r *tgiRun) budgetSlack(used Bytes, w tgiWarmup, T int) float64 {
+	if T == 0 || (r.prof.addBackBug && w.allAtPrefill) {
+		return math.Inf(1)
+	}
+	kvMem := float64(r.total-used) - (1-r.mf)*float64(r.total)
+	if r.prof.wiggleOfTotal {
+		kvMem = float64(r.total-used) - (1-r.mf*r.wig)*float64(r.total)
+	} else if kvMem > 0 {
+		kvMem *= r.wig
+	}
+	// The pool never holds fewer than the warm-up's own blocks: a start
+	// that passes keeps its (clamped) spare; one that fails says how far
+	// the free memory would have to grow.
+	spare := func(kv float64) float64 {
+		tokens := (kv/float64(r.blk) + float64(w.blocks-1)) * float64(r.be.blockSize)
+		return (tokens - float64(T)) * float64(r.kv.perToken())
+	}
+	if s := spare(max(kvMem, 0)); s >= 0 || kvMem >= 0 {
+		return s
+	}
+	return spare(kvMem)
+}
+
+// logWarmup adds the lines TGI prints once the warm-up is done.
+func (r *tgiRun) logWarmup(st *Startup, P int, numBlocks int64) {
+	if r.quiet {
+		return
+	}
+	if r.prof.defaults >= defaultsComputeOptimal && r.s.MaxBatchPrefillTokens == 0 {
 		st.LogLines = append(st.LogLines, fmt.Sprintf("Default `max_batch_prefill_tokens` to %d", P))
 	}
-	if !r.quiet {
-		st.LogLines = append(st.LogLines, fmt.Sprintf("KV-cache blocks: %d, size: %d", numBlocks, bs))
-	}
-	// T and I decided at warm-up (v3.3.7:fcl.py:1566-1579; v2.4.1 same with chunking opt-in).
+	st.LogLines = append(st.LogLines, fmt.Sprintf("KV-cache blocks: %d, size: %d", numBlocks, r.be.blockSize))
+}
+
+// settle decides the T and I TGI leaves to the warm-up
+// (v3.3.7:fcl.py:1566-1579; v2.4.1 the same with chunking opt-in) and
+// applies the router's checks against the KV budget.
+func (r *tgiRun) settle(st *Startup, w tgiWarmup, numBlocks int64, I, T, P int) {
+	mbt := st.MaxBatchTotalTokens
 	autoT, autoI := T == 0, I == 0
 	if T == 0 {
+		T = w.tokens
 		if r.be.chunking {
 			T = mbt
 			if r.prof.mpeCapsT && r.m.MaxPositions > 0 && r.m.MaxPositions < T {
 				T = r.m.MaxPositions
 			}
-		} else {
-			T = tokens
 		}
 	}
 	if I == 0 {
@@ -473,11 +564,13 @@ func (r *tgiRun) start(I, T, P int) Startup {
 	st.MaxInputTokens, st.MaxTotalTokens = I, T
 	if T > mbt {
 		if r.prof.notEnoughMemoryIsArgValidation {
-			return fail(FailureArgumentValidation, func() string {
+			r.fail(st, FailureArgumentValidation, func() string {
 				return fmt.Sprintf("`max_total_tokens` must be <= `max_batch_total_tokens`. Given: %d and %d", T, mbt)
 			})
+			return
 		}
-		return fail(FailureNotEnoughMemory, func() string { return fmt.Sprintf("Not enough memory to handle `max_total_tokens=%d`", T) })
+		r.fail(st, FailureNotEnoughMemory, func() string { return fmt.Sprintf("Not enough memory to handle `max_total_tokens=%d`", T) })
+		return
 	}
 	if !r.quiet {
 		st.LogLines = append(st.LogLines, fmt.Sprintf("Setting max batch total tokens to %d", mbt))
@@ -488,29 +581,33 @@ func (r *tgiRun) start(I, T, P int) Startup {
 			st.LogLines = append(st.LogLines, fmt.Sprintf("Maximum total tokens defaulted to %d", T))
 		}
 	}
-	if I >= T {
-		return fail(FailureArgumentValidation, func() string { return fmt.Sprintf("`max_input_tokens`(%d) must be < `max_total_tokens`(%d)", I, T) })
-	}
-	if r.prof.v.AtLeast(2, 4, 0) && P < I && !r.be.chunking {
+	r.routerChecks(st, numBlocks, I, T, P, autoT)
+}
+
+// routerChecks are the router's checks once the KV budget is known.
+func (r *tgiRun) routerChecks(st *Startup, numBlocks int64, I, T, P int, autoT bool) {
+	mbt, bs := st.MaxBatchTotalTokens, r.be.blockSize
+	switch {
+	case I >= T:
+		r.fail(st, FailureArgumentValidation, func() string { return fmt.Sprintf("`max_input_tokens`(%d) must be < `max_total_tokens`(%d)", I, T) })
+	case r.prof.v.AtLeast(2, 4, 0) && P < I && !r.be.chunking:
 		// Router check (v3.3.7:backends/v3/src/main.rs:167-196).
-		return fail(FailureArgumentValidation, func() string {
+		r.fail(st, FailureArgumentValidation, func() string {
 			return fmt.Sprintf("`max_batch_prefill_tokens` must be >= `max_input_tokens`. Given: %d and %d", P, I)
 		})
-	}
-	if P > mbt {
-		return fail(FailureArgumentValidation, func() string {
+	case P > mbt:
+		r.fail(st, FailureArgumentValidation, func() string {
 			return fmt.Sprintf("`max_batch_prefill_tokens` must be <= `max_batch_total_tokens`. Given: %d and %d", P, mbt)
 		})
-	}
-	if !autoT && (int(numBlocks)-1)*bs < T {
+	case !autoT && (int(numBlocks)-1)*bs < T:
 		// Block 0 is kept for health checks (v3.3.7:backends/v3/src/block_allocator.rs:152),
 		// so the router could never admit one full-length request.
-		return fail(FailureCannotServe, func() string {
+		r.fail(st, FailureCannotServe, func() string {
 			return fmt.Sprintf("starts with max_batch_total_tokens=%d, but less block 0 (kept for health checks) that cannot hold one request of max_total_tokens=%d", mbt, T)
 		})
+	default:
+		st.Fits = true
 	}
-	st.Fits = true
-	return st
 }
 
 // allocRound is the CUDA caching allocator's rounding of large blocks
@@ -549,61 +646,71 @@ func (r *tgiRun) boundaryT() (int, string, Startup) {
 	if I := r.s.MaxInputTokens; I > 0 {
 		return r.boundaryTForInput(I, hi)
 	}
-	try := func(t int) Startup { return r.startWith(t-1, t, r.s.MaxBatchPrefillTokens) }
-	if st := try(hi); st.Fits {
-		return hi, "max_position_embeddings", st
+	s := tgiSearch(func(t int) Startup { return r.startWith(t-1, t, r.s.MaxBatchPrefillTokens) })
+	top := probe[Startup]{hi, s.try(hi)}
+	if top.st.Fits {
+		return hi, "max_position_embeddings", top.st
 	}
-	lo, hi, first := r.feasiblePivot(try, hi)
-	if lo < 0 {
-		return 0, startLimit(first), first
+	lo, fail, ok := r.feasiblePivot(s, top)
+	if !ok {
+		return 0, startLimit(fail.st), fail.st
 	}
-	// try(lo) fits, try(hi) does not.
-	lo = bisect(func(t int) bool { return try(t).Fits }, lo, hi)
-	return lo, edgeLimit(try(lo + 1)), try(lo)
+	lo, past := s.edge(lo, fail)
+	return lo.at, edgeLimit(past.st), lo.st
 }
 
-// feasiblePivot finds a T that starts, for I = T − 1. Feasibility is not
+// tgiSearch searches over TGI starts.
+func tgiSearch(try func(int) Startup) searcher[Startup] {
+	return searcher[Startup]{try: try, fits: func(st Startup) bool { return st.Fits }, slack: func(st Startup) float64 { return st.slack }}
+}
+
+// feasiblePivot finds a T that starts, for I = T − 1, and the smallest T
+// tried above it that does not (top when none). Feasibility is not
 // monotone below P + 1: a short T splits the warm-up prefill into
 // ⌈P/(T−1)⌉ requests whose logits and sampling buffers grow as T shrinks.
 // Above P + 1 there is one request and the warm-up KV only grows with T, so
-// the pivot is P + 1, or the first of its halvings that starts. It returns
-// the pivot (−1 if none starts), the smallest T known not to start above
-// it, and the pivot's start.
-func (r *tgiRun) feasiblePivot(try func(int) Startup, hi int) (lo, failAt int, first Startup) {
+// the pivot is P + 1, or the first of its halvings that starts. ok is false
+// when none starts; fail is then the pivot's start.
+func (r *tgiRun) feasiblePivot(s searcher[Startup], top probe[Startup]) (lo, fail probe[Startup], ok bool) {
 	pivot := 2
 	if r.s.MaxBatchPrefillTokens > 0 || r.prof.defaults >= defaultsServerP4096 {
 		_, _, p := r.limits(0, 0, r.s.MaxBatchPrefillTokens)
-		pivot = min(max(p+1, 2), hi-1)
+		pivot = min(max(p+1, 2), top.at-1)
 	}
-	if first = try(pivot); first.Fits {
-		return pivot, hi, first
+	first := probe[Startup]{pivot, s.try(pivot)}
+	if first.st.Fits {
+		return first, top, true
 	}
+	fail = first
 	for t := pivot / 2; t >= 2; t /= 2 {
-		if try(t).Fits {
-			return t, min(2*t, pivot), first
+		p := probe[Startup]{t, s.try(t)}
+		if p.st.Fits {
+			return p, fail, true
 		}
+		fail = p
 	}
-	return -1, hi, first
+	return lo, first, false
 }
 
 // boundaryTForInput finds the largest T that starts with the user's I. The
 // warm-up splits P into the same requests for every T, and each one's KV
 // blocks and the budget check only grow with T, so T = I + 1 either starts
-// or nothing does, and the edge is a bisection above it.
+// or nothing does, and the edge lies above it.
 func (r *tgiRun) boundaryTForInput(I, hi int) (int, string, Startup) {
-	try := func(t int) Startup { return r.startWith(I, t, r.s.MaxBatchPrefillTokens) }
+	s := tgiSearch(func(t int) Startup { return r.startWith(I, t, r.s.MaxBatchPrefillTokens) })
 	if hi <= I {
 		hi = I + 1
 	}
-	if st := try(hi); st.Fits {
-		return hi, "max_position_embeddings", st
+	top := probe[Startup]{hi, s.try(hi)}
+	if top.st.Fits {
+		return hi, "max_position_embeddings", top.st
 	}
-	first := try(I + 1)
-	if !first.Fits {
-		return 0, startLimit(first), first
+	first := probe[Startup]{I + 1, s.try(I + 1)}
+	if !first.st.Fits {
+		return 0, startLimit(first.st), first.st
 	}
-	lo := bisect(func(t int) bool { return try(t).Fits }, I+1, hi)
-	return lo, edgeLimit(try(lo + 1)), try(lo)
+	lo, past := s.edge(first, top)
+	return lo.at, edgeLimit(past.st), lo.st
 }
 
 // startLimit names what stops any T from starting.
@@ -632,9 +739,10 @@ func edgeLimit(past Startup) string {
 // reserve, while more requests reserve more blocks that count in the budget.
 // So it starts from a P that starts and grows from there.
 func (r *tgiRun) boundaryP(I, T int) int {
-	try := func(p int) bool { return r.startWith(I, T, p).Fits }
+	s := tgiSearch(func(p int) Startup { return r.startWith(I, T, p) })
 	_, _, def := r.limits(I, T, r.s.MaxBatchPrefillTokens)
-	return largestFrom(try, 1<<22, def, T+1, T, I, 2*I, def/2, def/4, 1)
+	p, _ := s.largestFrom(1<<22, def, T+1, T, I, 2*I, def/2, def/4, 1)
+	return p
 }
 
 // concurrency is how many requests of in+out tokens fit in a budget of
@@ -1126,18 +1234,17 @@ func tgiKVLayout(m Model, ws int, elt int) (kvLayout, error) {
 	return k, nil
 }
 
-// prefillPeak is the reserved activation peak of one prefill of P tokens in
-// R requests on one shard (ENGINES.md §4), beyond weights and KV.
-func prefillPeak(m Model, ws, p, r, maxS, elt int, prof tgiProfile, logprobs bool, headSplit bool) Bytes {
+// tgiLayerBytes is the activation bytes per prefill token of the larger of
+// a decoder layer's attention and MLP phases on one shard (docs/ENGINES.md
+// §4), beyond weights and KV. It depends only on the model, so it is
+// computed once per estimate.
+func tgiLayerBytes(m Model, ws, elt int) int64 {
 	h := int64(m.Hidden)
 	hd := int64(m.HeadSize())
-	if m.IsMLA() {
-		hd = 192
-	}
 	nh := int64(m.Heads)
 	nkv := int64(m.KVHeadCount())
 	if m.IsMLA() {
-		nkv = nh
+		hd, nkv = 192, nh
 	}
 	w := int64(ws)
 	// Attention phase: residual, normed input and o_proj output (3·H), the
@@ -1160,32 +1267,39 @@ func prefillPeak(m Model, ws, p, r, maxS, elt int, prof tgiProfile, logprobs boo
 			mlp = moe
 		}
 	}
-	layer := max(attn, mlp)
-	perToken := layer * int64(elt)
-	live := int64(p) * perToken
+	return max(attn, mlp) * int64(elt)
+}
 
+// prefillPeak is the reserved activation peak of one prefill of p tokens in
+// reqs requests on one shard (docs/ENGINES.md §4), beyond weights and KV:
+// the layers' live tensors, the logits and the sampling buffers, scaled by
+// the caching allocator's factor, plus Gemma 3's extras.
+func (r *tgiRun) prefillPeak(p, reqs, maxS int) Bytes {
+	elt, w := int64(r.elt), int64(r.ws)
+	live := int64(p) * r.layerBytes
 	// Logits. With prefill logprobs (≤ v2.4, or v3 --enable-prefill-logprobs)
 	// the lm_head runs on all P rows, plus the TP gather's full [V, P] when
-	// the head is split, plus log_softmax's copy up to v2.3.1 (ENGINES.md
+	// the head is split, plus log_softmax's copy up to v2.3.1 (docs/ENGINES.md
 	// errata §4). Otherwise only the last token of each request.
-	v := int64(m.Vocab)
-	rows := int64(r)
+	v := int64(r.m.Vocab)
+	logprobs := r.prof.allLogits || r.s.PrefillLogprobs
+	rows := int64(reqs)
 	if logprobs {
 		rows = int64(p)
 	}
-	factor := int64(ws) // in units of 1/ws
-	if headSplit && ws > 1 {
-		factor += 1
+	factor := w // in units of 1/ws
+	if r.headSplit && r.ws > 1 {
+		factor++
 	}
-	logits := rows * v * int64(elt) * factor / w
-	if logprobs && prof.logSoftmaxCopy {
-		logits += rows * v * int64(elt)
+	logits := rows * v * elt * factor / w
+	if logprobs && r.prof.logSoftmaxCopy {
+		logits += rows * v * elt
 	}
 	// The last hidden states and the sampling buffers over [R, V] in fp32
 	// (softmax, logprobs, top-n 20) (derived).
-	sampling := int64(r)*v*4*3 + int64(p)*h*int64(elt)
+	sampling := int64(reqs)*v*4*3 + int64(p)*int64(r.m.Hidden)*elt
 	total := float64(live+logits+sampling) * allocatorFactor
-	return Bytes(total) + gemma3PrefillExtra(m, p, maxS, prof)
+	return Bytes(total) + gemma3PrefillExtra(r.m, p, maxS, r.prof)
 }
 
 // gemma3PrefillExtra is what TGI's Gemma 3 path (v3.2.0+, the VLM model)
@@ -1230,13 +1344,14 @@ type weightPlan struct {
 var llamaFamilyTypes = map[string]bool{"llama": true, "phi3": true, "granite": true, "baichuan": true}
 
 // shardBytes returns one tensor group's bytes on the most loaded shard.
-func (wp weightPlan) shardBytes(t Tensor, kind shardKind, ws, vocab int, preQuant string) int64 {
+func (wp weightPlan) shardBytes(t Tensor, f nameFacts, ws, vocab int, preQuant string) int64 {
+	kind := f.kind
 	bits16 := t.DType.Bits() * 16
 	n := t.N()
-	if t.DType.IsFloat() && !isScale(t.Name) {
+	if t.DType.IsFloat() && !f.scale {
 		bits16 = wp.computeBits * 16
 	}
-	linear := (kind == column || kind == row) && !isBias(t.Name) && !isScale(t.Name) && len(t.Shape) >= 2
+	linear := (kind == column || kind == row) && !f.bias && !f.scale && len(t.Shape) >= 2
 	var quantN int64
 	quantBits := 0
 	if linear && t.DType.IsFloat() {
@@ -1245,7 +1360,7 @@ func (wp weightPlan) shardBytes(t Tensor, kind shardKind, ws, vocab int, preQuan
 		} else if b, ok := onLoadQuantBits16(wp.quantize); ok {
 			quantBits, quantN = b, n
 			if wp.quantize == "fp8" && wp.llamaFamily {
-				if strings.Contains(t.Name, "self_attn") {
+				if f.selfAttn {
 					quantN = 0
 				} else if wp.layers > 2 {
 					// Only layers 1 … L−2 are converted.
@@ -1267,7 +1382,7 @@ func (wp weightPlan) shardBytes(t Tensor, kind shardKind, ws, vocab int, preQuan
 	case column:
 		return size(ceilDiv64(elems, w))
 	case row:
-		if isBias(t.Name) {
+		if f.bias {
 			return size(elems)
 		}
 		return size(ceilDiv64(elems, w))
@@ -1298,29 +1413,29 @@ func weightsPerShard(m Model, tensors []Tensor, ws int, s Settings, computeBits 
 	if m.QuantMethod != "" && !tensorsQuantized(tensors) {
 		pre = strings.ToLower(m.QuantMethod)
 	}
-	tensors, _ = LoadedTensors(tensors, m.Layers)
 	var total int64
 	hasHead := false
-	var embed *Tensor
-	for i := range tensors {
-		t := tensors[i]
-		kind := classifyTensor(t.Name)
-		switch kind {
+	embed := -1
+	for i, f := range tensorFacts(tensors) {
+		if f.layer >= m.Layers && m.Layers > 0 {
+			continue // a layer TGI never builds (LoadedTensors)
+		}
+		switch f.kind {
 		case lmHead:
 			hasHead = true
 		case embedding:
-			if embed == nil {
-				embed = &tensors[i]
+			if embed < 0 {
+				embed = i
 			}
 		}
-		total += wp.shardBytes(t, kind, ws, m.Vocab, pre)
+		total += wp.shardBytes(tensors[i], f, ws, m.Vocab, pre)
 	}
-	if !hasHead && embed != nil && len(embed.Shape) == 2 {
+	if e := embed; !hasHead && e >= 0 && len(tensors[e].Shape) == 2 {
 		// Tied embeddings: the lm_head loads the embedding tensor again as a
 		// separate device tensor (v3.3.7:…/flash_llama_modeling.py:636-651,
 		// utils/weights.py:210-266), split on the vocab when it divides.
-		head := Tensor{Name: "lm_head.weight", DType: embed.DType, Shape: embed.Shape}
-		total += wp.shardBytes(head, lmHead, ws, m.Vocab, pre)
+		head := Tensor{Name: "lm_head.weight", DType: tensors[e].DType, Shape: tensors[e].Shape}
+		total += wp.shardBytes(head, nameFacts{kind: lmHead, layer: -1}, ws, m.Vocab, pre)
 	}
 	return Bytes(total)
 }

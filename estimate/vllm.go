@@ -286,6 +286,8 @@ type vllmRun struct {
 
 	// hybrid KV groups (V1 ≥ v0.10): group size and count, 0 when uniform.
 	groupSize, groups int
+	// fullGroups and swGroups split groups between full-attention and sliding-window layers.
+	fullGroups, swGroups int
 
 	attention string
 	quiet     bool
@@ -521,6 +523,7 @@ func (r *vllmRun) setupHybrid() {
 	}
 	gs := min(full, sw)
 	r.groupSize = gs
+	r.fullGroups, r.swGroups = (full+gs-1)/gs, (sw+gs-1)/gs
 	r.groups = (full+gs-1)/gs + (sw+gs-1)/gs
 	if pad := r.groups*gs - full - sw; pad > 0 && !r.quiet {
 		r.warn("vLLM adds %d padding layers to make the KV groups equal (Add %d padding layers, may waste at most %.0f%% KV cache memory)",
@@ -604,6 +607,8 @@ type vllmStart struct {
 	needed     Bytes
 	chunked    bool
 	usedAtPeak Bytes
+	// slack is the bytes to spare before a limit-dependent check fails (searches only).
+	slack float64
 }
 
 // start simulates the budget for max_model_len mml with n batched tokens
@@ -651,16 +656,7 @@ func (r *vllmRun) blocksPerRequest(n int, mnbt int) int64 {
 	if r.groupSize == 0 {
 		return ceilDiv64(int64(n), int64(r.bs))
 	}
-	full, sw := 0, 0
-	for _, t := range r.m.LayerTypes {
-		if strings.Contains(t, "sliding") {
-			sw++
-		} else {
-			full++
-		}
-	}
-	gs := r.groupSize
-	fg, sg := (full+gs-1)/gs, (sw+gs-1)/gs
+	fg, sg := r.fullGroups, r.swGroups
 	swTokens := n
 	if r.m.SlidingWindow > 0 {
 		swTokens = min(n, r.m.SlidingWindow-1+mnbt)
@@ -677,16 +673,43 @@ func (r *vllmRun) neededBytes(mml, mnbt int) Bytes {
 	return Bytes(r.blocksPerRequest(mml, mnbt) * blk)
 }
 
-// fits reports whether a start with max_model_len mml succeeds.
-func (r *vllmRun) fits(mml, n int) bool {
+// checked is a start with max_model_len mml and n batched tokens, checked.
+func (r *vllmRun) checked(mml, n int) vllmStart {
 	st := r.start(mml, n)
 	r.check(&st)
-	return st.fail == ""
+	return st
+}
+
+// fits reports whether a start with max_model_len mml succeeds.
+func (r *vllmRun) fits(mml, n int) bool { return r.checked(mml, n).fail == "" }
+
+// vllmSearch searches over vLLM starts (search.go).
+func vllmSearch(try func(int) vllmStart) searcher[vllmStart] {
+	return searcher[vllmStart]{try: try, fits: func(st vllmStart) bool { return st.fail == "" },
+		slack: func(st vllmStart) float64 { return st.slack }}
+}
+
+// slack is how many bytes a start has to spare before the first of the
+// memory checks that depend on the limits fails (negative past it), for
+// the searches: the profile's peak against the card, the KV budget, and
+// one request of max_model_len against it.
+func (r *vllmRun) slack(st *vllmStart) float64 {
+	s := min(float64(r.total-st.usedAtPeak), float64(st.avail))
+	switch {
+	case !r.prof.kvCheck:
+	case r.prof.v1:
+		st.needed = r.neededBytes(st.mml, st.mnbt)
+		s = min(s, float64(st.avail-st.needed))
+	default:
+		s = min(s, float64(st.tokens-st.mml)*float64(r.perToken))
+	}
+	return s
 }
 
 // check applies the engine's start-up checks to st.
 func (r *vllmRun) check(st *vllmStart) {
 	p := r.prof
+	st.slack = r.slack(st)
 	switch {
 	case r.mpe > 0 && st.mml > r.mpe:
 		st.fail = FailureArgumentValidation
@@ -746,7 +769,6 @@ func (r *vllmRun) check(st *vllmStart) {
 		return
 	}
 	if p.v1 {
-		st.needed = r.neededBytes(st.mml, st.mnbt)
 		if st.needed > st.avail {
 			st.fail = FailureMaxModelLen
 			if !r.quiet {
@@ -849,39 +871,41 @@ func (r *vllmRun) boundaryMML() (int, string, vllmStart) {
 	if r.prof.v1 {
 		n = 0
 	}
-	if r.fits(hi, n) {
-		return hi, "max_position_embeddings", r.start(hi, n)
+	s := vllmSearch(func(mml int) vllmStart { return r.checked(mml, n) })
+	top := probe[vllmStart]{hi, s.try(hi)}
+	if top.st.fail == "" {
+		return hi, "max_position_embeddings", top.st
 	}
-	if !r.fits(1, n) {
-		st := r.start(1, n)
-		r.check(&st)
+	first := probe[vllmStart]{1, s.try(1)}
+	if first.st.fail != "" {
 		lim := "kv_budget"
-		switch st.fail {
+		switch first.st.fail {
 		case FailureWeights:
 			lim = "weights"
 		case FailureWarmupOOM, FailureGPUMemoryUtilization:
 			lim = "warmup"
 		}
-		return 0, lim, st
+		return 0, lim, first.st
 	}
-	lo := bisect(func(mml int) bool { return r.fits(mml, n) }, 1, hi)
-	return lo, "kv_budget", r.start(lo, n)
+	lo, _ := s.edge(first, top)
+	return lo.at, "kv_budget", lo.st
 }
 
 // boundaryMNBT is the largest max_num_batched_tokens that starts with max_model_len mml.
 func (r *vllmRun) boundaryMNBT(mml int) int {
-	try := func(n int) bool {
+	s := vllmSearch(func(n int) vllmStart {
 		if r.prof.v1 {
-			return r.fits(mml, n)
+			return r.checked(mml, n)
 		}
 		// V0: an explicit --max-num-batched-tokens.
 		save := r.userMNBT
 		r.userMNBT = true
-		ok := r.fits(mml, n)
+		st := r.checked(mml, n)
 		r.userMNBT = save
-		return ok
-	}
-	return largestFrom(try, 1<<22, r.mnbt, mml, 2048, 512, max(r.seqs, 1))
+		return st
+	})
+	n, _ := s.largestFrom(1<<22, r.mnbt, mml, 2048, 512, max(r.seqs, 1))
+	return n
 }
 
 func (r *vllmRun) result(eng Engine) Result {
