@@ -23,6 +23,7 @@ import (
 
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/internal/repocheck"
 )
 
 // marker starts the generated block of source.txt.
@@ -351,6 +352,29 @@ func Generate(dir string) (map[string][]byte, error) {
 	return out, nil
 }
 
+// checkNoMachinePaths refuses generated files that would carry an absolute
+// path of a machine (a workspace, home or temporary directory): provenance
+// names a file by its path in a repository, e.g. shared/models/<dir>/ in the
+// vramcalc steering repo. Such a path comes from the hand-written part of a
+// source.txt, which is kept as it is; the error says where to edit.
+func checkNoMachinePaths(files map[string][]byte) error {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var bad []string
+	for _, name := range names {
+		for _, p := range repocheck.MachinePaths(string(files[name])) {
+			bad = append(bad, fmt.Sprintf("%s:%d: %s", name, p.Line, p.Path))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("absolute paths of a machine (name files by their repository path instead):\n  %s", strings.Join(bad, "\n  "))
+	}
+	return nil
+}
+
 // generateOne derives tensors.json and source.txt for one model directory.
 func generateOne(d, name string) (string, map[string][]byte, error) {
 	cfg, err := os.ReadFile(filepath.Join(d, "config.json"))
@@ -459,10 +483,14 @@ func generateOne(d, name string) (string, map[string][]byte, error) {
 	} else {
 		sb.WriteString("no exact HF parameter count recorded for this repo: the total is not checked\n")
 	}
-	return id, map[string][]byte{
+	files := map[string][]byte{
 		filepath.Join(d, "tensors.json"): tb.Bytes(),
 		filepath.Join(d, "source.txt"):   []byte(sb.String()),
-	}, nil
+	}
+	if err := checkNoMachinePaths(files); err != nil {
+		return "", nil, err
+	}
+	return id, files, nil
 }
 
 func dtypeBreakdown(by map[estimate.DType]int64) string {
