@@ -15,6 +15,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/vramcalc/vramcalc/calibrate"
+	"github.com/vramcalc/vramcalc/calibrate/fit"
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/hfmeta"
 	"github.com/vramcalc/vramcalc/probe"
@@ -340,7 +341,7 @@ func fitGroup(g calGroup) (calibrationOut, error) {
 		}
 		return out, nil
 	}
-	c, rep, err := calibrate.Fit(obs, predict, opt)
+	c, rep, err := fit.Corrections(obs, predict, opt)
 	if err != nil {
 		return calibrationOut{}, fmt.Errorf("calibrate %s on %s: %w", g.engine, g.gpu, err)
 	}
