@@ -107,6 +107,7 @@ func trackedFiles(t *testing.T, root string) []string {
 // The paths are built from their parts so that this file holds none.
 func TestMachinePaths(t *testing.T) {
 	abs := func(parts ...string) string { return "/" + strings.Join(parts, "/") }
+	win := func(drive, sep string, parts ...string) string { return drive + ":" + sep + strings.Join(parts, sep) }
 	tests := []struct {
 		text string
 		want []MachinePath
@@ -115,8 +116,8 @@ func TestMachinePaths(t *testing.T) {
 		{`{"HOME": "` + abs("home", "alice", ".cache") + `"}`, []MachinePath{{1, abs("home", "alice", ".cache")}}},
 		{"first line\nlog=" + abs("tmp", "x.log") + " and " + abs("root", "go"), []MachinePath{{2, abs("tmp", "x.log")}, {2, abs("root", "go")}}},
 		{"PATH=" + abs("Users", "bob", "bin") + ":" + abs("root", "bin"), []MachinePath{{1, abs("Users", "bob", "bin")}, {1, abs("root", "bin")}}},
-		{`open "C:\Users\carol\model"`, []MachinePath{{1, `C:\Users\carol\model`}}},
-		{`"D:\\Users\\dave"`, []MachinePath{{1, `D:\\Users\\dave`}}},
+		{`open "` + win("C", `\`, "Users", "carol", "model") + `"`, []MachinePath{{1, win("C", `\`, "Users", "carol", "model")}}},
+		{`"` + win("D", `\\`, "Users", "dave") + `"`, []MachinePath{{1, win("D", `\\`, "Users", "dave")}}},
 		// Not a machine's: container paths of the product, relative paths,
 		// URL paths, home shorthands, the directory names alone.
 		{"-v " + abs("data") + " --shm " + abs("dev", "shm") + " " + abs("proc", "meminfo") + " GET " + abs("sim", "gpus"), nil},
