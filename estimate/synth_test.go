@@ -18,7 +18,7 @@ func synthElements(ts []Tensor) (int64, map[DType]int64) {
 }
 
 // Architecture facts below are copied from the config.json files under
-// /work/shared/models (and hfmeta/catalog/models); the expected totals are the
+// shared/models of the vramcalc steering repo (and hfmeta/catalog/models); the expected totals are the
 // Hugging Face API safetensors parameter counts recorded in their source.txt.
 var (
 	synLlama31_8B = Model{Type: "llama", Layers: 32, Hidden: 4096, Heads: 32, KVHeads: 8,

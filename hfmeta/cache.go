@@ -166,7 +166,7 @@ func readModelDir(dir, id string) (Meta, error) {
 		all = append(all, ts...)
 	}
 	if len(files) > 0 {
-		model.Tensors = compactLoaded(all, model.Layers, &meta)
+		setTensors(&model, all, estimate.WeightsFromSafetensors, &meta)
 	}
 	meta.Model = model
 	return meta, nil

@@ -133,15 +133,16 @@ func TestCacheMiss(t *testing.T) {
 }
 
 func TestCacheDirFromEnv(t *testing.T) {
+	home := t.TempDir()
 	tests := []struct {
 		env  map[string]string
 		want string
 	}{
-		{map[string]string{"HOME": "/home/u"}, "/home/u/.cache/huggingface/hub"},
-		{map[string]string{"HOME": "/home/u", "XDG_CACHE_HOME": "/xdg"}, "/xdg/huggingface/hub"},
-		{map[string]string{"HOME": "/home/u", "XDG_CACHE_HOME": "/xdg", "HF_HOME": "~/hf"}, "/home/u/hf/hub"},
-		{map[string]string{"HOME": "/home/u", "HF_HOME": "/hf", "HUGGINGFACE_HUB_CACHE": "/legacy"}, "/legacy"},
-		{map[string]string{"HOME": "/home/u", "HF_HOME": "/hf", "HUGGINGFACE_HUB_CACHE": "/legacy", "HF_HUB_CACHE": "/hubcache"}, "/hubcache"},
+		{map[string]string{"HOME": home}, filepath.Join(home, ".cache", "huggingface", "hub")},
+		{map[string]string{"HOME": home, "XDG_CACHE_HOME": "/xdg"}, "/xdg/huggingface/hub"},
+		{map[string]string{"HOME": home, "XDG_CACHE_HOME": "/xdg", "HF_HOME": "~/hf"}, filepath.Join(home, "hf", "hub")},
+		{map[string]string{"HOME": home, "HF_HOME": "/hf", "HUGGINGFACE_HUB_CACHE": "/legacy"}, "/legacy"},
+		{map[string]string{"HOME": home, "HF_HOME": "/hf", "HUGGINGFACE_HUB_CACHE": "/legacy", "HF_HUB_CACHE": "/hubcache"}, "/hubcache"},
 		{map[string]string{}, ""},
 	}
 	for _, tt := range tests {

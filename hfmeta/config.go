@@ -110,9 +110,42 @@ func (p *parser) errorf(format string, a ...any) {
 	p.errs = append(p.errs, fmt.Sprintf(format, a...))
 }
 
+// parse reads the model facts in a fixed order (the warnings come in it)
+// and then reports missing keys and bad values together.
 func (p *parser) parse() (estimate.Model, []string, error) {
 	var m estimate.Model
+	p.modelType(&m)
+	p.requiredSizes(&m)
+	p.attentionShape(&m)
+	p.mlpAndContext(&m)
+	p.embeddingTying(&m)
+	m.DType = p.dtype()
+	p.mixtureOfExperts(&m)
+	p.latentAttention(&m)
+	// Sliding window and per-layer attention kinds. Qwen2-style configs carry
+	// sliding_window together with use_sliding_window=false; the value is
+	// kept as written because TGI reads the raw key (models/__init__.py
+	// compares it with --max-input-tokens) although transformers then applies
+	// no window.
+	m.SlidingWindow = p.optional("sliding_window")
+	m.LayerTypes = p.layerTypes(m.Layers)
+	// Pre-quantized checkpoints.
+	m.QuantMethod = p.quantMethod()
+	p.optProjection(m)
 
+	if len(p.missing) > 0 {
+		return estimate.Model{}, p.warnings, fmt.Errorf("%w %s", ErrMissingKeys, strings.Join(p.missing, ", "))
+	}
+	if len(p.errs) > 0 {
+		return estimate.Model{}, p.warnings, fmt.Errorf("hfmeta: config: %s", strings.Join(p.errs, "; "))
+	}
+	return m, p.warnings, nil
+}
+
+// modelType reads model_type, picks the scope the facts come from
+// (text_config for multimodal configs), notes a vision tower, and fills the
+// Gemma 3 text defaults.
+func (p *parser) modelType(m *estimate.Model) {
 	m.Type = p.str(p.root, "model_type")
 	p.text = p.root
 	if tc, ok := p.root["text_config"].(map[string]any); ok {
@@ -131,18 +164,22 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 	case !knownTypes[m.Type]:
 		p.warnf("unknown model_type %q: using the standard keys", m.Type)
 	}
-
 	if m.Type == "gemma3" || m.Type == "gemma3_text" {
 		p.applyGemma3Defaults()
 	}
+}
 
-	// Required sizes.
+// requiredSizes reads the sizes no estimate can do without.
+func (p *parser) requiredSizes(m *estimate.Model) {
 	m.Layers = p.required("num_hidden_layers", "n_layer", "num_layers", "n_layers")
 	m.Hidden = p.required("hidden_size", "n_embd", "d_model")
 	m.Heads = p.required("num_attention_heads", "n_head", "num_heads")
 	m.Vocab = p.required("vocab_size", "padded_vocab_size")
+}
 
-	// Attention shape.
+// attentionShape reads the KV head count (multi_query means 1) and the head
+// width, warning about shapes that do not divide evenly.
+func (p *parser) attentionShape(m *estimate.Model) {
 	m.KVHeads = p.optional("num_key_value_heads", "num_kv_heads", "n_head_kv")
 	if m.KVHeads == 0 && p.boolean(p.text, "multi_query") {
 		m.KVHeads = 1
@@ -154,8 +191,11 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 	if kv := m.KVHeadCount(); kv > 0 && m.Heads > 0 && m.Heads%kv != 0 {
 		p.warnf("num_attention_heads %d is not a multiple of num_key_value_heads %d", m.Heads, kv)
 	}
+}
 
-	// MLP width and context.
+// mlpAndContext reads the MLP width (4 × hidden where the config class
+// defaults it so) and the context length.
+func (p *parser) mlpAndContext(m *estimate.Model) {
 	m.Intermediate = p.optional("intermediate_size", "ffn_dim", "n_inner", "ffn_hidden_size")
 	if m.Intermediate == 0 && m.Hidden > 0 {
 		switch m.Type {
@@ -165,25 +205,29 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 		}
 	}
 	m.MaxPositions = p.optional("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "max_sequence_length")
+}
 
-	// Embedding tying, with the config class default when the key is absent.
+// embeddingTying reads tie_word_embeddings, with the config class default
+// when the key is absent.
+func (p *parser) embeddingTying(m *estimate.Model) {
 	if v, ok := p.lookupBool("tie_word_embeddings"); ok {
 		m.TieWordEmbeddings = v
-	} else {
-		// Unknown types get PretrainedConfig's default, true.
-		m.TieWordEmbeddings = tiedByDefault[m.Type] || !knownTypes[m.Type]
+		return
 	}
+	// Unknown types get PretrainedConfig's default, true.
+	m.TieWordEmbeddings = tiedByDefault[m.Type] || !knownTypes[m.Type]
+}
 
-	m.DType = p.dtype()
-
-	// Mixture of experts.
+// mixtureOfExperts reads the routed and shared experts and the leading
+// dense layers, warning about layouts the estimate simplifies.
+func (p *parser) mixtureOfExperts(m *estimate.Model) {
 	m.Experts = p.optional("num_local_experts", "num_experts", "n_routed_experts", "moe_num_experts")
 	m.ExpertsPerToken = p.optional("num_experts_per_tok", "experts_per_token", "moe_top_k")
 	m.MoEIntermediate = p.optional("moe_intermediate_size")
 	m.SharedExperts = p.optional("n_shared_experts")
 	m.DenseLayers = p.optional("first_k_dense_replace")
 	if m.Type == "qwen2_moe" {
-		p.qwen2MoESharedExpert(&m)
+		p.qwen2MoESharedExpert(m)
 	}
 	if m.Experts > 0 && m.DenseLayers > m.Layers {
 		p.warnf("first_k_dense_replace %d exceeds num_hidden_layers %d: every layer is dense", m.DenseLayers, m.Layers)
@@ -197,38 +241,26 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 			p.warnf("mlp_only_layers lists %d dense layers, but the estimate treats all layers as MoE", len(v))
 		}
 	}
+}
 
-	// Multi-head latent attention.
+// latentAttention reads multi-head latent attention's widths (DeepSeek V2/V3).
+func (p *parser) latentAttention(m *estimate.Model) {
 	m.KVLoraRank = p.optional("kv_lora_rank")
 	m.QLoraRank = p.optional("q_lora_rank")
 	m.QKRopeHeadDim = p.optional("qk_rope_head_dim")
 	m.QKNopeHeadDim = p.optional("qk_nope_head_dim")
 	m.VHeadDim = p.optional("v_head_dim")
+}
 
-	// Sliding window and per-layer attention kinds. Qwen2-style configs carry
-	// sliding_window together with use_sliding_window=false; the value is
-	// kept as written because TGI reads the raw key (models/__init__.py
-	// compares it with --max-input-tokens) although transformers then applies
-	// no window.
-	m.SlidingWindow = p.optional("sliding_window")
-	m.LayerTypes = p.layerTypes(m.Layers)
-
-	// Pre-quantized checkpoints.
-	m.QuantMethod = p.quantMethod()
-
-	if m.Type == "opt" {
-		if d := p.optional("word_embed_proj_dim"); d > 0 && d != m.Hidden {
-			p.warnf("word_embed_proj_dim %d differs from hidden_size %d: project_in/project_out and the narrower embedding are not in the model facts", d, m.Hidden)
-		}
+// optProjection warns when an OPT model's embedding is narrower than its
+// hidden size (project_in/project_out are not in the model facts).
+func (p *parser) optProjection(m estimate.Model) {
+	if m.Type != "opt" {
+		return
 	}
-
-	if len(p.missing) > 0 {
-		return estimate.Model{}, p.warnings, fmt.Errorf("%w %s", ErrMissingKeys, strings.Join(p.missing, ", "))
+	if d := p.optional("word_embed_proj_dim"); d > 0 && d != m.Hidden {
+		p.warnf("word_embed_proj_dim %d differs from hidden_size %d: project_in/project_out and the narrower embedding are not in the model facts", d, m.Hidden)
 	}
-	if len(p.errs) > 0 {
-		return estimate.Model{}, p.warnings, fmt.Errorf("hfmeta: config: %s", strings.Join(p.errs, "; "))
-	}
-	return m, p.warnings, nil
 }
 
 // applyGemma3Defaults fills the Gemma3TextConfig defaults for keys the text

@@ -5,7 +5,7 @@ package hfmeta_test
 // FuzzParseHeader seed corpus. TestFixtures fails when a checked-in file
 // differs from what the generator produces; `go test ./hfmeta -run
 // TestFixtures -update` rewrites them. The config.json files next to them
-// are copies of public configs (/work/shared/models), not generated.
+// are copies of public configs (shared/models in the vramcalc steering repo), not generated.
 //
 // Header-only means: the 8-byte length, the JSON header padded with spaces
 // to a multiple of 8 (as the reference writer pads), and no tensor data.

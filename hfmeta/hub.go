@@ -74,7 +74,7 @@ func (c *Client) FromHub(ctx context.Context, repo string) (Meta, error) {
 	tensors, err := h.headers(ctx, files)
 	switch {
 	case err == nil:
-		model.Tensors = compactLoaded(tensors, model.Layers, &meta)
+		setTensors(&model, tensors, estimate.WeightsFromSafetensors, &meta)
 	case !hasIndex && errors.Is(err, ErrNotFound):
 		meta.Warnings = append(meta.Warnings, fmt.Sprintf("%s has no %s or %s; weights derived from config.json", repo, singleFile, indexFile))
 	default:

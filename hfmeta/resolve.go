@@ -42,7 +42,10 @@ type Client struct {
 type Meta struct {
 	// Model comes from config.json. Model.ID is the ref as given;
 	// Model.Tensors is set, compacted (CompactTensors), when safetensors
-	// headers were read, and empty when there were none.
+	// headers or a catalog tensor summary were read, and empty when there
+	// were none. Model.TensorsFrom says which: estimate.WeightsFromSafetensors
+	// (local directory, cache, Hub), estimate.WeightsFromCatalog or
+	// estimate.WeightsFromCatalogUnchecked; empty with no tensors.
 	Model estimate.Model
 	// Source is "local", "cache", "catalog" or "hub".
 	Source string
@@ -168,7 +171,9 @@ func (c *Client) Resolve(ctx context.Context, ref string) (Meta, error) {
 
 // FromCatalog returns the embedded catalog's entry for id, parsed with
 // ParseConfig. Its tensors, when the entry has them, are used without the
-// layers serving never loads (see compactLoaded).
+// layers serving never loads (see setTensors), labelled
+// estimate.WeightsFromCatalog when the entry's published parameter count
+// checks them, else estimate.WeightsFromCatalogUnchecked.
 func (c *Client) FromCatalog(id string) (Meta, error) {
 	e, ok := catalog.Lookup(id)
 	if !ok {
@@ -181,10 +186,20 @@ func (c *Client) FromCatalog(id string) (Meta, error) {
 	m.ID = e.ID
 	meta := Meta{Source: SourceCatalog, Location: "catalog:" + e.ID, Warnings: warnings}
 	if len(e.Tensors) > 0 {
-		m.Tensors = compactLoaded(e.Tensors, m.Layers, &meta)
+		setTensors(&m, e.Tensors, catalogWeightsFrom(e), &meta)
 	}
 	meta.Model = m
 	return meta, nil
+}
+
+// catalogWeightsFrom labels a catalog entry's tensors: checked when the
+// entry has a published parameter count, which the catalog's tests compare
+// with the summary's total, unchecked otherwise.
+func catalogWeightsFrom(e catalog.Entry) string {
+	if e.Params > 0 {
+		return estimate.WeightsFromCatalog
+	}
+	return estimate.WeightsFromCatalogUnchecked
 }
 
 // repoIDPattern is a Hub model id: "name" or "org/name", each part of

@@ -281,13 +281,19 @@ func shapeKey(shape []int64) string {
 	return b.String()
 }
 
-// compactLoaded drops the layers the engine never builds (numbered at or
-// beyond num_hidden_layers, e.g. DeepSeek's multi-token-prediction layer),
-// noting it in meta, then compacts the rest.
-func compactLoaded(ts []estimate.Tensor, layers int, meta *Meta) []estimate.Tensor {
-	kept, dropped := estimate.LoadedTensors(ts, layers)
+// setTensors gives m the tensors ts without the layers the engine never
+// builds (numbered at or beyond num_hidden_layers, e.g. DeepSeek's
+// multi-token-prediction layer; noted in meta), compacted, and says in
+// m.TensorsFrom where they came from (an estimate.WeightsFrom* label). When
+// no tensor is left both stay empty: the estimate then derives the weights
+// from config.json and says so.
+func setTensors(m *estimate.Model, ts []estimate.Tensor, from string, meta *Meta) {
+	kept, dropped := estimate.LoadedTensors(ts, m.Layers)
 	if dropped > 0 {
-		meta.Warnings = append(meta.Warnings, fmt.Sprintf("skipped %d tensors of layers numbered %d and above (not loaded for serving, e.g. a multi-token-prediction layer)", dropped, layers))
+		meta.Warnings = append(meta.Warnings, fmt.Sprintf("skipped %d tensors of layers numbered %d and above (not loaded for serving, e.g. a multi-token-prediction layer)", dropped, m.Layers))
 	}
-	return CompactTensors(kept)
+	m.Tensors, m.TensorsFrom = CompactTensors(kept), ""
+	if len(m.Tensors) > 0 {
+		m.TensorsFrom = from
+	}
 }

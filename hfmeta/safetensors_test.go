@@ -110,7 +110,7 @@ func TestCompactTensorsMoE(t *testing.T) {
 	// 128 + router 128×4096 + 128 × 3 × 1536×4096 experts + 2 × 4096 norms
 	// = 2,487,755,008 elements; × 94 + 2 × 151,936×4096 + 4096
 	// = 235,093,634,560 elements, the parameter count the HF API reports
-	// for Qwen/Qwen3-235B-A22B (/work/shared/models/INDEX.md, via llmfit).
+	// for Qwen/Qwen3-235B-A22B (shared/models/INDEX.md in the vramcalc steering repo, via llmfit).
 	var ts []estimate.Tensor
 	add := func(name string, shape ...int64) {
 		ts = append(ts, estimate.Tensor{Name: name, DType: estimate.BF16, Shape: shape})

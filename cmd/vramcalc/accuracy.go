@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"math"
 	"os"
-	"strings"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/vramcalc/vramcalc/calibrate"
-	"github.com/vramcalc/vramcalc/estimate"
-	"github.com/vramcalc/vramcalc/gpus"
 	"github.com/vramcalc/vramcalc/hfmeta"
 )
 
@@ -51,7 +48,7 @@ cache and the built-in catalog only (no network).
 			}
 			client := &hfmeta.Client{Offline: true, CacheDir: hfmeta.CacheDirFromEnv(e.getenv)}
 			res := calibrate.Accuracy(reps, func(r calibrate.Report) (calibrate.Prediction, error) {
-				return predictReport(ctx, client, r)
+				return calibrate.PredictReport(ctx, client, r)
 			})
 			if err := renderAccuracy(e, c.String("output"), res); err != nil {
 				return err
@@ -66,108 +63,6 @@ cache and the built-in catalog only (no network).
 			return nil
 		},
 	}
-}
-
-// predictReport runs the estimate for one report with its settings.
-func predictReport(ctx context.Context, client *hfmeta.Client, r calibrate.Report) (calibrate.Prediction, error) {
-	in, err := reportInputs(ctx, client, r)
-	if err != nil {
-		return calibrate.Prediction{}, err
-	}
-	notes := in.notes
-	res, err := estimate.Run(in.model, in.hw, in.engine, in.settings)
-	if err != nil {
-		return calibrate.Prediction{}, err
-	}
-	if !res.Startup.Fits {
-		notes = append(notes, "predicted not to start: "+res.Startup.Failure)
-	}
-	return calibrate.Prediction{KVTokens: res.Startup.MaxBatchTotalTokens, KVCacheBytes: int64(res.PerGPU.KVCache), Note: strings.Join(notes, "; ")}, nil
-}
-
-// runInputs are the estimate's inputs for one observed start.
-type runInputs struct {
-	model    estimate.Model
-	hw       estimate.Hardware
-	engine   estimate.Engine
-	settings estimate.Settings
-	// notes say what was assumed.
-	notes []string
-}
-
-// reportInputs turns a report row into the estimate's inputs: the row's
-// engine, version, model, GPUs and settings (the engine's defaults for what
-// the row does not state).
-func reportInputs(ctx context.Context, client *hfmeta.Client, r calibrate.Report) (runInputs, error) {
-	var notes []string
-	meta, err := client.Resolve(ctx, r.Model)
-	if err != nil {
-		return runInputs{}, err
-	}
-	sku, err := lookupReportGPU(r.GPUModel, r.GPUMemory)
-	if err != nil {
-		return runInputs{}, err
-	}
-	gpu := sku.GPU
-	// A total the engine printed wins over the catalog's when they differ by
-	// more than the print's rounding (0.005 GiB).
-	if r.TotalBytes > 0 && math.Abs(float64(r.TotalBytes)-float64(gpu.TotalBytes)) > 0.005*float64(estimate.GiB) {
-		gpu.TotalBytes = estimate.Bytes(r.TotalBytes)
-		notes = append(notes, "total from the row")
-	}
-	n := max(r.NumGPUs, r.TP, 1)
-	s := estimate.Settings{NumShard: r.TP}
-	if dt, err := estimate.ParseDType(firstWord(r.KVCacheDType)); err == nil && dt != "" {
-		s.KVCacheDType = dt
-	}
-	switch r.Engine {
-	case "tgi":
-		s.MaxInputTokens, s.MaxTotalTokens, s.MaxBatchPrefillTokens = r.MaxInputTokens, r.MaxModelLen, r.MaxBatchPrefillTokens
-		s.CUDAMemoryFraction = r.MemoryFraction
-	case "vllm":
-		s.GPUMemoryUtilization, s.MaxModelLen, s.MaxNumBatchedTokens, s.BlockSize = r.MemoryFraction, r.MaxModelLen, r.MaxBatchPrefillTokens, r.BlockSize
-	case "sglang":
-		s.MemFractionStatic, s.MaxModelLen = r.MemoryFraction, r.MaxModelLen
-	}
-	version := r.Version
-	switch {
-	case version == "" && r.Engine == "vllm" && strings.Contains(r.EngineVersion, "V0"):
-		// The row names the V0 engine but no release: the last release
-		// where V0 was vLLM's default engine (V1 became the default in v0.8.0).
-		version = "0.7.3"
-		notes = append(notes, "version not stated: last V0-default release (0.7.3) assumed")
-	case version == "":
-		notes = append(notes, "version not stated: engine default")
-	case r.Engine == "vllm" && strings.Contains(r.EngineVersion, "V0"):
-		version += "-v0"
-	}
-	return runInputs{model: meta.Model, hw: estimate.Hardware{GPU: gpu, Count: n}, engine: estimate.Engine{Name: r.Engine, Version: version}, settings: s, notes: notes}, nil
-}
-
-// lookupReportGPU finds the row's GPU: model and size ("A100" + "80GB"),
-// then the model alone, without parenthetical remarks.
-func lookupReportGPU(model, memory string) (gpus.SKU, error) {
-	model = stripParen(model)
-	size := firstWord(memory)
-	if sku, err := gpus.Lookup(model + " " + size); err == nil && size != "" {
-		return sku, nil
-	}
-	return gpus.Lookup(model)
-}
-
-func stripParen(s string) string {
-	if i := strings.Index(s, "("); i >= 0 {
-		s = s[:i]
-	}
-	return strings.TrimSpace(s)
-}
-
-func firstWord(s string) string {
-	f := strings.Fields(s)
-	if len(f) == 0 {
-		return ""
-	}
-	return f[0]
 }
 
 func renderAccuracy(e env, format string, res calibrate.Result) error {

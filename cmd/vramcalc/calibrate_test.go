@@ -98,17 +98,3 @@ func TestCalibrateValidateResults(t *testing.T) {
 		t.Errorf("no --gpu: exit %d, %s", code, stderr)
 	}
 }
-
-func TestImageVersion(t *testing.T) {
-	for image, want := range map[string]string{
-		"ghcr.io/huggingface/text-generation-inference:3.3.7":  "3.3.7",
-		"ghcr.io/huggingface/text-generation-inference:v2.4":   "2.4",
-		"ghcr.io/huggingface/text-generation-inference:latest": "",
-		"localhost:5000/tgisim":                                "",
-		"tgisim":                                               "",
-	} {
-		if got := imageVersion(image); got != want {
-			t.Errorf("imageVersion(%q) = %q, want %q", image, got, want)
-		}
-	}
-}

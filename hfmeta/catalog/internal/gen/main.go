@@ -23,6 +23,7 @@ import (
 
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/internal/repocheck"
 )
 
 // marker starts the generated block of source.txt.
@@ -351,50 +352,113 @@ func Generate(dir string) (map[string][]byte, error) {
 	return out, nil
 }
 
+// checkNoMachinePaths refuses generated files that would carry an absolute
+// path of a machine (a workspace, home or temporary directory): provenance
+// names a file by its path in a repository, e.g. shared/models/<dir>/ in the
+// vramcalc steering repo. Such a path comes from the hand-written part of a
+// source.txt, which is kept as it is; the error says where to edit.
+func checkNoMachinePaths(files map[string][]byte) error {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var bad []string
+	for _, name := range names {
+		for _, p := range repocheck.MachinePaths(string(files[name])) {
+			bad = append(bad, fmt.Sprintf("%s:%d: %s", name, p.Line, p.Path))
+		}
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("absolute paths of a machine (name files by their repository path instead):\n  %s", strings.Join(bad, "\n  "))
+	}
+	return nil
+}
+
 // generateOne derives tensors.json and source.txt for one model directory.
 func generateOne(d, name string) (string, map[string][]byte, error) {
 	cfg, err := os.ReadFile(filepath.Join(d, "config.json"))
 	if err != nil {
 		return "", nil, err
 	}
-	srcRaw, err := os.ReadFile(filepath.Join(d, "source.txt"))
+	id, src, err := readSource(d, name)
 	if err != nil {
 		return "", nil, err
 	}
-	src := string(srcRaw)
+	dm, err := derive(cfg, name)
+	if err != nil {
+		return "", nil, err
+	}
+	tj, err := tensorsJSON(id, dm.tensors)
+	if err != nil {
+		return "", nil, err
+	}
+	files := map[string][]byte{
+		filepath.Join(d, "tensors.json"): tj,
+		filepath.Join(d, "source.txt"):   []byte(src + "\n" + marker + "\n" + dm.provenance(params[name])),
+	}
+	if err := checkNoMachinePaths(files); err != nil {
+		return "", nil, err
+	}
+	return id, files, nil
+}
+
+// readSource returns the repo id named on the first line of d's source.txt
+// ("model: <org>/<repo>", which must match the directory name) and the
+// hand-written text above the generated block.
+func readSource(d, name string) (id, handWritten string, err error) {
+	raw, err := os.ReadFile(filepath.Join(d, "source.txt"))
+	if err != nil {
+		return "", "", err
+	}
+	src := string(raw)
 	if i := strings.Index(src, marker); i >= 0 {
 		src = strings.TrimRight(src[:i], "\n") + "\n"
 	}
-	id := ""
 	if first, _, _ := strings.Cut(src, "\n"); strings.HasPrefix(first, "model: ") {
 		id = strings.TrimSpace(strings.TrimPrefix(first, "model: "))
 	}
 	if id == "" || strings.ReplaceAll(id, "/", "__") != name {
-		return "", nil, fmt.Errorf("source.txt must start with \"model: <org>/<repo>\" matching the directory, got %q", id)
+		return "", "", fmt.Errorf("source.txt must start with \"model: <org>/<repo>\" matching the directory, got %q", id)
 	}
+	return id, src, nil
+}
 
+// derived is one model's tensor summary and how it was made.
+type derived struct {
+	model    estimate.Model
+	warnings []string // ParseConfig's
+	tensors  []estimate.Tensor
+	applied  []string // the overrides' why
+}
+
+// derive parses config.json and synthesizes the tensors, then applies the
+// directory's overrides.
+func derive(cfg []byte, name string) (derived, error) {
 	m, warnings, err := hfmeta.ParseConfig(cfg)
 	if err != nil {
-		return "", nil, err
+		return derived{}, err
 	}
 	var raw map[string]any
 	if err := json.Unmarshal(cfg, &raw); err != nil {
-		return "", nil, err
+		return derived{}, err
 	}
-	ts := estimate.SynthesizeTensors(m)
-	var applied []string
+	dm := derived{model: m, warnings: warnings, tensors: estimate.SynthesizeTensors(m)}
 	for _, o := range overrides[name] {
-		ts = o.apply(raw, m, ts)
-		applied = append(applied, o.why)
+		dm.tensors = o.apply(raw, m, dm.tensors)
+		dm.applied = append(dm.applied, o.why)
 	}
+	return dm, nil
+}
 
-	// tensors.json, one tensor group per line.
+// tensorsJSON is tensors.json: one tensor group per line.
+func tensorsJSON(id string, ts []estimate.Tensor) ([]byte, error) {
 	var tb bytes.Buffer
 	fmt.Fprintf(&tb, "{\n  \"id\": %q,\n  \"generated_by\": \"hfmeta/catalog/internal/gen\",\n  \"tensors\": [\n", id)
 	for i, t := range ts {
 		line, err := json.Marshal(t)
 		if err != nil {
-			return "", nil, err
+			return nil, err
 		}
 		tb.WriteString("    ")
 		tb.Write(line)
@@ -404,26 +468,39 @@ func generateOne(d, name string) (string, map[string][]byte, error) {
 		tb.WriteString("\n")
 	}
 	tb.WriteString("  ]\n}\n")
+	return tb.Bytes(), nil
+}
 
-	// Generated block of source.txt.
+// provenance is the generated block of source.txt: how the tensors were
+// derived, their totals, and the check against the HF parameter count
+// hfParams (0: none recorded).
+func (dm derived) provenance(hfParams int64) string {
+	var sb strings.Builder
+	dm.describeDerivation(&sb)
 	var elements, bytesTotal int64
 	byDType := map[estimate.DType]int64{}
-	for _, t := range ts {
+	for _, t := range dm.tensors {
 		n := t.Elements() * t.N()
 		elements += n
 		byDType[t.DType] += n
 		bytesTotal += t.Bytes()
 	}
-	var sb strings.Builder
-	sb.WriteString(src)
-	sb.WriteString("\n" + marker + "\n")
+	fmt.Fprintf(&sb, "tensor groups: %d; elements: %s (%s); stored bytes: %s\n", len(dm.tensors), commas(elements), dtypeBreakdown(byDType), commas(bytesTotal))
+	dm.describeCheck(&sb, elements, hfParams)
+	return sb.String()
+}
+
+// describeDerivation says what the tensors were derived from: model type,
+// dtype, quantization layout, overrides and ParseConfig's warnings.
+func (dm derived) describeDerivation(sb *strings.Builder) {
+	m := dm.model
 	dt := string(m.DType)
 	if dt == "" {
 		dt = "none given, BF16 assumed"
 	}
-	fmt.Fprintf(&sb, "tensors.json: derived from config.json by hfmeta.ParseConfig + estimate.SynthesizeTensors (model_type %s, torch_dtype %s", m.Type, dt)
+	fmt.Fprintf(sb, "tensors.json: derived from config.json by hfmeta.ParseConfig + estimate.SynthesizeTensors (model_type %s, torch_dtype %s", m.Type, dt)
 	if m.QuantMethod != "" {
-		fmt.Fprintf(&sb, ", quant_method %s", m.QuantMethod)
+		fmt.Fprintf(sb, ", quant_method %s", m.QuantMethod)
 	}
 	sb.WriteString("); no weights.\n")
 	switch m.QuantMethod {
@@ -432,37 +509,38 @@ func generateOne(d, name string) (string, map[string][]byte, error) {
 	case "mxfp4":
 		sb.WriteString("stored layout: MXFP4 experts as U8 *_blocks [experts, n, k/32, 16] and U8 *_scales [experts, n, k/32]; attention, router, expert biases, embeddings and lm_head BF16.\n")
 	}
-	if len(applied) == 0 {
+	if len(dm.applied) == 0 {
 		sb.WriteString("overrides: none\n")
 	}
-	for _, a := range applied {
+	for _, a := range dm.applied {
 		sb.WriteString("override: " + a + "\n")
 	}
-	if m.Vision && len(applied) == 0 {
+	if m.Vision && len(dm.applied) == 0 {
 		sb.WriteString("note: vision tower not derived (text model only)\n")
 	}
-	for _, w := range warnings {
+	for _, w := range dm.warnings {
 		sb.WriteString("parse warning: " + w + "\n")
 	}
-	fmt.Fprintf(&sb, "tensor groups: %d; elements: %s (%s); stored bytes: %s\n", len(ts), commas(elements), dtypeBreakdown(byDType), commas(bytesTotal))
-	if p := params[name]; p > 0 {
-		fmt.Fprintf(&sb, "checked against the HF parameter count above: %s; derived - HF = %s (%+.4f%%)\n", commas(p), signed(elements-p), 100*float64(elements-p)/float64(p))
-		if m.QuantMethod == "mxfp4" {
-			var blocks int64
-			for _, t := range ts {
-				if strings.HasSuffix(t.Name, "_blocks") {
-					blocks += t.Elements() * t.N()
-				}
-			}
-			fmt.Fprintf(&sb, "the HF count treats each U8 byte of *_blocks as two parameters: derived + blocks = %s; - HF = %s\n", commas(elements+blocks), signed(elements+blocks-p))
-		}
-	} else {
+}
+
+// describeCheck compares the element total with the HF parameter count p,
+// which for MXFP4 counts each U8 byte of *_blocks as two parameters.
+func (dm derived) describeCheck(sb *strings.Builder, elements, p int64) {
+	if p <= 0 {
 		sb.WriteString("no exact HF parameter count recorded for this repo: the total is not checked\n")
+		return
 	}
-	return id, map[string][]byte{
-		filepath.Join(d, "tensors.json"): tb.Bytes(),
-		filepath.Join(d, "source.txt"):   []byte(sb.String()),
-	}, nil
+	fmt.Fprintf(sb, "checked against the HF parameter count above: %s; derived - HF = %s (%+.4f%%)\n", commas(p), signed(elements-p), 100*float64(elements-p)/float64(p))
+	if dm.model.QuantMethod != "mxfp4" {
+		return
+	}
+	var blocks int64
+	for _, t := range dm.tensors {
+		if strings.HasSuffix(t.Name, "_blocks") {
+			blocks += t.Elements() * t.N()
+		}
+	}
+	fmt.Fprintf(sb, "the HF count treats each U8 byte of *_blocks as two parameters: derived + blocks = %s; - HF = %s\n", commas(elements+blocks), signed(elements+blocks-p))
 }
 
 func dtypeBreakdown(by map[estimate.DType]int64) string {

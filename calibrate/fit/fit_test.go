@@ -1,4 +1,4 @@
-package calibrate
+package fit
 
 import (
 	"errors"
@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/vramcalc/vramcalc/calibrate"
 	"github.com/vramcalc/vramcalc/estimate"
 )
 
@@ -48,18 +49,18 @@ func predictor(t *testing.T, version string, pts []estimate.Settings) func(estim
 }
 
 // observe makes samples from the estimator's own physics with truth.
-func observe(t *testing.T, predict func(estimate.Corrections) ([]float64, error), truth estimate.Corrections) []Sample {
+func observe(t *testing.T, predict func(estimate.Corrections) ([]float64, error), truth estimate.Corrections) []calibrate.Sample {
 	t.Helper()
 	budgets, err := predict(truth)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]Sample, len(budgets))
+	out := make([]calibrate.Sample, len(budgets))
 	for i, b := range budgets {
 		if b <= 0 {
 			t.Fatalf("point %d does not start with the true corrections", i)
 		}
-		out[i] = Sample{ID: strconv.Itoa(i), Reported: b}
+		out[i] = calibrate.Sample{ID: strconv.Itoa(i), Reported: b}
 	}
 	return out
 }
@@ -75,7 +76,7 @@ func TestFitRecoversKnownCorrections(t *testing.T) {
 	predict := predictor(t, "2.4.1", pts)
 	truth := estimate.Corrections{ActivationFactor: 1.20, OverheadBytes: 300 * estimate.MiB, Wiggle: 0.93}
 	obs := observe(t, predict, truth)
-	got, rep, err := Fit(obs, predict, FitOptions{Start: estimate.Corrections{Wiggle: 0.90}})
+	got, rep, err := Corrections(obs, predict, calibrate.FitOptions{Start: estimate.Corrections{Wiggle: 0.90}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -101,7 +102,7 @@ func TestFitV3FactorAndOverhead(t *testing.T) {
 	predict := predictor(t, "3.3.7", pts)
 	truth := estimate.Corrections{ActivationFactor: 0.85, OverheadBytes: -200 * estimate.MiB}
 	obs := observe(t, predict, truth)
-	got, rep, err := Fit(obs, predict, FitOptions{Params: ParamActivation | ParamOverhead})
+	got, rep, err := Corrections(obs, predict, calibrate.FitOptions{Params: calibrate.ParamActivation | calibrate.ParamOverhead})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -124,7 +125,7 @@ func TestFitIgnoresOneOutlier(t *testing.T) {
 	truth := estimate.Corrections{ActivationFactor: 1.20, OverheadBytes: 300 * estimate.MiB, Wiggle: 0.93}
 	obs := observe(t, predict, truth)
 	obs[5].Reported *= 0.6
-	got, rep, err := Fit(obs, predict, FitOptions{Start: estimate.Corrections{Wiggle: 0.90}})
+	got, rep, err := Corrections(obs, predict, calibrate.FitOptions{Start: estimate.Corrections{Wiggle: 0.90}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,13 +148,13 @@ func TestFitIgnoresOneOutlier(t *testing.T) {
 
 func TestFitErrors(t *testing.T) {
 	predict := func(estimate.Corrections) ([]float64, error) { return []float64{1}, nil }
-	if _, _, err := Fit(nil, predict, FitOptions{}); !errors.Is(err, ErrFit) {
+	if _, _, err := Corrections(nil, predict, calibrate.FitOptions{}); !errors.Is(err, calibrate.ErrFit) {
 		t.Errorf("no samples: %v", err)
 	}
-	if _, _, err := Fit([]Sample{{ID: "a", Reported: 1}}, predict, FitOptions{}); !errors.Is(err, ErrFit) {
+	if _, _, err := Corrections([]calibrate.Sample{{ID: "a", Reported: 1}}, predict, calibrate.FitOptions{}); !errors.Is(err, calibrate.ErrFit) {
 		t.Errorf("wiggle without a start: %v", err)
 	}
-	if _, _, err := Fit([]Sample{{ID: "a", Reported: 0}}, predict, FitOptions{Params: ParamOverhead}); !errors.Is(err, ErrFit) {
+	if _, _, err := Corrections([]calibrate.Sample{{ID: "a", Reported: 0}}, predict, calibrate.FitOptions{Params: calibrate.ParamOverhead}); !errors.Is(err, calibrate.ErrFit) {
 		t.Errorf("zero budget: %v", err)
 	}
 }

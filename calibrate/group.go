@@ -1,0 +1,156 @@
+package calibrate
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/vramcalc/vramcalc/estimate"
+)
+
+// How GroupStarts groups.
+const (
+	// ByGPU fits each engine and GPU apart.
+	ByGPU = "gpu"
+	// ByEngine fits all GPUs of an engine together (GPU "all").
+	ByEngine = "engine"
+)
+
+// Group is the starts one set of corrections is fitted to.
+type Group struct {
+	// Engine is "tgi"; GPU the GPU's name ("22.00 GiB" when it has none,
+	// "all" when grouped ByEngine).
+	Engine, GPU string
+	Starts      []Start
+}
+
+// GroupStarts groups starts by engine and GPU (by ByGPU) or by engine alone
+// (ByEngine), in the order the groups first appear.
+func GroupStarts(starts []Start, by string) []Group {
+	idx := map[string]int{}
+	var groups []Group
+	for _, s := range starts {
+		gpu := s.Inputs.Hardware.GPU.Name
+		if gpu == "" {
+			gpu = fmt.Sprintf("%.2f GiB", s.Inputs.Hardware.GPU.TotalBytes.GiBs())
+		}
+		if by == ByEngine {
+			gpu = "all"
+		}
+		key := "tgi\x00" + gpu
+		i, ok := idx[key]
+		if !ok {
+			i = len(groups)
+			idx[key] = i
+			groups = append(groups, Group{Engine: "tgi", GPU: gpu})
+		}
+		groups[i].Starts = append(groups[i].Starts, s)
+	}
+	return groups
+}
+
+// Versions are the group's TGI releases, sorted; a start without one counts
+// as estimate.DefaultTGIVersion.
+func (g Group) Versions() []string {
+	seen := map[string]bool{}
+	var vs []string
+	for _, s := range g.Starts {
+		v := s.Inputs.Engine.Version
+		if v == "" {
+			v = estimate.DefaultTGIVersion
+		}
+		if !seen[v] {
+			seen[v] = true
+			vs = append(vs, v)
+		}
+	}
+	sort.Strings(vs)
+	return vs
+}
+
+// FitOptions picks the corrections the group's starts can tell apart: one
+// or two starts fit the overhead only, three to five add the activation
+// factor, six or more of one TGI release before 3.0 add the wiggle, starting
+// from the release's default.
+func (g Group) FitOptions() FitOptions {
+	n := len(g.Starts)
+	opt := FitOptions{Params: ParamOverhead}
+	if n >= 3 {
+		opt.Params |= ParamActivation
+	}
+	if vs := g.Versions(); n >= 6 && len(vs) == 1 {
+		// Before v3.0 the pool is W·free, so the wiggle scales what the
+		// overhead shifts; from v3.0 (1 − W)·total is a constant per card,
+		// the same as an overhead (estimate.TGIWiggle).
+		if w, ofTotal, err := estimate.TGIWiggle(vs[0]); err == nil && !ofTotal {
+			opt.Params |= ParamWiggle
+			opt.Start.Wiggle = w
+		}
+	}
+	return opt
+}
+
+// Samples are the group's reported budgets, in Starts order.
+func (g Group) Samples() []Sample {
+	obs := make([]Sample, len(g.Starts))
+	for i, s := range g.Starts {
+		obs[i] = Sample{ID: s.ID, Reported: float64(s.Reported)}
+	}
+	return obs
+}
+
+// Predict runs the estimate for every start with corrections c and returns
+// the predicted budgets (max batch total tokens; 0 for a start predicted to
+// fail), in Starts order.
+func (g Group) Predict(c estimate.Corrections) ([]float64, error) {
+	out := make([]float64, len(g.Starts))
+	for i, s := range g.Starts {
+		set := s.Inputs.Settings
+		set.Corrections = &c
+		res, err := estimate.Run(s.Inputs.Model, s.Inputs.Hardware, s.Inputs.Engine, set)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", s.ID, err)
+		}
+		out[i] = float64(res.Startup.MaxBatchTotalTokens)
+	}
+	return out, nil
+}
+
+// Calibration is one group's fit: its corrections file, the fit's report
+// and the starts, in the report's order.
+type Calibration struct {
+	File   File
+	Report FitReport
+	Starts []Start
+}
+
+// Calibration puts the corrections c fitted to the group, with the fit's
+// report, in the file format, naming the engine, its releases (comma
+// separated) and the GPU.
+func (g Group) Calibration(c estimate.Corrections, rep FitReport) Calibration {
+	c.Version, c.Engine, c.EngineVersion, c.GPU = FileVersion, g.Engine, strings.Join(g.Versions(), ","), g.GPU
+	return Calibration{File: NewFile(c, rep), Report: rep, Starts: g.Starts}
+}
+
+// GroupPath is where one of several groups' corrections goes when out was
+// asked for: out with "-<engine>-<gpu>" before its extension, lower-case,
+// other characters than letters, digits and dots as "-"
+// ("corrections.json" → "corrections-tgi-nvidia-l4.json").
+func GroupPath(out string, f File) string {
+	ext := filepath.Ext(out)
+	return strings.TrimSuffix(out, ext) + "-" + slug(f.Engine+"-"+f.GPU) + ext
+}
+
+func slug(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.':
+			b.WriteRune(r)
+		default:
+			b.WriteByte('-')
+		}
+	}
+	return strings.Trim(b.String(), "-")
+}

@@ -1,0 +1,234 @@
+package calibrate
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+
+	"github.com/vramcalc/vramcalc/estimate"
+	"github.com/vramcalc/vramcalc/gpus"
+	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/probe"
+)
+
+// Start is one observed TGI start to calibrate on: the KV budget it
+// reported and the estimate's inputs for it.
+type Start struct {
+	// ID names it: the file's name and the row id ("reports.csv:3") or the
+	// 1-based line ("results.jsonl:7").
+	ID       string
+	Reported int
+	Inputs   Inputs
+}
+
+// Skip is an observation left out, with why.
+type Skip struct{ ID, Reason string }
+
+// Fallbacks stand in for what a validate results file does not record (the
+// calibrate command's --gpu, --vram, --gpus and --engine-version).
+type Fallbacks struct {
+	// GPU is a name gpus.Lookup knows and VRAM a size gpus.ParseVRAM reads
+	// (it replaces the GPU's total). Given, they win over the GPU a file
+	// records; a file that records none needs one of them.
+	GPU, VRAM string
+	// GPUs is the GPU count of a start whose file does not record its
+	// GPUs; 0 means 1.
+	GPUs int
+	// EngineVersion is the TGI release of a start whose file and image tag
+	// do not say it; "" means the engine's default.
+	EngineVersion string
+}
+
+// ErrNoGPU is returned (wrapped, naming the file) for a validate results
+// file that does not record its GPU when Fallbacks name none.
+var ErrNoGPU = errors.New("the validate file does not record its GPU")
+
+// ReadStarts reads the observed TGI starts in r: a startup-report CSV when
+// name ends in ".csv" (see ReadReports; errors wrap ErrBadReports), else
+// validate's results JSONL. name is the file's base name and prefixes every
+// ID. Models are resolved with client, once per model of a results file.
+// What cannot be calibrated on is returned as Skips: rows of a CSV marked
+// doubtful, without settings or kv_tokens or whose model or GPU is not
+// found, launches of other engines or that did not start.
+func ReadStarts(ctx context.Context, client *hfmeta.Client, name string, r io.Reader, fb Fallbacks) ([]Start, []Skip, error) {
+	if strings.EqualFold(path.Ext(name), ".csv") {
+		reps, err := ReadReports(r)
+		if err != nil {
+			return nil, nil, fmt.Errorf("calibrate %s: %w", name, err)
+		}
+		starts, skips := reportStarts(ctx, client, name, reps)
+		return starts, skips, nil
+	}
+	obs, err := ReadObservations(r)
+	if err != nil {
+		return nil, nil, fmt.Errorf("calibrate %s: %w", name, err)
+	}
+	return observationStarts(ctx, client, name, obs, fb)
+}
+
+// reportStarts are the TGI rows of a startup-report CSV with a credible
+// kv_tokens; other engines' rows are neither starts nor skips.
+func reportStarts(ctx context.Context, client *hfmeta.Client, name string, reps []Report) ([]Start, []Skip) {
+	var starts []Start
+	var skips []Skip
+	for _, r := range reps {
+		id := name + ":" + r.RowID
+		switch {
+		case r.Engine != "tgi":
+			continue
+		case r.Doubtful:
+			skips = append(skips, Skip{id, "marked doubtful or approximate"})
+			continue
+		case r.SettingsUnknown:
+			skips = append(skips, Skip{id, "settings not shown"})
+			continue
+		case r.KVTokens <= 0:
+			skips = append(skips, Skip{id, "no kv_tokens"})
+			continue
+		}
+		in, err := ReportInputs(ctx, client, r)
+		if err != nil {
+			skips = append(skips, Skip{id, err.Error()})
+			continue
+		}
+		starts = append(starts, Start{ID: id, Reported: r.KVTokens, Inputs: in})
+	}
+	return starts, skips
+}
+
+// observationStarts are the TGI launches of a results file that started
+// and reported a KV budget.
+func observationStarts(ctx context.Context, client *hfmeta.Client, name string, obs []probe.Observation, fb Fallbacks) ([]Start, []Skip, error) {
+	var starts []Start
+	var skips []Skip
+	models := map[string]estimate.Model{}
+	for i, o := range obs {
+		id := fmt.Sprintf("%s:%d", name, i+1)
+		if o.Engine != "" && !strings.EqualFold(o.Engine, "tgi") {
+			skips = append(skips, Skip{id, "engine " + o.Engine + " (TGI only)"})
+			continue
+		}
+		if !o.OK() || o.Budget() <= 0 {
+			skips = append(skips, Skip{id, "did not start, or no KV budget reported"})
+			continue
+		}
+		m, ok := models[o.Model]
+		if !ok {
+			meta, err := client.Resolve(ctx, o.Model)
+			if err != nil {
+				return nil, nil, fmt.Errorf("calibrate %s: model %s: %w", name, o.Model, err)
+			}
+			m = meta.Model
+			models[o.Model] = m
+		}
+		in, err := observationInputs(o, m, fb)
+		if err != nil {
+			return nil, nil, fmt.Errorf("calibrate %s: %w", name, err)
+		}
+		starts = append(starts, Start{ID: id, Reported: o.Budget(), Inputs: in})
+	}
+	return starts, skips, nil
+}
+
+// observationInputs are the estimate's inputs for one launch of model m:
+// its GPU (observationHardware), its release (the file's, the image tag's,
+// else the fallback's, else the engine default, noted) and its point.
+func observationInputs(o probe.Observation, m estimate.Model, fb Fallbacks) (Inputs, error) {
+	hw, err := observationHardware(o, fb)
+	if err != nil {
+		return Inputs{}, err
+	}
+	version := o.EngineVersion
+	if version == "" {
+		version = imageVersion(o.Image)
+	}
+	if version == "" {
+		version = fb.EngineVersion
+	}
+	var notes []string
+	if version == "" {
+		notes = append(notes, "version not recorded: engine default")
+	}
+	s := estimate.Settings{MaxInputTokens: o.Point.MaxInputTokens, MaxTotalTokens: o.Point.MaxTotalTokens, MaxBatchPrefillTokens: o.Point.MaxBatchPrefillTokens}
+	return Inputs{Model: m, Hardware: hw, Engine: estimate.Engine{Name: "tgi", Version: version}, Settings: s, Notes: notes}, nil
+}
+
+// ReadObservations reads validate's results JSONL; a torn last line (a crash
+// mid-write, no newline) is dropped as probe.OpenStore does.
+func ReadObservations(r io.Reader) ([]probe.Observation, error) {
+	br := bufio.NewReader(r)
+	var out []probe.Observation
+	for n := 1; ; n++ {
+		line, err := br.ReadBytes('\n')
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if strings.TrimSpace(string(line)) == "" {
+			continue
+		}
+		var o probe.Observation
+		if err := json.Unmarshal(line, &o); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		out = append(out, o)
+	}
+}
+
+// observationHardware is the GPU of one launch: the fallbacks' when they
+// name one (as many as the launch records, else fb.GPUs), else the one the
+// launch records; ErrNoGPU when neither does.
+func observationHardware(o probe.Observation, fb Fallbacks) (estimate.Hardware, error) {
+	n := fb.GPUs
+	if len(o.GPUs) > 0 {
+		n = len(o.GPUs)
+		if fb.GPU == "" && fb.VRAM == "" {
+			return gpuHardware(o.GPUs[0], "", n)
+		}
+	}
+	return gpuHardware(fb.GPU, fb.VRAM, max(n, 1))
+}
+
+// gpuHardware is n GPUs named name (gpus.Lookup), with vram (gpus.ParseVRAM)
+// as the total when given; ErrNoGPU when both are empty.
+func gpuHardware(name, vram string, n int) (estimate.Hardware, error) {
+	hw := estimate.Hardware{Count: n}
+	if name == "" && vram == "" {
+		return hw, ErrNoGPU
+	}
+	if name != "" {
+		sku, err := gpus.Lookup(name)
+		if err != nil {
+			return hw, fmt.Errorf("gpu: %w", err)
+		}
+		hw.GPU = sku.GPU
+	}
+	if vram != "" {
+		b, _, err := gpus.ParseVRAM(vram)
+		if err != nil {
+			return hw, fmt.Errorf("vram: %w", err)
+		}
+		hw.GPU.TotalBytes, hw.GPU.SMITotalMiB = b, 0
+	}
+	return hw, nil
+}
+
+// imageVersion is the tag of an image when it is a release ("…:3.3.7").
+func imageVersion(image string) string {
+	i := strings.LastIndex(image, ":")
+	if i < 0 || strings.Contains(image[i:], "/") {
+		return ""
+	}
+	tag := image[i+1:]
+	if _, err := estimate.ParseVersion(tag); err != nil {
+		return ""
+	}
+	return strings.TrimPrefix(tag, "v")
+}
