@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/nvml"
 )
 
@@ -172,17 +173,17 @@ func (c *Config) launch(ctx context.Context, p Point, seq int) (Observation, err
 		// failure to serve; one that ended early (EOS) is not about memory
 		// and stays in the stats.
 		if o.Requests.Failed > 0 {
-			o.Outcome, o.Failure = "failed", "requests"
+			o.Outcome, o.Failure = "failed", estimate.FailureRequests
 		}
 	case ended:
 		o.Outcome, o.ExitCode = "failed", code
 		logs.wait(2 * time.Second)
 		o.Failure = c.Engine.Classify(code, logs.tail())
 		if o.Failure == "" {
-			o.Failure = FailCrash
+			o.Failure = estimate.FailureCrash
 		}
 	default:
-		o.Outcome, o.Failure = "failed", FailHealthTimeout
+		o.Outcome, o.Failure = "failed", estimate.FailureHealthTimeout
 	}
 	c.progress("stop", p)
 	if peak != nil {

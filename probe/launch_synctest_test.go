@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/nvml"
 )
 
@@ -83,7 +84,7 @@ func TestLaunchHealthTimeoutAndPeak(t *testing.T) {
 		if took := time.Since(start); took != 2*time.Minute {
 			t.Errorf("gave up after %v, want exactly 2m0s", took)
 		}
-		if o.OK() || o.Failure != FailHealthTimeout {
+		if o.OK() || o.Failure != estimate.FailureHealthTimeout {
 			t.Errorf("outcome %s/%s, want failed/health_timeout", o.Outcome, o.Failure)
 		}
 		// Polls at 250 ms·k for k = 1 … 479 come before the deadline; the

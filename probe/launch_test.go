@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vramcalc/vramcalc/estimate"
 )
 
 // fakeRuntime "runs" a container as an in-process fake TGI: it starts when
@@ -160,7 +162,7 @@ func TestLaunchOKAndWarmupOOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bad.OK() || bad.Failure != FailWarmupOOM || bad.ExitCode != 1 || bad.Seq != 2 {
+	if bad.OK() || bad.Failure != estimate.FailureWarmupOOM || bad.ExitCode != 1 || bad.Seq != 2 {
 		t.Errorf("failed launch: outcome %s failure %s exit %d seq %d", bad.Outcome, bad.Failure, bad.ExitCode, bad.Seq)
 	}
 	// Both containers are gone; labels identify the run; the secret was passed.
