@@ -17,6 +17,7 @@ import (
 	"github.com/vramcalc/vramcalc/gpus"
 	"github.com/vramcalc/vramcalc/nvml"
 	"github.com/vramcalc/vramcalc/probe"
+	"github.com/vramcalc/vramcalc/probe/docker"
 )
 
 const validateDescription = `Proves the estimated boundary with real TGI containers, launching only at the predicted
@@ -156,7 +157,7 @@ func runValidate(ctx context.Context, c *cli.Command, e env) error {
 			runID, seq = o.Run, max(seq, o.Seq)
 		}
 	}
-	rt, err := probe.NewDocker()
+	rt, err := docker.New()
 	if err != nil {
 		return withHint(err, "validate needs a Docker Engine: start it, or set DOCKER_HOST")
 	}

@@ -13,17 +13,18 @@ import (
 	"time"
 
 	"github.com/vramcalc/vramcalc/probe"
+	"github.com/vramcalc/vramcalc/probe/docker"
 )
 
 // dockerOrSkip returns a Docker runtime, or skips when no engine answers
 // (CI has one: .ci/run checks it before the tests).
-func dockerOrSkip(t *testing.T) *probe.Docker {
+func dockerOrSkip(t *testing.T) *docker.Runtime {
 	t.Helper()
 	skip := t.Skipf
 	if os.Getenv("VRAMCALC_REQUIRE_DOCKER") == "1" {
 		skip = t.Fatalf // CI: a missing engine is a failure, not a skip
 	}
-	d, err := probe.NewDocker()
+	d, err := docker.New()
 	if err != nil {
 		skip("no Docker Engine: %v", err)
 	}
@@ -125,7 +126,7 @@ func buildCLI(t *testing.T) string {
 }
 
 // simContainers lists every container (running or not) made from image.
-func simContainers(t *testing.T, d *probe.Docker, image string) []probe.Container {
+func simContainers(t *testing.T, d *docker.Runtime, image string) []probe.Container {
 	t.Helper()
 	all, err := d.List(context.Background(), nil)
 	if err != nil {
