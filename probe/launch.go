@@ -95,90 +95,28 @@ func (c *Config) progress(phase string, p Point) {
 }
 
 func (c *Config) launch(ctx context.Context, p Point, seq int) (Observation, error) {
-	o := Observation{Run: c.RunID, Seq: seq, Engine: c.Engine.Name(), Image: c.Image, Model: c.Model, Point: p,
-		Started: time.Now().UTC(), Phases: map[string]time.Duration{}}
-	if c.Predict != nil {
-		e := c.Predict(p)
-		o.Predicted = Prediction{Fits: e.Fits, MaxBatchTotalTokens: e.Budget, WarmupBytes: e.WarmBytes}
-	}
-	httpc := c.HTTP
-	if httpc == nil {
-		httpc = &http.Client{Timeout: 10 * time.Minute}
-	}
+	o := c.newObservation(p, seq)
 	c.progress("start", p)
-	spec := ContainerSpec{
-		Name: fmt.Sprintf("vramcalc-%s-%d", c.RunID, seq), Image: c.Image, Args: c.Engine.Args(c.Model, p, c.Launch),
-		Env: c.Env, SecretEnv: c.Secrets, Labels: map[string]string{RunLabel: c.RunID},
-		Ports: append([]PortBinding{{ContainerPort: c.Engine.Port()}}, c.ExtraPorts...), ShmSize: 1 << 30, Mounts: c.Mounts, GPUIDs: c.GPUIDs,
-	}
-	ctr, err := c.Runtime.Start(ctx, spec)
+	ctr, err := c.Runtime.Start(ctx, c.containerSpec(p, seq))
 	if err != nil {
 		return o, err
 	}
 	// The container goes whatever happens next, even on cancellation.
-	defer func() {
-		rm, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_ = c.Runtime.Stop(rm, ctr.ID, 10*time.Second)
-		_ = c.Runtime.Remove(rm, ctr.ID)
-	}()
-	var peak *nvml.Peak
-	if c.Sampler != nil {
-		every := c.SampleEvery
-		if every <= 0 {
-			every = 100 * time.Millisecond
-		}
-		peak = nvml.Watch(ctx, c.Sampler, c.GPUIndices, every)
-	}
-	logs := newLogWatcher(c.Engine)
-	var loaded loadedBytes
-	logs.onWarmup = func() {
-		c.progress("warmup", p)
-		// Weights and context are in place when the warm-up begins.
-		if c.Sampler != nil {
-			loaded.sample(ctx, c.Sampler, c.GPUIndices)
-		}
-	}
-	if rc, err := c.Runtime.Logs(ctx, ctr.ID, true); err == nil {
-		go logs.read(rc)
-	}
-	exited := make(chan int, 1)
-	go func() {
-		code, err := c.Runtime.Wait(context.WithoutCancel(ctx), ctr.ID)
-		if err == nil {
-			exited <- code
-		}
-	}()
-	base := fmt.Sprintf("http://127.0.0.1:%d", ctr.Ports[c.Engine.Port()])
+	defer c.remove(ctx, ctr.ID)
+	w := c.watch(ctx, ctr, p)
 	c.progress("loading", p)
 	t0 := time.Now()
-	healthy, code, ended := c.waitHealthy(ctx, httpc, base, exited)
+	healthy, code, ended := c.waitHealthy(ctx, w.httpc, w.base, w.exited)
 	o.Phases["load_and_warmup"] = time.Since(t0)
 	switch {
 	case ctx.Err() != nil:
 		return o, ctx.Err()
 	case healthy:
-		o.Outcome = "ok"
-		metric := 0
-		if body, err := get(ctx, httpc, base+c.Engine.MetricsPath()); err == nil {
-			metric = c.Engine.ParseMetrics(body)
-		}
-		o.Reported = logs.reported()
-		o.Reported.MaxBatchTotalTokensMetric = metric
-		c.progress("requests", p)
-		t1 := time.Now()
-		o.Requests = c.sendRequests(ctx, httpc, base, o.Budget())
-		o.Phases["requests"] = time.Since(t1)
-		// A request the server could not serve (an OOM in decode) is a
-		// failure to serve; one that ended early (EOS) is not about memory
-		// and stays in the stats.
-		if o.Requests.Failed > 0 {
-			o.Outcome, o.Failure = "failed", estimate.FailureRequests
-		}
+		c.serve(ctx, &o, w, p)
 	case ended:
 		o.Outcome, o.ExitCode = "failed", code
-		logs.wait(2 * time.Second)
-		o.Failure = c.Engine.Classify(code, logs.tail())
+		w.logs.wait(2 * time.Second)
+		o.Failure = c.Engine.Classify(code, w.logs.tail())
 		if o.Failure == "" {
 			o.Failure = estimate.FailureCrash
 		}
@@ -186,15 +124,121 @@ func (c *Config) launch(ctx context.Context, p Point, seq int) (Observation, err
 		o.Outcome, o.Failure = "failed", estimate.FailureHealthTimeout
 	}
 	c.progress("stop", p)
-	if peak != nil {
-		o.PeakBytes = peak.Stop()
+	w.finish(&o)
+	return o, nil
+}
+
+// newObservation is a launch's record before it starts: what is tried and
+// what the estimate says of it.
+func (c *Config) newObservation(p Point, seq int) Observation {
+	o := Observation{Run: c.RunID, Seq: seq, Engine: c.Engine.Name(), Image: c.Image, Model: c.Model, Point: p,
+		Started: time.Now().UTC(), Phases: map[string]time.Duration{}}
+	if c.Predict != nil {
+		e := c.Predict(p)
+		o.Predicted = Prediction{Fits: e.Fits, MaxBatchTotalTokens: e.Budget, WarmupBytes: e.WarmBytes}
+	}
+	return o
+}
+
+// containerSpec is the container of one launch, labelled with the run.
+func (c *Config) containerSpec(p Point, seq int) ContainerSpec {
+	return ContainerSpec{
+		Name: fmt.Sprintf("vramcalc-%s-%d", c.RunID, seq), Image: c.Image, Args: c.Engine.Args(c.Model, p, c.Launch),
+		Env: c.Env, SecretEnv: c.Secrets, Labels: map[string]string{RunLabel: c.RunID},
+		Ports: append([]PortBinding{{ContainerPort: c.Engine.Port()}}, c.ExtraPorts...), ShmSize: 1 << 30, Mounts: c.Mounts, GPUIDs: c.GPUIDs,
+	}
+}
+
+// remove stops and removes a container, even when ctx is cancelled.
+func (c *Config) remove(ctx context.Context, id string) {
+	rm, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_ = c.Runtime.Stop(rm, id, 10*time.Second)
+	_ = c.Runtime.Remove(rm, id)
+}
+
+func (c *Config) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Timeout: 10 * time.Minute}
+}
+
+// watchers follow one running container: its log, its exit, its GPUs'
+// memory.
+type watchers struct {
+	// base is the engine's URL on the host.
+	base   string
+	httpc  *http.Client
+	exited chan int
+	logs   *logWatcher
+	peak   *nvml.Peak
+	loaded *loadedBytes
+}
+
+// watch starts following a started container.
+func (c *Config) watch(ctx context.Context, ctr Container, p Point) *watchers {
+	w := &watchers{base: fmt.Sprintf("http://127.0.0.1:%d", ctr.Ports[c.Engine.Port()]), httpc: c.httpClient(), exited: make(chan int, 1),
+		logs: newLogWatcher(c.Engine), loaded: &loadedBytes{}}
+	if c.Sampler != nil {
+		every := c.SampleEvery
+		if every <= 0 {
+			every = 100 * time.Millisecond
+		}
+		w.peak = nvml.Watch(ctx, c.Sampler, c.GPUIndices, every)
+	}
+	w.logs.onWarmup = func() {
+		c.progress("warmup", p)
+		// Weights and context are in place when the warm-up begins.
+		if c.Sampler != nil {
+			w.loaded.sample(ctx, c.Sampler, c.GPUIndices)
+		}
+	}
+	if rc, err := c.Runtime.Logs(ctx, ctr.ID, true); err == nil {
+		go w.logs.read(rc)
+	}
+	go func() {
+		code, err := c.Runtime.Wait(context.WithoutCancel(ctx), ctr.ID)
+		if err == nil {
+			w.exited <- code
+		}
+	}()
+	return w
+}
+
+// serve reads the budget of a server that answers its health check and
+// sends the plan's requests.
+func (c *Config) serve(ctx context.Context, o *Observation, w *watchers, p Point) {
+	o.Outcome = "ok"
+	metric := 0
+	if body, err := get(ctx, w.httpc, w.base+c.Engine.MetricsPath()); err == nil {
+		metric = c.Engine.ParseMetrics(body)
+	}
+	o.Reported = w.logs.reported()
+	o.Reported.MaxBatchTotalTokensMetric = metric
+	c.progress("requests", p)
+	t1 := time.Now()
+	o.Requests = c.sendRequests(ctx, w.httpc, w.base, o.Budget())
+	o.Phases["requests"] = time.Since(t1)
+	// A request the server could not serve (an OOM in decode) is a failure
+	// to serve; one that ended early (EOS) is not about memory and stays
+	// in the stats.
+	if o.Requests.Failed > 0 {
+		o.Outcome, o.Failure = "failed", estimate.FailureRequests
+	}
+}
+
+// finish adds what the watchers saw to the observation: the peak, the whole
+// log's report, its tail and the memory at the warm-up.
+func (w *watchers) finish(o *Observation) {
+	if w.peak != nil {
+		o.PeakBytes = w.peak.Stop()
 	}
 	metric := o.Reported.MaxBatchTotalTokensMetric
-	o.Reported = logs.reported()
+	o.Reported = w.logs.reported()
 	o.Reported.MaxBatchTotalTokensMetric = metric
-	o.LogTail = logs.tail()
-	o.LoadedBytes = loaded.get()
-	return o, nil
+	o.LogTail = w.logs.tail()
+	o.LoadedBytes = w.loaded.get()
 }
 
 // loadedBytes is the used memory per GPU sampled when the warm-up began.

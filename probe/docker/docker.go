@@ -160,44 +160,10 @@ func (d *Runtime) Start(ctx context.Context, spec probe.ContainerSpec) (probe.Co
 	fail := func(op string, err error, notFound error) (probe.Container, error) {
 		return probe.Container{}, redact(wrapErr(op, subject, err, notFound), secrets)
 	}
-
-	cfg := &container.Config{
-		Image:  spec.Image,
-		Cmd:    spec.Args,
-		Env:    mergeEnv(spec.Env, spec.SecretEnv),
-		Labels: spec.Labels,
+	cfg, hc, err := createRequest(spec)
+	if err != nil {
+		return probe.Container{}, fmt.Errorf("docker: start %s: %w", subject, err)
 	}
-	hc := &container.HostConfig{ShmSize: spec.ShmSize}
-	if len(spec.Ports) > 0 {
-		cfg.ExposedPorts = network.PortSet{}
-		hc.PortBindings = network.PortMap{}
-		loopback := netip.AddrFrom4([4]byte{127, 0, 0, 1})
-		for _, p := range spec.Ports {
-			if p.ContainerPort <= 0 || p.ContainerPort > 65535 || p.HostPort < 0 || p.HostPort > 65535 {
-				return probe.Container{}, fmt.Errorf("docker: start %s: bad port binding %d:%d", subject, p.HostPort, p.ContainerPort)
-			}
-			port, _ := network.PortFrom(uint16(p.ContainerPort), network.TCP)
-			host := ""
-			if p.HostPort != 0 {
-				host = strconv.Itoa(p.HostPort)
-			}
-			cfg.ExposedPorts[port] = struct{}{}
-			hc.PortBindings[port] = append(hc.PortBindings[port], network.PortBinding{HostIP: loopback, HostPort: host})
-		}
-	}
-	for _, m := range spec.Mounts {
-		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
-	}
-	if spec.GPUIDs != nil {
-		req := container.DeviceRequest{Driver: "nvidia", Capabilities: [][]string{{"gpu"}}}
-		if slices.Contains(spec.GPUIDs, "all") {
-			req.Count = -1
-		} else {
-			req.DeviceIDs = slices.Clone(spec.GPUIDs)
-		}
-		hc.DeviceRequests = []container.DeviceRequest{req}
-	}
-
 	created, err := d.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: spec.Name, Config: cfg, HostConfig: hc})
 	if err != nil {
 		// A 404 on create is always the image: the container does not exist yet.
@@ -217,17 +183,79 @@ func (d *Runtime) Start(ctx context.Context, spec probe.ContainerSpec) (probe.Co
 		cleanup()
 		return fail("start", err, nil)
 	}
+	return started(created.ID, spec, ins.Container), nil
+}
+
+// createRequest translates spec into the engine's create request.
+func createRequest(spec probe.ContainerSpec) (*container.Config, *container.HostConfig, error) {
+	cfg := &container.Config{
+		Image:  spec.Image,
+		Cmd:    spec.Args,
+		Env:    mergeEnv(spec.Env, spec.SecretEnv),
+		Labels: spec.Labels,
+	}
+	hc := &container.HostConfig{ShmSize: spec.ShmSize}
+	if len(spec.Ports) > 0 {
+		exposed, bindings, err := portBindings(spec.Ports)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.ExposedPorts, hc.PortBindings = exposed, bindings
+	}
+	for _, m := range spec.Mounts {
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	if spec.GPUIDs != nil {
+		hc.DeviceRequests = []container.DeviceRequest{gpuRequest(spec.GPUIDs)}
+	}
+	return cfg, hc, nil
+}
+
+// portBindings publishes each container port on 127.0.0.1 (an empty host
+// port lets the engine pick one).
+func portBindings(ports []probe.PortBinding) (network.PortSet, network.PortMap, error) {
+	exposed, bindings := network.PortSet{}, network.PortMap{}
+	loopback := netip.AddrFrom4([4]byte{127, 0, 0, 1})
+	for _, p := range ports {
+		if p.ContainerPort <= 0 || p.ContainerPort > 65535 || p.HostPort < 0 || p.HostPort > 65535 {
+			return nil, nil, fmt.Errorf("bad port binding %d:%d", p.HostPort, p.ContainerPort)
+		}
+		port, _ := network.PortFrom(uint16(p.ContainerPort), network.TCP)
+		host := ""
+		if p.HostPort != 0 {
+			host = strconv.Itoa(p.HostPort)
+		}
+		exposed[port] = struct{}{}
+		bindings[port] = append(bindings[port], network.PortBinding{HostIP: loopback, HostPort: host})
+	}
+	return exposed, bindings, nil
+}
+
+// gpuRequest asks the NVIDIA runtime for every GPU ("all") or the listed ones.
+func gpuRequest(ids []string) container.DeviceRequest {
+	req := container.DeviceRequest{Driver: "nvidia", Capabilities: [][]string{{"gpu"}}}
+	if slices.Contains(ids, "all") {
+		req.Count = -1
+	} else {
+		req.DeviceIDs = slices.Clone(ids)
+	}
+	return req
+}
+
+// started describes a created container from its inspection: its name,
+// whether it runs, and the host port bound to each TCP container port.
+func started(id string, spec probe.ContainerSpec, ins container.InspectResponse) probe.Container {
 	c := probe.Container{
-		ID:     created.ID,
-		Name:   strings.TrimPrefix(ins.Container.Name, "/"),
+		ID:     id,
+		Name:   strings.TrimPrefix(ins.Name, "/"),
 		Image:  spec.Image,
 		Labels: spec.Labels,
 		Ports:  map[int]int{},
 	}
-	if ins.Container.State != nil {
-		c.Running = ins.Container.State.Running
+	if ins.State != nil {
+		c.Running = ins.State.Running
 	}
-	if ns := ins.Container.NetworkSettings; ns != nil {
+	if ns := ins.NetworkSettings; ns != nil {
 		for port, bindings := range ns.Ports {
 			if port.Proto() != network.TCP {
 				continue
@@ -240,7 +268,7 @@ func (d *Runtime) Start(ctx context.Context, spec probe.ContainerSpec) (probe.Co
 			}
 		}
 	}
-	return c, nil
+	return c
 }
 
 // mergeEnv returns env followed by the secrets as KEY=VALUE, sorted by key.
