@@ -42,12 +42,10 @@ type Config struct {
 	SampleEvery time.Duration
 	// Requests describes the token-exact traffic sent once the server is up.
 	Requests RequestPlan
-	// Progress, when set, hears each phase: "start", "loading", "warmup", "requests", "stop".
-	Progress func(phase string, p Point)
+	// Progress, when set, hears each phase of each launch (EventPhase:
+	// "start", "loading", "warmup", "requests", "stop"), one call at a time.
+	Progress func(Event)
 	HTTP     *http.Client
-	// progressMu serializes Progress calls (the log watcher reports the
-	// warm-up from its own goroutine).
-	progressMu sync.Mutex
 	// Predict fills Observation.Predicted.
 	Predict Predictor
 }
@@ -78,33 +76,44 @@ const MaxConcurrency = 128
 const tailLines = 40
 
 // Launcher returns the Launcher validate's search calls: one container per
-// point, removed afterwards whatever happens.
+// point, removed afterwards whatever happens. Each launch increments *seq
+// and records it as the observation's Seq.
 func (c *Config) Launcher(seq *int) Launcher {
+	l := &launcher{Config: c}
 	return func(ctx context.Context, p Point) (Observation, error) {
 		*seq++
-		return c.launch(ctx, p, *seq)
+		return l.launch(ctx, p, *seq)
 	}
 }
 
-func (c *Config) progress(phase string, p Point) {
-	if c.Progress != nil {
-		c.progressMu.Lock()
-		defer c.progressMu.Unlock()
-		c.Progress(phase, p)
+// launcher runs the launches of one Launcher.
+type launcher struct {
+	*Config
+	// mu serializes Progress calls (the log watcher reports the warm-up
+	// from its own goroutine).
+	mu sync.Mutex
+}
+
+func (l *launcher) progress(phase string, p Point, seq int) {
+	if l.Progress != nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.Progress(Event{Kind: EventPhase, Launch: seq, Point: p, Phase: phase})
 	}
 }
 
-func (c *Config) launch(ctx context.Context, p Point, seq int) (Observation, error) {
+func (l *launcher) launch(ctx context.Context, p Point, seq int) (Observation, error) {
+	c := l.Config
 	o := c.newObservation(p, seq)
-	c.progress("start", p)
+	l.progress("start", p, seq)
 	ctr, err := c.Runtime.Start(ctx, c.containerSpec(p, seq))
 	if err != nil {
 		return o, err
 	}
 	// The container goes whatever happens next, even on cancellation.
 	defer c.remove(ctx, ctr.ID)
-	w := c.watch(ctx, ctr, p)
-	c.progress("loading", p)
+	w := l.watch(ctx, ctr, p, seq)
+	l.progress("loading", p, seq)
 	t0 := time.Now()
 	healthy, code, ended := c.waitHealthy(ctx, w.httpc, w.base, w.exited)
 	o.Phases["load_and_warmup"] = time.Since(t0)
@@ -112,7 +121,7 @@ func (c *Config) launch(ctx context.Context, p Point, seq int) (Observation, err
 	case ctx.Err() != nil:
 		return o, ctx.Err()
 	case healthy:
-		c.serve(ctx, &o, w, p)
+		l.serve(ctx, &o, w, p, seq)
 	case ended:
 		o.Outcome, o.ExitCode = "failed", code
 		w.logs.wait(2 * time.Second)
@@ -123,7 +132,7 @@ func (c *Config) launch(ctx context.Context, p Point, seq int) (Observation, err
 	default:
 		o.Outcome, o.Failure = "failed", estimate.FailureHealthTimeout
 	}
-	c.progress("stop", p)
+	l.progress("stop", p, seq)
 	w.finish(&o)
 	return o, nil
 }
@@ -177,7 +186,8 @@ type watchers struct {
 }
 
 // watch starts following a started container.
-func (c *Config) watch(ctx context.Context, ctr Container, p Point) *watchers {
+func (l *launcher) watch(ctx context.Context, ctr Container, p Point, seq int) *watchers {
+	c := l.Config
 	w := &watchers{base: fmt.Sprintf("http://127.0.0.1:%d", ctr.Ports[c.Engine.Port()]), httpc: c.httpClient(), exited: make(chan int, 1),
 		logs: newLogWatcher(c.Engine), loaded: &loadedBytes{}}
 	if c.Sampler != nil {
@@ -188,7 +198,7 @@ func (c *Config) watch(ctx context.Context, ctr Container, p Point) *watchers {
 		w.peak = nvml.Watch(ctx, c.Sampler, c.GPUIndices, every)
 	}
 	w.logs.onWarmup = func() {
-		c.progress("warmup", p)
+		l.progress("warmup", p, seq)
 		// Weights and context are in place when the warm-up begins.
 		if c.Sampler != nil {
 			w.loaded.sample(ctx, c.Sampler, c.GPUIndices)
@@ -208,7 +218,8 @@ func (c *Config) watch(ctx context.Context, ctr Container, p Point) *watchers {
 
 // serve reads the budget of a server that answers its health check and
 // sends the plan's requests.
-func (c *Config) serve(ctx context.Context, o *Observation, w *watchers, p Point) {
+func (l *launcher) serve(ctx context.Context, o *Observation, w *watchers, p Point, seq int) {
+	c := l.Config
 	o.Outcome = "ok"
 	metric := 0
 	if body, err := get(ctx, w.httpc, w.base+c.Engine.MetricsPath()); err == nil {
@@ -216,7 +227,7 @@ func (c *Config) serve(ctx context.Context, o *Observation, w *watchers, p Point
 	}
 	o.Reported = w.logs.reported()
 	o.Reported.MaxBatchTotalTokensMetric = metric
-	c.progress("requests", p)
+	l.progress("requests", p, seq)
 	t1 := time.Now()
 	o.Requests = c.sendRequests(ctx, w.httpc, w.base, o.Budget())
 	o.Phases["requests"] = time.Since(t1)

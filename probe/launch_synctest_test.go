@@ -73,7 +73,7 @@ func TestLaunchHealthTimeoutAndPeak(t *testing.T) {
 		var phases []string
 		cfg := &Config{Runtime: rt, Engine: TGI{}, Image: "img", Model: "m", RunID: "s1", HealthTimeout: 2 * time.Minute,
 			HTTP: &http.Client{Transport: tr}, Sampler: sampler, GPUIndices: []int{0}, SampleEvery: 100 * time.Millisecond,
-			Progress: func(ph string, _ Point) { phases = append(phases, ph) }}
+			Progress: func(ev Event) { phases = append(phases, ev.Phase) }}
 		seq := 0
 		start := time.Now()
 		o, err := cfg.Launcher(&seq)(context.Background(), Point{4095, 4096, 4096})

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -26,6 +27,13 @@ type fakeRuntime struct {
 	started []ContainerSpec
 	live    map[string]*fakeCtr
 	removed int
+	// missing images are not local until pulled; pullErr fails a pull.
+	missing map[string]bool
+	pulled  []string
+	pullErr error
+	// leftover containers (of an earlier run) are listed by label and removed.
+	leftover   []Container
+	removedIDs []string
 }
 
 type fakeCtr struct {
@@ -34,8 +42,18 @@ type fakeCtr struct {
 	exit chan int
 }
 
-func (f *fakeRuntime) ImageExists(context.Context, string) (bool, error) { return true, nil }
-func (f *fakeRuntime) Pull(context.Context, string, io.Writer) error     { return nil }
+func (f *fakeRuntime) ImageExists(_ context.Context, image string) (bool, error) {
+	return !f.missing[image], nil
+}
+
+func (f *fakeRuntime) Pull(_ context.Context, image string, _ io.Writer) error {
+	f.pulled = append(f.pulled, image)
+	if f.pullErr != nil {
+		return f.pullErr
+	}
+	delete(f.missing, image)
+	return nil
+}
 
 func (f *fakeRuntime) Start(_ context.Context, spec ContainerSpec) (Container, error) {
 	f.mu.Lock()
@@ -62,7 +80,7 @@ func (f *fakeRuntime) Start(_ context.Context, spec ContainerSpec) (Container, e
 		f.live[id] = c
 		return Container{ID: id, Ports: map[int]int{80: port}}, nil
 	}
-	c.logs = fmt.Sprintf("INFO text_generation_launcher: KV-cache blocks: %d, size: 1\nINFO text_generation_router_v3: backends/v3/src/lib.rs:137: Setting max batch total tokens to %d\n", f.budget, f.budget)
+	c.logs = fmt.Sprintf("INFO text_generation_router_v3: Warming up model\nINFO text_generation_launcher: KV-cache blocks: %d, size: 1\nINFO text_generation_router_v3: backends/v3/src/lib.rs:137: Setting max batch total tokens to %d\n", f.budget, f.budget)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
@@ -129,16 +147,31 @@ func (f *fakeRuntime) Remove(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.live, id)
+	f.leftover = slices.DeleteFunc(f.leftover, func(c Container) bool { return c.ID == id })
 	f.removed++
+	f.removedIDs = append(f.removedIDs, id)
 	return nil
 }
 
-func (f *fakeRuntime) List(context.Context, map[string]string) ([]Container, error) {
+// List returns the live containers (which carry no labels) when labels is
+// empty, and the leftover ones that carry all of labels.
+func (f *fakeRuntime) List(_ context.Context, labels map[string]string) ([]Container, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []Container
-	for id := range f.live {
-		out = append(out, Container{ID: id})
+	if len(labels) == 0 {
+		for id := range f.live {
+			out = append(out, Container{ID: id})
+		}
+	}
+	for _, c := range f.leftover {
+		ok := true
+		for k, v := range labels {
+			ok = ok && c.Labels[k] == v
+		}
+		if ok {
+			out = append(out, c)
+		}
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -76,119 +77,100 @@ func runValidate(ctx context.Context, c *cli.Command, e env) error {
 		return &usageError{msg: fmt.Sprintf("validate takes one MODEL argument, got %d", c.NArg()), hint: "vramcalc validate meta-llama/Llama-3.1-8B-Instruct --gpu-ids 0 --out results.jsonl"}
 	}
 	model := c.Args().First()
-	if out := c.Int("output-tokens"); out <= 0 || out > 1024 {
-		return withHint(fmt.Errorf("--output-tokens must be in 1..1024, got %d", out), "TGI ≥ 3.1.1 validates and generates longer requests in 1024-token chunks")
-	}
-	gpuIDs, err := parseGPUIDs(c.String("gpu-ids"))
+	v, err := validationInputs(ctx, c, e, model)
 	if err != nil {
 		return err
-	}
-	// GPU memory: the simulator's endpoint, NVML, or nothing.
-	var sampler nvml.Sampler
-	if u := c.String("sim-gpus"); u != "" {
-		sampler = &nvml.SimSampler{BaseURL: strings.TrimRight(u, "/")}
-	} else if gpuIDs != nil {
-		s, err := nvml.Open()
-		if err != nil && !errors.Is(err, nvml.ErrUnavailable) {
-			return err
-		}
-		sampler = s
-	}
-	hw, indices, err := validateHardware(ctx, c, sampler, gpuIDs)
-	if err != nil {
-		return err
-	}
-	meta, err := resolveModel(ctx, c, e, model)
-	if err != nil {
-		return err
-	}
-	eng := estimate.Engine{Name: "tgi", Version: c.String("engine-version")}
-	base := estimate.Settings{CUDAMemoryFraction: c.Float("cuda-memory-fraction"), MaxBatchPrefillTokens: int(c.Int("max-batch-prefill-tokens"))}
-	if path := c.String("corrections"); path != "" {
-		corr, _, err := loadCorrections(path, eng, hw)
-		if err != nil {
-			return err
-		}
-		base.Corrections = &corr
-	}
-	zero, err := estimate.Run(meta.Model, hw, eng, base)
-	if err != nil {
-		return fmt.Errorf("estimate %s: %w", model, err)
-	}
-	prefill := zero.Startup.MaxBatchPrefillTokens
-	base.MaxBatchPrefillTokens = prefill
-	predict := func(p probe.Point) probe.Estimate {
-		s := base
-		s.MaxInputTokens, s.MaxTotalTokens = p.MaxInputTokens, p.MaxTotalTokens
-		r, err := estimate.Run(meta.Model, hw, eng, s)
-		if err != nil || r.KVBytesPerToken == 0 {
-			return probe.Estimate{}
-		}
-		st := r.Startup
-		return probe.Estimate{Fits: st.Fits, Budget: st.MaxBatchTotalTokens, WarmTokens: st.WarmupTokens,
-			WarmBytes: int64(st.WarmupBytes), TokenBytes: int64(r.KVBytesPerToken)}
-	}
-	shifted := func(delta int64) int {
-		s := base
-		s.ExtraOverheadBytes = estimate.Bytes(delta)
-		r, err := estimate.Run(meta.Model, hw, eng, s)
-		if err != nil {
-			return 0
-		}
-		return r.Boundary.MaxTotalTokens
-	}
-	plan := probe.Plan{Predicted: shifted(0), Cap: meta.Model.MaxPositions, Prefill: prefill, Tolerance: c.Float("tolerance"),
-		MaxLaunches: int(c.Int("max-launches")), Predict: predict, Shifted: shifted}
-	if plan.Predicted == 0 {
-		return withHint(fmt.Errorf("validate: the estimate says %s does not start on %d × %s at all", model, hw.Count, estimate.Bytes(hw.GPU.TotalBytes)), "run vramcalc estimate for the breakdown; validate needs a predicted edge to probe")
-	}
-
-	store, prev, err := probe.OpenStore(c.String("out"))
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	runID := fmt.Sprintf("%d", time.Now().Unix())
-	done := map[string]probe.Observation{}
-	seq := 0
-	if c.Bool("resume") {
-		for _, o := range prev {
-			done[o.Point.Key()] = o
-			runID, seq = o.Run, max(seq, o.Seq)
-		}
 	}
 	rt, err := docker.New()
 	if err != nil {
 		return withHint(err, "validate needs a Docker Engine: start it, or set DOCKER_HOST")
 	}
 	defer rt.Close()
-	if c.Bool("resume") {
-		// A crash may have left containers of this run behind.
-		if left, err := rt.List(ctx, map[string]string{probe.RunLabel: runID}); err == nil {
-			for _, ct := range left {
-				_ = rt.Remove(ctx, ct.ID)
-			}
-		}
-	}
-	image := c.String("image")
-	if ok, err := rt.ImageExists(ctx, image); err != nil {
+	v.Launch.Runtime = rt
+	prog := newValidateProgress(e.stderr)
+	v.Launch.Progress = prog.event
+	res, err := probe.Validate(ctx, v)
+	prog.finish()
+	switch {
+	case errors.Is(err, probe.ErrNoEdge):
+		return withHint(err, "run vramcalc estimate for the breakdown; validate needs a predicted edge to probe")
+	case errors.Is(err, probe.ErrImageNotFound):
+		return withHint(err, "pull the image first (docker pull), or build the simulator: cmd/tgisim/build-image.sh")
+	case errors.Is(err, probe.ErrNoEngine):
+		return withHint(err, "validate needs a Docker Engine: start it, or set DOCKER_HOST")
+	case err != nil:
 		return err
-	} else if !ok {
-		fmt.Fprintf(e.stderr, "pulling %s\n", image)
-		if err := rt.Pull(ctx, image, nil); err != nil {
-			return withHint(err, "pull the image first (docker pull), or build the simulator: cmd/tgisim/build-image.sh")
-		}
 	}
-	cfg := &probe.Config{Runtime: rt, Sampler: sampler, GPUIndices: indices, Engine: probe.TGI{}, Image: image, Model: model, RunID: runID,
-		Launch: probe.LaunchOptions{NumShard: hw.Count, CUDAMemoryFraction: base.CUDAMemoryFraction}, GPUIDs: gpuIDs,
+	return renderValidation(e, model, res.Plan, res.Estimate, res.Edge)
+}
+
+// validationInputs turns the flags into probe.Validation, all but the
+// runtime and the progress display.
+func validationInputs(ctx context.Context, c *cli.Command, e env, model string) (probe.Validation, error) {
+	if out := c.Int("output-tokens"); out <= 0 || out > 1024 {
+		return probe.Validation{}, withHint(fmt.Errorf("--output-tokens must be in 1..1024, got %d", out), "TGI ≥ 3.1.1 validates and generates longer requests in 1024-token chunks")
+	}
+	gpuIDs, err := parseGPUIDs(c.String("gpu-ids"))
+	if err != nil {
+		return probe.Validation{}, err
+	}
+	sampler, err := validateSampler(c, gpuIDs)
+	if err != nil {
+		return probe.Validation{}, err
+	}
+	hw, indices, err := validateHardware(ctx, c, sampler, gpuIDs)
+	if err != nil {
+		return probe.Validation{}, err
+	}
+	meta, err := resolveModel(ctx, c, e, model)
+	if err != nil {
+		return probe.Validation{}, err
+	}
+	settings := estimate.Settings{CUDAMemoryFraction: c.Float("cuda-memory-fraction"), MaxBatchPrefillTokens: int(c.Int("max-batch-prefill-tokens"))}
+	if path := c.String("corrections"); path != "" {
+		corr, _, err := loadCorrections(path, estimate.Engine{Name: "tgi", Version: c.String("engine-version")}, hw)
+		if err != nil {
+			return probe.Validation{}, err
+		}
+		settings.Corrections = &corr
+	}
+	launch, err := launchConfig(c, e, model)
+	if err != nil {
+		return probe.Validation{}, err
+	}
+	launch.Sampler, launch.GPUIndices, launch.GPUIDs = sampler, indices, gpuIDs
+	return probe.Validation{Model: meta.Model, Hardware: hw, EngineVersion: c.String("engine-version"), Settings: settings,
+		Tolerance: c.Float("tolerance"), MaxLaunches: int(c.Int("max-launches")), Results: c.String("out"), Resume: c.Bool("resume"),
+		Launch: launch}, nil
+}
+
+// validateSampler reads GPU memory from the simulator's endpoint, NVML, or
+// nothing (no GPU requested).
+func validateSampler(c *cli.Command, gpuIDs []string) (nvml.Sampler, error) {
+	if u := c.String("sim-gpus"); u != "" {
+		return &nvml.SimSampler{BaseURL: strings.TrimRight(u, "/")}, nil
+	}
+	if gpuIDs == nil {
+		return nil, nil
+	}
+	s, err := nvml.Open()
+	if err != nil && !errors.Is(err, nvml.ErrUnavailable) {
+		return nil, err
+	}
+	return s, nil
+}
+
+// launchConfig is how each point's container starts: image, engine, model,
+// environment, the token, the cache, extra ports and the requests.
+func launchConfig(c *cli.Command, e env, model string) (probe.Config, error) {
+	cfg := probe.Config{Engine: probe.TGI{}, Image: c.String("image"), Model: model,
 		Env: append([]string{"HF_HOME=/data"}, c.StringSlice("env")...), HealthTimeout: c.Duration("health-timeout"),
 		Requests: probe.RequestPlan{InputTokens: int(c.Int("input-tokens")), OutputTokens: int(c.Int("output-tokens")), Concurrency: int(c.Int("concurrency")),
-			Tolerance: int(c.Int("tolerance-tokens")), Grammar: c.Bool("grammar")},
-		Predict: predict}
+			Tolerance: int(c.Int("tolerance-tokens")), Grammar: c.Bool("grammar")}}
 	for _, pub := range c.StringSlice("publish") {
 		var cp, hp int
 		if _, err := fmt.Sscanf(pub, "%d:%d", &cp, &hp); err != nil || cp <= 0 || hp <= 0 {
-			return withHint(fmt.Errorf("--publish %q: want CONTAINER:HOST ports", pub), "e.g. --publish 9400:9400")
+			return cfg, withHint(fmt.Errorf("--publish %q: want CONTAINER:HOST ports", pub), "e.g. --publish 9400:9400")
 		}
 		cfg.ExtraPorts = append(cfg.ExtraPorts, probe.PortBinding{ContainerPort: cp, HostPort: hp})
 	}
@@ -198,30 +180,32 @@ func runValidate(ctx context.Context, c *cli.Command, e env) error {
 	if cache := hfCacheDir(c, e); cache != "" {
 		cfg.Mounts = []probe.Mount{{Source: cache, Target: "/data"}}
 	}
-	bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSpinnerType(14),
-		progressbar.OptionSetDescription("validate"), progressbar.OptionClearOnFinish())
-	cfg.Progress = func(phase string, p probe.Point) {
-		bar.Describe(fmt.Sprintf("launch %d: --max-total-tokens %s: %s", seq, num(p.MaxTotalTokens), phase))
-		_ = bar.Add(1)
-	}
-	inner := cfg.Launcher(&seq)
-	launch := func(ctx context.Context, p probe.Point) (probe.Observation, error) {
-		o, err := inner(ctx, p)
-		if err != nil {
-			return o, err
-		}
-		if err := store.Append(o); err != nil {
-			return o, err
-		}
-		return o, nil
-	}
-	edge, err := probe.Search(ctx, plan, launch, done)
-	_ = bar.Finish()
-	if err != nil {
-		return err
-	}
-	return renderValidation(e, model, plan, zero, edge)
+	return cfg, nil
 }
+
+// validateProgress shows a run's events on stderr.
+type validateProgress struct {
+	w   io.Writer
+	bar *progressbar.ProgressBar
+}
+
+func newValidateProgress(w io.Writer) *validateProgress {
+	bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(w), progressbar.OptionSpinnerType(14),
+		progressbar.OptionSetDescription("validate"), progressbar.OptionClearOnFinish())
+	return &validateProgress{w: w, bar: bar}
+}
+
+func (p *validateProgress) event(ev probe.Event) {
+	switch ev.Kind {
+	case probe.EventPull:
+		fmt.Fprintf(p.w, "pulling %s\n", ev.Image)
+	case probe.EventPhase:
+		p.bar.Describe(fmt.Sprintf("launch %d: --max-total-tokens %s: %s", ev.Launch, num(ev.Point.MaxTotalTokens), ev.Phase))
+		_ = p.bar.Add(1)
+	}
+}
+
+func (p *validateProgress) finish() { _ = p.bar.Finish() }
 
 // renderValidation reconciles, per component, the estimate, the engine's
 // own log and metrics, and NVML.
