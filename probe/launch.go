@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,7 +21,9 @@ import (
 // Config is everything a launch needs besides the point itself.
 type Config struct {
 	Runtime Runtime
-	// Sampler reads GPU memory while a point runs; nil records no peak.
+	// Sampler reads GPU memory while a point runs; nil records no peak. A
+	// launch that gets no reading of a GPU says why in
+	// Observation.PeakError.
 	Sampler nvml.Sampler
 	// GPUIndices are the sampler's device indices to watch.
 	GPUIndices []int
@@ -32,10 +35,17 @@ type Config struct {
 	Launch LaunchOptions
 	GPUIDs []string
 	Mounts []Mount
-	// ExtraPorts are published besides the engine's (the simulator's /sim/gpus).
+	// EngineHostPort is the host port of the engine's port (0: the runtime
+	// picks a free one).
+	EngineHostPort int
+	// ExtraPorts are published besides the engine's.
 	ExtraPorts []PortBinding
-	Env        []string
-	Secrets    map[string]string
+	// SimGPUsPort, when not 0, is the container port of the simulator's
+	// GET /sim/gpus: each launch publishes it (on a free host port unless
+	// ExtraPorts binds it) and reads GPU memory there instead of Sampler.
+	SimGPUsPort int
+	Env         []string
+	Secrets     map[string]string
 	// HealthTimeout bounds loading plus warm-up (default 30 min).
 	HealthTimeout time.Duration
 	// SampleEvery is the NVML sampling interval (default 100 ms).
@@ -154,8 +164,54 @@ func (c *Config) containerSpec(p Point, seq int) ContainerSpec {
 	return ContainerSpec{
 		Name: fmt.Sprintf("vramcalc-%s-%d", c.RunID, seq), Image: c.Image, Args: c.Engine.Args(c.Model, p, c.Launch),
 		Env: c.Env, SecretEnv: c.Secrets, Labels: map[string]string{RunLabel: c.RunID},
-		Ports: append([]PortBinding{{ContainerPort: c.Engine.Port()}}, c.ExtraPorts...), ShmSize: 1 << 30, Mounts: c.Mounts, GPUIDs: c.GPUIDs,
+		Ports: c.ports(), ShmSize: 1 << 30, Mounts: c.Mounts, GPUIDs: c.GPUIDs,
 	}
+}
+
+// ports are the engine's port, the extra ones, and the simulator's
+// /sim/gpus port unless an extra one already publishes it.
+func (c *Config) ports() []PortBinding {
+	ports := append([]PortBinding{{ContainerPort: c.Engine.Port(), HostPort: c.EngineHostPort}}, c.ExtraPorts...)
+	if c.SimGPUsPort != 0 && c.binding(c.SimGPUsPort).ContainerPort == 0 {
+		ports = append(ports, PortBinding{ContainerPort: c.SimGPUsPort})
+	}
+	return ports
+}
+
+// binding is the extra binding of a container port (zero if none).
+func (c *Config) binding(containerPort int) PortBinding {
+	for _, b := range c.ExtraPorts {
+		if b.ContainerPort == containerPort {
+			return b
+		}
+	}
+	return PortBinding{}
+}
+
+// hostURL is http:// and the host address where ctr publishes containerPort.
+func (c *Config) hostURL(ctr Container, containerPort int) string {
+	ip := c.binding(containerPort).Host()
+	return "http://" + netip.AddrPortFrom(ip, uint16(ctr.Ports[containerPort])).String()
+}
+
+// sampler reads the GPUs of a started container: the simulator's
+// /sim/gpus on its published port, else Sampler.
+func (c *Config) sampler(ctr Container) nvml.Sampler {
+	if c.SimGPUsPort != 0 {
+		return nvml.SimSampler{BaseURL: c.hostURL(ctr, c.SimGPUsPort)}
+	}
+	return c.Sampler
+}
+
+// memorySource names where a sampler reads GPU memory, for PeakError.
+func memorySource(s nvml.Sampler) string {
+	switch s := s.(type) {
+	case nvml.SimSampler:
+		return "the simulator's /sim/gpus at " + s.BaseURL
+	case *nvml.SimSampler:
+		return "the simulator's /sim/gpus at " + s.BaseURL
+	}
+	return "NVML"
 }
 
 // remove stops and removes a container, even when ctx is cancelled.
@@ -181,27 +237,31 @@ type watchers struct {
 	httpc  *http.Client
 	exited chan int
 	logs   *logWatcher
-	peak   *nvml.Peak
-	loaded *loadedBytes
+	// peak watches indices through a sampler that source names.
+	peak    *nvml.Peak
+	source  string
+	indices []int
+	loaded  *loadedBytes
 }
 
 // watch starts following a started container.
 func (l *launcher) watch(ctx context.Context, ctr Container, p Point, seq int) *watchers {
 	c := l.Config
-	w := &watchers{base: fmt.Sprintf("http://127.0.0.1:%d", ctr.Ports[c.Engine.Port()]), httpc: c.httpClient(), exited: make(chan int, 1),
-		logs: newLogWatcher(c.Engine), loaded: &loadedBytes{}}
-	if c.Sampler != nil {
+	w := &watchers{base: c.hostURL(ctr, c.Engine.Port()), httpc: c.httpClient(), exited: make(chan int, 1),
+		logs: newLogWatcher(c.Engine), loaded: &loadedBytes{}, indices: c.GPUIndices}
+	sampler := c.sampler(ctr)
+	if sampler != nil {
 		every := c.SampleEvery
 		if every <= 0 {
 			every = 100 * time.Millisecond
 		}
-		w.peak = nvml.Watch(ctx, c.Sampler, c.GPUIndices, every)
+		w.peak, w.source = nvml.Watch(ctx, sampler, c.GPUIndices, every), memorySource(sampler)
 	}
 	w.logs.onWarmup = func() {
 		l.progress("warmup", p, seq)
 		// Weights and context are in place when the warm-up begins.
-		if c.Sampler != nil {
-			w.loaded.sample(ctx, c.Sampler, c.GPUIndices)
+		if sampler != nil {
+			w.loaded.sample(ctx, sampler, c.GPUIndices)
 		}
 	}
 	if rc, err := c.Runtime.Logs(ctx, ctr.ID, true); err == nil {
@@ -244,12 +304,32 @@ func (l *launcher) serve(ctx context.Context, o *Observation, w *watchers, p Poi
 func (w *watchers) finish(o *Observation) {
 	if w.peak != nil {
 		o.PeakBytes = w.peak.Stop()
+		o.PeakError = w.unread(o.PeakBytes)
 	}
 	metric := o.Reported.MaxBatchTotalTokensMetric
 	o.Reported = w.logs.reported()
 	o.Reported.MaxBatchTotalTokensMetric = metric
 	o.LogTail = w.logs.tail()
 	o.LoadedBytes = w.loaded.get()
+}
+
+// unread says which watched GPUs have no peak and why ("" when all have
+// one): the source, the GPUs, the last sampling error.
+func (w *watchers) unread(peaks map[int]uint64) string {
+	var missing []string
+	for _, i := range w.indices {
+		if _, ok := peaks[i]; !ok {
+			missing = append(missing, strconv.Itoa(i))
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	why := "no sample was taken"
+	if err := w.peak.Err(); err != nil {
+		why = err.Error()
+	}
+	return fmt.Sprintf("%s: GPU %s: %s", w.source, strings.Join(missing, ", "), why)
 }
 
 // loadedBytes is the used memory per GPU sampled when the warm-up began.

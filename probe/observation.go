@@ -32,6 +32,10 @@ type Observation struct {
 	Reported Reported `json:"reported"`
 	// PeakBytes is the highest used memory NVML saw per GPU index while the point ran.
 	PeakBytes map[int]uint64 `json:"peak_bytes,omitempty"`
+	// PeakError says why a watched GPU has no PeakBytes entry: which
+	// reader (NVML, or the simulator's /sim/gpus at its URL), which GPUs,
+	// and the last error ("" when every GPU was read).
+	PeakError string `json:"peak_error,omitempty"`
 	// LoadedBytes is the used memory per GPU when the warm-up began: CUDA
 	// context and weights (and other processes).
 	LoadedBytes map[int]uint64 `json:"loaded_bytes,omitempty"`

@@ -92,7 +92,8 @@ const (
 	EventPhase EventKind = "phase"
 	// EventObserved: a launch ended and its observation is on disk.
 	EventObserved EventKind = "observed"
-	// EventWarning: something the run goes on without.
+	// EventWarning: something the run goes on without; once per run, the
+	// first launch whose GPU memory could not be read (Observation.PeakError).
 	EventWarning EventKind = "warning"
 )
 
@@ -203,6 +204,8 @@ type record struct {
 	done   map[string]Observation
 	seq    int
 	events func(Event)
+	// warned: the run has warned that a launch's GPU memory went unread.
+	warned bool
 }
 
 // openRecord opens v.Results; with Resume, the run goes on under the id
@@ -244,6 +247,11 @@ func (r *record) launcher(cfg *Config) Launcher {
 			return o, err
 		}
 		r.emit(Event{Kind: EventObserved, Launch: o.Seq, Point: p, Observation: &o})
+		if o.PeakError != "" && !r.warned {
+			r.warned = true
+			r.emit(Event{Kind: EventWarning, Launch: o.Seq, Point: p, Warning: fmt.Sprintf(
+				"launch %d: GPU memory not read from %s; no peak recorded (peak_error in the results; said once per run)", o.Seq, o.PeakError)})
+		}
 		return o, nil
 	}
 }

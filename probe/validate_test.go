@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vramcalc/vramcalc/estimate"
+	"github.com/vramcalc/vramcalc/nvml"
 )
 
 // llama8BOnL4 is a validation of Llama-3.1-8B on one L4 against rt.
@@ -184,4 +185,36 @@ func TestValidateErrors(t *testing.T) {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// TestValidateWarnsOnceWhenMemoryUnread: NVML could not be opened, so no
+// launch reads its GPU; each of the 4 observations says so in peak_error,
+// and the run warns once, at the first launch.
+func TestValidateWarnsOnceWhenMemoryUnread(t *testing.T) {
+	rt := &fakeRuntime{edge: 20000, budget: 20461}
+	path := filepath.Join(t.TempDir(), "results.jsonl")
+	v := llama8BOnL4(rt, path)
+	// What nvml.Open says in a build without cgo.
+	openErr := errors.New("nvml: open: unavailable: built without cgo (CGO_ENABLED=0)")
+	v.Launch.Sampler, v.Launch.GPUIndices, v.Launch.SampleEvery = nvml.Unopened{Err: openErr}, []int{0}, 10*time.Millisecond
+	var warnings []Event
+	v.Launch.Progress = func(ev Event) {
+		if ev.Kind == EventWarning {
+			warnings = append(warnings, ev)
+		}
+	}
+	res, err := Validate(context.Background(), v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const peakErr = "NVML: GPU 0: nvml: open: unavailable: built without cgo (CGO_ENABLED=0)"
+	for _, o := range res.Edge.Observations {
+		if o.PeakError != peakErr || len(o.PeakBytes) != 0 {
+			t.Errorf("launch %d: peak %v, peak error %q", o.Seq, o.PeakBytes, o.PeakError)
+		}
+	}
+	want := "launch 1: GPU memory not read from " + peakErr + "; no peak recorded (peak_error in the results; said once per run)"
+	if len(res.Edge.Observations) != 4 || len(warnings) != 1 || warnings[0].Warning != want || warnings[0].Launch != 1 {
+		t.Errorf("%d launches, warnings %+v", len(res.Edge.Observations), warnings)
+	}
 }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,8 +145,9 @@ func pullLine(m jsonstream.Message) string {
 
 // Start creates and starts a container from spec. Env and SecretEnv are
 // merged only into the create request; a secret value never appears in a
-// returned error. Ports are published on 127.0.0.1 (host port 0: the engine
-// picks one) and the returned probe.Container.Ports holds the bound host ports.
+// returned error. Ports are published on their loopback address (127.0.0.1
+// unless HostIP says otherwise; any other address is refused; host port 0:
+// the engine picks one) and the returned probe.Container.Ports holds the bound host ports.
 // GPUIDs adds an NVIDIA device request only when it is not nil. If the
 // container was created but cannot be started or inspected, it is removed.
 // An image that is not local returns an error wrapping probe.ErrImageNotFound.
@@ -211,14 +211,16 @@ func createRequest(spec probe.ContainerSpec) (*container.Config, *container.Host
 	return cfg, hc, nil
 }
 
-// portBindings publishes each container port on 127.0.0.1 (an empty host
-// port lets the engine pick one).
+// portBindings publishes each container port on its loopback address
+// (127.0.0.1 by default; an empty host port lets the engine pick one).
 func portBindings(ports []probe.PortBinding) (network.PortSet, network.PortMap, error) {
 	exposed, bindings := network.PortSet{}, network.PortMap{}
-	loopback := netip.AddrFrom4([4]byte{127, 0, 0, 1})
 	for _, p := range ports {
 		if p.ContainerPort <= 0 || p.ContainerPort > 65535 || p.HostPort < 0 || p.HostPort > 65535 {
 			return nil, nil, fmt.Errorf("bad port binding %d:%d", p.HostPort, p.ContainerPort)
+		}
+		if !p.Host().IsLoopback() {
+			return nil, nil, fmt.Errorf("port binding %s:%d:%d: %s is not a loopback address", p.Host(), p.HostPort, p.ContainerPort, p.Host())
 		}
 		port, _ := network.PortFrom(uint16(p.ContainerPort), network.TCP)
 		host := ""
@@ -226,7 +228,7 @@ func portBindings(ports []probe.PortBinding) (network.PortSet, network.PortMap, 
 			host = strconv.Itoa(p.HostPort)
 		}
 		exposed[port] = struct{}{}
-		bindings[port] = append(bindings[port], network.PortBinding{HostIP: loopback, HostPort: host})
+		bindings[port] = append(bindings[port], network.PortBinding{HostIP: p.Host(), HostPort: host})
 	}
 	return exposed, bindings, nil
 }

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -268,16 +269,32 @@ func TestDockerStartRequest(t *testing.T) {
 	}
 }
 
+// TestDockerStartHostPort: a host port and a loopback address other than
+// 127.0.0.1 reach the engine as given; an address that is not loopback is
+// refused before anything is created.
 func TestDockerStartHostPort(t *testing.T) {
 	f := startEngine(t)
 	spec := testSpec()
-	spec.Ports = []probe.PortBinding{{ContainerPort: 80, HostPort: 8081}}
+	spec.Ports = []probe.PortBinding{{ContainerPort: 80, HostPort: 8081}, {ContainerPort: 9400, HostPort: 9500, HostIP: netip.MustParseAddr("127.0.0.2")},
+		{ContainerPort: 9401, HostIP: netip.IPv6Loopback()}}
 	if _, err := f.docker(t).Start(context.Background(), spec); err != nil {
 		t.Fatal(err)
 	}
 	_, b := createBody(t, f)
-	if pb := b.HostConfig.PortBindings["80/tcp"]; len(pb) != 1 || pb[0].HostIp != "127.0.0.1" || pb[0].HostPort != "8081" {
-		t.Errorf("PortBindings = %+v", b.HostConfig.PortBindings)
+	want := map[string][]struct{ HostIp, HostPort string }{
+		"80/tcp": {{"127.0.0.1", "8081"}}, "9400/tcp": {{"127.0.0.2", "9500"}}, "9401/tcp": {{"::1", ""}},
+	}
+	if !reflect.DeepEqual(b.HostConfig.PortBindings, want) {
+		t.Errorf("PortBindings = %+v, want %+v", b.HostConfig.PortBindings, want)
+	}
+	f = startEngine(t)
+	spec.Ports = []probe.PortBinding{{ContainerPort: 80, HostPort: 8081, HostIP: netip.IPv4Unspecified()}}
+	_, err := f.docker(t).Start(context.Background(), spec)
+	if err == nil || err.Error() != "docker: start vramcalc-r1-1: port binding 0.0.0.0:8081:80: 0.0.0.0 is not a loopback address" {
+		t.Errorf("Start on 0.0.0.0 = %v", err)
+	}
+	if _, created := f.request("POST", "/containers/create"); created {
+		t.Error("a container was created for a binding on 0.0.0.0")
 	}
 }
 
@@ -704,11 +721,15 @@ func main() {
 }
 `
 
-const testImage = "vramcalc/probe-test:dev"
+// testImageTag is a tag of this test alone, so that another copy of the
+// suite on the same engine neither shares nor removes it.
+func testImageTag() string {
+	return fmt.Sprintf("vramcalc/probe-test:%d-%d", os.Getpid(), time.Now().UnixNano())
+}
 
 // buildTestImage compiles testProgram statically and builds it FROM
 // scratch through the Engine API (no docker CLI, no registry).
-func buildTestImage(t *testing.T, ctx context.Context, d *Runtime) {
+func buildTestImage(t *testing.T, ctx context.Context, d *Runtime, tag string) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(testProgram), 0o644); err != nil {
@@ -747,7 +768,7 @@ func buildTestImage(t *testing.T, ctx context.Context, d *Runtime) {
 		t.Fatal(err)
 	}
 	res, err := d.cli.ImageBuild(ctx, &tarball, client.ImageBuildOptions{
-		Tags: []string{testImage}, Remove: true, ForceRemove: true, Version: build.BuilderV1,
+		Tags: []string{tag}, Remove: true, ForceRemove: true, Version: build.BuilderV1,
 	})
 	if err != nil {
 		t.Fatalf("image build: %v", err)
@@ -792,7 +813,8 @@ func TestDockerEngine(t *testing.T) {
 	defer cancel()
 
 	t0 := time.Now()
-	buildTestImage(t, ctx, d)
+	testImage := testImageTag()
+	buildTestImage(t, ctx, d, testImage)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
