@@ -248,7 +248,7 @@ type watchers struct {
 func (l *launcher) watch(ctx context.Context, ctr Container, p Point, seq int) *watchers {
 	c := l.Config
 	w := &watchers{base: c.hostURL(ctr, c.Engine.Port()), httpc: c.httpClient(), exited: make(chan int, 1),
-		logs: newLogWatcher(c.Engine), loaded: &loadedBytes{}, indices: c.GPUIndices}
+		logs: newLogWatcher(c.Engine, c.Secrets), loaded: &loadedBytes{}, indices: c.GPUIndices}
 	sampler := c.sampler(ctr)
 	if sampler != nil {
 		every := c.SampleEvery
@@ -413,10 +413,20 @@ type logWatcher struct {
 	// onWarmup is called once when the log says the warm-up began.
 	onWarmup func()
 	warm     bool
+	// hide replaces every secret value in a line with "[redacted]".
+	hide *strings.Replacer
 }
 
-func newLogWatcher(e Engine) *logWatcher {
-	return &logWatcher{engine: e, done: make(chan struct{})}
+// newLogWatcher parses e's log; the values of secrets never reach the
+// kept tail, even if the engine prints its environment.
+func newLogWatcher(e Engine, secrets map[string]string) *logWatcher {
+	var pairs []string
+	for _, v := range secrets {
+		if v != "" {
+			pairs = append(pairs, v, "[redacted]")
+		}
+	}
+	return &logWatcher{engine: e, done: make(chan struct{}), hide: strings.NewReplacer(pairs...)}
 }
 
 // reported is what the log said so far.
@@ -432,7 +442,7 @@ func (w *logWatcher) read(rc io.ReadCloser) {
 	sc := bufio.NewScanner(rc)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		line := sc.Text()
+		line := w.hide.Replace(sc.Text())
 		w.mu.Lock()
 		w.engine.ParseLog(line, &w.rep)
 		if !w.warm && strings.Contains(line, "Warming up model") {

@@ -39,6 +39,8 @@ type fakeRuntime struct {
 	removedIDs []string
 	// published adds container port → host port bindings to every container.
 	published map[int]int
+	// logPrefix starts every container's log (an engine printing its env).
+	logPrefix string
 }
 
 type fakeCtr struct {
@@ -129,7 +131,7 @@ func (f *fakeRuntime) ports(engine int) map[int]int {
 func (f *fakeRuntime) Logs(_ context.Context, id string, _ bool) (io.ReadCloser, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return io.NopCloser(strings.NewReader(f.live[id].logs)), nil
+	return io.NopCloser(strings.NewReader(f.logPrefix + f.live[id].logs)), nil
 }
 
 func (f *fakeRuntime) Wait(ctx context.Context, id string) (int, error) {
@@ -191,7 +193,8 @@ func (f *fakeRuntime) List(_ context.Context, labels map[string]string) ([]Conta
 }
 
 func TestLaunchOKAndWarmupOOM(t *testing.T) {
-	rt := &fakeRuntime{edge: 20000, budget: 22460}
+	// The engine prints its environment: the token must not reach the tail.
+	rt := &fakeRuntime{edge: 20000, budget: 22460, logPrefix: "env: HF_HOME=/data HF_TOKEN=hf_secretValue\n"}
 	cfg := &Config{Runtime: rt, Engine: TGI{}, Image: "vramcalc/tgisim:dev", Model: "meta-llama/Llama-3.1-8B-Instruct", RunID: "t1",
 		Secrets: map[string]string{"HF_TOKEN": "hf_secretValue"}, HealthTimeout: 5 * time.Second,
 		Requests: RequestPlan{InputTokens: 100, OutputTokens: 50, Concurrency: 4}}
@@ -222,8 +225,8 @@ func TestLaunchOKAndWarmupOOM(t *testing.T) {
 	}
 	for _, o := range []Observation{ok, bad} {
 		b, _ := json.Marshal(o)
-		if strings.Contains(string(b), "hf_secretValue") {
-			t.Error("the token is in an observation")
+		if strings.Contains(string(b), "hf_secretValue") || len(o.LogTail) == 0 || o.LogTail[0] != "env: HF_HOME=/data HF_TOKEN=[redacted]" {
+			t.Errorf("the token is in observation %d, or the tail lost the line: %q", o.Seq, o.LogTail)
 		}
 	}
 }

@@ -45,7 +45,8 @@ type Observation struct {
 	Requests RequestStats `json:"requests"`
 	// Predicted is what the estimate said for this point.
 	Predicted Prediction `json:"predicted"`
-	// LogTail is the last lines of the engine's log (never the token).
+	// LogTail is the last lines of the engine's log, with the values of
+	// Config.Secrets (the HF token) replaced by "[redacted]".
 	LogTail []string `json:"log_tail,omitempty"`
 }
 

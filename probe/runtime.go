@@ -9,8 +9,8 @@ import (
 )
 
 // Runtime starts and watches containers, in vramcalc's own terms. One
-// adapter file per container engine implements it (docker.go, over the
-// Docker Engine API); tests use fakes. Methods return errors wrapped with
+// adapter package per container engine implements it (probe/docker, over
+// the Docker Engine API); tests use fakes. Methods return errors wrapped with
 // the container or image they concern; ErrNotFound and ErrImageNotFound are
 // branch points.
 type Runtime interface {
