@@ -50,11 +50,14 @@ const (
 	FailureHealthTimeout = "health_timeout"
 	// FailureCrash: the engine exited for a reason none of the other kinds name.
 	FailureCrash = "crash"
+	// FailureRequests: the server started, but a request it accepted failed
+	// (a 5xx answer or a dropped connection, e.g. an OOM in decode).
+	FailureRequests = "requests"
 )
 
 // FailureKinds lists every failure kind, predicted ones first.
 var FailureKinds = []string{
 	FailureWeights, FailureWarmupOOM, FailureNotEnoughMemory, FailureArgumentValidation,
 	FailureWarmupOverflow, FailureCannotServe, FailureMaxModelLen, FailureNoKVMemory,
-	FailureGPUMemoryUtilization, FailureCUDAOOM, FailureDownload, FailureHealthTimeout, FailureCrash,
+	FailureGPUMemoryUtilization, FailureCUDAOOM, FailureDownload, FailureHealthTimeout, FailureCrash, FailureRequests,
 }

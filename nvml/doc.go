@@ -16,6 +16,9 @@
 //   - Fake: plays back per-device samples, by call or by time; Null has no
 //     devices. Neither needs cgo, so tests of packages that take a Sampler
 //     build with CGO_ENABLED=0, which go-nvml's own mocks cannot.
+//   - Unopened: stands for a sampler Open could not open; every read
+//     returns Open's error, so a caller that records memory per launch
+//     records why it has none.
 //
 // Watch polls a Sampler from one goroutine and Peak.Stop returns the
 // highest Used per device.

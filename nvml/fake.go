@@ -173,3 +173,23 @@ var (
 	_ Sampler = (*Fake)(nil)
 	_ Sampler = Null{}
 )
+
+// Unopened stands for a sampler that could not be opened (Open's error):
+// every read returns Err. A caller that records memory per launch passes
+// it instead of no sampler, so that each launch says why it has no
+// readings rather than leaving them empty.
+type Unopened struct {
+	// Err is why; it should match ErrUnavailable.
+	Err error
+}
+
+// Devices returns Err.
+func (u Unopened) Devices(context.Context) ([]Device, error) { return nil, u.Err }
+
+// Sample returns Err.
+func (u Unopened) Sample(context.Context, int) (MemSample, error) { return MemSample{}, u.Err }
+
+// Close does nothing.
+func (Unopened) Close() error { return nil }
+
+var _ Sampler = Unopened{}

@@ -3,6 +3,7 @@ package nvml_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -226,6 +227,29 @@ func TestNull(t *testing.T) {
 	}
 	if _, err := s.Sample(t.Context(), 0); !errors.Is(err, nvml.ErrNoDevice) {
 		t.Errorf("Sample(0): err = %v, want ErrNoDevice", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close = %v", err)
+	}
+}
+
+// TestUnopened: a sampler that could not be opened fails every read with
+// Open's error, and a watch over it reads no GPU and keeps that error.
+func TestUnopened(t *testing.T) {
+	_, openErr := nvml.Open()
+	if openErr == nil {
+		openErr = fmt.Errorf("nvml: init: %w", nvml.ErrUnavailable) // a machine with NVML
+	}
+	var s nvml.Sampler = nvml.Unopened{Err: openErr}
+	if devs, err := s.Devices(t.Context()); devs != nil || err != openErr {
+		t.Errorf("Devices = %v, %v", devs, err)
+	}
+	if _, err := s.Sample(t.Context(), 0); !errors.Is(err, nvml.ErrUnavailable) || err.Error() != openErr.Error() {
+		t.Errorf("Sample = %v, want %v", err, openErr)
+	}
+	p := nvml.Watch(t.Context(), s, []int{0, 1}, time.Millisecond)
+	if peaks := p.Stop(); len(peaks) != 0 || p.Samples() != 0 || p.Errors() < 4 || p.Err() != openErr {
+		t.Errorf("watch: peaks %v, %d samples, %d errors, last %v", peaks, p.Samples(), p.Errors(), p.Err())
 	}
 	if err := s.Close(); err != nil {
 		t.Errorf("Close = %v", err)

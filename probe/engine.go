@@ -4,6 +4,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/vramcalc/vramcalc/estimate"
 )
 
 // Point is one set of launch limits to try.
@@ -17,17 +19,6 @@ type Point struct {
 func (p Point) Key() string {
 	return strconv.Itoa(p.MaxInputTokens) + "/" + strconv.Itoa(p.MaxTotalTokens) + "/" + strconv.Itoa(p.MaxBatchPrefillTokens)
 }
-
-// Failure kinds a start can end with.
-const (
-	FailWarmupOOM       = "warmup_oom"
-	FailCUDAOOM         = "cuda_oom"
-	FailNotEnoughMemory = "not_enough_memory"
-	FailBadFlag         = "bad_flag"
-	FailDownload        = "download"
-	FailHealthTimeout   = "health_timeout"
-	FailCrash           = "crash"
-)
 
 // Engine is what is specific to one serving engine: its launcher flags, the
 // log lines and metrics that report its KV budget, and how a failed start
@@ -48,7 +39,8 @@ type Engine interface {
 	ParseLog(line string, r *Reported)
 	// ParseMetrics reads the KV budget from a metrics body (0 if absent).
 	ParseMetrics(body string) int
-	// Classify names why a start failed from its exit code and log tail.
+	// Classify names why a start failed from its exit code and log tail:
+	// one of the estimate.Failure* kinds, "" for a clean exit.
 	Classify(exitCode int, tail []string) string
 }
 
@@ -175,18 +167,18 @@ func (TGI) Classify(exitCode int, tail []string) string {
 	text := strings.Join(tail, "\n")
 	switch {
 	case tgiPrefixOOM.MatchString(text), strings.Contains(text, "num_tokens") && strings.Contains(text, "UnboundLocalError"):
-		return FailWarmupOOM
+		return estimate.FailureWarmupOOM
 	case strings.Contains(text, "Not enough memory to handle `max_total_tokens"), strings.Contains(text, "NotEnoughMemory"):
-		return FailNotEnoughMemory
+		return estimate.FailureNotEnoughMemory
 	case strings.Contains(text, "OutOfMemoryError"), strings.Contains(text, "CUDA out of memory"), strings.Contains(text, "out of memory"):
-		return FailCUDAOOM
+		return estimate.FailureCUDAOOM
 	case strings.Contains(text, "ArgumentValidation"), strings.Contains(text, "error: unexpected argument"), strings.Contains(text, "error: invalid value"):
-		return FailBadFlag
+		return estimate.FailureArgumentValidation
 	case strings.Contains(text, "DownloadError"), strings.Contains(text, "Download encountered an error"), strings.Contains(text, "Repository Not Found"), strings.Contains(text, "401 Client Error"):
-		return FailDownload
+		return estimate.FailureDownload
 	}
 	if exitCode == 0 {
 		return ""
 	}
-	return FailCrash
+	return estimate.FailureCrash
 }

@@ -8,18 +8,22 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/nvml"
 )
 
 // Config is everything a launch needs besides the point itself.
 type Config struct {
 	Runtime Runtime
-	// Sampler reads GPU memory while a point runs; nil records no peak.
+	// Sampler reads GPU memory while a point runs; nil records no peak. A
+	// launch that gets no reading of a GPU says why in
+	// Observation.PeakError.
 	Sampler nvml.Sampler
 	// GPUIndices are the sampler's device indices to watch.
 	GPUIndices []int
@@ -31,22 +35,27 @@ type Config struct {
 	Launch LaunchOptions
 	GPUIDs []string
 	Mounts []Mount
-	// ExtraPorts are published besides the engine's (the simulator's /sim/gpus).
+	// EngineHostPort is the host port of the engine's port (0: the runtime
+	// picks a free one).
+	EngineHostPort int
+	// ExtraPorts are published besides the engine's.
 	ExtraPorts []PortBinding
-	Env        []string
-	Secrets    map[string]string
+	// SimGPUsPort, when not 0, is the container port of the simulator's
+	// GET /sim/gpus: each launch publishes it (on a free host port unless
+	// ExtraPorts binds it) and reads GPU memory there instead of Sampler.
+	SimGPUsPort int
+	Env         []string
+	Secrets     map[string]string
 	// HealthTimeout bounds loading plus warm-up (default 30 min).
 	HealthTimeout time.Duration
 	// SampleEvery is the NVML sampling interval (default 100 ms).
 	SampleEvery time.Duration
 	// Requests describes the token-exact traffic sent once the server is up.
 	Requests RequestPlan
-	// Progress, when set, hears each phase: "start", "loading", "warmup", "requests", "stop".
-	Progress func(phase string, p Point)
+	// Progress, when set, hears each phase of each launch (EventPhase:
+	// "start", "loading", "warmup", "requests", "stop"), one call at a time.
+	Progress func(Event)
 	HTTP     *http.Client
-	// progressMu serializes Progress calls (the log watcher reports the
-	// warm-up from its own goroutine).
-	progressMu sync.Mutex
 	// Predict fills Observation.Predicted.
 	Predict Predictor
 }
@@ -77,123 +86,250 @@ const MaxConcurrency = 128
 const tailLines = 40
 
 // Launcher returns the Launcher validate's search calls: one container per
-// point, removed afterwards whatever happens.
+// point, removed afterwards whatever happens. Each launch increments *seq
+// and records it as the observation's Seq.
 func (c *Config) Launcher(seq *int) Launcher {
+	l := &launcher{Config: c}
 	return func(ctx context.Context, p Point) (Observation, error) {
 		*seq++
-		return c.launch(ctx, p, *seq)
+		return l.launch(ctx, p, *seq)
 	}
 }
 
-func (c *Config) progress(phase string, p Point) {
-	if c.Progress != nil {
-		c.progressMu.Lock()
-		defer c.progressMu.Unlock()
-		c.Progress(phase, p)
+// launcher runs the launches of one Launcher.
+type launcher struct {
+	*Config
+	// mu serializes Progress calls (the log watcher reports the warm-up
+	// from its own goroutine).
+	mu sync.Mutex
+}
+
+func (l *launcher) progress(phase string, p Point, seq int) {
+	if l.Progress != nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		l.Progress(Event{Kind: EventPhase, Launch: seq, Point: p, Phase: phase})
 	}
 }
 
-func (c *Config) launch(ctx context.Context, p Point, seq int) (Observation, error) {
+func (l *launcher) launch(ctx context.Context, p Point, seq int) (Observation, error) {
+	c := l.Config
+	o := c.newObservation(p, seq)
+	l.progress("start", p, seq)
+	ctr, err := c.Runtime.Start(ctx, c.containerSpec(p, seq))
+	if err != nil {
+		return o, err
+	}
+	// The container goes whatever happens next, even on cancellation.
+	defer c.remove(ctx, ctr.ID)
+	w := l.watch(ctx, ctr, p, seq)
+	l.progress("loading", p, seq)
+	t0 := time.Now()
+	healthy, code, ended := c.waitHealthy(ctx, w.httpc, w.base, w.exited)
+	o.Phases["load_and_warmup"] = time.Since(t0)
+	switch {
+	case ctx.Err() != nil:
+		return o, ctx.Err()
+	case healthy:
+		l.serve(ctx, &o, w, p, seq)
+	case ended:
+		o.Outcome, o.ExitCode = "failed", code
+		w.logs.wait(2 * time.Second)
+		o.Failure = c.Engine.Classify(code, w.logs.tail())
+		if o.Failure == "" {
+			o.Failure = estimate.FailureCrash
+		}
+	default:
+		o.Outcome, o.Failure = "failed", estimate.FailureHealthTimeout
+	}
+	l.progress("stop", p, seq)
+	w.finish(&o)
+	return o, nil
+}
+
+// newObservation is a launch's record before it starts: what is tried and
+// what the estimate says of it.
+func (c *Config) newObservation(p Point, seq int) Observation {
 	o := Observation{Run: c.RunID, Seq: seq, Engine: c.Engine.Name(), Image: c.Image, Model: c.Model, Point: p,
 		Started: time.Now().UTC(), Phases: map[string]time.Duration{}}
 	if c.Predict != nil {
 		e := c.Predict(p)
 		o.Predicted = Prediction{Fits: e.Fits, MaxBatchTotalTokens: e.Budget, WarmupBytes: e.WarmBytes}
 	}
-	httpc := c.HTTP
-	if httpc == nil {
-		httpc = &http.Client{Timeout: 10 * time.Minute}
-	}
-	c.progress("start", p)
-	spec := ContainerSpec{
+	return o
+}
+
+// containerSpec is the container of one launch, labelled with the run.
+func (c *Config) containerSpec(p Point, seq int) ContainerSpec {
+	return ContainerSpec{
 		Name: fmt.Sprintf("vramcalc-%s-%d", c.RunID, seq), Image: c.Image, Args: c.Engine.Args(c.Model, p, c.Launch),
 		Env: c.Env, SecretEnv: c.Secrets, Labels: map[string]string{RunLabel: c.RunID},
-		Ports: append([]PortBinding{{ContainerPort: c.Engine.Port()}}, c.ExtraPorts...), ShmSize: 1 << 30, Mounts: c.Mounts, GPUIDs: c.GPUIDs,
+		Ports: c.ports(), ShmSize: 1 << 30, Mounts: c.Mounts, GPUIDs: c.GPUIDs,
 	}
-	ctr, err := c.Runtime.Start(ctx, spec)
-	if err != nil {
-		return o, err
+}
+
+// ports are the engine's port, the extra ones, and the simulator's
+// /sim/gpus port unless an extra one already publishes it.
+func (c *Config) ports() []PortBinding {
+	ports := append([]PortBinding{{ContainerPort: c.Engine.Port(), HostPort: c.EngineHostPort}}, c.ExtraPorts...)
+	if c.SimGPUsPort != 0 && c.binding(c.SimGPUsPort).ContainerPort == 0 {
+		ports = append(ports, PortBinding{ContainerPort: c.SimGPUsPort})
 	}
-	// The container goes whatever happens next, even on cancellation.
-	defer func() {
-		rm, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		_ = c.Runtime.Stop(rm, ctr.ID, 10*time.Second)
-		_ = c.Runtime.Remove(rm, ctr.ID)
-	}()
-	var peak *nvml.Peak
-	if c.Sampler != nil {
+	return ports
+}
+
+// binding is the extra binding of a container port (zero if none).
+func (c *Config) binding(containerPort int) PortBinding {
+	for _, b := range c.ExtraPorts {
+		if b.ContainerPort == containerPort {
+			return b
+		}
+	}
+	return PortBinding{}
+}
+
+// hostURL is http:// and the host address where ctr publishes containerPort.
+func (c *Config) hostURL(ctr Container, containerPort int) string {
+	ip := c.binding(containerPort).Host()
+	return "http://" + netip.AddrPortFrom(ip, uint16(ctr.Ports[containerPort])).String()
+}
+
+// sampler reads the GPUs of a started container: the simulator's
+// /sim/gpus on its published port, else Sampler.
+func (c *Config) sampler(ctr Container) nvml.Sampler {
+	if c.SimGPUsPort != 0 {
+		return nvml.SimSampler{BaseURL: c.hostURL(ctr, c.SimGPUsPort)}
+	}
+	return c.Sampler
+}
+
+// memorySource names where a sampler reads GPU memory, for PeakError.
+func memorySource(s nvml.Sampler) string {
+	switch s := s.(type) {
+	case nvml.SimSampler:
+		return "the simulator's /sim/gpus at " + s.BaseURL
+	case *nvml.SimSampler:
+		return "the simulator's /sim/gpus at " + s.BaseURL
+	}
+	return "NVML"
+}
+
+// remove stops and removes a container, even when ctx is cancelled.
+func (c *Config) remove(ctx context.Context, id string) {
+	rm, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	_ = c.Runtime.Stop(rm, id, 10*time.Second)
+	_ = c.Runtime.Remove(rm, id)
+}
+
+func (c *Config) httpClient() *http.Client {
+	if c.HTTP != nil {
+		return c.HTTP
+	}
+	return &http.Client{Timeout: 10 * time.Minute}
+}
+
+// watchers follow one running container: its log, its exit, its GPUs'
+// memory.
+type watchers struct {
+	// base is the engine's URL on the host.
+	base   string
+	httpc  *http.Client
+	exited chan int
+	logs   *logWatcher
+	// peak watches indices through a sampler that source names.
+	peak    *nvml.Peak
+	source  string
+	indices []int
+	loaded  *loadedBytes
+}
+
+// watch starts following a started container.
+func (l *launcher) watch(ctx context.Context, ctr Container, p Point, seq int) *watchers {
+	c := l.Config
+	w := &watchers{base: c.hostURL(ctr, c.Engine.Port()), httpc: c.httpClient(), exited: make(chan int, 1),
+		logs: newLogWatcher(c.Engine, c.Secrets), loaded: &loadedBytes{}, indices: c.GPUIndices}
+	sampler := c.sampler(ctr)
+	if sampler != nil {
 		every := c.SampleEvery
 		if every <= 0 {
 			every = 100 * time.Millisecond
 		}
-		peak = nvml.Watch(ctx, c.Sampler, c.GPUIndices, every)
+		w.peak, w.source = nvml.Watch(ctx, sampler, c.GPUIndices, every), memorySource(sampler)
 	}
-	logs := newLogWatcher(c.Engine)
-	var loaded loadedBytes
-	logs.onWarmup = func() {
-		c.progress("warmup", p)
+	w.logs.onWarmup = func() {
+		l.progress("warmup", p, seq)
 		// Weights and context are in place when the warm-up begins.
-		if c.Sampler != nil {
-			loaded.sample(ctx, c.Sampler, c.GPUIndices)
+		if sampler != nil {
+			w.loaded.sample(ctx, sampler, c.GPUIndices)
 		}
 	}
 	if rc, err := c.Runtime.Logs(ctx, ctr.ID, true); err == nil {
-		go logs.read(rc)
+		go w.logs.read(rc)
 	}
-	exited := make(chan int, 1)
 	go func() {
 		code, err := c.Runtime.Wait(context.WithoutCancel(ctx), ctr.ID)
 		if err == nil {
-			exited <- code
+			w.exited <- code
 		}
 	}()
-	base := fmt.Sprintf("http://127.0.0.1:%d", ctr.Ports[c.Engine.Port()])
-	c.progress("loading", p)
-	t0 := time.Now()
-	healthy, code, ended := c.waitHealthy(ctx, httpc, base, exited)
-	o.Phases["load_and_warmup"] = time.Since(t0)
-	switch {
-	case ctx.Err() != nil:
-		return o, ctx.Err()
-	case healthy:
-		o.Outcome = "ok"
-		metric := 0
-		if body, err := get(ctx, httpc, base+c.Engine.MetricsPath()); err == nil {
-			metric = c.Engine.ParseMetrics(body)
-		}
-		o.Reported = logs.reported()
-		o.Reported.MaxBatchTotalTokensMetric = metric
-		c.progress("requests", p)
-		t1 := time.Now()
-		o.Requests = c.sendRequests(ctx, httpc, base, o.Budget())
-		o.Phases["requests"] = time.Since(t1)
-		// A request the server could not serve (an OOM in decode) is a
-		// failure to serve; one that ended early (EOS) is not about memory
-		// and stays in the stats.
-		if o.Requests.Failed > 0 {
-			o.Outcome, o.Failure = "failed", "requests"
-		}
-	case ended:
-		o.Outcome, o.ExitCode = "failed", code
-		logs.wait(2 * time.Second)
-		o.Failure = c.Engine.Classify(code, logs.tail())
-		if o.Failure == "" {
-			o.Failure = FailCrash
-		}
-	default:
-		o.Outcome, o.Failure = "failed", FailHealthTimeout
+	return w
+}
+
+// serve reads the budget of a server that answers its health check and
+// sends the plan's requests.
+func (l *launcher) serve(ctx context.Context, o *Observation, w *watchers, p Point, seq int) {
+	c := l.Config
+	o.Outcome = "ok"
+	metric := 0
+	if body, err := get(ctx, w.httpc, w.base+c.Engine.MetricsPath()); err == nil {
+		metric = c.Engine.ParseMetrics(body)
 	}
-	c.progress("stop", p)
-	if peak != nil {
-		o.PeakBytes = peak.Stop()
+	o.Reported = w.logs.reported()
+	o.Reported.MaxBatchTotalTokensMetric = metric
+	l.progress("requests", p, seq)
+	t1 := time.Now()
+	o.Requests = c.sendRequests(ctx, w.httpc, w.base, o.Budget())
+	o.Phases["requests"] = time.Since(t1)
+	// A request the server could not serve (an OOM in decode) is a failure
+	// to serve; one that ended early (EOS) is not about memory and stays
+	// in the stats.
+	if o.Requests.Failed > 0 {
+		o.Outcome, o.Failure = "failed", estimate.FailureRequests
+	}
+}
+
+// finish adds what the watchers saw to the observation: the peak, the whole
+// log's report, its tail and the memory at the warm-up.
+func (w *watchers) finish(o *Observation) {
+	if w.peak != nil {
+		o.PeakBytes = w.peak.Stop()
+		o.PeakError = w.unread(o.PeakBytes)
 	}
 	metric := o.Reported.MaxBatchTotalTokensMetric
-	o.Reported = logs.reported()
+	o.Reported = w.logs.reported()
 	o.Reported.MaxBatchTotalTokensMetric = metric
-	o.LogTail = logs.tail()
-	o.LoadedBytes = loaded.get()
-	return o, nil
+	o.LogTail = w.logs.tail()
+	o.LoadedBytes = w.loaded.get()
+}
+
+// unread says which watched GPUs have no peak and why ("" when all have
+// one): the source, the GPUs, the last sampling error.
+func (w *watchers) unread(peaks map[int]uint64) string {
+	var missing []string
+	for _, i := range w.indices {
+		if _, ok := peaks[i]; !ok {
+			missing = append(missing, strconv.Itoa(i))
+		}
+	}
+	if len(missing) == 0 {
+		return ""
+	}
+	why := "no sample was taken"
+	if err := w.peak.Err(); err != nil {
+		why = err.Error()
+	}
+	return fmt.Sprintf("%s: GPU %s: %s", w.source, strings.Join(missing, ", "), why)
 }
 
 // loadedBytes is the used memory per GPU sampled when the warm-up began.
@@ -277,10 +413,20 @@ type logWatcher struct {
 	// onWarmup is called once when the log says the warm-up began.
 	onWarmup func()
 	warm     bool
+	// hide replaces every secret value in a line with "[redacted]".
+	hide *strings.Replacer
 }
 
-func newLogWatcher(e Engine) *logWatcher {
-	return &logWatcher{engine: e, done: make(chan struct{})}
+// newLogWatcher parses e's log; the values of secrets never reach the
+// kept tail, even if the engine prints its environment.
+func newLogWatcher(e Engine, secrets map[string]string) *logWatcher {
+	var pairs []string
+	for _, v := range secrets {
+		if v != "" {
+			pairs = append(pairs, v, "[redacted]")
+		}
+	}
+	return &logWatcher{engine: e, done: make(chan struct{}), hide: strings.NewReplacer(pairs...)}
 }
 
 // reported is what the log said so far.
@@ -296,7 +442,7 @@ func (w *logWatcher) read(rc io.ReadCloser) {
 	sc := bufio.NewScanner(rc)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		line := sc.Text()
+		line := w.hide.Replace(sc.Text())
 		w.mu.Lock()
 		w.engine.ParseLog(line, &w.rep)
 		if !w.warm && strings.Contains(line, "Warming up model") {

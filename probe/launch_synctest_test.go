@@ -10,6 +10,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/nvml"
 )
 
@@ -72,7 +73,7 @@ func TestLaunchHealthTimeoutAndPeak(t *testing.T) {
 		var phases []string
 		cfg := &Config{Runtime: rt, Engine: TGI{}, Image: "img", Model: "m", RunID: "s1", HealthTimeout: 2 * time.Minute,
 			HTTP: &http.Client{Transport: tr}, Sampler: sampler, GPUIndices: []int{0}, SampleEvery: 100 * time.Millisecond,
-			Progress: func(ph string, _ Point) { phases = append(phases, ph) }}
+			Progress: func(ev Event) { phases = append(phases, ev.Phase) }}
 		seq := 0
 		start := time.Now()
 		o, err := cfg.Launcher(&seq)(context.Background(), Point{4095, 4096, 4096})
@@ -83,7 +84,7 @@ func TestLaunchHealthTimeoutAndPeak(t *testing.T) {
 		if took := time.Since(start); took != 2*time.Minute {
 			t.Errorf("gave up after %v, want exactly 2m0s", took)
 		}
-		if o.OK() || o.Failure != FailHealthTimeout {
+		if o.OK() || o.Failure != estimate.FailureHealthTimeout {
 			t.Errorf("outcome %s/%s, want failed/health_timeout", o.Outcome, o.Failure)
 		}
 		// Polls at 250 ms·k for k = 1 … 479 come before the deadline; the

@@ -8,10 +8,16 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vramcalc/vramcalc/estimate"
+	"github.com/vramcalc/vramcalc/nvml"
 )
 
 // fakeRuntime "runs" a container as an in-process fake TGI: it starts when
@@ -24,6 +30,17 @@ type fakeRuntime struct {
 	started []ContainerSpec
 	live    map[string]*fakeCtr
 	removed int
+	// missing images are not local until pulled; pullErr fails a pull.
+	missing map[string]bool
+	pulled  []string
+	pullErr error
+	// leftover containers (of an earlier run) are listed by label and removed.
+	leftover   []Container
+	removedIDs []string
+	// published adds container port → host port bindings to every container.
+	published map[int]int
+	// logPrefix starts every container's log (an engine printing its env).
+	logPrefix string
 }
 
 type fakeCtr struct {
@@ -32,8 +49,18 @@ type fakeCtr struct {
 	exit chan int
 }
 
-func (f *fakeRuntime) ImageExists(context.Context, string) (bool, error) { return true, nil }
-func (f *fakeRuntime) Pull(context.Context, string, io.Writer) error     { return nil }
+func (f *fakeRuntime) ImageExists(_ context.Context, image string) (bool, error) {
+	return !f.missing[image], nil
+}
+
+func (f *fakeRuntime) Pull(_ context.Context, image string, _ io.Writer) error {
+	f.pulled = append(f.pulled, image)
+	if f.pullErr != nil {
+		return f.pullErr
+	}
+	delete(f.missing, image)
+	return nil
+}
 
 func (f *fakeRuntime) Start(_ context.Context, spec ContainerSpec) (Container, error) {
 	f.mu.Lock()
@@ -58,9 +85,9 @@ func (f *fakeRuntime) Start(_ context.Context, spec ContainerSpec) (Container, e
 		port := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		f.live[id] = c
-		return Container{ID: id, Ports: map[int]int{80: port}}, nil
+		return Container{ID: id, Ports: f.ports(port)}, nil
 	}
-	c.logs = fmt.Sprintf("INFO text_generation_launcher: KV-cache blocks: %d, size: 1\nINFO text_generation_router_v3: backends/v3/src/lib.rs:137: Setting max batch total tokens to %d\n", f.budget, f.budget)
+	c.logs = fmt.Sprintf("INFO text_generation_router_v3: Warming up model\nINFO text_generation_launcher: KV-cache blocks: %d, size: 1\nINFO text_generation_router_v3: backends/v3/src/lib.rs:137: Setting max batch total tokens to %d\n", f.budget, f.budget)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {})
 	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
@@ -89,13 +116,22 @@ func (f *fakeRuntime) Start(_ context.Context, spec ContainerSpec) (Container, e
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(c.srv.URL, "http://"))
 	var p int
 	fmt.Sscan(port, &p)
-	return Container{ID: id, Ports: map[int]int{80: p}, Running: true}, nil
+	return Container{ID: id, Ports: f.ports(p), Running: true}, nil
+}
+
+// ports are the engine's port 80 on host port engine, and the published ones.
+func (f *fakeRuntime) ports(engine int) map[int]int {
+	m := map[int]int{80: engine}
+	for c, h := range f.published {
+		m[c] = h
+	}
+	return m
 }
 
 func (f *fakeRuntime) Logs(_ context.Context, id string, _ bool) (io.ReadCloser, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return io.NopCloser(strings.NewReader(f.live[id].logs)), nil
+	return io.NopCloser(strings.NewReader(f.logPrefix + f.live[id].logs)), nil
 }
 
 func (f *fakeRuntime) Wait(ctx context.Context, id string) (int, error) {
@@ -127,22 +163,38 @@ func (f *fakeRuntime) Remove(_ context.Context, id string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	delete(f.live, id)
+	f.leftover = slices.DeleteFunc(f.leftover, func(c Container) bool { return c.ID == id })
 	f.removed++
+	f.removedIDs = append(f.removedIDs, id)
 	return nil
 }
 
-func (f *fakeRuntime) List(context.Context, map[string]string) ([]Container, error) {
+// List returns the live containers (which carry no labels) when labels is
+// empty, and the leftover ones that carry all of labels.
+func (f *fakeRuntime) List(_ context.Context, labels map[string]string) ([]Container, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []Container
-	for id := range f.live {
-		out = append(out, Container{ID: id})
+	if len(labels) == 0 {
+		for id := range f.live {
+			out = append(out, Container{ID: id})
+		}
+	}
+	for _, c := range f.leftover {
+		ok := true
+		for k, v := range labels {
+			ok = ok && c.Labels[k] == v
+		}
+		if ok {
+			out = append(out, c)
+		}
 	}
 	return out, nil
 }
 
 func TestLaunchOKAndWarmupOOM(t *testing.T) {
-	rt := &fakeRuntime{edge: 20000, budget: 22460}
+	// The engine prints its environment: the token must not reach the tail.
+	rt := &fakeRuntime{edge: 20000, budget: 22460, logPrefix: "env: HF_HOME=/data HF_TOKEN=hf_secretValue\n"}
 	cfg := &Config{Runtime: rt, Engine: TGI{}, Image: "vramcalc/tgisim:dev", Model: "meta-llama/Llama-3.1-8B-Instruct", RunID: "t1",
 		Secrets: map[string]string{"HF_TOKEN": "hf_secretValue"}, HealthTimeout: 5 * time.Second,
 		Requests: RequestPlan{InputTokens: 100, OutputTokens: 50, Concurrency: 4}}
@@ -160,7 +212,7 @@ func TestLaunchOKAndWarmupOOM(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bad.OK() || bad.Failure != FailWarmupOOM || bad.ExitCode != 1 || bad.Seq != 2 {
+	if bad.OK() || bad.Failure != estimate.FailureWarmupOOM || bad.ExitCode != 1 || bad.Seq != 2 {
 		t.Errorf("failed launch: outcome %s failure %s exit %d seq %d", bad.Outcome, bad.Failure, bad.ExitCode, bad.Seq)
 	}
 	// Both containers are gone; labels identify the run; the secret was passed.
@@ -173,8 +225,97 @@ func TestLaunchOKAndWarmupOOM(t *testing.T) {
 	}
 	for _, o := range []Observation{ok, bad} {
 		b, _ := json.Marshal(o)
-		if strings.Contains(string(b), "hf_secretValue") {
-			t.Error("the token is in an observation")
+		if strings.Contains(string(b), "hf_secretValue") || len(o.LogTail) == 0 || o.LogTail[0] != "env: HF_HOME=/data HF_TOKEN=[redacted]" {
+			t.Errorf("the token is in observation %d, or the tail lost the line: %q", o.Seq, o.LogTail)
 		}
+	}
+}
+
+// TestLaunchPorts: the engine's port goes on EngineHostPort (0: the
+// runtime picks), extra ports keep their loopback address, and the
+// simulator's port is published once, on a free host port unless an extra
+// binding already names it.
+func TestLaunchPorts(t *testing.T) {
+	lo2 := netip.MustParseAddr("127.0.0.2")
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want []PortBinding
+	}{
+		{"defaults", Config{}, []PortBinding{{ContainerPort: 80}}},
+		{"engine host port", Config{EngineHostPort: 8081}, []PortBinding{{ContainerPort: 80, HostPort: 8081}}},
+		{"sim port", Config{SimGPUsPort: 9400}, []PortBinding{{ContainerPort: 80}, {ContainerPort: 9400}}},
+		{"sim port published", Config{SimGPUsPort: 9400, ExtraPorts: []PortBinding{{ContainerPort: 9400, HostPort: 9500, HostIP: lo2}}},
+			[]PortBinding{{ContainerPort: 80}, {ContainerPort: 9400, HostPort: 9500, HostIP: lo2}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := tc.cfg
+			cfg.Engine, cfg.RunID = TGI{}, "r1"
+			if got := cfg.containerSpec(Point{4095, 4096, 0}, 1).Ports; !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("ports %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	cfg := Config{Engine: TGI{}, SimGPUsPort: 9400, ExtraPorts: []PortBinding{{ContainerPort: 9400, HostPort: 9500, HostIP: lo2}}}
+	ctr := Container{Ports: map[int]int{80: 32768, 9400: 9500}}
+	if got := cfg.hostURL(ctr, 80); got != "http://127.0.0.1:32768" {
+		t.Errorf("engine URL %s", got)
+	}
+	if s, ok := cfg.sampler(ctr).(nvml.SimSampler); !ok || s.BaseURL != "http://127.0.0.2:9500" {
+		t.Errorf("sampler %#v, want the simulator at http://127.0.0.2:9500", cfg.sampler(ctr))
+	}
+}
+
+// simGPUs serves the simulator's GET /sim/gpus for one L4 using used bytes.
+func simGPUs(t *testing.T, used uint64) int {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, `[{"index":0,"uuid":"sim-0","name":"NVIDIA L4","total":23570219008,"used":%d,"free":%d}]`, used, 23570219008-used)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.Listener.Addr().(*net.TCPAddr).Port
+}
+
+// closedPort is a loopback port nothing listens on.
+func closedPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return port
+}
+
+// TestLaunchSimGPUs: with SimGPUsPort the launch reads the simulator of
+// its own container (20 GB used: the peak and the memory at the warm-up);
+// when that port does not answer, the observation says which reader, which
+// GPU and why instead of an empty peak.
+func TestLaunchSimGPUs(t *testing.T) {
+	rt := &fakeRuntime{edge: 20000, budget: 22460, published: map[int]int{9400: simGPUs(t, 20_000_000_000)}}
+	cfg := &Config{Runtime: rt, Engine: TGI{}, Image: "img", Model: "m", RunID: "s1", HealthTimeout: 5 * time.Second,
+		SimGPUsPort: 9400, GPUIndices: []int{0}, SampleEvery: 10 * time.Millisecond}
+	seq := 0
+	o, err := cfg.Launcher(&seq)(context.Background(), Point{19999, 20000, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.PeakBytes[0] != 20_000_000_000 || o.LoadedBytes[0] != 20_000_000_000 || o.PeakError != "" {
+		t.Errorf("peak %v, loaded %v, peak error %q", o.PeakBytes, o.LoadedBytes, o.PeakError)
+	}
+	closed := closedPort(t)
+	rt.published[9400] = closed
+	o, err = cfg.Launcher(&seq)(context.Background(), Point{19999, 20000, 0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("the simulator's /sim/gpus at http://127.0.0.1:%d: GPU 0: nvml: sample device 0: sim: unavailable: Get \"http://127.0.0.1:%d/sim/gpus\": dial tcp 127.0.0.1:%d: connect: connection refused", closed, closed, closed)
+	if len(o.PeakBytes) != 0 || o.PeakError != want {
+		t.Errorf("peak %v, peak error\n%q, want\n%q", o.PeakBytes, o.PeakError, want)
+	}
+	b, _ := json.Marshal(o)
+	if !strings.Contains(string(b), `"peak_error":"the simulator's /sim/gpus at http://127.0.0.1:`) {
+		t.Errorf("peak_error not in the JSON line: %s", b)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"time"
+
+	"github.com/vramcalc/vramcalc/estimate"
 )
 
 // Observation is one launch: what was tried, what the engine reported, what
@@ -24,12 +26,16 @@ type Observation struct {
 	Started       time.Time `json:"started"`
 	// Outcome is "ok" or "failed".
 	Outcome string `json:"outcome"`
-	// Failure is one of the Fail* kinds when Outcome is "failed".
+	// Failure is one of the estimate.Failure* kinds when Outcome is "failed".
 	Failure  string   `json:"failure,omitempty"`
 	ExitCode int      `json:"exit_code,omitempty"`
 	Reported Reported `json:"reported"`
 	// PeakBytes is the highest used memory NVML saw per GPU index while the point ran.
 	PeakBytes map[int]uint64 `json:"peak_bytes,omitempty"`
+	// PeakError says why a watched GPU has no PeakBytes entry: which
+	// reader (NVML, or the simulator's /sim/gpus at its URL), which GPUs,
+	// and the last error ("" when every GPU was read).
+	PeakError string `json:"peak_error,omitempty"`
 	// LoadedBytes is the used memory per GPU when the warm-up began: CUDA
 	// context and weights (and other processes).
 	LoadedBytes map[int]uint64 `json:"loaded_bytes,omitempty"`
@@ -39,7 +45,8 @@ type Observation struct {
 	Requests RequestStats `json:"requests"`
 	// Predicted is what the estimate said for this point.
 	Predicted Prediction `json:"predicted"`
-	// LogTail is the last lines of the engine's log (never the token).
+	// LogTail is the last lines of the engine's log, with the values of
+	// Config.Secrets (the HF token) replaced by "[redacted]".
 	LogTail []string `json:"log_tail,omitempty"`
 }
 
@@ -61,6 +68,24 @@ type Prediction struct {
 	Failure             string `json:"failure,omitempty"`
 	MaxBatchTotalTokens int    `json:"max_batch_total_tokens"`
 	WarmupBytes         int64  `json:"warmup_bytes"`
+}
+
+// legacyFailures maps failure kinds that older results files hold to
+// today's names (probe's own list before estimate's became the one list).
+var legacyFailures = map[string]string{"bad_flag": estimate.FailureArgumentValidation}
+
+// UnmarshalJSON decodes an observation and renames a legacy failure kind
+// ("bad_flag" reads as "argument_validation"), so results files written by
+// earlier releases compare with today's kinds.
+func (o *Observation) UnmarshalJSON(b []byte) error {
+	type plain Observation // no methods: no recursion
+	if err := json.Unmarshal(b, (*plain)(o)); err != nil {
+		return err
+	}
+	if k, ok := legacyFailures[o.Failure]; ok {
+		o.Failure = k
+	}
+	return nil
 }
 
 // MaxPeak is the highest NVML peak over the launch's GPUs (0 if none).

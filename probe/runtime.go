@@ -4,12 +4,13 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net/netip"
 	"time"
 )
 
 // Runtime starts and watches containers, in vramcalc's own terms. One
-// adapter file per container engine implements it (docker.go, over the
-// Docker Engine API); tests use fakes. Methods return errors wrapped with
+// adapter package per container engine implements it (probe/docker, over
+// the Docker Engine API); tests use fakes. Methods return errors wrapped with
 // the container or image they concern; ErrNotFound and ErrImageNotFound are
 // branch points.
 type Runtime interface {
@@ -49,8 +50,8 @@ type ContainerSpec struct {
 	// Labels identify the run (vramcalc.run=<id>) so that interrupted runs
 	// can be cleaned up.
 	Labels map[string]string
-	// Ports maps container ports to host ports, bound to 127.0.0.1 only;
-	// host port 0 lets the engine choose.
+	// Ports publishes container ports on loopback addresses of the host
+	// only; host port 0 lets the engine choose.
 	Ports []PortBinding
 	// ShmSize is /dev/shm in bytes (TGI needs ~1 GiB for NCCL).
 	ShmSize int64
@@ -61,10 +62,23 @@ type ContainerSpec struct {
 	GPUIDs []string
 }
 
-// PortBinding publishes one container port on 127.0.0.1.
+// PortBinding publishes one container port on a loopback address of the
+// host: docker's -p HostIP:HostPort:ContainerPort.
 type PortBinding struct {
 	ContainerPort int
-	HostPort      int
+	// HostPort 0 lets the engine choose a free port.
+	HostPort int
+	// HostIP is the loopback address to bind; the zero Addr means
+	// 127.0.0.1. Runtimes refuse any address that is not loopback.
+	HostIP netip.Addr
+}
+
+// Host is the binding's host address (127.0.0.1 when HostIP is unset).
+func (b PortBinding) Host() netip.Addr {
+	if b.HostIP.IsValid() {
+		return b.HostIP
+	}
+	return netip.AddrFrom4([4]byte{127, 0, 0, 1})
 }
 
 // Mount is a bind mount.

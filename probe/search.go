@@ -88,109 +88,168 @@ func (pl Plan) point(t int) Point {
 // started, else bisects what is left. Points in done (a resumed results
 // file) are not launched again.
 func Search(ctx context.Context, pl Plan, launch Launcher, done map[string]Observation) (Edge, error) {
-	tol := pl.Tolerance
-	if tol <= 0 {
-		tol = 0.01
-	}
-	maxL := pl.MaxLaunches
-	if maxL <= 0 {
-		maxL = 12
-	}
-	capT := pl.Cap
-	if capT <= 0 {
-		capT = math.MaxInt32
-	}
-	var e Edge
-	try := func(t int) (Observation, error) {
-		p := pl.point(t)
-		if o, ok := done[p.Key()]; ok {
-			e.Observations = append(e.Observations, o)
-			return o, nil
-		}
-		o, err := launch(ctx, p)
+	s := newSearch(pl, launch, done)
+	for !s.pinned() && s.e.Launches < s.maxLaunches && ctx.Err() == nil {
+		t := s.next()
+		o, err := s.try(ctx, t)
 		if err != nil {
-			return o, err
+			return s.e, fmt.Errorf("probe: launch at max_total_tokens %d: %w", t, err)
 		}
-		e.Launches++
-		e.Observations = append(e.Observations, o)
+		s.record(o, t)
+	}
+	s.e.Pinned = s.pinned()
+	return s.e, nil
+}
+
+// search is the state of one Search: the interval so far and the edge the
+// launches' corrections place.
+type search struct {
+	pl          Plan
+	tol         float64
+	maxLaunches int
+	capT        int
+	launch      Launcher
+	done        map[string]Observation
+	e           Edge
+	// edge is the corrected edge (0: none yet, or dropped).
+	edge int
+	// haveBudget: edge comes from a reported KV budget, not a peak.
+	haveBudget bool
+	// step is the growing margin of steps without a correction.
+	step  float64
+	first bool
+}
+
+// newSearch fills the plan's defaults: ±1%, 12 launches, no cap.
+func newSearch(pl Plan, launch Launcher, done map[string]Observation) *search {
+	s := &search{pl: pl, tol: pl.Tolerance, maxLaunches: pl.MaxLaunches, capT: pl.Cap, launch: launch, done: done, step: 0.1, first: true}
+	if s.tol <= 0 {
+		s.tol = 0.01
+	}
+	if s.maxLaunches <= 0 {
+		s.maxLaunches = 12
+	}
+	if s.capT <= 0 {
+		s.capT = math.MaxInt32
+	}
+	return s
+}
+
+// try launches at t, or takes the resumed observation of that point.
+func (s *search) try(ctx context.Context, t int) (Observation, error) {
+	p := s.pl.point(t)
+	if o, ok := s.done[p.Key()]; ok {
+		s.e.Observations = append(s.e.Observations, o)
 		return o, nil
 	}
-	pinned := func() bool {
-		if e.Lo >= capT {
-			e.AtCap = true
-			return true
-		}
-		return e.Lo > 0 && e.Hi > 0 && float64(e.Hi-e.Lo) <= tol*float64(e.Hi+e.Lo)
+	o, err := s.launch(ctx, p)
+	if err != nil {
+		return o, err
 	}
-	edge := 0 // the corrected edge
-	haveBudget := false
-	step := 0.1
-	first := true
-	for !pinned() && e.Launches < maxL && ctx.Err() == nil {
-		if e.Hi > 0 && edge >= e.Hi {
-			// The correction says the edge is above a point that already
-			// failed: it missed something (a peak-based one cannot see the
-			// wiggle reserve). Drop it.
-			edge = 0
-		}
-		var t int
-		switch {
-		case first:
-			t = pl.firstPoint()
-			first = false
-		case edge > 0:
-			loT := int(math.Floor(float64(edge) * (1 - 0.9*tol)))
-			hiT := int(math.Ceil(float64(edge) * (1 + 0.9*tol)))
-			// A start within 1.1·Tolerance below the edge is close enough:
-			// one failure just outside it pins the edge.
-			closeLo := int(math.Floor(float64(edge) * (1 - 1.1*tol)))
-			switch {
-			case edge >= capT && e.Hi == 0:
-				t = capT
-			case e.Lo < closeLo && (e.Hi == 0 || loT < e.Hi):
-				t = loT
-			case (e.Hi == 0 || hiT < e.Hi) && hiT > e.Lo:
-				t = hiT
-			case e.Lo == 0:
-				t = int(math.Floor(float64(e.Hi) * (1 - step)))
-				step = min(2*step, 0.5)
-			default:
-				t = e.Lo + (e.Hi-e.Lo)/2
-			}
-		case e.Lo == 0:
-			t = int(math.Floor(float64(e.Hi) * (1 - step)))
-			step = min(2*step, 0.5)
-		case e.Hi == 0:
-			t = int(math.Ceil(float64(e.Lo) * (1 + step)))
-			step *= 2
-		default:
-			t = e.Lo + (e.Hi-e.Lo)/2
-		}
-		t = min(max(t, 2), capT)
-		if t <= e.Lo || (e.Hi > 0 && t >= e.Hi) {
-			if e.Hi == 0 {
-				t = min(capT, e.Lo+max(e.Lo/10, 1))
-			} else {
-				t = e.Lo + max((e.Hi-e.Lo)/2, 1)
-			}
-		}
-		o, err := try(t)
-		if err != nil {
-			return e, fmt.Errorf("probe: launch at max_total_tokens %d: %w", t, err)
-		}
-		if o.OK() {
-			e.Lo = max(e.Lo, t)
-		} else if e.Hi == 0 || t < e.Hi {
-			e.Hi = t
-		}
-		// A budget-based correction beats a peak-based one (which misses
-		// the wiggle reserve): keep the former once there is one.
-		if b, fromBudget, ok := pl.corrected(o, t); ok && b > 0 && (fromBudget || !haveBudget) {
-			edge, haveBudget = b, haveBudget || fromBudget
-		}
+	s.e.Launches++
+	s.e.Observations = append(s.e.Observations, o)
+	return o, nil
+}
+
+// pinned reports whether the interval is narrow enough, or the cap started.
+func (s *search) pinned() bool {
+	if s.e.Lo >= s.capT {
+		s.e.AtCap = true
+		return true
 	}
-	e.Pinned = pinned()
-	return e, nil
+	return s.e.Lo > 0 && s.e.Hi > 0 && float64(s.e.Hi-s.e.Lo) <= s.tol*float64(s.e.Hi+s.e.Lo)
+}
+
+// next picks the next max_total_tokens to launch.
+func (s *search) next() int {
+	if s.e.Hi > 0 && s.edge >= s.e.Hi {
+		// The correction says the edge is above a point that already
+		// failed: it missed something (a peak-based one cannot see the
+		// wiggle reserve). Drop it.
+		s.edge = 0
+	}
+	var t int
+	switch {
+	case s.first:
+		t = s.pl.firstPoint()
+		s.first = false
+	case s.edge > 0:
+		t = s.aroundEdge()
+	case s.e.Lo == 0:
+		t = s.stepDown()
+	case s.e.Hi == 0:
+		t = s.stepUp()
+	default:
+		t = s.bisect()
+	}
+	return s.inside(t)
+}
+
+// aroundEdge straddles the corrected edge at ±0.9·Tolerance, one side at a
+// time, falling back to stepping down or bisecting when both sides are
+// already known.
+func (s *search) aroundEdge() int {
+	e, edge, capT := s.e, float64(s.edge), s.capT
+	loT := int(math.Floor(edge * (1 - 0.9*s.tol)))
+	hiT := int(math.Ceil(edge * (1 + 0.9*s.tol)))
+	// A start within 1.1·Tolerance below the edge is close enough: one
+	// failure just outside it pins the edge.
+	closeLo := int(math.Floor(edge * (1 - 1.1*s.tol)))
+	switch {
+	case s.edge >= capT && e.Hi == 0:
+		return capT
+	case e.Lo < closeLo && (e.Hi == 0 || loT < e.Hi):
+		return loT
+	case (e.Hi == 0 || hiT < e.Hi) && hiT > e.Lo:
+		return hiT
+	case e.Lo == 0:
+		return s.stepDown()
+	}
+	return s.bisect()
+}
+
+// stepDown goes below the lowest failure by a margin that doubles (to at
+// most 50%) while nothing has started.
+func (s *search) stepDown() int {
+	t := int(math.Floor(float64(s.e.Hi) * (1 - s.step)))
+	s.step = min(2*s.step, 0.5)
+	return t
+}
+
+// stepUp goes above the highest start by a margin that doubles while
+// nothing has failed.
+func (s *search) stepUp() int {
+	t := int(math.Ceil(float64(s.e.Lo) * (1 + s.step)))
+	s.step *= 2
+	return t
+}
+
+func (s *search) bisect() int { return s.e.Lo + (s.e.Hi-s.e.Lo)/2 }
+
+// inside keeps t within [2, cap] and strictly between Lo and Hi.
+func (s *search) inside(t int) int {
+	t = min(max(t, 2), s.capT)
+	if t > s.e.Lo && (s.e.Hi == 0 || t < s.e.Hi) {
+		return t
+	}
+	if s.e.Hi == 0 {
+		return min(s.capT, s.e.Lo+max(s.e.Lo/10, 1))
+	}
+	return s.e.Lo + max((s.e.Hi-s.e.Lo)/2, 1)
+}
+
+// record narrows the interval with a launch at t and takes its correction.
+func (s *search) record(o Observation, t int) {
+	if o.OK() {
+		s.e.Lo = max(s.e.Lo, t)
+	} else if s.e.Hi == 0 || t < s.e.Hi {
+		s.e.Hi = t
+	}
+	// A budget-based correction beats a peak-based one (which misses the
+	// wiggle reserve): keep the former once there is one.
+	if b, fromBudget, ok := s.pl.corrected(o, t); ok && b > 0 && (fromBudget || !s.haveBudget) {
+		s.edge, s.haveBudget = b, s.haveBudget || fromBudget
+	}
 }
 
 // firstPoint is inside the predicted edge by the larger of 10% and the

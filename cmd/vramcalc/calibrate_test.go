@@ -55,7 +55,7 @@ func TestCalibrateValidateResults(t *testing.T) {
 		}
 	}
 	failed := probe.Observation{Run: "r", Seq: 11, Engine: "tgi", Image: "ghcr.io/huggingface/text-generation-inference:2.4.1",
-		Model: "meta-llama/Llama-3.1-8B-Instruct", Point: probe.Point{MaxTotalTokens: 120_000, MaxInputTokens: 119_999}, Outcome: "failed", Failure: probe.FailWarmupOOM}
+		Model: "meta-llama/Llama-3.1-8B-Instruct", Point: probe.Point{MaxTotalTokens: 120_000, MaxInputTokens: 119_999}, Outcome: "failed", Failure: estimate.FailureWarmupOOM}
 	if err := enc.Encode(failed); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -17,6 +19,7 @@ import (
 	"github.com/vramcalc/vramcalc/gpus"
 	"github.com/vramcalc/vramcalc/nvml"
 	"github.com/vramcalc/vramcalc/probe"
+	"github.com/vramcalc/vramcalc/probe/docker"
 )
 
 const validateDescription = `Proves the estimated boundary with real TGI containers, launching only at the predicted
@@ -25,11 +28,11 @@ launch showed (the KV budget TGI logs, the NVML peak), until --max-total-tokens 
 ±--tolerance. Each launch appends one observation (settings, TGI's reported budget from the
 log line and the tgi_batch_max_total_tokens gauge, NVML peak per GPU, outcome and failure
 kind, timings) to --out, fsync'd; --resume skips points already in it. Containers carry the
-label vramcalc.run=<id>, publish on 127.0.0.1 only, get the Hugging Face cache mounted and
+label vramcalc.run=<id>, publish on loopback addresses only, get the Hugging Face cache mounted and
 HF_TOKEN by environment (never logged), and are removed whatever happens (Ctrl-C included).
 
   vramcalc validate meta-llama/Llama-3.1-8B-Instruct --gpu-ids 0 --image ghcr.io/huggingface/text-generation-inference:3.3.7 --out results.jsonl
-  vramcalc validate meta-llama/Llama-3.1-8B-Instruct --gpu L4 --gpu-ids none --image vramcalc/tgisim:dev --sim-gpus http://127.0.0.1:9400 --out sim.jsonl
+  vramcalc validate meta-llama/Llama-3.1-8B-Instruct --gpu L4 --gpu-ids none --image vramcalc/tgisim:dev --sim-gpus container:9400 --out sim.jsonl
 
 Token counts come from TGI's own POST /tokenize (github.com/daulet/tokenizers needs a Rust
 build that cannot be done here).`
@@ -61,8 +64,9 @@ func validateCommand(e env) *cli.Command {
 			&cli.DurationFlag{Name: "health-timeout", Value: 30 * time.Minute, Usage: "loading plus warm-up limit per launch"},
 			&cli.StringFlag{Name: "hf-cache", Usage: "host Hugging Face cache to mount at /data; default: $HF_HOME or ~/.cache/huggingface"},
 			&cli.StringSliceFlag{Name: "env", Usage: "extra KEY=VALUE for the container (repeatable)"},
-			&cli.StringFlag{Name: "sim-gpus", Usage: "read GPU memory from the simulator's /sim/gpus at this `URL` instead of NVML"},
-			&cli.StringSliceFlag{Name: "publish", Usage: "also publish CONTAINER:HOST port on 127.0.0.1 (the simulator's SIM_GPUS_PORT)"},
+			&cli.StringFlag{Name: "sim-gpus", Usage: "read GPU memory from the simulator's /sim/gpus instead of NVML: at this `URL`, or container:PORT for that port of each launch (published on a free host port)"},
+			&cli.StringSliceFlag{Name: "publish", Usage: "also publish a container port as docker -p does: HOST:CONTAINER or IP:HOST:CONTAINER with a loopback IP (repeatable)"},
+			&cli.IntFlag{Name: "port", HideDefault: true, Usage: "host `PORT` for the engine's port (TGI's 80); default: the Docker Engine picks a free one"},
 			&cli.BoolFlag{Name: "offline", Usage: "never use the network for the model's metadata"},
 			&cli.StringFlag{Name: "corrections", Usage: "start from an estimate with fitted corrections from `FILE` (vramcalc calibrate --out)"},
 		},
@@ -75,121 +79,164 @@ func runValidate(ctx context.Context, c *cli.Command, e env) error {
 		return &usageError{msg: fmt.Sprintf("validate takes one MODEL argument, got %d", c.NArg()), hint: "vramcalc validate meta-llama/Llama-3.1-8B-Instruct --gpu-ids 0 --out results.jsonl"}
 	}
 	model := c.Args().First()
-	if out := c.Int("output-tokens"); out <= 0 || out > 1024 {
-		return withHint(fmt.Errorf("--output-tokens must be in 1..1024, got %d", out), "TGI ≥ 3.1.1 validates and generates longer requests in 1024-token chunks")
-	}
-	gpuIDs, err := parseGPUIDs(c.String("gpu-ids"))
+	v, err := validationInputs(ctx, c, e, model)
 	if err != nil {
 		return err
 	}
-	// GPU memory: the simulator's endpoint, NVML, or nothing.
-	var sampler nvml.Sampler
-	if u := c.String("sim-gpus"); u != "" {
-		sampler = &nvml.SimSampler{BaseURL: strings.TrimRight(u, "/")}
-	} else if gpuIDs != nil {
-		s, err := nvml.Open()
-		if err != nil && !errors.Is(err, nvml.ErrUnavailable) {
-			return err
-		}
-		sampler = s
-	}
-	hw, indices, err := validateHardware(ctx, c, sampler, gpuIDs)
-	if err != nil {
-		return err
-	}
-	meta, err := resolveModel(ctx, c, e, model)
-	if err != nil {
-		return err
-	}
-	eng := estimate.Engine{Name: "tgi", Version: c.String("engine-version")}
-	base := estimate.Settings{CUDAMemoryFraction: c.Float("cuda-memory-fraction"), MaxBatchPrefillTokens: int(c.Int("max-batch-prefill-tokens"))}
-	if path := c.String("corrections"); path != "" {
-		corr, _, err := loadCorrections(path, eng, hw)
-		if err != nil {
-			return err
-		}
-		base.Corrections = &corr
-	}
-	zero, err := estimate.Run(meta.Model, hw, eng, base)
-	if err != nil {
-		return fmt.Errorf("estimate %s: %w", model, err)
-	}
-	prefill := zero.Startup.MaxBatchPrefillTokens
-	base.MaxBatchPrefillTokens = prefill
-	predict := func(p probe.Point) probe.Estimate {
-		s := base
-		s.MaxInputTokens, s.MaxTotalTokens = p.MaxInputTokens, p.MaxTotalTokens
-		r, err := estimate.Run(meta.Model, hw, eng, s)
-		if err != nil || r.KVBytesPerToken == 0 {
-			return probe.Estimate{}
-		}
-		st := r.Startup
-		return probe.Estimate{Fits: st.Fits, Budget: st.MaxBatchTotalTokens, WarmTokens: st.WarmupTokens,
-			WarmBytes: int64(st.WarmupBytes), TokenBytes: int64(r.KVBytesPerToken)}
-	}
-	shifted := func(delta int64) int {
-		s := base
-		s.ExtraOverheadBytes = estimate.Bytes(delta)
-		r, err := estimate.Run(meta.Model, hw, eng, s)
-		if err != nil {
-			return 0
-		}
-		return r.Boundary.MaxTotalTokens
-	}
-	plan := probe.Plan{Predicted: shifted(0), Cap: meta.Model.MaxPositions, Prefill: prefill, Tolerance: c.Float("tolerance"),
-		MaxLaunches: int(c.Int("max-launches")), Predict: predict, Shifted: shifted}
-	if plan.Predicted == 0 {
-		return withHint(fmt.Errorf("validate: the estimate says %s does not start on %d × %s at all", model, hw.Count, estimate.Bytes(hw.GPU.TotalBytes)), "run vramcalc estimate for the breakdown; validate needs a predicted edge to probe")
-	}
-
-	store, prev, err := probe.OpenStore(c.String("out"))
-	if err != nil {
-		return err
-	}
-	defer store.Close()
-	runID := fmt.Sprintf("%d", time.Now().Unix())
-	done := map[string]probe.Observation{}
-	seq := 0
-	if c.Bool("resume") {
-		for _, o := range prev {
-			done[o.Point.Key()] = o
-			runID, seq = o.Run, max(seq, o.Seq)
-		}
-	}
-	rt, err := probe.NewDocker()
+	rt, err := docker.New()
 	if err != nil {
 		return withHint(err, "validate needs a Docker Engine: start it, or set DOCKER_HOST")
 	}
 	defer rt.Close()
-	if c.Bool("resume") {
-		// A crash may have left containers of this run behind.
-		if left, err := rt.List(ctx, map[string]string{probe.RunLabel: runID}); err == nil {
-			for _, ct := range left {
-				_ = rt.Remove(ctx, ct.ID)
-			}
-		}
-	}
-	image := c.String("image")
-	if ok, err := rt.ImageExists(ctx, image); err != nil {
+	v.Launch.Runtime = rt
+	prog := newValidateProgress(e.stderr, isTerminal(e.stderr))
+	v.Launch.Progress = prog.event
+	res, err := probe.Validate(ctx, v)
+	prog.finish()
+	switch {
+	case errors.Is(err, probe.ErrNoEdge):
+		return withHint(err, "run vramcalc estimate for the breakdown; validate needs a predicted edge to probe")
+	case errors.Is(err, probe.ErrImageNotFound):
+		return withHint(err, "pull the image first (docker pull), or build the simulator: cmd/tgisim/build-image.sh")
+	case errors.Is(err, probe.ErrNoEngine):
+		return withHint(err, "validate needs a Docker Engine: start it, or set DOCKER_HOST")
+	case err != nil:
 		return err
-	} else if !ok {
-		fmt.Fprintf(e.stderr, "pulling %s\n", image)
-		if err := rt.Pull(ctx, image, nil); err != nil {
-			return withHint(err, "pull the image first (docker pull), or build the simulator: cmd/tgisim/build-image.sh")
+	}
+	return renderValidation(e, model, res.Plan, res.Estimate, res.Edge)
+}
+
+// validationInputs turns the flags into probe.Validation, all but the
+// runtime and the progress display.
+func validationInputs(ctx context.Context, c *cli.Command, e env, model string) (probe.Validation, error) {
+	if out := c.Int("output-tokens"); out <= 0 || out > 1024 {
+		return probe.Validation{}, withHint(fmt.Errorf("--output-tokens must be in 1..1024, got %d", out), "TGI ≥ 3.1.1 validates and generates longer requests in 1024-token chunks")
+	}
+	gpuIDs, err := parseGPUIDs(c.String("gpu-ids"))
+	if err != nil {
+		return probe.Validation{}, err
+	}
+	sampler, simPort, err := validateSampler(c, gpuIDs)
+	if err != nil {
+		return probe.Validation{}, err
+	}
+	hw, indices, err := validateHardware(ctx, c, sampler, gpuIDs)
+	if err != nil {
+		return probe.Validation{}, err
+	}
+	meta, err := resolveModel(ctx, c, e, model)
+	if err != nil {
+		return probe.Validation{}, err
+	}
+	settings := estimate.Settings{CUDAMemoryFraction: c.Float("cuda-memory-fraction"), MaxBatchPrefillTokens: int(c.Int("max-batch-prefill-tokens"))}
+	if path := c.String("corrections"); path != "" {
+		corr, _, err := loadCorrections(path, estimate.Engine{Name: "tgi", Version: c.String("engine-version")}, hw)
+		if err != nil {
+			return probe.Validation{}, err
+		}
+		settings.Corrections = &corr
+	}
+	launch, err := launchConfig(c, e, model)
+	if err != nil {
+		return probe.Validation{}, err
+	}
+	launch.Sampler, launch.SimGPUsPort, launch.GPUIndices, launch.GPUIDs = sampler, simPort, indices, gpuIDs
+	return probe.Validation{Model: meta.Model, Hardware: hw, EngineVersion: c.String("engine-version"), Settings: settings,
+		Tolerance: c.Float("tolerance"), MaxLaunches: int(c.Int("max-launches")), Results: c.String("out"), Resume: c.Bool("resume"),
+		Launch: launch}, nil
+}
+
+// validateSampler reads GPU memory from the simulator's endpoint (a URL,
+// or the container port of each launch), NVML, or nothing (no GPU
+// requested). NVML that cannot be opened is kept as nvml.Unopened, so that
+// each launch records why it has no peak.
+func validateSampler(c *cli.Command, gpuIDs []string) (nvml.Sampler, int, error) {
+	if u := c.String("sim-gpus"); u != "" {
+		if rest, ok := strings.CutPrefix(u, "container:"); ok {
+			port, err := strconv.Atoi(rest)
+			if err != nil || port <= 0 || port > 65535 {
+				return nil, 0, withHint(fmt.Errorf("--sim-gpus %q: %q is not a container port", u, rest), "e.g. --sim-gpus container:9400 (the image's SIM_GPUS_PORT)")
+			}
+			return nil, port, nil
+		}
+		return &nvml.SimSampler{BaseURL: strings.TrimRight(u, "/")}, 0, nil
+	}
+	if gpuIDs == nil {
+		return nil, 0, nil
+	}
+	s, err := nvml.Open()
+	switch {
+	case errors.Is(err, nvml.ErrUnavailable):
+		return nvml.Unopened{Err: err}, 0, nil
+	case err != nil:
+		return nil, 0, err
+	}
+	return s, 0, nil
+}
+
+// parsePublish reads docker's -p syntax, HOST:CONTAINER or
+// IP:HOST:CONTAINER (IPv6 in brackets), with an optional /tcp. The IP
+// must be loopback; an empty HOST lets the engine pick a free port.
+func parsePublish(s string) (probe.PortBinding, error) {
+	bad := func(why string) (probe.PortBinding, error) {
+		return probe.PortBinding{}, withHint(fmt.Errorf("--publish %q: %s", s, why), "docker's order: HOST:CONTAINER or 127.0.0.1:HOST:CONTAINER, e.g. --publish 9400:9400")
+	}
+	spec, proto, _ := strings.Cut(s, "/")
+	if proto != "" && proto != "tcp" {
+		return bad("only tcp ports can be published")
+	}
+	rest, containerS, ok := cutLast(spec, ":")
+	if !ok {
+		return bad("want HOST:CONTAINER")
+	}
+	ipS, hostS, _ := cutLast(rest, ":")
+	var b probe.PortBinding
+	if ipS != "" {
+		ip, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(ipS, "["), "]"))
+		if err != nil || !ip.IsLoopback() {
+			return bad(fmt.Sprintf("%s is not a loopback address (containers publish on this machine only)", ipS))
+		}
+		b.HostIP = ip
+	}
+	var err error
+	if b.ContainerPort, err = strconv.Atoi(containerS); err != nil || b.ContainerPort <= 0 || b.ContainerPort > 65535 {
+		return bad(fmt.Sprintf("container port %q is not in 1..65535", containerS))
+	}
+	if hostS != "" {
+		if b.HostPort, err = strconv.Atoi(hostS); err != nil || b.HostPort <= 0 || b.HostPort > 65535 {
+			return bad(fmt.Sprintf("host port %q is not in 1..65535", hostS))
 		}
 	}
-	cfg := &probe.Config{Runtime: rt, Sampler: sampler, GPUIndices: indices, Engine: probe.TGI{}, Image: image, Model: model, RunID: runID,
-		Launch: probe.LaunchOptions{NumShard: hw.Count, CUDAMemoryFraction: base.CUDAMemoryFraction}, GPUIDs: gpuIDs,
+	return b, nil
+}
+
+// cutLast slices s around the last sep ("", s, false when there is none).
+func cutLast(s, sep string) (before, after string, found bool) {
+	i := strings.LastIndex(s, sep)
+	if i < 0 {
+		return "", s, false
+	}
+	return s[:i], s[i+len(sep):], true
+}
+
+// launchConfig is how each point's container starts: image, engine, model,
+// environment, the token, the cache, extra ports and the requests.
+func launchConfig(c *cli.Command, e env, model string) (probe.Config, error) {
+	cfg := probe.Config{Engine: probe.TGI{}, Image: c.String("image"), Model: model,
 		Env: append([]string{"HF_HOME=/data"}, c.StringSlice("env")...), HealthTimeout: c.Duration("health-timeout"),
 		Requests: probe.RequestPlan{InputTokens: int(c.Int("input-tokens")), OutputTokens: int(c.Int("output-tokens")), Concurrency: int(c.Int("concurrency")),
-			Tolerance: int(c.Int("tolerance-tokens")), Grammar: c.Bool("grammar")},
-		Predict: predict}
+			Tolerance: int(c.Int("tolerance-tokens")), Grammar: c.Bool("grammar")}}
+	port := c.Int("port")
+	if port < 0 || port > 65535 {
+		return cfg, withHint(fmt.Errorf("--port %d is not a port", port), "give a free host port in 1..65535, or leave --port out for a free one")
+	}
+	cfg.EngineHostPort = int(port)
 	for _, pub := range c.StringSlice("publish") {
-		var cp, hp int
-		if _, err := fmt.Sscanf(pub, "%d:%d", &cp, &hp); err != nil || cp <= 0 || hp <= 0 {
-			return withHint(fmt.Errorf("--publish %q: want CONTAINER:HOST ports", pub), "e.g. --publish 9400:9400")
+		b, err := parsePublish(pub)
+		if err != nil {
+			return cfg, err
 		}
-		cfg.ExtraPorts = append(cfg.ExtraPorts, probe.PortBinding{ContainerPort: cp, HostPort: hp})
+		cfg.ExtraPorts = append(cfg.ExtraPorts, b)
 	}
 	if tok := hfToken(e.getenv); tok != "" {
 		cfg.Secrets = map[string]string{"HF_TOKEN": tok}
@@ -197,30 +244,87 @@ func runValidate(ctx context.Context, c *cli.Command, e env) error {
 	if cache := hfCacheDir(c, e); cache != "" {
 		cfg.Mounts = []probe.Mount{{Source: cache, Target: "/data"}}
 	}
-	bar := progressbar.NewOptions(-1, progressbar.OptionSetWriter(e.stderr), progressbar.OptionSpinnerType(14),
-		progressbar.OptionSetDescription("validate"), progressbar.OptionClearOnFinish())
-	cfg.Progress = func(phase string, p probe.Point) {
-		bar.Describe(fmt.Sprintf("launch %d: --max-total-tokens %s: %s", seq, num(p.MaxTotalTokens), phase))
-		_ = bar.Add(1)
-	}
-	inner := cfg.Launcher(&seq)
-	launch := func(ctx context.Context, p probe.Point) (probe.Observation, error) {
-		o, err := inner(ctx, p)
-		if err != nil {
-			return o, err
-		}
-		if err := store.Append(o); err != nil {
-			return o, err
-		}
-		return o, nil
-	}
-	edge, err := probe.Search(ctx, plan, launch, done)
-	_ = bar.Finish()
-	if err != nil {
-		return err
-	}
-	return renderValidation(e, model, plan, zero, edge)
+	return cfg, nil
 }
+
+// validateProgress shows a run's events on stderr: on a terminal, a
+// spinner with the current launch and phase; elsewhere (CI logs, pipes)
+// one plain line per event, with no spinner frames or carriage returns.
+// Pulls, cleanups and warnings are lines in both.
+type validateProgress struct {
+	w io.Writer
+	// bar is nil when w is not a terminal.
+	bar *progressbar.ProgressBar
+}
+
+func newValidateProgress(w io.Writer, terminal bool) *validateProgress {
+	p := &validateProgress{w: w}
+	if terminal {
+		p.bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(w), progressbar.OptionSpinnerType(14),
+			progressbar.OptionSetDescription("validate"), progressbar.OptionClearOnFinish())
+	}
+	return p
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func (p *validateProgress) event(ev probe.Event) {
+	launch := fmt.Sprintf("launch %d: --max-total-tokens %s: ", ev.Launch, num(ev.Point.MaxTotalTokens))
+	switch ev.Kind {
+	case probe.EventPhase:
+		if p.bar != nil {
+			p.bar.Describe(launch + ev.Phase)
+			_ = p.bar.Add(1)
+			return
+		}
+		p.line(launch + ev.Phase)
+	case probe.EventObserved:
+		if p.bar == nil {
+			p.line(launch + outcomeText(*ev.Observation))
+		}
+	case probe.EventPull:
+		p.line("pulling " + ev.Image)
+	case probe.EventCleanup:
+		p.line("removed container " + shortID(ev.Container) + ", left by the interrupted run")
+	case probe.EventWarning:
+		p.line("warning: " + ev.Warning)
+	}
+}
+
+// line prints one line, clearing the spinner first.
+func (p *validateProgress) line(s string) {
+	if p.bar != nil {
+		_ = p.bar.Clear()
+	}
+	fmt.Fprintln(p.w, s)
+}
+
+func (p *validateProgress) finish() {
+	if p.bar != nil {
+		_ = p.bar.Finish()
+	}
+}
+
+// outcomeText is "ok, KV budget 22,460" or "failed: warmup_oom".
+func outcomeText(o probe.Observation) string {
+	switch {
+	case !o.OK():
+		return "failed: " + o.Failure
+	case o.Budget() > 0:
+		return "ok, KV budget " + num(o.Budget())
+	}
+	return "ok"
+}
+
+func shortID(id string) string { return id[:min(len(id), 12)] }
 
 // renderValidation reconciles, per component, the estimate, the engine's
 // own log and metrics, and NVML.

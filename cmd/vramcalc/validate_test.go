@@ -4,26 +4,34 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/urfave/cli/v3"
+	"github.com/vramcalc/vramcalc/nvml"
 	"github.com/vramcalc/vramcalc/probe"
+	"github.com/vramcalc/vramcalc/probe/docker"
 )
 
 // dockerOrSkip returns a Docker runtime, or skips when no engine answers
 // (CI has one: .ci/run checks it before the tests).
-func dockerOrSkip(t *testing.T) *probe.Docker {
+func dockerOrSkip(t *testing.T) *docker.Runtime {
 	t.Helper()
 	skip := t.Skipf
 	if os.Getenv("VRAMCALC_REQUIRE_DOCKER") == "1" {
 		skip = t.Fatalf // CI: a missing engine is a failure, not a skip
 	}
-	d, err := probe.NewDocker()
+	d, err := docker.New()
 	if err != nil {
 		skip("no Docker Engine: %v", err)
 	}
@@ -35,20 +43,31 @@ func dockerOrSkip(t *testing.T) *probe.Docker {
 	return d
 }
 
-// simImage builds the TGI simulator image FROM scratch (no registry needed).
+// simImage builds the TGI simulator image FROM scratch (no registry
+// needed) under a tag of this test alone, so that another copy of the
+// suite on the same engine neither shares nor removes it; the tag is
+// removed when the test ends.
 func simImage(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("sh", filepath.Join("..", "tgisim", "build-image.sh"), "vramcalc/tgisim:test").CombinedOutput()
+	tag := fmt.Sprintf("vramcalc/tgisim:test-%d-%d", os.Getpid(), time.Now().UnixNano())
+	out, err := exec.Command("sh", filepath.Join("..", "tgisim", "build-image.sh"), tag).CombinedOutput()
 	if err != nil {
 		t.Fatalf("build-image.sh: %v\n%s", err, out)
 	}
-	return "vramcalc/tgisim:test"
+	t.Cleanup(func() {
+		if out, err := exec.Command("docker", "image", "rm", tag).CombinedOutput(); err != nil {
+			t.Logf("remove %s: %v: %s", tag, err, out)
+		}
+	})
+	return tag
 }
 
-func simArgs(image, out string, port string) []string {
+// simArgs validates Llama-3.1-8B on the simulator's L4, reading GPU memory
+// from each container's /sim/gpus (the image's port 9400) on a host port
+// the engine picks: the tests use no fixed host port.
+func simArgs(image, out string) []string {
 	return []string{"validate", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "L4", "--gpu-ids", "none", "--image", image, "--offline",
-		"--sim-gpus", "http://127.0.0.1:" + port, "--publish", port + ":" + port, "--env", "SIM_GPUS_PORT=" + port,
-		"--env", "SIM_GPU_NAME=NVIDIA L4", "--env", "SIM_GPU_TOTAL_BYTES=23570219008",
+		"--sim-gpus", "container:9400", "--env", "SIM_GPU_NAME=NVIDIA L4", "--env", "SIM_GPU_TOTAL_BYTES=23570219008",
 		"--env", "SIM_EXTRA_OVERHEAD_BYTES=900000000", "--env", "SIM_ACTIVATION_FACTOR=1.2", "--env", "SIM_STARTUP_DELAY=200ms",
 		"--out", out, "--health-timeout", "60s", "--input-tokens", "64", "--output-tokens", "16"}
 }
@@ -81,9 +100,13 @@ func TestValidateAgainstSimulator(t *testing.T) {
 	d := dockerOrSkip(t)
 	image := simImage(t)
 	out := filepath.Join(t.TempDir(), "sim.jsonl")
-	stdout, stderr, code := runCLI(t, simArgs(image, out, "9401")...)
+	stdout, stderr, code := runCLI(t, simArgs(image, out)...)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	// stderr is not a terminal: one plain line per event, no spinner, no warning.
+	if strings.ContainsAny(stderr, "\r") || !strings.Contains(stderr, "launch 1: --max-total-tokens ") || strings.Contains(stderr, "warning") {
+		t.Errorf("stderr:\n%q", stderr)
 	}
 	if !strings.Contains(stdout, "boundary") || !strings.Contains(stdout, "±1%") {
 		t.Errorf("no pinned boundary in:\n%s", stdout)
@@ -97,7 +120,7 @@ func TestValidateAgainstSimulator(t *testing.T) {
 		if o.OK() {
 			ok++
 			// The default concurrency fills the reported budget: ⌊(budget − 1)/(64 + 16)⌋, at most 128.
-			if o.Budget() == 0 || o.Requests.OK != o.Requests.Concurrency || o.MaxPeak() == 0 || o.Requests.Concurrency != min((o.Budget()-1)/80, 128) || len(o.LoadedBytes) == 0 {
+			if o.Budget() == 0 || o.Requests.OK != o.Requests.Concurrency || o.MaxPeak() == 0 || o.PeakError != "" || o.Requests.Concurrency != min((o.Budget()-1)/80, 128) || len(o.LoadedBytes) == 0 {
 				t.Errorf("start without budget, requests or peak: %+v", o)
 			}
 		} else {
@@ -124,8 +147,9 @@ func buildCLI(t *testing.T) string {
 	return bin
 }
 
-// simContainers lists every container (running or not) made from image.
-func simContainers(t *testing.T, d *probe.Docker, image string) []probe.Container {
+// simContainers lists every container (running or not) made from image
+// (a tag of this test alone: see simImage).
+func simContainers(t *testing.T, d *docker.Runtime, image string) []probe.Container {
 	t.Helper()
 	all, err := d.List(context.Background(), nil)
 	if err != nil {
@@ -166,7 +190,7 @@ func TestValidateInterrupt(t *testing.T) {
 	image := simImage(t)
 	bin := buildCLI(t)
 	out := filepath.Join(t.TempDir(), "int.jsonl")
-	args := append(simArgs(image, out, "9402"), "--env", "SIM_STARTUP_DELAY=4s")
+	args := append(simArgs(image, out), "--env", "SIM_STARTUP_DELAY=4s")
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "HF_HUB_OFFLINE=1", "HF_HOME="+t.TempDir())
 	if err := cmd.Start(); err != nil {
@@ -203,7 +227,7 @@ func TestValidateKillAndResume(t *testing.T) {
 	bin := buildCLI(t)
 	out := filepath.Join(t.TempDir(), "crash.jsonl")
 	env := append(os.Environ(), "HF_HUB_OFFLINE=1", "HF_HOME="+t.TempDir())
-	args := append(simArgs(image, out, "9403"), "--env", "SIM_STARTUP_DELAY=1500ms")
+	args := append(simArgs(image, out), "--env", "SIM_STARTUP_DELAY=1500ms")
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	if err := cmd.Start(); err != nil {
@@ -268,10 +292,8 @@ func TestValidateLaunchCountsOnSimulator(t *testing.T) {
 	}
 	for i, c := range cases {
 		out := filepath.Join(t.TempDir(), "n.jsonl")
-		port := strconv.Itoa(9410 + i)
 		args := []string{"validate", c.model, "--gpu", c.gpu, "--gpus", strconv.Itoa(c.gpus), "--gpu-ids", "none", "--image", image, "--offline",
-			"--sim-gpus", "http://127.0.0.1:" + port, "--publish", port + ":" + port, "--env", "SIM_GPUS_PORT=" + port,
-			"--env", "SIM_GPU_NAME=" + c.name, "--env", "SIM_GPU_TOTAL_BYTES=" + c.total, "--env", "SIM_NUM_GPUS=" + strconv.Itoa(c.gpus),
+			"--sim-gpus", "container:9400", "--env", "SIM_GPU_NAME=" + c.name, "--env", "SIM_GPU_TOTAL_BYTES=" + c.total, "--env", "SIM_NUM_GPUS=" + strconv.Itoa(c.gpus),
 			"--env", "SIM_EXTRA_OVERHEAD_BYTES=" + c.overhead, "--env", "SIM_ACTIVATION_FACTOR=" + c.act, "--env", "SIM_WIGGLE=" + c.wiggle,
 			"--env", "SIM_JITTER_BYTES=8000000", "--env", "SIM_SEED=" + strconv.Itoa(7+i), "--env", "SIM_STARTUP_DELAY=200ms", "--env", "SIM_TOKEN_DELAY=0s",
 			"--out", out, "--health-timeout", "60s", "--input-tokens", "32", "--output-tokens", "8", "--concurrency", "2"}
@@ -284,5 +306,218 @@ func TestValidateLaunchCountsOnSimulator(t *testing.T) {
 		if n := len(readObs(t, out)); n > 5 || !strings.Contains(first, "±1%") {
 			t.Errorf("%s on %d×%s: %d launches: %s", c.model, c.gpus, c.gpu, n, first)
 		}
+	}
+}
+
+// TestParsePublish: --publish takes docker's -p order, HOST:CONTAINER or
+// IP:HOST:CONTAINER with a loopback IP.
+func TestParsePublish(t *testing.T) {
+	lo2, lo6 := netip.MustParseAddr("127.0.0.2"), netip.IPv6Loopback()
+	for _, tc := range []struct {
+		in   string
+		want probe.PortBinding
+	}{
+		{"9500:9400", probe.PortBinding{ContainerPort: 9400, HostPort: 9500}},
+		{"8080:80/tcp", probe.PortBinding{ContainerPort: 80, HostPort: 8080}},
+		{"127.0.0.2:9500:9400", probe.PortBinding{ContainerPort: 9400, HostPort: 9500, HostIP: lo2}},
+		{"[::1]:9500:9400", probe.PortBinding{ContainerPort: 9400, HostPort: 9500, HostIP: lo6}},
+		{"127.0.0.2::9400", probe.PortBinding{ContainerPort: 9400, HostIP: lo2}},
+	} {
+		got, err := parsePublish(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("parsePublish(%q) = %+v, %v; want %+v", tc.in, got, err, tc.want)
+		}
+	}
+	for in, want := range map[string]string{
+		"9400":                `--publish "9400": want HOST:CONTAINER`,
+		"0.0.0.0:9500:9400":   `--publish "0.0.0.0:9500:9400": 0.0.0.0 is not a loopback address (containers publish on this machine only)`,
+		"192.168.1.2:80:80":   `--publish "192.168.1.2:80:80": 192.168.1.2 is not a loopback address (containers publish on this machine only)`,
+		"9500:9400/udp":       `--publish "9500:9400/udp": only tcp ports can be published`,
+		"70000:80":            `--publish "70000:80": host port "70000" is not in 1..65535`,
+		"9500:http":           `--publish "9500:http": container port "http" is not in 1..65535`,
+		"localhost:9500:9400": `--publish "localhost:9500:9400": localhost is not a loopback address (containers publish on this machine only)`,
+	} {
+		_, err := parsePublish(in)
+		if err == nil || err.Error() != want || !strings.Contains(hintFor(err), "HOST:CONTAINER") {
+			t.Errorf("parsePublish(%q) = %v, want %q with a hint", in, err, want)
+		}
+	}
+}
+
+// validationFor parses validate's flags and returns the inputs it builds,
+// without a runtime.
+func validationFor(t *testing.T, args ...string) (probe.Validation, error) {
+	t.Helper()
+	vars := map[string]string{"HF_HUB_OFFLINE": "1", "HF_HOME": t.TempDir()}
+	e := env{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string { return vars[k] }}
+	cmd := validateCommand(e)
+	var v probe.Validation
+	cmd.Action = func(ctx context.Context, c *cli.Command) error {
+		var err error
+		v, err = validationInputs(ctx, c, e, c.Args().First())
+		return err
+	}
+	err := cmd.Run(context.Background(), append([]string{"validate", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "L4", "--offline"}, args...))
+	return v, err
+}
+
+// TestValidateFlags: --port, --publish and --sim-gpus container:PORT reach
+// the launch config; a missing NVML becomes nvml.Unopened with Open's
+// error, so that launches record why they have no peak.
+func TestValidateFlags(t *testing.T) {
+	v, err := validationFor(t, "--gpu-ids", "none", "--port", "8081", "--publish", "127.0.0.2:9500:9400", "--publish", "9401:9401",
+		"--sim-gpus", "container:9400", "--out", "x.jsonl", "--resume")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := v.Launch
+	wantPorts := []probe.PortBinding{{ContainerPort: 9400, HostPort: 9500, HostIP: netip.MustParseAddr("127.0.0.2")}, {ContainerPort: 9401, HostPort: 9401}}
+	if l.EngineHostPort != 8081 || !reflect.DeepEqual(l.ExtraPorts, wantPorts) || l.SimGPUsPort != 9400 || l.Sampler != nil || l.GPUIDs != nil {
+		t.Errorf("launch config: host port %d, extra %+v, sim port %d, sampler %v, GPU ids %v", l.EngineHostPort, l.ExtraPorts, l.SimGPUsPort, l.Sampler, l.GPUIDs)
+	}
+	if v.Results != "x.jsonl" || !v.Resume || v.Hardware.Count != 1 || v.Hardware.GPU.Name != "NVIDIA L4" || v.Model.Layers != 32 || l.Model != "meta-llama/Llama-3.1-8B-Instruct" {
+		t.Errorf("validation %+v", v)
+	}
+	v, err = validationFor(t, "--gpu-ids", "none", "--sim-gpus", "http://127.0.0.1:9400/")
+	if s, ok := v.Launch.Sampler.(*nvml.SimSampler); err != nil || !ok || s.BaseURL != "http://127.0.0.1:9400" || v.Launch.SimGPUsPort != 0 || v.Launch.EngineHostPort != 0 {
+		t.Errorf("--sim-gpus URL: %#v, %v", v.Launch, err)
+	}
+	if _, openErr := nvml.Open(); openErr != nil {
+		v, err = validationFor(t, "--gpu-ids", "0")
+		if u, ok := v.Launch.Sampler.(nvml.Unopened); err != nil || !ok || !errors.Is(u.Err, nvml.ErrUnavailable) || u.Err.Error() != openErr.Error() {
+			t.Errorf("no NVML: sampler %#v, %v", v.Launch.Sampler, err)
+		}
+	}
+	for args, want := range map[string]string{
+		"--port 70000":                      "--port 70000 is not a port",
+		"--sim-gpus container:x":            `--sim-gpus "container:x": "x" is not a container port`,
+		"--publish 0.0.0.0:8080:80":         `--publish "0.0.0.0:8080:80": 0.0.0.0 is not a loopback address (containers publish on this machine only)`,
+		"--publish 9400 --port 8081":        `--publish "9400": want HOST:CONTAINER`,
+		"--output-tokens 2048 --port 8081":  "--output-tokens must be in 1..1024, got 2048",
+		"--gpu-ids 0,x --sim-gpus http://h": `--gpu-ids: "x" is not a GPU index or UUID`,
+	} {
+		if _, err := validationFor(t, append([]string{"--gpu-ids", "none"}, strings.Fields(args)...)...); err == nil || err.Error() != want {
+			t.Errorf("%s: %v, want %q", args, err, want)
+		}
+	}
+}
+
+// phaseEvents are the events of one failing launch, then its observation
+// and the run's one warning.
+func phaseEvents() []probe.Event {
+	p := probe.Point{MaxInputTokens: 22709, MaxTotalTokens: 22710, MaxBatchPrefillTokens: 8049}
+	var evs []probe.Event
+	for _, ph := range []string{"start", "loading", "warmup", "stop"} {
+		evs = append(evs, probe.Event{Kind: probe.EventPhase, Launch: 2, Point: p, Phase: ph})
+	}
+	o := probe.Observation{Seq: 2, Point: p, Outcome: "failed", Failure: "warmup_oom"}
+	return append(evs, probe.Event{Kind: probe.EventObserved, Launch: 2, Point: p, Observation: &o},
+		probe.Event{Kind: probe.EventWarning, Launch: 2, Point: p, Warning: "launch 2: GPU memory not read from NVML: GPU 0: nvml: open: unavailable"})
+}
+
+// TestValidateProgressPlain: when stderr is not a terminal (a CI log, a
+// pipe), every event is one plain line, with no spinner frame or carriage
+// return.
+func TestValidateProgressPlain(t *testing.T) {
+	var b strings.Builder
+	p := newValidateProgress(&b, false)
+	p.event(probe.Event{Kind: probe.EventPull, Image: "vramcalc/tgisim:dev"})
+	p.event(probe.Event{Kind: probe.EventCleanup, Container: "0a23ccefac942f7241b3db46203ef2bb"})
+	ok := probe.Observation{Seq: 1, Outcome: "ok", Reported: probe.Reported{MaxBatchTotalTokensLog: 22460}}
+	p.event(probe.Event{Kind: probe.EventObserved, Launch: 1, Point: probe.Point{MaxTotalTokens: 20000}, Observation: &ok})
+	for _, ev := range phaseEvents() {
+		p.event(ev)
+	}
+	p.finish()
+	want := `pulling vramcalc/tgisim:dev
+removed container 0a23ccefac94, left by the interrupted run
+launch 1: --max-total-tokens 20,000: ok, KV budget 22,460
+launch 2: --max-total-tokens 22,710: start
+launch 2: --max-total-tokens 22,710: loading
+launch 2: --max-total-tokens 22,710: warmup
+launch 2: --max-total-tokens 22,710: stop
+launch 2: --max-total-tokens 22,710: failed: warmup_oom
+warning: launch 2: GPU memory not read from NVML: GPU 0: nvml: open: unavailable
+`
+	if b.String() != want {
+		t.Errorf("plain progress:\n%s\nwant:\n%s", b.String(), want)
+	}
+}
+
+// TestValidateProgressTerminal: on a terminal the phases drive a spinner
+// redrawn in place (carriage returns), with no line per phase; the
+// spinner is cleared before the warning's own line, and at the end.
+func TestValidateProgressTerminal(t *testing.T) {
+	var b strings.Builder
+	p := newValidateProgress(&b, true)
+	for _, ev := range phaseEvents() {
+		p.event(ev)
+	}
+	out := b.String()
+	p.finish()
+	if !strings.Contains(out, "\r") || !strings.Contains(out, "launch 2: --max-total-tokens 22,710: warmup") ||
+		!strings.Contains(out, "\rwarning: launch 2: GPU memory not read from NVML: GPU 0: nvml: open: unavailable\n") {
+		t.Errorf("terminal progress: %q", out)
+	}
+	if strings.Count(out, "launch 2: --max-total-tokens 22,710: start\n") != 0 || strings.Contains(out, "failed: warmup_oom") {
+		t.Errorf("terminal progress printed plain lines: %q", out)
+	}
+	if !strings.HasSuffix(b.String(), "\r") {
+		t.Errorf("spinner not cleared at the end: %q", b.String()[max(0, b.Len()-40):])
+	}
+}
+
+// TestIsTerminal: a buffer, a pipe and a regular file are not terminals; a
+// pseudo-terminal is.
+func TestIsTerminal(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	f, err := os.Create(filepath.Join(t.TempDir(), "log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for name, wr := range map[string]io.Writer{"buffer": &strings.Builder{}, "pipe": w, "file": f} {
+		if isTerminal(wr) {
+			t.Errorf("%s counts as a terminal", name)
+		}
+	}
+	pty, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal to check the positive case: %v", err)
+	}
+	defer pty.Close()
+	if !isTerminal(pty) {
+		t.Error("/dev/ptmx does not count as a terminal")
+	}
+}
+
+// TestValidateWarnsWhenSimGPUsUnread: the simulator serves /sim/gpus on
+// 9400, but validate is pointed at container port 9399: every launch
+// records why it has no peak (peak_error) and stderr warns once.
+func TestValidateWarnsWhenSimGPUsUnread(t *testing.T) {
+	dockerOrSkip(t)
+	image := simImage(t)
+	out := filepath.Join(t.TempDir(), "unread.jsonl")
+	args := append(simArgs(image, out), "--sim-gpus", "container:9399", "--max-launches", "2")
+	_, stderr, code := runCLI(t, args...)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	obs := readObs(t, out)
+	if len(obs) != 2 {
+		t.Fatalf("%d launches, want 2", len(obs))
+	}
+	for _, o := range obs {
+		if len(o.PeakBytes) != 0 || !strings.HasPrefix(o.PeakError, "the simulator's /sim/gpus at http://127.0.0.1:") || !strings.Contains(o.PeakError, ": GPU 0: nvml: sample device 0: ") {
+			t.Errorf("launch %d: peak %v, peak error %q", o.Seq, o.PeakBytes, o.PeakError)
+		}
+	}
+	if n := strings.Count(stderr, "warning: "); n != 1 || !strings.Contains(stderr, "warning: launch 1: GPU memory not read from the simulator's /sim/gpus at http://127.0.0.1:") {
+		t.Errorf("%d warnings in:\n%s", n, stderr)
 	}
 }

@@ -1,4 +1,4 @@
-package probe
+package docker
 
 import (
 	"archive/tar"
@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"os/exec"
@@ -28,6 +29,7 @@ import (
 	"github.com/moby/moby/api/types/build"
 	"github.com/moby/moby/api/types/jsonstream"
 	"github.com/moby/moby/client"
+	"github.com/vramcalc/vramcalc/probe"
 )
 
 // fakeEngine is a Docker Engine API server on a unix socket: handlers are
@@ -109,10 +111,10 @@ func (f *fakeEngine) request(method, path string) (fakeRequest, bool) {
 	return fakeRequest{}, false
 }
 
-func (f *fakeEngine) docker(t *testing.T) *Docker {
+func (f *fakeEngine) docker(t *testing.T) *Runtime {
 	t.Helper()
 	t.Setenv("DOCKER_API_VERSION", "") // negotiate, as in production
-	d, err := NewDocker(WithDockerHost(f.host))
+	d, err := New(WithHost(f.host))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,17 +161,17 @@ func errorChain(err error) []string {
 
 const testSecret = "hf_TopSecretTokenValue42"
 
-func testSpec() ContainerSpec {
-	return ContainerSpec{
+func testSpec() probe.ContainerSpec {
+	return probe.ContainerSpec{
 		Name:      "vramcalc-r1-1",
 		Image:     "ghcr.io/huggingface/text-generation-inference:3.3.6",
 		Args:      []string{"--model-id", "/data/model", "--port", "80"},
 		Env:       []string{"HF_HUB_OFFLINE=1"},
 		SecretEnv: map[string]string{"HF_TOKEN": testSecret},
-		Labels:    map[string]string{RunLabel: "r1"},
-		Ports:     []PortBinding{{ContainerPort: 80}},
+		Labels:    map[string]string{probe.RunLabel: "r1"},
+		Ports:     []probe.PortBinding{{ContainerPort: 80}},
 		ShmSize:   1 << 30,
-		Mounts:    []Mount{{Source: "/models/x", Target: "/data", ReadOnly: true}},
+		Mounts:    []probe.Mount{{Source: "/models/x", Target: "/data", ReadOnly: true}},
 	}
 }
 
@@ -228,7 +230,7 @@ func TestDockerStartRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Container{ID: "c1", Name: "vramcalc-r1-1", Image: testSpec().Image, Labels: map[string]string{RunLabel: "r1"},
+	want := probe.Container{ID: "c1", Name: "vramcalc-r1-1", Image: testSpec().Image, Labels: map[string]string{probe.RunLabel: "r1"},
 		Ports: map[int]int{80: 49153}, Running: true}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Start = %+v, want %+v", c, want)
@@ -243,7 +245,7 @@ func TestDockerStartRequest(t *testing.T) {
 	if wantEnv := []string{"HF_HUB_OFFLINE=1", "HF_TOKEN=" + testSecret}; !reflect.DeepEqual(b.Env, wantEnv) {
 		t.Errorf("Env = %q, want %q (the secret must reach the engine)", b.Env, wantEnv)
 	}
-	if b.Labels[RunLabel] != "r1" {
+	if b.Labels[probe.RunLabel] != "r1" {
 		t.Errorf("Labels = %v", b.Labels)
 	}
 	if _, ok := b.ExposedPorts["80/tcp"]; !ok {
@@ -267,16 +269,32 @@ func TestDockerStartRequest(t *testing.T) {
 	}
 }
 
+// TestDockerStartHostPort: a host port and a loopback address other than
+// 127.0.0.1 reach the engine as given; an address that is not loopback is
+// refused before anything is created.
 func TestDockerStartHostPort(t *testing.T) {
 	f := startEngine(t)
 	spec := testSpec()
-	spec.Ports = []PortBinding{{ContainerPort: 80, HostPort: 8081}}
+	spec.Ports = []probe.PortBinding{{ContainerPort: 80, HostPort: 8081}, {ContainerPort: 9400, HostPort: 9500, HostIP: netip.MustParseAddr("127.0.0.2")},
+		{ContainerPort: 9401, HostIP: netip.IPv6Loopback()}}
 	if _, err := f.docker(t).Start(context.Background(), spec); err != nil {
 		t.Fatal(err)
 	}
 	_, b := createBody(t, f)
-	if pb := b.HostConfig.PortBindings["80/tcp"]; len(pb) != 1 || pb[0].HostIp != "127.0.0.1" || pb[0].HostPort != "8081" {
-		t.Errorf("PortBindings = %+v", b.HostConfig.PortBindings)
+	want := map[string][]struct{ HostIp, HostPort string }{
+		"80/tcp": {{"127.0.0.1", "8081"}}, "9400/tcp": {{"127.0.0.2", "9500"}}, "9401/tcp": {{"::1", ""}},
+	}
+	if !reflect.DeepEqual(b.HostConfig.PortBindings, want) {
+		t.Errorf("PortBindings = %+v, want %+v", b.HostConfig.PortBindings, want)
+	}
+	f = startEngine(t)
+	spec.Ports = []probe.PortBinding{{ContainerPort: 80, HostPort: 8081, HostIP: netip.IPv4Unspecified()}}
+	_, err := f.docker(t).Start(context.Background(), spec)
+	if err == nil || err.Error() != "docker: start vramcalc-r1-1: port binding 0.0.0.0:8081:80: 0.0.0.0 is not a loopback address" {
+		t.Errorf("Start on 0.0.0.0 = %v", err)
+	}
+	if _, created := f.request("POST", "/containers/create"); created {
+		t.Error("a container was created for a binding on 0.0.0.0")
 	}
 }
 
@@ -329,7 +347,7 @@ func TestDockerStartErrorsKeepSecret(t *testing.T) {
 		wantRemove bool
 	}{
 		{"create echoes env", 400, 0, "invalid environment variable: HF_TOKEN=" + testSecret, nil, false},
-		{"no such image", 404, 0, "No such image: ghcr.io/huggingface/text-generation-inference:3.3.6", ErrImageNotFound, false},
+		{"no such image", 404, 0, "No such image: ghcr.io/huggingface/text-generation-inference:3.3.6", probe.ErrImageNotFound, false},
 		{"start fails", 201, 500, `could not select device driver "nvidia" with capabilities: [[gpu]]`, nil, true},
 		{"start echoes env", 201, 500, "exec failed: env HF_TOKEN=" + testSecret, nil, true},
 	} {
@@ -353,7 +371,7 @@ func TestDockerStartErrorsKeepSecret(t *testing.T) {
 					t.Errorf("secret in error chain: %q", m)
 				}
 			}
-			if !strings.HasPrefix(err.Error(), "probe: start vramcalc-r1-1: ") {
+			if !strings.HasPrefix(err.Error(), "docker: start vramcalc-r1-1: ") {
 				t.Errorf("error = %q, want the probe: start <name>: prefix", err)
 			}
 			if tc.wantIs != nil && !errors.Is(err, tc.wantIs) {
@@ -415,7 +433,7 @@ func TestDockerLogsSystemError(t *testing.T) {
 	}
 	defer rc.Close()
 	got, err := io.ReadAll(rc)
-	if string(got) != "line\n" || err == nil || !strings.Contains(err.Error(), "log driver failed") || !strings.HasPrefix(err.Error(), "probe: logs c1: ") {
+	if string(got) != "line\n" || err == nil || !strings.Contains(err.Error(), "log driver failed") || !strings.HasPrefix(err.Error(), "docker: logs c1: ") {
 		t.Errorf("ReadAll = %q, %v; want the line then the system error", got, err)
 	}
 }
@@ -530,10 +548,10 @@ func TestDockerNotFound(t *testing.T) {
 		"wait":   waitErr,
 		"logs":   logsErr,
 	} {
-		if !errors.Is(err, ErrNotFound) {
-			t.Errorf("%s: %v, want ErrNotFound", op, err)
+		if !errors.Is(err, probe.ErrNotFound) {
+			t.Errorf("%s: %v, want probe.ErrNotFound", op, err)
 		}
-		if want := "probe: " + op + " c9: container not found: "; err == nil || !strings.HasPrefix(err.Error(), want) {
+		if want := "docker: " + op + " c9: container not found: "; err == nil || !strings.HasPrefix(err.Error(), want) {
 			t.Errorf("%s: error %q, want prefix %q", op, err, want)
 		}
 	}
@@ -544,19 +562,19 @@ func TestDockerList(t *testing.T) {
 	f.handle("GET /containers/json", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, []map[string]any{
 			{"Id": "c1", "Names": []string{"/vramcalc-r1-1"}, "Image": "tgi:3.3.6", "State": "running",
-				"Labels": map[string]string{RunLabel: "r1"},
+				"Labels": map[string]string{probe.RunLabel: "r1"},
 				"Ports":  []map[string]any{{"IP": "127.0.0.1", "PrivatePort": 80, "PublicPort": 49153, "Type": "tcp"}}},
 			{"Id": "c2", "Names": []string{"/vramcalc-r1-2"}, "Image": "tgi:3.3.6", "State": "exited",
-				"Labels": map[string]string{RunLabel: "r1"}, "Ports": []map[string]any{{"PrivatePort": 80, "Type": "tcp"}}},
+				"Labels": map[string]string{probe.RunLabel: "r1"}, "Ports": []map[string]any{{"PrivatePort": 80, "Type": "tcp"}}},
 		})
 	})
-	got, err := f.docker(t).List(context.Background(), map[string]string{RunLabel: "r1", "b": "2"})
+	got, err := f.docker(t).List(context.Background(), map[string]string{probe.RunLabel: "r1", "b": "2"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Container{
-		{ID: "c1", Name: "vramcalc-r1-1", Image: "tgi:3.3.6", Labels: map[string]string{RunLabel: "r1"}, Ports: map[int]int{80: 49153}, Running: true},
-		{ID: "c2", Name: "vramcalc-r1-2", Image: "tgi:3.3.6", Labels: map[string]string{RunLabel: "r1"}, Ports: map[int]int{}},
+	want := []probe.Container{
+		{ID: "c1", Name: "vramcalc-r1-1", Image: "tgi:3.3.6", Labels: map[string]string{probe.RunLabel: "r1"}, Ports: map[int]int{80: 49153}, Running: true},
+		{ID: "c2", Name: "vramcalc-r1-2", Image: "tgi:3.3.6", Labels: map[string]string{probe.RunLabel: "r1"}, Ports: map[int]int{}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("List = %+v\nwant %+v", got, want)
@@ -566,7 +584,7 @@ func TestDockerList(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.Query.Get("filters")), &filters); err != nil {
 		t.Fatalf("filters %q: %v", r.Query.Get("filters"), err)
 	}
-	if wantF := map[string]map[string]bool{"label": {"b=2": true, RunLabel + "=r1": true}}; !reflect.DeepEqual(filters, wantF) || r.Query.Get("all") != "1" {
+	if wantF := map[string]map[string]bool{"label": {"b=2": true, probe.RunLabel + "=r1": true}}; !reflect.DeepEqual(filters, wantF) || r.Query.Get("all") != "1" {
 		t.Errorf("list query = %v", r.Query)
 	}
 }
@@ -614,8 +632,8 @@ func TestDockerImages(t *testing.T) {
 	}
 	for _, image := range []string{"instream:1", "norepo:1", "offline:1", "Not A Reference"} {
 		err := d.Pull(ctx, image, nil)
-		if !errors.Is(err, ErrImageNotFound) || !strings.HasPrefix(err.Error(), "probe: pull "+image+": image not found: ") {
-			t.Errorf("Pull(%s) = %v, want ErrImageNotFound", image, err)
+		if !errors.Is(err, probe.ErrImageNotFound) || !strings.HasPrefix(err.Error(), "docker: pull "+image+": image not found: ") {
+			t.Errorf("Pull(%s) = %v, want probe.ErrImageNotFound", image, err)
 		}
 	}
 }
@@ -628,7 +646,7 @@ func TestDockerNoEngine(t *testing.T) {
 	refused := "tcp://" + ln.Addr().String()
 	ln.Close()
 	for _, host := range []string{"unix://" + filepath.Join(t.TempDir(), "absent.sock"), refused} {
-		d, err := NewDocker(WithDockerHost(host))
+		d, err := New(WithHost(host))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -641,10 +659,10 @@ func TestDockerNoEngine(t *testing.T) {
 			"ping": pingErr, "image": existsErr, "start": startErr, "list": listErr,
 			"pull": d.Pull(ctx, "x:1", nil), "remove": d.Remove(ctx, "c1"),
 		} {
-			if !errors.Is(err, ErrNoEngine) {
-				t.Errorf("%s on %s: %v, want ErrNoEngine", op, host, err)
+			if !errors.Is(err, probe.ErrNoEngine) {
+				t.Errorf("%s on %s: %v, want probe.ErrNoEngine", op, host, err)
 			}
-			if errors.Is(err, ErrImageNotFound) || errors.Is(err, ErrNotFound) {
+			if errors.Is(err, probe.ErrImageNotFound) || errors.Is(err, probe.ErrNotFound) {
 				t.Errorf("%s on %s: %v also matches a not-found", op, host, err)
 			}
 			if err != nil && strings.Contains(err.Error(), testSecret) {
@@ -703,11 +721,15 @@ func main() {
 }
 `
 
-const testImage = "vramcalc/probe-test:dev"
+// testImageTag is a tag of this test alone, so that another copy of the
+// suite on the same engine neither shares nor removes it.
+func testImageTag() string {
+	return fmt.Sprintf("vramcalc/probe-test:%d-%d", os.Getpid(), time.Now().UnixNano())
+}
 
 // buildTestImage compiles testProgram statically and builds it FROM
 // scratch through the Engine API (no docker CLI, no registry).
-func buildTestImage(t *testing.T, ctx context.Context, d *Docker) {
+func buildTestImage(t *testing.T, ctx context.Context, d *Runtime, tag string) {
 	t.Helper()
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(testProgram), 0o644); err != nil {
@@ -746,7 +768,7 @@ func buildTestImage(t *testing.T, ctx context.Context, d *Docker) {
 		t.Fatal(err)
 	}
 	res, err := d.cli.ImageBuild(ctx, &tarball, client.ImageBuildOptions{
-		Tags: []string{testImage}, Remove: true, ForceRemove: true, Version: build.BuilderV1,
+		Tags: []string{tag}, Remove: true, ForceRemove: true, Version: build.BuilderV1,
 	})
 	if err != nil {
 		t.Fatalf("image build: %v", err)
@@ -772,7 +794,7 @@ func buildTestImage(t *testing.T, ctx context.Context, d *Docker) {
 // answers: build, start with a run label and a published port, read the
 // log, GET the port, stop, wait, remove, list.
 func TestDockerEngine(t *testing.T) {
-	d, err := NewDocker()
+	d, err := New()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -791,7 +813,8 @@ func TestDockerEngine(t *testing.T) {
 	defer cancel()
 
 	t0 := time.Now()
-	buildTestImage(t, ctx, d)
+	testImage := testImageTag()
+	buildTestImage(t, ctx, d, testImage)
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
@@ -806,17 +829,17 @@ func TestDockerEngine(t *testing.T) {
 	if ok, err := d.ImageExists(ctx, "vramcalc/absent-image:none"); ok || err != nil {
 		t.Errorf("ImageExists(absent) = %v, %v", ok, err)
 	}
-	if err := d.Pull(ctx, "vramcalc/absent-image:none", nil); !errors.Is(err, ErrImageNotFound) {
-		t.Errorf("Pull(absent) = %v, want ErrImageNotFound", err)
+	if err := d.Pull(ctx, "vramcalc/absent-image:none", nil); !errors.Is(err, probe.ErrImageNotFound) {
+		t.Errorf("Pull(absent) = %v, want probe.ErrImageNotFound", err)
 	}
 
 	run := fmt.Sprintf("probe-test-%d", time.Now().UnixNano())
-	labels := map[string]string{RunLabel: run}
+	labels := map[string]string{probe.RunLabel: run}
 	const secret = "s3cr3t-value"
-	spec := ContainerSpec{
+	spec := probe.ContainerSpec{
 		Name: "vramcalc-" + run, Image: testImage, Labels: labels,
 		Env: []string{"PROBE_TEST_ENV=visible"}, SecretEnv: map[string]string{"PROBE_TEST_SECRET": secret},
-		Ports: []PortBinding{{ContainerPort: 8080}}, ShmSize: 64 << 20,
+		Ports: []probe.PortBinding{{ContainerPort: 8080}}, ShmSize: 64 << 20,
 	}
 	t.Cleanup(func() {
 		// Whatever failed, leave no container behind.
@@ -833,7 +856,7 @@ func TestDockerEngine(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("started %s in %v, ports %v", c.Name, time.Since(t1).Round(time.Millisecond), c.Ports)
-	if c.Name != spec.Name || !c.Running || c.Labels[RunLabel] != run {
+	if c.Name != spec.Name || !c.Running || c.Labels[probe.RunLabel] != run {
 		t.Errorf("Start = %+v", c)
 	}
 	host := c.Ports[8080]
@@ -909,8 +932,8 @@ func TestDockerEngine(t *testing.T) {
 	if err := d.Remove(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := d.Remove(ctx, c.ID); !errors.Is(err, ErrNotFound) {
-		t.Errorf("second Remove = %v, want ErrNotFound", err)
+	if err := d.Remove(ctx, c.ID); !errors.Is(err, probe.ErrNotFound) {
+		t.Errorf("second Remove = %v, want probe.ErrNotFound", err)
 	}
 	if cs, err := d.List(ctx, labels); err != nil || len(cs) != 0 {
 		t.Errorf("List after remove = %+v, %v; want none", cs, err)

@@ -1,4 +1,8 @@
-package probe
+// Package docker is probe's Runtime over the Docker Engine API
+// (github.com/moby/moby/client). It lives apart from probe so that probe,
+// and every package that only reads observations, does not pull in the
+// Docker SDK and its dependencies (containerd, opencontainers, otel).
+package docker
 
 import (
 	"context"
@@ -6,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,40 +22,42 @@ import (
 	"github.com/moby/moby/api/types/mount"
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/client"
+
+	"github.com/vramcalc/vramcalc/probe"
 )
 
-// Docker is the Runtime over the Docker Engine API (moby/moby/client). It
+// Runtime is the probe.Runtime over the Docker Engine API (moby/moby/client). It
 // negotiates the API version on its first request, so engines from API 1.40
 // (Docker 19.03) on work; Docker 20.10 speaks 1.41.
 //
 // Containers it starts have no TTY, so their logs are multiplexed and Logs
 // demultiplexes them. It never prints; engine errors come back wrapped with
 // the container or image they concern.
-type Docker struct {
+type Runtime struct {
 	cli *client.Client
 }
 
-var _ Runtime = (*Docker)(nil)
+var _ probe.Runtime = (*Runtime)(nil)
 
-// DockerOption configures NewDocker.
-type DockerOption func(*dockerOptions)
+// Option configures New.
+type Option func(*options)
 
-type dockerOptions struct {
+type options struct {
 	host string
 }
 
-// WithDockerHost connects to host ("unix:///var/run/docker.sock",
+// WithHost connects to host ("unix:///var/run/docker.sock",
 // "tcp://127.0.0.1:2375") instead of DOCKER_HOST or the default socket.
-func WithDockerHost(host string) DockerOption {
-	return func(o *dockerOptions) { o.host = host }
+func WithHost(host string) Option {
+	return func(o *options) { o.host = host }
 }
 
-// NewDocker returns a Docker configured from the environment (DOCKER_HOST,
+// New returns a Runtime configured from the environment (DOCKER_HOST,
 // DOCKER_API_VERSION, DOCKER_CERT_PATH, DOCKER_TLS_VERIFY), then opts. It
 // does not contact the engine: call Ping for that. Every method reports an
-// engine that does not answer as an error wrapping ErrNoEngine.
-func NewDocker(opts ...DockerOption) (*Docker, error) {
-	var o dockerOptions
+// engine that does not answer as an error wrapping probe.ErrNoEngine.
+func New(opts ...Option) (*Runtime, error) {
+	var o options
 	for _, opt := range opts {
 		opt(&o)
 	}
@@ -62,17 +67,17 @@ func NewDocker(opts ...DockerOption) (*Docker, error) {
 	}
 	cli, err := client.New(copts...)
 	if err != nil {
-		return nil, fmt.Errorf("probe: docker client: %w", err)
+		return nil, fmt.Errorf("docker: client: %w", err)
 	}
-	return &Docker{cli: cli}, nil
+	return &Runtime{cli: cli}, nil
 }
 
 // Close releases the client's idle connections.
-func (d *Docker) Close() error { return d.cli.Close() }
+func (d *Runtime) Close() error { return d.cli.Close() }
 
 // Ping checks that the engine answers and negotiates the API version, which
 // it returns (e.g. "1.41").
-func (d *Docker) Ping(ctx context.Context) (string, error) {
+func (d *Runtime) Ping(ctx context.Context) (string, error) {
 	if _, err := d.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
 		return "", wrapErr("ping", d.cli.DaemonHost(), err, nil)
 	}
@@ -80,7 +85,7 @@ func (d *Docker) Ping(ctx context.Context) (string, error) {
 }
 
 // ImageExists reports whether image is present locally.
-func (d *Docker) ImageExists(ctx context.Context, image string) (bool, error) {
+func (d *Runtime) ImageExists(ctx context.Context, image string) (bool, error) {
 	_, err := d.cli.ImageInspect(ctx, image)
 	switch {
 	case err == nil:
@@ -94,11 +99,11 @@ func (d *Docker) ImageExists(ctx context.Context, image string) (bool, error) {
 // Pull fetches image. Each progress message becomes one line on progress
 // (if not nil). A reference that does not parse, a registry that cannot be
 // reached or refuses, and an image the registry does not have all return an
-// error wrapping ErrImageNotFound.
-func (d *Docker) Pull(ctx context.Context, image string, progress io.Writer) error {
+// error wrapping probe.ErrImageNotFound.
+func (d *Runtime) Pull(ctx context.Context, image string, progress io.Writer) error {
 	resp, err := d.cli.ImagePull(ctx, image, client.ImagePullOptions{})
 	if err != nil {
-		return wrapKind("pull", image, err, ErrImageNotFound)
+		return wrapKind("pull", image, err, probe.ErrImageNotFound)
 	}
 	defer resp.Close()
 	for m, err := range resp.JSONMessages(ctx) {
@@ -106,18 +111,18 @@ func (d *Docker) Pull(ctx context.Context, image string, progress io.Writer) err
 			return wrapErr("pull", image, err, nil)
 		}
 		if m.Error != nil {
-			return wrapKind("pull", image, m.Error, ErrImageNotFound)
+			return wrapKind("pull", image, m.Error, probe.ErrImageNotFound)
 		}
 		if progress != nil {
 			if line := pullLine(m); line != "" {
 				if _, err := io.WriteString(progress, line+"\n"); err != nil {
-					return fmt.Errorf("probe: pull %s: progress: %w", image, err)
+					return fmt.Errorf("docker: pull %s: progress: %w", image, err)
 				}
 			}
 		}
 	}
 	if err := ctx.Err(); err != nil {
-		return fmt.Errorf("probe: pull %s: %w", image, err)
+		return fmt.Errorf("docker: pull %s: %w", image, err)
 	}
 	return nil
 }
@@ -140,62 +145,29 @@ func pullLine(m jsonstream.Message) string {
 
 // Start creates and starts a container from spec. Env and SecretEnv are
 // merged only into the create request; a secret value never appears in a
-// returned error. Ports are published on 127.0.0.1 (host port 0: the engine
-// picks one) and the returned Container.Ports holds the bound host ports.
+// returned error. Ports are published on their loopback address (127.0.0.1
+// unless HostIP says otherwise; any other address is refused; host port 0:
+// the engine picks one) and the returned probe.Container.Ports holds the bound host ports.
 // GPUIDs adds an NVIDIA device request only when it is not nil. If the
 // container was created but cannot be started or inspected, it is removed.
-// An image that is not local returns an error wrapping ErrImageNotFound.
-func (d *Docker) Start(ctx context.Context, spec ContainerSpec) (Container, error) {
+// An image that is not local returns an error wrapping probe.ErrImageNotFound.
+func (d *Runtime) Start(ctx context.Context, spec probe.ContainerSpec) (probe.Container, error) {
 	subject := spec.Name
 	if subject == "" {
 		subject = spec.Image
 	}
 	secrets := slices.Collect(maps.Values(spec.SecretEnv))
-	fail := func(op string, err error, notFound error) (Container, error) {
-		return Container{}, redact(wrapErr(op, subject, err, notFound), secrets)
+	fail := func(op string, err error, notFound error) (probe.Container, error) {
+		return probe.Container{}, redact(wrapErr(op, subject, err, notFound), secrets)
 	}
-
-	cfg := &container.Config{
-		Image:  spec.Image,
-		Cmd:    spec.Args,
-		Env:    mergeEnv(spec.Env, spec.SecretEnv),
-		Labels: spec.Labels,
+	cfg, hc, err := createRequest(spec)
+	if err != nil {
+		return probe.Container{}, fmt.Errorf("docker: start %s: %w", subject, err)
 	}
-	hc := &container.HostConfig{ShmSize: spec.ShmSize}
-	if len(spec.Ports) > 0 {
-		cfg.ExposedPorts = network.PortSet{}
-		hc.PortBindings = network.PortMap{}
-		loopback := netip.AddrFrom4([4]byte{127, 0, 0, 1})
-		for _, p := range spec.Ports {
-			if p.ContainerPort <= 0 || p.ContainerPort > 65535 || p.HostPort < 0 || p.HostPort > 65535 {
-				return Container{}, fmt.Errorf("probe: start %s: bad port binding %d:%d", subject, p.HostPort, p.ContainerPort)
-			}
-			port, _ := network.PortFrom(uint16(p.ContainerPort), network.TCP)
-			host := ""
-			if p.HostPort != 0 {
-				host = strconv.Itoa(p.HostPort)
-			}
-			cfg.ExposedPorts[port] = struct{}{}
-			hc.PortBindings[port] = append(hc.PortBindings[port], network.PortBinding{HostIP: loopback, HostPort: host})
-		}
-	}
-	for _, m := range spec.Mounts {
-		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
-	}
-	if spec.GPUIDs != nil {
-		req := container.DeviceRequest{Driver: "nvidia", Capabilities: [][]string{{"gpu"}}}
-		if slices.Contains(spec.GPUIDs, "all") {
-			req.Count = -1
-		} else {
-			req.DeviceIDs = slices.Clone(spec.GPUIDs)
-		}
-		hc.DeviceRequests = []container.DeviceRequest{req}
-	}
-
 	created, err := d.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: spec.Name, Config: cfg, HostConfig: hc})
 	if err != nil {
 		// A 404 on create is always the image: the container does not exist yet.
-		return fail("start", err, ErrImageNotFound)
+		return fail("start", err, probe.ErrImageNotFound)
 	}
 	cleanup := func() {
 		rm, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -211,17 +183,81 @@ func (d *Docker) Start(ctx context.Context, spec ContainerSpec) (Container, erro
 		cleanup()
 		return fail("start", err, nil)
 	}
-	c := Container{
-		ID:     created.ID,
-		Name:   strings.TrimPrefix(ins.Container.Name, "/"),
+	return started(created.ID, spec, ins.Container), nil
+}
+
+// createRequest translates spec into the engine's create request.
+func createRequest(spec probe.ContainerSpec) (*container.Config, *container.HostConfig, error) {
+	cfg := &container.Config{
+		Image:  spec.Image,
+		Cmd:    spec.Args,
+		Env:    mergeEnv(spec.Env, spec.SecretEnv),
+		Labels: spec.Labels,
+	}
+	hc := &container.HostConfig{ShmSize: spec.ShmSize}
+	if len(spec.Ports) > 0 {
+		exposed, bindings, err := portBindings(spec.Ports)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.ExposedPorts, hc.PortBindings = exposed, bindings
+	}
+	for _, m := range spec.Mounts {
+		hc.Mounts = append(hc.Mounts, mount.Mount{Type: mount.TypeBind, Source: m.Source, Target: m.Target, ReadOnly: m.ReadOnly})
+	}
+	if spec.GPUIDs != nil {
+		hc.DeviceRequests = []container.DeviceRequest{gpuRequest(spec.GPUIDs)}
+	}
+	return cfg, hc, nil
+}
+
+// portBindings publishes each container port on its loopback address
+// (127.0.0.1 by default; an empty host port lets the engine pick one).
+func portBindings(ports []probe.PortBinding) (network.PortSet, network.PortMap, error) {
+	exposed, bindings := network.PortSet{}, network.PortMap{}
+	for _, p := range ports {
+		if p.ContainerPort <= 0 || p.ContainerPort > 65535 || p.HostPort < 0 || p.HostPort > 65535 {
+			return nil, nil, fmt.Errorf("bad port binding %d:%d", p.HostPort, p.ContainerPort)
+		}
+		if !p.Host().IsLoopback() {
+			return nil, nil, fmt.Errorf("port binding %s:%d:%d: %s is not a loopback address", p.Host(), p.HostPort, p.ContainerPort, p.Host())
+		}
+		port, _ := network.PortFrom(uint16(p.ContainerPort), network.TCP)
+		host := ""
+		if p.HostPort != 0 {
+			host = strconv.Itoa(p.HostPort)
+		}
+		exposed[port] = struct{}{}
+		bindings[port] = append(bindings[port], network.PortBinding{HostIP: p.Host(), HostPort: host})
+	}
+	return exposed, bindings, nil
+}
+
+// gpuRequest asks the NVIDIA runtime for every GPU ("all") or the listed ones.
+func gpuRequest(ids []string) container.DeviceRequest {
+	req := container.DeviceRequest{Driver: "nvidia", Capabilities: [][]string{{"gpu"}}}
+	if slices.Contains(ids, "all") {
+		req.Count = -1
+	} else {
+		req.DeviceIDs = slices.Clone(ids)
+	}
+	return req
+}
+
+// started describes a created container from its inspection: its name,
+// whether it runs, and the host port bound to each TCP container port.
+func started(id string, spec probe.ContainerSpec, ins container.InspectResponse) probe.Container {
+	c := probe.Container{
+		ID:     id,
+		Name:   strings.TrimPrefix(ins.Name, "/"),
 		Image:  spec.Image,
 		Labels: spec.Labels,
 		Ports:  map[int]int{},
 	}
-	if ins.Container.State != nil {
-		c.Running = ins.Container.State.Running
+	if ins.State != nil {
+		c.Running = ins.State.Running
 	}
-	if ns := ins.Container.NetworkSettings; ns != nil {
+	if ns := ins.NetworkSettings; ns != nil {
 		for port, bindings := range ns.Ports {
 			if port.Proto() != network.TCP {
 				continue
@@ -234,7 +270,7 @@ func (d *Docker) Start(ctx context.Context, spec ContainerSpec) (Container, erro
 			}
 		}
 	}
-	return c, nil
+	return c
 }
 
 // mergeEnv returns env followed by the secrets as KEY=VALUE, sorted by key.
@@ -250,10 +286,10 @@ func mergeEnv(env []string, secrets map[string]string) []string {
 // stream in the order the engine sends them. With follow the stream stays
 // open until the container stops; when ctx ends it ends with io.EOF. Close
 // stops it early.
-func (d *Docker) Logs(ctx context.Context, id string, follow bool) (io.ReadCloser, error) {
+func (d *Runtime) Logs(ctx context.Context, id string, follow bool) (io.ReadCloser, error) {
 	body, err := d.cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow})
 	if err != nil {
-		return nil, wrapErr("logs", id, err, ErrNotFound)
+		return nil, wrapErr("logs", id, err, probe.ErrNotFound)
 	}
 	pr, pw := io.Pipe()
 	go func() {
@@ -263,7 +299,7 @@ func (d *Docker) Logs(ctx context.Context, id string, follow bool) (io.ReadClose
 		case err == nil, ctx.Err() != nil, errors.Is(err, io.ErrClosedPipe):
 			pw.Close()
 		default:
-			pw.CloseWithError(fmt.Errorf("probe: logs %s: %w", id, err))
+			pw.CloseWithError(fmt.Errorf("docker: logs %s: %w", id, err))
 		}
 	}()
 	return &logStream{PipeReader: pr, body: body}, nil
@@ -280,47 +316,47 @@ func (l *logStream) Close() error {
 }
 
 // Wait blocks until the container is not running and returns its exit code.
-func (d *Docker) Wait(ctx context.Context, id string) (int, error) {
+func (d *Runtime) Wait(ctx context.Context, id string) (int, error) {
 	res := d.cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	select {
 	case r := <-res.Result:
 		if r.Error != nil && r.Error.Message != "" {
-			return int(r.StatusCode), fmt.Errorf("probe: wait %s: %s", id, r.Error.Message)
+			return int(r.StatusCode), fmt.Errorf("docker: wait %s: %s", id, r.Error.Message)
 		}
 		return int(r.StatusCode), nil
 	case err := <-res.Error:
-		return 0, wrapErr("wait", id, err, ErrNotFound)
+		return 0, wrapErr("wait", id, err, probe.ErrNotFound)
 	case <-ctx.Done():
-		return 0, fmt.Errorf("probe: wait %s: %w", id, ctx.Err())
+		return 0, fmt.Errorf("docker: wait %s: %w", id, ctx.Err())
 	}
 }
 
 // Stop sends the image's stop signal (SIGTERM by default) and kills the
 // container after timeout, rounded up to whole seconds; a negative timeout
 // leaves the engine's default. Stopping a stopped container is not an error.
-func (d *Docker) Stop(ctx context.Context, id string, timeout time.Duration) error {
+func (d *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) error {
 	var opts client.ContainerStopOptions
 	if timeout >= 0 {
 		secs := int((timeout + time.Second - 1) / time.Second)
 		opts.Timeout = &secs
 	}
 	if _, err := d.cli.ContainerStop(ctx, id, opts); err != nil {
-		return wrapErr("stop", id, err, ErrNotFound)
+		return wrapErr("stop", id, err, probe.ErrNotFound)
 	}
 	return nil
 }
 
 // Remove force-removes the container and its anonymous volumes.
-func (d *Docker) Remove(ctx context.Context, id string) error {
+func (d *Runtime) Remove(ctx context.Context, id string) error {
 	if _, err := d.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-		return wrapErr("remove", id, err, ErrNotFound)
+		return wrapErr("remove", id, err, probe.ErrNotFound)
 	}
 	return nil
 }
 
 // List returns every container, running or not, that carries all of labels
 // (an empty map lists all containers).
-func (d *Docker) List(ctx context.Context, labels map[string]string) ([]Container, error) {
+func (d *Runtime) List(ctx context.Context, labels map[string]string) ([]probe.Container, error) {
 	f := client.Filters{}
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		f.Add("label", k+"="+labels[k])
@@ -329,9 +365,9 @@ func (d *Docker) List(ctx context.Context, labels map[string]string) ([]Containe
 	if err != nil {
 		return nil, wrapErr("list", labelString(labels), err, nil)
 	}
-	out := make([]Container, 0, len(res.Items))
+	out := make([]probe.Container, 0, len(res.Items))
 	for _, s := range res.Items {
-		c := Container{ID: s.ID, Image: s.Image, Labels: s.Labels, Ports: map[int]int{}, Running: s.State == container.StateRunning}
+		c := probe.Container{ID: s.ID, Image: s.Image, Labels: s.Labels, Ports: map[int]int{}, Running: s.State == container.StateRunning}
 		if len(s.Names) > 0 {
 			c.Name = strings.TrimPrefix(s.Names[0], "/")
 		}
@@ -356,19 +392,19 @@ func labelString(labels map[string]string) string {
 	return strings.Join(parts, ",")
 }
 
-// probeError is an engine error with vramcalc's context: its message is
-// "probe: <op> <subject>: [<kind>: ]<engine message>", and it matches its
-// kind (ErrNoEngine, ErrNotFound, ErrImageNotFound) and its cause.
-type probeError struct {
+// opError is an engine error with vramcalc's context: its message is
+// "docker: <op> <subject>: [<kind>: ]<engine message>", and it matches its
+// kind (probe.ErrNoEngine, probe.ErrNotFound, probe.ErrImageNotFound) and its cause.
+type opError struct {
 	msg  string
 	errs []error
 }
 
-func (e *probeError) Error() string   { return e.msg }
-func (e *probeError) Unwrap() []error { return e.errs }
+func (e *opError) Error() string   { return e.msg }
+func (e *opError) Unwrap() []error { return e.errs }
 
 // wrapErr adds op and subject to an engine error. A connection failure
-// wraps ErrNoEngine; a not-found wraps notFound when it is not nil.
+// wraps probe.ErrNoEngine; a not-found wraps notFound when it is not nil.
 func wrapErr(op, subject string, err error, notFound error) error {
 	if !cerrdefs.IsNotFound(err) {
 		notFound = nil
@@ -378,19 +414,19 @@ func wrapErr(op, subject string, err error, notFound error) error {
 
 // wrapKind adds op and subject to an engine error and wraps kind (if not
 // nil), unless the error is a cancellation or a connection failure (which
-// wraps ErrNoEngine instead).
+// wraps probe.ErrNoEngine instead).
 func wrapKind(op, subject string, err error, kind error) error {
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		kind = nil
 	case client.IsErrConnectionFailed(err):
-		kind = ErrNoEngine
+		kind = probe.ErrNoEngine
 	}
 	if kind == nil {
-		return &probeError{msg: fmt.Sprintf("probe: %s %s: %v", op, subject, err), errs: []error{err}}
+		return &opError{msg: fmt.Sprintf("docker: %s %s: %v", op, subject, err), errs: []error{err}}
 	}
-	return &probeError{
-		msg:  fmt.Sprintf("probe: %s %s: %s: %v", op, subject, strings.TrimPrefix(kind.Error(), "probe: "), err),
+	return &opError{
+		msg:  fmt.Sprintf("docker: %s %s: %s: %v", op, subject, strings.TrimPrefix(kind.Error(), "probe: "), err),
 		errs: []error{kind, err},
 	}
 }
@@ -398,7 +434,7 @@ func wrapKind(op, subject string, err error, kind error) error {
 // redact replaces every secret value in err's message with "[redacted]".
 // If one was there, the engine's error is dropped from the chain so that
 // nothing reachable by errors.Unwrap still holds the secret; the kind
-// (ErrImageNotFound, ErrNoEngine) is kept.
+// (probe.ErrImageNotFound, probe.ErrNoEngine) is kept.
 func redact(err error, secrets []string) error {
 	msg := err.Error()
 	changed := false
@@ -412,10 +448,10 @@ func redact(err error, secrets []string) error {
 		return err
 	}
 	var kinds []error
-	for _, k := range []error{ErrNoEngine, ErrNotFound, ErrImageNotFound, context.Canceled, context.DeadlineExceeded} {
+	for _, k := range []error{probe.ErrNoEngine, probe.ErrNotFound, probe.ErrImageNotFound, context.Canceled, context.DeadlineExceeded} {
 		if errors.Is(err, k) {
 			kinds = append(kinds, k)
 		}
 	}
-	return &probeError{msg: msg, errs: kinds}
+	return &opError{msg: msg, errs: kinds}
 }

@@ -1,0 +1,292 @@
+package probe
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"time"
+
+	"github.com/vramcalc/vramcalc/estimate"
+)
+
+// Validation is one validate run: what the estimate sees, how to search,
+// where to record, and how each point launches. Every field is a plain
+// value; the caller (cmd/vramcalc) parses flags, opens the runtime and the
+// sampler, and displays progress.
+type Validation struct {
+	// Model and Hardware are what the estimate sees.
+	Model    estimate.Model
+	Hardware estimate.Hardware
+	// EngineVersion is the engine release the image runs, for the estimate
+	// (the engine's name is Launch.Engine's).
+	EngineVersion string
+	// Settings apply to every point: CUDAMemoryFraction, Corrections, and
+	// MaxBatchPrefillTokens (0: the engine's default for this GPU). The
+	// search sets the max tokens.
+	Settings estimate.Settings
+	// Tolerance and MaxLaunches bound the search (Plan's; defaults ±1%, 12).
+	Tolerance   float64
+	MaxLaunches int
+	// Results is the JSONL file each launch is appended to (see OpenStore).
+	Results string
+	// Resume skips the points already in Results, goes on with that run's
+	// id and numbering, and first removes the containers the run left.
+	Resume bool
+	// Launch is how each point runs: Runtime, Engine, Image, Model (the
+	// engine's --model-id), GPUs, sampler, ports, environment, requests,
+	// and Progress, which hears every Event of the run. Validate sets its
+	// RunID (when empty: a new unique id; on Resume: the file's), Predict,
+	// and Launch.NumShard and Launch.CUDAMemoryFraction when they are zero
+	// (from Hardware and Settings).
+	Launch Config
+}
+
+// Result is what a validation found.
+type Result struct {
+	// RunID labels the run's containers and observations.
+	RunID string
+	// Plan is what the search was given: the predicted edge, the cap, the
+	// prefill of every point, the tolerance.
+	Plan Plan
+	// Estimate is the estimate at the engine's defaults (no max tokens):
+	// the breakdown the measurements are reconciled with.
+	Estimate estimate.Result
+	// Edge is the search's outcome, resumed observations included.
+	Edge Edge
+	// Resumed counts the observations read back from Results.
+	Resumed int
+}
+
+// Event is one step of a validation, for a progress display. Kind says
+// which fields are set.
+type Event struct {
+	Kind EventKind
+	// Launch is the launch's sequence number; Point what it tries.
+	Launch int
+	Point  Point
+	// Phase is the launch's phase (EventPhase): "start", "loading",
+	// "warmup", "requests", "stop".
+	Phase string
+	// Image is the image being pulled (EventPull).
+	Image string
+	// Container is the ID of a leftover container removed (EventCleanup).
+	Container string
+	// Observation is the launch just recorded (EventObserved).
+	Observation *Observation
+	// Warning says what went wrong and what it costs (EventWarning).
+	Warning string
+}
+
+// EventKind names an Event.
+type EventKind string
+
+// Events of a validation.
+const (
+	// EventPull: the image is not local and is being pulled.
+	EventPull EventKind = "pull"
+	// EventCleanup: a container an interrupted run left was removed (--resume).
+	EventCleanup EventKind = "cleanup"
+	// EventPhase: a launch reached a phase.
+	EventPhase EventKind = "phase"
+	// EventObserved: a launch ended and its observation is on disk.
+	EventObserved EventKind = "observed"
+	// EventWarning: something the run goes on without; once per run, the
+	// first launch whose GPU memory could not be read (Observation.PeakError).
+	EventWarning EventKind = "warning"
+)
+
+// ErrNoEdge: the estimate says the model does not start at all on the
+// hardware, so there is no predicted edge to probe.
+var ErrNoEdge = errors.New("probe: no predicted edge")
+
+// Validate pins the real edge of --max-total-tokens near the estimate's:
+// it plans the search from the estimate, opens (and with Resume, repairs
+// and reads back) the results file, removes the containers an interrupted
+// run left, makes sure the image is there (pulling it if not), and runs
+// Search, appending each launch to the file before the next starts. It
+// never prints: progress goes to v.Launch.Progress.
+func Validate(ctx context.Context, v Validation) (Result, error) {
+	est := newEstimator(v)
+	zero, err := est.run(v.Settings)
+	if err != nil {
+		return Result{}, fmt.Errorf("probe: estimate %s: %w", v.Launch.Model, err)
+	}
+	est.base.MaxBatchPrefillTokens = zero.Startup.MaxBatchPrefillTokens
+	plan := est.plan(v)
+	if plan.Predicted == 0 {
+		return Result{}, fmt.Errorf("%w: %s does not start on %d × %s at all", ErrNoEdge, v.Launch.Model, v.Hardware.Count, v.Hardware.GPU.TotalBytes)
+	}
+	res := Result{Plan: plan, Estimate: zero}
+	rec, err := openRecord(v)
+	if err != nil {
+		return res, err
+	}
+	defer rec.store.Close()
+	res.RunID, res.Resumed = rec.runID, len(rec.done)
+	if v.Resume {
+		if err := removeLeftovers(ctx, v.Launch, rec.runID); err != nil {
+			return res, err
+		}
+	}
+	if err := ensureImage(ctx, v.Launch); err != nil {
+		return res, err
+	}
+	cfg := v.Launch
+	cfg.RunID, cfg.Predict = rec.runID, est.predict
+	if cfg.Launch.NumShard == 0 {
+		cfg.Launch.NumShard = v.Hardware.Count
+	}
+	if cfg.Launch.CUDAMemoryFraction == 0 {
+		cfg.Launch.CUDAMemoryFraction = v.Settings.CUDAMemoryFraction
+	}
+	res.Edge, err = Search(ctx, plan, rec.launcher(&cfg), rec.done)
+	return res, err
+}
+
+// estimator is the estimate for one model, hardware and engine, with the
+// run's fixed settings.
+type estimator struct {
+	model estimate.Model
+	hw    estimate.Hardware
+	eng   estimate.Engine
+	base  estimate.Settings
+}
+
+func newEstimator(v Validation) *estimator {
+	name := "tgi"
+	if v.Launch.Engine != nil {
+		name = v.Launch.Engine.Name()
+	}
+	return &estimator{model: v.Model, hw: v.Hardware, eng: estimate.Engine{Name: name, Version: v.EngineVersion}, base: v.Settings}
+}
+
+func (e *estimator) run(s estimate.Settings) (estimate.Result, error) {
+	return estimate.Run(e.model, e.hw, e.eng, s)
+}
+
+// predict is the estimate at one point (zero when it cannot be made).
+func (e *estimator) predict(p Point) Estimate {
+	s := e.base
+	s.MaxInputTokens, s.MaxTotalTokens = p.MaxInputTokens, p.MaxTotalTokens
+	r, err := e.run(s)
+	if err != nil || r.KVBytesPerToken == 0 {
+		return Estimate{}
+	}
+	st := r.Startup
+	return Estimate{Fits: st.Fits, Budget: st.MaxBatchTotalTokens, WarmTokens: st.WarmupTokens,
+		WarmBytes: int64(st.WarmupBytes), TokenBytes: int64(r.KVBytesPerToken)}
+}
+
+// shifted is the estimate's edge with delta more bytes of each GPU in use.
+func (e *estimator) shifted(delta int64) int {
+	s := e.base
+	s.ExtraOverheadBytes = estimate.Bytes(delta)
+	r, err := e.run(s)
+	if err != nil {
+		return 0
+	}
+	return r.Boundary.MaxTotalTokens
+}
+
+// plan is the search's plan: the estimate's edge, up to the model's context.
+func (e *estimator) plan(v Validation) Plan {
+	return Plan{Predicted: e.shifted(0), Cap: v.Model.MaxPositions, Prefill: e.base.MaxBatchPrefillTokens,
+		Tolerance: v.Tolerance, MaxLaunches: v.MaxLaunches, Predict: e.predict, Shifted: e.shifted}
+}
+
+// record is the results file of a run and what it already holds.
+type record struct {
+	store *Store
+	runID string
+	// done holds the resumed observations by point; seq is the last launch's number.
+	done   map[string]Observation
+	seq    int
+	events func(Event)
+	// warned: the run has warned that a launch's GPU memory went unread.
+	warned bool
+}
+
+// openRecord opens v.Results; with Resume, the run goes on under the id
+// and numbering of the observations already there.
+func openRecord(v Validation) (*record, error) {
+	store, prev, err := OpenStore(v.Results)
+	if err != nil {
+		return nil, err
+	}
+	r := &record{store: store, runID: v.Launch.RunID, done: map[string]Observation{}, events: v.Launch.Progress}
+	if r.runID == "" {
+		r.runID = newRunID()
+	}
+	if v.Resume {
+		for _, o := range prev {
+			r.done[o.Point.Key()] = o
+			r.runID, r.seq = o.Run, max(r.seq, o.Seq)
+		}
+	}
+	return r, nil
+}
+
+// newRunID returns a run id unique across concurrent runs on one engine:
+// the Unix time and 24 random bits ("1767225600-3fa2c1").
+func newRunID() string {
+	return strconv.FormatInt(time.Now().Unix(), 10) + "-" + fmt.Sprintf("%06x", rand.Uint32()&0xffffff)
+}
+
+// launcher launches with cfg and appends each observation before the
+// search goes on.
+func (r *record) launcher(cfg *Config) Launcher {
+	inner := cfg.Launcher(&r.seq)
+	return func(ctx context.Context, p Point) (Observation, error) {
+		o, err := inner(ctx, p)
+		if err != nil {
+			return o, err
+		}
+		if err := r.store.Append(o); err != nil {
+			return o, err
+		}
+		r.emit(Event{Kind: EventObserved, Launch: o.Seq, Point: p, Observation: &o})
+		if o.PeakError != "" && !r.warned {
+			r.warned = true
+			r.emit(Event{Kind: EventWarning, Launch: o.Seq, Point: p, Warning: fmt.Sprintf(
+				"launch %d: GPU memory not read from %s; no peak recorded (peak_error in the results; said once per run)", o.Seq, o.PeakError)})
+		}
+		return o, nil
+	}
+}
+
+func (r *record) emit(ev Event) {
+	if r.events != nil {
+		r.events(ev)
+	}
+}
+
+// removeLeftovers removes the containers a crashed run left behind.
+func removeLeftovers(ctx context.Context, c Config, runID string) error {
+	left, err := c.Runtime.List(ctx, map[string]string{RunLabel: runID})
+	if err != nil {
+		return fmt.Errorf("probe: list containers of run %s: %w", runID, err)
+	}
+	for _, ct := range left {
+		if err := c.Runtime.Remove(ctx, ct.ID); err != nil && !errors.Is(err, ErrNotFound) {
+			return fmt.Errorf("probe: remove container %s of run %s: %w", ct.ID, runID, err)
+		}
+		if c.Progress != nil {
+			c.Progress(Event{Kind: EventCleanup, Container: ct.ID})
+		}
+	}
+	return nil
+}
+
+// ensureImage pulls the image when it is not local.
+func ensureImage(ctx context.Context, c Config) error {
+	ok, err := c.Runtime.ImageExists(ctx, c.Image)
+	if err != nil || ok {
+		return err
+	}
+	if c.Progress != nil {
+		c.Progress(Event{Kind: EventPull, Image: c.Image})
+	}
+	return c.Runtime.Pull(ctx, c.Image, nil)
+}
