@@ -36,7 +36,7 @@ func resultsFile(t *testing.T, n int) []byte {
 	obs := []probe.Observation{
 		{Run: "r", Seq: 1, Engine: "tgi", Image: image, Model: llama8B, GPUs: []string{"NVIDIA L4"}, Point: pt, Outcome: "ok", Reported: probe.Reported{MaxBatchTotalTokensLog: 27_000}},
 		{Run: "r", Seq: 2, Engine: "vllm", Image: "vllm/vllm-openai:v0.11.0", Model: llama8B, Outcome: "ok", Reported: probe.Reported{MaxBatchTotalTokensLog: 1}},
-		{Run: "r", Seq: 3, Engine: "tgi", Image: image, Model: llama8B, GPUs: []string{"NVIDIA L4"}, Point: pt, Outcome: "failed", Failure: probe.FailWarmupOOM},
+		{Run: "r", Seq: 3, Engine: "tgi", Image: image, Model: llama8B, GPUs: []string{"NVIDIA L4"}, Point: pt, Outcome: "failed", Failure: estimate.FailureWarmupOOM},
 		{Run: "r", Seq: 4, Engine: "tgi", Image: image, EngineVersion: "2.4.1", Model: llama8B, GPUs: []string{"NVIDIA L4", "NVIDIA L4"}, Point: pt, Outcome: "ok", Reported: probe.Reported{MaxBatchTotalTokensMetric: 50_000}},
 		{Run: "r", Seq: 5, Image: "tgisim", Model: llama8B, Point: pt, Outcome: "ok", Reported: probe.Reported{MaxBatchTotalTokensLog: 30_000}},
 	}
