@@ -79,6 +79,10 @@ type sglangRun struct {
 }
 
 func (r *sglangRun) warn(format string, a ...any) {
+	if len(a) == 0 {
+		r.warnings = append(r.warnings, format)
+		return
+	}
 	r.warnings = append(r.warnings, fmt.Sprintf(format, a...))
 }
 

@@ -3,6 +3,7 @@ package estimate
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -297,6 +298,10 @@ func newTGIRun(m Model, hw Hardware, s Settings, v Version) (*tgiRun, error) {
 }
 
 func (r *tgiRun) warn(format string, a ...any) {
+	if len(a) == 0 {
+		r.warnings = append(r.warnings, format)
+		return
+	}
 	r.warnings = append(r.warnings, fmt.Sprintf(format, a...))
 }
 
@@ -538,9 +543,9 @@ func (r *tgiRun) logWarmup(st *Startup, P int, numBlocks int64) {
 		return
 	}
 	if r.prof.defaults >= defaultsComputeOptimal && r.s.MaxBatchPrefillTokens == 0 {
-		st.LogLines = append(st.LogLines, fmt.Sprintf("Default `max_batch_prefill_tokens` to %d", P))
+		st.LogLines = append(st.LogLines, "Default `max_batch_prefill_tokens` to "+strconv.Itoa(P))
 	}
-	st.LogLines = append(st.LogLines, fmt.Sprintf("KV-cache blocks: %d, size: %d", numBlocks, r.be.blockSize))
+	st.LogLines = append(st.LogLines, "KV-cache blocks: "+strconv.FormatInt(numBlocks, 10)+", size: "+strconv.Itoa(r.be.blockSize))
 }
 
 // settle decides the T and I TGI leaves to the warm-up
@@ -573,12 +578,12 @@ func (r *tgiRun) settle(st *Startup, w tgiWarmup, numBlocks int64, I, T, P int) 
 		return
 	}
 	if !r.quiet {
-		st.LogLines = append(st.LogLines, fmt.Sprintf("Setting max batch total tokens to %d", mbt))
+		st.LogLines = append(st.LogLines, "Setting max batch total tokens to "+strconv.Itoa(mbt))
 		if autoI {
-			st.LogLines = append(st.LogLines, fmt.Sprintf("Maximum input tokens defaulted to %d", I))
+			st.LogLines = append(st.LogLines, "Maximum input tokens defaulted to "+strconv.Itoa(I))
 		}
 		if autoT {
-			st.LogLines = append(st.LogLines, fmt.Sprintf("Maximum total tokens defaulted to %d", T))
+			st.LogLines = append(st.LogLines, "Maximum total tokens defaulted to "+strconv.Itoa(T))
 		}
 	}
 	r.routerChecks(st, numBlocks, I, T, P, autoT)
@@ -638,7 +643,7 @@ func (r *tgiRun) startWith(I, T, P int) Startup {
 
 // boundaryT finds the largest T that starts with the version's default P
 // (the user's P if given) and I = T − 1, or the user's I when given.
-func (r *tgiRun) boundaryT() (int, string, Startup) {
+func (r *tgiRun) boundaryT() (int, string, tgiOutcome) {
 	hi := r.m.MaxPositions
 	if hi <= 0 {
 		hi = 1 << 22
@@ -646,9 +651,9 @@ func (r *tgiRun) boundaryT() (int, string, Startup) {
 	if I := r.s.MaxInputTokens; I > 0 {
 		return r.boundaryTForInput(I, hi)
 	}
-	s := tgiSearch(func(t int) Startup { return r.startWith(t-1, t, r.s.MaxBatchPrefillTokens) })
-	top := probe[Startup]{hi, s.try(hi)}
-	if top.st.Fits {
+	s := tgiSearch(func(t int) tgiOutcome { return r.outcome(t-1, t, r.s.MaxBatchPrefillTokens) })
+	top := probe[tgiOutcome]{hi, s.try(hi)}
+	if top.st.fits {
 		return hi, "max_position_embeddings", top.st
 	}
 	lo, fail, ok := r.feasiblePivot(s, top)
@@ -659,9 +664,25 @@ func (r *tgiRun) boundaryT() (int, string, Startup) {
 	return lo.at, edgeLimit(past.st), lo.st
 }
 
-// tgiSearch searches over TGI starts.
-func tgiSearch(try func(int) Startup) searcher[Startup] {
-	return searcher[Startup]{try: try, fits: func(st Startup) bool { return st.Fits }, slack: func(st Startup) float64 { return st.slack }}
+// tgiOutcome is what the searches keep of one start: small, as a search
+// copies it around for every probe.
+type tgiOutcome struct {
+	fits    bool
+	failure string
+	slack   float64
+	// mbt and prefill are the start's KV budget and max_batch_prefill_tokens.
+	mbt, prefill int
+}
+
+// outcome starts with (I, T, P) and keeps what the searches need.
+func (r *tgiRun) outcome(I, T, P int) tgiOutcome {
+	st := r.startWith(I, T, P)
+	return tgiOutcome{fits: st.Fits, failure: st.Failure, slack: st.slack, mbt: st.MaxBatchTotalTokens, prefill: st.MaxBatchPrefillTokens}
+}
+
+// tgiSearch searches over TGI starts (search.go).
+func tgiSearch(try func(int) tgiOutcome) searcher[tgiOutcome] {
+	return searcher[tgiOutcome]{try: try, fits: func(o tgiOutcome) bool { return o.fits }, slack: func(o tgiOutcome) float64 { return o.slack }}
 }
 
 // feasiblePivot finds a T that starts, for I = T − 1, and the smallest T
@@ -671,20 +692,20 @@ func tgiSearch(try func(int) Startup) searcher[Startup] {
 // Above P + 1 there is one request and the warm-up KV only grows with T, so
 // the pivot is P + 1, or the first of its halvings that starts. ok is false
 // when none starts; fail is then the pivot's start.
-func (r *tgiRun) feasiblePivot(s searcher[Startup], top probe[Startup]) (lo, fail probe[Startup], ok bool) {
+func (r *tgiRun) feasiblePivot(s searcher[tgiOutcome], top probe[tgiOutcome]) (lo, fail probe[tgiOutcome], ok bool) {
 	pivot := 2
 	if r.s.MaxBatchPrefillTokens > 0 || r.prof.defaults >= defaultsServerP4096 {
 		_, _, p := r.limits(0, 0, r.s.MaxBatchPrefillTokens)
 		pivot = min(max(p+1, 2), top.at-1)
 	}
-	first := probe[Startup]{pivot, s.try(pivot)}
-	if first.st.Fits {
+	first := probe[tgiOutcome]{pivot, s.try(pivot)}
+	if first.st.fits {
 		return first, top, true
 	}
 	fail = first
 	for t := pivot / 2; t >= 2; t /= 2 {
-		p := probe[Startup]{t, s.try(t)}
-		if p.st.Fits {
+		p := probe[tgiOutcome]{t, s.try(t)}
+		if p.st.fits {
 			return p, fail, true
 		}
 		fail = p
@@ -696,17 +717,17 @@ func (r *tgiRun) feasiblePivot(s searcher[Startup], top probe[Startup]) (lo, fai
 // warm-up splits P into the same requests for every T, and each one's KV
 // blocks and the budget check only grow with T, so T = I + 1 either starts
 // or nothing does, and the edge lies above it.
-func (r *tgiRun) boundaryTForInput(I, hi int) (int, string, Startup) {
-	s := tgiSearch(func(t int) Startup { return r.startWith(I, t, r.s.MaxBatchPrefillTokens) })
+func (r *tgiRun) boundaryTForInput(I, hi int) (int, string, tgiOutcome) {
+	s := tgiSearch(func(t int) tgiOutcome { return r.outcome(I, t, r.s.MaxBatchPrefillTokens) })
 	if hi <= I {
 		hi = I + 1
 	}
-	top := probe[Startup]{hi, s.try(hi)}
-	if top.st.Fits {
+	top := probe[tgiOutcome]{hi, s.try(hi)}
+	if top.st.fits {
 		return hi, "max_position_embeddings", top.st
 	}
-	first := probe[Startup]{I + 1, s.try(I + 1)}
-	if !first.st.Fits {
+	first := probe[tgiOutcome]{I + 1, s.try(I + 1)}
+	if !first.st.fits {
 		return 0, startLimit(first.st), first.st
 	}
 	lo, past := s.edge(first, top)
@@ -714,8 +735,8 @@ func (r *tgiRun) boundaryTForInput(I, hi int) (int, string, Startup) {
 }
 
 // startLimit names what stops any T from starting.
-func startLimit(st Startup) string {
-	if st.Failure == FailureWeights {
+func startLimit(o tgiOutcome) string {
+	if o.failure == FailureWeights {
 		return "weights"
 	}
 	return "warmup"
@@ -723,8 +744,8 @@ func startLimit(st Startup) string {
 
 // edgeLimit names the term that stops T from growing, from the start just
 // past the edge.
-func edgeLimit(past Startup) string {
-	switch past.Failure {
+func edgeLimit(past tgiOutcome) string {
+	switch past.failure {
 	case FailureNotEnoughMemory, FailureCannotServe:
 		return "kv_budget"
 	case FailureArgumentValidation:
@@ -739,7 +760,7 @@ func edgeLimit(past Startup) string {
 // reserve, while more requests reserve more blocks that count in the budget.
 // So it starts from a P that starts and grows from there.
 func (r *tgiRun) boundaryP(I, T int) int {
-	s := tgiSearch(func(p int) Startup { return r.startWith(I, T, p) })
+	s := tgiSearch(func(p int) tgiOutcome { return r.outcome(I, T, p) })
 	_, _, def := r.limits(I, T, r.s.MaxBatchPrefillTokens)
 	p, _ := s.largestFrom(1<<22, def, T+1, T, I, 2*I, def/2, def/4, 1)
 	return p
@@ -831,13 +852,13 @@ func (r *tgiRun) boundary(st Startup) Boundary {
 			}
 		}
 	}
-	b := Boundary{MaxTotalTokens: bT, LimitedBy: lim, PrefillAtMaxTotal: bst.MaxBatchPrefillTokens}
+	b := Boundary{MaxTotalTokens: bT, LimitedBy: lim, PrefillAtMaxTotal: bst.prefill}
 	if bT > 0 {
 		b.MaxInputTokens = bT - 1
 		if s.MaxInputTokens > 0 {
 			b.MaxInputTokens = s.MaxInputTokens
 		}
-		b.MaxBatchTotalTokens = bst.MaxBatchTotalTokens
+		b.MaxBatchTotalTokens = bst.mbt
 	}
 	pi, pt := st.MaxInputTokens, st.MaxTotalTokens
 	if s.MaxInputTokens == 0 && s.MaxTotalTokens == 0 && r.prof.defaults >= defaultsServerP4096 {
@@ -853,9 +874,10 @@ func (r *tgiRun) boundary(st Startup) Boundary {
 // boundaryAssumption says what the boundary's max total tokens assume.
 func (r *tgiRun) boundaryAssumption(b Boundary) string {
 	if I := r.s.MaxInputTokens; I > 0 {
-		return fmt.Sprintf("the boundary is the largest --max-total-tokens that starts with --max-input-tokens %d as given and --max-batch-prefill-tokens %d", I, b.PrefillAtMaxTotal)
+		return "the boundary is the largest --max-total-tokens that starts with --max-input-tokens " + strconv.Itoa(I) + " as given and --max-batch-prefill-tokens " + strconv.Itoa(b.PrefillAtMaxTotal)
 	}
-	return fmt.Sprintf("the boundary's --max-total-tokens assumes --max-input-tokens = --max-total-tokens − 1 (a request may be all input) and --max-batch-prefill-tokens %d; give --max-input-tokens for the largest total with shorter inputs", b.PrefillAtMaxTotal)
+	return "the boundary's --max-total-tokens assumes --max-input-tokens = --max-total-tokens − 1 (a request may be all input) and --max-batch-prefill-tokens " +
+		strconv.Itoa(b.PrefillAtMaxTotal) + "; give --max-input-tokens for the largest total with shorter inputs"
 }
 
 // breakdown is the per-GPU picture after a start (or at the failed warm-up).

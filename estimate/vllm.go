@@ -295,6 +295,10 @@ type vllmRun struct {
 }
 
 func (r *vllmRun) warn(format string, a ...any) {
+	if len(a) == 0 {
+		r.warnings = append(r.warnings, format)
+		return
+	}
 	r.warnings = append(r.warnings, fmt.Sprintf(format, a...))
 }
 
