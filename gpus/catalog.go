@@ -405,17 +405,6 @@ var catalog = []SKU{
 	},
 }
 
-// nominalDefault names the card ParseVRAM assumes for a nominal size that
-// several catalog cards share (see doc.go for why each was picked).
-var nominalDefault = map[float64]string{
-	16:  "t4",
-	24:  "rtx-3090",
-	32:  "rtx-5090",
-	48:  "l40s",
-	80:  "h100-sxm",
-	192: "mi300x",
-}
-
 // alsoSoldAs lists other nominal sizes a card is marketed under.
 var alsoSoldAs = map[string][]float64{
 	"b200": {192},

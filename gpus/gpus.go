@@ -81,8 +81,9 @@ func Lookup(name string) (SKU, error) {
 // would report, with a note saying how the input was read.
 //
 //   - "80", "80GB", "80 GB", "80G": a card sold as 80 GB. The nominal size is
-//     mapped to the total the CUDA (or ROCm) runtime reports for such a card
-//     in the catalog (80 → 79.18 GiB, H100 SXM). For a size no catalog card
+//     mapped to the smallest total the CUDA (or ROCm) runtime reports for
+//     the catalog's cards sold at that size (the safe side when the card is
+//     not known), and the note names that card and the others. For a size no catalog card
 //     is sold as, the total is the nominal size in GiB times the catalog's
 //     median reported/nominal ratio (0.9889).
 //   - "79.19GiB", "81559MiB", "81559MB" (MB read as MiB, as nvidia-smi,
@@ -179,12 +180,12 @@ func nominal(s string, gb float64) (estimate.Bytes, string, error) {
 			"runtime-reported total to nominal size over the %d catalog cards; ECC-enabled GDDR cards report about 7%% less); "+
 			"give an exact size such as %.2fGiB, or pass --gpu", size, b.GiBs(), size, nominalRatio, len(catalog), b.GiBs()), nil
 	}
+	// The smallest total of the cards sold at that size: the safe side
+	// when the card itself is not known.
 	rep := cands[0]
-	if k, ok := nominalDefault[gb]; ok {
-		for _, c := range cands {
-			if catalog[c].Key == k {
-				rep = c
-			}
+	for _, c := range cands {
+		if catalog[c].GPU.TotalBytes < catalog[rep].GPU.TotalBytes {
+			rep = c
 		}
 	}
 	r := catalog[rep]
@@ -192,7 +193,7 @@ func nominal(s string, gb float64) (estimate.Bytes, string, error) {
 	if r.GPU.ROCm {
 		runtime = "ROCm"
 	}
-	note := fmt.Sprintf("%s GB card: assuming %.2f GiB reported by the %s runtime (%s)", size, r.GPU.TotalBytes.GiBs(), runtime, r.GPU.Name)
+	note := fmt.Sprintf("%s GB card: assuming %.2f GiB reported by the %s runtime (%s, the smallest total of the catalog's %s GB cards)", size, r.GPU.TotalBytes.GiBs(), runtime, r.GPU.Name, size)
 	if len(cands) > 1 {
 		lo, hi := math.Inf(1), math.Inf(-1)
 		var keys []string

@@ -179,20 +179,21 @@ func TestParseVRAM(t *testing.T) {
 		noteHas []string
 		why     string
 	}{
-		// Nominal sizes map to the catalog card the note names.
-		{"80", 85017755648, []string{"80 GB card", "79.18 GiB", "CUDA runtime", "NVIDIA H100 80GB HBM3", "79.11–79.26 GiB", "a100-sxm-80gb"}, "H100 SXM deviceQuery"},
-		{"80GB", 85017755648, []string{"80 GB card"}, ""},
-		{" 80 gb ", 85017755648, []string{"80 GB card"}, ""},
-		{"80G", 85017755648, []string{"80 GB card"}, ""},
-		{"24", 25327697920, []string{"24 GB card", "23.59 GiB", "RTX 3090", "21.95–23.64 GiB", "a10g", "l4"}, "RTX 3090: 24154.38 MiB"},
-		{"48GB", 47803596800, []string{"48 GB card", "44.52 GiB", "L40S", "rtx-a6000"}, ""},
+		// Nominal sizes map to the smallest total the catalog's cards sold
+		// at that size report (the safe side), and the note names it.
+		{"80", 84943044608, []string{"80 GB card", "79.11 GiB", "CUDA runtime", "NVIDIA H100 PCIe", "the smallest total", "79.14–79.26 GiB", "h100-sxm"}, "H100 PCIe < H100 SXM, A100s"},
+		{"80GB", 84943044608, []string{"80 GB card"}, ""},
+		{" 80 gb ", 84943044608, []string{"80 GB card"}, ""},
+		{"80G", 84943044608, []string{"80 GB card"}, ""},
+		{"24", 23570219008, []string{"24 GB card", "21.95 GiB", "NVIDIA L4", "21.98–23.64 GiB", "a10g", "rtx-3090"}, "L4 < A10G, A10, 3090, 4090"},
+		{"48GB", 47608692736, []string{"48 GB card", "44.34 GiB", "NVIDIA A40", "l40s", "rtx-a6000"}, ""},
 		{"40GB", 42505273344, []string{"40 GB card", "39.59 GiB"}, "only the A100 40GB is sold as 40 GB: no range"},
-		{"16", 15828254720, []string{"Tesla T4", "15.77 GiB", "v100-16gb"}, "one other card: a single value"},
-		{"32GB", 33680457728, []string{"RTX 5090", "31.73 GiB", "v100-32gb"}, ""},
+		{"16", 15828254720, []string{"Tesla T4", "14.74 GiB", "v100-16gb"}, "one other card: a single value"},
+		{"32GB", 33680457728, []string{"RTX 5090", "31.37 GiB", "v100-32gb"}, ""},
 		{"94", 99861594112, []string{"H100 NVL"}, ""},
 		{"141GB", 150021734400, []string{"NVIDIA H200", "139.72 GiB"}, ""},
 		{"180", 191502483456, []string{"NVIDIA B200"}, ""},
-		{"192GB", 206141652992, []string{"191.98 GiB", "ROCm runtime", "AMD Instinct MI300X", "178.35 GiB", "b200"}, ""},
+		{"192GB", 191502483456, []string{"178.35 GiB", "NVIDIA B200", "191.98 GiB", "mi300x"}, "B200 (also sold as 192 GB) < MI300X"},
 		// No card is sold as 100 GB: 100 GiB × 0.98886719 (the H100 PCIe
 		// ratio 84,943,044,608 / 85,899,345,920, the catalog median)
 		// = 84,943,044,608 × 100/80 = 106,178,805,760 B = 98.89 GiB.
@@ -268,6 +269,6 @@ func ExampleParseVRAM() {
 	fmt.Println(int64(b))
 	fmt.Println(note)
 	// Output:
-	// 85017755648
-	// 80 GB card: assuming 79.18 GiB reported by the CUDA runtime (NVIDIA H100 80GB HBM3); other 80 GB cards in the catalog report 79.11–79.26 GiB (h100-pcie, a100-sxm-80gb, a100-pcie-80gb), pass --gpu to pick one
+	// 84943044608
+	// 80 GB card: assuming 79.11 GiB reported by the CUDA runtime (NVIDIA H100 PCIe, the smallest total of the catalog's 80 GB cards); other 80 GB cards in the catalog report 79.14–79.26 GiB (h100-sxm, a100-sxm-80gb, a100-pcie-80gb), pass --gpu to pick one
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/vramcalc/vramcalc/estimate"
+	"github.com/vramcalc/vramcalc/launch"
 )
 
 // Point is one set of launch limits to try.
@@ -83,28 +84,14 @@ func (TGI) HealthPath() string { return "/health" }
 // MetricsPath implements Engine; /metrics is served on the main port.
 func (TGI) MetricsPath() string { return "/metrics" }
 
-// Args builds text-generation-launcher's flags; zero limits are left to TGI.
+// Args builds text-generation-launcher's flags with launch's TGI builder;
+// zero limits are left to TGI.
 func (TGI) Args(model string, p Point, o LaunchOptions) []string {
-	args := []string{"--model-id", model}
-	add := func(flag string, v int) {
-		if v > 0 {
-			args = append(args, flag, strconv.Itoa(v))
-		}
-	}
-	add("--max-input-tokens", p.MaxInputTokens)
-	add("--max-total-tokens", p.MaxTotalTokens)
-	add("--max-batch-prefill-tokens", p.MaxBatchPrefillTokens)
-	add("--num-shard", o.NumShard)
-	if o.CUDAMemoryFraction > 0 && o.CUDAMemoryFraction < 1 {
-		args = append(args, "--cuda-memory-fraction", strconv.FormatFloat(o.CUDAMemoryFraction, 'g', -1, 64))
-	}
-	if o.Quantize != "" {
-		args = append(args, "--quantize", o.Quantize)
-	}
-	if o.KVCacheDType != "" {
-		args = append(args, "--kv-cache-dtype", o.KVCacheDType)
-	}
-	return args
+	kv, _ := estimate.ParseDType(o.KVCacheDType)
+	return launch.Args(launch.Spec{Engine: "tgi", Model: model, Shards: o.NumShard, Settings: estimate.Settings{
+		MaxInputTokens: p.MaxInputTokens, MaxTotalTokens: p.MaxTotalTokens, MaxBatchPrefillTokens: p.MaxBatchPrefillTokens,
+		CUDAMemoryFraction: o.CUDAMemoryFraction, Quantize: o.Quantize, KVCacheDType: kv,
+	}})
 }
 
 // TGI's log lines about sizing (v3.3.7:backends/v3/src/lib.rs:137,

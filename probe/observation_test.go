@@ -52,7 +52,7 @@ func TestStoreAppendResumeAndTornLine(t *testing.T) {
 func TestTGIEngine(t *testing.T) {
 	var e TGI
 	args := e.Args("meta-llama/Llama-3.1-8B-Instruct", Point{4095, 4096, 8192}, LaunchOptions{NumShard: 2, CUDAMemoryFraction: 0.9})
-	want := "--model-id meta-llama/Llama-3.1-8B-Instruct --max-input-tokens 4095 --max-total-tokens 4096 --max-batch-prefill-tokens 8192 --num-shard 2 --cuda-memory-fraction 0.9"
+	want := "--model-id meta-llama/Llama-3.1-8B-Instruct --num-shard 2 --cuda-memory-fraction 0.9 --max-input-tokens 4095 --max-total-tokens 4096 --max-batch-prefill-tokens 8192"
 	if got := strings.Join(args, " "); got != want {
 		t.Errorf("args = %q", got)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -11,15 +10,16 @@ import (
 
 	"github.com/vramcalc/vramcalc/calibrate"
 	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/internal/cmdutil"
 )
 
-func accuracyCommand(e env) *cli.Command {
+func accuracyCommand(e cmdutil.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "accuracy",
 		Usage:     "score the estimate against engines' real startup figures (a startup-report CSV)",
 		ArgsUsage: "FILE.csv",
 		Description: `Reads rows in the startup-report schema (testdata/startup_reports_dev.csv; columns in
-shared/data/README.md), runs the estimate for each with the row's engine, version, model,
+docs/STARTUP-REPORTS.md), runs the estimate for each with the row's engine, version, model,
 GPUs and settings (the engine's defaults for what the row does not state), and prints per
 row the reported and predicted KV figure (tokens, or GiB per GPU where the row has no
 tokens) and the error, then the median and worst absolute error per engine against the
@@ -30,27 +30,31 @@ cache and the built-in catalog only (no network).
   vramcalc accuracy testdata/startup_reports_dev.csv
   vramcalc accuracy testdata/startup_reports_dev.csv -o json --strict`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "`FORMAT`: table, json or markdown"},
+			cmdutil.OutputFlag(),
 			&cli.BoolFlag{Name: "strict", Usage: "exit with an error when an engine misses its target"},
 		},
 		Action: func(ctx context.Context, c *cli.Command) error {
+			format, err := cmdutil.Format(c)
+			if err != nil {
+				return err
+			}
 			if c.NArg() != 1 {
-				return &usageError{msg: fmt.Sprintf("accuracy takes one FILE.csv argument, got %d", c.NArg()), hint: "vramcalc accuracy testdata/startup_reports_dev.csv"}
+				return &cmdutil.UsageError{Msg: fmt.Sprintf("accuracy takes one FILE.csv argument, got %d", c.NArg()), Hint: "vramcalc accuracy testdata/startup_reports_dev.csv"}
 			}
 			f, err := os.Open(c.Args().First())
 			if err != nil {
-				return withHint(fmt.Errorf("accuracy: %w", err), "give the path of a startup-report CSV, e.g. testdata/startup_reports_dev.csv")
+				return cmdutil.WithHint(fmt.Errorf("accuracy: %w", err), "give the path of a startup-report CSV, e.g. testdata/startup_reports_dev.csv")
 			}
 			defer f.Close()
 			reps, err := calibrate.ReadReports(f)
 			if err != nil {
-				return withHint(err, "the CSV must follow the startup-report schema (see shared/data/README.md)")
+				return cmdutil.WithHint(err, "the CSV must follow the startup-report schema (see docs/STARTUP-REPORTS.md)")
 			}
-			client := &hfmeta.Client{Offline: true, CacheDir: hfmeta.CacheDirFromEnv(e.getenv)}
+			client := &hfmeta.Client{Offline: true, CacheDir: hfmeta.CacheDirFromEnv(e.Getenv)}
 			res := calibrate.Accuracy(reps, func(r calibrate.Report) (calibrate.Prediction, error) {
 				return calibrate.PredictReport(ctx, client, r)
 			})
-			if err := renderAccuracy(e, c.String("output"), res); err != nil {
+			if err := renderAccuracy(e, format, res); err != nil {
 				return err
 			}
 			if c.Bool("strict") {
@@ -65,18 +69,11 @@ cache and the built-in catalog only (no network).
 	}
 }
 
-func renderAccuracy(e env, format string, res calibrate.Result) error {
-	switch format {
-	case "json":
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(accuracyJSON(res))
-	case "table", "markdown", "md":
-	default:
-		return &usageError{msg: fmt.Sprintf("unknown output format %q", format), hint: "use -o table, json or markdown"}
+func renderAccuracy(e cmdutil.Env, format string, res calibrate.Result) error {
+	if format == cmdutil.FormatJSON {
+		return cmdutil.JSON(e.Stdout, accuracyJSON(res))
 	}
-	md := format != "table"
-	var rows [][]string
+	rows := cmdutil.Rows{Header: []string{"row", "engine", "version", "model", "gpu", "figure", "reported", "predicted", "error", "status"}}
 	for _, r := range res.Rows {
 		rep, pred, errPct := fmtFigure(r.Metric, r.Reported), "", ""
 		if r.Status == calibrate.StatusScored {
@@ -86,13 +83,16 @@ func renderAccuracy(e env, format string, res calibrate.Result) error {
 		if r.Reason != "" {
 			status += ": " + r.Reason
 		}
-		rows = append(rows, []string{r.RowID, r.Engine, r.Version, r.Model, r.GPU, r.Metric, rep, pred, errPct, status})
+		rows.Rows = append(rows.Rows, []string{r.RowID, r.Engine, r.Version, r.Model, r.GPU, r.Metric, rep, pred, errPct, status})
 	}
-	if err := table(e.stdout, md, []string{"row", "engine", "version", "model", "gpu", "figure", "reported", "predicted", "error", "status"}, rows); err != nil {
+	if format == cmdutil.FormatCSV {
+		return rows.Write(e.Stdout, format) // the per-engine summary is in -o json
+	}
+	if err := rows.Write(e.Stdout, format); err != nil {
 		return err
 	}
-	fmt.Fprintln(e.stdout)
-	rows = rows[:0]
+	fmt.Fprintln(e.Stdout)
+	sum := cmdutil.Rows{Header: []string{"engine", "scored", "skipped", "errors", "median |error|", "worst |error|", "target", "meets"}}
 	for _, s := range res.Engines {
 		target := fmt.Sprintf("median ≤ %g%%", s.MedianTarget)
 		if s.WorstTarget > 0 {
@@ -102,17 +102,17 @@ func renderAccuracy(e env, format string, res calibrate.Result) error {
 		if !s.MeetsMedian || !s.MeetsWorst {
 			ok = "NO"
 		}
-		rows = append(rows, []string{s.Engine, fmt.Sprint(s.Scored), fmt.Sprint(s.Skipped), fmt.Sprint(s.Errors),
+		sum.Rows = append(sum.Rows, []string{s.Engine, fmt.Sprint(s.Scored), fmt.Sprint(s.Skipped), fmt.Sprint(s.Errors),
 			fmt.Sprintf("%.2f%%", s.MedianAbsPct), fmt.Sprintf("%.2f%%", s.WorstAbsPct), target, ok})
 	}
-	return table(e.stdout, md, []string{"engine", "scored", "skipped", "errors", "median |error|", "worst |error|", "target", "meets"}, rows)
+	return sum.Write(e.Stdout, format)
 }
 
 func fmtFigure(metric string, v float64) string {
 	if metric == "kv_cache_gib" {
 		return fmt.Sprintf("%.2f GiB", v)
 	}
-	return num(int(math.Round(v)))
+	return cmdutil.Num(int(math.Round(v)))
 }
 
 type accuracyRowJSON struct {

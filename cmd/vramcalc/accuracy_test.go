@@ -2,7 +2,10 @@ package main
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
+
+	"github.com/vramcalc/vramcalc/internal/cmdutil"
 )
 
 // accuracyOn runs `vramcalc accuracy -o json` on the checked-in dev file.
@@ -55,11 +58,11 @@ func TestAccuracyTargets(t *testing.T) {
 
 func TestAccuracyErrors(t *testing.T) {
 	_, errOut, code := runCLI(t, "accuracy", "no-such-file.csv")
-	if code != exitError || !contains(errOut, "vramcalc: error: accuracy: open no-such-file.csv") || !contains(errOut, "vramcalc: hint: give the path") {
+	if code != cmdutil.ExitError || !strings.Contains(errOut, "vramcalc: error: accuracy: open no-such-file.csv") || !strings.Contains(errOut, "vramcalc: hint: give the path") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 	_, errOut, code = runCLI(t, "accuracy")
-	if code != exitUsage || !contains(errOut, "accuracy takes one FILE.csv argument") {
+	if code != cmdutil.ExitUsage || !strings.Contains(errOut, "accuracy takes one FILE.csv argument") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vramcalc/vramcalc/internal/cmdtest"
+	"github.com/vramcalc/vramcalc/internal/cmdutil"
 )
 
 const testToken = "hf_vramcalcSecretTokenValue"
@@ -52,9 +53,7 @@ func runOnline(t *testing.T, hub string, vars map[string]string, args ...string)
 	for k, v := range vars {
 		all[k] = v
 	}
-	var out, errb bytes.Buffer
-	code := run(context.Background(), append([]string{"vramcalc"}, args...), env{stdout: &out, stderr: &errb, getenv: func(k string) string { return all[k] }})
-	return out.String(), errb.String(), code
+	return cmdtest.RunEnv(t, newApp, all, args...)
 }
 
 func TestHubErrorsAndToken(t *testing.T) {
@@ -71,21 +70,21 @@ func TestHubErrorsAndToken(t *testing.T) {
 		{
 			name:   "gated without token",
 			args:   []string{"estimate", "vramcalc-test/gated-model", "--gpu", "L4"},
-			code:   exitError,
+			code:   cmdutil.ExitError,
 			stderr: []string{"vramcalc: error: ", "401", "vramcalc: hint: the repo is gated or private", "HF_TOKEN"},
 		},
 		{
 			name:   "gated with a wrong token",
 			vars:   map[string]string{"HF_TOKEN": "hf_wrongTokenValue123"},
 			args:   []string{"estimate", "vramcalc-test/gated-model", "--gpu", "L4"},
-			code:   exitError,
+			code:   cmdutil.ExitError,
 			stderr: []string{"403", "vramcalc: hint: the repo is gated or private"},
 		},
 		{
 			name: "gated with the token",
 			vars: map[string]string{"HF_TOKEN": testToken},
 			args: []string{"estimate", "vramcalc-test/gated-model", "--gpu", "L4", "-o", "json"},
-			code: exitOK,
+			code: cmdutil.ExitOK,
 			// Qwen3-0.6B's shapes: 28 layers, 8 KV heads of 128: 2·28·8·128·2 = 114,688 B/token.
 			// The fixture repo has config.json only, so weights come from the architecture.
 			stdout: []string{`"model_source": "hub"`, `"weights_from": "config.json"`, `"kv_bytes_per_token": 114688`},
@@ -93,32 +92,32 @@ func TestHubErrorsAndToken(t *testing.T) {
 		{
 			name:   "not found",
 			args:   []string{"estimate", "vramcalc-test/no-such-model", "--gpu", "L4"},
-			code:   exitError,
+			code:   cmdutil.ExitError,
 			stderr: []string{"404", "vramcalc: hint: pass a local directory"},
 		},
 		{
 			name:   "truncated header",
 			args:   []string{"estimate", "vramcalc-test/truncated-header", "--gpu", "L4"},
-			code:   exitError,
+			code:   cmdutil.ExitError,
 			stderr: []string{"vramcalc: error: ", "vramcalc: hint: the safetensors file looks corrupt or incomplete"},
 		},
 		{
 			name:   "oversized header",
 			args:   []string{"estimate", "vramcalc-test/huge-header", "--gpu", "L4"},
-			code:   exitError,
+			code:   cmdutil.ExitError,
 			stderr: []string{"200000000", "vramcalc: hint: the safetensors file looks corrupt or incomplete"},
 		},
 		{
 			name:   "timeout",
 			args:   []string{"estimate", "vramcalc-test/slow", "--gpu", "L4", "--timeout", "200ms"},
-			code:   exitError,
+			code:   cmdutil.ExitError,
 			stderr: []string{"vramcalc: error: ", "vramcalc: hint: the Hub did not answer in time"},
 		},
 		{
 			name:   "offline skips the Hub",
 			vars:   map[string]string{"HF_HUB_OFFLINE": "1", "HF_TOKEN": testToken},
 			args:   []string{"estimate", "vramcalc-test/gated-model", "--gpu", "L4"},
-			code:   exitError,
+			code:   cmdutil.ExitError,
 			stderr: []string{"vramcalc: hint: pass a local directory"},
 		},
 	}
@@ -138,7 +137,7 @@ func TestHubErrorsAndToken(t *testing.T) {
 					t.Errorf("stderr lacks %q:\n%s", s, errOut)
 				}
 			}
-			if code != exitOK && out != "" {
+			if code != cmdutil.ExitOK && out != "" {
 				t.Errorf("stdout on error: %q", out)
 			}
 			for _, secret := range []string{testToken, "hf_wrongTokenValue123"} {
@@ -190,7 +189,7 @@ func TestLocalDirectory(t *testing.T) {
 	os.WriteFile(filepath.Join(bad, "config.json"), cfg, 0o644)
 	os.WriteFile(filepath.Join(bad, "model.safetensors"), []byte{0x00, 0x10, 0, 0, 0, 0, 0, 0, '{', '}'}, 0o644)
 	_, errOut, code = runCLI(t, "estimate", bad, "--gpu", "T4")
-	if code != exitError || !strings.Contains(errOut, "vramcalc: hint: the safetensors file looks corrupt or incomplete") {
+	if code != cmdutil.ExitError || !strings.Contains(errOut, "vramcalc: hint: the safetensors file looks corrupt or incomplete") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
 	}
 }

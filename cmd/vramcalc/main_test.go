@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"flag"
 	"os"
@@ -12,12 +10,24 @@ import (
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"github.com/vramcalc/vramcalc/internal/calibratecmd"
+	"github.com/vramcalc/vramcalc/internal/cmdtest"
+	"github.com/vramcalc/vramcalc/internal/cmdutil"
+	"github.com/vramcalc/vramcalc/internal/plotcmd"
+	"github.com/vramcalc/vramcalc/internal/validatecmd"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
 
+// TestMain registers vramcalc and its companion programs as commands of
+// the scripts, installed side by side as `go install ./cmd/...` puts them.
 func TestMain(m *testing.M) {
-	testscript.Main(m, map[string]func(){"vramcalc": main})
+	testscript.Main(m, map[string]func(){
+		"vramcalc":           main,
+		"vramcalc-validate":  func() { os.Exit(cmdutil.Main(validatecmd.Root)) },
+		"vramcalc-calibrate": func() { os.Exit(cmdutil.Main(calibratecmd.Root)) },
+		"vramcalc-plot":      func() { os.Exit(cmdutil.Main(plotcmd.Root)) },
+	})
 }
 
 // TestScripts runs the CLI scripts in testdata/script (txtar): every
@@ -38,10 +48,7 @@ func TestScripts(t *testing.T) {
 // runCLI runs vramcalc in-process with an offline environment.
 func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	var out, errb bytes.Buffer
-	vars := map[string]string{"HF_HUB_OFFLINE": "1", "HF_HOME": t.TempDir()}
-	code := run(context.Background(), append([]string{"vramcalc"}, args...), env{stdout: &out, stderr: &errb, getenv: func(k string) string { return vars[k] }})
-	return out.String(), errb.String(), code
+	return cmdtest.Run(t, newApp, args...)
 }
 
 // goldenCases are catalog models × two GPU set-ups; their JSON output is
@@ -128,5 +135,3 @@ func firstDiff(want, got string) string {
 	}
 	return ""
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }

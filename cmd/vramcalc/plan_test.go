@@ -10,6 +10,8 @@ import (
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/gpus"
 	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/internal/cmdutil"
+	"github.com/vramcalc/vramcalc/plan"
 )
 
 func TestPlan(t *testing.T) {
@@ -17,12 +19,12 @@ func TestPlan(t *testing.T) {
 	prices := filepath.Join(dir, "prices.csv")
 	os.WriteFile(prices, []byte("gpu,price\nH100,2.49\nL4,0.80\nA100-80GB,1.79\nL40S,1.20\n"), 0o644)
 	out, errOut, code := runCLI(t, "plan", "meta-llama/Llama-3.1-8B-Instruct", "--context", "8192", "--concurrency", "8", "--prices", prices,
-		"--gpus-only", "H100,L4,A100-80GB,L40S", "-o", "json")
+		"--gpu", "H100,L4,A100-80GB,L40S", "-o", "json")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	var res struct {
-		Setups []planRow `json:"setups"`
+		Setups []plan.Row `json:"setups"`
 	}
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatal(err)
@@ -55,13 +57,13 @@ func TestPlan(t *testing.T) {
 	// Each row's concurrency is the estimate's own figure for that set-up.
 	meta, _ := (&hfmeta.Client{Offline: true}).FromCatalog("meta-llama/Llama-3.1-8B-Instruct")
 	sku, _ := gpus.Lookup(first.GPU)
-	r, err := estimate.Run(meta.Model, estimate.Hardware{GPU: sku.GPU, Count: first.Count}, estimate.Engine{Name: "tgi"}, planSettings("tgi", 8192))
+	r, err := estimate.Run(meta.Model, estimate.Hardware{GPU: sku.GPU, Count: first.Count}, estimate.Engine{Name: "tgi"}, plan.Settings("tgi", 8192, estimate.Settings{}))
 	if err != nil || r.Startup.MaxConcurrentRequests != first.Concurrency || r.Startup.MaxBatchTotalTokens != first.KVBudget {
 		t.Errorf("first row %+v vs estimate %d/%d", first, r.Startup.MaxConcurrentRequests, r.Startup.MaxBatchTotalTokens)
 	}
 
 	_, errOut, code = runCLI(t, "plan", "meta-llama/Llama-3.1-8B-Instruct", "--prices", filepath.Join(dir, "nope.csv"))
-	if code != exitError || !strings.Contains(errOut, "vramcalc: hint: a CSV with lines") {
+	if code != cmdutil.ExitError || !strings.Contains(errOut, "vramcalc: hint: a CSV with lines") {
 		t.Errorf("missing prices: exit %d %q", code, errOut)
 	}
 }
@@ -78,7 +80,7 @@ func BenchmarkPlanSweep(b *testing.B) {
 	tps := []int{1, 2, 4, 8}
 	n := 0
 	for b.Loop() {
-		planSweep(meta.Model, skus, tps, estimate.Engine{Name: "tgi"}, 32768, 16, nil)
+		plan.Sweep(plan.Request{Model: meta.Model, Engine: estimate.Engine{Name: "tgi"}, SKUs: skus, TP: tps, Context: 32768, Concurrency: 16})
 		n += len(skus) * len(tps)
 	}
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "configs/s")
@@ -91,12 +93,12 @@ func TestPlanCorrections(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "corr.json")
 	os.WriteFile(path, []byte(`{"version":1,"engine":"tgi","engine_version":"3.3.7","gpu":"NVIDIA L40S","activation_factor":1,"overhead_bytes":1073741824,"wiggle":0,"margin_pct":0,"safe_side":"below","fit":{"n":1}}`), 0o644)
 	budget := func(extra ...string) int {
-		args := append([]string{"plan", "meta-llama/Llama-3.1-8B-Instruct", "--context", "8192", "--gpus-only", "L40S", "--tp", "1", "-o", "json"}, extra...)
+		args := append([]string{"plan", "meta-llama/Llama-3.1-8B-Instruct", "--context", "8192", "--gpu", "L40S", "--tp", "1", "-o", "json"}, extra...)
 		out, errOut, code := runCLI(t, args...)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
-		var res struct{ Setups []planRow }
+		var res struct{ Setups []plan.Row }
 		if err := json.Unmarshal([]byte(out), &res); err != nil || len(res.Setups) != 1 {
 			t.Fatalf("%v %s", err, out)
 		}

@@ -2,195 +2,169 @@ package main
 
 import (
 	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
-
 	"github.com/vramcalc/vramcalc/estimate"
+	"github.com/vramcalc/vramcalc/internal/cmdutil"
 )
 
-// render prints the report in the chosen format. Only this file imports
-// tablewriter.
+// render prints the report in the chosen format.
 func render(w io.Writer, format string, r report) error {
 	switch format {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	case "csv":
+	case cmdutil.FormatJSON:
+		return cmdutil.JSON(w, r)
+	case cmdutil.FormatCSV:
 		return renderCSV(w, r)
-	case "markdown", "md":
-		return renderText(w, r, true)
 	}
-	return renderText(w, r, false)
-}
-
-// table renders rows under a header, as a box table or as markdown.
-func table(w io.Writer, markdown bool, header []string, rows [][]string) error {
-	opts := []tablewriter.Option{
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-	}
-	if markdown {
-		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
-	}
-	t := tablewriter.NewTable(w, opts...)
-	t.Header(toAny(header)...)
-	for _, row := range rows {
-		if err := t.Append(toAny(row)...); err != nil {
+	t := textReport{w: w, md: format == cmdutil.FormatMarkdown, r: r, lb: labelsFor(r.Engine.Name)}
+	for _, section := range []func() error{t.header, t.memory, t.start, t.boundary, t.tail} {
+		if err := section(); err != nil {
 			return err
 		}
 	}
-	return t.Render()
+	return nil
 }
 
-func toAny(s []string) []any {
-	out := make([]any, len(s))
-	for i, v := range s {
-		out[i] = v
-	}
-	return out
+// textReport writes the estimate as text or markdown, one section a method.
+type textReport struct {
+	w  io.Writer
+	md bool
+	r  report
+	lb labels
 }
 
-func gib(b int64) string { return fmt.Sprintf("%.2f", float64(b)/float64(estimate.GiB)) }
+func (t textReport) p(format string, a ...any) { fmt.Fprintf(t.w, format, a...) }
 
-func num(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var out []byte
-	for i := range len(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, s[i])
-	}
-	if neg {
-		return "-" + string(out)
-	}
-	return string(out)
-}
-
-func renderText(w io.Writer, r report, md bool) error {
-	p := func(format string, a ...any) { fmt.Fprintf(w, format, a...) }
-	head := func(s string) {
-		if md {
-			p("\n## %s\n\n", s)
-		} else {
-			p("\n%s\n", s)
-		}
-	}
-	lb := labelsFor(r.Engine.Name)
-	title := fmt.Sprintf("%s on %d × %s, %s %s", r.Model, r.GPUs.Count, gpuName(r), lb.engine, r.Engine.Version)
-	if md {
-		p("# %s\n\n", title)
+func (t textReport) head(s string) {
+	if t.md {
+		t.p("\n## %s\n\n", s)
 	} else {
-		p("%s\n", title)
+		t.p("\n%s\n", s)
 	}
-	line := func(k, v string) {
-		if md {
-			p("- **%s**: %s\n", k, v)
-		} else {
-			p("  %-14s %s\n", k, v)
-		}
+}
+
+func (t textReport) line(k, v string) {
+	if t.md {
+		t.p("- **%s**: %s\n", k, v)
+	} else {
+		t.p("  %-14s %s\n", k, v)
 	}
-	line("model from", r.ModelSource+"; weights from "+r.WeightsFrom)
-	line("GPU memory", r.GPUs.Note)
+}
+
+func (t textReport) table(header []string, rows [][]string) error {
+	return cmdutil.Table(t.w, t.md, header, rows)
+}
+
+// header is the title and what the figures rest on.
+func (t textReport) header() error {
+	r := t.r
+	title := fmt.Sprintf("%s on %d × %s, %s %s", r.Model, r.GPUs.Count, gpuName(r), t.lb.engine, r.Engine.Version)
+	if t.md {
+		t.p("# %s\n\n", title)
+	} else {
+		t.p("%s\n", title)
+	}
+	t.line("model from", r.ModelSource+"; weights from "+r.WeightsFrom)
+	t.line("GPU memory", r.GPUs.Note)
 	if r.Engine.Name == "tgi" {
-		line("attention", fmt.Sprintf("%s (KV block size %d), prefix caching %s, prefill chunking %s, num_shard %d",
+		t.line("attention", fmt.Sprintf("%s (KV block size %d), prefix caching %s, prefill chunking %s, num_shard %d",
 			r.Attention, r.BlockSize, onOff(r.PrefixCaching), onOff(r.Chunking), r.NumShard))
 	} else {
-		line("parallelism", fmt.Sprintf("tensor parallel %d, KV block size %d", r.NumShard, r.BlockSize))
+		t.line("parallelism", fmt.Sprintf("tensor parallel %d, KV block size %d", r.NumShard, r.BlockSize))
 	}
-	line("KV per token", fmt.Sprintf("%s B per GPU (%s)", num(int(r.KVBytesPerToken)), estimate.Bytes(r.KVBytesPerToken)))
+	t.line("KV per token", fmt.Sprintf("%s B per GPU (%s)", cmdutil.Num(int(r.KVBytesPerToken)), estimate.Bytes(r.KVBytesPerToken)))
+	return nil
+}
 
-	head("Per-GPU memory")
-	pg := r.PerGPU
-	total := pg.WeightsBytes + pg.KVCacheBytes + pg.OverheadBytes + pg.CUDAGraphsBytes
-	rows := [][]string{
-		{"weights", gib(pg.WeightsBytes), "parameters on this shard"},
-		{"KV cache pool", gib(pg.KVCacheBytes), fmt.Sprintf("%s %s", lb.budget, num(r.Startup.MaxBatchTotalTokens))},
-		{"CUDA context", gib(pg.CUDAContextBytes), "context, cuBLAS, kernels"},
-		{"NCCL", gib(pg.NCCLBytes), "communicator buffers (sharded only)"},
-		{"other buffers", gib(pg.OtherBytes), "attention workspace"},
-		{"CUDA graphs", gib(pg.CUDAGraphsBytes), "captured decode graphs"},
-		{"in use after start", gib(total), ""},
-		{"left unallocated", gib(pg.ReserveBytes), lb.reserve},
-		{lb.peak, gib(pg.ActivationPeakBytes), "transient (not in the sum)"},
-		{"card total", gib(r.GPUs.TotalBytes), ""},
-	}
-	if err := table(w, md, []string{"", "GiB", "note"}, rows); err != nil {
-		return err
-	}
+// memory is the per-GPU breakdown.
+func (t textReport) memory() error {
+	t.head("Per-GPU memory")
+	pg, lb := t.r.PerGPU, t.lb
+	return t.table([]string{"", "GiB", "note"}, [][]string{
+		{"weights", cmdutil.GiB(pg.WeightsBytes), "parameters on this shard"},
+		{"KV cache pool", cmdutil.GiB(pg.KVCacheBytes), fmt.Sprintf("%s %s", lb.budget, cmdutil.Num(t.r.Startup.MaxBatchTotalTokens))},
+		{"CUDA context", cmdutil.GiB(pg.CUDAContextBytes), "context, cuBLAS, kernels"},
+		{"NCCL", cmdutil.GiB(pg.NCCLBytes), "communicator buffers (sharded only)"},
+		{"other buffers", cmdutil.GiB(pg.OtherBytes), "attention workspace"},
+		{"CUDA graphs", cmdutil.GiB(pg.CUDAGraphsBytes), "captured decode graphs"},
+		{"in use after start", cmdutil.GiB(pg.InUseBytes), ""},
+		{"left unallocated", cmdutil.GiB(pg.ReserveBytes), lb.reserve},
+		{lb.peak, cmdutil.GiB(pg.ActivationPeakBytes), "transient (not in the sum)"},
+		{"card total", cmdutil.GiB(t.r.GPUs.TotalBytes), ""},
+	})
+}
 
-	st := r.Startup
-	head(lb.engine + " start with " + givenOrDefault(r.settings))
+// start is what the engine does with the given limits (or its defaults).
+func (t textReport) start() error {
+	r, lb, st := t.r, t.lb, t.r.Startup
+	t.head(lb.engine + " start with " + givenOrDefault(r.settings))
 	outcome := "starts"
 	if !st.Fits {
 		outcome = "FAILS: " + st.Failure
 	}
-	rows = nil
+	var rows [][]string
 	if lb.input != "" {
 		rows = append(rows, []string{lb.input, numOrAuto(st.MaxInputTokens)})
 	}
-	rows = append(rows, [][]string{
-		{lb.total, numOrAuto(st.MaxTotalTokens)},
-		{lb.prefill, num(st.MaxBatchPrefillTokens)},
-	}...)
+	rows = append(rows, []string{lb.total, numOrAuto(st.MaxTotalTokens)}, []string{lb.prefill, cmdutil.Num(st.MaxBatchPrefillTokens)})
 	if r.Engine.Name == "tgi" {
-		rows = append(rows, []string{"warm-up requests", num(st.WarmupRequests)},
-			[]string{"warm-up peak / capacity", fmt.Sprintf("%s / %s GiB", gib(st.WarmupPeakBytes), gib(st.CapacityBytes))})
+		rows = append(rows, []string{"warm-up requests", cmdutil.Num(st.WarmupRequests)},
+			[]string{"warm-up peak / capacity", fmt.Sprintf("%s / %s GiB", cmdutil.GiB(st.WarmupPeakBytes), cmdutil.GiB(st.CapacityBytes))})
 	}
-	rows = append(rows, [][]string{
-		{lb.budget, num(st.MaxBatchTotalTokens)},
-		{"max concurrent requests", concurrencyOf(r, st.MaxConcurrentRequests)},
-		{"outcome", outcome},
-	}...)
-	if err := table(w, md, []string{"setting", "value"}, rows); err != nil {
+	rows = append(rows, []string{lb.budget, cmdutil.Num(st.MaxBatchTotalTokens)},
+		[]string{"max concurrent requests", concurrencyOf(r, st.MaxConcurrentRequests)}, []string{"outcome", outcome})
+	if err := t.table([]string{"setting", "value"}, rows); err != nil {
 		return err
 	}
 	if st.Message != "" {
-		p("  %s would say: %s\n", lb.engine, st.Message)
+		t.p("  %s would say: %s\n", lb.engine, st.Message)
 	}
 	for _, l := range st.LogLines {
-		p("  log: %s\n", l)
+		t.p("  log: %s\n", l)
 	}
+	return nil
+}
 
-	b := r.Boundary
-	head("Boundary: the largest limits that start")
-	rows = nil
+// boundary is the largest limits that start, with what they assume.
+func (t textReport) boundary() error {
+	b, lb := t.r.Boundary, t.lb
+	t.head("Boundary: the largest limits that start")
+	var rows [][]string
 	if lb.input != "" {
-		rows = append(rows, []string{lb.input, num(b.MaxInputTokens)})
+		rows = append(rows, []string{lb.input, cmdutil.Num(b.MaxInputTokens)})
 	}
-	rows = append(rows, [][]string{
-		{lb.total, num(b.MaxTotalTokens)},
-		{lb.prefill, num(b.MaxBatchPrefillTokens)},
-		{lb.budget, fmt.Sprintf("%s (at %s %s, %s %s)", num(b.MaxBatchTotalTokens), lb.total, num(b.MaxTotalTokens), lb.prefill, num(b.PrefillAtMaxTotal))},
-		{"max concurrent requests", concurrencyLabel(r)},
-		{"limited by", limitedBy(b.LimitedBy)},
-	}...)
-	if err := table(w, md, []string{"limit", "value"}, rows); err != nil {
+	rows = append(rows,
+		[]string{lb.total, cmdutil.Num(b.MaxTotalTokens)},
+		[]string{lb.prefill, cmdutil.Num(b.MaxBatchPrefillTokens)},
+		[]string{lb.budget, fmt.Sprintf("%s (at %s %s, %s %s)", cmdutil.Num(b.MaxBatchTotalTokens), lb.total, cmdutil.Num(b.MaxTotalTokens), lb.prefill, cmdutil.Num(b.PrefillAtMaxTotal))},
+		[]string{"max concurrent requests", concurrencyLabel(t.r)},
+		[]string{"limited by", limitedBy(b.LimitedBy)})
+	if err := t.table([]string{"limit", "value"}, rows); err != nil {
 		return err
 	}
-	if r.LaunchCommand != "" {
-		head("Launch")
-		if md {
-			p("```sh\n%s\n```\n", r.LaunchCommand)
+	for _, a := range t.r.Assumptions {
+		t.p("  assumption: %s\n", a)
+	}
+	return nil
+}
+
+// tail is the launch line and the warnings.
+func (t textReport) tail() error {
+	if c := t.r.LaunchCommand; c != "" {
+		t.head("Launch")
+		if t.md {
+			t.p("```sh\n%s\n```\n", c)
 		} else {
-			p("  %s\n", r.LaunchCommand)
+			t.p("  %s\n", c)
 		}
 	}
-	if len(r.Warnings) > 0 {
-		head("Warnings")
-		for _, wn := range r.Warnings {
-			p("  - %s\n", wn)
+	if len(t.r.Warnings) > 0 {
+		t.head("Warnings")
+		for _, wn := range t.r.Warnings {
+			t.p("  - %s\n", wn)
 		}
 	}
 	return nil
@@ -201,7 +175,7 @@ func numOrAuto(n int) string {
 	if n == 0 {
 		return "set by TGI at warm-up"
 	}
-	return num(n)
+	return cmdutil.Num(n)
 }
 
 func gpuName(r report) string {
@@ -230,9 +204,9 @@ func concurrencyLabel(r report) string { return concurrencyOf(r, r.Boundary.MaxC
 func concurrencyOf(r report, n int) string {
 	in, out := r.settings.RequestInputTokens, r.settings.RequestOutputTokens
 	if in == 0 && out == 0 {
-		return fmt.Sprintf("%s at full length", num(n))
+		return fmt.Sprintf("%s at full length", cmdutil.Num(n))
 	}
-	return fmt.Sprintf("%s of %s in + %s out", num(n), num(in), num(out))
+	return fmt.Sprintf("%s of %s in + %s out", cmdutil.Num(n), cmdutil.Num(in), cmdutil.Num(out))
 }
 
 func limitedBy(s string) string {

@@ -34,6 +34,10 @@ import (
 //go:embed models
 var files embed.FS
 
+// Date is when the catalog's entries last changed (`vramcalc version`
+// prints it); change it with them.
+const Date = "2026-12-04"
+
 // Entry is one catalog model.
 type Entry struct {
 	// ID is the Hub repo id, e.g. "meta-llama/Llama-3.1-8B-Instruct".

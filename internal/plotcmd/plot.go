@@ -1,4 +1,4 @@
-package main
+package plotcmd
 
 import (
 	"context"
@@ -16,8 +16,10 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/vramcalc/vramcalc/calibrate"
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/internal/cmdutil"
 	"github.com/vramcalc/vramcalc/probe"
 )
 
@@ -50,7 +52,8 @@ func plotFlags(extra ...cli.Flag) []cli.Flag {
 	return append(common, extra...)
 }
 
-func plotCommand(e env) *cli.Command {
+// Command is `vramcalc plot`.
+func Command(e cmdutil.Env) *cli.Command {
 	cmd := &cli.Command{
 		Name:        "plot",
 		Usage:       "draw the feasible input/output region or the memory breakdown as PNG or SVG",
@@ -78,7 +81,7 @@ func plotCommand(e env) *cli.Command {
 		},
 	}
 	for _, s := range cmd.Commands {
-		s.OnUsageError = onUsageError
+		s.OnUsageError = cmdutil.OnUsageError
 	}
 	return cmd
 }
@@ -86,17 +89,17 @@ func plotCommand(e env) *cli.Command {
 // plotArgs checks MODEL and --out for a plot subcommand.
 func plotArgs(c *cli.Command) (model, out string, err error) {
 	if c.NArg() != 1 {
-		return "", "", &usageError{msg: fmt.Sprintf("plot %s takes one MODEL argument, got %d", c.Name, c.NArg()),
-			hint: fmt.Sprintf("vramcalc plot %s meta-llama/Llama-3.1-8B-Instruct --gpu L4 --out %s.png", c.Name, c.Name)}
+		return "", "", &cmdutil.UsageError{Msg: fmt.Sprintf("plot %s takes one MODEL argument, got %d", c.Name, c.NArg()),
+			Hint: fmt.Sprintf("vramcalc plot %s meta-llama/Llama-3.1-8B-Instruct --gpu L4 --out %s.png", c.Name, c.Name)}
 	}
 	out = c.String("out")
 	if out == "" {
-		return "", "", &usageError{msg: "--out is required", hint: "e.g. --out " + c.Name + ".png or --out " + c.Name + ".svg"}
+		return "", "", &cmdutil.UsageError{Msg: "--out is required", Hint: "e.g. --out " + c.Name + ".png or --out " + c.Name + ".svg"}
 	}
 	switch strings.ToLower(filepath.Ext(out)) {
 	case ".png", ".svg":
 	default:
-		return "", "", &usageError{msg: fmt.Sprintf("--out %s: unknown picture format %q", out, filepath.Ext(out)), hint: "end the file name in .png or .svg"}
+		return "", "", &cmdutil.UsageError{Msg: fmt.Sprintf("--out %s: unknown picture format %q", out, filepath.Ext(out)), Hint: "end the file name in .png or .svg"}
 	}
 	return c.Args().First(), out, nil
 }
@@ -167,32 +170,33 @@ var (
 	colCardTot = color.RGBA{A: 0xff}
 )
 
-func runPlotRegion(ctx context.Context, c *cli.Command, e env) error {
+func runPlotRegion(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	model, out, err := plotArgs(c)
 	if err != nil {
 		return err
 	}
-	hw, _, err := hardwareFrom(c)
+	h, err := cmdutil.HardwareFrom(c)
 	if err != nil {
 		return err
 	}
+	hw := h.Hardware
 	n := int(c.Int("grid"))
 	if n < 2 || n > 400 {
-		return withHint(fmt.Errorf("--grid must be between 2 and 400, got %d", n), "40 draws 1600 points")
+		return cmdutil.WithHint(fmt.Errorf("--grid must be between 2 and 400, got %d", n), "40 draws 1600 points")
 	}
 	var obs []probe.Observation
 	if path := c.String("observations"); path != "" {
 		f, err := os.Open(path)
 		if err != nil {
-			return withHint(fmt.Errorf("--observations: %w", err), "pass the results file vramcalc validate --results wrote")
+			return cmdutil.WithHint(fmt.Errorf("--observations: %w", err), "pass the results file vramcalc validate --results wrote")
 		}
-		obs, err = readObservationsFile(f)
+		obs, err = calibrate.ReadObservations(f)
 		f.Close()
 		if err != nil {
-			return withHint(fmt.Errorf("--observations %s: %w", filepath.Base(path), err), "it must be vramcalc validate's JSONL, one launch per line")
+			return cmdutil.WithHint(fmt.Errorf("--observations %s: %w", filepath.Base(path), err), "it must be vramcalc validate's JSONL, one launch per line")
 		}
 	}
-	meta, err := resolveModel(ctx, c, e, model)
+	meta, err := cmdutil.ResolveModel(ctx, c, e, model)
 	if err != nil {
 		return err
 	}
@@ -221,7 +225,7 @@ func runPlotRegion(ctx context.Context, c *cli.Command, e env) error {
 		return fmt.Errorf("write %s: %w", out, err)
 	}
 	fit, nofit := g.Count()
-	fmt.Fprintf(e.stdout, "wrote %s: %d of %d grid points start; largest max-total-tokens %d (limited by %s)\n", out, fit, fit+nofit, g.TMax, g.LimitedBy)
+	fmt.Fprintf(e.Stdout, "wrote %s: %d of %d grid points start; largest max-total-tokens %d (limited by %s)\n", out, fit, fit+nofit, g.TMax, g.LimitedBy)
 	return nil
 }
 
@@ -296,7 +300,7 @@ func regionPlot(g regionGrid, obs []probe.Observation, title string) (*plot.Plot
 		p.Legend.Add(label, l)
 		return nil
 	}
-	boundLabel := fmt.Sprintf("boundary: input + output = %s", num(g.TMax))
+	boundLabel := fmt.Sprintf("boundary: input + output = %s", cmdutil.Num(g.TMax))
 	if g.LimitedBy == "max_position_embeddings" {
 		boundLabel += " (max_position_embeddings)"
 	}
@@ -304,7 +308,7 @@ func regionPlot(g regionGrid, obs []probe.Observation, title string) (*plot.Plot
 		return nil, err
 	}
 	if g.MaxPositions > 0 && g.MaxPositions != g.TMax {
-		if err := diag(float64(g.MaxPositions), colMaxPos, true, fmt.Sprintf("max_position_embeddings = %s", num(g.MaxPositions))); err != nil {
+		if err := diag(float64(g.MaxPositions), colMaxPos, true, fmt.Sprintf("max_position_embeddings = %s", cmdutil.Num(g.MaxPositions))); err != nil {
 			return nil, err
 		}
 	}
@@ -433,7 +437,7 @@ type breakdownBar struct {
 	res   estimate.Result
 }
 
-func runPlotBreakdown(ctx context.Context, c *cli.Command, e env) error {
+func runPlotBreakdown(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	model, out, err := plotArgs(c)
 	if err != nil {
 		return err
@@ -442,11 +446,11 @@ func runPlotBreakdown(ctx context.Context, c *cli.Command, e env) error {
 	switch engName {
 	case "tgi", "vllm", "sglang":
 	default:
-		return &usageError{msg: fmt.Sprintf("unknown engine %q", engName), hint: "use --engine tgi, vllm or sglang"}
+		return &cmdutil.UsageError{Msg: fmt.Sprintf("unknown engine %q", engName), Hint: "use --engine tgi, vllm or sglang"}
 	}
 	n := int(c.Int("gpus"))
 	if n <= 0 {
-		return withHint(fmt.Errorf("--gpus must be at least 1, got %d", n), "--gpus is the number of GPUs the engine shards over")
+		return cmdutil.WithHint(fmt.Errorf("--gpus must be at least 1, got %d", n), "--gpus is the number of GPUs the engine shards over")
 	}
 	names := []string{""}
 	if s := c.String("gpu"); s != "" {
@@ -463,13 +467,13 @@ func runPlotBreakdown(ctx context.Context, c *cli.Command, e env) error {
 	}
 	var hws []hwName
 	for _, name := range names {
-		hw, _, err := gpuFrom(name, c.String("vram"), n)
+		h, err := cmdutil.GPUFrom(name, c.String("vram"), n)
 		if err != nil {
 			return err
 		}
-		hws = append(hws, hwName{hw, name})
+		hws = append(hws, hwName{h.Hardware, name})
 	}
-	meta, err := resolveModel(ctx, c, e, model)
+	meta, err := cmdutil.ResolveModel(ctx, c, e, model)
 	if err != nil {
 		return err
 	}
@@ -498,7 +502,7 @@ func runPlotBreakdown(ctx context.Context, c *cli.Command, e env) error {
 	if err := p.Save(w, 5.5*vg.Inch, out); err != nil {
 		return fmt.Errorf("write %s: %w", out, err)
 	}
-	fmt.Fprintf(e.stdout, "wrote %s: %d bar(s)\n", out, len(bars))
+	fmt.Fprintf(e.Stdout, "wrote %s: %d bar(s)\n", out, len(bars))
 	return nil
 }
 
@@ -588,4 +592,11 @@ func breakdownPlot(bars []breakdownBar, title string) (*plot.Plot, error) {
 	grid.Vertical.Color = nil
 	p.Add(grid)
 	return p, nil
+}
+
+// Root is the vramcalc-plot program, which `vramcalc plot` runs.
+func Root(e cmdutil.Env) *cli.Command {
+	c := Command(e)
+	c.Name = "vramcalc plot"
+	return cmdutil.Prepare(c, e)
 }

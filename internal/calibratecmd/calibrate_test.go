@@ -1,4 +1,4 @@
-package main
+package calibratecmd
 
 import (
 	"bytes"
@@ -15,6 +15,8 @@ import (
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/gpus"
 	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/internal/cmdtest"
+	"github.com/vramcalc/vramcalc/internal/cmdutil"
 	"github.com/vramcalc/vramcalc/probe"
 )
 
@@ -64,7 +66,7 @@ func TestCalibrateValidateResults(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "corrections.json")
-	stdout, stderr, code := runCLI(t, "calibrate", results, "--gpu", "A100-80GB", "--out", out)
+	stdout, stderr, code := cmdtest.Run(t, Root, results, "--gpu", "A100-80GB", "--out", out)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -94,7 +96,7 @@ func TestCalibrateValidateResults(t *testing.T) {
 	}
 
 	// Without --gpu the file says nothing of the card: a usage error.
-	if _, stderr, code := runCLI(t, "calibrate", results); code != exitUsage || !strings.Contains(stderr, "does not record its GPU") {
+	if _, stderr, code := cmdtest.Run(t, Root, results); code != cmdutil.ExitUsage || !strings.Contains(stderr, "does not record its GPU") {
 		t.Errorf("no --gpu: exit %d, %s", code, stderr)
 	}
 }

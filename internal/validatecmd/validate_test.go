@@ -1,11 +1,10 @@
-package main
+package validatecmd
 
 import (
 	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -18,55 +17,18 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v3"
+	"github.com/vramcalc/vramcalc/internal/cmdtest"
+	"github.com/vramcalc/vramcalc/internal/cmdutil"
 	"github.com/vramcalc/vramcalc/nvml"
 	"github.com/vramcalc/vramcalc/probe"
 	"github.com/vramcalc/vramcalc/probe/docker"
 )
 
-// dockerOrSkip returns a Docker runtime, or skips when no engine answers
-// (CI has one: .ci/run checks it before the tests).
-func dockerOrSkip(t *testing.T) *docker.Runtime {
-	t.Helper()
-	skip := t.Skipf
-	if os.Getenv("VRAMCALC_REQUIRE_DOCKER") == "1" {
-		skip = t.Fatalf // CI: a missing engine is a failure, not a skip
-	}
-	d, err := docker.New()
-	if err != nil {
-		skip("no Docker Engine: %v", err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := d.Ping(ctx); err != nil {
-		skip("no Docker Engine answers (%v): the validate integration test needs one", err)
-	}
-	return d
-}
-
-// simImage builds the TGI simulator image FROM scratch (no registry
-// needed) under a tag of this test alone, so that another copy of the
-// suite on the same engine neither shares nor removes it; the tag is
-// removed when the test ends.
-func simImage(t *testing.T) string {
-	t.Helper()
-	tag := fmt.Sprintf("vramcalc/tgisim:test-%d-%d", os.Getpid(), time.Now().UnixNano())
-	out, err := exec.Command("sh", filepath.Join("..", "tgisim", "build-image.sh"), tag).CombinedOutput()
-	if err != nil {
-		t.Fatalf("build-image.sh: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("docker", "image", "rm", tag).CombinedOutput(); err != nil {
-			t.Logf("remove %s: %v: %s", tag, err, out)
-		}
-	})
-	return tag
-}
-
 // simArgs validates Llama-3.1-8B on the simulator's L4, reading GPU memory
 // from each container's /sim/gpus (the image's port 9400) on a host port
 // the engine picks: the tests use no fixed host port.
 func simArgs(image, out string) []string {
-	return []string{"validate", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "L4", "--gpu-ids", "none", "--image", image, "--offline",
+	return []string{"meta-llama/Llama-3.1-8B-Instruct", "--gpu", "L4", "--gpu-ids", "none", "--image", image, "--offline",
 		"--sim-gpus", "container:9400", "--env", "SIM_GPU_NAME=NVIDIA L4", "--env", "SIM_GPU_TOTAL_BYTES=23570219008",
 		"--env", "SIM_EXTRA_OVERHEAD_BYTES=900000000", "--env", "SIM_ACTIVATION_FACTOR=1.2", "--env", "SIM_STARTUP_DELAY=200ms",
 		"--out", out, "--health-timeout", "60s", "--input-tokens", "64", "--output-tokens", "16"}
@@ -97,10 +59,10 @@ func readObs(t *testing.T, path string) []probe.Observation {
 // (hidden overhead 0.9 GB, activation ×1.2) is pinned to ±1%, every launch
 // is recorded, and no container of the run is left.
 func TestValidateAgainstSimulator(t *testing.T) {
-	d := dockerOrSkip(t)
-	image := simImage(t)
+	d := cmdtest.Docker(t)
+	image := cmdtest.SimImage(t)
 	out := filepath.Join(t.TempDir(), "sim.jsonl")
-	stdout, stderr, code := runCLI(t, simArgs(image, out)...)
+	stdout, stderr, code := cmdtest.Run(t, Root, simArgs(image, out)...)
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
 	}
@@ -135,16 +97,6 @@ func TestValidateAgainstSimulator(t *testing.T) {
 		t.Errorf("containers left: %v %v", left, err)
 	}
 	t.Logf("%s", stdout)
-}
-
-// buildCLI builds the vramcalc binary for the process-level tests.
-func buildCLI(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "vramcalc")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
 }
 
 // simContainers lists every container (running or not) made from image
@@ -186,12 +138,12 @@ func lineCount(path string) int {
 // TestValidateInterrupt: Ctrl-C in the middle of a launch leaves no
 // container behind (checked with the engine) and loses no finished launch.
 func TestValidateInterrupt(t *testing.T) {
-	d := dockerOrSkip(t)
-	image := simImage(t)
-	bin := buildCLI(t)
+	d := cmdtest.Docker(t)
+	image := cmdtest.SimImage(t)
+	bin := filepath.Join(cmdtest.Build(t, "vramcalc", "vramcalc-validate"), "vramcalc")
 	out := filepath.Join(t.TempDir(), "int.jsonl")
 	args := append(simArgs(image, out), "--env", "SIM_STARTUP_DELAY=4s")
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, append([]string{"validate"}, args...)...)
 	cmd.Env = append(os.Environ(), "HF_HUB_OFFLINE=1", "HF_HOME="+t.TempDir())
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -222,13 +174,13 @@ func TestValidateInterrupt(t *testing.T) {
 // then --resume: the left container is removed, no observation is lost or
 // duplicated, and the edge is still pinned.
 func TestValidateKillAndResume(t *testing.T) {
-	d := dockerOrSkip(t)
-	image := simImage(t)
-	bin := buildCLI(t)
+	d := cmdtest.Docker(t)
+	image := cmdtest.SimImage(t)
+	bin := filepath.Join(cmdtest.Build(t, "vramcalc", "vramcalc-validate"), "vramcalc")
 	out := filepath.Join(t.TempDir(), "crash.jsonl")
 	env := append(os.Environ(), "HF_HUB_OFFLINE=1", "HF_HOME="+t.TempDir())
 	args := append(simArgs(image, out), "--env", "SIM_STARTUP_DELAY=1500ms")
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, append([]string{"validate"}, args...)...)
 	cmd.Env = env
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -240,7 +192,7 @@ func TestValidateKillAndResume(t *testing.T) {
 	cmd.Wait()
 	first := readObs(t, out)
 
-	resume := exec.Command(bin, append(args, "--resume")...)
+	resume := exec.Command(bin, append(append([]string{"validate"}, args...), "--resume")...)
 	resume.Env = env
 	if b, err := resume.CombinedOutput(); err != nil {
 		t.Fatalf("--resume: %v\n%s", err, b)
@@ -278,8 +230,8 @@ func TestValidateKillAndResume(t *testing.T) {
 // container (its own memory model, not the estimator's) for several models,
 // GPUs and hidden coefficients, each within 5 launches.
 func TestValidateLaunchCountsOnSimulator(t *testing.T) {
-	dockerOrSkip(t)
-	image := simImage(t)
+	cmdtest.Docker(t)
+	image := cmdtest.SimImage(t)
 	cases := []struct {
 		model, gpu, name, total string
 		gpus                    int
@@ -292,12 +244,12 @@ func TestValidateLaunchCountsOnSimulator(t *testing.T) {
 	}
 	for i, c := range cases {
 		out := filepath.Join(t.TempDir(), "n.jsonl")
-		args := []string{"validate", c.model, "--gpu", c.gpu, "--gpus", strconv.Itoa(c.gpus), "--gpu-ids", "none", "--image", image, "--offline",
+		args := []string{c.model, "--gpu", c.gpu, "--gpus", strconv.Itoa(c.gpus), "--gpu-ids", "none", "--image", image, "--offline",
 			"--sim-gpus", "container:9400", "--env", "SIM_GPU_NAME=" + c.name, "--env", "SIM_GPU_TOTAL_BYTES=" + c.total, "--env", "SIM_NUM_GPUS=" + strconv.Itoa(c.gpus),
 			"--env", "SIM_EXTRA_OVERHEAD_BYTES=" + c.overhead, "--env", "SIM_ACTIVATION_FACTOR=" + c.act, "--env", "SIM_WIGGLE=" + c.wiggle,
 			"--env", "SIM_JITTER_BYTES=8000000", "--env", "SIM_SEED=" + strconv.Itoa(7+i), "--env", "SIM_STARTUP_DELAY=200ms", "--env", "SIM_TOKEN_DELAY=0s",
 			"--out", out, "--health-timeout", "60s", "--input-tokens", "32", "--output-tokens", "8", "--concurrency", "2"}
-		stdout, stderr, code := runCLI(t, args...)
+		stdout, stderr, code := cmdtest.Run(t, Root, args...)
 		if code != 0 {
 			t.Fatalf("%s on %d×%s: exit %d\n%s", c.model, c.gpus, c.gpu, code, stderr)
 		}
@@ -338,7 +290,7 @@ func TestParsePublish(t *testing.T) {
 		"localhost:9500:9400": `--publish "localhost:9500:9400": localhost is not a loopback address (containers publish on this machine only)`,
 	} {
 		_, err := parsePublish(in)
-		if err == nil || err.Error() != want || !strings.Contains(hintFor(err), "HOST:CONTAINER") {
+		if err == nil || err.Error() != want || !strings.Contains(cmdutil.Hint(err), "HOST:CONTAINER") {
 			t.Errorf("parsePublish(%q) = %v, want %q with a hint", in, err, want)
 		}
 	}
@@ -349,8 +301,8 @@ func TestParsePublish(t *testing.T) {
 func validationFor(t *testing.T, args ...string) (probe.Validation, error) {
 	t.Helper()
 	vars := map[string]string{"HF_HUB_OFFLINE": "1", "HF_HOME": t.TempDir()}
-	e := env{stdout: io.Discard, stderr: io.Discard, getenv: func(k string) string { return vars[k] }}
-	cmd := validateCommand(e)
+	e := cmdutil.Env{Stdout: io.Discard, Stderr: io.Discard, Getenv: func(k string) string { return vars[k] }}
+	cmd := Command(e)
 	var v probe.Validation
 	cmd.Action = func(ctx context.Context, c *cli.Command) error {
 		var err error
@@ -500,11 +452,11 @@ func TestIsTerminal(t *testing.T) {
 // 9400, but validate is pointed at container port 9399: every launch
 // records why it has no peak (peak_error) and stderr warns once.
 func TestValidateWarnsWhenSimGPUsUnread(t *testing.T) {
-	dockerOrSkip(t)
-	image := simImage(t)
+	cmdtest.Docker(t)
+	image := cmdtest.SimImage(t)
 	out := filepath.Join(t.TempDir(), "unread.jsonl")
 	args := append(simArgs(image, out), "--sim-gpus", "container:9399", "--max-launches", "2")
-	_, stderr, code := runCLI(t, args...)
+	_, stderr, code := cmdtest.Run(t, Root, args...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

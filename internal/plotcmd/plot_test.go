@@ -1,4 +1,4 @@
-package main
+package plotcmd
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/gpus"
 	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/internal/cmdtest"
+	"github.com/vramcalc/vramcalc/internal/cmdutil"
 )
 
 const plotModel = "meta-llama/Llama-3.1-8B-Instruct"
@@ -46,7 +48,7 @@ func TestPlotRegion(t *testing.T) {
 `), 0o644)
 	for _, name := range []string{"region.png", "region.svg"} {
 		out := filepath.Join(dir, name)
-		stdout, errOut, code := runCLI(t, "plot", "region", plotModel, "--gpu", "L4", "--observations", obs, "--out", out)
+		stdout, errOut, code := cmdtest.Run(t, Root, "region", plotModel, "--gpu", "L4", "--observations", obs, "--out", out)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
@@ -110,7 +112,7 @@ func TestPlotBreakdown(t *testing.T) {
 	dir := t.TempDir()
 	for _, name := range []string{"breakdown.png", "breakdown.svg"} {
 		out := filepath.Join(dir, name)
-		stdout, errOut, code := runCLI(t, "plot", "breakdown", plotModel, "--gpu", "L4,H100", "--out", out)
+		stdout, errOut, code := cmdtest.Run(t, Root, "breakdown", plotModel, "--gpu", "L4,H100", "--out", out)
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, errOut)
 		}
@@ -127,7 +129,7 @@ func TestPlotBreakdown(t *testing.T) {
 		}
 	}
 	out := filepath.Join(dir, "vllm.svg")
-	if _, errOut, code := runCLI(t, "plot", "breakdown", plotModel, "--gpu", "H100", "--gpus", "2", "--engine", "vllm", "--out", out); code != 0 {
+	if _, errOut, code := cmdtest.Run(t, Root, "breakdown", plotModel, "--gpu", "H100", "--gpus", "2", "--engine", "vllm", "--out", out); code != 0 {
 		t.Fatalf("vllm: exit %d: %s", code, errOut)
 	}
 	checkPicture(t, out)
@@ -140,14 +142,14 @@ func TestPlotErrors(t *testing.T) {
 		code int
 		msg  string
 	}{
-		{[]string{"plot", "region", plotModel, "--gpu", "L4"}, exitUsage, "--out is required"},
-		{[]string{"plot", "region", plotModel, "--gpu", "L4", "--out", filepath.Join(dir, "x.pdf")}, exitUsage, "unknown picture format"},
-		{[]string{"plot", "breakdown", "--gpu", "L4", "--out", filepath.Join(dir, "x.png")}, exitUsage, "takes one MODEL argument"},
-		{[]string{"plot", "breakdown", plotModel, "--gpu", "L4", "--engine", "foo", "--out", filepath.Join(dir, "x.png")}, exitUsage, `unknown engine "foo"`},
-		{[]string{"plot", "region", plotModel, "--gpu", "L4", "--observations", filepath.Join(dir, "none.jsonl"), "--out", filepath.Join(dir, "x.png")}, exitError, "--observations"},
-		{[]string{"plot", "region", plotModel, "--out", filepath.Join(dir, "x.png")}, exitUsage, "--gpu or --vram is required"},
+		{[]string{"plot", "region", plotModel, "--gpu", "L4"}, cmdutil.ExitUsage, "--out is required"},
+		{[]string{"plot", "region", plotModel, "--gpu", "L4", "--out", filepath.Join(dir, "x.pdf")}, cmdutil.ExitUsage, "unknown picture format"},
+		{[]string{"plot", "breakdown", "--gpu", "L4", "--out", filepath.Join(dir, "x.png")}, cmdutil.ExitUsage, "takes one MODEL argument"},
+		{[]string{"plot", "breakdown", plotModel, "--gpu", "L4", "--engine", "foo", "--out", filepath.Join(dir, "x.png")}, cmdutil.ExitUsage, `unknown engine "foo"`},
+		{[]string{"plot", "region", plotModel, "--gpu", "L4", "--observations", filepath.Join(dir, "none.jsonl"), "--out", filepath.Join(dir, "x.png")}, cmdutil.ExitError, "--observations"},
+		{[]string{"plot", "region", plotModel, "--out", filepath.Join(dir, "x.png")}, cmdutil.ExitUsage, "--gpu or --vram is required"},
 	} {
-		_, errOut, code := runCLI(t, tc.args...)
+		_, errOut, code := cmdtest.Run(t, Root, tc.args[1:]...)
 		if code != tc.code || !strings.Contains(errOut, tc.msg) || !strings.Contains(errOut, "hint:") {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, tc.code, tc.msg)
 		}

@@ -1,4 +1,4 @@
-package main
+package validatecmd
 
 import (
 	"context"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/gpus"
+	"github.com/vramcalc/vramcalc/internal/cmdutil"
 	"github.com/vramcalc/vramcalc/nvml"
 	"github.com/vramcalc/vramcalc/probe"
 	"github.com/vramcalc/vramcalc/probe/docker"
@@ -37,7 +38,8 @@ HF_TOKEN by environment (never logged), and are removed whatever happens (Ctrl-C
 Token counts come from TGI's own POST /tokenize (github.com/daulet/tokenizers needs a Rust
 build that cannot be done here).`
 
-func validateCommand(e env) *cli.Command {
+// Command is `vramcalc validate`.
+func Command(e cmdutil.Env) *cli.Command {
 	return &cli.Command{
 		Name:        "validate",
 		Usage:       "pin the real boundary with a few TGI containers at the predicted edge",
@@ -74,9 +76,9 @@ func validateCommand(e env) *cli.Command {
 	}
 }
 
-func runValidate(ctx context.Context, c *cli.Command, e env) error {
+func runValidate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	if c.NArg() != 1 {
-		return &usageError{msg: fmt.Sprintf("validate takes one MODEL argument, got %d", c.NArg()), hint: "vramcalc validate meta-llama/Llama-3.1-8B-Instruct --gpu-ids 0 --out results.jsonl"}
+		return &cmdutil.UsageError{Msg: fmt.Sprintf("validate takes one MODEL argument, got %d", c.NArg()), Hint: "vramcalc validate meta-llama/Llama-3.1-8B-Instruct --gpu-ids 0 --out results.jsonl"}
 	}
 	model := c.Args().First()
 	v, err := validationInputs(ctx, c, e, model)
@@ -85,21 +87,21 @@ func runValidate(ctx context.Context, c *cli.Command, e env) error {
 	}
 	rt, err := docker.New()
 	if err != nil {
-		return withHint(err, "validate needs a Docker Engine: start it, or set DOCKER_HOST")
+		return cmdutil.WithHint(err, "validate needs a Docker Engine: start it, or set DOCKER_HOST")
 	}
 	defer rt.Close()
 	v.Launch.Runtime = rt
-	prog := newValidateProgress(e.stderr, isTerminal(e.stderr))
+	prog := newValidateProgress(e.Stderr, isTerminal(e.Stderr))
 	v.Launch.Progress = prog.event
 	res, err := probe.Validate(ctx, v)
 	prog.finish()
 	switch {
 	case errors.Is(err, probe.ErrNoEdge):
-		return withHint(err, "run vramcalc estimate for the breakdown; validate needs a predicted edge to probe")
+		return cmdutil.WithHint(err, "run vramcalc estimate for the breakdown; validate needs a predicted edge to probe")
 	case errors.Is(err, probe.ErrImageNotFound):
-		return withHint(err, "pull the image first (docker pull), or build the simulator: cmd/tgisim/build-image.sh")
+		return cmdutil.WithHint(err, "pull the image first (docker pull), or build the simulator: cmd/tgisim/build-image.sh")
 	case errors.Is(err, probe.ErrNoEngine):
-		return withHint(err, "validate needs a Docker Engine: start it, or set DOCKER_HOST")
+		return cmdutil.WithHint(err, "validate needs a Docker Engine: start it, or set DOCKER_HOST")
 	case err != nil:
 		return err
 	}
@@ -108,9 +110,9 @@ func runValidate(ctx context.Context, c *cli.Command, e env) error {
 
 // validationInputs turns the flags into probe.Validation, all but the
 // runtime and the progress display.
-func validationInputs(ctx context.Context, c *cli.Command, e env, model string) (probe.Validation, error) {
+func validationInputs(ctx context.Context, c *cli.Command, e cmdutil.Env, model string) (probe.Validation, error) {
 	if out := c.Int("output-tokens"); out <= 0 || out > 1024 {
-		return probe.Validation{}, withHint(fmt.Errorf("--output-tokens must be in 1..1024, got %d", out), "TGI ≥ 3.1.1 validates and generates longer requests in 1024-token chunks")
+		return probe.Validation{}, cmdutil.WithHint(fmt.Errorf("--output-tokens must be in 1..1024, got %d", out), "TGI ≥ 3.1.1 validates and generates longer requests in 1024-token chunks")
 	}
 	gpuIDs, err := parseGPUIDs(c.String("gpu-ids"))
 	if err != nil {
@@ -124,13 +126,13 @@ func validationInputs(ctx context.Context, c *cli.Command, e env, model string) 
 	if err != nil {
 		return probe.Validation{}, err
 	}
-	meta, err := resolveModel(ctx, c, e, model)
+	meta, err := cmdutil.ResolveModel(ctx, c, e, model)
 	if err != nil {
 		return probe.Validation{}, err
 	}
 	settings := estimate.Settings{CUDAMemoryFraction: c.Float("cuda-memory-fraction"), MaxBatchPrefillTokens: int(c.Int("max-batch-prefill-tokens"))}
 	if path := c.String("corrections"); path != "" {
-		corr, _, err := loadCorrections(path, estimate.Engine{Name: "tgi", Version: c.String("engine-version")}, hw)
+		corr, _, err := cmdutil.LoadCorrections(path, estimate.Engine{Name: "tgi", Version: c.String("engine-version")}, hw)
 		if err != nil {
 			return probe.Validation{}, err
 		}
@@ -155,7 +157,7 @@ func validateSampler(c *cli.Command, gpuIDs []string) (nvml.Sampler, int, error)
 		if rest, ok := strings.CutPrefix(u, "container:"); ok {
 			port, err := strconv.Atoi(rest)
 			if err != nil || port <= 0 || port > 65535 {
-				return nil, 0, withHint(fmt.Errorf("--sim-gpus %q: %q is not a container port", u, rest), "e.g. --sim-gpus container:9400 (the image's SIM_GPUS_PORT)")
+				return nil, 0, cmdutil.WithHint(fmt.Errorf("--sim-gpus %q: %q is not a container port", u, rest), "e.g. --sim-gpus container:9400 (the image's SIM_GPUS_PORT)")
 			}
 			return nil, port, nil
 		}
@@ -179,7 +181,7 @@ func validateSampler(c *cli.Command, gpuIDs []string) (nvml.Sampler, int, error)
 // must be loopback; an empty HOST lets the engine pick a free port.
 func parsePublish(s string) (probe.PortBinding, error) {
 	bad := func(why string) (probe.PortBinding, error) {
-		return probe.PortBinding{}, withHint(fmt.Errorf("--publish %q: %s", s, why), "docker's order: HOST:CONTAINER or 127.0.0.1:HOST:CONTAINER, e.g. --publish 9400:9400")
+		return probe.PortBinding{}, cmdutil.WithHint(fmt.Errorf("--publish %q: %s", s, why), "docker's order: HOST:CONTAINER or 127.0.0.1:HOST:CONTAINER, e.g. --publish 9400:9400")
 	}
 	spec, proto, _ := strings.Cut(s, "/")
 	if proto != "" && proto != "tcp" {
@@ -221,14 +223,14 @@ func cutLast(s, sep string) (before, after string, found bool) {
 
 // launchConfig is how each point's container starts: image, engine, model,
 // environment, the token, the cache, extra ports and the requests.
-func launchConfig(c *cli.Command, e env, model string) (probe.Config, error) {
+func launchConfig(c *cli.Command, e cmdutil.Env, model string) (probe.Config, error) {
 	cfg := probe.Config{Engine: probe.TGI{}, Image: c.String("image"), Model: model,
 		Env: append([]string{"HF_HOME=/data"}, c.StringSlice("env")...), HealthTimeout: c.Duration("health-timeout"),
 		Requests: probe.RequestPlan{InputTokens: int(c.Int("input-tokens")), OutputTokens: int(c.Int("output-tokens")), Concurrency: int(c.Int("concurrency")),
 			Tolerance: int(c.Int("tolerance-tokens")), Grammar: c.Bool("grammar")}}
 	port := c.Int("port")
 	if port < 0 || port > 65535 {
-		return cfg, withHint(fmt.Errorf("--port %d is not a port", port), "give a free host port in 1..65535, or leave --port out for a free one")
+		return cfg, cmdutil.WithHint(fmt.Errorf("--port %d is not a port", port), "give a free host port in 1..65535, or leave --port out for a free one")
 	}
 	cfg.EngineHostPort = int(port)
 	for _, pub := range c.StringSlice("publish") {
@@ -238,7 +240,7 @@ func launchConfig(c *cli.Command, e env, model string) (probe.Config, error) {
 		}
 		cfg.ExtraPorts = append(cfg.ExtraPorts, b)
 	}
-	if tok := hfToken(e.getenv); tok != "" {
+	if tok := cmdutil.HFToken(e.Getenv); tok != "" {
 		cfg.Secrets = map[string]string{"HF_TOKEN": tok}
 	}
 	if cache := hfCacheDir(c, e); cache != "" {
@@ -277,7 +279,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 func (p *validateProgress) event(ev probe.Event) {
-	launch := fmt.Sprintf("launch %d: --max-total-tokens %s: ", ev.Launch, num(ev.Point.MaxTotalTokens))
+	launch := fmt.Sprintf("launch %d: --max-total-tokens %s: ", ev.Launch, cmdutil.Num(ev.Point.MaxTotalTokens))
 	switch ev.Kind {
 	case probe.EventPhase:
 		if p.bar != nil {
@@ -319,7 +321,7 @@ func outcomeText(o probe.Observation) string {
 	case !o.OK():
 		return "failed: " + o.Failure
 	case o.Budget() > 0:
-		return "ok, KV budget " + num(o.Budget())
+		return "ok, KV budget " + cmdutil.Num(o.Budget())
 	}
 	return "ok"
 }
@@ -328,22 +330,22 @@ func shortID(id string) string { return id[:min(len(id), 12)] }
 
 // renderValidation reconciles, per component, the estimate, the engine's
 // own log and metrics, and NVML.
-func renderValidation(e env, model string, plan probe.Plan, zero estimate.Result, edge probe.Edge) error {
-	fmt.Fprintf(e.stdout, "%s: %d launches, boundary %s\n", model, edge.Launches, pinnedText(edge, plan))
+func renderValidation(e cmdutil.Env, model string, plan probe.Plan, zero estimate.Result, edge probe.Edge) error {
+	fmt.Fprintf(e.Stdout, "%s: %d launches, boundary %s\n", model, edge.Launches, pinnedText(edge, plan))
 	var rows [][]string
 	for _, o := range edge.Observations {
 		peak := ""
 		if p := o.MaxPeak(); p > 0 {
-			peak = gib(int64(p))
+			peak = cmdutil.GiB(int64(p))
 		}
 		status := o.Outcome
 		if o.Failure != "" {
 			status += ": " + o.Failure
 		}
-		rows = append(rows, []string{num(o.Point.MaxTotalTokens), status, num(o.Predicted.MaxBatchTotalTokens), num(o.Reported.MaxBatchTotalTokensLog),
-			num(o.Reported.MaxBatchTotalTokensMetric), gib(o.Predicted.WarmupBytes), peak})
+		rows = append(rows, []string{cmdutil.Num(o.Point.MaxTotalTokens), status, cmdutil.Num(o.Predicted.MaxBatchTotalTokens), cmdutil.Num(o.Reported.MaxBatchTotalTokensLog),
+			cmdutil.Num(o.Reported.MaxBatchTotalTokensMetric), cmdutil.GiB(o.Predicted.WarmupBytes), peak})
 	}
-	if err := table(e.stdout, false, []string{"--max-total-tokens", "outcome", "KV budget: estimate", "TGI log", "gauge", "warm-up GiB: estimate", "NVML peak"}, rows); err != nil {
+	if err := cmdutil.Table(e.Stdout, false, []string{"--max-total-tokens", "outcome", "KV budget: estimate", "TGI log", "gauge", "warm-up GiB: estimate", "NVML peak"}, rows); err != nil {
 		return err
 	}
 	b := zero.Boundary
@@ -351,28 +353,28 @@ func renderValidation(e env, model string, plan probe.Plan, zero estimate.Result
 	loaded := ""
 	for _, o := range edge.Observations {
 		for _, v := range o.LoadedBytes {
-			loaded = gib(int64(v))
+			loaded = cmdutil.GiB(int64(v))
 		}
 		if loaded != "" {
 			break
 		}
 	}
 	rows = [][]string{
-		{"context + weights after load, GiB per GPU (NVML)", gib(int64(pg.CUDAContext + pg.NCCL + pg.Other + pg.Weights)), loaded},
-		{"boundary --max-total-tokens", num(b.MaxTotalTokens), num(edge.Boundary())},
-		{"default --max-batch-prefill-tokens", num(zero.Startup.MaxBatchPrefillTokens), num(plan.Prefill)},
+		{"context + weights after load, GiB per GPU (NVML)", cmdutil.GiB(int64(pg.CUDAContext + pg.NCCL + pg.Other + pg.Weights)), loaded},
+		{"boundary --max-total-tokens", cmdutil.Num(b.MaxTotalTokens), cmdutil.Num(edge.Boundary())},
+		{"default --max-batch-prefill-tokens", cmdutil.Num(zero.Startup.MaxBatchPrefillTokens), cmdutil.Num(plan.Prefill)},
 	}
-	return table(e.stdout, false, []string{"", "estimate", "measured"}, rows)
+	return cmdutil.Table(e.Stdout, false, []string{"", "estimate", "measured"}, rows)
 }
 
 func pinnedText(edge probe.Edge, plan probe.Plan) string {
 	switch {
 	case edge.AtCap:
-		return fmt.Sprintf("at the model's context (%s): memory is not the limit", num(edge.Lo))
+		return fmt.Sprintf("at the model's context (%s): memory is not the limit", cmdutil.Num(edge.Lo))
 	case edge.Pinned:
-		return fmt.Sprintf("%s (starts at %s, fails at %s: ±%g%%)", num(edge.Boundary()), num(edge.Lo), num(edge.Hi), 100*plan.Tolerance)
+		return fmt.Sprintf("%s (starts at %s, fails at %s: ±%g%%)", cmdutil.Num(edge.Boundary()), cmdutil.Num(edge.Lo), cmdutil.Num(edge.Hi), 100*plan.Tolerance)
 	}
-	return fmt.Sprintf("not pinned: starts at %s, fails at %s", num(edge.Lo), num(edge.Hi))
+	return fmt.Sprintf("not pinned: starts at %s, fails at %s", cmdutil.Num(edge.Lo), cmdutil.Num(edge.Hi))
 }
 
 func parseGPUIDs(s string) ([]string, error) {
@@ -386,7 +388,7 @@ func parseGPUIDs(s string) ([]string, error) {
 	for _, p := range strings.Split(s, ",") {
 		p = strings.TrimSpace(p)
 		if _, err := strconv.Atoi(p); err != nil && !strings.HasPrefix(p, "GPU-") {
-			return nil, withHint(fmt.Errorf("--gpu-ids: %q is not a GPU index or UUID", p), "use all, none, or a list such as 0,1")
+			return nil, cmdutil.WithHint(fmt.Errorf("--gpu-ids: %q is not a GPU index or UUID", p), "use all, none, or a list such as 0,1")
 		}
 		ids = append(ids, p)
 	}
@@ -425,11 +427,11 @@ func validateHardware(ctx context.Context, c *cli.Command, s nvml.Sampler, ids [
 		}
 	}
 	if c.String("gpu") != "" || c.String("vram") != "" {
-		hw, _, err := gpuFrom(c.String("gpu"), c.String("vram"), n)
-		return hw, indices, err
+		hw, err := cmdutil.GPUFrom(c.String("gpu"), c.String("vram"), n)
+		return hw.Hardware, indices, err
 	}
 	if len(devs) == 0 {
-		return estimate.Hardware{}, nil, &usageError{msg: "no GPU to estimate for: NVML is unavailable and neither --gpu nor --vram is given", hint: "pass --gpu NAME (vramcalc gpus) or --vram SIZE"}
+		return estimate.Hardware{}, nil, &cmdutil.UsageError{Msg: "no GPU to estimate for: NVML is unavailable and neither --gpu nor --vram is given", Hint: "pass --gpu NAME (vramcalc gpus) or --vram SIZE"}
 	}
 	d := devs[0]
 	gpu := estimate.GPU{Name: d.Name, TotalBytes: estimate.Bytes(d.Total)}
@@ -439,18 +441,25 @@ func validateHardware(ctx context.Context, c *cli.Command, s nvml.Sampler, ids [
 	return estimate.Hardware{GPU: gpu, Count: n}, indices, nil
 }
 
-func hfCacheDir(c *cli.Command, e env) string {
+func hfCacheDir(c *cli.Command, e cmdutil.Env) string {
 	if d := c.String("hf-cache"); d != "" {
 		return d
 	}
-	if d := e.getenv("HF_HOME"); d != "" {
+	if d := e.Getenv("HF_HOME"); d != "" {
 		return d
 	}
-	if h := e.getenv("HOME"); h != "" {
+	if h := e.Getenv("HOME"); h != "" {
 		d := filepath.Join(h, ".cache", "huggingface")
 		if _, err := os.Stat(d); err == nil {
 			return d
 		}
 	}
 	return ""
+}
+
+// Root is the vramcalc-validate program, which `vramcalc validate` runs.
+func Root(e cmdutil.Env) *cli.Command {
+	c := Command(e)
+	c.Name = "vramcalc validate"
+	return cmdutil.Prepare(c, e)
 }

@@ -1,4 +1,4 @@
-package main
+package calibratecmd
 
 import (
 	"context"
@@ -16,10 +16,11 @@ import (
 	"github.com/vramcalc/vramcalc/calibrate/fit"
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/hfmeta"
-	"github.com/vramcalc/vramcalc/probe"
+	"github.com/vramcalc/vramcalc/internal/cmdutil"
 )
 
-func calibrateCommand(e env) *cli.Command {
+// Command is `vramcalc calibrate`.
+func Command(e cmdutil.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "calibrate",
 		Usage:     "fit the TGI estimate's corrections (activation factor, overhead, wiggle) to observed KV budgets",
@@ -57,19 +58,19 @@ per group.
 	}
 }
 
-func runCalibrate(ctx context.Context, c *cli.Command, e env) error {
+func runCalibrate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	if c.NArg() == 0 {
-		return &usageError{msg: "calibrate takes one or more FILE arguments", hint: "vramcalc calibrate results.jsonl --gpu L4 --out corrections.json"}
+		return &cmdutil.UsageError{Msg: "calibrate takes one or more FILE arguments", Hint: "vramcalc calibrate results.jsonl --gpu L4 --out corrections.json"}
 	}
 	by := strings.ToLower(c.String("by"))
 	if by != calibrate.ByGPU && by != calibrate.ByEngine {
-		return &usageError{msg: fmt.Sprintf("--by %q", by), hint: "use --by gpu or --by engine"}
+		return &cmdutil.UsageError{Msg: fmt.Sprintf("--by %q", by), Hint: "use --by gpu or --by engine"}
 	}
 	format := strings.ToLower(c.String("output"))
 	if format != "table" && format != "json" {
-		return &usageError{msg: fmt.Sprintf("unknown output format %q", format), hint: "use -o table or json"}
+		return &cmdutil.UsageError{Msg: fmt.Sprintf("unknown output format %q", format), Hint: "use -o table or json"}
 	}
-	client := &hfmeta.Client{Offline: true, CacheDir: hfmeta.CacheDirFromEnv(e.getenv)}
+	client := &hfmeta.Client{Offline: true, CacheDir: hfmeta.CacheDirFromEnv(e.Getenv)}
 	fb := calibrate.Fallbacks{GPU: c.String("gpu"), VRAM: c.String("vram"), GPUs: int(c.Int("gpus")), EngineVersion: c.String("engine-version")}
 	var starts []calibrate.Start
 	var skipped []calibrate.Skip
@@ -81,7 +82,7 @@ func runCalibrate(ctx context.Context, c *cli.Command, e env) error {
 		starts, skipped = append(starts, s...), append(skipped, sk...)
 	}
 	if len(starts) == 0 {
-		return withHint(errors.New("calibrate: no usable TGI starts in the files"), "validate files need launches that started; CSVs need TGI rows with kv_tokens")
+		return cmdutil.WithHint(errors.New("calibrate: no usable TGI starts in the files"), "validate files need launches that started; CSVs need TGI rows with kv_tokens")
 	}
 	var cals []calibrate.Calibration
 	for _, g := range calibrate.GroupStarts(starts, by) {
@@ -103,15 +104,15 @@ func runCalibrate(ctx context.Context, c *cli.Command, e env) error {
 func readCalibrationFile(ctx context.Context, client *hfmeta.Client, path string, fb calibrate.Fallbacks) ([]calibrate.Start, []calibrate.Skip, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, withHint(fmt.Errorf("calibrate: %w", err), "give validate results (*.jsonl) or startup-report CSVs (*.csv)")
+		return nil, nil, cmdutil.WithHint(fmt.Errorf("calibrate: %w", err), "give validate results (*.jsonl) or startup-report CSVs (*.csv)")
 	}
 	defer f.Close()
 	starts, skipped, err := calibrate.ReadStarts(ctx, client, filepath.Base(path), f, fb)
 	switch {
 	case errors.Is(err, calibrate.ErrBadReports):
-		return nil, nil, withHint(err, "the CSV must follow the startup-report schema (see shared/data/README.md)")
+		return nil, nil, cmdutil.WithHint(err, "the CSV must follow the startup-report schema (see shared/data/README.md)")
 	case errors.Is(err, calibrate.ErrNoGPU):
-		return nil, nil, &usageError{msg: err.Error(), hint: "pass the GPU it ran on: --gpu NAME (vramcalc gpus) or --vram SIZE"}
+		return nil, nil, &cmdutil.UsageError{Msg: err.Error(), Hint: "pass the GPU it ran on: --gpu NAME (vramcalc gpus) or --vram SIZE"}
 	}
 	return starts, skipped, err
 }
@@ -154,14 +155,14 @@ func writeCorrections(path string, f calibrate.File) error {
 
 // renderCalibration prints every group's fit and the skipped observations,
 // as JSON or as text with a table per group.
-func renderCalibration(e env, format string, cals []calibrate.Calibration, written []string, skipped []calibrate.Skip) error {
+func renderCalibration(e cmdutil.Env, format string, cals []calibrate.Calibration, written []string, skipped []calibrate.Skip) error {
 	if format == "json" {
-		enc := json.NewEncoder(e.stdout)
+		enc := json.NewEncoder(e.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(calibrationJSON(cals, written, skipped))
 	}
 	for i, cal := range cals {
-		if err := renderGroupFit(e.stdout, cal, written[i]); err != nil {
+		if err := renderGroupFit(e.Stdout, cal, written[i]); err != nil {
 			return err
 		}
 	}
@@ -170,8 +171,8 @@ func renderCalibration(e env, format string, cals []calibrate.Calibration, writt
 		for _, s := range skipped {
 			rows = append(rows, []string{s.ID, s.Reason})
 		}
-		fmt.Fprintln(e.stdout, "skipped:")
-		return table(e.stdout, false, []string{"start", "reason"}, rows)
+		fmt.Fprintln(e.Stdout, "skipped:")
+		return cmdutil.Table(e.Stdout, false, []string{"start", "reason"}, rows)
 	}
 	return nil
 }
@@ -224,16 +225,18 @@ func renderGroupFit(w io.Writer, cal calibrate.Calibration, written string) erro
 	}
 	var rows [][]string
 	for i, s := range cal.Starts {
-		rows = append(rows, []string{s.ID, s.Inputs.Model.ID, num(s.Reported), fmt.Sprintf("%+.2f%%", cal.Report.ResidualsBefore[i]), fmt.Sprintf("%+.2f%%", cal.Report.ResidualsAfter[i]), strings.Join(s.Inputs.Notes, "; ")})
+		rows = append(rows, []string{s.ID, s.Inputs.Model.ID, cmdutil.Num(s.Reported), fmt.Sprintf("%+.2f%%", cal.Report.ResidualsBefore[i]), fmt.Sprintf("%+.2f%%", cal.Report.ResidualsAfter[i]), strings.Join(s.Inputs.Notes, "; ")})
 	}
-	if err := table(w, false, []string{"start", "model", "reported KV budget", "error before", "error after", "notes"}, rows); err != nil {
+	if err := cmdutil.Table(w, false, []string{"start", "model", "reported KV budget", "error before", "error after", "notes"}, rows); err != nil {
 		return err
 	}
 	fmt.Fprintln(w)
 	return nil
 }
 
-// readObservationsFile reads validate's results JSONL for plot --observations.
-func readObservationsFile(r io.Reader) ([]probe.Observation, error) {
-	return calibrate.ReadObservations(r)
+// Root is the vramcalc-calibrate program, which `vramcalc calibrate` runs.
+func Root(e cmdutil.Env) *cli.Command {
+	c := Command(e)
+	c.Name = "vramcalc calibrate"
+	return cmdutil.Prepare(c, e)
 }

@@ -1,4 +1,4 @@
-package main
+package calibratecmd
 
 import (
 	"os"
@@ -11,6 +11,9 @@ import (
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/gpus"
 	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/internal/cmdtest"
+	"github.com/vramcalc/vramcalc/internal/validatecmd"
+	"github.com/vramcalc/vramcalc/probe"
 )
 
 // TestCalibrateOnSimulatorImprovesOtherModels closes the loop on the real
@@ -21,15 +24,15 @@ import (
 // its error grows, −24.8% → −33.3%; calibrate groups by engine and GPU, not
 // by TP degree.)
 func TestCalibrateOnSimulatorImprovesOtherModels(t *testing.T) {
-	dockerOrSkip(t)
-	image := simImage(t)
+	cmdtest.Docker(t)
+	image := cmdtest.SimImage(t)
 	dir := t.TempDir()
 	validate := func(model, out string, maxLaunches, n int) {
 		t.Helper()
-		port := "9420"
-		_, stderr, code := runCLI(t, "validate", model, "--gpu", "L4", "--gpus", strconv.Itoa(n), "--env", "SIM_NUM_GPUS="+strconv.Itoa(n),
-			"--gpu-ids", "none", "--image", image, "--offline",
-			"--sim-gpus", "http://127.0.0.1:"+port, "--publish", port+":"+port, "--env", "SIM_GPUS_PORT="+port,
+		// Each launch's /sim/gpus on a host port the engine picks: no fixed
+		// host port, so another copy of the suite can run beside this one.
+		_, stderr, code := cmdtest.Run(t, validatecmd.Root, model, "--gpu", "L4", "--gpus", strconv.Itoa(n), "--env", "SIM_NUM_GPUS="+strconv.Itoa(n),
+			"--gpu-ids", "none", "--image", image, "--offline", "--sim-gpus", "container:9400",
 			"--env", "SIM_GPU_NAME=NVIDIA L4", "--env", "SIM_GPU_TOTAL_BYTES=23570219008", "--env", "SIM_SEED=3",
 			"--env", "SIM_STARTUP_DELAY=100ms", "--env", "SIM_TOKEN_DELAY=0s",
 			"--out", out, "--health-timeout", "60s", "--input-tokens", "16", "--output-tokens", "4", "--concurrency", "1",
@@ -46,7 +49,7 @@ func TestCalibrateOnSimulatorImprovesOtherModels(t *testing.T) {
 		fitFiles = append(fitFiles, f)
 	}
 	corr := filepath.Join(dir, "corrections.json")
-	if _, stderr, code := runCLI(t, append(append([]string{"calibrate"}, fitFiles...), "--gpu", "L4", "--engine-version", "3.3.7", "--out", corr)...); code != 0 {
+	if _, stderr, code := cmdtest.Run(t, Root, append(append([]string{}, fitFiles...), "--gpu", "L4", "--engine-version", "3.3.7", "--out", corr)...); code != 0 {
 		t.Fatalf("calibrate: %s", stderr)
 	}
 	f, err := os.Open(corr)
@@ -118,4 +121,18 @@ func medianOf(xs []float64) float64 {
 		return s[n/2]
 	}
 	return (s[n/2-1] + s[n/2]) / 2
+}
+
+func readObs(t *testing.T, path string) []probe.Observation {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	obs, err := calibrate.ReadObservations(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obs
 }

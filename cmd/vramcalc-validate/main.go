@@ -1,0 +1,12 @@
+// Command vramcalc-validate is `vramcalc validate`: vramcalc runs it, so that its
+// libraries cost the other commands nothing. See `vramcalc validate --help`.
+package main
+
+import (
+	"os"
+
+	"github.com/vramcalc/vramcalc/internal/cmdutil"
+	"github.com/vramcalc/vramcalc/internal/validatecmd"
+)
+
+func main() { os.Exit(cmdutil.Main(validatecmd.Root)) }

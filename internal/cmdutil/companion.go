@@ -1,0 +1,103 @@
+package cmdutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+
+	"github.com/urfave/cli/v3"
+)
+
+// Companion is a command vramcalc hands to a separate program,
+// vramcalc-NAME, found next to vramcalc or on PATH (as git, kubectl and
+// docker run their plugins): validate, calibrate and plot link Docker,
+// NVML, fitting and plotting libraries that estimate must not pay for.
+func Companion(name, usage string, e Env) *cli.Command {
+	return &cli.Command{
+		Name:            name,
+		Usage:           usage,
+		ArgsUsage:       "[arguments of vramcalc-" + name + "]",
+		Description:     fmt.Sprintf("vramcalc %[1]s runs the program vramcalc-%[1]s (installed beside vramcalc by `go install ./cmd/...`);\n`vramcalc %[1]s --help` shows its flags.", name),
+		SkipFlagParsing: true,
+		Action: func(ctx context.Context, c *cli.Command) error {
+			if e.Companion == nil {
+				return fmt.Errorf("vramcalc-%s cannot be started from here", name)
+			}
+			return e.Companion("vramcalc-"+name, c.Args().Slice())
+		},
+	}
+}
+
+// ErrNoCompanion is a companion program that is not installed.
+var ErrNoCompanion = errors.New("program not found")
+
+// FindCompanion looks for program next to the running executable, then on PATH.
+func FindCompanion(program string) (string, error) {
+	exe := program
+	if runtime.GOOS == "windows" {
+		exe += ".exe"
+	}
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), exe)
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(program); err == nil {
+		return p, nil
+	}
+	return "", WithHint(fmt.Errorf("%s: %w next to vramcalc or on PATH", program, ErrNoCompanion),
+		"install the vramcalc programs together: go install github.com/vramcalc/vramcalc/cmd/...@latest (or go build -o DIR ./cmd/... from a checkout)")
+}
+
+// ExecCompanion replaces this process with program (Unix), so that signals,
+// exit codes and the terminal are the companion's own; elsewhere it runs it
+// as a child, forwards interrupts and exits with its code.
+func ExecCompanion(program string, args []string) error {
+	path, err := FindCompanion(program)
+	if err != nil {
+		return err
+	}
+	argv := append([]string{program}, args...)
+	if runtime.GOOS != "windows" {
+		return fmt.Errorf("exec %s: %w", program, syscall.Exec(path, argv, os.Environ()))
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start %s: %w", program, err)
+	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt)
+	go func() {
+		for s := range sig {
+			_ = cmd.Process.Signal(s)
+		}
+	}()
+	err = cmd.Wait()
+	signal.Stop(sig)
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.ExitCode())
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", program, err)
+	}
+	os.Exit(ExitOK)
+	return nil
+}
+
+// Main is a vramcalc program's main: the environment of the process,
+// Ctrl-C as a cancelled context (exit code 130), and the one error printer.
+func Main(root func(Env) *cli.Command) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e := Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Companion: ExecCompanion}
+	return Run(ctx, root(e), os.Args, e)
+}

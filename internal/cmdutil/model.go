@@ -1,0 +1,163 @@
+package cmdutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/hfmeta/catalog"
+)
+
+// ModelFlags are the flags that say where a model's metadata may come from.
+func ModelFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "revision", Value: "main", Usage: "Hub revision (branch, tag or commit)", Category: "model"},
+		&cli.BoolFlag{Name: "offline", Usage: "never use the network (same as HF_HUB_OFFLINE=1)", Category: "model"},
+		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "Hub request timeout", Category: "model"},
+	}
+}
+
+// Client is the Hugging Face client for c's model flags and e's
+// environment: only here does vramcalc read the HF_* variables.
+func Client(c *cli.Command, e Env) *hfmeta.Client {
+	endpoint := e.Getenv("HF_ENDPOINT")
+	if endpoint == "" {
+		endpoint = "https://huggingface.co"
+	}
+	timeout := 30 * time.Second
+	if d := c.Duration("timeout"); d > 0 {
+		timeout = d
+	}
+	revision := c.String("revision")
+	if revision == "" {
+		revision = "main"
+	}
+	return &hfmeta.Client{
+		Endpoint: strings.TrimRight(endpoint, "/"),
+		Token:    HFToken(e.Getenv),
+		HTTP:     &http.Client{Timeout: timeout},
+		CacheDir: hfmeta.CacheDirFromEnv(e.Getenv),
+		Offline:  c.Bool("offline") || Truthy(e.Getenv("HF_HUB_OFFLINE")) || Truthy(e.Getenv("TRANSFORMERS_OFFLINE")),
+		Revision: revision,
+	}
+}
+
+// ResolveModel finds ref's metadata; a name that is not found but is close
+// to a catalog model's gets a "did you mean" hint.
+func ResolveModel(ctx context.Context, c *cli.Command, e Env, ref string) (hfmeta.Meta, error) {
+	meta, err := Client(c, e).Resolve(ctx, ref)
+	if err != nil && errors.Is(err, hfmeta.ErrNotFound) {
+		if s := SuggestModel(ref); s != "" {
+			return meta, WithHint(err, fmt.Sprintf("did you mean %s? (`vramcalc models` lists the built-in catalog)", s))
+		}
+	}
+	return meta, err
+}
+
+// SuggestModel is the catalog model ref most likely means: the one whose
+// repo name is ref (a bare "Llama-3.1-8B-Instruct"), else the closest id by
+// edit distance when it is close; "" when none is.
+func SuggestModel(ref string) string {
+	q := strings.ToLower(strings.TrimSpace(ref))
+	if q == "" {
+		return ""
+	}
+	ids := catalog.IDs()
+	for _, id := range ids {
+		_, name, _ := strings.Cut(id, "/")
+		if strings.ToLower(name) == q || strings.ToLower(id) == q {
+			return id
+		}
+	}
+	type cand struct {
+		id string
+		d  int
+	}
+	var cs []cand
+	for _, id := range ids {
+		_, name, _ := strings.Cut(id, "/")
+		d := min(editDistance(q, strings.ToLower(id)), editDistance(q, strings.ToLower(name)))
+		if d <= max(2, len(q)/6) {
+			cs = append(cs, cand{id, d})
+		}
+	}
+	sort.SliceStable(cs, func(i, j int) bool { return cs[i].d < cs[j].d })
+	if len(cs) == 0 {
+		return ""
+	}
+	return cs[0].id
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// HFToken follows huggingface_hub: HF_TOKEN, then the token file
+// (HF_TOKEN_PATH, else $HF_HOME/token, else ~/.cache/huggingface/token).
+// It is passed on and never printed.
+func HFToken(getenv func(string) string) string {
+	if t := strings.TrimSpace(getenv("HF_TOKEN")); t != "" {
+		return t
+	}
+	if t := strings.TrimSpace(getenv("HUGGING_FACE_HUB_TOKEN")); t != "" {
+		return t
+	}
+	path := getenv("HF_TOKEN_PATH")
+	if path == "" {
+		home := getenv("HF_HOME")
+		if home == "" {
+			if h := getenv("HOME"); h != "" {
+				home = filepath.Join(h, ".cache", "huggingface")
+			}
+		}
+		if home != "" {
+			path = filepath.Join(home, "token")
+		}
+	}
+	if path == "" {
+		return ""
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// HubCacheWord is the host's hub cache as a word for a launch line's
+// mount: "$HF_HUB_CACHE" when the user set it, else launch's default
+// ($HF_HOME/hub with HF_HOME's own default), left for the shell to expand.
+func HubCacheWord(getenv func(string) string) string {
+	for _, k := range []string{"HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"} {
+		if getenv(k) != "" {
+			return `"$` + k + `"`
+		}
+	}
+	return ""
+}

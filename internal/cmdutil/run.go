@@ -1,0 +1,208 @@
+// Package cmdutil is the plumbing every vramcalc program shares: the
+// process environment as a value, the one error printer with its hints and
+// exit codes, output formats for rows, and the flags that name a model and
+// the GPUs. vramcalc itself holds the light commands (estimate, plan,
+// models, gpus, accuracy, version); validate, calibrate and plot are
+// separate programs (vramcalc-validate, …) that vramcalc runs, so that their
+// Docker, NVML, fitting and plotting libraries cost estimate nothing.
+package cmdutil
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"strings"
+
+	"github.com/urfave/cli/v3"
+
+	"github.com/vramcalc/vramcalc/estimate"
+	"github.com/vramcalc/vramcalc/gpus"
+	"github.com/vramcalc/vramcalc/hfmeta"
+)
+
+// Env is everything a program takes from outside: only the commands read
+// the environment, and tests pass their own.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Getenv         func(string) string
+	// Companion runs another vramcalc program with args (ExecCompanion);
+	// nil where none may be started (tests that run a command in-process).
+	Companion func(program string, args []string) error
+}
+
+// Exit codes, as docker and kubectl use them.
+const (
+	ExitOK    = 0
+	ExitError = 1
+	ExitUsage = 2
+	// ExitCheck is `estimate --check` finding limits that would not start.
+	ExitCheck = 3
+	// ExitInterrupted is Ctrl-C (128 + SIGINT).
+	ExitInterrupted = 130
+)
+
+// UsageError is bad command-line use (exit code 2).
+type UsageError struct{ Msg, Hint string }
+
+func (e *UsageError) Error() string { return e.Msg }
+
+// Usage returns a usage error with a hint.
+func Usage(hint, format string, a ...any) error {
+	return &UsageError{Msg: fmt.Sprintf(format, a...), Hint: hint}
+}
+
+// hinted carries a hint line for the user.
+type hinted struct {
+	err  error
+	hint string
+}
+
+func (e *hinted) Error() string { return e.err.Error() }
+func (e *hinted) Unwrap() error { return e.err }
+
+// WithHint attaches the hint the one error printer shows under err.
+func WithHint(err error, hint string) error { return &hinted{err: err, hint: hint} }
+
+// CheckError is `estimate --check` finding that the limits would not start
+// (exit code 3).
+type CheckError struct{ Msg string }
+
+func (e *CheckError) Error() string { return e.Msg }
+
+// OnUsageError turns urfave/cli's flag errors into usage errors with a
+// hint, naming the flag meant when an unknown one is close to a real one.
+func OnUsageError(_ context.Context, cmd *cli.Command, err error, _ bool) error {
+	hint := fmt.Sprintf("run `%s --help` for usage", cmd.FullName())
+	if _, name, ok := strings.Cut(err.Error(), "flag provided but not defined: "); ok {
+		if s := suggestFlag(strings.TrimLeft(name, "-"), cmd); s != "" {
+			hint = fmt.Sprintf("did you mean --%s? (%s)", s, hint)
+		}
+	}
+	return &UsageError{Msg: err.Error(), Hint: hint}
+}
+
+// suggestFlag is cmd's flag closest to name, when it is close.
+func suggestFlag(name string, cmd *cli.Command) string {
+	best, bestD := "", max(2, len(name)/4)+1
+	for _, f := range cmd.Flags {
+		for _, n := range f.Names() {
+			if d := editDistance(name, n); d < bestD {
+				best, bestD = n, d
+			}
+		}
+	}
+	return best
+}
+
+// Prepare sets what every vramcalc command shares on a root command: its
+// writers, the usage-error hook on every subcommand, suggestions for
+// mistyped commands and flags, and no exit from inside urfave/cli.
+func Prepare(root *cli.Command, e Env) *cli.Command {
+	root.Writer, root.ErrWriter = e.Stdout, e.Stderr
+	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
+	root.Suggest = true
+	var walk func(c *cli.Command)
+	walk = func(c *cli.Command) {
+		c.OnUsageError = OnUsageError
+		for _, s := range c.Commands {
+			walk(s)
+		}
+	}
+	walk(root)
+	return root
+}
+
+// Run executes root and is the one place that prints errors and hints.
+func Run(ctx context.Context, root *cli.Command, args []string, e Env) int {
+	err := root.Run(ctx, args)
+	if err == nil {
+		return ExitOK
+	}
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+		fmt.Fprintln(e.Stderr, "vramcalc: interrupted")
+		return ExitInterrupted
+	}
+	var ce *CheckError
+	if errors.As(err, &ce) {
+		fmt.Fprintf(e.Stderr, "vramcalc: check: %s\n", ce.Msg)
+		return ExitCheck
+	}
+	fmt.Fprintf(e.Stderr, "vramcalc: error: %s\n", err)
+	if h := Hint(err); h != "" {
+		fmt.Fprintf(e.Stderr, "vramcalc: hint: %s\n", h)
+	}
+	var ue *UsageError
+	if errors.As(err, &ue) {
+		return ExitUsage
+	}
+	return ExitError
+}
+
+// Hint maps an error to the hint a user needs next.
+func Hint(err error) string {
+	var he *hinted
+	var ue *UsageError
+	var re *estimate.ReleaseError
+	var netErr net.Error
+	switch {
+	case errors.As(err, &he):
+		return he.hint
+	case errors.As(err, &ue):
+		return ue.Hint
+	case errors.As(err, &re):
+		e := re.Engine
+		return fmt.Sprintf("vramcalc models %s %s (default %s): pass --engine-version within that range", e.Title, e.Releases(), e.DefaultVersion)
+	case errors.Is(err, hfmeta.ErrGated):
+		return "the repo is gated or private: accept its terms on the Hub, then set HF_TOKEN to a token with read access"
+	case errors.Is(err, hfmeta.ErrNotFound):
+		return "pass a local directory holding config.json, or allow network access (HF_HUB_OFFLINE unset); `vramcalc models` lists the built-in catalog"
+	case errors.Is(err, hfmeta.ErrHeaderTooLarge), errors.Is(err, hfmeta.ErrTruncated), errors.Is(err, hfmeta.ErrBadHeader):
+		return "the safetensors file looks corrupt or incomplete: download it again"
+	case errors.Is(err, hfmeta.ErrBadConfig), errors.Is(err, hfmeta.ErrMissingKeys):
+		return "check the model's config.json: vramcalc needs num_hidden_layers, hidden_size, num_attention_heads and vocab_size"
+	case errors.Is(err, gpus.ErrUnknownGPU):
+		return "`vramcalc gpus` lists the known GPUs; or give the memory with --vram 80 (a card sold as 80 GB) or --vram 79.19GiB"
+	case errors.Is(err, gpus.ErrInvalidVRAM):
+		return "--vram takes a nominal size (80, 80GB) or exact memory (79.19GiB, 81559MiB, 85017755648B)"
+	case errors.Is(err, estimate.ErrUnknownDType):
+		return "use bfloat16 or float16 for --dtype, fp8_e4m3fn or fp8_e5m2 for --kv-cache-dtype"
+	case errors.Is(err, estimate.ErrUnsupported):
+		return "`vramcalc estimate --help` lists the engines and releases vramcalc models"
+	case errors.Is(err, estimate.ErrInvalid):
+		return "these are the engine's own rules; see `vramcalc estimate --help`"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "the Hub did not answer in time: check the network, or set HF_HUB_OFFLINE=1 to use the cache and the catalog"
+	}
+	return ""
+}
+
+// Version is the module version vramcalc was built from ("(devel)" for a
+// build from a checkout), with the VCS revision when the build recorded one.
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
+	}
+	v := bi.Main.Version
+	for _, s := range bi.Settings {
+		if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+			v += " " + s.Value[:12]
+		}
+		if s.Key == "vcs.modified" && s.Value == "true" {
+			v += "+dirty"
+		}
+	}
+	return v
+}
+
+// Truthy follows huggingface_hub's env parsing (1, ON, YES, TRUE).
+func Truthy(v string) bool {
+	switch strings.ToUpper(strings.TrimSpace(v)) {
+	case "1", "ON", "YES", "TRUE":
+		return true
+	}
+	return false
+}

@@ -1,0 +1,276 @@
+// Package launch writes each serving engine's command line for a set of
+// limits, in the engine's own flag names: the arguments the engine takes
+// (Args, what probe passes to a container) and a command a user can paste
+// (Command: `docker run … text-generation-inference …` with the Hugging Face
+// cache mounted where TGI's image looks for it, `vllm serve …`,
+// `python -m sglang.launch_server …`). One builder per engine; estimate's
+// output, plan, probe and the README use these and nothing else.
+package launch
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/vramcalc/vramcalc/estimate"
+)
+
+// Spec is one engine start to write down.
+type Spec struct {
+	// Engine is "tgi", "vllm" or "sglang" ("" is TGI).
+	Engine string
+	// Version is the engine release; TGI's image tag is taken from it.
+	Version string
+	// Model is the repo id, or a directory when Local.
+	Model string
+	Local bool
+	// Shards is the tensor-parallel degree (1 or 0: no flag).
+	Shards int
+	// Settings are the limits and options to launch with. Zero values are
+	// left out: the engine's default applies. For TGI MaxInputTokens,
+	// MaxTotalTokens and MaxBatchPrefillTokens; for vLLM MaxModelLen and
+	// MaxNumBatchedTokens; for SGLang MaxModelLen (--context-length).
+	Settings estimate.Settings
+	// HubCache is the host's Hugging Face hub cache as a shell word for
+	// Command's mount (TGI); "" means DefaultHubCache.
+	HubCache string
+}
+
+// DefaultHubCache is the hub cache huggingface_hub uses unless
+// HF_HUB_CACHE says otherwise: $HF_HOME/hub, HF_HOME defaulting to
+// ~/.cache/huggingface; written for the user's shell to expand.
+const DefaultHubCache = `"${HF_HOME:-$HOME/.cache/huggingface}/hub"`
+
+// tgiImage is TGI's image; releases are tagged 3.3.7 (and series 3.3).
+const tgiImage = "ghcr.io/huggingface/text-generation-inference"
+
+// tgiHubCache is where TGI's image keeps the hub cache: HF_HOME=/data
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/Dockerfile#L147-L149).
+const tgiHubCache = "/data/hub"
+
+// flag is one command-line flag; it is left out when its value is unset.
+type flag struct {
+	name string
+	val  any
+}
+
+// Args are the engine's own arguments for s (after `text-generation-launcher`,
+// `vllm serve` or `python -m sglang.launch_server`), one word each.
+func Args(s Spec) []string {
+	var out []string
+	switch s.Engine {
+	case "vllm":
+		out = []string{s.Model}
+	case "sglang":
+		out = []string{"--model-path", s.Model}
+	default:
+		out = []string{"--model-id", s.Model}
+	}
+	for _, p := range set(flagsOf(s)) {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// Command is a line to paste into a shell that starts the engine with s.
+func Command(s Spec) string {
+	var line []string
+	switch s.Engine {
+	case "vllm":
+		line = []string{"vllm serve", quote(s.Model)}
+	case "sglang":
+		line = []string{"python -m sglang.launch_server", "--model-path " + quote(s.Model)}
+	default:
+		line = tgiDocker(s)
+	}
+	for _, p := range set(flagsOf(s)) {
+		if len(p) == 2 {
+			p[1] = quote(p[1])
+		}
+		line = append(line, strings.Join(p, " "))
+	}
+	return strings.Join(line, " ")
+}
+
+// tgiDocker is `docker run` of TGI's image up to --model-id: the hub cache
+// mounted where the image keeps it, or a local model directory.
+func tgiDocker(s Spec) []string {
+	model, mount := s.Model, s.HubCache
+	if mount == "" {
+		mount = DefaultHubCache
+	}
+	mount += ":" + tgiHubCache
+	if s.Local {
+		mount, model = quote(s.Model)+":/data/model", "/data/model"
+	}
+	line := []string{"docker run", "--gpus all", "--shm-size 1g", "-p 8080:80", "-v " + mount}
+	if !s.Local {
+		// Passed through from the caller's environment, never written out.
+		line = append(line, "-e HF_TOKEN")
+	}
+	return append(line, tgiImage+":"+strings.TrimPrefix(s.Version, "v"), "--model-id "+quote(model))
+}
+
+func flagsOf(s Spec) []flag {
+	switch s.Engine {
+	case "vllm":
+		return vllmFlags(s)
+	case "sglang":
+		return sglangFlags(s)
+	}
+	return tgiFlags(s)
+}
+
+// tgiFlags are text-generation-launcher's flags
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L580-L914).
+func tgiFlags(s Spec) []flag {
+	st := s.Settings
+	frac := 0.0
+	if st.CUDAMemoryFraction < 1 {
+		frac = st.CUDAMemoryFraction
+	}
+	return []flag{
+		// TGI shards over every GPU it sees unless told, so the shard
+		// count is always written.
+		{"--num-shard", s.Shards}, {"--quantize", st.Quantize},
+		{"--dtype", dtype(st.DType)}, {"--kv-cache-dtype", dtype(st.KVCacheDType)},
+		{"--cuda-memory-fraction", frac},
+		{"--max-input-tokens", st.MaxInputTokens}, {"--max-total-tokens", st.MaxTotalTokens},
+		{"--max-batch-prefill-tokens", st.MaxBatchPrefillTokens},
+		{"--max-batch-size", st.MaxBatchSize}, {"--speculate", st.Speculate},
+		{"--enable-prefill-logprobs", st.PrefillLogprobs},
+	}
+}
+
+// vllmFlags are `vllm serve`'s engine arguments.
+func vllmFlags(s Spec) []flag {
+	st := s.Settings
+	return []flag{
+		{"--tensor-parallel-size", shards(s.Shards)},
+		{"--gpu-memory-utilization", st.GPUMemoryUtilization},
+		{"--max-model-len", st.MaxModelLen},
+		{"--max-num-batched-tokens", st.MaxNumBatchedTokens},
+		{"--max-num-seqs", st.MaxNumSeqs},
+		{"--block-size", st.BlockSize},
+		{"--quantization", st.Quantize},
+		{"--kv-cache-dtype", kvDType(st.KVCacheDType)},
+		{"--dtype", dtype(st.DType)},
+		{"--enforce-eager", st.EnforceEager},
+	}
+}
+
+// sglangFlags are sglang.launch_server's server arguments.
+func sglangFlags(s Spec) []flag {
+	st := s.Settings
+	return []flag{
+		{"--tp-size", shards(s.Shards)},
+		{"--mem-fraction-static", st.MemFractionStatic},
+		{"--context-length", st.MaxModelLen},
+		{"--max-total-tokens", st.SGLangMaxTotalTokens},
+		{"--chunked-prefill-size", st.ChunkedPrefillSize},
+		{"--max-running-requests", st.MaxNumSeqs},
+		{"--page-size", st.BlockSize},
+		{"--quantization", st.Quantize},
+		{"--kv-cache-dtype", kvDType(st.KVCacheDType)},
+		{"--dtype", dtype(st.DType)},
+	}
+}
+
+// set is the flags that are set, as {name, value} or {name} for a true
+// bool: a non-zero number, a non-empty string.
+func set(flags []flag) [][]string {
+	var out [][]string
+	for _, f := range flags {
+		switch v := f.val.(type) {
+		case int:
+			if v > 0 {
+				out = append(out, []string{f.name, strconv.Itoa(v)})
+			}
+		case float64:
+			if v > 0 {
+				out = append(out, []string{f.name, strconv.FormatFloat(v, 'g', -1, 64)})
+			}
+		case string:
+			if v != "" {
+				out = append(out, []string{f.name, v})
+			}
+		case bool:
+			if v {
+				out = append(out, []string{f.name})
+			}
+		default:
+			panic(fmt.Sprintf("launch: flag %s of type %T", f.name, v))
+		}
+	}
+	return out
+}
+
+// shards is the TP degree when there is more than one shard.
+func shards(n int) int {
+	if n > 1 {
+		return n
+	}
+	return 0
+}
+
+// dtype spells --dtype (and TGI's --kv-cache-dtype) as the engines take it.
+func dtype(d estimate.DType) string {
+	switch d {
+	case "":
+		return ""
+	case estimate.BF16:
+		return "bfloat16"
+	case estimate.F16:
+		return "float16"
+	case estimate.F32:
+		return "float32"
+	case estimate.F8E4M3:
+		return "fp8_e4m3fn"
+	case estimate.F8E5M2:
+		return "fp8_e5m2"
+	}
+	return strings.ToLower(string(d))
+}
+
+// kvDType spells vLLM's and SGLang's --kv-cache-dtype.
+func kvDType(d estimate.DType) string {
+	switch d {
+	case estimate.F8E4M3:
+		return "fp8_e4m3"
+	case estimate.F8E5M2:
+		return "fp8_e5m2"
+	}
+	return dtype(d)
+}
+
+// quote makes s one shell word.
+func quote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./:@", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// Starting is s with the limits of res that start: the start's own when it
+// fits, else the boundary's (the release's prefill it was found with); ok
+// is false when nothing starts.
+func Starting(s Spec, res estimate.Result) (Spec, bool) {
+	st, b := res.Startup, res.Boundary
+	I, T, P := st.MaxInputTokens, st.MaxTotalTokens, st.MaxBatchPrefillTokens
+	if !st.Fits {
+		if b.MaxTotalTokens == 0 {
+			return s, false
+		}
+		I, T, P = b.MaxInputTokens, b.MaxTotalTokens, b.PrefillAtMaxTotal
+	}
+	s.Engine, s.Version, s.Shards = res.Engine.Name, res.Engine.Version, res.NumShard
+	switch s.Engine {
+	case "vllm", "sglang":
+		s.Settings.MaxModelLen = T
+	default:
+		s.Settings.MaxInputTokens, s.Settings.MaxTotalTokens, s.Settings.MaxBatchPrefillTokens = I, T, P
+	}
+	return s, true
+}

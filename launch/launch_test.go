@@ -1,0 +1,46 @@
+package launch
+
+import (
+	"reflect"
+	"testing"
+
+	"github.com/vramcalc/vramcalc/estimate"
+)
+
+func TestCommand(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		s    Spec
+		want string
+	}{
+		{"tgi hub model, hub cache mounted where the image keeps it", Spec{Engine: "tgi", Version: "3.3.7", Model: "meta-llama/Llama-3.1-8B-Instruct", Shards: 2,
+			Settings: estimate.Settings{MaxInputTokens: 8191, MaxTotalTokens: 8192, MaxBatchPrefillTokens: 8242, KVCacheDType: estimate.F8E4M3, CUDAMemoryFraction: 0.9}},
+			`docker run --gpus all --shm-size 1g -p 8080:80 -v "${HF_HOME:-$HOME/.cache/huggingface}/hub":/data/hub -e HF_TOKEN ghcr.io/huggingface/text-generation-inference:3.3.7 --model-id meta-llama/Llama-3.1-8B-Instruct --num-shard 2 --kv-cache-dtype fp8_e4m3fn --cuda-memory-fraction 0.9 --max-input-tokens 8191 --max-total-tokens 8192 --max-batch-prefill-tokens 8242`},
+		{"tgi local directory, no token", Spec{Engine: "", Version: "v3.3", Model: "/models/my model", Local: true, Settings: estimate.Settings{MaxTotalTokens: 4096, CUDAMemoryFraction: 1}},
+			`docker run --gpus all --shm-size 1g -p 8080:80 -v '/models/my model':/data/model ghcr.io/huggingface/text-generation-inference:3.3 --model-id /data/model --max-total-tokens 4096`},
+		{"tgi one shard", Spec{Version: "3.3.7", Model: "google/gemma-2-9b-it", Shards: 1, Settings: estimate.Settings{MaxInputTokens: 2303, MaxTotalTokens: 2304, MaxBatchPrefillTokens: 2304}},
+			`docker run --gpus all --shm-size 1g -p 8080:80 -v "${HF_HOME:-$HOME/.cache/huggingface}/hub":/data/hub -e HF_TOKEN ghcr.io/huggingface/text-generation-inference:3.3.7 --model-id google/gemma-2-9b-it --num-shard 1 --max-input-tokens 2303 --max-total-tokens 2304 --max-batch-prefill-tokens 2304`},
+		{"tgi own hub cache", Spec{Version: "3.3.7", Model: "Qwen/Qwen3-8B", HubCache: `"$HF_HUB_CACHE"`},
+			`docker run --gpus all --shm-size 1g -p 8080:80 -v "$HF_HUB_CACHE":/data/hub -e HF_TOKEN ghcr.io/huggingface/text-generation-inference:3.3.7 --model-id Qwen/Qwen3-8B`},
+		{"vllm", Spec{Engine: "vllm", Model: "Qwen/Qwen3-32B", Shards: 2, Settings: estimate.Settings{MaxModelLen: 32768, GPUMemoryUtilization: 0.95, Quantize: "fp8", KVCacheDType: estimate.F8E4M3, EnforceEager: true}},
+			`vllm serve Qwen/Qwen3-32B --tensor-parallel-size 2 --gpu-memory-utilization 0.95 --max-model-len 32768 --quantization fp8 --kv-cache-dtype fp8_e4m3 --enforce-eager`},
+		{"sglang, its own --max-total-tokens", Spec{Engine: "sglang", Model: "deepseek-ai/DeepSeek-V3", Shards: 8, Settings: estimate.Settings{MaxModelLen: 65536, MemFractionStatic: 0.85, SGLangMaxTotalTokens: 500000, MaxNumSeqs: 64}},
+			`python -m sglang.launch_server --model-path deepseek-ai/DeepSeek-V3 --tp-size 8 --mem-fraction-static 0.85 --context-length 65536 --max-total-tokens 500000 --max-running-requests 64`},
+	} {
+		if got := Command(c.s); got != c.want {
+			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)
+		}
+	}
+}
+
+func TestArgs(t *testing.T) {
+	got := Args(Spec{Engine: "tgi", Model: "/data/model", Shards: 4, Settings: estimate.Settings{MaxInputTokens: 22709, MaxTotalTokens: 22710, MaxBatchPrefillTokens: 8242, Quantize: "fp8"}})
+	want := []string{"--model-id", "/data/model", "--num-shard", "4", "--quantize", "fp8", "--max-input-tokens", "22709", "--max-total-tokens", "22710", "--max-batch-prefill-tokens", "8242"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("tgi args %q, want %q", got, want)
+	}
+	got = Args(Spec{Engine: "vllm", Model: "my model", Settings: estimate.Settings{MaxModelLen: 8192}})
+	if want := []string{"my model", "--max-model-len", "8192"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("vllm args %q, want %q (one word each, unquoted)", got, want)
+	}
+}
