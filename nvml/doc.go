@@ -1,16 +1,17 @@
 // Package nvml reads GPU memory: devices and used/free samples, through
-// NVIDIA's NVML (the go-nvml adapter, built only with cgo on Linux), a
-// simulator endpoint, or a playback Fake for tests. The probe records the
-// peak per GPU while a point runs.
+// NVIDIA's NVML (package nvml/driver, the go-nvml adapter, built only with
+// cgo on Linux), a simulator endpoint, or a playback Fake for tests. The
+// probe records the peak per GPU while a point runs. This package is pure
+// Go: importing it links no cgo (only vramcalc-validate links nvml/driver).
 //
 // Samplers, all behind the Sampler interface and all in vramcalc's own
 // types (Device, MemSample):
 //
-//   - Open: NVML through github.com/NVIDIA/go-nvml (imported as gonvml),
-//     under //go:build linux && cgo. libnvidia-ml.so.1 is loaded with dlopen
-//     at Open, so binaries build and start on machines without a driver;
-//     there Open returns ErrUnavailable. Elsewhere (CGO_ENABLED=0, not
-//     Linux) a stub Open always returns ErrUnavailable.
+//   - driver.Open: NVML through github.com/NVIDIA/go-nvml (imported as
+//     gonvml), under //go:build linux && cgo. libnvidia-ml.so.1 is loaded
+//     with dlopen at Open, so binaries build and start on machines without
+//     a driver; there Open returns ErrUnavailable. Elsewhere
+//     (CGO_ENABLED=0, not Linux) a stub Open always returns ErrUnavailable.
 //   - SimSampler: the TGI simulator's GET /sim/gpus endpoint (the contract
 //     is in SimSampler's documentation).
 //   - Fake: plays back per-device samples, by call or by time; Null has no

@@ -28,9 +28,9 @@ func (e *markedError) Unwrap() []error {
 	return []error{e.sentinel, e.cause}
 }
 
-// unavailable returns an error matching ErrUnavailable (and cause, when not
+// Unavailable returns an error matching ErrUnavailable (and cause, when not
 // nil) whose message is the formatted context, "unavailable", then cause.
-func unavailable(cause error, format string, args ...any) error {
+func Unavailable(cause error, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...) + ": unavailable"
 	if cause != nil {
 		msg += ": " + cause.Error()
@@ -38,8 +38,8 @@ func unavailable(cause error, format string, args ...any) error {
 	return &markedError{msg: msg, sentinel: ErrUnavailable, cause: cause}
 }
 
-// noDevice returns the error Sample gives for an unknown index.
-func noDevice(index int) error {
+// NoDevice returns the error Sample gives for an unknown index.
+func NoDevice(index int) error {
 	return &markedError{
 		msg:      fmt.Sprintf("nvml: sample device %d: no such device", index),
 		sentinel: ErrNoDevice,

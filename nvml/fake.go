@@ -52,7 +52,7 @@ func (f *Fake) Devices(ctx context.Context) ([]Device, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return nil, unavailable(errors.New("sampler closed"), "nvml: devices")
+		return nil, Unavailable(errors.New("sampler closed"), "nvml: devices")
 	}
 	return append([]Device(nil), f.GPUs...), nil
 }
@@ -68,10 +68,10 @@ func (f *Fake) Sample(ctx context.Context, index int) (MemSample, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
-		return MemSample{}, unavailable(errors.New("sampler closed"), "nvml: sample device %d", index)
+		return MemSample{}, Unavailable(errors.New("sampler closed"), "nvml: sample device %d", index)
 	}
 	if !f.hasDevice(index) {
-		return MemSample{}, noDevice(index)
+		return MemSample{}, NoDevice(index)
 	}
 	if f.calls == nil {
 		f.calls = make(map[int]int)
@@ -163,7 +163,7 @@ func (Null) Devices(ctx context.Context) ([]Device, error) {
 
 // Sample returns ErrNoDevice.
 func (Null) Sample(_ context.Context, index int) (MemSample, error) {
-	return MemSample{}, noDevice(index)
+	return MemSample{}, NoDevice(index)
 }
 
 // Close does nothing.

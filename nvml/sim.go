@@ -88,7 +88,7 @@ func (s SimSampler) Sample(ctx context.Context, index int) (MemSample, error) {
 			return MemSample{At: time.Now(), Index: index, Used: g.Used, Free: g.Free}, nil
 		}
 	}
-	return MemSample{}, noDevice(index)
+	return MemSample{}, NoDevice(index)
 }
 
 // Close does nothing: the HTTP client belongs to the caller.
@@ -111,7 +111,7 @@ func (s SimSampler) get(ctx context.Context) ([]simGPU, error) {
 	if err != nil {
 		var op *net.OpError
 		if ctx.Err() == nil && errors.As(err, &op) && op.Op == "dial" {
-			return nil, unavailable(err, "sim")
+			return nil, Unavailable(err, "sim")
 		}
 		return nil, fmt.Errorf("sim: %w", err)
 	}
@@ -122,7 +122,7 @@ func (s SimSampler) get(ctx context.Context) ([]simGPU, error) {
 	}
 	switch {
 	case resp.StatusCode == http.StatusNotFound:
-		return nil, unavailable(fmt.Errorf("GET %s: %s (not the simulator?)", url, resp.Status), "sim")
+		return nil, Unavailable(fmt.Errorf("GET %s: %s (not the simulator?)", url, resp.Status), "sim")
 	case resp.StatusCode != http.StatusOK:
 		return nil, fmt.Errorf("sim: GET %s: %s: %s", url, resp.Status, snippet(body))
 	case len(body) > maxSimBody:

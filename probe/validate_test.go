@@ -194,7 +194,7 @@ func TestValidateWarnsOnceWhenMemoryUnread(t *testing.T) {
 	rt := &fakeRuntime{edge: 20000, budget: 20461}
 	path := filepath.Join(t.TempDir(), "results.jsonl")
 	v := llama8BOnL4(rt, path)
-	// What nvml.Open says in a build without cgo.
+	// What driver.Open says in a build without cgo.
 	openErr := errors.New("nvml: open: unavailable: built without cgo (CGO_ENABLED=0)")
 	v.Launch.Sampler, v.Launch.GPUIndices, v.Launch.SampleEvery = nvml.Unopened{Err: openErr}, []int{0}, 10*time.Millisecond
 	var warnings []Event

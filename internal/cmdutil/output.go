@@ -7,10 +7,8 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"text/tabwriter"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
 	"github.com/urfave/cli/v3"
 
 	"github.com/vramcalc/vramcalc/estimate"
@@ -73,31 +71,40 @@ func (r Rows) Write(w io.Writer, format string) error {
 	return Table(w, false, r.Header, r.Rows)
 }
 
-// Table renders rows under a header, as a box table or as markdown (cells
-// with | escaped so that a value cannot break the table).
+// Table renders rows under a header: aligned columns as docker and kubectl
+// print them (text/tabwriter), or a GitHub markdown table with | escaped in
+// cells so that a value cannot break it.
 func Table(w io.Writer, markdown bool, header []string, rows [][]string) error {
-	opts := []tablewriter.Option{
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-	}
-	cell := func(s string) any { return s }
 	if markdown {
-		opts = append(opts, tablewriter.WithRenderer(renderer.NewMarkdown()))
-		cell = func(s string) any { return strings.ReplaceAll(s, "|", `\|`) }
+		return markdownTable(w, header, rows)
 	}
-	t := tablewriter.NewTable(w, opts...)
-	t.Header(cells(header, cell)...)
-	for _, row := range rows {
-		if err := t.Append(cells(row, cell)...); err != nil {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, r := range append([][]string{header}, rows...) {
+		if _, err := fmt.Fprintln(tw, strings.Join(cellsOf(r, strings.NewReplacer("\t", " ", "\n", " ").Replace), "\t")); err != nil {
 			return err
 		}
 	}
-	return t.Render()
+	return tw.Flush()
 }
 
-func cells(s []string, f func(string) any) []any {
-	out := make([]any, len(s))
+func markdownTable(w io.Writer, header []string, rows [][]string) error {
+	esc := strings.NewReplacer("|", `\|`, "\n", " ").Replace
+	line := func(cells []string) string { return "| " + strings.Join(cellsOf(cells, esc), " | ") + " |" }
+	sep := make([]string, len(header))
+	for i := range sep {
+		sep[i] = "---"
+	}
+	var b strings.Builder
+	b.WriteString(line(header) + "\n" + "|" + strings.Join(sep, "|") + "|\n")
+	for _, r := range rows {
+		b.WriteString(line(r) + "\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func cellsOf(s []string, f func(string) string) []string {
+	out := make([]string, len(s))
 	for i, v := range s {
 		out[i] = f(v)
 	}

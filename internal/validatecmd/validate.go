@@ -19,6 +19,7 @@ import (
 	"github.com/vramcalc/vramcalc/gpus"
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
 	"github.com/vramcalc/vramcalc/nvml"
+	"github.com/vramcalc/vramcalc/nvml/driver"
 	"github.com/vramcalc/vramcalc/probe"
 	"github.com/vramcalc/vramcalc/probe/docker"
 )
@@ -166,7 +167,7 @@ func validateSampler(c *cli.Command, gpuIDs []string) (nvml.Sampler, int, error)
 	if gpuIDs == nil {
 		return nil, 0, nil
 	}
-	s, err := nvml.Open()
+	s, err := driver.Open()
 	switch {
 	case errors.Is(err, nvml.ErrUnavailable):
 		return nvml.Unopened{Err: err}, 0, nil

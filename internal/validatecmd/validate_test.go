@@ -20,6 +20,7 @@ import (
 	"github.com/vramcalc/vramcalc/internal/cmdtest"
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
 	"github.com/vramcalc/vramcalc/nvml"
+	"github.com/vramcalc/vramcalc/nvml/driver"
 	"github.com/vramcalc/vramcalc/probe"
 	"github.com/vramcalc/vramcalc/probe/docker"
 )
@@ -334,7 +335,7 @@ func TestValidateFlags(t *testing.T) {
 	if s, ok := v.Launch.Sampler.(*nvml.SimSampler); err != nil || !ok || s.BaseURL != "http://127.0.0.1:9400" || v.Launch.SimGPUsPort != 0 || v.Launch.EngineHostPort != 0 {
 		t.Errorf("--sim-gpus URL: %#v, %v", v.Launch, err)
 	}
-	if _, openErr := nvml.Open(); openErr != nil {
+	if _, openErr := driver.Open(); openErr != nil {
 		v, err = validationFor(t, "--gpu-ids", "0")
 		if u, ok := v.Launch.Sampler.(nvml.Unopened); err != nil || !ok || !errors.Is(u.Err, nvml.ErrUnavailable) || u.Err.Error() != openErr.Error() {
 			t.Errorf("no NVML: sampler %#v, %v", v.Launch.Sampler, err)

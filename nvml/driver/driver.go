@@ -1,6 +1,6 @@
 //go:build linux && cgo
 
-package nvml
+package driver
 
 import (
 	"context"
@@ -10,25 +10,26 @@ import (
 	"time"
 
 	gonvml "github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/vramcalc/vramcalc/nvml"
 )
 
-// Open initialises NVML through go-nvml and returns a Sampler over every GPU
+// Open initialises NVML through go-nvml and returns a nvml.Sampler over every GPU
 // NVML lists (in a container: the GPUs passed to it). The caller must Close
 // it, which shuts NVML down.
 //
 // go-nvml loads libnvidia-ml.so.1 with dlopen inside Init, so a binary built
 // here runs on machines without a driver. There, and on every other failure
 // to initialise NVML, list the GPUs or read one of them, Open returns an
-// error matching ErrUnavailable and the go-nvml Return, e.g.
+// error matching nvml.ErrUnavailable and the go-nvml Return, e.g.
 // "nvml: init: unavailable: ERROR_LIBRARY_NOT_FOUND" (errors.Is(err,
 // gonvml.ERROR_LIBRARY_NOT_FOUND) holds too). Open also returns
-// ErrUnavailable when NVML lists no GPU.
+// nvml.ErrUnavailable when NVML lists no GPU.
 //
 // Samples use GetMemoryInfo_v2 where the driver has it (R510 and later):
 // Used is the allocated memory, Reserved the driver/firmware reservation,
 // and Used+Reserved+Free = Total. On older drivers, GetMemoryInfo gives
 // Reserved 0 and a Used that includes the reservation (Used+Free = Total).
-func Open() (Sampler, error) {
+func Open() (nvml.Sampler, error) {
 	s, err := open(gonvml.New())
 	if err != nil {
 		return nil, err
@@ -43,14 +44,14 @@ const memInfoV2Symbol = "nvmlDeviceGetMemoryInfo_v2"
 
 // gpu is one device as Open found it.
 type gpu struct {
-	dev    Device
+	dev    nvml.Device
 	handle gonvml.Device
 	// v2 is true when GetMemoryInfo_v2 works on this device; otherwise
 	// Sample uses GetMemoryInfo.
 	v2 bool
 }
 
-// nvmlSampler is the Sampler over go-nvml. NVML calls are thread-safe; the
+// nvmlSampler is the nvml.Sampler over go-nvml. NVML calls are thread-safe; the
 // lock only orders Sample and Devices against Close.
 type nvmlSampler struct {
 	lib gonvml.Interface
@@ -66,9 +67,9 @@ type nvmlSampler struct {
 func open(lib gonvml.Interface) (*nvmlSampler, error) {
 	if ret := lib.Init(); ret != gonvml.SUCCESS {
 		if ret == gonvml.ERROR_LIBRARY_NOT_FOUND {
-			return nil, unavailable(ret, "nvml: init: load libnvidia-ml.so.1 (no NVIDIA driver?)")
+			return nil, nvml.Unavailable(ret, "nvml: init: load libnvidia-ml.so.1 (no NVIDIA driver?)")
 		}
-		return nil, unavailable(ret, "nvml: init")
+		return nil, nvml.Unavailable(ret, "nvml: init")
 	}
 	s := &nvmlSampler{lib: lib, now: time.Now}
 	gpus, err := listGPUs(lib)
@@ -85,27 +86,27 @@ func open(lib gonvml.Interface) (*nvmlSampler, error) {
 func listGPUs(lib gonvml.Interface) ([]gpu, error) {
 	n, ret := lib.DeviceGetCount()
 	if ret != gonvml.SUCCESS {
-		return nil, unavailable(ret, "nvml: count devices")
+		return nil, nvml.Unavailable(ret, "nvml: count devices")
 	}
 	if n == 0 {
-		return nil, unavailable(errors.New("no GPU visible"), "nvml: count devices")
+		return nil, nvml.Unavailable(errors.New("no GPU visible"), "nvml: count devices")
 	}
 	haveV2 := lib.Extensions().LookupSymbol(memInfoV2Symbol) == nil
 	gpus := make([]gpu, 0, n)
 	for i := range n {
 		h, ret := lib.DeviceGetHandleByIndex(i)
 		if ret != gonvml.SUCCESS {
-			return nil, unavailable(ret, "nvml: device %d: get handle", i)
+			return nil, nvml.Unavailable(ret, "nvml: device %d: get handle", i)
 		}
 		uuid, ret := h.GetUUID()
 		if ret != gonvml.SUCCESS {
-			return nil, unavailable(ret, "nvml: device %d: get uuid", i)
+			return nil, nvml.Unavailable(ret, "nvml: device %d: get uuid", i)
 		}
 		name, ret := h.GetName()
 		if ret != gonvml.SUCCESS {
-			return nil, unavailable(ret, "nvml: device %d: get name", i)
+			return nil, nvml.Unavailable(ret, "nvml: device %d: get name", i)
 		}
-		g := gpu{dev: Device{Index: i, UUID: uuid, Name: name}, handle: h}
+		g := gpu{dev: nvml.Device{Index: i, UUID: uuid, Name: name}, handle: h}
 		if haveV2 {
 			m, ret := h.GetMemoryInfo_v2()
 			switch {
@@ -113,13 +114,13 @@ func listGPUs(lib gonvml.Interface) ([]gpu, error) {
 				g.v2 = true
 				g.dev.Total = m.Total
 			case !v1Fallback(ret):
-				return nil, unavailable(ret, "nvml: device %d: memory info (v2)", i)
+				return nil, nvml.Unavailable(ret, "nvml: device %d: memory info (v2)", i)
 			}
 		}
 		if !g.v2 {
 			m, ret := h.GetMemoryInfo()
 			if ret != gonvml.SUCCESS {
-				return nil, unavailable(ret, "nvml: device %d: memory info", i)
+				return nil, nvml.Unavailable(ret, "nvml: device %d: memory info", i)
 			}
 			g.dev.Total = m.Total
 		}
@@ -138,16 +139,16 @@ func v1Fallback(ret gonvml.Return) bool {
 }
 
 // Devices returns the GPUs found by Open, in index order.
-func (s *nvmlSampler) Devices(ctx context.Context) ([]Device, error) {
+func (s *nvmlSampler) Devices(ctx context.Context) ([]nvml.Device, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("nvml: devices: %w", err)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return nil, unavailable(errors.New("sampler closed"), "nvml: devices")
+		return nil, nvml.Unavailable(errors.New("sampler closed"), "nvml: devices")
 	}
-	out := make([]Device, len(s.gpus))
+	out := make([]nvml.Device, len(s.gpus))
 	for i, g := range s.gpus {
 		out[i] = g.dev
 	}
@@ -158,35 +159,35 @@ func (s *nvmlSampler) Devices(ctx context.Context) ([]Device, error) {
 // allocated memory and Reserved the driver/firmware reservation, and
 // Used+Reserved+Free = Total. With GetMemoryInfo (old drivers), Reserved is 0
 // and Used includes the reservation, so Used+Free = Total.
-func (s *nvmlSampler) Sample(ctx context.Context, index int) (MemSample, error) {
+func (s *nvmlSampler) Sample(ctx context.Context, index int) (nvml.MemSample, error) {
 	if err := ctx.Err(); err != nil {
-		return MemSample{}, fmt.Errorf("nvml: sample device %d: %w", index, err)
+		return nvml.MemSample{}, fmt.Errorf("nvml: sample device %d: %w", index, err)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return MemSample{}, unavailable(errors.New("sampler closed"), "nvml: sample device %d", index)
+		return nvml.MemSample{}, nvml.Unavailable(errors.New("sampler closed"), "nvml: sample device %d", index)
 	}
 	if index < 0 || index >= len(s.gpus) {
-		return MemSample{}, noDevice(index)
+		return nvml.MemSample{}, nvml.NoDevice(index)
 	}
 	g := s.gpus[index]
 	if g.v2 {
 		m, ret := g.handle.GetMemoryInfo_v2()
 		if ret != gonvml.SUCCESS {
-			return MemSample{}, unavailable(ret, "nvml: sample device %d", index)
+			return nvml.MemSample{}, nvml.Unavailable(ret, "nvml: sample device %d", index)
 		}
-		return MemSample{At: s.now(), Index: index, Used: m.Used, Reserved: m.Reserved, Free: m.Free}, nil
+		return nvml.MemSample{At: s.now(), Index: index, Used: m.Used, Reserved: m.Reserved, Free: m.Free}, nil
 	}
 	m, ret := g.handle.GetMemoryInfo()
 	if ret != gonvml.SUCCESS {
-		return MemSample{}, unavailable(ret, "nvml: sample device %d", index)
+		return nvml.MemSample{}, nvml.Unavailable(ret, "nvml: sample device %d", index)
 	}
-	return MemSample{At: s.now(), Index: index, Used: m.Used, Free: m.Free}, nil
+	return nvml.MemSample{At: s.now(), Index: index, Used: m.Used, Free: m.Free}, nil
 }
 
 // Close shuts NVML down. Later calls do nothing; Sample and Devices then
-// return ErrUnavailable.
+// return nvml.ErrUnavailable.
 func (s *nvmlSampler) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -1,6 +1,6 @@
 //go:build !linux || !cgo
 
-package nvml_test
+package driver_test
 
 import (
 	"errors"
@@ -8,14 +8,15 @@ import (
 	"testing"
 
 	"github.com/vramcalc/vramcalc/nvml"
+	"github.com/vramcalc/vramcalc/nvml/driver"
 )
 
 // TestOpenStub runs in builds without the go-nvml adapter
 // (CGO_ENABLED=0 go test ./nvml).
 func TestOpenStub(t *testing.T) {
-	s, err := nvml.Open()
+	s, err := driver.Open()
 	if s != nil || !errors.Is(err, nvml.ErrUnavailable) {
-		t.Fatalf("Open = %v, %v; want nil, ErrUnavailable", s, err)
+		t.Fatalf("Open = %v, %v; want nil, nvml.ErrUnavailable", s, err)
 	}
 	want := "nvml: open: unavailable: built without cgo (CGO_ENABLED=0)"
 	if runtime.GOOS != "linux" {

@@ -1,6 +1,6 @@
 //go:build linux && cgo
 
-package nvml
+package driver
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	gonvml "github.com/NVIDIA/go-nvml/pkg/nvml"
+	"github.com/vramcalc/vramcalc/nvml"
 )
 
 // fakeLib is the part of gonvml.Interface that the adapter uses; any other
@@ -124,7 +125,7 @@ func TestAdapterSample(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := Device{Index: 1, UUID: "GPU-5d2f7b1c-0000-0000-0000-000000000001", Name: "NVIDIA H100 80GB HBM3", Total: h100}
+			want := nvml.Device{Index: 1, UUID: "GPU-5d2f7b1c-0000-0000-0000-000000000001", Name: "NVIDIA H100 80GB HBM3", Total: h100}
 			if len(devs) != 2 || devs[1] != want {
 				t.Fatalf("Devices = %+v, want 2 with [1] = %+v", devs, want)
 			}
@@ -152,7 +153,7 @@ func TestAdapterOpenErrors(t *testing.T) {
 	tests := []struct {
 		name          string
 		lib           func() *fakeLib
-		wantRet       gonvml.Return // errors.Is target besides ErrUnavailable; SUCCESS: none
+		wantRet       gonvml.Return // errors.Is target besides nvml.ErrUnavailable; SUCCESS: none
 		wantMsg       string
 		wantShutdowns int
 	}{
@@ -200,8 +201,8 @@ func TestAdapterOpenErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			lib := tt.lib()
 			s, err := open(lib)
-			if s != nil || !errors.Is(err, ErrUnavailable) {
-				t.Fatalf("open = %v, %v; want nil, ErrUnavailable", s, err)
+			if s != nil || !errors.Is(err, nvml.ErrUnavailable) {
+				t.Fatalf("open = %v, %v; want nil, nvml.ErrUnavailable", s, err)
 			}
 			if tt.wantRet != gonvml.SUCCESS && !errors.Is(err, tt.wantRet) {
 				t.Errorf("err = %v, want errors.Is %v", err, tt.wantRet)
@@ -227,13 +228,13 @@ func TestAdapterSampleErrors(t *testing.T) {
 	}
 	lib.devs[1].memRet = gonvml.ERROR_GPU_IS_LOST
 	_, err = s.Sample(t.Context(), 1)
-	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, gonvml.ERROR_GPU_IS_LOST) ||
+	if !errors.Is(err, nvml.ErrUnavailable) || !errors.Is(err, gonvml.ERROR_GPU_IS_LOST) ||
 		err.Error() != "nvml: sample device 1: unavailable: ERROR_GPU_IS_LOST" {
 		t.Errorf("lost GPU: err = %v", err)
 	}
 	for _, i := range []int{2, -1} {
-		if _, err := s.Sample(t.Context(), i); !errors.Is(err, ErrNoDevice) || errors.Is(err, ErrUnavailable) {
-			t.Errorf("Sample(%d): err = %v, want ErrNoDevice only", i, err)
+		if _, err := s.Sample(t.Context(), i); !errors.Is(err, nvml.ErrNoDevice) || errors.Is(err, nvml.ErrUnavailable) {
+			t.Errorf("Sample(%d): err = %v, want nvml.ErrNoDevice only", i, err)
 		}
 	}
 	if err := s.Close(); err != nil {
@@ -242,16 +243,16 @@ func TestAdapterSampleErrors(t *testing.T) {
 	if err := s.Close(); err != nil || lib.shutdowns != 1 {
 		t.Errorf("second Close = %v with %d shutdowns, want nil and 1", err, lib.shutdowns)
 	}
-	if _, err := s.Sample(t.Context(), 0); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("Sample after Close: err = %v, want ErrUnavailable", err)
+	if _, err := s.Sample(t.Context(), 0); !errors.Is(err, nvml.ErrUnavailable) {
+		t.Errorf("Sample after Close: err = %v, want nvml.ErrUnavailable", err)
 	}
-	if _, err := s.Devices(t.Context()); !errors.Is(err, ErrUnavailable) {
-		t.Errorf("Devices after Close: err = %v, want ErrUnavailable", err)
+	if _, err := s.Devices(t.Context()); !errors.Is(err, nvml.ErrUnavailable) {
+		t.Errorf("Devices after Close: err = %v, want nvml.ErrUnavailable", err)
 	}
 }
 
 // TestOpenWithoutDriver calls the real go-nvml. On a machine without an
-// NVIDIA driver (this project's CI) Open must return ErrUnavailable, not
+// NVIDIA driver (this project's CI) Open must return nvml.ErrUnavailable, not
 // panic.
 func TestOpenWithoutDriver(t *testing.T) {
 	s, err := Open()
@@ -266,10 +267,10 @@ func TestOpenWithoutDriver(t *testing.T) {
 			len(devs), strings.Join(names, ", "), derr)
 	}
 	if s != nil {
-		t.Errorf("Open returned a Sampler with error %v", err)
+		t.Errorf("Open returned a nvml.Sampler with error %v", err)
 	}
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("Open: err = %v, want ErrUnavailable", err)
+	if !errors.Is(err, nvml.ErrUnavailable) {
+		t.Fatalf("Open: err = %v, want nvml.ErrUnavailable", err)
 	}
 	t.Logf("Open: %v", err)
 }
