@@ -110,10 +110,22 @@ type regionGrid struct {
 	Span, Step int
 	// Points are the grid points with input + output ≤ Span.
 	Points []regionPoint
-	// TMax is the largest max total tokens that starts (0 if none); MaxPositions the model's limit.
+	// TMax is the largest max total tokens that starts with max input =
+	// total − 1 (0 if none): the table's boundary. MaxPositions is the
+	// model's limit.
 	TMax, MaxPositions int
 	LimitedBy          string
+	// Prefill is the --max-batch-prefill-tokens of every point: the one the
+	// table's boundary was found with.
+	Prefill int
+	// Edge is, for each grid input, the largest output that starts with that
+	// --max-input-tokens (estimate's boundary for a given input): the line
+	// no starting point lies above. −1 where none starts.
+	Edge []regionEdge
 }
+
+// regionEdge is the largest output that starts at one input.
+type regionEdge struct{ Input, Output int }
 
 // Count returns how many grid points start and how many do not.
 func (g regionGrid) Count() (fit, nofit int) {
@@ -140,7 +152,13 @@ func computeRegion(m estimate.Model, hw estimate.Hardware, eng estimate.Engine, 
 	if err != nil {
 		return regionGrid{}, err
 	}
-	g := regionGrid{TMax: base.Boundary.MaxTotalTokens, MaxPositions: m.MaxPositions, LimitedBy: base.Boundary.LimitedBy}
+	// Every point is tried at the prefill the table's boundary was found
+	// with, so that the picture and the table answer the same question.
+	g := regionGrid{TMax: base.Boundary.MaxTotalTokens, MaxPositions: m.MaxPositions, LimitedBy: base.Boundary.LimitedBy,
+		Prefill: base.Boundary.PrefillAtMaxTotal}
+	if g.Prefill == 0 {
+		g.Prefill = base.Startup.MaxBatchPrefillTokens
+	}
 	if span <= 0 {
 		span = g.TMax + g.TMax/4
 		if m.MaxPositions > 0 && (span > m.MaxPositions || span == 0) {
@@ -152,8 +170,13 @@ func computeRegion(m estimate.Model, hw estimate.Hardware, eng estimate.Engine, 
 	}
 	g.Span, g.Step = span, max(1, span/n)
 	for in := g.Step; in < span; in += g.Step {
+		edge := -1
+		if r, err := estimate.Run(m, hw, eng, estimate.Settings{MaxInputTokens: in, MaxBatchPrefillTokens: g.Prefill}); err == nil && r.Boundary.MaxTotalTokens > in {
+			edge = r.Boundary.MaxTotalTokens - in
+		}
+		g.Edge = append(g.Edge, regionEdge{Input: in, Output: edge})
 		for o := g.Step; in+o <= span; o += g.Step {
-			r, err := estimate.Run(m, hw, eng, estimate.Settings{MaxInputTokens: in, MaxTotalTokens: in + o})
+			r, err := estimate.Run(m, hw, eng, estimate.Settings{MaxInputTokens: in, MaxTotalTokens: in + o, MaxBatchPrefillTokens: g.Prefill})
 			g.Points = append(g.Points, regionPoint{Input: in, Output: o, Fits: err == nil && r.Startup.Fits})
 		}
 	}
@@ -216,7 +239,8 @@ func runPlotRegion(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	if err != nil {
 		return fmt.Errorf("plot %s: %w", model, err)
 	}
-	title := fmt.Sprintf("%s on %d× %s (TGI %s)", displayModel(meta, model), hw.Count, hw.GPU.Name, engineVersionLabel(eng.Version))
+	title := fmt.Sprintf("%s on %d× %s (TGI %s, --max-batch-prefill-tokens %s)", displayModel(meta, model), hw.Count, hw.GPU.Name,
+		engineVersionLabel(eng.Version), cmdutil.Num(g.Prefill))
 	p, err := regionPlot(g, obs, title)
 	if err != nil {
 		return err
@@ -253,7 +277,16 @@ func regionPlot(g regionGrid, obs []probe.Observation, title string) (*plot.Plot
 	p.X.Min, p.Y.Min, p.X.Max, p.Y.Max = 0, 0, span*1.02, span*1.02
 	p.Legend.Top = true
 	p.Legend.Left = false
+	for _, draw := range []func(*plot.Plot, regionGrid) error{drawGrid, drawBoundaries} {
+		if err := draw(p, g); err != nil {
+			return nil, err
+		}
+	}
+	return p, drawObservations(p, obs)
+}
 
+// drawGrid draws the grid points, starting and not.
+func drawGrid(p *plot.Plot, g regionGrid) error {
 	var fit, nofit plotter.XYs
 	for _, pt := range g.Points {
 		xy := plotter.XY{X: float64(pt.Input), Y: float64(pt.Output)}
@@ -264,54 +297,56 @@ func regionPlot(g regionGrid, obs []probe.Observation, title string) (*plot.Plot
 		}
 	}
 	// about 40% of a cell's height in a 5.5-inch picture: squares with gaps
-	cell := vg.Points(max(0.8, 120*float64(g.Step)/span))
-	add := func(xys plotter.XYs, col color.Color, label string) error {
-		if len(xys) == 0 {
-			return nil
+	cell := vg.Points(max(0.8, 120*float64(g.Step)/float64(g.Span)))
+	if err := scatter(p, fit, draw.GlyphStyle{Color: colFit, Radius: cell, Shape: draw.BoxGlyph{}}, "predicted: starts"); err != nil {
+		return err
+	}
+	return scatter(p, nofit, draw.GlyphStyle{Color: colNoFit, Radius: cell, Shape: draw.BoxGlyph{}}, "predicted: does not start")
+}
+
+// drawBoundaries draws the largest output that starts at each input (no
+// starting point lies above it), the table's boundary (max input = total
+// − 1, where the line meets the input axis) and the model's context.
+func drawBoundaries(p *plot.Plot, g regionGrid) error {
+	var edge plotter.XYs
+	for _, e := range g.Edge {
+		if e.Output >= 0 {
+			edge = append(edge, plotter.XY{X: float64(e.Input), Y: float64(e.Output)})
 		}
-		s, err := plotter.NewScatter(xys)
+	}
+	if len(edge) > 0 {
+		l, err := plotter.NewLine(edge)
 		if err != nil {
 			return err
 		}
-		s.GlyphStyle = draw.GlyphStyle{Color: col, Radius: cell, Shape: draw.BoxGlyph{}}
-		p.Add(s)
-		p.Legend.Add(label, s)
-		return nil
+		l.LineStyle.Color, l.LineStyle.Width = colBound, vg.Points(2)
+		p.Add(l)
+		p.Legend.Add("boundary: largest --max-total-tokens for each --max-input-tokens", l)
 	}
-	if err := add(fit, colFit, "predicted: starts"); err != nil {
-		return nil, err
-	}
-	if err := add(nofit, colNoFit, "predicted: does not start"); err != nil {
-		return nil, err
-	}
-	diag := func(t float64, col color.Color, dashed bool, label string) error {
-		if t <= 0 || t > 2*span {
-			return nil
+	if g.TMax > 0 {
+		label := fmt.Sprintf("table's boundary: --max-total-tokens %s with --max-input-tokens = total − 1", cmdutil.Num(g.TMax))
+		if g.LimitedBy == "max_position_embeddings" {
+			label += " (max_position_embeddings)"
 		}
+		pt := plotter.XYs{{X: float64(g.TMax - 1), Y: 1}}
+		if err := scatter(p, pt, draw.GlyphStyle{Color: colBound, Radius: vg.Points(5), Shape: draw.PyramidGlyph{}}, label); err != nil {
+			return err
+		}
+	}
+	if t := float64(g.MaxPositions); g.MaxPositions > 0 && g.MaxPositions != g.TMax && t <= 2*float64(g.Span) {
 		l, err := plotter.NewLine(plotter.XYs{{X: 0, Y: t}, {X: t, Y: 0}})
 		if err != nil {
 			return err
 		}
-		l.LineStyle.Color, l.LineStyle.Width = col, vg.Points(2)
-		if dashed {
-			l.LineStyle.Dashes = []vg.Length{vg.Points(6), vg.Points(4)}
-		}
+		l.LineStyle = draw.LineStyle{Color: colMaxPos, Width: vg.Points(2), Dashes: []vg.Length{vg.Points(6), vg.Points(4)}}
 		p.Add(l)
-		p.Legend.Add(label, l)
-		return nil
+		p.Legend.Add(fmt.Sprintf("max_position_embeddings = %s", cmdutil.Num(g.MaxPositions)), l)
 	}
-	boundLabel := fmt.Sprintf("boundary: input + output = %s", cmdutil.Num(g.TMax))
-	if g.LimitedBy == "max_position_embeddings" {
-		boundLabel += " (max_position_embeddings)"
-	}
-	if err := diag(float64(g.TMax), colBound, false, boundLabel); err != nil {
-		return nil, err
-	}
-	if g.MaxPositions > 0 && g.MaxPositions != g.TMax {
-		if err := diag(float64(g.MaxPositions), colMaxPos, true, fmt.Sprintf("max_position_embeddings = %s", cmdutil.Num(g.MaxPositions))); err != nil {
-			return nil, err
-		}
-	}
+	return nil
+}
+
+// drawObservations marks validate's launches: ok, or failed with the kinds.
+func drawObservations(p *plot.Plot, obs []probe.Observation) error {
 	var ok, failed plotter.XYs
 	for _, o := range obs {
 		pt := plotter.XY{X: float64(o.Point.MaxInputTokens), Y: float64(o.Point.MaxTotalTokens - o.Point.MaxInputTokens)}
@@ -321,30 +356,29 @@ func regionPlot(g regionGrid, obs []probe.Observation, title string) (*plot.Plot
 			failed = append(failed, pt)
 		}
 	}
-	mark := func(xys plotter.XYs, col color.Color, shape draw.GlyphDrawer, label string) error {
-		if len(xys) == 0 {
-			return nil
-		}
-		s, err := plotter.NewScatter(xys)
-		if err != nil {
-			return err
-		}
-		s.GlyphStyle = draw.GlyphStyle{Color: col, Radius: vg.Points(5), Shape: shape}
-		p.Add(s)
-		p.Legend.Add(label, s)
-		return nil
-	}
-	if err := mark(ok, colOK, draw.CircleGlyph{}, fmt.Sprintf("observed: ok (%d)", len(ok))); err != nil {
-		return nil, err
+	if err := scatter(p, ok, draw.GlyphStyle{Color: colOK, Radius: vg.Points(5), Shape: draw.CircleGlyph{}}, fmt.Sprintf("observed: ok (%d)", len(ok))); err != nil {
+		return err
 	}
 	failLabel := fmt.Sprintf("observed: failed (%d)", len(failed))
 	if k := failureKinds(obs); k != "" {
 		failLabel = fmt.Sprintf("observed: %s (%d)", k, len(failed))
 	}
-	if err := mark(failed, colFailed, crossGlyph{}, failLabel); err != nil {
-		return nil, err
+	return scatter(p, failed, draw.GlyphStyle{Color: colFailed, Radius: vg.Points(5), Shape: crossGlyph{}}, failLabel)
+}
+
+// scatter adds points with a legend entry (nothing when there are none).
+func scatter(p *plot.Plot, xys plotter.XYs, style draw.GlyphStyle, label string) error {
+	if len(xys) == 0 {
+		return nil
 	}
-	return p, nil
+	s, err := plotter.NewScatter(xys)
+	if err != nil {
+		return err
+	}
+	s.GlyphStyle = style
+	p.Add(s)
+	p.Legend.Add(label, s)
+	return nil
 }
 
 // failureKinds names the failures of the failed observations, e.g. "OOM".
@@ -442,15 +476,45 @@ func runPlotBreakdown(ctx context.Context, c *cli.Command, e cmdutil.Env) error 
 	if err != nil {
 		return err
 	}
-	engName := strings.ToLower(c.String("engine"))
-	switch engName {
-	case "tgi", "vllm", "sglang":
-	default:
-		return &cmdutil.UsageError{Msg: fmt.Sprintf("unknown engine %q", engName), Hint: "use --engine tgi, vllm or sglang"}
+	info, err := estimate.LookupEngine(c.String("engine"))
+	if err != nil {
+		return cmdutil.Usage("use --engine tgi, vllm or sglang", "unknown engine %q", c.String("engine"))
 	}
+	hws, err := breakdownHardware(c)
+	if err != nil {
+		return err
+	}
+	meta, err := cmdutil.ResolveModel(ctx, c, e, model)
+	if err != nil {
+		return err
+	}
+	bars, err := breakdownBars(meta.Model, hws, estimate.Engine{Name: info.Name, Version: c.String("engine-version")})
+	if err != nil {
+		return fmt.Errorf("plot %s: %w", model, err)
+	}
+	p, err := breakdownPlot(bars, fmt.Sprintf("%s, per-GPU memory (%s)", displayModel(meta, model), info.Title))
+	if err != nil {
+		return err
+	}
+	w := vg.Length(4+1.6*float64(len(bars))) * vg.Inch
+	if err := p.Save(w, 5.5*vg.Inch, out); err != nil {
+		return fmt.Errorf("write %s: %w", out, err)
+	}
+	fmt.Fprintf(e.Stdout, "wrote %s: %d bar(s)\n", out, len(bars))
+	return nil
+}
+
+// namedHardware is one bar's GPUs and the --gpu name that gave them.
+type namedHardware struct {
+	hw   estimate.Hardware
+	name string
+}
+
+// breakdownHardware reads --gpu A,B,… (or --vram), --gpus: one set-up a bar.
+func breakdownHardware(c *cli.Command) ([]namedHardware, error) {
 	n := int(c.Int("gpus"))
 	if n <= 0 {
-		return cmdutil.WithHint(fmt.Errorf("--gpus must be at least 1, got %d", n), "--gpus is the number of GPUs the engine shards over")
+		return nil, cmdutil.WithHint(fmt.Errorf("--gpus must be at least 1, got %d", n), "--gpus is the number of GPUs the engine shards over")
 	}
 	names := []string{""}
 	if s := c.String("gpu"); s != "" {
@@ -461,49 +525,35 @@ func runPlotBreakdown(ctx context.Context, c *cli.Command, e cmdutil.Env) error 
 			}
 		}
 	}
-	type hwName struct {
-		hw   estimate.Hardware
-		name string
-	}
-	var hws []hwName
+	var hws []namedHardware
 	for _, name := range names {
 		h, err := cmdutil.GPUFrom(name, c.String("vram"), n)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		hws = append(hws, hwName{h.Hardware, name})
+		hws = append(hws, namedHardware{h.Hardware, name})
 	}
-	meta, err := cmdutil.ResolveModel(ctx, c, e, model)
-	if err != nil {
-		return err
-	}
-	eng := estimate.Engine{Name: engName, Version: c.String("engine-version")}
+	return hws, nil
+}
+
+// breakdownBars runs the estimate for each set-up with the engine's defaults.
+func breakdownBars(m estimate.Model, hws []namedHardware, eng estimate.Engine) ([]breakdownBar, error) {
 	var bars []breakdownBar
 	for _, h := range hws {
-		res, err := estimate.Run(meta.Model, h.hw, eng, estimate.Settings{})
+		res, err := estimate.Run(m, h.hw, eng, estimate.Settings{})
 		if err != nil {
-			return fmt.Errorf("plot %s on %s: %w", model, h.hw.GPU.Name, err)
+			return nil, fmt.Errorf("on %s: %w", h.hw.GPU.Name, err)
 		}
 		label := h.name
 		if label == "" {
 			label = h.hw.GPU.TotalBytes.String()
 		}
-		if n > 1 {
-			label = fmt.Sprintf("%d× %s", n, label)
+		if h.hw.Count > 1 {
+			label = fmt.Sprintf("%d× %s", h.hw.Count, label)
 		}
 		bars = append(bars, breakdownBar{label: label, total: h.hw.GPU.TotalBytes, res: res})
 	}
-	title := fmt.Sprintf("%s, per-GPU memory (%s)", displayModel(meta, model), strings.ToUpper(engName))
-	p, err := breakdownPlot(bars, title)
-	if err != nil {
-		return err
-	}
-	w := vg.Length(4+1.6*float64(len(bars))) * vg.Inch
-	if err := p.Save(w, 5.5*vg.Inch, out); err != nil {
-		return fmt.Errorf("write %s: %w", out, err)
-	}
-	fmt.Fprintf(e.Stdout, "wrote %s: %d bar(s)\n", out, len(bars))
-	return nil
+	return bars, nil
 }
 
 // breakdownPlot stacks each bar's components, with the activation peak
@@ -518,7 +568,33 @@ func breakdownPlot(bars []breakdownBar, title string) (*plot.Plot, error) {
 	p.Legend.Left = false
 	p.Legend.XOffs = vg.Points(-4)
 	width := vg.Points(60)
+	for _, add := range []func(*plot.Plot, []breakdownBar, vg.Length) error{stackParts, activationBars, cardLines} {
+		if err := add(p, bars, width); err != nil {
+			return nil, err
+		}
+	}
+	names := make([]string, len(bars))
 	top := 0.0
+	for i, b := range bars {
+		names[i] = b.label
+		sum := 0.0
+		for _, part := range breakdownParts {
+			sum += part.get(b.res.PerGPU).GiBs()
+		}
+		top = max(top, sum, b.total.GiBs())
+	}
+	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.6, float64(len(bars))-0.4
+	// room above the card line for the legend
+	p.Y.Max = top * (1.15 + 0.05*float64(len(breakdownParts)))
+	grid := plotter.NewGrid()
+	grid.Vertical.Color = nil
+	p.Add(grid)
+	return p, nil
+}
+
+// stackParts stacks the memory components of every bar.
+func stackParts(p *plot.Plot, bars []breakdownBar, width vg.Length) error {
 	var prev *plotter.BarChart
 	for _, part := range breakdownParts {
 		vals := make(plotter.Values, len(bars))
@@ -532,7 +608,7 @@ func breakdownPlot(bars []breakdownBar, title string) (*plot.Plot, error) {
 		}
 		bc, err := plotter.NewBarChart(vals, width)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		bc.Color = part.col
 		bc.LineStyle.Width = vg.Points(0.5)
@@ -544,29 +620,34 @@ func breakdownPlot(bars []breakdownBar, title string) (*plot.Plot, error) {
 		p.Legend.Add(part.name, bc)
 		prev = bc
 	}
+	return nil
+}
+
+// activationBars puts each bar's transient activation peak beside it.
+func activationBars(p *plot.Plot, bars []breakdownBar, width vg.Length) error {
 	act := make(plotter.Values, len(bars))
 	for i, b := range bars {
 		act[i] = b.res.PerGPU.ActivationPeak.GiBs()
-		sum := 0.0
-		for _, part := range breakdownParts {
-			sum += part.get(b.res.PerGPU).GiBs()
-		}
-		top = max(top, sum, b.total.GiBs())
 	}
 	ab, err := plotter.NewBarChart(act, width/2)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	ab.Color = colActivation
 	ab.LineStyle.Width = vg.Points(0.5)
 	ab.Offset = width / 4
 	p.Add(ab)
 	p.Legend.Add("activation peak (warm-up)", ab)
+	return nil
+}
+
+// cardLines draws each card's memory as a dashed line with its value.
+func cardLines(p *plot.Plot, bars []breakdownBar, _ vg.Length) error {
 	for i, b := range bars {
 		y := b.total.GiBs()
 		l, err := plotter.NewLine(plotter.XYs{{X: float64(i) - 0.45, Y: y}, {X: float64(i) + 0.45, Y: y}})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		l.LineStyle = draw.LineStyle{Color: colCardTot, Width: vg.Points(2), Dashes: []vg.Length{vg.Points(6), vg.Points(3)}}
 		p.Add(l)
@@ -575,23 +656,12 @@ func breakdownPlot(bars []breakdownBar, title string) (*plot.Plot, error) {
 		}
 		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: []plotter.XY{{X: float64(i) - 0.45, Y: y}}, Labels: []string{fmt.Sprintf("%.1f GiB", y)}})
 		if err != nil {
-			return nil, err
+			return err
 		}
 		lab.Offset = vg.Point{Y: vg.Points(3)}
 		p.Add(lab)
 	}
-	names := make([]string, len(bars))
-	for i, b := range bars {
-		names[i] = b.label
-	}
-	p.NominalX(names...)
-	p.X.Min, p.X.Max = -0.6, float64(len(bars))-0.4
-	// room above the card line for the legend
-	p.Y.Max = top * (1.15 + 0.05*float64(len(breakdownParts)))
-	grid := plotter.NewGrid()
-	grid.Vertical.Color = nil
-	p.Add(grid)
-	return p, nil
+	return nil
 }
 
 // Root is the vramcalc-plot program, which `vramcalc plot` runs.

@@ -59,7 +59,7 @@ func TestPlotRegion(t *testing.T) {
 		}
 		b := checkPicture(t, out)
 		if filepath.Ext(name) == ".svg" {
-			for _, s := range []string{"max input tokens", "observed: ok (2)", "observed: OOM (1)", "boundary: input + output = 21,505"} {
+			for _, s := range []string{"max input tokens", "observed: ok (2)", "observed: OOM (1)", "table&#39;s boundary: --max-total-tokens 21,505 with --max-input-tokens = total − 1", "boundary: largest --max-total-tokens for each --max-input-tokens"} {
 				if !bytes.Contains(b, []byte(s)) {
 					t.Errorf("svg has no %q", s)
 				}
@@ -84,15 +84,15 @@ func TestRegionGridMatchesEstimate(t *testing.T) {
 	}
 	fit, nofit := 0, 0
 	for _, pt := range g.Points {
-		r, err := estimate.Run(meta.Model, hw, eng, estimate.Settings{MaxInputTokens: pt.Input, MaxTotalTokens: pt.Input + pt.Output})
+		r, err := estimate.Run(meta.Model, hw, eng, estimate.Settings{MaxInputTokens: pt.Input, MaxTotalTokens: pt.Input + pt.Output, MaxBatchPrefillTokens: g.Prefill})
 		ok := err == nil && r.Startup.Fits
 		if ok != pt.Fits {
 			t.Errorf("(%d, %d): grid %v, estimate %v", pt.Input, pt.Output, pt.Fits, ok)
 		}
 		if ok {
 			fit++
-			if pt.Input+pt.Output > g.TMax {
-				t.Errorf("(%d, %d) starts past the boundary %d", pt.Input, pt.Output, g.TMax)
+			if e := edgeAt(g, pt.Input); pt.Output > e {
+				t.Errorf("(%d, %d) starts above the drawn boundary %d", pt.Input, pt.Output, e)
 			}
 		} else {
 			nofit++
@@ -102,8 +102,15 @@ func TestRegionGridMatchesEstimate(t *testing.T) {
 	if gf != fit || gn != nofit {
 		t.Errorf("Count %d/%d, estimate %d/%d", gf, gn, fit, nofit)
 	}
+	// The drawn boundary is estimate's largest total for each input.
+	for _, e := range g.Edge {
+		r, err := estimate.Run(meta.Model, hw, eng, estimate.Settings{MaxInputTokens: e.Input, MaxBatchPrefillTokens: g.Prefill})
+		if err != nil || (e.Output >= 0 && r.Boundary.MaxTotalTokens-e.Input != e.Output) {
+			t.Errorf("edge at input %d: %d, estimate %d (%v)", e.Input, e.Output, r.Boundary.MaxTotalTokens, err)
+		}
+	}
 	// 20 steps of 1,344 tokens: 19+18+…+1 = 190 points, 95 of them start.
-	if g.TMax != 21505 || g.Step != 1344 || fit+nofit != 190 || fit != 95 {
+	if g.TMax != 21505 || g.Step != 1344 || fit+nofit != 190 || fit != 95 || g.Prefill != 8049 {
 		t.Errorf("TMax %d, step %d, %d fit of %d", g.TMax, g.Step, fit, fit+nofit)
 	}
 }
@@ -154,4 +161,14 @@ func TestPlotErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, stderr %q; want %d and %q", tc.args, code, errOut, tc.code, tc.msg)
 		}
 	}
+}
+
+// edgeAt is the drawn boundary's output at a grid input.
+func edgeAt(g regionGrid, input int) int {
+	for _, e := range g.Edge {
+		if e.Input == input {
+			return e.Output
+		}
+	}
+	return -1
 }
