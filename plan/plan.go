@@ -193,6 +193,9 @@ func ParsePrices(r io.Reader, isJSON bool) (map[string]float64, error) {
 			raw[strings.TrimSpace(rec[0])] = p
 		}
 	}
+	if len(raw) == 0 {
+		return nil, fmt.Errorf("prices: no gpu,price line")
+	}
 	out := map[string]float64{}
 	for name, p := range raw {
 		sku, err := gpus.Lookup(name)
