@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vramcalc/vramcalc/estimate"
+	"github.com/vramcalc/vramcalc/internal/fuzzy"
 )
 
 // SKU is one GPU model in the catalog.
@@ -301,10 +302,10 @@ func closeMatches(q string, n int) []string {
 	for i, s := range catalog {
 		best := math.MaxInt
 		for _, name := range names(s) {
-			d := levenshtein(q, name)
+			d := fuzzy.Distance(q, name)
 			if len(name) > len(q) {
 				// A near-prefix ("h1000" of "h100pcie") counts, one step worse.
-				d = min(d, levenshtein(q, name[:len(q)])+1)
+				d = min(d, fuzzy.Distance(q, name[:len(q)])+1)
 			}
 			if strings.Contains(name, q) || strings.Contains(q, name) {
 				// A substring ("h10" in "h100sxm") is close whatever its length.
@@ -320,25 +321,4 @@ func closeMatches(q string, n int) []string {
 		out = append(out, c.key)
 	}
 	return out
-}
-
-// levenshtein is the edit distance between a and b (bytes).
-func levenshtein(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

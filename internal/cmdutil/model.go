@@ -15,6 +15,7 @@ import (
 
 	"github.com/vramcalc/vramcalc/hfmeta"
 	"github.com/vramcalc/vramcalc/hfmeta/catalog"
+	"github.com/vramcalc/vramcalc/internal/fuzzy"
 )
 
 // ModelFlags are the flags that say where a model's metadata may come from.
@@ -85,7 +86,7 @@ func SuggestModel(ref string) string {
 	var cs []cand
 	for _, id := range ids {
 		_, name, _ := strings.Cut(id, "/")
-		d := min(editDistance(q, strings.ToLower(id)), editDistance(q, strings.ToLower(name)))
+		d := min(fuzzy.Distance(q, strings.ToLower(id)), fuzzy.Distance(q, strings.ToLower(name)))
 		if d <= max(2, len(q)/6) {
 			cs = append(cs, cand{id, d})
 		}
@@ -95,27 +96,6 @@ func SuggestModel(ref string) string {
 		return ""
 	}
 	return cs[0].id
-}
-
-// editDistance is the Levenshtein distance between a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // HFToken follows huggingface_hub: HF_TOKEN, then the token file

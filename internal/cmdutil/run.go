@@ -21,6 +21,7 @@ import (
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/gpus"
 	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/internal/fuzzy"
 )
 
 // Env is everything a program takes from outside: only the commands read
@@ -89,7 +90,7 @@ func suggestFlag(name string, cmd *cli.Command) string {
 	best, bestD := "", max(2, len(name)/4)+1
 	for _, f := range cmd.Flags {
 		for _, n := range f.Names() {
-			if d := editDistance(name, n); d < bestD {
+			if d := fuzzy.Distance(name, n); d < bestD {
 				best, bestD = n, d
 			}
 		}
