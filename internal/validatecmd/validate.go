@@ -72,6 +72,7 @@ func Command(e cmdutil.Env) *cli.Command {
 			&cli.IntFlag{Name: "port", HideDefault: true, Usage: "host `PORT` for the engine's port (TGI's 80); default: the Docker Engine picks a free one"},
 			&cli.BoolFlag{Name: "offline", Usage: "never use the network for the model's metadata"},
 			&cli.StringFlag{Name: "corrections", Usage: "start from an estimate with fitted corrections from `FILE` (vramcalc calibrate --out)"},
+			cmdutil.OutputFlag(),
 		},
 		Action: func(ctx context.Context, c *cli.Command) error { return runValidate(ctx, c, e) },
 	}
@@ -82,6 +83,10 @@ func runValidate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 		return &cmdutil.UsageError{Msg: fmt.Sprintf("validate takes one MODEL argument, got %d", c.NArg()), Hint: "vramcalc validate meta-llama/Llama-3.1-8B-Instruct --gpu-ids 0 --out results.jsonl"}
 	}
 	model := c.Args().First()
+	format, err := cmdutil.Format(c)
+	if err != nil {
+		return err
+	}
 	v, err := validationInputs(ctx, c, e, model)
 	if err != nil {
 		return err
@@ -106,7 +111,7 @@ func runValidate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	case err != nil:
 		return err
 	}
-	return renderValidation(e, model, res.Plan, res.Estimate, res.Edge)
+	return renderValidation(e, format, model, res)
 }
 
 // validationInputs turns the flags into probe.Validation, all but the
@@ -331,26 +336,22 @@ func shortID(id string) string { return id[:min(len(id), 12)] }
 
 // renderValidation reconciles, per component, the estimate, the engine's
 // own log and metrics, and NVML.
-func renderValidation(e cmdutil.Env, model string, plan probe.Plan, zero estimate.Result, edge probe.Edge) error {
-	fmt.Fprintf(e.Stdout, "%s: %d launches, boundary %s\n", model, edge.Launches, pinnedText(edge, plan))
-	var rows [][]string
-	for _, o := range edge.Observations {
-		peak := ""
-		if p := o.MaxPeak(); p > 0 {
-			peak = cmdutil.GiB(int64(p))
-		}
-		status := o.Outcome
-		if o.Failure != "" {
-			status += ": " + o.Failure
-		}
-		rows = append(rows, []string{cmdutil.Num(o.Point.MaxTotalTokens), status, cmdutil.Num(o.Predicted.MaxBatchTotalTokens), cmdutil.Num(o.Reported.MaxBatchTotalTokensLog),
-			cmdutil.Num(o.Reported.MaxBatchTotalTokensMetric), cmdutil.GiB(o.Predicted.WarmupBytes), peak})
+func renderValidation(e cmdutil.Env, format, model string, res probe.Result) error {
+	edge := res.Edge
+	if format == cmdutil.FormatJSON {
+		return cmdutil.JSON(e.Stdout, validationJSON{Model: model, RunID: res.RunID, Launches: edge.Launches, LargestStart: edge.Lo,
+			SmallestFailure: edge.Hi, Pinned: edge.Pinned, AtCap: edge.AtCap, Predicted: res.Plan.Predicted, Prefill: res.Plan.Prefill,
+			Observations: cmdutil.NonNil(edge.Observations)})
 	}
-	if err := cmdutil.Table(e.Stdout, false, []string{"--max-total-tokens", "outcome", "KV budget: estimate", "TGI log", "gauge", "warm-up GiB: estimate", "NVML peak"}, rows); err != nil {
+	launches := observationRows(edge.Observations)
+	if format == cmdutil.FormatCSV {
+		return launches.Write(e.Stdout, format)
+	}
+	fmt.Fprintf(e.Stdout, "%s: %d launches, boundary %s\n", model, edge.Launches, pinnedText(edge, res.Plan))
+	if err := launches.Write(e.Stdout, format); err != nil {
 		return err
 	}
-	b := zero.Boundary
-	pg := zero.PerGPU
+	zero, pg := res.Estimate, res.Estimate.PerGPU
 	loaded := ""
 	for _, o := range edge.Observations {
 		for _, v := range o.LoadedBytes {
@@ -360,12 +361,45 @@ func renderValidation(e cmdutil.Env, model string, plan probe.Plan, zero estimat
 			break
 		}
 	}
-	rows = [][]string{
+	fmt.Fprintln(e.Stdout)
+	return cmdutil.Rows{Header: []string{"", "estimate", "measured"}, Rows: [][]string{
 		{"context + weights after load, GiB per GPU (NVML)", cmdutil.GiB(int64(pg.CUDAContext + pg.NCCL + pg.Other + pg.Weights)), loaded},
-		{"boundary --max-total-tokens", cmdutil.Num(b.MaxTotalTokens), cmdutil.Num(edge.Boundary())},
-		{"default --max-batch-prefill-tokens", cmdutil.Num(zero.Startup.MaxBatchPrefillTokens), cmdutil.Num(plan.Prefill)},
+		{"boundary --max-total-tokens", cmdutil.Num(zero.Boundary.MaxTotalTokens), cmdutil.Num(edge.Boundary())},
+		{"default --max-batch-prefill-tokens", cmdutil.Num(zero.Startup.MaxBatchPrefillTokens), cmdutil.Num(res.Plan.Prefill)},
+	}}.Write(e.Stdout, format)
+}
+
+// validationJSON is validate's -o json.
+type validationJSON struct {
+	Model           string              `json:"model"`
+	RunID           string              `json:"run_id"`
+	Launches        int                 `json:"launches"`
+	LargestStart    int                 `json:"largest_start"`
+	SmallestFailure int                 `json:"smallest_failure"`
+	Pinned          bool                `json:"pinned"`
+	AtCap           bool                `json:"at_model_context"`
+	Predicted       int                 `json:"predicted_max_total_tokens"`
+	Prefill         int                 `json:"max_batch_prefill_tokens"`
+	Observations    []probe.Observation `json:"observations"`
+}
+
+// observationRows is one row per launch: the estimate beside what TGI and
+// NVML reported.
+func observationRows(obs []probe.Observation) cmdutil.Rows {
+	t := cmdutil.Rows{Header: []string{"--max-total-tokens", "outcome", "KV budget: estimate", "TGI log", "gauge", "warm-up GiB: estimate", "NVML peak"}}
+	for _, o := range obs {
+		peak := ""
+		if p := o.MaxPeak(); p > 0 {
+			peak = cmdutil.GiB(int64(p))
+		}
+		status := o.Outcome
+		if o.Failure != "" {
+			status += ": " + o.Failure
+		}
+		t.Rows = append(t.Rows, []string{cmdutil.Num(o.Point.MaxTotalTokens), status, cmdutil.Num(o.Predicted.MaxBatchTotalTokens), cmdutil.Num(o.Reported.MaxBatchTotalTokensLog),
+			cmdutil.Num(o.Reported.MaxBatchTotalTokensMetric), cmdutil.GiB(o.Predicted.WarmupBytes), peak})
 	}
-	return cmdutil.Table(e.Stdout, false, []string{"", "estimate", "measured"}, rows)
+	return t
 }
 
 func pinnedText(edge probe.Edge, plan probe.Plan) string {

@@ -158,7 +158,12 @@ func TestValidateInterrupt(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	select {
-	case <-done:
+	case err := <-done:
+		// Ctrl-C exits 130 (128 + SIGINT), as shells and docker do.
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != cmdutil.ExitInterrupted {
+			t.Errorf("exit after SIGINT: %v, want code %d", err, cmdutil.ExitInterrupted)
+		}
 	case <-time.After(60 * time.Second):
 		cmd.Process.Kill()
 		t.Fatal("validate did not stop within 60 s of SIGINT")
@@ -250,9 +255,32 @@ func TestValidateLaunchCountsOnSimulator(t *testing.T) {
 			"--env", "SIM_EXTRA_OVERHEAD_BYTES=" + c.overhead, "--env", "SIM_ACTIVATION_FACTOR=" + c.act, "--env", "SIM_WIGGLE=" + c.wiggle,
 			"--env", "SIM_JITTER_BYTES=8000000", "--env", "SIM_SEED=" + strconv.Itoa(7+i), "--env", "SIM_STARTUP_DELAY=200ms", "--env", "SIM_TOKEN_DELAY=0s",
 			"--out", out, "--health-timeout", "60s", "--input-tokens", "32", "--output-tokens", "8", "--concurrency", "2"}
+		if i == 0 {
+			args = append(args, "-o", "json")
+		}
 		stdout, stderr, code := cmdtest.Run(t, Root, args...)
 		if code != 0 {
 			t.Fatalf("%s on %d×%s: exit %d\n%s", c.model, c.gpus, c.gpu, code, stderr)
+		}
+		if i == 0 {
+			// -o json: one object with the edge seen and every launch.
+			var v struct {
+				Launches        int               `json:"launches"`
+				LargestStart    int               `json:"largest_start"`
+				SmallestFailure int               `json:"smallest_failure"`
+				Pinned          bool              `json:"pinned"`
+				RunID           string            `json:"run_id"`
+				Observations    []json.RawMessage `json:"observations"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &v); err != nil {
+				t.Fatalf("-o json: %v\n%s", err, stdout)
+			}
+			n := len(readObs(t, out))
+			if v.Launches != n || len(v.Observations) != n || !v.Pinned || v.LargestStart >= v.SmallestFailure ||
+				float64(v.SmallestFailure-v.LargestStart) > 0.02*float64(v.LargestStart) || v.RunID == "" {
+				t.Errorf("-o json: %+v with %d launches on disk", v, n)
+			}
+			continue
 		}
 		first := strings.SplitN(stdout, "\n", 2)[0]
 		t.Log(first)
