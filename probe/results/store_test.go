@@ -92,11 +92,25 @@ func TestLegacyFailureKind(t *testing.T) {
 }
 
 // TestRead: blank lines are skipped and a torn last line (no newline) is
-// dropped, as OpenStore does; a bad line is named by its line number.
+// dropped, by Read and by OpenStore (which cuts the file after the last
+// whole line); a bad line is named by its line number.
 func TestRead(t *testing.T) {
-	obs, err := Read(strings.NewReader(`{"seq":1}` + "\n\n" + `{"seq":2}` + "\n" + `{"seq":3`))
+	const whole, torn = `{"seq":1}` + "\n\n" + `{"seq":2}` + "\n", `{"seq":3`
+	obs, err := Read(strings.NewReader(whole + torn))
 	if err != nil || len(obs) != 2 || obs[0].Seq != 1 || obs[1].Seq != 2 {
 		t.Errorf("got %+v, %v; want seqs 1 and 2", obs, err)
+	}
+	path := filepath.Join(t.TempDir(), "results.jsonl")
+	if err := os.WriteFile(path, []byte(whole+torn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, prev, err := OpenStore(path)
+	if err != nil || len(prev) != 2 || prev[1].Seq != 2 {
+		t.Fatalf("OpenStore: %+v, %v; want seqs 1 and 2", prev, err)
+	}
+	s.Close()
+	if b, _ := os.ReadFile(path); string(b) != whole {
+		t.Errorf("OpenStore left %q, want %q", b, whole)
 	}
 	if _, err := Read(strings.NewReader(`{"seq":1}` + "\n" + `{"seq":` + "\n")); err == nil || !strings.HasPrefix(err.Error(), "line 2: ") {
 		t.Errorf("bad line: %v", err)
