@@ -65,15 +65,16 @@ func TestReadStartsResults(t *testing.T) {
 		maxTotal, inp int
 	}
 	// The L4 reports 23,570,219,008 B; the A100 SXM4 80GB 85,100,068,864 B;
-	// "24" (a 24 GB card) is read as the RTX 3090's 25,327,697,920 B (23.59 GiB).
-	l4, a100, vram24 := estimate.Bytes(23_570_219_008), estimate.Bytes(85_100_068_864), estimate.Bytes(25_327_697_920)
+	// --vram 24GiB is 25,769,803,776 B, no catalog card's total, so that a
+	// start on it is told from one on the L4 it records.
+	l4, a100, vram24 := estimate.Bytes(23_570_219_008), estimate.Bytes(85_100_068_864), estimate.Bytes(25_769_803_776)
 	tests := []struct {
 		name  string
 		fb    Fallbacks
 		want  []want
 		skips []Skip
 	}{
-		{"vram for the launch that records no GPU", Fallbacks{VRAM: "24", GPUs: 2}, []want{
+		{"vram for the launch that records no GPU", Fallbacks{VRAM: "24GiB", GPUs: 2}, []want{
 			// A fallback wins over the recorded GPU, with the recorded count.
 			{"results.jsonl:1", 27_000, "", vram24, 1, "3.3.7", nil, 4096, 4095},
 			{"results.jsonl:4", 50_000, "", vram24, 2, "2.4.1", nil, 4096, 4095},
