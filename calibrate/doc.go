@@ -7,8 +7,9 @@
 //     PredictReport runs the estimate for it; Accuracy scores predictions
 //     against the rows.
 //   - Starts: ReadStarts reads observed TGI starts (a validate results file,
-//     with Fallbacks for what it does not record, or a startup-report CSV)
-//     with the estimate's inputs for each; GroupStarts groups them by engine
+//     whose format is package [results], with Fallbacks for what it does not
+//     record, or a startup-report CSV) with the estimate's inputs for each;
+//     GroupStarts groups them by engine
 //     and GPU, and a Group says which corrections its starts can tell apart
 //     (FitOptions) and predicts their budgets (Predict).
 //   - The fit of the estimate's Corrections (activation factor, per-GPU

@@ -1,9 +1,7 @@
 package calibrate
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +11,7 @@ import (
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/gpus"
 	"github.com/vramcalc/vramcalc/hfmeta"
-	"github.com/vramcalc/vramcalc/probe"
+	"github.com/vramcalc/vramcalc/probe/results"
 )
 
 // Start is one observed TGI start to calibrate on: the KV budget it
@@ -103,7 +101,7 @@ func reportStarts(ctx context.Context, client *hfmeta.Client, name string, reps 
 
 // observationStarts are the TGI launches of a results file that started
 // and reported a KV budget.
-func observationStarts(ctx context.Context, client *hfmeta.Client, name string, obs []probe.Observation, fb Fallbacks) ([]Start, []Skip, error) {
+func observationStarts(ctx context.Context, client *hfmeta.Client, name string, obs []results.Observation, fb Fallbacks) ([]Start, []Skip, error) {
 	var starts []Start
 	var skips []Skip
 	models := map[string]estimate.Model{}
@@ -138,7 +136,7 @@ func observationStarts(ctx context.Context, client *hfmeta.Client, name string, 
 // observationInputs are the estimate's inputs for one launch of model m:
 // its GPU (observationHardware), its release (the file's, the image tag's,
 // else the fallback's, else the engine default, noted) and its point.
-func observationInputs(o probe.Observation, m estimate.Model, fb Fallbacks) (Inputs, error) {
+func observationInputs(o results.Observation, m estimate.Model, fb Fallbacks) (Inputs, error) {
 	hw, err := observationHardware(o, fb)
 	if err != nil {
 		return Inputs{}, err
@@ -158,34 +156,15 @@ func observationInputs(o probe.Observation, m estimate.Model, fb Fallbacks) (Inp
 	return Inputs{Model: m, Hardware: hw, Engine: estimate.Engine{Name: "tgi", Version: version}, Settings: s, Notes: notes}, nil
 }
 
-// ReadObservations reads validate's results JSONL; a torn last line (a crash
-// mid-write, no newline) is dropped as probe.OpenStore does.
-func ReadObservations(r io.Reader) ([]probe.Observation, error) {
-	br := bufio.NewReader(r)
-	var out []probe.Observation
-	for n := 1; ; n++ {
-		line, err := br.ReadBytes('\n')
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if strings.TrimSpace(string(line)) == "" {
-			continue
-		}
-		var o probe.Observation
-		if err := json.Unmarshal(line, &o); err != nil {
-			return nil, fmt.Errorf("line %d: %w", n, err)
-		}
-		out = append(out, o)
-	}
-}
+// ReadObservations reads validate's results JSONL with [results.Read]: a
+// torn last line (a crash mid-write, no newline) is dropped as
+// [results.OpenStore] does, and a bad line is an error naming it ("line N: ").
+func ReadObservations(r io.Reader) ([]results.Observation, error) { return results.Read(r) }
 
 // observationHardware is the GPU of one launch: the fallbacks' when they
 // name one (as many as the launch records, else fb.GPUs), else the one the
 // launch records; ErrNoGPU when neither does.
-func observationHardware(o probe.Observation, fb Fallbacks) (estimate.Hardware, error) {
+func observationHardware(o results.Observation, fb Fallbacks) (estimate.Hardware, error) {
 	n := fb.GPUs
 	if len(o.GPUs) > 0 {
 		n = len(o.GPUs)

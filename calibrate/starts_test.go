@@ -12,7 +12,7 @@ import (
 
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/hfmeta"
-	"github.com/vramcalc/vramcalc/probe"
+	"github.com/vramcalc/vramcalc/probe/results"
 )
 
 const llama8B = "meta-llama/Llama-3.1-8B-Instruct"
@@ -32,13 +32,13 @@ func offline(t *testing.T) *hfmeta.Client {
 func resultsFile(t *testing.T, n int) []byte {
 	t.Helper()
 	const image = "ghcr.io/huggingface/text-generation-inference:3.3.7"
-	pt := probe.Point{MaxInputTokens: 4095, MaxTotalTokens: 4096, MaxBatchPrefillTokens: 4096}
-	obs := []probe.Observation{
-		{Run: "r", Seq: 1, Engine: "tgi", Image: image, Model: llama8B, GPUs: []string{"NVIDIA L4"}, Point: pt, Outcome: "ok", Reported: probe.Reported{MaxBatchTotalTokensLog: 27_000}},
-		{Run: "r", Seq: 2, Engine: "vllm", Image: "vllm/vllm-openai:v0.11.0", Model: llama8B, Outcome: "ok", Reported: probe.Reported{MaxBatchTotalTokensLog: 1}},
+	pt := results.Point{MaxInputTokens: 4095, MaxTotalTokens: 4096, MaxBatchPrefillTokens: 4096}
+	obs := []results.Observation{
+		{Run: "r", Seq: 1, Engine: "tgi", Image: image, Model: llama8B, GPUs: []string{"NVIDIA L4"}, Point: pt, Outcome: "ok", Reported: results.Reported{MaxBatchTotalTokensLog: 27_000}},
+		{Run: "r", Seq: 2, Engine: "vllm", Image: "vllm/vllm-openai:v0.11.0", Model: llama8B, Outcome: "ok", Reported: results.Reported{MaxBatchTotalTokensLog: 1}},
 		{Run: "r", Seq: 3, Engine: "tgi", Image: image, Model: llama8B, GPUs: []string{"NVIDIA L4"}, Point: pt, Outcome: "failed", Failure: estimate.FailureWarmupOOM},
-		{Run: "r", Seq: 4, Engine: "tgi", Image: image, EngineVersion: "2.4.1", Model: llama8B, GPUs: []string{"NVIDIA L4", "NVIDIA L4"}, Point: pt, Outcome: "ok", Reported: probe.Reported{MaxBatchTotalTokensMetric: 50_000}},
-		{Run: "r", Seq: 5, Image: "tgisim", Model: llama8B, Point: pt, Outcome: "ok", Reported: probe.Reported{MaxBatchTotalTokensLog: 30_000}},
+		{Run: "r", Seq: 4, Engine: "tgi", Image: image, EngineVersion: "2.4.1", Model: llama8B, GPUs: []string{"NVIDIA L4", "NVIDIA L4"}, Point: pt, Outcome: "ok", Reported: results.Reported{MaxBatchTotalTokensMetric: 50_000}},
+		{Run: "r", Seq: 5, Image: "tgisim", Model: llama8B, Point: pt, Outcome: "ok", Reported: results.Reported{MaxBatchTotalTokensLog: 30_000}},
 	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -65,15 +65,16 @@ func TestReadStartsResults(t *testing.T) {
 		maxTotal, inp int
 	}
 	// The L4 reports 23,570,219,008 B; the A100 SXM4 80GB 85,100,068,864 B;
-	// "24" (a 24 GB card) is read as the RTX 3090's 25,327,697,920 B (23.59 GiB).
-	l4, a100, vram24 := estimate.Bytes(23_570_219_008), estimate.Bytes(85_100_068_864), estimate.Bytes(25_327_697_920)
+	// --vram 24GiB is 25,769,803,776 B, no catalog card's total, so that a
+	// start on it is told from one on the L4 it records.
+	l4, a100, vram24 := estimate.Bytes(23_570_219_008), estimate.Bytes(85_100_068_864), estimate.Bytes(25_769_803_776)
 	tests := []struct {
 		name  string
 		fb    Fallbacks
 		want  []want
 		skips []Skip
 	}{
-		{"vram for the launch that records no GPU", Fallbacks{VRAM: "24", GPUs: 2}, []want{
+		{"vram for the launch that records no GPU", Fallbacks{VRAM: "24GiB", GPUs: 2}, []want{
 			// A fallback wins over the recorded GPU, with the recorded count.
 			{"results.jsonl:1", 27_000, "", vram24, 1, "3.3.7", nil, 4096, 4095},
 			{"results.jsonl:4", 50_000, "", vram24, 2, "2.4.1", nil, 4096, 4095},
@@ -179,18 +180,6 @@ func TestReadStartsDevCSV(t *testing.T) {
 		if g != want[i] || in.Hardware.Count != 1 || in.Engine.Name != "tgi" {
 			t.Errorf("start %d = %+v (%d GPUs, engine %q)\nwant %+v", i, g, in.Hardware.Count, in.Engine.Name, want[i])
 		}
-	}
-}
-
-// TestReadObservations: blank lines are skipped and a torn last line (no
-// newline) is dropped, as probe.OpenStore does; a bad line is named.
-func TestReadObservations(t *testing.T) {
-	obs, err := ReadObservations(strings.NewReader(`{"seq":1}` + "\n\n" + `{"seq":2}` + "\n" + `{"seq":3`))
-	if err != nil || len(obs) != 2 || obs[0].Seq != 1 || obs[1].Seq != 2 {
-		t.Errorf("got %+v, %v; want seqs 1 and 2", obs, err)
-	}
-	if _, err := ReadObservations(strings.NewReader(`{"seq":1}` + "\n" + `{"seq":` + "\n")); err == nil || !strings.HasPrefix(err.Error(), "line 2: ") {
-		t.Errorf("bad line: %v", err)
 	}
 }
 

@@ -58,31 +58,13 @@
 //
 // # The results file
 //
-// Each launch is one JSON object on one line of a JSONL file (Observation):
-// run and seq (the launch's number in its run), engine, image, model, the
-// point's max_input_tokens, max_total_tokens and max_batch_prefill_tokens,
-// started (UTC), outcome ("ok" or "failed") and failure (one of
-// estimate.FailureKinds), exit_code, reported (what the engine logged and
-// exported: max_batch_total_tokens_log, max_batch_total_tokens_metric,
-// kv_blocks, block_size, the defaults it chose), peak_bytes and
-// loaded_bytes (per GPU index), peak_error (why a GPU has no peak: which
-// reader, which GPUs, the last error), phases (durations in nanoseconds),
-// requests (Sent, OK, Failed, rejected, wrong_length, concurrency),
-// predicted (what the estimate said of that point) and log_tail (the last
-// 40 log lines).
-//
-// What the file guarantees:
-//
-//   - Store.Append writes one whole line and fsyncs it before the search
-//     goes on, so a crash or kill -9 loses at most the launch in flight.
-//   - OpenStore drops a torn last line (a write cut short, with no newline)
-//     and truncates the file to the last whole line, so appends after a
-//     crash never follow half a line.
-//   - With Validation.Resume (--resume) the points already in the file are
-//     not launched again, the run goes on under the file's run id and
-//     numbering, and no point is recorded twice.
-//   - Files written by earlier releases stay readable: their failure
-//     "bad_flag" reads as "argument_validation".
+// Each launch is one JSON line of the results file (Observation), appended
+// and fsynced before the search goes on; --resume reads the file back and
+// launches no point twice. The format, the Store that writes it and what
+// the file guarantees are package [results]: calibrate and plot read the
+// file through it without linking probe. probe's Observation, Point,
+// Reported, RequestStats, Prediction and Store are aliases of its types,
+// and OpenStore calls its OpenStore, so probe's API keeps its names.
 //
 // # Containers, ports and secrets
 //

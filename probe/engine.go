@@ -9,18 +9,6 @@ import (
 	"github.com/vramcalc/vramcalc/launch"
 )
 
-// Point is one set of launch limits to try.
-type Point struct {
-	MaxInputTokens        int `json:"max_input_tokens"`
-	MaxTotalTokens        int `json:"max_total_tokens"`
-	MaxBatchPrefillTokens int `json:"max_batch_prefill_tokens,omitempty"`
-}
-
-// Key identifies a point in a results file (for --resume).
-func (p Point) Key() string {
-	return strconv.Itoa(p.MaxInputTokens) + "/" + strconv.Itoa(p.MaxTotalTokens) + "/" + strconv.Itoa(p.MaxBatchPrefillTokens)
-}
-
 // Engine is what is specific to one serving engine: its launcher flags, the
 // log lines and metrics that report its KV budget, and how a failed start
 // reads. The runtime, the sampler and the search do not know which engine
@@ -51,22 +39,6 @@ type LaunchOptions struct {
 	CUDAMemoryFraction float64
 	Quantize           string
 	KVCacheDType       string
-}
-
-// Reported is what the engine itself printed or exported about sizing.
-type Reported struct {
-	// MaxBatchTotalTokensLog is from "Setting max batch total tokens to N".
-	MaxBatchTotalTokensLog int `json:"max_batch_total_tokens_log,omitempty"`
-	// MaxBatchTotalTokensMetric is the tgi_batch_max_total_tokens gauge.
-	MaxBatchTotalTokensMetric int `json:"max_batch_total_tokens_metric,omitempty"`
-	// KVBlocks and BlockSize are from "KV-cache blocks: N, size: B" (rank 0).
-	KVBlocks  int `json:"kv_blocks,omitempty"`
-	BlockSize int `json:"block_size,omitempty"`
-	// DefaultPrefill is from "Default `max_batch_prefill_tokens` to N".
-	DefaultPrefill int `json:"default_max_batch_prefill_tokens,omitempty"`
-	// MaxInputTokens / MaxTotalTokens are from "Maximum input/total tokens defaulted to N".
-	MaxInputTokens int `json:"max_input_tokens,omitempty"`
-	MaxTotalTokens int `json:"max_total_tokens,omitempty"`
 }
 
 // TGI drives text-generation-inference's launcher (ghcr.io/huggingface/text-generation-inference).

@@ -76,7 +76,7 @@ func TestLaunchHealthTimeoutAndPeak(t *testing.T) {
 			Progress: func(ev Event) { phases = append(phases, ev.Phase) }}
 		seq := 0
 		start := time.Now()
-		o, err := cfg.Launcher(&seq)(context.Background(), Point{4095, 4096, 4096})
+		o, err := cfg.Launcher(&seq)(context.Background(), Point{MaxInputTokens: 4095, MaxTotalTokens: 4096, MaxBatchPrefillTokens: 4096})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -200,7 +200,7 @@ func TestLaunchOKAndWarmupOOM(t *testing.T) {
 		Requests: RequestPlan{InputTokens: 100, OutputTokens: 50, Concurrency: 4}}
 	seq := 0
 	launch := cfg.Launcher(&seq)
-	ok, err := launch(context.Background(), Point{19999, 20000, 8049})
+	ok, err := launch(context.Background(), Point{MaxInputTokens: 19999, MaxTotalTokens: 20000, MaxBatchPrefillTokens: 8049})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -208,7 +208,7 @@ func TestLaunchOKAndWarmupOOM(t *testing.T) {
 	if !ok.OK() || ok.Budget() != 22460 || ok.Reported.MaxBatchTotalTokensMetric != 22460 || ok.Requests.OK != 4 || ok.Requests.Concurrency != 4 {
 		t.Errorf("ok launch: %+v", ok)
 	}
-	bad, err := launch(context.Background(), Point{20000, 20001, 8049})
+	bad, err := launch(context.Background(), Point{MaxInputTokens: 20000, MaxTotalTokens: 20001, MaxBatchPrefillTokens: 8049})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestLaunchPorts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg
 			cfg.Engine, cfg.RunID = TGI{}, "r1"
-			if got := cfg.containerSpec(Point{4095, 4096, 0}, 1).Ports; !reflect.DeepEqual(got, tc.want) {
+			if got := cfg.containerSpec(Point{MaxInputTokens: 4095, MaxTotalTokens: 4096}, 1).Ports; !reflect.DeepEqual(got, tc.want) {
 				t.Errorf("ports %+v, want %+v", got, tc.want)
 			}
 		})
@@ -297,7 +297,7 @@ func TestLaunchSimGPUs(t *testing.T) {
 	cfg := &Config{Runtime: rt, Engine: TGI{}, Image: "img", Model: "m", RunID: "s1", HealthTimeout: 5 * time.Second,
 		SimGPUsPort: 9400, GPUIndices: []int{0}, SampleEvery: 10 * time.Millisecond}
 	seq := 0
-	o, err := cfg.Launcher(&seq)(context.Background(), Point{19999, 20000, 0})
+	o, err := cfg.Launcher(&seq)(context.Background(), Point{MaxInputTokens: 19999, MaxTotalTokens: 20000})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +306,7 @@ func TestLaunchSimGPUs(t *testing.T) {
 	}
 	closed := closedPort(t)
 	rt.published[9400] = closed
-	o, err = cfg.Launcher(&seq)(context.Background(), Point{19999, 20000, 0})
+	o, err = cfg.Launcher(&seq)(context.Background(), Point{MaxInputTokens: 19999, MaxTotalTokens: 20000})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,7 +128,10 @@ func (tr *truth) start(p Point, jitter bool) (estimate.Startup, estimate.Bytes) 
 
 // edge is the true largest max_total_tokens that starts (no jitter).
 func (tr *truth) edge() int {
-	ok := func(t int) bool { st, _ := tr.start(Point{t - 1, t, tr.prefill}, false); return st.Fits }
+	ok := func(t int) bool {
+		st, _ := tr.start(Point{MaxInputTokens: t - 1, MaxTotalTokens: t, MaxBatchPrefillTokens: tr.prefill}, false)
+		return st.Fits
+	}
 	hi := tr.model.MaxPositions
 	if ok(hi) {
 		return hi
@@ -209,7 +212,7 @@ func gridSearch(tr *truth, tol float64) (launches6 int, err6 float64, launchesTo
 		ivs[i] = iv{0, capT + 1}
 		for _, f := range []float64{0.25, 0.5, 0.75, 1} {
 			t := int(f * float64(capT))
-			o, _ := launch(context.Background(), Point{t - 1, t, p})
+			o, _ := launch(context.Background(), Point{MaxInputTokens: t - 1, MaxTotalTokens: t, MaxBatchPrefillTokens: p})
 			n++
 			if o.OK() {
 				ivs[i].lo = max(ivs[i].lo, t)
@@ -221,7 +224,7 @@ func gridSearch(tr *truth, tol float64) (launches6 int, err6 float64, launchesTo
 	bisect := func(i int) {
 		lo, hi := ivs[i].lo, ivs[i].hi
 		mid := (max(lo, 2) + hi) / 2
-		o, _ := launch(context.Background(), Point{mid - 1, mid, ps[i]})
+		o, _ := launch(context.Background(), Point{MaxInputTokens: mid - 1, MaxTotalTokens: mid, MaxBatchPrefillTokens: ps[i]})
 		n++
 		if o.OK() {
 			ivs[i].lo = mid

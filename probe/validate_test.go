@@ -111,8 +111,8 @@ func TestValidateResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	prev := []Observation{
-		{Run: "r7", Seq: 1, Engine: "tgi", Point: Point{19354, 19355, 0}, Outcome: "ok", Reported: Reported{MaxBatchTotalTokensLog: 20461}},
-		{Run: "r7", Seq: 2, Engine: "tgi", Point: Point{20295, 20296, 0}, Outcome: "failed", Failure: estimate.FailureWarmupOOM},
+		{Run: "r7", Seq: 1, Engine: "tgi", Point: Point{MaxInputTokens: 19354, MaxTotalTokens: 19355}, Outcome: "ok", Reported: Reported{MaxBatchTotalTokensLog: 20461}},
+		{Run: "r7", Seq: 2, Engine: "tgi", Point: Point{MaxInputTokens: 20295, MaxTotalTokens: 20296}, Outcome: "failed", Failure: estimate.FailureWarmupOOM},
 	}
 	rt := &fakeRuntime{edge: 20000, budget: 20461, leftover: []Container{
 		{ID: "left-r7", Labels: map[string]string{RunLabel: "r7"}}, {ID: "other-run", Labels: map[string]string{RunLabel: "r8"}}}}

@@ -72,7 +72,7 @@ func TestCalibrateValidateResults(t *testing.T) {
 	}
 	t.Log(stdout)
 	for _, want := range []string{"tgi 2.4.1 on NVIDIA A100-SXM4-80GB: 10 starts, fitted activation_factor, overhead_bytes, wiggle",
-		"results.jsonl:11 │ did not start, or no KV budget reported"} {
+		"results.jsonl:11  did not start, or no KV budget reported"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q", want)
 		}

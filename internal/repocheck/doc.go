@@ -5,4 +5,6 @@
 // Windows profiles under C:\Users), which says nothing to a reader on
 // another machine and leaks how one was laid out. MachinePaths is the
 // detector; the catalog generator uses it too, so that it never writes one.
+// Another test fails when a package that light programs link links what it
+// must not (net, package probe, NVML; see unlinked in deps_test.go).
 package repocheck

@@ -1,6 +1,7 @@
-package probe
+package results
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -49,53 +50,10 @@ func TestStoreAppendResumeAndTornLine(t *testing.T) {
 	}
 }
 
-func TestTGIEngine(t *testing.T) {
-	var e TGI
-	args := e.Args("meta-llama/Llama-3.1-8B-Instruct", Point{4095, 4096, 8192}, LaunchOptions{NumShard: 2, CUDAMemoryFraction: 0.9})
-	want := "--model-id meta-llama/Llama-3.1-8B-Instruct --num-shard 2 --cuda-memory-fraction 0.9 --max-input-tokens 4095 --max-total-tokens 4096 --max-batch-prefill-tokens 8192"
-	if got := strings.Join(args, " "); got != want {
-		t.Errorf("args = %q", got)
-	}
-	var r Reported
-	for _, l := range []string{
-		"2025-01-01T00:00:00.000000Z  INFO text_generation_launcher: Default `max_batch_prefill_tokens` to 8049",
-		"2025-01-01T00:00:05.000000Z  INFO text_generation_launcher: KV-cache blocks: 22460, size: 1",
-		"2025-01-01T00:00:05.100000Z  INFO text_generation_router_v3: backends/v3/src/lib.rs:137: Setting max batch total tokens to 22460",
-		"2025-01-01T00:00:05.200000Z  INFO text_generation_router_v3: backends/v3/src/main.rs:170: Maximum input tokens defaulted to 22459",
-	} {
-		e.ParseLog(l, &r)
-	}
-	if r != (Reported{MaxBatchTotalTokensLog: 22460, KVBlocks: 22460, BlockSize: 1, DefaultPrefill: 8049, MaxInputTokens: 22459}) {
-		t.Errorf("reported = %+v", r)
-	}
-	if got := e.ParseMetrics("# TYPE tgi_batch_max_total_tokens gauge\ntgi_batch_max_total_tokens 22460\n"); got != 22460 {
-		t.Errorf("gauge = %d", got)
-	}
-	cases := []struct {
-		tail []string
-		code int
-		want string
-	}{
-		{[]string{"RuntimeError: Not enough memory to handle 8049 prefill tokens. You need to decrease `--max-batch-prefill-tokens`"}, 1, estimate.FailureWarmupOOM},
-		{[]string{"UnboundLocalError: cannot access local variable 'num_tokens'"}, 1, estimate.FailureWarmupOOM},
-		{[]string{"Error: Backend(NotEnoughMemory(24000))", "Not enough memory to handle `max_total_tokens=24000`"}, 1, estimate.FailureNotEnoughMemory},
-		{[]string{"torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB"}, 1, estimate.FailureCUDAOOM},
-		{[]string{"Error: ArgumentValidation(\"`max_input_tokens`(4096) must be < `max_total_tokens`(4096)\")"}, 1, estimate.FailureArgumentValidation},
-		{[]string{"Error: DownloadError"}, 1, estimate.FailureDownload},
-		{[]string{"Segmentation fault"}, 139, estimate.FailureCrash},
-		{[]string{"Shutting down"}, 0, ""},
-	}
-	for _, c := range cases {
-		if got := e.Classify(c.code, c.tail); got != c.want {
-			t.Errorf("Classify(%d, %q) = %q, want %q", c.code, c.tail, got, c.want)
-		}
-	}
-}
-
 // TestLegacyFailureKind: results files written before the failure kinds
 // became estimate's list said "bad_flag"; they read as
-// "argument_validation", through OpenStore and through plain json.Unmarshal
-// (what calibrate and plot use), and the rest of the line is intact.
+// "argument_validation", through OpenStore, Read (what calibrate and plot
+// use) and plain json.Unmarshal, and the rest of the line is intact.
 func TestLegacyFailureKind(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "old.jsonl")
 	old := `{"run":"1700000000","seq":4,"engine":"tgi","image":"ghcr.io/huggingface/text-generation-inference:3.3.6","model":"m",` +
@@ -112,6 +70,14 @@ func TestLegacyFailureKind(t *testing.T) {
 	if len(prev) != 2 || prev[0].Failure != estimate.FailureArgumentValidation || prev[1].Failure != estimate.FailureWarmupOOM {
 		t.Fatalf("read %d observations, failures %q", len(prev), []string{prev[0].Failure, prev[1].Failure})
 	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	read, err := Read(bytes.NewReader(b))
+	if err != nil || len(read) != 2 || read[0].Failure != estimate.FailureArgumentValidation {
+		t.Fatalf("Read: %d observations, %v", len(read), err)
+	}
 	o := prev[0]
 	if o.Seq != 4 || o.ExitCode != 1 || o.Point.MaxTotalTokens != 4096 || o.Predicted.MaxBatchTotalTokens != 22460 || o.Phases["load_and_warmup"] != 2500*time.Millisecond {
 		t.Errorf("the rest of the line changed: %+v", o)
@@ -122,5 +88,31 @@ func TestLegacyFailureKind(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"failure":3}`), &direct); err == nil {
 		t.Error("a malformed line decoded")
+	}
+}
+
+// TestRead: blank lines are skipped and a torn last line (no newline) is
+// dropped, by Read and by OpenStore (which cuts the file after the last
+// whole line); a bad line is named by its line number.
+func TestRead(t *testing.T) {
+	const whole, torn = `{"seq":1}` + "\n\n" + `{"seq":2}` + "\n", `{"seq":3`
+	obs, err := Read(strings.NewReader(whole + torn))
+	if err != nil || len(obs) != 2 || obs[0].Seq != 1 || obs[1].Seq != 2 {
+		t.Errorf("got %+v, %v; want seqs 1 and 2", obs, err)
+	}
+	path := filepath.Join(t.TempDir(), "results.jsonl")
+	if err := os.WriteFile(path, []byte(whole+torn), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, prev, err := OpenStore(path)
+	if err != nil || len(prev) != 2 || prev[1].Seq != 2 {
+		t.Fatalf("OpenStore: %+v, %v; want seqs 1 and 2", prev, err)
+	}
+	s.Close()
+	if b, _ := os.ReadFile(path); string(b) != whole {
+		t.Errorf("OpenStore left %q, want %q", b, whole)
+	}
+	if _, err := Read(strings.NewReader(`{"seq":1}` + "\n" + `{"seq":` + "\n")); err == nil || !strings.HasPrefix(err.Error(), "line 2: ") {
+		t.Errorf("bad line: %v", err)
 	}
 }
