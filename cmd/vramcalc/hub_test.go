@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -17,53 +16,9 @@ import (
 	"github.com/vramcalc/vramcalc/internal/hubcmd"
 )
 
-const testToken = "hf_vramcalcSecretTokenValue"
+const testToken = cmdtest.HubToken
 
-// fakeHub serves hfmeta's Hub fixtures (<org>/<repo>/resolve/main/<file>);
-// the gated repo answers 401 without the test token and 403 with another,
-// and both echo the Authorization header they got (as would a server that
-// leaks it), so that a client that printed response bodies would print
-// the token; vramcalc-test/broken answers 500 the same way, after a
-// redirect whose query carries the token. vramcalc-test/qwen-copy serves
-// Qwen/Qwen3-0.6B, which the catalog would answer for.
-func fakeHub(t *testing.T) *httptest.Server {
-	t.Helper()
-	files := http.FileServer(http.Dir(filepath.Join("..", "..", "hfmeta", "testdata", "hub")))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasPrefix(r.URL.Path, "/vramcalc-test/slow/"):
-			select {
-			case <-time.After(5 * time.Second):
-			case <-r.Context().Done():
-			}
-			return
-		case strings.HasPrefix(r.URL.Path, "/vramcalc-test/gated-model/"):
-			switch auth := r.Header.Get("Authorization"); auth {
-			case "Bearer " + testToken:
-			case "":
-				http.Error(w, "Access to model vramcalc-test/gated-model is restricted.", http.StatusUnauthorized)
-				return
-			default:
-				w.Header().Set("X-Error-Message", "no access for "+auth)
-				http.Error(w, "forbidden: "+auth, http.StatusForbidden)
-				return
-			}
-		case strings.HasPrefix(r.URL.Path, "/vramcalc-test/broken/"):
-			auth := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")
-			http.Redirect(w, r, "/cdn"+r.URL.Path+"?token="+auth, http.StatusFound)
-			return
-		case strings.HasPrefix(r.URL.Path, "/vramcalc-test/qwen-copy/"):
-			r.URL.Path = "/Qwen/Qwen3-0.6B/" + strings.TrimPrefix(r.URL.Path, "/vramcalc-test/qwen-copy/")
-		case strings.HasPrefix(r.URL.Path, "/cdn/"):
-			auth := r.URL.Query().Get("token") + " " + r.Header.Get("Authorization")
-			http.Error(w, "internal error for "+auth, http.StatusInternalServerError)
-			return
-		}
-		files.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
+func fakeHub(t *testing.T) *httptest.Server { return cmdtest.FakeHub(t) }
 
 // hubModes are the two ways vramcalc reads the Hub: vramcalc-hub as a
 // child process, as the vramcalc program does (Env.Hub nil; TestMain puts
