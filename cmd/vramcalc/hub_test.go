@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"os"
@@ -293,5 +294,25 @@ func TestHubCompanionMissing(t *testing.T) {
 	out, errOut, code = runOnline(t, func(*cmdutil.Env) {}, hub.URL, nil, "estimate", "Qwen/Qwen3-0.6B", "--gpu", "T4", "-o", "json")
 	if code != cmdutil.ExitOK || !strings.Contains(out, `"model_source": "catalog"`) {
 		t.Errorf("catalog model: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestHubCompanionInterrupted: Ctrl-C while vramcalc-hub waits on the Hub
+// ends the child at once and vramcalc exits 130, as for any interrupt.
+func TestHubCompanionInterrupted(t *testing.T) {
+	hub := fakeHub(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	var out, errb strings.Builder
+	e := cmdutil.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
+		return map[string]string{"HF_ENDPOINT": hub.URL, "HF_HOME": t.TempDir()}[k]
+	}}
+	start := time.Now()
+	code := cmdutil.Run(ctx, newApp(e), []string{"vramcalc", "estimate", "vramcalc-test/slow", "--gpu", "L4", "--timeout", "10s"}, e)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v after the interrupt at 300ms", d)
+	}
+	if code != cmdutil.ExitInterrupted || out.String() != "" || errb.String() != "vramcalc: interrupted\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 130 and vramcalc: interrupted", code, out.String(), errb.String())
 	}
 }

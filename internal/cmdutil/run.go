@@ -4,7 +4,9 @@
 // the GPUs. vramcalc itself holds the light commands (estimate, plan,
 // models, gpus, accuracy, version); validate, calibrate and plot are
 // separate programs (vramcalc-validate, …) that vramcalc runs, so that their
-// Docker, NVML, fitting and plotting libraries cost estimate nothing.
+// Docker, NVML, fitting and plotting libraries cost estimate nothing, and
+// so is the Hub client (vramcalc-hub, run as a child by HubCompanion), so
+// that vramcalc links no net/http, crypto/tls or cgo.
 package cmdutil
 
 import (
