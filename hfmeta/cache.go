@@ -85,7 +85,7 @@ func (c *Client) FromCache(repo string) (Meta, error) {
 	if c.CacheDir == "" {
 		return Meta{}, fmt.Errorf("hfmeta: cache: no cache dir set: %w", ErrNotFound)
 	}
-	if err := checkRepoID(repo); err != nil {
+	if err := CheckRepoID(repo); err != nil {
 		return Meta{}, fmt.Errorf("hfmeta: cache: %q is not a repo id (%v): %w", repo, err, ErrNotFound)
 	}
 	repoDir := filepath.Join(c.CacheDir, "models--"+strings.ReplaceAll(repo, "/", "--"))
@@ -133,7 +133,7 @@ func (c *Client) FromDir(dir string) (Meta, error) {
 // snapshot); id becomes Model.ID.
 func readModelDir(dir, id string) (Meta, error) {
 	cfgPath := filepath.Join(dir, "config.json")
-	cfg, err := readFileLimit(cfgPath, maxConfigSize)
+	cfg, err := readFileLimit(cfgPath, MaxConfigSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Meta{}, fmt.Errorf("hfmeta: no config.json in %s: %w", dir, ErrNotFound)
 	}
@@ -165,21 +165,21 @@ func readModelDir(dir, id string) (Meta, error) {
 		}
 		all = append(all, ts...)
 	}
-	if len(files) > 0 {
-		setTensors(&model, all, estimate.WeightsFromSafetensors, &meta)
-	}
 	meta.Model = model
+	if len(files) > 0 {
+		meta.SetTensors(all, estimate.WeightsFromSafetensors)
+	}
 	return meta, nil
 }
 
 // localShards picks the safetensors files of dir to read. When there are
 // none to read it returns a note for Meta.Warnings instead.
 func localShards(dir string) (files []string, note string, bytesRead int64, err error) {
-	idxPath := filepath.Join(dir, indexFile)
-	idx, err := readFileLimit(idxPath, maxIndexSize)
+	idxPath := filepath.Join(dir, IndexFile)
+	idx, err := readFileLimit(idxPath, MaxIndexSize)
 	switch {
 	case err == nil:
-		names, err := indexShards(idx)
+		names, err := ParseIndex(idx)
 		if err != nil {
 			return nil, "", int64(len(idx)), fmt.Errorf("hfmeta: %s: %w", idxPath, err)
 		}
@@ -198,8 +198,8 @@ func localShards(dir string) (files []string, note string, bytesRead int64, err 
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, "", 0, fmt.Errorf("hfmeta: %w", err)
 	}
-	if _, err := os.Stat(filepath.Join(dir, singleFile)); err == nil {
-		return []string{singleFile}, "", 0, nil
+	if _, err := os.Stat(filepath.Join(dir, SingleFile)); err == nil {
+		return []string{SingleFile}, "", 0, nil
 	}
 	matches, err := filepath.Glob(filepath.Join(dir, "*.safetensors"))
 	if err != nil {
@@ -216,7 +216,7 @@ func localShards(dir string) (files []string, note string, bytesRead int64, err 
 		note = fmt.Sprintf("no safetensors files in %s; weights derived from config.json", dir)
 	case 1:
 	default:
-		note = fmt.Sprintf("no %s or %s in %s; counting the tensors of all %d *.safetensors files", singleFile, indexFile, dir, len(files))
+		note = fmt.Sprintf("no %s or %s in %s; counting the tensors of all %d *.safetensors files", SingleFile, IndexFile, dir, len(files))
 	}
 	return files, note, 0, nil
 }

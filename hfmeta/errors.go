@@ -1,11 +1,6 @@
 package hfmeta
 
-import (
-	"errors"
-	"fmt"
-	"net/http"
-	"net/url"
-)
+import "errors"
 
 // Sentinel errors. Every error the package returns wraps at most a few of
 // these, so callers branch with errors.Is and show the message as is.
@@ -15,7 +10,9 @@ var (
 	// lists those places.
 	ErrNotFound = errors.New("model not found")
 	// ErrGated means the Hub answered 401 or 403: the repo is gated or
-	// private and the request carried no token, or one without access.
+	// private and the request carried no token, or one without access
+	// (package hfmeta/hub returns it; it is here so that callers branch on
+	// it without linking the Hub client).
 	ErrGated = errors.New("gated or private repo")
 	// ErrOffline means the Hub was not asked because Client.Offline is set.
 	ErrOffline = errors.New("offline mode, the hub was not asked")
@@ -29,48 +26,3 @@ var (
 	// unknown dtype, or data offsets that disagree with shape and dtype.
 	ErrBadHeader = errors.New("bad safetensors header")
 )
-
-// HTTPError is a Hub response with an unexpected status. URL is the URL
-// requested (never the redirect target, whose query may hold signed
-// credentials, and never a token: tokens travel only in the Authorization
-// header). It wraps ErrGated for 401 and 403 and ErrNotFound for 404.
-type HTTPError struct {
-	URL    string
-	Status int
-}
-
-func (e *HTTPError) Error() string {
-	msg := fmt.Sprintf("GET %s: %d %s", e.URL, e.Status, http.StatusText(e.Status))
-	switch e.Status {
-	case http.StatusUnauthorized:
-		return msg + ": the repo is gated or private (or does not exist); a token with access is needed"
-	case http.StatusForbidden:
-		return msg + ": the repo is gated or private and the token has no access to it; request access on the model page"
-	case http.StatusNotFound:
-		return msg + ": not found"
-	}
-	return msg
-}
-
-// Unwrap returns the sentinel the status stands for, or nil.
-func (e *HTTPError) Unwrap() error {
-	switch e.Status {
-	case http.StatusUnauthorized, http.StatusForbidden:
-		return ErrGated
-	case http.StatusNotFound:
-		return ErrNotFound
-	}
-	return nil
-}
-
-// redactURL returns u without user info and query, for error messages.
-func redactURL(u string) string {
-	p, err := url.Parse(u)
-	if err != nil {
-		return "(unparsable url)"
-	}
-	p.User = nil
-	p.RawQuery = ""
-	p.Fragment = ""
-	return p.String()
-}

@@ -15,16 +15,16 @@ package hfmeta_test
 
 import (
 	"bytes"
-	"encoding/binary"
-	"encoding/json"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/hfmeta/internal/fixture"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated fixtures under testdata/")
@@ -86,100 +86,19 @@ var llama31_8B = decoder{layers: 32, hidden: 4096, inter: 14336, heads: 32, kvHe
 // tie_word_embeddings is true).
 var qwen3_06B = decoder{layers: 28, hidden: 1024, inter: 3072, heads: 16, kvHeads: 8, headDim: 128, vocab: 151936, qkNorm: true, lmHead: true, dtype: estimate.BF16}
 
-// gptq70B is a 4-bit GPTQ export of a Llama-3-70B-shaped model (AutoGPTQ
-// names: qweight, qzeros, scales, g_idx per linear layer), 2,403 tensors.
-// Split into 30 shards it has ~80 tensors and a ~9 KB header per shard,
-// the size the 30-shard transfer bound is measured on.
-func gptq70B() []estimate.Tensor {
-	const hidden, inter, kv, vocab, group = 8192, 28672, 1024, 128256, 128
-	ts := []estimate.Tensor{{Name: "model.embed_tokens.weight", DType: estimate.F16, Shape: []int64{vocab, hidden}}}
-	linear := func(name string, in, out int64) []estimate.Tensor {
-		return []estimate.Tensor{
-			{Name: name + ".g_idx", DType: estimate.I32, Shape: []int64{in}},
-			{Name: name + ".qweight", DType: estimate.I32, Shape: []int64{in / 8, out}},
-			{Name: name + ".qzeros", DType: estimate.I32, Shape: []int64{in / group, out / 8}},
-			{Name: name + ".scales", DType: estimate.F16, Shape: []int64{in / group, out}},
-		}
-	}
-	for i := range 80 {
-		p := fmt.Sprintf("model.layers.%d.", i)
-		ts = append(ts, estimate.Tensor{Name: p + "input_layernorm.weight", DType: estimate.F16, Shape: []int64{hidden}})
-		ts = append(ts, linear(p+"mlp.down_proj", inter, hidden)...)
-		ts = append(ts, linear(p+"mlp.gate_proj", hidden, inter)...)
-		ts = append(ts, linear(p+"mlp.up_proj", hidden, inter)...)
-		ts = append(ts, estimate.Tensor{Name: p + "post_attention_layernorm.weight", DType: estimate.F16, Shape: []int64{hidden}})
-		ts = append(ts, linear(p+"self_attn.k_proj", hidden, kv)...)
-		ts = append(ts, linear(p+"self_attn.o_proj", hidden, hidden)...)
-		ts = append(ts, linear(p+"self_attn.q_proj", hidden, hidden)...)
-		ts = append(ts, linear(p+"self_attn.v_proj", hidden, kv)...)
-	}
-	return append(ts,
-		estimate.Tensor{Name: "model.norm.weight", DType: estimate.F16, Shape: []int64{hidden}},
-		estimate.Tensor{Name: "lm_head.weight", DType: estimate.F16, Shape: []int64{vocab, hidden}},
-	)
-}
-
-// headerOnly returns a header-only safetensors file for ts, in the given
-// order, with consecutive data offsets.
-func headerOnly(ts []estimate.Tensor, meta map[string]string) []byte {
-	var j bytes.Buffer
-	j.WriteByte('{')
-	if meta != nil {
-		m, _ := json.Marshal(meta)
-		j.WriteString(`"__metadata__":`)
-		j.Write(m)
-	}
-	var off int64
-	for i, t := range ts {
-		if i > 0 || meta != nil {
-			j.WriteByte(',')
-		}
-		name, _ := json.Marshal(t.Name)
-		shape, _ := json.Marshal(t.Shape)
-		if t.Shape == nil {
-			shape = []byte("[]")
-		}
-		size := t.Bytes()
-		fmt.Fprintf(&j, `%s:{"dtype":"%s","shape":%s,"data_offsets":[%d,%d]}`, name, t.DType, shape, off, off+size)
-		off += size
-	}
-	j.WriteByte('}')
-	for j.Len()%8 != 0 {
-		j.WriteByte(' ')
-	}
-	return withPrefix(uint64(j.Len()), j.Bytes())
-}
-
 // raw returns body with its exact length as the prefix.
 func raw(body string) []byte { return withPrefix(uint64(len(body)), []byte(body)) }
 
-// withPrefix returns the 8-byte little-endian n followed by body.
-func withPrefix(n uint64, body []byte) []byte {
-	out := binary.LittleEndian.AppendUint64(nil, n)
-	return append(out, body...)
-}
+// The generators the hub tests share (hfmeta/internal/fixture).
+var (
+	headerOnly = fixture.HeaderOnly
+	withPrefix = fixture.WithPrefix
+	shards     = fixture.Shards
+	sumTensors = fixture.SumTensors
+	fileSize   = fixture.FileSize
+)
 
-// shards splits ts into k shards of consecutive tensors with nearly equal
-// counts and returns the files plus a model.safetensors.index.json as
-// transformers writes it (sorted keys, two-space indent).
-func shards(ts []estimate.Tensor, k int) map[string][]byte {
-	files := make(map[string][]byte)
-	weightMap := make(map[string]string)
-	var total int64
-	for i := range k {
-		part := ts[i*len(ts)/k : (i+1)*len(ts)/k]
-		name := fmt.Sprintf("model-%05d-of-%05d.safetensors", i+1, k)
-		files[name] = headerOnly(part, map[string]string{"format": "pt"})
-		for _, t := range part {
-			weightMap[t.Name] = name
-			total += t.Bytes()
-		}
-	}
-	index := map[string]any{"metadata": map[string]int64{"total_size": total}, "weight_map": weightMap}
-	b, _ := json.MarshalIndent(index, "", "  ")
-	files["model.safetensors.index.json"] = append(b, '\n')
-	return files
-}
+func testdataHub() fs.FS { return os.DirFS("testdata/hub") }
 
 // generated returns every generated fixture, keyed by its path under testdata/.
 func generated() map[string][]byte {
@@ -251,15 +170,4 @@ func TestFixtures(t *testing.T) {
 			t.Errorf("%s differs from its generator (run go test ./hfmeta -run TestFixtures -update)", full)
 		}
 	}
-}
-
-// sumTensors returns the number of tensors, elements and bytes in ts,
-// counting each entry Count times.
-func sumTensors(ts []estimate.Tensor) (n, elements, bytes int64) {
-	for _, t := range ts {
-		n += t.N()
-		elements += t.Elements() * t.N()
-		bytes += t.Bytes()
-	}
-	return n, elements, bytes
 }

@@ -4,38 +4,38 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"time"
 
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/hfmeta/catalog"
 )
 
 // Client finds a model's config and safetensors headers. The zero value
-// works: it asks https://huggingface.co for revision "main" with no token
-// and no cache. Fields are read, never changed, so one Client may be used
-// from several goroutines.
+// works: it reads local directories and the embedded catalog, and with no
+// Remote it never asks the Hub. Fields are read, never changed, so one
+// Client may be used from several goroutines.
 type Client struct {
-	// Endpoint is the Hub base URL (HF_ENDPOINT); empty means DefaultEndpoint.
+	// Endpoint is the Hub base URL (HF_ENDPOINT); empty means
+	// DefaultEndpoint. Resolve uses it only to turn a model page URL under
+	// it into the repo id; Remote does the asking.
 	Endpoint string
-	// Token is sent as "Authorization: Bearer <token>" when non-empty. It
-	// never appears in an error, a warning or Meta.
-	Token string
-	// HTTP sends the requests; nil means a client with a 60 s timeout.
-	HTTP *http.Client
 	// CacheDir is the Hugging Face hub cache (see CacheDirFromEnv); empty
 	// skips the cache.
 	CacheDir string
-	// Offline skips the Hub (HF_HUB_OFFLINE).
+	// Offline skips the Hub (HF_HUB_OFFLINE): Remote is never called.
 	Offline bool
 	// Revision is the branch, tag or commit to read; empty means "main".
 	Revision string
-	// Concurrency bounds the shard headers fetched at once; 0 means 8.
-	Concurrency int
+	// Remote is Resolve's last step: it reads repo (a checked repo id)
+	// from the Hub, at the revision it was made for. Package hfmeta/hub's
+	// Client.Fetch is one; a program that must not link net/http runs one
+	// in another process. Its errors wrap ErrNotFound, ErrGated and the
+	// other sentinels as the local sources do, and never hold a token. nil
+	// means the Hub is not asked, as with Offline.
+	Remote func(ctx context.Context, repo string) (Meta, error)
 }
 
 // Meta is what Resolve found.
@@ -70,17 +70,22 @@ const (
 // DefaultEndpoint is the Hub used when Client.Endpoint is empty.
 const DefaultEndpoint = "https://huggingface.co"
 
+const defaultRevision = "main"
+
+// MaxConfigSize and MaxIndexSize bound config.json and
+// model.safetensors.index.json, wherever they are read from. DeepSeek-V3's
+// index (91k tensors) is about 9 MB.
 const (
-	defaultRevision    = "main"
-	defaultConcurrency = 8
-	// maxConfigSize and maxIndexSize bound config.json and
-	// model.safetensors.index.json. DeepSeek-V3's index (91k tensors) is
-	// about 9 MB.
-	maxConfigSize = 16 << 20
-	maxIndexSize  = 64 << 20
+	MaxConfigSize = 16 << 20
+	MaxIndexSize  = 64 << 20
 )
 
-var defaultHTTP = &http.Client{Timeout: 60 * time.Second}
+// The file names transformers saves (huggingface_hub constants.py:
+// SAFETENSORS_SINGLE_FILE, SAFETENSORS_INDEX_FILE).
+const (
+	SingleFile = "model.safetensors"
+	IndexFile  = "model.safetensors.index.json"
+)
 
 func (c *Client) endpoint() string {
 	if c.Endpoint == "" {
@@ -96,32 +101,19 @@ func (c *Client) revision() string {
 	return c.Revision
 }
 
-func (c *Client) httpClient() *http.Client {
-	if c.HTTP == nil {
-		return defaultHTTP
-	}
-	return c.HTTP
-}
-
-func (c *Client) concurrency() int {
-	if c.Concurrency <= 0 {
-		return defaultConcurrency
-	}
-	return c.Concurrency
-}
-
 // Resolve finds ref's config.json and safetensors headers, trying in order:
 //
 //  1. a local directory named ref (FromDir);
 //  2. the Hugging Face cache in CacheDir (FromCache);
 //  3. the embedded catalog (FromCatalog);
-//  4. the Hub, unless Offline (FromHub).
+//  4. the Hub, through Remote, unless Offline or Remote is nil.
 //
 // A model page URL ("https://huggingface.co/org/name") stands for its repo
 // id. A ref that looks like a path ("/x", "./x", "~/x", "a/b/c") and is not
 // a directory fails at once. The library does not expand "~"; the caller
 // does. When every source misses, the error wraps ErrNotFound (and
-// ErrOffline when the Hub was skipped) and names the places looked at.
+// ErrOffline when the Hub was skipped because of Offline) and names the
+// places looked at.
 func (c *Client) Resolve(ctx context.Context, ref string) (Meta, error) {
 	if err := ctx.Err(); err != nil {
 		return Meta{}, fmt.Errorf("hfmeta: resolve %q: %w", ref, err)
@@ -133,7 +125,7 @@ func (c *Client) Resolve(ctx context.Context, ref string) (Meta, error) {
 	if looksLikePath(ref) {
 		return Meta{}, fmt.Errorf("hfmeta: resolve %q: %w: no such directory", ref, ErrNotFound)
 	}
-	if err := checkRepoID(ref); err != nil {
+	if err := CheckRepoID(ref); err != nil {
 		return Meta{}, fmt.Errorf("hfmeta: resolve %q: %w: neither a directory nor a hub repo id (%v)", ref, ErrNotFound, err)
 	}
 	looked := []string{fmt.Sprintf("no directory %q", ref)}
@@ -162,7 +154,11 @@ func (c *Client) Resolve(ctx context.Context, ref string) (Meta, error) {
 		return Meta{}, fmt.Errorf("hfmeta: resolve %q: %w (%s) and %w",
 			ref, ErrNotFound, strings.Join(looked, ", "), ErrOffline)
 	}
-	m, err := c.FromHub(ctx, ref)
+	if c.Remote == nil {
+		return Meta{}, fmt.Errorf("hfmeta: resolve %q: %w (%s) and no hub client was given",
+			ref, ErrNotFound, strings.Join(looked, ", "))
+	}
+	m, err := c.Remote(ctx, ref)
 	if errors.Is(err, ErrNotFound) {
 		return Meta{}, fmt.Errorf("%w (also: %s)", err, strings.Join(looked, ", "))
 	}
@@ -171,7 +167,7 @@ func (c *Client) Resolve(ctx context.Context, ref string) (Meta, error) {
 
 // FromCatalog returns the embedded catalog's entry for id, parsed with
 // ParseConfig. Its tensors, when the entry has them, are used without the
-// layers serving never loads (see setTensors), labelled
+// layers serving never loads (see Meta.SetTensors), labelled
 // estimate.WeightsFromCatalog when the entry's published parameter count
 // checks them, else estimate.WeightsFromCatalogUnchecked.
 func (c *Client) FromCatalog(id string) (Meta, error) {
@@ -184,11 +180,10 @@ func (c *Client) FromCatalog(id string) (Meta, error) {
 		return Meta{}, fmt.Errorf("%w (catalog entry %s)", err, e.ID)
 	}
 	m.ID = e.ID
-	meta := Meta{Source: SourceCatalog, Location: "catalog:" + e.ID, Warnings: warnings}
+	meta := Meta{Model: m, Source: SourceCatalog, Location: "catalog:" + e.ID, Warnings: warnings}
 	if len(e.Tensors) > 0 {
-		setTensors(&m, e.Tensors, catalogWeightsFrom(e), &meta)
+		meta.SetTensors(e.Tensors, catalogWeightsFrom(e))
 	}
-	meta.Model = m
 	return meta, nil
 }
 
@@ -207,9 +202,10 @@ func catalogWeightsFrom(e catalog.Entry) string {
 // (huggingface_hub, utils/_validators.py, validate_repo_id).
 var repoIDPattern = regexp.MustCompile(`^(?:[A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
-// checkRepoID rejects what cannot be a Hub repo id, so that no ref turns
-// into an unexpected URL or cache path.
-func checkRepoID(id string) error {
+// CheckRepoID rejects what cannot be a Hub repo id, so that no ref turns
+// into an unexpected URL or cache path. Its error says why, without the
+// id.
+func CheckRepoID(id string) error {
 	switch {
 	case len(id) > 96:
 		return errors.New("longer than 96 characters")

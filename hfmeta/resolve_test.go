@@ -53,26 +53,115 @@ func TestResolvePathThatIsNotADirectory(t *testing.T) {
 	}
 }
 
+// remoteFunc is a Client.Remote that records the repos it is asked for
+// and answers with answer.
+type remoteFunc struct {
+	asked  []string
+	answer func(repo string) (hfmeta.Meta, error)
+}
+
+func (r *remoteFunc) fetch(_ context.Context, repo string) (hfmeta.Meta, error) {
+	r.asked = append(r.asked, repo)
+	return r.answer(repo)
+}
+
 // The cache comes before the catalog, the catalog before the Hub.
 func TestResolveOrder(t *testing.T) {
 	const id = "meta-llama/Llama-3.1-8B-Instruct"
 	if _, ok := catalog.Lookup(id); !ok {
 		t.Fatalf("%s is not in the catalog", id)
 	}
-	hub, srv := newFakeHub(t, testdataHub())
+	remote := &remoteFunc{answer: func(string) (hfmeta.Meta, error) { return hfmeta.Meta{Source: hfmeta.SourceHub}, nil }}
 	cache := t.TempDir()
 	hfCache(t, cache, id, id, llamaFiles...)
 
-	m, err := (&hfmeta.Client{Endpoint: srv.URL, CacheDir: cache}).Resolve(context.Background(), id)
+	m, err := (&hfmeta.Client{CacheDir: cache, Remote: remote.fetch}).Resolve(context.Background(), id)
 	if err != nil || m.Source != "cache" {
 		t.Fatalf("with the model cached: Source %q, err %v; want cache", m.Source, err)
 	}
-	m, err = (&hfmeta.Client{Endpoint: srv.URL, CacheDir: t.TempDir()}).Resolve(context.Background(), id)
+	m, err = (&hfmeta.Client{CacheDir: t.TempDir(), Remote: remote.fetch}).Resolve(context.Background(), id)
 	if err != nil || m.Source != "catalog" {
 		t.Fatalf("with an empty cache: Source %q, err %v; want catalog", m.Source, err)
 	}
-	if got := hub.requests("/"); len(got) != 0 {
-		t.Errorf("the Hub was asked %q", got)
+	if len(remote.asked) != 0 {
+		t.Errorf("the Hub was asked for %q", remote.asked)
+	}
+}
+
+// TestResolveRemote pins the Hub step: Remote gets the repo id (a model
+// page URL under Endpoint trimmed), its Meta is returned as is, a not
+// found gets the places looked at, other errors pass unchanged, and
+// Offline, a nil Remote and refs that are no repo id never reach it.
+func TestResolveRemote(t *testing.T) {
+	const id = "vramcalc-test/remote-model"
+	cache := t.TempDir()
+	looked := fmt.Sprintf(`no directory %q, not in the HF cache %s, not in the embedded catalog (%d models)`, id, cache, len(catalog.IDs()))
+	gated := fmt.Errorf("hfmeta: fetch config %s: %w", id, hfmeta.ErrGated)
+	notFound := fmt.Errorf("hfmeta: fetch config %s: 404: %w", id, hfmeta.ErrNotFound)
+	hubMeta := hfmeta.Meta{Source: hfmeta.SourceHub, Location: "https://hub.example/" + id + "/resolve/v2", BytesRead: 1234}
+	tests := []struct {
+		name   string
+		c      hfmeta.Client
+		ref    string
+		answer error
+		asked  []string
+		err    string // "" for success
+		is     []error
+		isNot  []error
+	}{
+		{"found", hfmeta.Client{}, id, nil, []string{id}, "", nil, nil},
+		{"model page under the endpoint", hfmeta.Client{Endpoint: "https://hub.example/"}, "https://hub.example/" + id + "/", nil, []string{id}, "", nil, nil},
+		{"model page on huggingface.co", hfmeta.Client{Endpoint: "https://hub.example"}, "https://huggingface.co/" + id, nil, []string{id}, "", nil, nil},
+		{"not found", hfmeta.Client{}, id, notFound, []string{id},
+			notFound.Error() + " (also: " + looked + ")", []error{hfmeta.ErrNotFound}, []error{hfmeta.ErrOffline}},
+		{"gated", hfmeta.Client{}, id, gated, []string{id}, gated.Error(), []error{hfmeta.ErrGated}, []error{hfmeta.ErrNotFound}},
+		{"offline", hfmeta.Client{Offline: true}, id, nil, nil,
+			fmt.Sprintf("hfmeta: resolve %q: model not found (%s) and offline mode, the hub was not asked", id, looked),
+			[]error{hfmeta.ErrNotFound, hfmeta.ErrOffline}, nil},
+		{"no remote", hfmeta.Client{}, id, nil, nil,
+			fmt.Sprintf("hfmeta: resolve %q: model not found (%s) and no hub client was given", id, looked),
+			[]error{hfmeta.ErrNotFound}, []error{hfmeta.ErrOffline}},
+		{"not a repo id", hfmeta.Client{}, "org/na--me", nil, nil,
+			`hfmeta: resolve "org/na--me": model not found: neither a directory nor a hub repo id ("--" and ".." are not allowed)`,
+			[]error{hfmeta.ErrNotFound}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			remote := &remoteFunc{answer: func(string) (hfmeta.Meta, error) {
+				if tt.answer != nil {
+					return hfmeta.Meta{}, tt.answer
+				}
+				return hubMeta, nil
+			}}
+			c := tt.c
+			c.CacheDir = cache
+			if tt.name != "no remote" {
+				c.Remote = remote.fetch
+			}
+			m, err := c.Resolve(context.Background(), tt.ref)
+			if !reflect.DeepEqual(remote.asked, tt.asked) {
+				t.Errorf("Remote asked for %q, want %q", remote.asked, tt.asked)
+			}
+			if tt.err == "" {
+				if err != nil || !reflect.DeepEqual(m, hubMeta) {
+					t.Fatalf("Resolve = %+v, %v; want %+v", m, err, hubMeta)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.err {
+				t.Fatalf("err = %v\nwant  %s", err, tt.err)
+			}
+			for _, target := range tt.is {
+				if !errors.Is(err, target) {
+					t.Errorf("err is not %v", target)
+				}
+			}
+			for _, target := range tt.isNot {
+				if errors.Is(err, target) {
+					t.Errorf("err is %v", target)
+				}
+			}
+		})
 	}
 }
 
@@ -103,66 +192,5 @@ func TestResolveOfflineUnknown(t *testing.T) {
 		`not in the HF cache %s, not in the embedded catalog (%d models)) and offline mode, the hub was not asked`, cache, len(catalog.IDs()))
 	if err.Error() != want {
 		t.Errorf("err = %q\nwant  %q", err, want)
-	}
-}
-
-func TestResolveHub(t *testing.T) {
-	hub, srv := newFakeHub(t, testdataHub())
-	hub.alias = map[string]string{"vramcalc-test/llama-sharded": "meta-llama/Llama-3.1-8B-Instruct"}
-	c := &hfmeta.Client{Endpoint: srv.URL, CacheDir: t.TempDir()}
-
-	m, err := c.Resolve(context.Background(), "vramcalc-test/llama-sharded")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if n, _, size := sumTensors(m.Model.Tensors); m.Source != "hub" || n != 291 || size != 16_060_522_496 {
-		t.Errorf("Source %q, %d tensors, %d bytes; want hub, 291, 16060522496", m.Source, n, size)
-	}
-
-	_, err = c.Resolve(context.Background(), "vramcalc-test/unknown-model")
-	var he *hfmeta.HTTPError
-	if !errors.Is(err, hfmeta.ErrNotFound) || !errors.As(err, &he) || he.Status != 404 || errors.Is(err, hfmeta.ErrOffline) {
-		t.Fatalf("err = %v, want a 404 ErrNotFound", err)
-	}
-	if !strings.Contains(err.Error(), `(also: no directory "vramcalc-test/unknown-model", not in the HF cache`) {
-		t.Errorf("err = %q does not say where else it looked", err)
-	}
-}
-
-// The token goes into the Authorization header and nowhere else: not into
-// errors (whatever the failure), warnings or Meta.
-func TestTokenNeverInErrors(t *testing.T) {
-	const token = "hf_neverLEAKEDtoken0000"
-	hub, srv := newFakeHub(t, testdataHub())
-	hub.gated, hub.grant = map[string]bool{"vramcalc-test/gated-model": true}, "hf_someoneElse"
-	c := &hfmeta.Client{Endpoint: srv.URL, Token: token, CacheDir: t.TempDir()}
-	var failures int
-	for _, ref := range []string{"vramcalc-test/gated-model", "vramcalc-test/unknown-model", "vramcalc-test/truncated-header",
-		"vramcalc-test/huge-header", "./missing", "bad//ref"} {
-		m, err := c.Resolve(context.Background(), ref)
-		if err != nil {
-			failures++
-		}
-		if s := fmt.Sprintf("%v %+v %#v", err, err, m); strings.Contains(s, "LEAKED") {
-			t.Errorf("%s: token in %q", ref, s)
-		}
-	}
-	if failures != 6 {
-		t.Errorf("%d failures, want 6", failures)
-	}
-	m, err := c.Resolve(context.Background(), "vramcalc-test/config-only")
-	if err != nil || strings.Contains(fmt.Sprintf("%#v", m), "LEAKED") {
-		t.Errorf("err %v, or token in Meta", err)
-	}
-	if got := hub.auth[len(hub.auth)-1]; got != "Bearer "+token {
-		t.Errorf("Authorization %q, want the token", got)
-	}
-	// Without a token no Authorization header is sent at all.
-	hub.auth = nil
-	if _, err := (&hfmeta.Client{Endpoint: srv.URL}).FromHub(context.Background(), "vramcalc-test/config-only"); err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(hub.auth, []string{"", "", ""}) {
-		t.Errorf("Authorization headers %q, want none", hub.auth)
 	}
 }

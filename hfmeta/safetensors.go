@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -110,6 +111,35 @@ func readAtErr(err error, off, want int64, got int) error {
 		return fmt.Errorf("%w: read %d of %d bytes at offset %d", ErrTruncated, got, want, off)
 	}
 	return err
+}
+
+// HeaderSize returns the size of the safetensors header that b starts
+// with: the 8-byte length prefix plus the N bytes of JSON it declares. It
+// is how a reader that fetches a file's first bytes (package hfmeta/hub)
+// learns whether it has the whole header. b shorter than the prefix gives
+// ErrTruncated, N above MaxHeaderSize ErrHeaderTooLarge and, when
+// fileSize >= 0, 8+N past fileSize ErrTruncated. Errors have no package
+// prefix, for the caller to say which file.
+func HeaderSize(b []byte, fileSize int64) (int64, error) {
+	if len(b) < headerPrefix {
+		return 0, fmt.Errorf("%w: file is %d bytes, shorter than the 8-byte length prefix", ErrTruncated, len(b))
+	}
+	n, err := headerLength(b[:headerPrefix], fileSize)
+	if err != nil {
+		return 0, err
+	}
+	return headerPrefix + n, nil
+}
+
+// DecodeHeader parses the safetensors header b starts with (HeaderSize
+// bytes; bytes after it are ignored) and checks it as ParseHeader does.
+// Errors have no package prefix.
+func DecodeHeader(b []byte) ([]estimate.Tensor, error) {
+	size, err := HeaderSize(b, int64(len(b)))
+	if err != nil {
+		return nil, err
+	}
+	return decodeHeader(b[headerPrefix:size])
 }
 
 // headerLength decodes the length prefix and checks it against
@@ -281,19 +311,45 @@ func shapeKey(shape []int64) string {
 	return b.String()
 }
 
-// setTensors gives m the tensors ts without the layers the engine never
-// builds (numbered at or beyond num_hidden_layers, e.g. DeepSeek's
-// multi-token-prediction layer; noted in meta), compacted, and says in
-// m.TensorsFrom where they came from (an estimate.WeightsFrom* label). When
-// no tensor is left both stay empty: the estimate then derives the weights
-// from config.json and says so.
-func setTensors(m *estimate.Model, ts []estimate.Tensor, from string, meta *Meta) {
-	kept, dropped := estimate.LoadedTensors(ts, m.Layers)
+// SetTensors gives m.Model the tensors ts without the layers the engine
+// never builds (numbered at or beyond m.Model.Layers, e.g. DeepSeek's
+// multi-token-prediction layer; noted in m.Warnings), compacted, and says
+// in m.Model.TensorsFrom where they came from: from, an
+// estimate.WeightsFrom* label. When no tensor is left both stay empty: the
+// estimate then derives the weights from config.json and says so. Every
+// source calls it once, after setting m.Model from config.json.
+func (m *Meta) SetTensors(ts []estimate.Tensor, from string) {
+	kept, dropped := estimate.LoadedTensors(ts, m.Model.Layers)
 	if dropped > 0 {
-		meta.Warnings = append(meta.Warnings, fmt.Sprintf("skipped %d tensors of layers numbered %d and above (not loaded for serving, e.g. a multi-token-prediction layer)", dropped, m.Layers))
+		m.Warnings = append(m.Warnings, fmt.Sprintf("skipped %d tensors of layers numbered %d and above (not loaded for serving, e.g. a multi-token-prediction layer)", dropped, m.Model.Layers))
 	}
-	m.Tensors, m.TensorsFrom = CompactTensors(kept), ""
-	if len(m.Tensors) > 0 {
-		m.TensorsFrom = from
+	m.Model.Tensors, m.Model.TensorsFrom = CompactTensors(kept), ""
+	if len(m.Model.Tensors) > 0 {
+		m.Model.TensorsFrom = from
 	}
+}
+
+// ParseIndex returns the distinct shard files a
+// model.safetensors.index.json's weight_map names, sorted. Names must be
+// relative paths inside the repo. Errors start "bad index: ", for the
+// caller to say which file.
+func ParseIndex(data []byte) ([]string, error) {
+	var idx struct {
+		WeightMap map[string]string `json:"weight_map"`
+	}
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, fmt.Errorf("bad index: %v", err)
+	}
+	if len(idx.WeightMap) == 0 {
+		return nil, errors.New("bad index: empty weight_map")
+	}
+	var files []string
+	for _, f := range idx.WeightMap {
+		if f == "" || path.IsAbs(f) || path.Clean(f) != f || f == ".." || strings.HasPrefix(f, "../") || strings.Contains(f, `\`) {
+			return nil, fmt.Errorf("bad index: shard name %q is not a relative path inside the repo", f)
+		}
+		files = append(files, f)
+	}
+	slices.Sort(files)
+	return slices.Compact(files), nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -76,7 +77,50 @@ func TestParseHeaderErrors(t *testing.T) {
 					t.Errorf("%s: err = %q, want the hfmeta: prefix and %q", how, err, tt.contains)
 				}
 			}
+			// DecodeHeader, as hfmeta/hub calls it: the same error
+			// without the prefix, for the caller to say which file.
+			_, atErr := hfmeta.ParseHeaderAt(bytes.NewReader(tt.file), int64(len(tt.file)))
+			if _, err := hfmeta.DecodeHeader(tt.file); !errors.Is(err, tt.want) || "hfmeta: "+err.Error() != atErr.Error() {
+				t.Errorf("DecodeHeader: err = %v, want %q without its prefix", err, atErr)
+			}
 		})
+	}
+}
+
+// TestHeaderSize pins what hfmeta/hub learns from a shard's first bytes:
+// the header's size with its prefix, checked against the file's size when
+// known, and the exact errors.
+func TestHeaderSize(t *testing.T) {
+	file := headerOnly(qwen3_06B.tensors(), map[string]string{"format": "pt"})
+	if len(file) != 35_352 {
+		t.Fatalf("the Qwen3-0.6B header is %d bytes, want 35352", len(file))
+	}
+	for _, tt := range []struct {
+		b    []byte
+		size int64
+	}{{file[:16<<10], 35_352}, {file[:8], -1}, {file, 1 << 30}} {
+		if n, err := hfmeta.HeaderSize(tt.b, tt.size); n != 35_352 || err != nil {
+			t.Errorf("HeaderSize(%d bytes, %d) = %d, %v; want 35352", len(tt.b), tt.size, n, err)
+		}
+	}
+	// Bytes after the header are ignored.
+	ts, err := hfmeta.DecodeHeader(append(slices.Clip(file), make([]byte, 1000)...))
+	if n, elements, _ := sumTensors(ts); err != nil || n != 311 || elements != 751_632_384 {
+		t.Errorf("DecodeHeader: %d tensors, %d elements, %v; want 311, 751632384", n, elements, err)
+	}
+	for _, tt := range []struct {
+		b    []byte
+		size int64
+		want error
+		msg  string
+	}{
+		{[]byte{1, 2, 3}, -1, hfmeta.ErrTruncated, "safetensors header truncated: file is 3 bytes, shorter than the 8-byte length prefix"},
+		{withPrefix(4096, make([]byte, 48)), 56, hfmeta.ErrTruncated, "safetensors header truncated: length prefix says 4096 bytes, the file has 48 after it"},
+		{withPrefix(200_000_000, nil), -1, hfmeta.ErrHeaderTooLarge, "safetensors header too large: length prefix says 200000000 bytes, the limit is 100000000"},
+	} {
+		if n, err := hfmeta.HeaderSize(tt.b, tt.size); n != 0 || !errors.Is(err, tt.want) || err.Error() != tt.msg {
+			t.Errorf("HeaderSize = %d, %v; want %q", n, err, tt.msg)
+		}
 	}
 }
 

@@ -11,14 +11,13 @@ import (
 
 // TestTensorsFromPerSource pins Model.TensorsFrom, the label the estimate
 // reports as "weights from", for every source Resolve reads: safetensors
-// headers from a local directory, the HF cache and the Hub; the catalog's
+// headers from a local directory and the HF cache (the Hub's:
+// hfmeta/hub's TestTensorsFromHub); the catalog's
 // summary, checked when the entry has a published parameter count
 // (Qwen3-0.6B: 751,632,384) and unchecked when it has none (Qwen3-14B); and
 // no label when there are no tensors (the estimate then says config.json).
 func TestTensorsFromPerSource(t *testing.T) {
 	const llama = "meta-llama/Llama-3.1-8B-Instruct"
-	_, srv := newFakeHub(t, testdataHub())
-	hub := &hfmeta.Client{Endpoint: srv.URL}
 	tests := []struct {
 		name    string
 		resolve func(t *testing.T) (hfmeta.Meta, error)
@@ -42,12 +41,6 @@ func TestTensorsFromPerSource(t *testing.T) {
 			hfCache(t, dir, llama, llama, "config.json")
 			return (&hfmeta.Client{CacheDir: dir}).FromCache(llama)
 		}, hfmeta.SourceCache, 0, ""},
-		{"hub", func(t *testing.T) (hfmeta.Meta, error) {
-			return hub.FromHub(context.Background(), "Qwen/Qwen3-0.6B")
-		}, hfmeta.SourceHub, 14, estimate.WeightsFromSafetensors},
-		{"hub, config only", func(t *testing.T) (hfmeta.Meta, error) {
-			return hub.FromHub(context.Background(), "vramcalc-test/config-only")
-		}, hfmeta.SourceHub, 0, ""},
 		{"catalog, checked against the published count", func(t *testing.T) (hfmeta.Meta, error) {
 			return (&hfmeta.Client{Offline: true}).Resolve(context.Background(), "Qwen/Qwen3-0.6B")
 		}, hfmeta.SourceCatalog, 14, estimate.WeightsFromCatalog},

@@ -6,7 +6,10 @@ import (
 	"os"
 
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
+	"github.com/vramcalc/vramcalc/internal/hubcmd"
 	"github.com/vramcalc/vramcalc/internal/validatecmd"
 )
 
-func main() { os.Exit(cmdutil.Main(validatecmd.Root)) }
+// It links net/http for Docker anyway, so it reads the Hub itself rather
+// than through vramcalc-hub.
+func main() { os.Exit(cmdutil.Main(validatecmd.Root, hubcmd.InProcess)) }

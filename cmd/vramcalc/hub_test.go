@@ -1,84 +1,74 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
-	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vramcalc/vramcalc/internal/cmdtest"
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
+	"github.com/vramcalc/vramcalc/internal/hubcmd"
 )
 
-const testToken = "hf_vramcalcSecretTokenValue"
+const testToken = cmdtest.HubToken
 
-// fakeHub serves hfmeta's Hub fixtures (<org>/<repo>/resolve/main/<file>);
-// the gated repo answers 401 without the test token and 403 with another.
-func fakeHub(t *testing.T) *httptest.Server {
-	t.Helper()
-	files := http.FileServer(http.Dir(filepath.Join("..", "..", "hfmeta", "testdata", "hub")))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case strings.HasPrefix(r.URL.Path, "/vramcalc-test/slow/"):
-			select {
-			case <-time.After(5 * time.Second):
-			case <-r.Context().Done():
-			}
-			return
-		case strings.HasPrefix(r.URL.Path, "/vramcalc-test/gated-model/"):
-			switch r.Header.Get("Authorization") {
-			case "Bearer " + testToken:
-			case "":
-				http.Error(w, "Access to model vramcalc-test/gated-model is restricted.", http.StatusUnauthorized)
-				return
-			default:
-				http.Error(w, "forbidden", http.StatusForbidden)
-				return
-			}
-		}
-		files.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	return srv
+func fakeHub(t *testing.T) *httptest.Server { return cmdtest.FakeHub(t) }
+
+// hubModes are the two ways vramcalc reads the Hub: vramcalc-hub as a
+// child process, as the vramcalc program does (Env.Hub nil; TestMain puts
+// vramcalc-hub on PATH), and in this process (hubcmd.InProcess, as
+// cmdtest.RunEnv wires it and vramcalc-validate does).
+var hubModes = []struct {
+	name  string
+	setup func(*cmdutil.Env)
+}{
+	{"vramcalc-hub", func(*cmdutil.Env) {}},
+	{"in-process", hubcmd.InProcess},
 }
 
-// runOnline runs vramcalc against the fake Hub with the given extra env.
-func runOnline(t *testing.T, hub string, vars map[string]string, args ...string) (string, string, int) {
+// runOnline runs vramcalc against the fake Hub with the given extra env
+// (HF_HOME defaults to a new directory), reading the Hub as setup says.
+func runOnline(t *testing.T, setup func(*cmdutil.Env), hub string, vars map[string]string, args ...string) (string, string, int) {
 	t.Helper()
 	all := map[string]string{"HF_ENDPOINT": hub, "HF_HOME": t.TempDir()}
 	for k, v := range vars {
 		all[k] = v
 	}
-	return cmdtest.RunEnv(t, newApp, all, args...)
+	return cmdtest.RunEnvWith(t, newApp, all, setup, args...)
 }
 
+// TestHubErrorsAndToken runs each case through vramcalc-hub and in-process:
+// the exit code, the report and the error and hint lines are the same
+// byte for byte, the error is printed once, and no token is printed.
 func TestHubErrorsAndToken(t *testing.T) {
 	hub := fakeHub(t)
 	cases := []struct {
-		name     string
-		vars     map[string]string
-		args     []string
-		code     int
-		stdout   []string
-		stderr   []string
-		noStdout bool
+		name   string
+		vars   map[string]string
+		args   []string
+		code   int
+		stdout []string
+		stderr []string
 	}{
 		{
 			name:   "gated without token",
 			args:   []string{"estimate", "vramcalc-test/gated-model", "--gpu", "L4"},
 			code:   cmdutil.ExitError,
-			stderr: []string{"vramcalc: error: ", "401", "vramcalc: hint: the repo is gated or private", "HF_TOKEN"},
+			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/gated-model: GET " + hub.URL + "/vramcalc-test/gated-model/resolve/main/config.json: 401 Unauthorized: the repo is gated or private (or does not exist); a token with access is needed\n", "vramcalc: hint: the repo is gated or private: accept its terms on the Hub, then set HF_TOKEN to a token with read access\n"},
 		},
 		{
 			name:   "gated with a wrong token",
 			vars:   map[string]string{"HF_TOKEN": "hf_wrongTokenValue123"},
 			args:   []string{"estimate", "vramcalc-test/gated-model", "--gpu", "L4"},
 			code:   cmdutil.ExitError,
-			stderr: []string{"403", "vramcalc: hint: the repo is gated or private"},
+			stderr: []string{": 403 Forbidden: the repo is gated or private and the token has no access to it; request access on the model page\n", "vramcalc: hint: the repo is gated or private"},
 		},
 		{
 			name: "gated with the token",
@@ -90,16 +80,42 @@ func TestHubErrorsAndToken(t *testing.T) {
 			stdout: []string{`"model_source": "hub"`, `"weights_from": "config.json"`, `"kv_bytes_per_token": 114688`},
 		},
 		{
+			name:   "the token from the token file",
+			vars:   map[string]string{"HF_TOKEN_PATH": tokenFile(t, testToken)},
+			args:   []string{"estimate", "vramcalc-test/gated-model", "--gpu", "L4", "-o", "json"},
+			code:   cmdutil.ExitOK,
+			stdout: []string{`"model_source": "hub"`, `"kv_bytes_per_token": 114688`},
+		},
+		{
+			name: "safetensors headers",
+			args: []string{"estimate", "vramcalc-test/qwen-copy", "--gpu", "T4", "-o", "json"},
+			code: cmdutil.ExitOK,
+			// As TestLocalDirectory: (751,632,384 + 1,024) · 2 B.
+			stdout: []string{`"model_source": "hub"`, `"weights_from": "safetensors headers"`, `"weights_bytes": 1503266816`},
+		},
+		{
+			name:   "another revision",
+			args:   []string{"estimate", "vramcalc-test/qwen-copy", "--gpu", "T4", "--revision", "v2.0"},
+			code:   cmdutil.ExitError,
+			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/qwen-copy: GET " + hub.URL + "/vramcalc-test/qwen-copy/resolve/v2.0/config.json: 404 Not Found: not found (also: "},
+		},
+		{
 			name:   "not found",
 			args:   []string{"estimate", "vramcalc-test/no-such-model", "--gpu", "L4"},
 			code:   cmdutil.ExitError,
-			stderr: []string{"404", "vramcalc: hint: pass a local directory"},
+			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/no-such-model: GET " + hub.URL + "/vramcalc-test/no-such-model/resolve/main/config.json: 404 Not Found: not found (also: no directory \"vramcalc-test/no-such-model\", not in the HF cache ", "vramcalc: hint: pass a local directory"},
+		},
+		{
+			name:   "not found, close to a catalog model",
+			args:   []string{"estimate", "meta-llama/Llama-3.1-8B-Instruc", "--gpu", "L4"},
+			code:   cmdutil.ExitError,
+			stderr: []string{"404 Not Found: not found (also: ", "vramcalc: hint: did you mean meta-llama/Llama-3.1-8B-Instruct? (`vramcalc models` lists the built-in catalog)\n"},
 		},
 		{
 			name:   "truncated header",
 			args:   []string{"estimate", "vramcalc-test/truncated-header", "--gpu", "L4"},
 			code:   cmdutil.ExitError,
-			stderr: []string{"vramcalc: error: ", "vramcalc: hint: the safetensors file looks corrupt or incomplete"},
+			stderr: []string{"vramcalc: error: hfmeta: fetch header vramcalc-test/truncated-header model.safetensors: safetensors header truncated: length prefix says 4096 bytes, the file has 48 after it\n", "vramcalc: hint: the safetensors file looks corrupt or incomplete"},
 		},
 		{
 			name:   "oversized header",
@@ -111,43 +127,112 @@ func TestHubErrorsAndToken(t *testing.T) {
 			name:   "timeout",
 			args:   []string{"estimate", "vramcalc-test/slow", "--gpu", "L4", "--timeout", "200ms"},
 			code:   cmdutil.ExitError,
-			stderr: []string{"vramcalc: error: ", "vramcalc: hint: the Hub did not answer in time"},
+			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/slow: GET " + hub.URL + "/vramcalc-test/slow/resolve/main/config.json: ", "vramcalc: hint: the Hub did not answer in time"},
 		},
 		{
 			name:   "offline skips the Hub",
 			vars:   map[string]string{"HF_HUB_OFFLINE": "1", "HF_TOKEN": testToken},
 			args:   []string{"estimate", "vramcalc-test/gated-model", "--gpu", "L4"},
 			code:   cmdutil.ExitError,
-			stderr: []string{"vramcalc: hint: pass a local directory"},
+			stderr: []string{"and offline mode, the hub was not asked\n", "vramcalc: hint: pass a local directory"},
 		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			out, errOut, code := runOnline(t, hub.URL, c.vars, c.args...)
-			if code != c.code {
-				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, c.code, out, errOut)
+			vars := map[string]string{"HF_HOME": t.TempDir()} // the same for both, as the messages name it
+			for k, v := range c.vars {
+				vars[k] = v
 			}
-			for _, s := range c.stdout {
-				if !strings.Contains(out, s) {
-					t.Errorf("stdout lacks %q:\n%s", s, out)
+			var first [3]string
+			for i, m := range hubModes {
+				out, errOut, code := runOnline(t, m.setup, hub.URL, vars, c.args...)
+				if code != c.code {
+					t.Fatalf("%s: exit %d, want %d\nstdout: %s\nstderr: %s", m.name, code, c.code, out, errOut)
 				}
-			}
-			for _, s := range c.stderr {
-				if !strings.Contains(errOut, s) {
-					t.Errorf("stderr lacks %q:\n%s", s, errOut)
+				for _, s := range c.stdout {
+					if !strings.Contains(out, s) {
+						t.Errorf("%s: stdout lacks %q:\n%s", m.name, s, out)
+					}
 				}
-			}
-			if code != cmdutil.ExitOK && out != "" {
-				t.Errorf("stdout on error: %q", out)
-			}
-			for _, secret := range []string{testToken, "hf_wrongTokenValue123"} {
-				if strings.Contains(out+errOut, secret) {
-					t.Errorf("the token appears in the output")
+				for _, s := range c.stderr {
+					if !strings.Contains(errOut, s) {
+						t.Errorf("%s: stderr lacks %q:\n%s", m.name, s, errOut)
+					}
+				}
+				if code != cmdutil.ExitOK {
+					if out != "" {
+						t.Errorf("%s: stdout on error: %q", m.name, out)
+					}
+					if n := strings.Count(errOut, "vramcalc: error: "); n != 1 || strings.Count(errOut, "vramcalc: hint: ") != 1 {
+						t.Errorf("%s: want one error and one hint line:\n%s", m.name, errOut)
+					}
+				}
+				for _, secret := range []string{testToken, "hf_wrongTokenValue123"} {
+					if strings.Contains(out+errOut, secret) {
+						t.Errorf("%s: the token appears in the output", m.name)
+					}
+				}
+				got := [3]string{out, errOut, strconv.Itoa(code)}
+				if i == 0 {
+					first = got
+				} else if got != first {
+					t.Errorf("%s prints otherwise than %s:\n%q\n%q", m.name, hubModes[0].name, got, first)
 				}
 			}
 		})
 	}
 }
+
+// tokenFile writes token to a file as huggingface-cli login does.
+func tokenFile(t *testing.T, token string) string {
+	p := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(p, []byte(token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestHubCompanionNeverPrintsToken: when vramcalc-hub fails with the Hub
+// echoing the token in bodies, headers and a redirect's query, neither
+// vramcalc nor vramcalc-hub itself prints it, and vramcalc's exit code and
+// lines are those of any error.
+func TestHubCompanionNeverPrintsToken(t *testing.T) {
+	hub := fakeHub(t)
+	const secret = "hf_companionLEAKtoken0042"
+	for _, repo := range []string{"vramcalc-test/gated-model", "vramcalc-test/broken", "vramcalc-test/slow"} {
+		t.Run(repo, func(t *testing.T) {
+			out, errOut, code := runOnline(t, func(*cmdutil.Env) {}, hub.URL, map[string]string{"HF_TOKEN": secret},
+				"estimate", repo, "--gpu", "L4", "--timeout", "300ms")
+			if code != cmdutil.ExitError || out != "" || !strings.HasPrefix(errOut, "vramcalc: error: hfmeta: fetch config "+repo+": GET "+hub.URL+"/"+repo+"/resolve/main/config.json: ") {
+				t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
+			}
+			if strings.Contains(out+errOut, secret) || strings.Contains(out+errOut, "LEAK") {
+				t.Errorf("vramcalc printed the token: %q", errOut)
+			}
+
+			// vramcalc-hub run as vramcalc runs it.
+			path, err := cmdutil.FindCompanion(cmdutil.HubProgram)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := cmdutil.HubRequest{Repo: repo, Endpoint: hub.URL, Token: secret, Revision: "main", Timeout: 300 * time.Millisecond}
+			cmd := exec.Command(path, cmdutil.HubArgs(r)...)
+			cmd.Env = cmdutil.HubEnv(os.Environ(), r)
+			var stdout, stderr strings.Builder
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err = cmd.Run()
+			if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != wantHubCode[repo] {
+				t.Errorf("vramcalc-hub: %v, want exit %d", err, wantHubCode[repo])
+			}
+			if stdout.Len() != 0 || strings.Contains(stderr.String(), "LEAK") || strings.Count(stderr.String(), "vramcalc: error: ") != 1 {
+				t.Errorf("vramcalc-hub printed stdout %q, stderr %q", stdout.String(), stderr.String())
+			}
+		})
+	}
+}
+
+// wantHubCode is vramcalc-hub's exit code for TestHubCompanionNeverPrintsToken's repos.
+var wantHubCode = map[string]int{"vramcalc-test/gated-model": cmdutil.ExitGated, "vramcalc-test/broken": cmdutil.ExitError, "vramcalc-test/slow": cmdutil.ExitError}
 
 // TestLocalDirectory reads a local model directory with a synthesised
 // header-only safetensors file, and reports a corrupt one with a hint.
@@ -191,5 +276,43 @@ func TestLocalDirectory(t *testing.T) {
 	_, errOut, code = runCLI(t, "estimate", bad, "--gpu", "T4")
 	if code != cmdutil.ExitError || !strings.Contains(errOut, "vramcalc: hint: the safetensors file looks corrupt or incomplete") {
 		t.Errorf("exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestHubCompanionMissing: without vramcalc-hub next to vramcalc or on
+// PATH, a model only the Hub has fails with the install hint, and models
+// from the catalog need no companion.
+func TestHubCompanionMissing(t *testing.T) {
+	hub := fakeHub(t)
+	t.Setenv("PATH", t.TempDir())
+	out, errOut, code := runOnline(t, func(*cmdutil.Env) {}, hub.URL, nil, "estimate", "vramcalc-test/qwen-copy", "--gpu", "T4")
+	want := "vramcalc: error: vramcalc-hub: program not found next to vramcalc or on PATH\n" +
+		"vramcalc: hint: install the vramcalc programs together: go install github.com/vramcalc/vramcalc/cmd/...@latest (or go build -o DIR ./cmd/... from a checkout)\n"
+	if code != cmdutil.ExitError || out != "" || errOut != want {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1 and\n%s", code, out, errOut, want)
+	}
+	out, errOut, code = runOnline(t, func(*cmdutil.Env) {}, hub.URL, nil, "estimate", "Qwen/Qwen3-0.6B", "--gpu", "T4", "-o", "json")
+	if code != cmdutil.ExitOK || !strings.Contains(out, `"model_source": "catalog"`) {
+		t.Errorf("catalog model: exit %d, stderr %q", code, errOut)
+	}
+}
+
+// TestHubCompanionInterrupted: Ctrl-C while vramcalc-hub waits on the Hub
+// ends the child at once and vramcalc exits 130, as for any interrupt.
+func TestHubCompanionInterrupted(t *testing.T) {
+	hub := fakeHub(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(300*time.Millisecond, cancel)
+	var out, errb strings.Builder
+	e := cmdutil.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string {
+		return map[string]string{"HF_ENDPOINT": hub.URL, "HF_HOME": t.TempDir()}[k]
+	}}
+	start := time.Now()
+	code := cmdutil.Run(ctx, newApp(e), []string{"vramcalc", "estimate", "vramcalc-test/slow", "--gpu", "L4", "--timeout", "10s"}, e)
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v after the interrupt at 300ms", d)
+	}
+	if code != cmdutil.ExitInterrupted || out.String() != "" || errb.String() != "vramcalc: interrupted\n" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 130 and vramcalc: interrupted", code, out.String(), errb.String())
 	}
 }

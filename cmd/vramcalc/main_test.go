@@ -13,6 +13,7 @@ import (
 	"github.com/vramcalc/vramcalc/internal/calibratecmd"
 	"github.com/vramcalc/vramcalc/internal/cmdtest"
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
+	"github.com/vramcalc/vramcalc/internal/hubcmd"
 	"github.com/vramcalc/vramcalc/internal/plotcmd"
 	"github.com/vramcalc/vramcalc/internal/validatecmd"
 )
@@ -24,9 +25,10 @@ var update = flag.Bool("update", false, "rewrite the golden files under testdata
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
 		"vramcalc":           main,
-		"vramcalc-validate":  func() { os.Exit(cmdutil.Main(validatecmd.Root)) },
+		"vramcalc-validate":  func() { os.Exit(cmdutil.Main(validatecmd.Root, hubcmd.InProcess)) },
 		"vramcalc-calibrate": func() { os.Exit(cmdutil.Main(calibratecmd.Root)) },
 		"vramcalc-plot":      func() { os.Exit(cmdutil.Main(plotcmd.Root)) },
+		"vramcalc-hub":       func() { os.Exit(cmdutil.Main(hubcmd.Root)) },
 	})
 }
 

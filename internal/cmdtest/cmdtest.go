@@ -17,6 +17,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
+	"github.com/vramcalc/vramcalc/internal/hubcmd"
 	"github.com/vramcalc/vramcalc/probe/docker"
 )
 
@@ -28,11 +29,24 @@ func Run(t testing.TB, root func(cmdutil.Env) *cli.Command, args ...string) (std
 	return RunEnv(t, root, map[string]string{"HF_HUB_OFFLINE": "1", "HF_HOME": t.TempDir()}, args...)
 }
 
-// RunEnv is Run with the given environment variables (and no others).
+// RunEnv is Run with the given environment variables (and no others). A
+// model the command reads from the Hub is read in this process
+// (hubcmd.InProcess), so no vramcalc-hub needs to be built.
 func RunEnv(t testing.TB, root func(cmdutil.Env) *cli.Command, vars map[string]string, args ...string) (string, string, int) {
+	t.Helper()
+	return RunEnvWith(t, root, vars, hubcmd.InProcess, args...)
+}
+
+// RunEnvWith is RunEnv with setup in place of hubcmd.InProcess: e.g.
+// func(e *cmdutil.Env) { e.Hub = cmdutil.HubCompanion } runs vramcalc-hub
+// as a child, found next to the test binary or on PATH.
+func RunEnvWith(t testing.TB, root func(cmdutil.Env) *cli.Command, vars map[string]string, setup func(*cmdutil.Env), args ...string) (string, string, int) {
 	t.Helper()
 	var out, errb bytes.Buffer
 	e := cmdutil.Env{Stdout: &out, Stderr: &errb, Getenv: func(k string) string { return vars[k] }}
+	if setup != nil {
+		setup(&e)
+	}
 	code := cmdutil.Run(context.Background(), root(e), append([]string{"vramcalc"}, args...), e)
 	return out.String(), errb.String(), code
 }

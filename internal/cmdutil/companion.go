@@ -95,9 +95,14 @@ func ExecCompanion(program string, args []string) error {
 
 // Main is a vramcalc program's main: the environment of the process,
 // Ctrl-C as a cancelled context (exit code 130), and the one error printer.
-func Main(root func(Env) *cli.Command) int {
+// Each option changes the Env first, e.g. hubcmd.InProcess for a program
+// that links net/http anyway.
+func Main(root func(Env) *cli.Command, options ...func(*Env)) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	e := Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Companion: ExecCompanion}
+	for _, o := range options {
+		o(&e)
+	}
 	return Run(ctx, root(e), os.Args, e)
 }

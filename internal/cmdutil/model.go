@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -28,27 +27,25 @@ func ModelFlags() []cli.Flag {
 }
 
 // Client is the Hugging Face client for c's model flags and e's
-// environment: only here does vramcalc read the HF_* variables.
+// environment: only here does vramcalc read the HF_* variables. Its Hub
+// step is e.Hub, or vramcalc-hub in a child process (HubCompanion) when
+// that is nil.
 func Client(c *cli.Command, e Env) *hfmeta.Client {
-	endpoint := e.Getenv("HF_ENDPOINT")
-	if endpoint == "" {
-		endpoint = "https://huggingface.co"
-	}
-	timeout := 30 * time.Second
-	if d := c.Duration("timeout"); d > 0 {
-		timeout = d
-	}
-	revision := c.String("revision")
-	if revision == "" {
-		revision = "main"
+	req := HubRequestFrom(c, e)
+	fetch := e.Hub
+	if fetch == nil {
+		fetch = HubCompanion
 	}
 	return &hfmeta.Client{
-		Endpoint: strings.TrimRight(endpoint, "/"),
-		Token:    HFToken(e.Getenv),
-		HTTP:     &http.Client{Timeout: timeout},
+		Endpoint: req.Endpoint,
 		CacheDir: hfmeta.CacheDirFromEnv(e.Getenv),
 		Offline:  c.Bool("offline") || Truthy(e.Getenv("HF_HUB_OFFLINE")) || Truthy(e.Getenv("TRANSFORMERS_OFFLINE")),
-		Revision: revision,
+		Revision: req.Revision,
+		Remote: func(ctx context.Context, repo string) (hfmeta.Meta, error) {
+			r := req
+			r.Repo = repo
+			return fetch(ctx, r)
+		},
 	}
 }
 

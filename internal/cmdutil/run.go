@@ -4,7 +4,9 @@
 // the GPUs. vramcalc itself holds the light commands (estimate, plan,
 // models, gpus, accuracy, version); validate, calibrate and plot are
 // separate programs (vramcalc-validate, …) that vramcalc runs, so that their
-// Docker, NVML, fitting and plotting libraries cost estimate nothing.
+// Docker, NVML, fitting and plotting libraries cost estimate nothing, and
+// so is the Hub client (vramcalc-hub, run as a child by HubCompanion), so
+// that vramcalc links no net/http, crypto/tls or cgo.
 package cmdutil
 
 import (
@@ -12,7 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
+	"os"
 	"runtime/debug"
 	"strings"
 
@@ -32,6 +34,11 @@ type Env struct {
 	// Companion runs another vramcalc program with args (ExecCompanion);
 	// nil where none may be started (tests that run a command in-process).
 	Companion func(program string, args []string) error
+	// Hub reads one model from the Hub, the last step of Client's
+	// Resolve; nil runs vramcalc-hub as a child (HubCompanion). Programs
+	// that link net/http anyway and tests read it in-process
+	// (internal/hubcmd's Fetch).
+	Hub func(ctx context.Context, r HubRequest) (hfmeta.Meta, error)
 }
 
 // Exit codes, as docker and kubectl use them.
@@ -131,9 +138,13 @@ func Run(ctx context.Context, root *cli.Command, args []string, e Env) int {
 		fmt.Fprintf(e.Stderr, "vramcalc: check: %s\n", ce.Msg)
 		return ExitCheck
 	}
-	fmt.Fprintf(e.Stderr, "vramcalc: error: %s\n", err)
+	fmt.Fprintf(e.Stderr, "%s%s\n", errorPrefix, err)
 	if h := Hint(err); h != "" {
-		fmt.Fprintf(e.Stderr, "vramcalc: hint: %s\n", h)
+		fmt.Fprintf(e.Stderr, "%s%s\n", hintPrefix, h)
+	}
+	var xc *exitCoded
+	if errors.As(err, &xc) {
+		return xc.code
 	}
 	var ue *UsageError
 	if errors.As(err, &ue) {
@@ -142,12 +153,23 @@ func Run(ctx context.Context, root *cli.Command, args []string, e Env) int {
 	return ExitError
 }
 
+// The lines Run prints an error and its hint on, which CompanionFailure
+// reads back from a companion program.
+const (
+	errorPrefix = "vramcalc: error: "
+	hintPrefix  = "vramcalc: hint: "
+)
+
+// timeout is what net.Error and the http client's errors have in common:
+// cmdutil does not import net.
+type timeout interface{ Timeout() bool }
+
 // Hint maps an error to the hint a user needs next.
 func Hint(err error) string {
 	var he *hinted
 	var ue *UsageError
 	var re *estimate.ReleaseError
-	var netErr net.Error
+	var te timeout
 	switch {
 	case errors.As(err, &he):
 		return he.hint
@@ -174,7 +196,7 @@ func Hint(err error) string {
 		return "`vramcalc estimate --help` lists the engines and releases vramcalc models"
 	case errors.Is(err, estimate.ErrInvalid):
 		return "these are the engine's own rules; see `vramcalc estimate --help`"
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &te) && te.Timeout():
 		return "the Hub did not answer in time: check the network, or set HF_HUB_OFFLINE=1 to use the cache and the catalog"
 	}
 	return ""

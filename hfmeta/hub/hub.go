@@ -1,21 +1,37 @@
-package hfmeta
+// Package hub reads a model's config.json and safetensors headers from the
+// Hugging Face Hub over HTTP, for hfmeta.Client's last step
+// (hfmeta.Client.Remote = (&hub.Client{…}).Fetch). It is apart from hfmeta
+// so that a program that never asks the Hub does not link net/http,
+// crypto/tls and, through net, cgo: vramcalc itself runs it in the
+// companion program vramcalc-hub.
+//
+// For each shard it reads only the header: one HTTP Range request of
+// 16 KiB, plus one for the rest when the header is longer. A 30-shard 70B
+// checkpoint costs well under 1 MB.
+//
+// Errors wrap hfmeta's sentinels (hfmeta.ErrGated for 401 and 403,
+// hfmeta.ErrNotFound for 404, hfmeta.ErrOffline, the header ones), so
+// callers branch with errors.Is without importing this package; statuses
+// come as *HTTPError. The token never appears in an error, a warning or
+// the Meta. The package reads no environment variable and prints nothing.
+package hub
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/vramcalc/vramcalc/estimate"
+	"github.com/vramcalc/vramcalc/hfmeta"
 )
 
 // firstRead is the size of the first Range request for a shard. It holds
@@ -27,9 +43,68 @@ import (
 // 30-shard model under 1 MB in total (see BenchmarkHub30Shards).
 const firstRead = 16 << 10
 
+// prefixSize is the safetensors length prefix, a little-endian u64.
+const prefixSize = 8
+
 const userAgent = "vramcalc-hfmeta"
 
-// FromHub reads repo's config.json and safetensors headers from the Hub at
+// Client reads models from the Hub. The zero value asks
+// https://huggingface.co for revision "main" with no token. Fields are
+// read, never changed, so one Client may be used from several goroutines.
+type Client struct {
+	// Endpoint is the Hub base URL (HF_ENDPOINT); empty means
+	// hfmeta.DefaultEndpoint.
+	Endpoint string
+	// Token is sent as "Authorization: Bearer <token>" when non-empty. It
+	// never appears in an error, a warning or Meta.
+	Token string
+	// HTTP sends the requests; nil means a client with a 60 s timeout.
+	HTTP *http.Client
+	// Offline refuses to ask (HF_HUB_OFFLINE): Fetch returns
+	// hfmeta.ErrOffline.
+	Offline bool
+	// Revision is the branch, tag or commit to read; empty means "main".
+	Revision string
+	// Concurrency bounds the shard headers fetched at once; 0 means 8.
+	Concurrency int
+}
+
+const (
+	defaultRevision    = "main"
+	defaultConcurrency = 8
+)
+
+var defaultHTTP = &http.Client{Timeout: 60 * time.Second}
+
+func (c *Client) endpoint() string {
+	if c.Endpoint == "" {
+		return hfmeta.DefaultEndpoint
+	}
+	return strings.TrimRight(c.Endpoint, "/")
+}
+
+func (c *Client) revision() string {
+	if c.Revision == "" {
+		return defaultRevision
+	}
+	return c.Revision
+}
+
+func (c *Client) httpClient() *http.Client {
+	if c.HTTP == nil {
+		return defaultHTTP
+	}
+	return c.HTTP
+}
+
+func (c *Client) concurrency() int {
+	if c.Concurrency <= 0 {
+		return defaultConcurrency
+	}
+	return c.Concurrency
+}
+
+// Fetch reads repo's config.json and safetensors headers from the Hub at
 // c.Revision: GET {endpoint}/{repo}/resolve/{revision}/config.json, then
 // model.safetensors.index.json (its weight_map names the shards) or, when
 // there is no index, model.safetensors. For each shard it sends one Range
@@ -37,50 +112,50 @@ const userAgent = "vramcalc-hfmeta"
 // rest; shards are fetched c.Concurrency at a time. A repo with neither
 // file (pytorch_model.bin only) gives a Meta without tensors and a warning.
 //
-// 401 and 403 give an *HTTPError wrapping ErrGated, 404 one wrapping
-// ErrNotFound; timeouts give the context or net error with the URL.
-func (c *Client) FromHub(ctx context.Context, repo string) (Meta, error) {
+// 401 and 403 give an *HTTPError wrapping hfmeta.ErrGated, 404 one
+// wrapping hfmeta.ErrNotFound; timeouts give the context or net error with
+// the URL. Messages start "hfmeta: ", as those of the other sources do.
+func (c *Client) Fetch(ctx context.Context, repo string) (hfmeta.Meta, error) {
 	if c.Offline {
-		return Meta{}, fmt.Errorf("hfmeta: hub %s: %w", repo, ErrOffline)
+		return hfmeta.Meta{}, fmt.Errorf("hfmeta: hub %s: %w", repo, hfmeta.ErrOffline)
 	}
-	if err := checkRepoID(repo); err != nil {
-		return Meta{}, fmt.Errorf("hfmeta: hub: %q is not a repo id: %v", repo, err)
+	if err := hfmeta.CheckRepoID(repo); err != nil {
+		return hfmeta.Meta{}, fmt.Errorf("hfmeta: hub: %q is not a repo id: %v", repo, err)
 	}
 	h := &hubRepo{c: c, repo: repo, rev: c.revision()}
 
-	cfg, err := h.getFile(ctx, "config.json", maxConfigSize)
+	cfg, err := h.getFile(ctx, "config.json", hfmeta.MaxConfigSize)
 	if err != nil {
-		return Meta{}, fmt.Errorf("hfmeta: fetch config %s: %w", repo, err)
+		return hfmeta.Meta{}, fmt.Errorf("hfmeta: fetch config %s: %w", repo, err)
 	}
-	model, warnings, err := ParseConfig(cfg)
+	model, warnings, err := hfmeta.ParseConfig(cfg)
 	if err != nil {
-		return Meta{}, fmt.Errorf("%w (config.json of %s on the hub)", err, repo)
+		return hfmeta.Meta{}, fmt.Errorf("%w (config.json of %s on the hub)", err, repo)
 	}
 	model.ID = repo
-	meta := Meta{Source: SourceHub, Location: h.base(), Warnings: warnings}
+	meta := hfmeta.Meta{Model: model, Source: hfmeta.SourceHub, Location: h.base(), Warnings: warnings}
 
-	files := []string{singleFile}
-	index, err := h.getFile(ctx, indexFile, maxIndexSize)
+	files := []string{hfmeta.SingleFile}
+	index, err := h.getFile(ctx, hfmeta.IndexFile, hfmeta.MaxIndexSize)
 	hasIndex := err == nil
 	switch {
 	case hasIndex:
-		if files, err = indexShards(index); err != nil {
-			return Meta{}, fmt.Errorf("hfmeta: %s %s: %w", repo, indexFile, err)
+		if files, err = hfmeta.ParseIndex(index); err != nil {
+			return hfmeta.Meta{}, fmt.Errorf("hfmeta: %s %s: %w", repo, hfmeta.IndexFile, err)
 		}
-	case !errors.Is(err, ErrNotFound):
-		return Meta{}, fmt.Errorf("hfmeta: fetch %s %s: %w", repo, indexFile, err)
+	case !errors.Is(err, hfmeta.ErrNotFound):
+		return hfmeta.Meta{}, fmt.Errorf("hfmeta: fetch %s %s: %w", repo, hfmeta.IndexFile, err)
 	}
 
 	tensors, err := h.headers(ctx, files)
 	switch {
 	case err == nil:
-		setTensors(&model, tensors, estimate.WeightsFromSafetensors, &meta)
-	case !hasIndex && errors.Is(err, ErrNotFound):
-		meta.Warnings = append(meta.Warnings, fmt.Sprintf("%s has no %s or %s; weights derived from config.json", repo, singleFile, indexFile))
+		meta.SetTensors(tensors, estimate.WeightsFromSafetensors)
+	case !hasIndex && errors.Is(err, hfmeta.ErrNotFound):
+		meta.Warnings = append(meta.Warnings, fmt.Sprintf("%s has no %s or %s; weights derived from config.json", repo, hfmeta.SingleFile, hfmeta.IndexFile))
 	default:
-		return Meta{}, err
+		return hfmeta.Meta{}, err
 	}
-	meta.Model = model
 	meta.BytesRead = h.bytes.Load()
 	return meta, nil
 }
@@ -244,25 +319,21 @@ func (h *hubRepo) header(ctx context.Context, file string) ([]estimate.Tensor, e
 	if err != nil {
 		return nil, err
 	}
-	if len(first) < headerPrefix {
-		return nil, fmt.Errorf("%w: file is %d bytes, shorter than the 8-byte length prefix", ErrTruncated, len(first))
-	}
-	n, err := headerLength(first[:headerPrefix], total)
+	need, err := hfmeta.HeaderSize(first, total)
 	if err != nil {
 		return nil, err
 	}
-	need := headerPrefix + n
 	if int64(len(first)) < need {
 		rest, _, err := h.readRange(ctx, u, int64(len(first)), need-1)
 		if err != nil {
 			return nil, err
 		}
 		if got := int64(len(first) + len(rest)); got < need {
-			return nil, fmt.Errorf("%w: length prefix says %d bytes, the file has %d after it", ErrTruncated, n, got-headerPrefix)
+			return nil, fmt.Errorf("%w: length prefix says %d bytes, the file has %d after it", hfmeta.ErrTruncated, need-prefixSize, got-prefixSize)
 		}
 		first = append(first, rest...)
 	}
-	return decodeHeader(first[headerPrefix:need])
+	return hfmeta.DecodeHeader(first[:need])
 }
 
 // headers fetches the headers of files, c.Concurrency at a time, and
@@ -304,36 +375,6 @@ func (h *hubRepo) headers(ctx context.Context, files []string) ([]estimate.Tenso
 	return slices.Concat(results...), nil
 }
 
-// The file names transformers saves (huggingface_hub constants.py:
-// SAFETENSORS_SINGLE_FILE, SAFETENSORS_INDEX_FILE).
-const (
-	singleFile = "model.safetensors"
-	indexFile  = "model.safetensors.index.json"
-)
-
-// indexShards returns the distinct shard files an index's weight_map
-// names, sorted. Names must be relative paths inside the repo.
-func indexShards(data []byte) ([]string, error) {
-	var idx struct {
-		WeightMap map[string]string `json:"weight_map"`
-	}
-	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, fmt.Errorf("bad index: %v", err)
-	}
-	if len(idx.WeightMap) == 0 {
-		return nil, errors.New("bad index: empty weight_map")
-	}
-	var files []string
-	for _, f := range idx.WeightMap {
-		if f == "" || path.IsAbs(f) || path.Clean(f) != f || f == ".." || strings.HasPrefix(f, "../") || strings.Contains(f, `\`) {
-			return nil, fmt.Errorf("bad index: shard name %q is not a relative path inside the repo", f)
-		}
-		files = append(files, f)
-	}
-	slices.Sort(files)
-	return slices.Compact(files), nil
-}
-
 // countingReader adds the bytes read to n.
 type countingReader struct {
 	r io.Reader
@@ -344,4 +385,50 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	k, err := c.r.Read(p)
 	c.n.Add(int64(k))
 	return k, err
+}
+
+// HTTPError is a Hub response with an unexpected status. URL is the URL
+// requested (never the redirect target, whose query may hold signed
+// credentials, and never a token: tokens travel only in the Authorization
+// header). It wraps hfmeta.ErrGated for 401 and 403 and hfmeta.ErrNotFound
+// for 404.
+type HTTPError struct {
+	URL    string
+	Status int
+}
+
+func (e *HTTPError) Error() string {
+	msg := fmt.Sprintf("GET %s: %d %s", e.URL, e.Status, http.StatusText(e.Status))
+	switch e.Status {
+	case http.StatusUnauthorized:
+		return msg + ": the repo is gated or private (or does not exist); a token with access is needed"
+	case http.StatusForbidden:
+		return msg + ": the repo is gated or private and the token has no access to it; request access on the model page"
+	case http.StatusNotFound:
+		return msg + ": not found"
+	}
+	return msg
+}
+
+// Unwrap returns the sentinel the status stands for, or nil.
+func (e *HTTPError) Unwrap() error {
+	switch e.Status {
+	case http.StatusUnauthorized, http.StatusForbidden:
+		return hfmeta.ErrGated
+	case http.StatusNotFound:
+		return hfmeta.ErrNotFound
+	}
+	return nil
+}
+
+// redactURL returns u without user info and query, for error messages.
+func redactURL(u string) string {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "(unparsable url)"
+	}
+	p.User = nil
+	p.RawQuery = ""
+	p.Fragment = ""
+	return p.String()
 }

@@ -1,4 +1,4 @@
-package hfmeta_test
+package hub_test
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"path"
+	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -19,12 +21,15 @@ import (
 	"testing/fstest"
 	"time"
 
+	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/hfmeta/hub"
+	"github.com/vramcalc/vramcalc/hfmeta/internal/fixture"
 )
 
 // fakeHub answers like huggingface.co's /{org}/{repo}/resolve/{rev}/{file},
 // serving files laid out as {org}/{repo}/resolve/{rev}/{file} in an fs.FS
-// (testdata/hub, or an in-memory fstest.MapFS). http.ServeContent honours
+// (../testdata/hub, or an in-memory fstest.MapFS). http.ServeContent honours
 // Range. A header-only *.safetensors fixture is served at its real size:
 // its header followed by as many zero bytes as the header's tensors take,
 // so a Range read past the header returns data as on the real Hub (a
@@ -63,7 +68,7 @@ func newFakeHub(t testing.TB, files fs.FS) (*fakeHub, *httptest.Server) {
 	return h, srv
 }
 
-func testdataHub() fs.FS { return os.DirFS("testdata/hub") }
+func testdataHub() fs.FS { return os.DirFS(filepath.Join("..", "testdata", "hub")) }
 
 // countingWriter counts body bytes before writing them, so the count is
 // complete by the time the client has read them.
@@ -122,7 +127,7 @@ func (h *fakeHub) open(p string) (io.ReadSeeker, int64, error) {
 	size := int64(len(b))
 	if strings.HasSuffix(p, ".safetensors") {
 		if ts, err := hfmeta.ParseHeader(bytes.NewReader(b)); err == nil {
-			_, _, data := sumTensors(ts)
+			_, _, data := fixture.SumTensors(ts)
 			size += data
 		}
 	}
@@ -190,19 +195,10 @@ func (h *fakeHub) requests(s string) []string {
 	return out
 }
 
-func fileSize(t testing.TB, fsys fs.FS, name string) int64 {
-	t.Helper()
-	fi, err := fs.Stat(fsys, name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return fi.Size()
-}
-
 func TestHubSingleFile(t *testing.T) {
-	hub, srv := newFakeHub(t, testdataHub())
-	c := &hfmeta.Client{Endpoint: srv.URL}
-	m, err := c.FromHub(context.Background(), "Qwen/Qwen3-0.6B")
+	fake, srv := newFakeHub(t, testdataHub())
+	c := &hub.Client{Endpoint: srv.URL}
+	m, err := c.Fetch(context.Background(), "Qwen/Qwen3-0.6B")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,7 +208,7 @@ func TestHubSingleFile(t *testing.T) {
 	if m.Model.Layers != 28 || m.Model.Hidden != 1024 || m.Model.HeadDim != 128 {
 		t.Errorf("config: %d layers, hidden %d, head_dim %d; want 28, 1024, 128", m.Model.Layers, m.Model.Hidden, m.Model.HeadDim)
 	}
-	n, elements, size := sumTensors(m.Model.Tensors)
+	n, elements, size := fixture.SumTensors(m.Model.Tensors)
 	if n != 311 || elements != 751_632_384 || size != 1_503_264_768 || len(m.Model.Tensors) != 14 {
 		t.Errorf("tensors: %d in %d entries, %d elements, %d bytes; want 311 in 14, 751632384, 1503264768",
 			n, len(m.Model.Tensors), elements, size)
@@ -221,22 +217,22 @@ func TestHubSingleFile(t *testing.T) {
 	// 16 KiB, then exactly the rest.
 	st := "/Qwen/Qwen3-0.6B/resolve/main/model.safetensors"
 	want := []string{st + ".index.json", st + " bytes=0-16383", st + " bytes=16384-35351"}
-	if got := hub.requests("model.safetensors"); !slices.Equal(got, want) {
+	if got := fake.requests("model.safetensors"); !slices.Equal(got, want) {
 		t.Errorf("requests %q, want %q", got, want)
 	}
-	cfg := fileSize(t, testdataHub(), "Qwen/Qwen3-0.6B/resolve/main/config.json")
-	if wantBytes := cfg + int64(len("Entry not found\n")) + 35_352; m.BytesRead != wantBytes || hub.bytes.Load() != wantBytes {
-		t.Errorf("BytesRead %d, server wrote %d; want %d", m.BytesRead, hub.bytes.Load(), wantBytes)
+	cfg := fixture.FileSize(t, testdataHub(), "Qwen/Qwen3-0.6B/resolve/main/config.json")
+	if wantBytes := cfg + int64(len("Entry not found\n")) + 35_352; m.BytesRead != wantBytes || fake.bytes.Load() != wantBytes {
+		t.Errorf("BytesRead %d, server wrote %d; want %d", m.BytesRead, fake.bytes.Load(), wantBytes)
 	}
 }
 
 func TestHubShardedConcurrent(t *testing.T) {
-	hub, srv := newFakeHub(t, testdataHub())
+	fake, srv := newFakeHub(t, testdataHub())
 	// Each shard request stays in flight 50 ms (counted before its
 	// response is written): with Concurrency 2 the four shards must
 	// overlap exactly two at a time.
 	var inFlight, maxInFlight atomic.Int64
-	hub.hold = func(r *http.Request) {
+	fake.hold = func(r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, "-of-00004.safetensors") {
 			return
 		}
@@ -246,8 +242,8 @@ func TestHubShardedConcurrent(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		inFlight.Add(-1)
 	}
-	c := &hfmeta.Client{Endpoint: srv.URL, Concurrency: 2}
-	m, err := c.FromHub(context.Background(), "meta-llama/Llama-3.1-8B-Instruct")
+	c := &hub.Client{Endpoint: srv.URL, Concurrency: 2}
+	m, err := c.Fetch(context.Background(), "meta-llama/Llama-3.1-8B-Instruct")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +252,7 @@ func TestHubShardedConcurrent(t *testing.T) {
 	}
 	// 32 layers × 9 + embed_tokens + norm + lm_head = 291 tensors;
 	// 8,030,261,248 BF16 elements = 16,060,522,496 bytes (the index's total_size).
-	n, elements, size := sumTensors(m.Model.Tensors)
+	n, elements, size := fixture.SumTensors(m.Model.Tensors)
 	if n != 291 || elements != 8_030_261_248 || size != 16_060_522_496 || len(m.Model.Tensors) != 12 {
 		t.Errorf("tensors: %d in %d entries, %d elements, %d bytes; want 291 in 12, 8030261248, 16060522496",
 			n, len(m.Model.Tensors), elements, size)
@@ -265,41 +261,41 @@ func TestHubShardedConcurrent(t *testing.T) {
 		t.Errorf("config: %d layers, %d kv heads", m.Model.Layers, m.Model.KVHeads)
 	}
 	// Each ~8.4 KB shard header fits in the first 16 KiB: one request each.
-	if got := hub.requests("-of-00004.safetensors"); len(got) != 4 {
+	if got := fake.requests("-of-00004.safetensors"); len(got) != 4 {
 		t.Errorf("shard requests %q, want 4", got)
 	}
 	dir := "meta-llama/Llama-3.1-8B-Instruct/resolve/main/"
-	want := 4*16384 + fileSize(t, testdataHub(), dir+"config.json") + fileSize(t, testdataHub(), dir+"model.safetensors.index.json")
-	if m.BytesRead != want || hub.bytes.Load() != want {
-		t.Errorf("BytesRead %d, server wrote %d; want %d", m.BytesRead, hub.bytes.Load(), want)
+	want := 4*16384 + fixture.FileSize(t, testdataHub(), dir+"config.json") + fixture.FileSize(t, testdataHub(), dir+"model.safetensors.index.json")
+	if m.BytesRead != want || fake.bytes.Load() != want {
+		t.Errorf("BytesRead %d, server wrote %d; want %d", m.BytesRead, fake.bytes.Load(), want)
 	}
 }
 
 func TestHubLFSRedirect(t *testing.T) {
-	hub, srv := newFakeHub(t, testdataHub())
-	hub.redirectLFS = true
-	m, err := (&hfmeta.Client{Endpoint: srv.URL}).FromHub(context.Background(), "Qwen/Qwen3-0.6B")
+	fake, srv := newFakeHub(t, testdataHub())
+	fake.redirectLFS = true
+	m, err := (&hub.Client{Endpoint: srv.URL}).Fetch(context.Background(), "Qwen/Qwen3-0.6B")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, _, _ := sumTensors(m.Model.Tensors); n != 311 {
+	if n, _, _ := fixture.SumTensors(m.Model.Tensors); n != 311 {
 		t.Errorf("%d tensors, want 311", n)
 	}
 	// The Range header survives the redirect.
 	want := []string{"/lfs/Qwen/Qwen3-0.6B/resolve/main/model.safetensors bytes=0-16383", "/lfs/Qwen/Qwen3-0.6B/resolve/main/model.safetensors bytes=16384-35351"}
-	if got := hub.requests("/lfs/"); !slices.Equal(got, want) {
+	if got := fake.requests("/lfs/"); !slices.Equal(got, want) {
 		t.Errorf("requests %q, want %q", got, want)
 	}
 }
 
 func TestHubWithoutRangeSupport(t *testing.T) {
-	hub, srv := newFakeHub(t, testdataHub())
-	hub.ignoreRange = true
-	m, err := (&hfmeta.Client{Endpoint: srv.URL}).FromHub(context.Background(), "Qwen/Qwen3-0.6B")
+	fake, srv := newFakeHub(t, testdataHub())
+	fake.ignoreRange = true
+	m, err := (&hub.Client{Endpoint: srv.URL}).Fetch(context.Background(), "Qwen/Qwen3-0.6B")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, elements, _ := sumTensors(m.Model.Tensors); n != 311 || elements != 751_632_384 {
+	if n, elements, _ := fixture.SumTensors(m.Model.Tensors); n != 311 || elements != 751_632_384 {
 		t.Errorf("%d tensors, %d elements; want 311, 751632384", n, elements)
 	}
 }
@@ -313,15 +309,15 @@ func TestHubGated(t *testing.T) {
 		status int
 	}{{"", 401}, {other, 403}, {grant, 0}} {
 		t.Run(fmt.Sprint(tt.status), func(t *testing.T) {
-			hub, srv := newFakeHub(t, testdataHub())
-			hub.gated, hub.grant = map[string]bool{repo: true}, grant
-			m, err := (&hfmeta.Client{Endpoint: srv.URL, Token: tt.token}).FromHub(context.Background(), repo)
+			fake, srv := newFakeHub(t, testdataHub())
+			fake.gated, fake.grant = map[string]bool{repo: true}, grant
+			m, err := (&hub.Client{Endpoint: srv.URL, Token: tt.token}).Fetch(context.Background(), repo)
 			wantAuth := ""
 			if tt.token != "" {
 				wantAuth = "Bearer " + tt.token
 			}
-			if hub.auth[0] != wantAuth {
-				t.Errorf("Authorization %q, want %q", hub.auth[0], wantAuth)
+			if fake.auth[0] != wantAuth {
+				t.Errorf("Authorization %q, want %q", fake.auth[0], wantAuth)
 			}
 			if tt.status == 0 {
 				if err != nil || m.Model.Layers != 28 {
@@ -329,7 +325,7 @@ func TestHubGated(t *testing.T) {
 				}
 				return
 			}
-			var he *hfmeta.HTTPError
+			var he *hub.HTTPError
 			if !errors.Is(err, hfmeta.ErrGated) || !errors.As(err, &he) || he.Status != tt.status || he.URL != srv.URL+url {
 				t.Fatalf("err = %v (%#v), want ErrGated with status %d for %s", err, he, tt.status, srv.URL+url)
 			}
@@ -349,8 +345,8 @@ func TestHubGated(t *testing.T) {
 
 func TestHubNotFound(t *testing.T) {
 	_, srv := newFakeHub(t, testdataHub())
-	_, err := (&hfmeta.Client{Endpoint: srv.URL}).FromHub(context.Background(), "vramcalc-test/missing")
-	var he *hfmeta.HTTPError
+	_, err := (&hub.Client{Endpoint: srv.URL}).Fetch(context.Background(), "vramcalc-test/missing")
+	var he *hub.HTTPError
 	if !errors.Is(err, hfmeta.ErrNotFound) || !errors.As(err, &he) || he.Status != 404 || errors.Is(err, hfmeta.ErrGated) {
 		t.Fatalf("err = %v, want ErrNotFound from a 404", err)
 	}
@@ -361,8 +357,8 @@ func TestHubNotFound(t *testing.T) {
 }
 
 func TestHubConfigOnly(t *testing.T) {
-	hub, srv := newFakeHub(t, testdataHub())
-	m, err := (&hfmeta.Client{Endpoint: srv.URL}).FromHub(context.Background(), "vramcalc-test/config-only")
+	fake, srv := newFakeHub(t, testdataHub())
+	m, err := (&hub.Client{Endpoint: srv.URL}).Fetch(context.Background(), "vramcalc-test/config-only")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -372,7 +368,7 @@ func TestHubConfigOnly(t *testing.T) {
 	if !slices.ContainsFunc(m.Warnings, func(w string) bool { return strings.Contains(w, "has no model.safetensors") }) {
 		t.Errorf("warnings %q lack the no-safetensors note", m.Warnings)
 	}
-	if got := len(hub.requests("/")); got != 3 {
+	if got := len(fake.requests("/")); got != 3 {
 		t.Errorf("%d requests, want 3 (config, index, model.safetensors)", got)
 	}
 }
@@ -390,15 +386,15 @@ func TestHubBadHeaders(t *testing.T) {
 		{"vramcalc-test/huge-header", hfmeta.ErrHeaderTooLarge, "length prefix says 200000000 bytes, the limit is 100000000"},
 	} {
 		t.Run(tt.repo, func(t *testing.T) {
-			hub, srv := newFakeHub(t, testdataHub())
-			_, err := (&hfmeta.Client{Endpoint: srv.URL}).FromHub(context.Background(), tt.repo)
+			fake, srv := newFakeHub(t, testdataHub())
+			_, err := (&hub.Client{Endpoint: srv.URL}).Fetch(context.Background(), tt.repo)
 			if !errors.Is(err, tt.want) || !strings.Contains(err.Error(), tt.contains) {
 				t.Fatalf("err = %v, want %v containing %q", err, tt.want, tt.contains)
 			}
 			if !strings.HasPrefix(err.Error(), "hfmeta: fetch header "+tt.repo+" model.safetensors: ") {
 				t.Errorf("err = %q lacks the repo and file", err)
 			}
-			if got := hub.requests("/model.safetensors "); len(got) != 1 || !strings.HasSuffix(got[0], "bytes=0-16383") {
+			if got := fake.requests("/model.safetensors "); len(got) != 1 || !strings.HasSuffix(got[0], "bytes=0-16383") {
 				t.Errorf("requests %q, want one for bytes=0-16383", got)
 			}
 		})
@@ -407,9 +403,9 @@ func TestHubBadHeaders(t *testing.T) {
 
 func TestHubTimeout(t *testing.T) {
 	const token = "hf_timeoutSECRET789"
-	hub, srv := newFakeHub(t, testdataHub())
-	hub.hold = func(r *http.Request) { <-r.Context().Done() } // never answers
-	for name, c := range map[string]*hfmeta.Client{
+	fake, srv := newFakeHub(t, testdataHub())
+	fake.hold = func(r *http.Request) { <-r.Context().Done() } // never answers
+	for name, c := range map[string]*hub.Client{
 		"client timeout": {Endpoint: srv.URL, Token: token, HTTP: &http.Client{Timeout: 100 * time.Millisecond}},
 		"context":        {Endpoint: srv.URL, Token: token},
 	} {
@@ -420,7 +416,7 @@ func TestHubTimeout(t *testing.T) {
 			}
 			defer cancel()
 			start := time.Now()
-			_, err := c.FromHub(ctx, "Qwen/Qwen3-0.6B")
+			_, err := c.Fetch(ctx, "Qwen/Qwen3-0.6B")
 			if !errors.Is(err, context.DeadlineExceeded) {
 				t.Fatalf("err = %v, want context.DeadlineExceeded", err)
 			}
@@ -435,10 +431,10 @@ func TestHubTimeout(t *testing.T) {
 }
 
 func TestHubOffline(t *testing.T) {
-	hub, srv := newFakeHub(t, testdataHub())
-	_, err := (&hfmeta.Client{Endpoint: srv.URL, Offline: true}).FromHub(context.Background(), "Qwen/Qwen3-0.6B")
-	if !errors.Is(err, hfmeta.ErrOffline) || len(hub.requests("/")) != 0 {
-		t.Errorf("err = %v after %d requests, want ErrOffline and none", err, len(hub.requests("/")))
+	fake, srv := newFakeHub(t, testdataHub())
+	_, err := (&hub.Client{Endpoint: srv.URL, Offline: true}).Fetch(context.Background(), "Qwen/Qwen3-0.6B")
+	if !errors.Is(err, hfmeta.ErrOffline) || len(fake.requests("/")) != 0 {
+		t.Errorf("err = %v after %d requests, want ErrOffline and none", err, len(fake.requests("/")))
 	}
 }
 
@@ -451,7 +447,7 @@ func gptq70BHub() fstest.MapFS {
   "num_hidden_layers": 80, "vocab_size": 128256, "max_position_embeddings": 8192, "tie_word_embeddings": false,
   "quantization_config": {"quant_method": "gptq", "bits": 4, "group_size": 128, "desc_act": true}
 }`)}}
-	for name, b := range shards(gptq70B(), 30) {
+	for name, b := range fixture.Shards(fixture.GPTQ70B(), 30) {
 		fsys["org/gptq-70b/resolve/main/"+name] = &fstest.MapFile{Data: b}
 	}
 	return fsys
@@ -459,28 +455,28 @@ func gptq70BHub() fstest.MapFS {
 
 // hub30Shards fetches the 30-shard model once and returns the bytes the
 // server wrote and the requests it served.
-func hub30Shards(tb testing.TB, hub *fakeHub, srv *httptest.Server) (int64, int) {
-	before, reqs := hub.bytes.Load(), len(hub.requests("/"))
-	m, err := (&hfmeta.Client{Endpoint: srv.URL}).FromHub(context.Background(), "org/gptq-70b")
+func hub30Shards(tb testing.TB, fake *fakeHub, srv *httptest.Server) (int64, int) {
+	before, reqs := fake.bytes.Load(), len(fake.requests("/"))
+	m, err := (&hub.Client{Endpoint: srv.URL}).Fetch(context.Background(), "org/gptq-70b")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	if n, _, _ := sumTensors(m.Model.Tensors); n != 2_403 {
+	if n, _, _ := fixture.SumTensors(m.Model.Tensors); n != 2_403 {
 		tb.Fatalf("%d tensors, want 2403", n)
 	}
-	return hub.bytes.Load() - before, len(hub.requests("/")) - reqs
+	return fake.bytes.Load() - before, len(fake.requests("/")) - reqs
 }
 
 // The transfer bound: a 30-shard 70B checkpoint with ~80 tensors (~9 KB of
 // header) per shard costs at most 2 MB from the Hub.
 func TestHub30ShardsBytes(t *testing.T) {
 	fsys := gptq70BHub()
-	hub, srv := newFakeHub(t, fsys)
-	got, reqs := hub30Shards(t, hub, srv)
+	fake, srv := newFakeHub(t, fsys)
+	got, reqs := hub30Shards(t, fake, srv)
 	// config + index + one 16 KiB read per shard (every header is < 16 KiB).
 	var want int64 = 30 * 16 << 10
 	for _, f := range []string{"config.json", "model.safetensors.index.json"} {
-		want += fileSize(t, fsys, "org/gptq-70b/resolve/main/"+f)
+		want += fixture.FileSize(t, fsys, "org/gptq-70b/resolve/main/"+f)
 	}
 	if got != want || reqs != 32 {
 		t.Errorf("transferred %d bytes in %d requests, want %d in 32", got, reqs, want)
@@ -492,13 +488,106 @@ func TestHub30ShardsBytes(t *testing.T) {
 }
 
 func BenchmarkHub30Shards(b *testing.B) {
-	hub, srv := newFakeHub(b, gptq70BHub())
+	fake, srv := newFakeHub(b, gptq70BHub())
 	var bytes int64
 	var reqs, n int
 	for b.Loop() {
-		k, r := hub30Shards(b, hub, srv)
+		k, r := hub30Shards(b, fake, srv)
 		bytes, reqs, n = bytes+k, reqs+r, n+1
 	}
 	b.ReportMetric(float64(bytes)/float64(n), "bytes/op")
 	b.ReportMetric(float64(reqs)/float64(n), "requests/op")
+}
+
+// TestResolveHub: hfmeta.Client.Resolve with Fetch as its Remote reads a
+// model found nowhere else from the Hub, and a 404 says where else it
+// looked.
+func TestResolveHub(t *testing.T) {
+	fake, srv := newFakeHub(t, testdataHub())
+	fake.alias = map[string]string{"vramcalc-test/llama-sharded": "meta-llama/Llama-3.1-8B-Instruct"}
+	c := &hfmeta.Client{Endpoint: srv.URL, CacheDir: t.TempDir(), Remote: (&hub.Client{Endpoint: srv.URL}).Fetch}
+
+	m, err := c.Resolve(context.Background(), "vramcalc-test/llama-sharded")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _, size := fixture.SumTensors(m.Model.Tensors); m.Source != "hub" || n != 291 || size != 16_060_522_496 {
+		t.Errorf("Source %q, %d tensors, %d bytes; want hub, 291, 16060522496", m.Source, n, size)
+	}
+	// A model page URL under the endpoint stands for its repo id.
+	m, err = c.Resolve(context.Background(), srv.URL+"/vramcalc-test/llama-sharded")
+	if err != nil || m.Model.ID != "vramcalc-test/llama-sharded" || m.Location != srv.URL+"/vramcalc-test/llama-sharded/resolve/main" {
+		t.Errorf("by URL: ID %q, Location %q, err %v", m.Model.ID, m.Location, err)
+	}
+
+	_, err = c.Resolve(context.Background(), "vramcalc-test/unknown-model")
+	var he *hub.HTTPError
+	if !errors.Is(err, hfmeta.ErrNotFound) || !errors.As(err, &he) || he.Status != 404 || errors.Is(err, hfmeta.ErrOffline) {
+		t.Fatalf("err = %v, want a 404 ErrNotFound", err)
+	}
+	if !strings.Contains(err.Error(), `(also: no directory "vramcalc-test/unknown-model", not in the HF cache`) {
+		t.Errorf("err = %q does not say where else it looked", err)
+	}
+}
+
+// The token goes into the Authorization header and nowhere else: not into
+// errors (whatever the failure), warnings or Meta.
+func TestTokenNeverInErrors(t *testing.T) {
+	const token = "hf_neverLEAKEDtoken0000"
+	fake, srv := newFakeHub(t, testdataHub())
+	fake.gated, fake.grant = map[string]bool{"vramcalc-test/gated-model": true}, "hf_someoneElse"
+	c := &hfmeta.Client{Endpoint: srv.URL, CacheDir: t.TempDir(), Remote: (&hub.Client{Endpoint: srv.URL, Token: token}).Fetch}
+	var failures int
+	for _, ref := range []string{"vramcalc-test/gated-model", "vramcalc-test/unknown-model", "vramcalc-test/truncated-header",
+		"vramcalc-test/huge-header", "./missing", "bad//ref"} {
+		m, err := c.Resolve(context.Background(), ref)
+		if err != nil {
+			failures++
+		}
+		if s := fmt.Sprintf("%v %+v %#v", err, err, m); strings.Contains(s, "LEAKED") {
+			t.Errorf("%s: token in %q", ref, s)
+		}
+	}
+	if failures != 6 {
+		t.Errorf("%d failures, want 6", failures)
+	}
+	m, err := c.Resolve(context.Background(), "vramcalc-test/config-only")
+	if err != nil || strings.Contains(fmt.Sprintf("%#v", m), "LEAKED") {
+		t.Errorf("err %v, or token in Meta", err)
+	}
+	if got := fake.auth[len(fake.auth)-1]; got != "Bearer "+token {
+		t.Errorf("Authorization %q, want the token", got)
+	}
+	// Without a token no Authorization header is sent at all.
+	fake.auth = nil
+	if _, err := (&hub.Client{Endpoint: srv.URL}).Fetch(context.Background(), "vramcalc-test/config-only"); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(fake.auth, []string{"", "", ""}) {
+		t.Errorf("Authorization headers %q, want none", fake.auth)
+	}
+}
+
+// TestTensorsFromHub pins Model.TensorsFrom for the Hub (hfmeta's
+// TestTensorsFromPerSource has the other sources): safetensors headers,
+// and no label when the repo has none.
+func TestTensorsFromHub(t *testing.T) {
+	_, srv := newFakeHub(t, testdataHub())
+	c := &hub.Client{Endpoint: srv.URL}
+	for repo, want := range map[string]struct {
+		groups int
+		from   string
+	}{
+		"Qwen/Qwen3-0.6B":           {14, estimate.WeightsFromSafetensors},
+		"vramcalc-test/config-only": {0, ""},
+	} {
+		m, err := c.Fetch(context.Background(), repo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Source != hfmeta.SourceHub || len(m.Model.Tensors) != want.groups || m.Model.TensorsFrom != want.from {
+			t.Errorf("%s: Source %q, %d tensor groups, TensorsFrom %q; want hub, %d, %q",
+				repo, m.Source, len(m.Model.Tensors), m.Model.TensorsFrom, want.groups, want.from)
+		}
+	}
 }
