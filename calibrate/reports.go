@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Report is one row of the startup-report schema: a KV figure an engine
@@ -139,10 +140,12 @@ func parseRow(get func(string) string) (Report, error) {
 }
 
 var (
-	numberPrefix = regexp.MustCompile(`^\s*([0-9][0-9,]*(?:\.[0-9]+)?)`)
-	versionRe    = regexp.MustCompile(`v?([0-9]+\.[0-9]+(?:\.[0-9]+)*)`)
-	tildeVersion = regexp.MustCompile(`~v?([0-9]+\.[0-9]+(?:\.[0-9]+)*)`)
-	totalRe      = regexp.MustCompile(`([0-9]+(?:\.[0-9]+)?) GiB (?:reported|physical|total_gpu_memory)`)
+	numberPrefix = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\s*([0-9][0-9,]*(?:\.[0-9]+)?)`) })
+	versionRe    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`v?([0-9]+\.[0-9]+(?:\.[0-9]+)*)`) })
+	tildeVersion = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`~v?([0-9]+\.[0-9]+(?:\.[0-9]+)*)`) })
+	totalRe      = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`([0-9]+(?:\.[0-9]+)?) GiB (?:reported|physical|total_gpu_memory)`)
+	})
 )
 
 // ParseVersionText finds the release in a free-text version cell:
@@ -150,10 +153,10 @@ var (
 // "main @73c8d677 (~v0.4.1, Apr 2024, V0)" → "0.4.1" (an approximate "~"
 // version wins over other numbers), "2.0.x (…)" → "2.0"; "" when none.
 func ParseVersionText(s string) string {
-	if m := tildeVersion.FindStringSubmatch(s); m != nil {
+	if m := tildeVersion().FindStringSubmatch(s); m != nil {
 		return m[1]
 	}
-	if m := versionRe.FindStringSubmatch(s); m != nil {
+	if m := versionRe().FindStringSubmatch(s); m != nil {
 		return m[1]
 	}
 	return ""
@@ -182,7 +185,7 @@ func ModelRepo(s string) string {
 // reportedTotal reads a device total the engine printed, quoted in the
 // gpu_memory cell ("80GB (79.18 GiB reported)").
 func reportedTotal(s string) int64 {
-	m := totalRe.FindStringSubmatch(s)
+	m := totalRe().FindStringSubmatch(s)
 	if m == nil {
 		return 0
 	}
@@ -197,7 +200,7 @@ func leadingInt(s string) (int, error) {
 	if s == "" {
 		return 0, nil
 	}
-	m := numberPrefix.FindStringSubmatch(s)
+	m := numberPrefix().FindStringSubmatch(s)
 	if m == nil {
 		return 0, nil
 	}
@@ -209,7 +212,7 @@ func leadingInt(s string) (int, error) {
 }
 
 func leadingFloat(s string) (float64, error) {
-	m := numberPrefix.FindStringSubmatch(s)
+	m := numberPrefix().FindStringSubmatch(s)
 	if m == nil {
 		return 0, nil
 	}

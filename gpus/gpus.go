@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/internal/fuzzy"
@@ -45,10 +46,10 @@ const (
 
 var (
 	// index maps a normalized key, alias or device name to its catalog position.
-	index = buildIndex()
+	index = sync.OnceValue(buildIndex)
 	// nominalRatio is the median over the catalog of TotalBytes divided by
 	// NominalGB GiB, used for nominal sizes no catalog card is sold as.
-	nominalRatio = medianRatio()
+	nominalRatio = sync.OnceValue(medianRatio)
 )
 
 // All returns a copy of the catalog in a stable order (by vendor and
@@ -72,7 +73,7 @@ func Lookup(name string) (SKU, error) {
 	if n == "" {
 		return SKU{}, fmt.Errorf("gpus: %w: empty name", ErrUnknownGPU)
 	}
-	if i, ok := index[n]; ok {
+	if i, ok := index()[n]; ok {
 		return clone(catalog[i]), nil
 	}
 	return SKU{}, fmt.Errorf("gpus: %w %q; close matches: %s", ErrUnknownGPU, name, strings.Join(closeMatches(n, 3), ", "))
@@ -175,11 +176,11 @@ func nominal(s string, gb float64) (estimate.Bytes, string, error) {
 	size := strconv.FormatFloat(gb, 'f', -1, 64)
 	cands := soldAs(gb)
 	if len(cands) == 0 {
-		f := math.Round(gb * float64(estimate.GiB) * nominalRatio)
+		f := math.Round(gb * float64(estimate.GiB) * nominalRatio())
 		b := estimate.Bytes(f)
 		return b, fmt.Sprintf("no catalog card is sold as %s GB: assuming %.2f GiB (%s GiB × %.4f, the median ratio of "+
 			"runtime-reported total to nominal size over the %d catalog cards; ECC-enabled GDDR cards report about 7%% less); "+
-			"give an exact size such as %.2fGiB, or pass --gpu", size, b.GiBs(), size, nominalRatio, len(catalog), b.GiBs()), nil
+			"give an exact size such as %.2fGiB, or pass --gpu", size, b.GiBs(), size, nominalRatio(), len(catalog), b.GiBs()), nil
 	}
 	// The smallest total of the cards sold at that size: the safe side
 	// when the card itself is not known.

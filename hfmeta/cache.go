@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/vramcalc/vramcalc/estimate"
 )
@@ -72,7 +73,7 @@ func OfflineFromEnv(getenv func(string) string) bool {
 }
 
 // commitPattern is a full git commit hash, the name of a cache snapshot.
-var commitPattern = regexp.MustCompile(`^[0-9a-f]{40}$`)
+var commitPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{40}$`) })
 
 // FromCache reads repo from the Hugging Face hub cache in c.CacheDir:
 // models--{org}--{name}/refs/{revision} holds the commit hash (a Revision
@@ -90,7 +91,7 @@ func (c *Client) FromCache(repo string) (Meta, error) {
 	}
 	repoDir := filepath.Join(c.CacheDir, "models--"+strings.ReplaceAll(repo, "/", "--"))
 	rev, commit := c.revision(), c.revision()
-	if !commitPattern.MatchString(rev) {
+	if !commitPattern().MatchString(rev) {
 		if !fs.ValidPath(rev) {
 			return Meta{}, fmt.Errorf("hfmeta: cache: revision %q is not a valid ref name: %w", rev, ErrNotFound)
 		}
@@ -103,7 +104,7 @@ func (c *Client) FromCache(repo string) (Meta, error) {
 			return Meta{}, fmt.Errorf("hfmeta: cache: %w", err)
 		}
 		commit = strings.TrimSpace(string(b))
-		if !commitPattern.MatchString(commit) {
+		if !commitPattern().MatchString(commit) {
 			return Meta{}, fmt.Errorf("hfmeta: cache: %s holds %q, not a commit hash", ref, commit)
 		}
 	}

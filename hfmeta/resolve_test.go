@@ -194,3 +194,32 @@ func TestResolveOfflineUnknown(t *testing.T) {
 		t.Errorf("err = %q\nwant  %q", err, want)
 	}
 }
+
+// TestCheckRepoID: the shape huggingface_hub's validate_repo_id accepts.
+func TestCheckRepoID(t *testing.T) {
+	ok := []string{"gpt2", "meta-llama/Llama-3.1-8B-Instruct", "a/b", "Qwen/Qwen2.5-0.5B", "org_1/x.y-z", "0/9", strings.Repeat("a", 96)}
+	for _, id := range ok {
+		if err := hfmeta.CheckRepoID(id); err != nil {
+			t.Errorf("CheckRepoID(%q) = %v, want nil", id, err)
+		}
+	}
+	bad := map[string]string{
+		"":                      `want "org/name"`,
+		"/x":                    `want "org/name"`,
+		"x/":                    `want "org/name"`,
+		"a/b/c":                 `want "org/name"`,
+		"-a/b":                  `want "org/name"`,
+		"a/.b":                  `want "org/name"`,
+		"a b":                   `want "org/name"`,
+		"a/b?":                  `want "org/name"`,
+		"é/x":                   `want "org/name"`,
+		"a--b/c":                `"--" and ".." are not allowed`,
+		"a/b..c":                `"--" and ".." are not allowed`,
+		strings.Repeat("a", 97): "longer than 96 characters",
+	}
+	for id, want := range bad {
+		if err := hfmeta.CheckRepoID(id); err == nil || err.Error() != want {
+			t.Errorf("CheckRepoID(%q) = %v, want %s", id, err, want)
+		}
+	}
+}

@@ -202,13 +202,14 @@ func estimateOptionsFrom(c *cli.Command) (estimateOptions, error) {
 		return o, cmdutil.Usage("use --engine tgi, vllm or sglang", "unknown engine %q", c.String("engine"))
 	}
 	o.engine = estimate.Engine{Name: info.Name, Version: c.String("engine-version")}
-	if err := checkEngineFlags(c, info); err != nil {
+	set := setFlags(c)
+	if err := checkEngineFlags(set, info); err != nil {
 		return o, err
 	}
-	if err := checkExplicitZeros(c); err != nil {
+	if err := checkExplicitZeros(set); err != nil {
 		return o, err
 	}
-	if o.settings, err = settingsFrom(c, info.Name); err != nil {
+	if o.settings, err = settingsFrom(c, set, info.Name); err != nil {
 		return o, err
 	}
 	if path := c.String("corrections"); path != "" {
@@ -223,25 +224,28 @@ func estimateOptionsFrom(c *cli.Command) (estimateOptions, error) {
 
 // settingsFrom maps the engine's flags to estimate.Settings; a flag two
 // engines share by name (--max-total-tokens) means the chosen engine's own.
-func settingsFrom(c *cli.Command, engine string) (estimate.Settings, error) {
-	i := func(name string) int { return int(c.Int(name)) }
+func settingsFrom(c *cli.Command, set map[string]any, engine string) (estimate.Settings, error) {
+	i := func(name string) int { v, _ := set[name].(int); return v }
+	f := func(name string) float64 { v, _ := set[name].(float64); return v }
+	str := func(name string) string { v, _ := set[name].(string); return v }
+	b := func(name string) bool { v, _ := set[name].(bool); return v }
 	s := estimate.Settings{
 		MaxInputTokens:        i("max-input-tokens"),
 		MaxBatchPrefillTokens: i("max-batch-prefill-tokens"),
 		MaxBatchSize:          i("max-batch-size"),
-		CUDAMemoryFraction:    c.Float("cuda-memory-fraction"),
+		CUDAMemoryFraction:    f("cuda-memory-fraction"),
 		NumShard:              i("num-shard") + i("tensor-parallel-size") + i("tp-size"),
-		Quantize:              c.String("quantize") + c.String("quantization"),
+		Quantize:              str("quantize") + str("quantization"),
 		Speculate:             i("speculate"),
-		PrefillLogprobs:       c.Bool("enable-prefill-logprobs"),
-		GPUMemoryUtilization:  c.Float("gpu-memory-utilization"),
+		PrefillLogprobs:       b("enable-prefill-logprobs"),
+		GPUMemoryUtilization:  f("gpu-memory-utilization"),
 		MaxModelLen:           i("max-model-len") + i("context-length"),
 		MaxNumBatchedTokens:   i("max-num-batched-tokens"),
 		MaxNumSeqs:            i("max-num-seqs") + i("max-running-requests"),
 		BlockSize:             i("block-size") + i("page-size"),
-		EnforceEager:          c.Bool("enforce-eager"),
-		OfflineLLM:            c.Bool("llm-class"),
-		MemFractionStatic:     c.Float("mem-fraction-static"),
+		EnforceEager:          b("enforce-eager"),
+		OfflineLLM:            b("llm-class"),
+		MemFractionStatic:     f("mem-fraction-static"),
 		ChunkedPrefillSize:    i("chunked-prefill-size"),
 		RequestInputTokens:    i("input-tokens"),
 		RequestOutputTokens:   i("output-tokens"),
@@ -251,27 +255,40 @@ func settingsFrom(c *cli.Command, engine string) (estimate.Settings, error) {
 	} else {
 		s.MaxTotalTokens = i("max-total-tokens")
 	}
-	if c.IsSet("tp-size") && c.IsSet("tensor-parallel-size") {
-		return s, cmdutil.Usage("give the tensor-parallel degree once", "--tp-size and --tensor-parallel-size are the same SGLang flag")
+	if _, tp := set["tp-size"]; tp {
+		if _, tps := set["tensor-parallel-size"]; tps {
+			return s, cmdutil.Usage("give the tensor-parallel degree once", "--tp-size and --tensor-parallel-size are the same SGLang flag")
+		}
 	}
 	var err error
-	if s.DType, err = estimate.ParseDType(c.String("dtype")); err != nil {
+	if s.DType, err = estimate.ParseDType(str("dtype")); err != nil {
 		return s, fmt.Errorf("--dtype: %w", err)
 	}
-	if s.KVCacheDType, err = estimate.ParseDType(c.String("kv-cache-dtype")); err != nil {
+	if s.KVCacheDType, err = estimate.ParseDType(str("kv-cache-dtype")); err != nil {
 		return s, fmt.Errorf("--kv-cache-dtype: %w", err)
 	}
 	return s, nil
 }
 
+// setFlags are the flags given on the command line, with their values:
+// one pass over the definitions (urfave/cli looks a name up linearly).
+func setFlags(c *cli.Command) map[string]any {
+	set := map[string]any{}
+	for _, f := range c.Flags {
+		if f.IsSet() {
+			if g, ok := f.(interface{ Get() any }); ok {
+				set[f.Names()[0]] = g.Get()
+			}
+		}
+	}
+	return set
+}
+
 // checkExplicitZeros refuses a limit given as 0 (or below), which the
 // estimate would read as "not given"; ranges are checked by estimate, once.
-func checkExplicitZeros(c *cli.Command) error {
-	for _, f := range c.FlagNames() {
-		if !c.IsSet(f) {
-			continue
-		}
-		switch v := c.Value(f).(type) {
+func checkExplicitZeros(set map[string]any) error {
+	for f, v := range set {
+		switch v := v.(type) {
 		case int:
 			if v == 0 && f != "speculate" {
 				return cmdutil.WithHint(fmt.Errorf("--%s must be > 0 (got 0)", f), "leave it out to get the engine's default")
@@ -286,10 +303,10 @@ func checkExplicitZeros(c *cli.Command) error {
 }
 
 // checkEngineFlags refuses another engine's flags, naming the equivalent.
-func checkEngineFlags(c *cli.Command, engine estimate.EngineInfo) error {
-	for _, name := range c.FlagNames() {
+func checkEngineFlags(set map[string]any, engine estimate.EngineInfo) error {
+	for name := range set {
 		f, ok := engineFlags[name]
-		if !ok || !c.IsSet(name) || contains(f.engines, engine.Name) {
+		if !ok || contains(f.engines, engine.Name) {
 			continue
 		}
 		owner, _ := estimate.LookupEngine(f.engines[0])

@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -314,5 +316,40 @@ func TestHubCompanionInterrupted(t *testing.T) {
 	}
 	if code != cmdutil.ExitInterrupted || out.String() != "" || errb.String() != "vramcalc: interrupted\n" {
 		t.Errorf("exit %d, stdout %q, stderr %q; want 130 and vramcalc: interrupted", code, out.String(), errb.String())
+	}
+}
+
+// TestHubCompanionSIGINT sends a real SIGINT to a built vramcalc while its
+// vramcalc-hub child waits on the Hub: vramcalc installs no handler when it
+// starts (cmdutil.MainComputing) but HubCompanion does while the child
+// runs, so the child is interrupted and vramcalc exits 130 with one line.
+func TestHubCompanionSIGINT(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGINT on Windows")
+	}
+	hub := fakeHub(t)
+	bin := cmdtest.Build(t, "vramcalc", "vramcalc-hub")
+	cmd := exec.Command(filepath.Join(bin, "vramcalc"), "estimate", "vramcalc-test/slow", "--gpu", "L4", "--timeout", "10s")
+	cmd.Env = append(os.Environ(), "HF_ENDPOINT="+hub.URL, "HF_HOME="+t.TempDir(), "HF_TOKEN=", "HF_HUB_OFFLINE=")
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond) // the child is waiting on the slow repo by now
+	start := time.Now()
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v after SIGINT", d)
+	}
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != cmdutil.ExitInterrupted {
+		t.Errorf("exit: %v, want code %d", err, cmdutil.ExitInterrupted)
+	}
+	if out.String() != "" || errb.String() != "vramcalc: interrupted\n" {
+		t.Errorf("stdout %q, stderr %q; want nothing and vramcalc: interrupted", out.String(), errb.String())
 	}
 }

@@ -8,4 +8,4 @@ import (
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
 )
 
-func main() { os.Exit(cmdutil.Main(newApp)) }
+func main() { os.Exit(cmdutil.MainComputing(newApp)) }

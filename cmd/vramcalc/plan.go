@@ -99,10 +99,11 @@ func planRequest(c *cli.Command) (plan.Request, string, error) {
 		return req, "", cmdutil.Usage("use --engine tgi, vllm or sglang", "unknown engine %q", c.String("engine"))
 	}
 	req.Engine = estimate.Engine{Name: info.Name, Version: c.String("engine-version")}
-	if err := checkEngineFlags(c, info); err != nil {
+	set := setFlags(c)
+	if err := checkEngineFlags(set, info); err != nil {
 		return req, "", err
 	}
-	if err := checkExplicitZeros(c); err != nil {
+	if err := checkExplicitZeros(set); err != nil {
 		return req, "", err
 	}
 	if req.TP, err = parseTP(c.String("tp")); err != nil {

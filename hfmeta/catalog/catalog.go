@@ -12,9 +12,9 @@
 //   - source.txt: where every value came from and the Hugging Face parameter
 //     count the tensor summary was checked against.
 //
-// models/index.json lists the entries. Lookup decodes only the entry asked
-// for. Regenerate tensors.json, index.json and the generated part of
-// source.txt with go generate after changing a config.json or an override.
+// index.go lists the entries. Lookup decodes only the entry asked for.
+// Regenerate tensors.json, index.go and the generated part of source.txt
+// with go generate after changing a config.json or an override.
 package catalog
 
 //go:generate go run ./internal/gen
@@ -24,9 +24,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
-	"sort"
 	"strings"
-	"sync"
 
 	"github.com/vramcalc/vramcalc/estimate"
 )
@@ -55,11 +53,11 @@ type Entry struct {
 	Params int64
 }
 
-// indexEntry is one line of models/index.json.
+// indexEntry is one catalog entry as index.go (generated) lists it.
 type indexEntry struct {
-	ID     string `json:"id"`
-	Dir    string `json:"dir"`
-	Params int64  `json:"params,omitempty"`
+	ID     string
+	Dir    string // directory under models/
+	Params int64
 }
 
 // tensorsFile is the layout of tensors.json.
@@ -67,61 +65,27 @@ type tensorsFile struct {
 	Tensors []estimate.Tensor `json:"tensors"`
 }
 
-var (
-	indexOnce sync.Once
-	index     []indexEntry
-	byKey     map[string]int
-	indexErr  error
-)
-
-// loadIndex decodes models/index.json once.
-func loadIndex() error {
-	indexOnce.Do(func() {
-		data, err := files.ReadFile("models/index.json")
-		if err != nil {
-			indexErr = fmt.Errorf("catalog: read index: %w", err)
-			return
-		}
-		if err := json.Unmarshal(data, &index); err != nil {
-			indexErr = fmt.Errorf("catalog: decode index: %w", err)
-			return
-		}
-		sort.Slice(index, func(i, j int) bool { return strings.ToLower(index[i].ID) < strings.ToLower(index[j].ID) })
-		byKey = make(map[string]int, 2*len(index))
-		for i, e := range index {
-			byKey[strings.ToLower(e.ID)] = i
-			byKey[strings.ToLower(e.Dir)] = i
-		}
-	})
-	return indexErr
-}
-
-// normalize turns a user-supplied id into an index key: case-insensitive,
-// "org__repo" accepted for "org/repo", surrounding spaces and slashes and a
-// leading "https://huggingface.co/" ignored.
+// normalize trims a user-supplied id to what is compared with the index
+// (case-insensitively): surrounding spaces and slashes and a leading
+// "https://huggingface.co/" are ignored.
 func normalize(id string) string {
 	id = strings.TrimSpace(id)
 	id = strings.TrimPrefix(id, "https://huggingface.co/")
-	id = strings.Trim(id, "/")
-	return strings.ToLower(id)
+	return strings.Trim(id, "/")
 }
 
 // Lookup returns the entry for a repo id ("meta-llama/Llama-3.1-8B-Instruct",
 // case-insensitive) or its directory name ("meta-llama__Llama-3.1-8B-Instruct").
 // Only that entry's files are read and decoded.
 func Lookup(id string) (Entry, bool) {
-	if loadIndex() != nil {
-		return Entry{}, false
+	key := normalize(id)
+	for _, ie := range index {
+		if strings.EqualFold(ie.ID, key) || strings.EqualFold(ie.Dir, key) {
+			e, err := load(ie)
+			return e, err == nil
+		}
 	}
-	i, ok := byKey[normalize(id)]
-	if !ok {
-		return Entry{}, false
-	}
-	e, err := load(index[i])
-	if err != nil {
-		return Entry{}, false
-	}
-	return e, true
+	return Entry{}, false
 }
 
 // load reads one entry's files.
@@ -148,9 +112,6 @@ func load(ie indexEntry) (Entry, error) {
 
 // IDs returns every repo id in the catalog, sorted case-insensitively.
 func IDs() []string {
-	if loadIndex() != nil {
-		return nil
-	}
 	out := make([]string, len(index))
 	for i, e := range index {
 		out[i] = e.ID
@@ -160,9 +121,6 @@ func IDs() []string {
 
 // All returns every entry, in IDs order. It reads and decodes every file.
 func All() []Entry {
-	if loadIndex() != nil {
-		return nil
-	}
 	out := make([]Entry, 0, len(index))
 	for _, ie := range index {
 		e, err := load(ie)

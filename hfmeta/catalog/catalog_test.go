@@ -302,3 +302,17 @@ func BenchmarkLookup(b *testing.B) {
 		}
 	}
 }
+
+// TestIndexSorted: IDs lists the index in file order, so the generator must
+// have written it sorted case-insensitively, each id once.
+func TestIndexSorted(t *testing.T) {
+	ids := catalog.IDs()
+	if len(ids) < 40 {
+		t.Fatalf("IDs() = %d entries, want at least 40", len(ids))
+	}
+	for i := 1; i < len(ids); i++ {
+		if a, b := strings.ToLower(ids[i-1]), strings.ToLower(ids[i]); a >= b {
+			t.Errorf("index.json: %q before %q; run go generate in hfmeta/catalog", ids[i-1], ids[i])
+		}
+	}
+}

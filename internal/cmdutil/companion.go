@@ -100,9 +100,50 @@ func ExecCompanion(program string, args []string) error {
 func Main(root func(Env) *cli.Command, options ...func(*Env)) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	return run(ctx, root, options)
+}
+
+// MainComputing is Main for a program whose commands compute and print
+// without waiting on anything (vramcalc): Ctrl-C is left to the operating
+// system, which ends the process by the signal (shells report 130), and
+// whatever does wait installs its own handler (HubCompanion while its
+// child runs). A signal handler costs a thread at start, about a tenth of
+// vramcalc's start-up (bench/startup.sh).
+func MainComputing(root func(Env) *cli.Command, options ...func(*Env)) int {
+	return run(context.Background(), root, options)
+}
+
+func run(ctx context.Context, root func(Env) *cli.Command, options []func(*Env)) int {
 	e := Env{Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv, Companion: ExecCompanion}
 	for _, o := range options {
 		o(&e)
 	}
 	return Run(ctx, root(e), os.Args, e)
+}
+
+// Deferred is a command whose flags are built only when it runs: urfave/cli
+// sets up (and renders the help text of) every flag of every command
+// before it runs one, which is most of a short process's time, so vramcalc
+// lists its commands by name and usage and builds the one asked for.
+// `vramcalc estimate --help` reaches the built command's own help.
+func Deferred(name, usage string, build func() *cli.Command) *cli.Command {
+	return &cli.Command{
+		Name:            name,
+		Usage:           usage,
+		ArgsUsage:       "[arguments]",
+		SkipFlagParsing: true,
+		Action: func(ctx context.Context, c *cli.Command) error {
+			root := c.Root()
+			one := &cli.Command{Name: root.Name, Usage: root.Usage, Writer: root.Writer, ErrWriter: root.ErrWriter,
+				ExitErrHandler: func(context.Context, *cli.Command, error) {}, Suggest: true, Commands: []*cli.Command{build()}}
+			walkUsage(one)
+			// A context without the running command in its values, so that
+			// one is a root of its own (urfave/cli parents a command to the
+			// one in its context), cancelled with ctx.
+			fresh, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			defer context.AfterFunc(ctx, cancel)()
+			return one.Run(fresh, append([]string{root.Name, name}, c.Args().Slice()...))
+		},
+	}
 }

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -111,12 +113,16 @@ func HubEnv(environ []string, r HubRequest) []string {
 // error and hint lines (standard error) turned back into an error with
 // that hint, which wraps hfmeta.ErrNotFound or hfmeta.ErrGated as its exit
 // code says. When ctx ends the child is interrupted and the error wraps
-// ctx.Err().
+// ctx.Err(); so does Ctrl-C or SIGTERM while the child runs (the error
+// then wraps ErrInterrupted), whether or not the program handles them.
 func HubCompanion(ctx context.Context, r HubRequest) (hfmeta.Meta, error) {
 	path, err := FindCompanion(HubProgram)
 	if err != nil {
 		return hfmeta.Meta{}, err
 	}
+	parent := ctx
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	cmd := exec.CommandContext(ctx, path, HubArgs(r)...)
 	cmd.Env = HubEnv(os.Environ(), r)
 	var stdout, stderr bytes.Buffer
@@ -126,8 +132,11 @@ func HubCompanion(ctx context.Context, r HubRequest) (hfmeta.Meta, error) {
 	}
 	cmd.WaitDelay = 5 * time.Second
 	err = cmd.Run()
+	if parent.Err() != nil {
+		return hfmeta.Meta{}, fmt.Errorf("%s: %w", HubProgram, parent.Err())
+	}
 	if ctx.Err() != nil {
-		return hfmeta.Meta{}, fmt.Errorf("%s: %w", HubProgram, ctx.Err())
+		return hfmeta.Meta{}, fmt.Errorf("%s: %w", HubProgram, ErrInterrupted)
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -52,6 +52,10 @@ const (
 	ExitInterrupted = 130
 )
 
+// ErrInterrupted is Ctrl-C or SIGTERM caught by a command that installed
+// its own handler (see MainComputing); Run exits ExitInterrupted for it.
+var ErrInterrupted = errors.New("interrupted")
+
 // UsageError is bad command-line use (exit code 2).
 type UsageError struct{ Msg, Hint string }
 
@@ -112,15 +116,16 @@ func Prepare(root *cli.Command, e Env) *cli.Command {
 	root.Writer, root.ErrWriter = e.Stdout, e.Stderr
 	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
 	root.Suggest = true
-	var walk func(c *cli.Command)
-	walk = func(c *cli.Command) {
-		c.OnUsageError = OnUsageError
-		for _, s := range c.Commands {
-			walk(s)
-		}
-	}
-	walk(root)
+	walkUsage(root)
 	return root
+}
+
+// walkUsage sets the usage-error hook on c and every subcommand.
+func walkUsage(c *cli.Command) {
+	c.OnUsageError = OnUsageError
+	for _, s := range c.Commands {
+		walkUsage(s)
+	}
 }
 
 // Run executes root and is the one place that prints errors and hints.
@@ -129,7 +134,7 @@ func Run(ctx context.Context, root *cli.Command, args []string, e Env) int {
 	if err == nil {
 		return ExitOK
 	}
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
+	if errors.Is(err, context.Canceled) && ctx.Err() != nil || errors.Is(err, ErrInterrupted) {
 		fmt.Fprintln(e.Stderr, "vramcalc: interrupted")
 		return ExitInterrupted
 	}

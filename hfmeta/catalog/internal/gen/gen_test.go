@@ -16,7 +16,7 @@ func TestGeneratedFilesUpToDate(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(out) < 2*40+1 {
-		t.Fatalf("generated %d files, want tensors.json and source.txt for at least 40 models plus index.json", len(out))
+		t.Fatalf("generated %d files, want tensors.json and source.txt for at least 40 models plus index.go", len(out))
 	}
 	for name, want := range out {
 		got, err := os.ReadFile(name)
