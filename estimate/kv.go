@@ -8,7 +8,7 @@ import "fmt"
 //
 //   - tgi: 2 × layers × kv_heads/ws × head_size × elt, with MQA replicated
 //     and DeepSeek MLA stored as full per-head K/V of width 192
-//     (v3.3.7:server/text_generation_server/models/__init__.py:696-700).
+//     (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/__init__.py#L696-L700).
 //   - vllm: 2 × layers × max(1, kv_heads/tp) × head_size × elt (KV heads
 //     replicated when tp > kv_heads); MLA keeps the latent, (kv_lora_rank +
 //     qk_rope_head_dim) × elt per layer, with no ×2 and no TP split

@@ -124,9 +124,10 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 	p.latentAttention(&m)
 	// Sliding window and per-layer attention kinds. Qwen2-style configs carry
 	// sliding_window together with use_sliding_window=false; the value is
-	// kept as written because TGI reads the raw key (models/__init__.py
-	// compares it with --max-input-tokens) although transformers then applies
-	// no window.
+	// kept as written because TGI reads the raw key and compares it with
+	// --max-input-tokens
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/__init__.py#L646-L659)
+	// although transformers then applies no window.
 	m.SlidingWindow = p.optional("sliding_window")
 	m.LayerTypes = p.layerTypes(m.Layers)
 	// Pre-quantized checkpoints.

@@ -78,8 +78,9 @@ type RequestPlan struct {
 }
 
 // MaxConcurrency caps how many requests a launch sends at once: TGI's
-// default --max-concurrent-requests (128, launcher/src/main.rs), past which
-// it answers 429.
+// default --max-concurrent-requests (128,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L645-L649),
+// past which it answers 429.
 const MaxConcurrency = 128
 
 // tailLines is how much of the engine's log an observation keeps.
@@ -447,7 +448,7 @@ func (w *logWatcher) read(rc io.ReadCloser) {
 		w.engine.ParseLog(line, &w.rep)
 		if !w.warm && strings.Contains(line, "Warming up model") {
 			// TGI's router logs this before the warm-up prefill
-			// (v3.3.7:backends/v3/src/lib.rs:59-138).
+			// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/lib.rs#L59-L138).
 			w.warm = true
 			if w.onWarmup != nil {
 				w.onWarmup()
