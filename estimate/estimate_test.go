@@ -392,6 +392,11 @@ func TestParseVersionAndDType(t *testing.T) {
 			t.Errorf("ParseDType(%q) = %q, %v", in, got, err)
 		}
 	}
+	// safetensors v0.7.0 Dtype::bitsize: "Dtype::C64 => 64"
+	// (https://github.com/huggingface/safetensors/blob/v0.7.0/safetensors/src/tensor.rs#L850).
+	if got, err := ParseDType("complex64"); err != nil || got != C64 || got.Bits() != 64 || got.IsFloat() {
+		t.Errorf("ParseDType(complex64) = %q (%d bits, float %v), %v; want C64, 64 bits, not cast", got, got.Bits(), got.IsFloat(), err)
+	}
 	if _, err := ParseDType("int3"); !errors.Is(err, ErrUnknownDType) {
 		t.Errorf("int3: %v", err)
 	}

@@ -114,7 +114,7 @@ func onLoadQuantBits16(q string) (int, bool) {
 }
 
 // preQuantBits16 approximates a pre-quantized checkpoint's linear weights
-// when only the config is known (ENGINES.md §3): GPTQ/AWQ 4-bit with group
+// when only the config is known (docs/ENGINES.md §3): GPTQ/AWQ 4-bit with group
 // 128 = 0.5 + 2.5/128 B/param (≈ 4.16 bits), fp8 1 B, mxfp4 4.25 bits.
 func preQuantBits16(method string) (int, bool) {
 	switch method {

@@ -905,7 +905,7 @@ func (r *tgiRun) breakdown(st Startup) Breakdown {
 
 // cudaGraphBytes estimates the shared pool of the decode graphs for batch
 // sizes up to 32, captured largest first (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L30, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L60-L61;
-// ENGINES.md §2.2, derived): decode activations and logits for 32 rows and
+// docs/ENGINES.md §2.2, derived): decode activations and logits for 32 rows and
 // v3's [32, T] int32 block tables.
 func (r *tgiRun) cudaGraphBytes(T int) Bytes {
 	const bs = 32
@@ -960,7 +960,7 @@ func (r *tgiRun) computeOptimalP() int {
 	value := def
 	if r.m.QuantMethod != "" && !knownLauncherQuant(r.m.QuantMethod) {
 		// An unknown quant_method makes RawConfig fail to parse: no config,
-		// P = 4096 (ENGINES.md §1.4 pitfall).
+		// P = 4096 (docs/ENGINES.md §1.4 pitfall).
 		r.warn("TGI's launcher cannot parse quant_method %q: it falls back to --max-batch-prefill-tokens 4096", r.m.QuantMethod)
 		return 4096
 	}
@@ -1212,13 +1212,14 @@ func resolveBackend(p tgiProfile, m Model, hw Hardware, s Settings) tgiBackend {
 const (
 	// CUDAContextBytes is the CUDA context, cuBLAS workspaces and loaded
 	// kernels of one TGI shard process. 640 MiB sits between the 0.52 GB and
-	// 0.8 GB left over by TGI 2.0 startup reports (shared/data rows 9 and 3)
+	// 0.8 GB left over by TGI 2.0 startup reports (testdata/startup_reports_dev.csv rows 9 and 3)
 	// once weights, warm-up KV, the prefill peak and the logged KV budget are
 	// subtracted.
 	CUDAContextBytes = 640 * MiB
 	// NCCLBytes is the communicator buffers per GPU when sharded (ws ≥ 2);
 	// vLLM logs show 0.5–2 GiB of non-torch memory at TP ≥ 2
-	// (shared/data/README.md pattern 1); TGI uses plain NCCL, so the low end.
+	// (docs/STARTUP-REPORTS.md, the first of its log patterns); TGI uses plain
+	// NCCL, so the low end.
 	NCCLBytes = 512 * MiB
 	// FlashInferWorkspaceBytes is the shared flashinfer workspace
 	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/layers/attention/flashinfer.py#L42,

@@ -48,8 +48,8 @@ var tiedByDefault = map[string]bool{
 }
 
 // gemma3TextDefaults are the transformers Gemma3TextConfig defaults
-// (src/transformers/models/gemma3/configuration_gemma3.py @ 008f5c8c,
-// Gemma3TextConfig.__init__). Gemma 3 VLM configs list only the keys that
+// (Gemma3TextConfig.__init__,
+// https://github.com/huggingface/transformers/blob/008f5c8c29be84d4721dc6d1e0fcd72300580be4/src/transformers/models/gemma3/configuration_gemma3.py#L172-L194). Gemma 3 VLM configs list only the keys that
 // differ, so a text_config without vocab_size means 262208.
 var gemma3TextDefaults = []struct {
 	key string

@@ -304,8 +304,8 @@ func (h *hubRepo) headers(ctx context.Context, files []string) ([]estimate.Tenso
 	return slices.Concat(results...), nil
 }
 
-// The file names transformers saves (huggingface_hub constants.py:
-// SAFETENSORS_SINGLE_FILE, SAFETENSORS_INDEX_FILE).
+// The file names transformers saves (huggingface_hub's SAFETENSORS_SINGLE_FILE
+// and SAFETENSORS_INDEX_FILE, https://github.com/huggingface/huggingface_hub/blob/v1.28.0/src/huggingface_hub/constants.py#L51-L52).
 const (
 	singleFile = "model.safetensors"
 	indexFile  = "model.safetensors.index.json"

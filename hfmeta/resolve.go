@@ -204,7 +204,12 @@ func catalogWeightsFrom(e catalog.Entry) string {
 
 // repoIDPattern is a Hub model id: "name" or "org/name", each part of
 // letters, digits, '.', '_' and '-', starting with a letter or digit
-// (huggingface_hub, utils/_validators.py, validate_repo_id).
+// (after huggingface_hub's REPO_ID_REGEX and validate_repo_id,
+// https://github.com/huggingface/huggingface_hub/blob/v1.28.0/src/huggingface_hub/utils/_validators.py#L28-L38 and https://github.com/huggingface/huggingface_hub/blob/v1.28.0/src/huggingface_hub/utils/_validators.py#L93-L140).
+// It differs from upstream at the edges: upstream also accepts a leading
+// '_' and non-ASCII word characters, rejects a part ending in '-' or '.',
+// and applies its 96-character limit to the name, where checkRepoID
+// applies it to the whole id.
 var repoIDPattern = regexp.MustCompile(`^(?:[A-Za-z0-9][A-Za-z0-9._-]*/)?[A-Za-z0-9][A-Za-z0-9._-]*$`)
 
 // checkRepoID rejects what cannot be a Hub repo id, so that no ref turns

@@ -162,7 +162,7 @@ func (TGI) ParseMetrics(body string) int {
 // Classify implements Engine. A warm-up OOM reads "Not enough memory to
 // handle N prefill tokens" (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1549-L1553), or an
 // UnboundLocalError on num_tokens when the warm KV allocation itself fails
-// (ENGINES.md §2.2); launcher and router validation print
+// (docs/ENGINES.md §2.2); launcher and router validation print
 // `Error: ArgumentValidation(…)`.
 func (TGI) Classify(exitCode int, tail []string) string {
 	text := strings.Join(tail, "\n")

@@ -63,7 +63,7 @@ type Config struct {
 // RequestPlan is the traffic of one launch: requests of exactly InputTokens
 // prompt tokens (counted by the server's own /tokenize) and OutputTokens new
 // tokens (≤ 1024: TGI ≥ 3.1.1 generates longer requests in 1024-token
-// chunks, ENGINES.md §5), as many at once as Concurrency, or, when it is 0,
+// chunks, docs/ENGINES.md §5), as many at once as Concurrency, or, when it is 0,
 // as many as the reported KV budget holds (capped at MaxConcurrency).
 // Zero InputTokens or OutputTokens sends none.
 type RequestPlan struct {
@@ -72,7 +72,7 @@ type RequestPlan struct {
 	Tolerance int
 	// Grammar constrains the output with a regex that has no end before
 	// 16 characters per requested token, so that the model cannot stop at
-	// EOS early (TGI's HTTP API has no ignore_eos; ENGINES.md §5). Off by
+	// EOS early (TGI's HTTP API has no ignore_eos; docs/ENGINES.md §5). Off by
 	// default: a long repetition compiles to a large grammar automaton.
 	Grammar bool
 }
