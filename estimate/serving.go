@@ -93,7 +93,17 @@ func servingForwardBytes(m Model, tp int, n int64, elt int64, hidden int64) int6
 		// fused_experts: intermediate_cache1/3 share one buffer of
 		// M·k·max(2·Ie/tp, H), cache2 is M·k·Ie/tp; plus the output, the
 		// router's fp32 logits and the shared experts as a dense MLP
-		// (vllm/model_executor/layers/fused_moe/fused_moe.py fused_experts_impl).
+		// (fused_experts_impl,
+		// https://github.com/vllm-project/vllm/blob/v0.10.1.1/vllm/model_executor/layers/fused_moe/fused_moe.py#L1534-L1545;
+		// there M is capped at VLLM_FUSED_MOE_CHUNK_SIZE = 32768 tokens,
+		// https://github.com/vllm-project/vllm/blob/v0.10.1.1/vllm/model_executor/layers/fused_moe/fused_moe.py#L1509-L1510,
+		// not modelled). Limitation: recent releases run unquantized MoE
+		// through the TritonExperts modular kernel, which keeps cache2 in a
+		// workspace of M·k·max(Ie/tp, H) shared with the output
+		// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/fused_moe/fused_moe.py#L1976-L1991,
+		// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/fused_moe/modular_kernel.py#L1059-L1068):
+		// more than this for experts narrower than hidden. The release where
+		// that path became the default was not pinned.
 		ie := int64(m.ExpertWidth()) / w
 		k := int64(max(1, m.ExpertsPerToken))
 		moe := hidden*h + k*(max(2*ie, h)+ie) + h + 2*int64(m.Experts)*4/elt + 3*int64(m.SharedExperts)*ie
