@@ -96,7 +96,14 @@ type tgiProfile struct {
 	// flashdecoding at https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/model.py#L73-L95);
 	// opt-in in v2.4.x (https://github.com/huggingface/text-generation-inference/blob/v2.4.0/server/text_generation_server/models/globals.py#L14 "0").
 	chunkingDefault bool
-	// cudaGraphs: decode CUDA graphs exist from v1.4.1 (#1428).
+	// cudaGraphs: decode CUDA graphs are captured by default from v2.0.0
+	// (PR #1703, sizes [1, 2, 4, 8, 16, 32],
+	// https://github.com/huggingface/text-generation-inference/blob/v2.0.0/launcher/src/main.rs#L1374-L1393). v1.4.1 – v1.4.5 have them
+	// (PR #1428) but only behind ENABLE_CUDA_GRAPHS, default false
+	// (https://github.com/huggingface/text-generation-inference/blob/v1.4.1/server/text_generation_server/models/globals.py#L6,
+	// https://github.com/huggingface/text-generation-inference/blob/v1.4.1/server/text_generation_server/models/flash_causal_lm.py#L796-L800),
+	// which is not modelled. Some --quantize values turn them off
+	// (tgiQuantizeDisablesGraphs).
 	cudaGraphs bool
 	// cards is the launcher's card table size era: v3.0.0 has 9 keys, later 15.
 	cardsV30 bool
@@ -152,7 +159,7 @@ func tgiProfileFor(v Version) tgiProfile {
 	p.pagedFallback = v.AtLeast(2, 3, 1)
 	p.mpeCapsT = v.AtLeast(3, 0, 1)
 	p.chunkingDefault = v.AtLeast(3, 0, 0)
-	p.cudaGraphs = v.AtLeast(1, 4, 1)
+	p.cudaGraphs = v.AtLeast(2, 0, 0)
 	p.cardsV30 = v.Major == 3 && v.Minor == 0 && v.Patch == 0
 	p.notEnoughMemoryIsArgValidation = !v.AtLeast(2, 1, 0)
 	p.windowCapsBlocks = v.AtLeast(2, 0, 0) && !v.AtLeast(2, 1, 0)
@@ -896,11 +903,30 @@ func (r *tgiRun) breakdown(st Startup) Breakdown {
 	if st.MaxBatchTotalTokens > 0 {
 		b.KVCache = Bytes(st.MaxBatchTotalTokens/r.be.blockSize) * r.blk
 	}
-	if r.prof.cudaGraphs && st.Fits {
+	if r.prof.cudaGraphs && st.Fits && !tgiQuantizeDisablesGraphs(r.prof.v, r.s.Quantize) {
 		b.CUDAGraphs = r.cudaGraphBytes(st.MaxTotalTokens)
 	}
 	b.Reserve = b.unallocated(r.total)
 	return b
+}
+
+// tgiQuantizeDisablesGraphs reports whether the launcher captures no CUDA
+// graphs by default for this --quantize: bitsandbytes (8-bit, NF4 and FP4)
+// in v2.0.0 – v3.0.1, and exl2 too from v2.3.0
+// (https://github.com/huggingface/text-generation-inference/blob/v2.0.0/launcher/src/main.rs#L1374-L1387,
+// https://github.com/huggingface/text-generation-inference/blob/v2.3.0/launcher/src/main.rs#L1695-L1712); from v3.0.2 only 8-bit
+// bitsandbytes and exl2
+// (https://github.com/huggingface/text-generation-inference/blob/v3.0.2/launcher/src/main.rs#L2086-L2096).
+func tgiQuantizeDisablesGraphs(v Version, quantize string) bool {
+	switch q := strings.ToLower(quantize); q {
+	case "bitsandbytes":
+		return true
+	case "bitsandbytes-nf4", "bitsandbytes-fp4":
+		return !v.AtLeast(3, 0, 2)
+	case "exl2":
+		return v.AtLeast(2, 3, 0)
+	}
+	return false
 }
 
 // cudaGraphBytes estimates the shared pool of the decode graphs for batch
