@@ -109,7 +109,9 @@ type tgiProfile struct {
 	cardsV30 bool
 	// windowCapsBlocks: v2.0.x's flash_mistral.py batches cap each request's
 	// KV blocks at the sliding window (https://github.com/huggingface/text-generation-inference/blob/v2.0.4/server/text_generation_server/models/flash_mistral.py#L159-L162);
-	// v2.1.0 moved windowing into flash_causal_lm.py.
+	// v2.1.0 moved windowing into flash_causal_lm.py
+	// (https://github.com/huggingface/text-generation-inference/blob/v2.1.0/server/text_generation_server/models/flash_causal_lm.py#L52-L62),
+	// and its flash_mistral.py no longer caps the blocks.
 	windowCapsBlocks bool
 	// notEnoughMemoryIsArgValidation: v2.0.x reports T > budget as ArgumentValidation
 	// (https://github.com/huggingface/text-generation-inference/blob/v2.0.0/router/src/main.rs#L312-L348); v2.1.0+ as NotEnoughMemory.

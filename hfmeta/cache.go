@@ -18,7 +18,8 @@ import (
 // huggingface_hub computes it (https://github.com/huggingface/huggingface_hub/blob/v1.28.0/src/huggingface_hub/constants.py#L156-L182):
 // HF_HUB_CACHE, else the legacy HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub,
 // else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub. A
-// leading "~" is expanded with HOME. It returns "" when no HOME is known.
+// leading "~" is expanded with HOME (upstream also expands $VARS with
+// os.path.expandvars; that is not done here). It returns "" when no HOME is known.
 // The caller passes os.Getenv; the package itself reads no environment.
 func CacheDirFromEnv(getenv func(string) string) string {
 	home := getenv("HOME")
