@@ -26,10 +26,12 @@ const (
 	// sglangPreLoadEarly, sglangPreLoadMid and sglangPreLoad are the CUDA
 	// context and cuBLAS init of one rank: SGLang logs "Load weight begin.
 	// avail mem=78.81 GB" on a 79.18 GiB H100 at TP 1 in January 2025 builds
-	// (0.37 GiB used), 1.75 GiB used at TP 8 in September 2025 of which "Init
-	// torch distributed ends. mem usage=1.25 GB" (0.50 GiB context), and
-	// 78.43–78.48 GB at TP 1 in 2026 builds (0.72 GiB) (SGLang CI and issue
-	// logs in the public code index).
+	// (0.37 GiB used; testdata/startup_reports_extra.csv row 1024), 1.75 GiB
+	// used at TP 8 in September 2025 of which "Init torch distributed ends.
+	// mem usage=1.25 GB" (0.50 GiB context), and 78.43–78.48 GB at TP 1 in
+	// 2026 builds (0.72 GiB). Limitation: the TP-8 and 2026 figures come from
+	// public SGLang CI and issue logs that were read but not pinned; no copy
+	// of them is in this repository.
 	sglangPreLoadEarly = 379 * MiB
 	sglangPreLoadMid   = 512 * MiB
 	sglangPreLoad      = 737 * MiB
