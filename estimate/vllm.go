@@ -291,12 +291,22 @@ func vllmV1Sampler(v Version) vllmSampler {
 		// (https://github.com/vllm-project/vllm/blob/v0.9.0/vllm/v1/sample/ops/topk_topp_sampler.py#L34-L48).
 		return samplerSortFP32
 	case !v.AtLeast(0, 11, 0):
-		// v0.9.0 – v0.11.0 use FlashInfer's sampler whenever FlashInfer is
-		// installed ("Using FlashInfer for top-p & top-k sampling.",
+		// v0.9.0 – v0.10.x use FlashInfer's sampler whenever FlashInfer is
+		// installed ("Using FlashInfer for top-p & top-k sampling."; the
+		// code as it stands in
 		// https://github.com/vllm-project/vllm/blob/v0.11.0/vllm/v1/sample/ops/topk_topp_sampler.py#L46-L56),
 		// as the source log of testdata/startup_reports_dev.csv row 11
 		// (v0.10.1.1) prints.
 		return samplerFlashInfer
+	case !v.AtLeast(0, 11, 1):
+		// v0.11.0's source reads the same and its image installs FlashInfer 0.3.1, yet every measured
+		// v0.11.0 start shows the sort path: activation peaks of
+		// 4.76–5.64 GiB (38 B per logit, not FlashInfer's ~12) in
+		// testdata/startup_reports_dev.csv rows 20–23 and
+		// testdata/startup_reports_extra.csv rows 1019–1020, and row 22's
+		// failure at --max-model-len 32000. The measurements win; why the
+		// source's path was not taken is not known, so result() says so.
+		return samplerSortFP32
 	case !v.AtLeast(0, 17, 0):
 		// PR #26859 (first in v0.11.1) made the FlashInfer sampler opt-in
 		// (VLLM_USE_FLASHINFER_SAMPLER=1,
@@ -479,6 +489,9 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	r.setupHybrid()
 	if m.Vision {
 		r.warn("vLLM also profiles the vision encoder at its largest input; it is not modelled, so the KV budget is overestimated")
+	}
+	if p.v.AtLeast(0, 11, 0) && !p.v.AtLeast(0, 11, 1) {
+		r.warn("vLLM %s's source takes the FlashInfer top-k/top-p sampler when FlashInfer is installed, but measured v0.11.0 starts show the sort path's peak, which is assumed; if yours logs \"Using FlashInfer for top-p & top-k sampling.\" the KV cache is larger", p.v)
 	}
 	if p.sampler == samplerFlashInfer {
 		r.warn("vLLM %s uses the FlashInfer top-k/top-p sampler when FlashInfer is installed (assumed); without it the profile's sampler peak is ~2.7× larger", p.v)

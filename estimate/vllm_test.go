@@ -509,6 +509,11 @@ func TestVLLMReleaseBoundaries(t *testing.T) {
 		// `logger.info("Available KV cache memory: %.2f GiB",`
 		// (https://github.com/vllm-project/vllm/blob/v0.9.1/vllm/v1/worker/gpu_worker.py#L183-L231).
 		{"0.9.1", got{budgetProfiling, samplerFlashInfer, true, true}},
+		{"0.10.2", got{budgetProfiling, samplerFlashInfer, true, true}},
+		// v0.11.0: the source would take FlashInfer, but every measured
+		// v0.11.0 start shows the sort path's peak (dev rows 20–23,
+		// held-out 1019–1020); the data wins and a warning says so.
+		{"0.11.0", got{budgetProfiling, samplerSortFP32, true, true}},
 		// v0.11.1: "Users must opt in explicitly via VLLM_USE_FLASHINFER_SAMPLER=1."
 		// (https://github.com/vllm-project/vllm/blob/v0.11.1/vllm/v1/sample/ops/topk_topp_sampler.py#L34-L44).
 		{"0.11.1", got{budgetProfiling, samplerSortFP32, true, true}},
@@ -528,6 +533,17 @@ func TestVLLMReleaseBoundaries(t *testing.T) {
 		p := vllmProfileFor(v, v1)
 		if g := (got{p.budget, p.sampler, p.logTokens, p.logAvailable}); g != c.want {
 			t.Errorf("%s: got %+v, want %+v", c.ver, g, c.want)
+		}
+	}
+	// Only v0.11.0 states the sampler assumption that contradicts its source.
+	for ver, want := range map[string]bool{"0.10.2": false, "0.11.0": true, "0.11.1": false} {
+		res := runOK(t, llama31_8B, devH100, 1, "vllm", ver, Settings{MaxModelLen: 8192})
+		found := false
+		for _, w := range res.Warnings {
+			found = found || strings.Contains(w, "measured v0.11.0 starts show the sort path")
+		}
+		if found != want {
+			t.Errorf("%s: sort-path warning = %v, want %v: %q", ver, found, want, res.Warnings)
 		}
 	}
 	// The log lines follow: v0.7.3 V1 prints blocks, v0.8.0 tokens; v0.9.0
