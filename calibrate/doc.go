@@ -2,7 +2,7 @@
 // that judge and improve the estimator.
 //
 //   - Reports: ReadReports reads the startup-report CSV schema
-//     (shared/data/startup_reports_dev.csv: figures engines printed in
+//     (testdata/startup_reports_dev.csv: figures engines printed in
 //     public logs); ReportInputs turns a row into the estimate's inputs and
 //     PredictReport runs the estimate for it; Accuracy scores predictions
 //     against the rows.

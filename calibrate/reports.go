@@ -58,7 +58,7 @@ var requiredColumns = []string{"row_id", "engine", "engine_version", "model_id",
 	"kv_cache_gib", "notes"}
 
 // ReadReports parses the startup-report CSV schema (see
-// shared/data/README.md); settings in free text are parsed where present.
+// docs/STARTUP-REPORTS.md); settings in free text are parsed where present.
 func ReadReports(r io.Reader) ([]Report, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1

@@ -392,6 +392,11 @@ func TestParseVersionAndDType(t *testing.T) {
 			t.Errorf("ParseDType(%q) = %q, %v", in, got, err)
 		}
 	}
+	// safetensors v0.7.0 Dtype::bitsize: "Dtype::C64 => 64"
+	// (https://github.com/huggingface/safetensors/blob/v0.7.0/safetensors/src/tensor.rs#L850).
+	if got, err := ParseDType("complex64"); err != nil || got != C64 || got.Bits() != 64 || got.IsFloat() {
+		t.Errorf("ParseDType(complex64) = %q (%d bits, float %v), %v; want C64, 64 bits, not cast", got, got.Bits(), got.IsFloat(), err)
+	}
 	if _, err := ParseDType("int3"); !errors.Is(err, ErrUnknownDType) {
 		t.Errorf("int3: %v", err)
 	}
@@ -488,6 +493,37 @@ func TestClassifyTensor(t *testing.T) {
 	for name, want := range cases {
 		if got := classifyTensor(name); got != want {
 			t.Errorf("classifyTensor(%q) = %d, want %d", name, got, want)
+		}
+	}
+}
+
+// TestTGICUDAGraphs: the launcher captures [1, 2, 4, 8, 16, 32] by default
+// from v2.0.0 (`let cuda_graphs = vec![1, 2, 4, 8, 16, 32];`,
+// https://github.com/huggingface/text-generation-inference/blob/v2.0.0/launcher/src/main.rs#L1374-L1393);
+// v1.4.x only with ENABLE_CUDA_GRAPHS ("false" by default,
+// https://github.com/huggingface/text-generation-inference/blob/v1.4.1/server/text_generation_server/models/globals.py#L6);
+// "Bitsandbytes doesn't work with cuda graphs, deactivating them", for
+// NF4/FP4 too until v3.0.1
+// (https://github.com/huggingface/text-generation-inference/blob/v3.0.2/launcher/src/main.rs#L2086-L2096).
+func TestTGICUDAGraphs(t *testing.T) {
+	// Llama-3.1-8B, 32 rows: 32·(2·4096 + 4·14,336)·2 B of decode
+	// activations + 32·128,256·4 B of logits = 20,611,072 B; v3 adds the
+	// [32, T] int32 block tables, 32·4096·4 = 524,288 B at T 4096.
+	for _, c := range []struct {
+		ver, quantize string
+		want          Bytes
+	}{
+		{"1.4.5", "", 0},
+		{"2.0.0", "", 20_611_072},
+		{"2.0.0", "bitsandbytes-nf4", 0},
+		{"3.0.1", "bitsandbytes-nf4", 0},
+		{"3.0.2", "bitsandbytes-nf4", 20_611_072 + 524_288},
+		{"3.3.7", "bitsandbytes", 0},
+		{"3.3.7", "", 20_611_072 + 524_288},
+	} {
+		res := runOK(t, llama31_8B, devA100, 1, "tgi", c.ver, Settings{MaxInputTokens: 4095, MaxTotalTokens: 4096, MaxBatchPrefillTokens: 4096, Quantize: c.quantize})
+		if !res.Startup.Fits || res.PerGPU.CUDAGraphs != c.want {
+			t.Errorf("TGI %s --quantize %q: fits %v, graphs %d B, want %d", c.ver, c.quantize, res.Startup.Fits, res.PerGPU.CUDAGraphs, c.want)
 		}
 	}
 }

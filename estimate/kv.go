@@ -8,13 +8,19 @@ import "fmt"
 //
 //   - tgi: 2 × layers × kv_heads/ws × head_size × elt, with MQA replicated
 //     and DeepSeek MLA stored as full per-head K/V of width 192
-//     (v3.3.7:server/text_generation_server/models/__init__.py:696-700).
+//     (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/__init__.py#L696-L700).
 //   - vllm: 2 × layers × max(1, kv_heads/tp) × head_size × elt (KV heads
 //     replicated when tp > kv_heads); MLA keeps the latent, (kv_lora_rank +
 //     qk_rope_head_dim) × elt per layer, with no ×2 and no TP split
-//     (vllm-project/vllm@bc8282e vllm/v1/kv_cache_interface.py, MLAAttentionSpec).
+//     (page sizes: https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/kv_cache_interface.py#L79-L87,
+//     MLA https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/kv_cache_interface.py#L191-L206; MLA head size
+//     and one KV head: https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/attention/mla_attention.py#L316,
+//     https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/attention/mla_attention.py#L835-L845;
+//     KV heads per rank: https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/config/model.py#L1217-L1228).
+//     Not modelled: --kv-cache-dtype fp8_ds_mla (sparse MLA), 656 B per
+//     token (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/kv_cache_interface.py#L197-L200).
 //   - sglang: as vLLM; MLA cell = (kv_lora_rank + qk_rope_head_dim) × layers × elt
-//     (sglang python/sglang/srt/model_executor/model_runner.py, profile_max_num_token).
+//     (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1277-L1316).
 //
 // Every layer is counted at full length; sliding-window savings are the
 // engines' allocators' business.

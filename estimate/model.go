@@ -10,7 +10,9 @@ import (
 type DType string
 
 // Element types known to the estimator. Bits per element come from the
-// safetensors format (huggingface/safetensors, safetensors/src/tensor.rs, Dtype).
+// safetensors format (enum Dtype, https://github.com/huggingface/safetensors/blob/v0.7.0/safetensors/src/tensor.rs#L779-L825,
+// and Dtype::bitsize, https://github.com/huggingface/safetensors/blob/v0.7.0/safetensors/src/tensor.rs#L829-L852). Not known: the
+// F8_E4M3FNUZ and F8_E5M2FNUZ of safetensors releases after v0.7.0.
 const (
 	BOOL    DType = "BOOL"
 	U8      DType = "U8"
@@ -31,6 +33,7 @@ const (
 	F4      DType = "F4"
 	F6E2M3  DType = "F6_E2M3"
 	F6E3M2  DType = "F6_E3M2"
+	C64     DType = "C64"
 	dtypeNo DType = ""
 )
 
@@ -43,7 +46,7 @@ func (d DType) Bits() int {
 		return 16
 	case I32, U32, F32:
 		return 32
-	case I64, U64, F64:
+	case I64, U64, F64, C64:
 		return 64
 	case F4:
 		return 4
@@ -113,6 +116,8 @@ func ParseDType(s string) (DType, error) {
 		return F6E2M3, nil
 	case "f6_e3m2":
 		return F6E3M2, nil
+	case "c64", "complex64":
+		return C64, nil
 	}
 	return dtypeNo, fmt.Errorf("%w %q (want bfloat16, float16, float32, fp8_e4m3fn or fp8_e5m2)", ErrUnknownDType, s)
 }

@@ -9,8 +9,11 @@ import (
 // servingTP resolves the tensor-parallel degree and checks vLLM's (and
 // SGLang's) head divisibility rules: query heads split evenly; KV heads split
 // when tp ≤ kv and are replicated when tp is a multiple of them
-// (vllm/model_executor/models/qwen2.py Qwen2Attention.__init__; the same
-// asserts in every decoder).
+// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/models/qwen2.py#L138-L151, Qwen2Attention's
+// asserts, the same in every decoder; the query-heads message is
+// ModelConfig.verify_with_parallel_config's,
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/config/model.py#L1105-L1116; the KV-heads message is
+// vramcalc's own, upstream asserts without one).
 func servingTP(m Model, hw Hardware, s Settings) (int, error) {
 	tp := s.NumShard
 	if tp == 0 {
@@ -54,7 +57,9 @@ func servingDTypes(s Settings) (elt int64, kvElt int, err error) {
 
 // padVocab rounds the vocabulary up to a multiple of 64, as
 // VocabParallelEmbedding and ParallelLMHead do (DEFAULT_VOCAB_PADDING_SIZE,
-// vllm/model_executor/layers/vocab_parallel_embedding.py pad_vocab_size).
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/vocab_parallel_embedding.py#L28,
+// pad_vocab_size,
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/vocab_parallel_embedding.py#L75-L77).
 func padVocab(v int) int { return (v + 63) / 64 * 64 }
 
 // nvlsBoard reports an NVSwitch Hopper (or later) board, where NCCL sets up
@@ -71,7 +76,7 @@ func nvlsBoard(g GPU) bool {
 // rank, beyond weights: the larger of the attention phase and the MLP (or
 // fused-MoE) phase, each counted as the tensors alive at once (derived; for
 // eager V0 it reproduces the 2.07 GiB peak of Llama-3.1-8B at 20,000 tokens
-// in dev row 44).
+// in testdata/startup_reports_dev.csv row 44).
 func servingForwardBytes(m Model, tp int, n int64, elt int64, hidden int64) int64 {
 	h := int64(m.Hidden)
 	w := int64(tp)
@@ -88,7 +93,17 @@ func servingForwardBytes(m Model, tp int, n int64, elt int64, hidden int64) int6
 		// fused_experts: intermediate_cache1/3 share one buffer of
 		// M·k·max(2·Ie/tp, H), cache2 is M·k·Ie/tp; plus the output, the
 		// router's fp32 logits and the shared experts as a dense MLP
-		// (vllm/model_executor/layers/fused_moe/fused_moe.py fused_experts_impl).
+		// (fused_experts_impl,
+		// https://github.com/vllm-project/vllm/blob/v0.10.1.1/vllm/model_executor/layers/fused_moe/fused_moe.py#L1534-L1545;
+		// there M is capped at VLLM_FUSED_MOE_CHUNK_SIZE = 32768 tokens,
+		// https://github.com/vllm-project/vllm/blob/v0.10.1.1/vllm/model_executor/layers/fused_moe/fused_moe.py#L1509-L1510,
+		// not modelled). Limitation: recent releases run unquantized MoE
+		// through the TritonExperts modular kernel, which keeps cache2 in a
+		// workspace of M·k·max(Ie/tp, H) shared with the output
+		// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/fused_moe/fused_moe.py#L1976-L1991,
+		// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/fused_moe/modular_kernel.py#L1059-L1068):
+		// more than this for experts narrower than hidden. The release where
+		// that path became the default was not pinned.
 		ie := int64(m.ExpertWidth()) / w
 		k := int64(max(1, m.ExpertsPerToken))
 		moe := hidden*h + k*(max(2*ie, h)+ie) + h + 2*int64(m.Experts)*4/elt + 3*int64(m.SharedExperts)*ie
@@ -129,17 +144,28 @@ func commas(n int) string {
 // servingWeights is the most loaded rank's parameter bytes under vLLM's and
 // SGLang's tensor parallelism, which differ from TGI's:
 //   - the embedding and lm_head are padded to a multiple of 64 rows and split
-//     on the vocabulary (pad_vocab_size, VocabParallelEmbedding,
-//     ParallelLMHead);
+//     on the vocabulary
+//     (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/vocab_parallel_embedding.py#L246-L251,
+//     https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/vocab_parallel_embedding.py#L287-L291;
+//     ParallelLMHead subclasses VocabParallelEmbedding,
+//     https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/vocab_parallel_embedding.py#L500);
 //   - tied embeddings share one tensor: a checkpoint's lm_head.weight is not
 //     loaded when tie_word_embeddings is set;
 //   - k_proj/v_proj hold max(1, kv_heads/tp) heads per rank (replicated
-//     when tp > kv_heads, QKVParallelLinear);
+//     when tp > kv_heads,
+//     https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/linear.py#L1012-L1016);
 //   - row-parallel biases and norms are whole on every rank;
 //   - one rotary cos/sin cache [max_position_embeddings, rotary_dim] in the
-//     model dtype (get_rope caches one per configuration), which makes
-//     "Model loading took 14.99 GiB" for Llama-3.1-8B (8.03 B params +
-//     32 MiB) and 1.12 GiB for the tied Qwen3-0.6B (dev rows 20, 21).
+//     model dtype (get_rope caches one per configuration,
+//     https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/rotary_embedding/__init__.py#L68-L78;
+//     the cache, https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/rotary_embedding/base.py#L58-L63
+//     and https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/rotary_embedding/base.py#L83-L92),
+//     which makes "Model loading took 14.99 GiB" for Llama-3.1-8B (8.03 B
+//     params + 32 MiB) and 1.12 GiB for the tied Qwen3-0.6B
+//     (testdata/startup_reports_dev.csv rows 20, 21). Limitation: rotary_dim is taken as the
+//     head size (qk_rope_head_dim for MLA); upstream scales it by
+//     partial_rotary_factor and sizes YaRN/LongRoPE caches by
+//     max_position × the scaling factor, neither modelled.
 //
 // --quantization fp8 stores every linear weight in one byte (not lm_head or
 // the embeddings); pre-quantized checkpoints keep their stored layout.

@@ -6,14 +6,18 @@ import (
 	"strings"
 )
 
-// SGLang citations: "sglang@<commit> path" is an upstream commit read from
-// the public code index, "sglang#N" a github.com/sgl-project/sglang pull
-// request; ENGINES.md §7 and REVIEW-VLLM §7 are the shared spec and review.
+// SGLang citations are pinned URLs into github.com/sgl-project/sglang at a
+// release tag with line anchors; "sglang#N" names a pull request there as
+// history. docs/ENGINES.md §7 and docs/ENGINES-REVIEW-VLLM.md §7 are the spec
+// and its review.
 
 // DefaultSGLangVersion is the release assumed when none is given: v0.5.5, a
 // late-2025 release that sizes --mem-fraction-static with the reserve
-// formula of sglang#10975 (merged October 2025) and the post-#10975 chunked
-// prefill buckets (REVIEW-VLLM §7).
+// formula of sglang#10975 (merged 2025-09-29, first in v0.5.3) and the
+// post-#10975 chunked prefill buckets
+// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L665-L829,
+// _handle_gpu_memory_settings; docs/ENGINES-REVIEW-VLLM.md summary rows 7b,
+// 7c).
 const DefaultSGLangVersion = "0.5.5"
 
 // SGLang runtime terms: device memory in use before the weights load, which
@@ -22,10 +26,12 @@ const (
 	// sglangPreLoadEarly, sglangPreLoadMid and sglangPreLoad are the CUDA
 	// context and cuBLAS init of one rank: SGLang logs "Load weight begin.
 	// avail mem=78.81 GB" on a 79.18 GiB H100 at TP 1 in January 2025 builds
-	// (0.37 GiB used), 1.75 GiB used at TP 8 in September 2025 of which "Init
-	// torch distributed ends. mem usage=1.25 GB" (0.50 GiB context), and
-	// 78.43–78.48 GB at TP 1 in 2026 builds (0.72 GiB) (SGLang CI and issue
-	// logs in the public code index).
+	// (0.37 GiB used; testdata/startup_reports_extra.csv row 1024), 1.75 GiB
+	// used at TP 8 in September 2025 of which "Init torch distributed ends.
+	// mem usage=1.25 GB" (0.50 GiB context), and 78.43–78.48 GB at TP 1 in
+	// 2026 builds (0.72 GiB). Limitation: the TP-8 and 2026 figures come from
+	// public SGLang CI and issue logs that were read but not pinned; no copy
+	// of them is in this repository.
 	sglangPreLoadEarly = 379 * MiB
 	sglangPreLoadMid   = 512 * MiB
 	sglangPreLoad      = 737 * MiB
@@ -39,18 +45,24 @@ const (
 type sglangEra int
 
 const (
-	// By TP size (sglang@… server_args.py __post_init__, ≤ v0.4.7):
-	// tp ≥ 16: 0.79, ≥ 8: 0.81, ≥ 4: 0.85, ≥ 2: 0.87, else 0.88
-	// (REVIEW-VLLM §7b; some older builds used 0.83 at tp ≥ 8).
+	// By TP size (sglangTPFraction), up to v0.4.7; from v0.4.6 cards above
+	// 80 GiB take other formulas (sglangLargeCardFraction).
 	sglangEraTP sglangEra = iota
-	// By GPU memory (sglang#7054, merged June 2025, ≈ v0.4.8): reserved =
-	// 2.8 + tp/10 GiB below 35 GiB, 9.5 + tp/2 below 90 GiB, 12 + tp/2
-	// below 160 GiB, else 32 GiB; mfs = round((mem − reserved)/mem, 3).
+	// By GPU memory (sglang#7054, merged 2025-06-10; first tagged in
+	// v0.4.7.post1, which ParseVersion cannot name, so v0.4.8 here): reserved
+	// = 2.8 + tp/10 GiB below 35 GiB, 9.5 + tp/2 below 90 GiB, 12 + tp/2
+	// below 160 GiB, else 32 GiB; mfs = round((mem − reserved)/mem, 3)
+	// (https://github.com/sgl-project/sglang/blob/v0.4.8/python/sglang/srt/server_args.py#L284-L315;
+	// tp stands for tp·pp, pipeline parallelism is not modelled, nor the +2
+	// GiB for speculative decoding and +4 GiB for DP attention).
 	sglangEraBuckets
-	// Reserve formula (sglang#10975, merged October 2025, ≈ v0.5.4): in MiB,
-	// 512 + max(chunked_prefill_size, 2048)·1.5 + cuda_graph_max_bs·2 +
-	// tp·pp/8·1024, at least 10 GiB on cards above 60 GiB
-	// (sglang server_args.py _handle_gpu_memory_settings).
+	// Reserve formula (sglang#10975, merged 2025-09-29, first in v0.5.3,
+	// https://github.com/sgl-project/sglang/blob/v0.5.3/python/sglang/srt/server_args.py#L639-L672):
+	// in MiB, 512 + max(chunked_prefill_size, 2048)·1.5 + cuda_graph_max_bs·2
+	// + tp·pp/8·1024, at least 10 GiB on cards above 60 GiB,
+	// mfs = round((mem − reserved)/mem, 3)
+	// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L785-L823;
+	// the DP-attention and speculative add-ons are not modelled).
 	sglangEraReserve
 )
 
@@ -111,14 +123,7 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 		return Result{}, err
 	}
 	r := &sglangRun{m: m, hw: hw, s: s, v: v, tp: tp, total: hw.GPU.TotalBytes, elt: elt, kvElt: kvElt}
-	switch {
-	case v.AtLeast(0, 5, 4):
-		r.era = sglangEraReserve
-	case v.AtLeast(0, 4, 8):
-		r.era = sglangEraBuckets
-	default:
-		r.era = sglangEraTP
-	}
+	r.era = sglangEraFor(v)
 	r.gpuMiB = hw.GPU.SMITotalMiB
 	if r.gpuMiB == 0 {
 		r.gpuMiB = int(hw.GPU.TotalBytes / MiB)
@@ -154,49 +159,16 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 }
 
 // resolveDefaults fills chunked_prefill_size, cuda_graph_max_bs and
-// mem_fraction_static for the release and card (gpu_mem is nvidia-smi's
-// memory.total in MiB, the minimum over visible GPUs).
+// mem_fraction_static for the release and card. gpu_mem is nvidia-smi's
+// memory.total in MiB, the minimum over every GPU nvidia-smi lists (it is
+// run without -i, so GPUs outside CUDA_VISIBLE_DEVICES count too;
+// get_nvgpu_memory_capacity,
+// https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/utils/common.py#L1514-L1545,
+// read at https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L579);
+// here the card of the estimate. Not modelled: the fallbacks when gpu_mem is
+// unknown (chunk 4096, cuda_graph_max_bs 160, mfs 0.88).
 func (r *sglangRun) resolveDefaults() {
-	mem := r.gpuMiB
-	g := float64(mem)
-	tp := r.tp
-	switch r.era {
-	case sglangEraReserve:
-		// Post-#10975 buckets (REVIEW-VLLM §7c): chunked prefill and
-		// cuda_graph_max_bs (tp < 4 / tp ≥ 4).
-		chunk, bs := 16384, 512
-		small := tp < 4
-		pick := func(a, b int) int {
-			if small {
-				return a
-			}
-			return b
-		}
-		switch {
-		case mem < 20*1024:
-			chunk, bs = 2048, 8
-		case mem < 35*1024:
-			chunk, bs = 2048, pick(24, 80)
-		case mem < 60*1024:
-			chunk, bs = 4096, pick(32, 160)
-		case mem < 160*1024:
-			chunk, bs = 8192, pick(256, 512)
-		}
-		r.chunk, r.graphBS = chunk, bs
-	case sglangEraBuckets:
-		r.chunk, r.graphBS = 16384, 160
-		switch {
-		case mem < 35*1024:
-			r.chunk = 2048
-		case mem < 160*1024:
-			r.chunk = 8192
-		}
-	default:
-		r.chunk, r.graphBS = 8192, 160
-		if mem < 25000 {
-			r.chunk = 2048
-		}
-	}
+	r.chunk, r.graphBS = sglangBuckets(r.era, r.v, r.gpuMiB, r.tp)
 	if r.s.ChunkedPrefillSize > 0 {
 		r.chunk = r.s.ChunkedPrefillSize
 	}
@@ -204,6 +176,7 @@ func (r *sglangRun) resolveDefaults() {
 	if r.mfs > 0 {
 		return
 	}
+	mem, g, tp := r.gpuMiB, float64(r.gpuMiB), r.tp
 	switch r.era {
 	case sglangEraReserve:
 		reserved := 512 + float64(max(r.chunk, 2048))*1.5 + float64(r.graphBS)*2 + float64(tp)/8*1024
@@ -225,32 +198,178 @@ func (r *sglangRun) resolveDefaults() {
 		}
 		r.mfs = math.Round((g-reservedGiB*1024)/g*1000) / 1000
 	default:
-		switch {
-		case tp >= 16:
-			r.mfs = 0.79
-		case tp >= 8:
-			r.mfs = 0.81
-		case tp >= 4:
-			r.mfs = 0.85
-		case tp >= 2:
-			r.mfs = 0.87
-		default:
-			r.mfs = 0.88
+		r.mfs = sglangTPFraction(r.v, tp)
+		if f, ok := sglangLargeCardFraction(r.v, mem); ok {
+			r.mfs = f
+		}
+		if !r.v.AtLeast(0, 1, 23) {
+			r.warn("SGLang %s used other --mem-fraction-static tables than v0.1.23's, which is assumed here", r.v)
 		}
 	}
 	if r.m.Vision {
+		// adjust_mem_fraction_for_vlm
+		// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L3929-L3965,
+		// called at https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L825-L829).
 		r.warn("SGLang lowers the default --mem-fraction-static for vision models (adjust_mem_fraction_for_vlm); not modelled")
 	}
 }
 
-// maxTotalTokens follows profile_max_num_token (sglang@01cc04e
-// python/sglang/srt/model_executor/model_runner.py): total = free GiB before
-// the weights (min over ranks), available = free GiB after them, rest =
-// available − total·(1 − mfs), tokens = int(rest·2^30 // cell); then page
-// rounding (init_memory_pool). SGLang's own --max-total-tokens caps the
-// profiled value before the page rounding; a cap above it is ignored with a
-// warning (init_memory_pool: "max_total_tokens=N is larger than the
-// profiled value M. Use the profiled value instead.").
+// sglangEraFor is the --mem-fraction-static era of a release.
+func sglangEraFor(v Version) sglangEra {
+	switch {
+	case v.AtLeast(0, 5, 3):
+		return sglangEraReserve
+	case v.AtLeast(0, 4, 8):
+		return sglangEraBuckets
+	}
+	return sglangEraTP
+}
+
+// sglangBuckets is the default chunked_prefill_size and cuda_graph_max_bs:
+//   - reserve era, by gpu_mem and tp < 4 / ≥ 4
+//     (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L689-L772;
+//     docs/ENGINES-REVIEW-VLLM.md summary row 7c): < 20 GiB 2048 / 8;
+//     < 35 GiB 2048 / 24 or 80 (16 or 80 in v0.5.3 and v0.5.4,
+//     https://github.com/sgl-project/sglang/blob/v0.5.4/python/sglang/srt/server_args.py#L685-L697);
+//     < 60 GiB 4096 / 32 or 160; < 160 GiB 8192 / 256 or 512; else 16384 / 512;
+//   - buckets era: 2048 below 35 GiB, 8192 below 160 GiB, else 16384; graphs
+//     up to 8 (tp < 4) or 80 below 35 GiB
+//     (https://github.com/sgl-project/sglang/blob/v0.4.8/python/sglang/srt/server_args.py#L318-L337),
+//     else the capture list's default top, 160
+//     (https://github.com/sgl-project/sglang/blob/v0.4.8/python/sglang/srt/model_executor/cuda_graph_runner.py#L140-L147);
+//   - TP era: 8192 from v0.2.13 (a fixed default,
+//     https://github.com/sgl-project/sglang/blob/v0.3.6/python/sglang/srt/server_args.py#L63);
+//     from v0.4.0 2048 below 25,000 MiB
+//     (https://github.com/sgl-project/sglang/blob/v0.4.6/python/sglang/srt/server_args.py#L240-L245);
+//     v0.4.7 16384 above 180,000 MiB
+//     (https://github.com/sgl-project/sglang/blob/v0.4.7/python/sglang/srt/server_args.py#L284-L292).
+//     Limitation: before v0.2.13 chunked prefill is off by default
+//     (https://github.com/sgl-project/sglang/blob/v0.2.12/python/sglang/srt/server_args.py#L49);
+//     those releases are given 8192 here.
+func sglangBuckets(era sglangEra, v Version, mem, tp int) (chunk, graphBS int) {
+	small := tp < 4
+	pick := func(a, b int) int {
+		if small {
+			return a
+		}
+		return b
+	}
+	switch era {
+	case sglangEraReserve:
+		low := 24
+		if !v.AtLeast(0, 5, 5) {
+			low = 16
+		}
+		switch {
+		case mem < 20*1024:
+			return 2048, 8
+		case mem < 35*1024:
+			return 2048, pick(low, 80)
+		case mem < 60*1024:
+			return 4096, pick(32, 160)
+		case mem < 160*1024:
+			return 8192, pick(256, 512)
+		}
+		return 16384, 512
+	case sglangEraBuckets:
+		switch {
+		case mem < 35*1024:
+			return 2048, pick(8, 80)
+		case mem < 160*1024:
+			return 8192, 160
+		}
+		return 16384, 160
+	}
+	switch {
+	case v.AtLeast(0, 4, 7) && mem > 180_000:
+		return 16384, 160
+	case v.AtLeast(0, 4, 0) && mem < 25000:
+		return 2048, 160
+	}
+	return 8192, 160
+}
+
+// sglangTPFraction is the TP-era --mem-fraction-static for tp ≥ 16, ≥ 8, ≥ 4,
+// ≥ 2 and 1:
+//   - v0.4.0 – v0.4.7: 0.79, 0.81, 0.85, 0.87, 0.88
+//     (https://github.com/sgl-project/sglang/blob/v0.4.6/python/sglang/srt/server_args.py#L223-L235;
+//     v0.4.7 keys it on tp·pp,
+//     https://github.com/sgl-project/sglang/blob/v0.4.7/python/sglang/srt/server_args.py#L252-L265);
+//   - v0.3.6: 0.82 at tp ≥ 8
+//     (https://github.com/sgl-project/sglang/blob/v0.3.6/python/sglang/srt/server_args.py#L157-L166);
+//   - v0.2.7 – v0.3.5: 0.83 at tp ≥ 8
+//     (https://github.com/sgl-project/sglang/blob/v0.3.5/python/sglang/srt/server_args.py#L144-L154);
+//   - v0.1.23 – v0.2.6: 0.80, 0.84, 0.86, 0.88, 0.89
+//     (https://github.com/sgl-project/sglang/blob/v0.2.6/python/sglang/srt/server_args.py#L73-L83).
+//
+// Limitation: v0.1.x before v0.1.23 used several other tables (0.80 / 0.82 /
+// 0.85 / 0.90 for tp ≥ 8, ≥ 4, ≥ 2 and 1 in v0.1.5 – v0.1.19, for one,
+// https://github.com/sgl-project/sglang/blob/v0.1.19/python/sglang/srt/server_args.py#L68-L76);
+// they get v0.1.23's, with a warning.
+func sglangTPFraction(v Version, tp int) float64 {
+	t := [5]float64{0.79, 0.81, 0.85, 0.87, 0.88}
+	switch {
+	case !v.AtLeast(0, 2, 7):
+		t = [5]float64{0.80, 0.84, 0.86, 0.88, 0.89}
+	case !v.AtLeast(0, 3, 6):
+		t[1] = 0.83
+	case !v.AtLeast(0, 4, 0):
+		t[1] = 0.82
+	}
+	switch {
+	case tp >= 16:
+		return t[0]
+	case tp >= 8:
+		return t[1]
+	case tp >= 4:
+		return t[2]
+	case tp >= 2:
+		return t[3]
+	}
+	return t[4]
+}
+
+// sglangLargeCardFraction is the TP era's --mem-fraction-static above
+// 81,920 MiB: v0.4.6 (gpu_mem − 13 GiB)/gpu_mem
+// (https://github.com/sgl-project/sglang/blob/v0.4.6/python/sglang/srt/server_args.py#L236-L238);
+// v0.4.7 0.79 above 180,000 MiB, and above 96 GiB
+// min(0.88 + 48 GiB·0.12/gpu_mem, (gpu_mem − 18 GiB)/gpu_mem), else 0.88
+// (https://github.com/sgl-project/sglang/blob/v0.4.7/python/sglang/srt/server_args.py#L266-L283;
+// the speculative-decoding variants are not modelled).
+func sglangLargeCardFraction(v Version, mem int) (float64, bool) {
+	g := float64(mem)
+	switch {
+	case mem <= 81920 || !v.AtLeast(0, 4, 6):
+		return 0, false
+	case !v.AtLeast(0, 4, 7):
+		return (g - 13*1024) / g, true
+	case mem > 180_000:
+		return 0.79, true
+	case mem > 96*1024:
+		return math.Min(0.88+48*1024*(1-0.88)/g, (g-18*1024)/g), true
+	}
+	return 0.88, true
+}
+
+// maxTotalTokens follows profile_max_num_token
+// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1260-L1323):
+// total = free GiB before the weights, the minimum over the ranks after
+// distributed init
+// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L653-L681,
+// GiB = bytes / 2^30,
+// https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/utils/common.py#L455-L537),
+// available = free GiB after them, rest = available − total·(1 − mfs),
+// tokens = int(rest·2^30 // cell); then page rounding (init_memory_pool,
+// https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1607-L1611).
+// SGLang's own --max-total-tokens caps the profiled value before the page
+// rounding; a cap above it is ignored with a warning ("max_total_tokens=N
+// is larger than the profiled value M. Use the profiled value instead.",
+// https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1599-L1605).
+// Not modelled: mamba hybrids count only their full-attention layers and
+// carve the state pool out of rest first, and NSA adds an indexer term to
+// the cell
+// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1273-L1274,
+// https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1299-L1308).
 func (r *sglangRun) maxTotalTokens() (int, float64, float64) {
 	totalGiB := (r.total - r.preLoad - r.comm).GiBs()
 	availGiB := (r.total - r.preLoad - r.comm - r.weights).GiBs()
@@ -297,6 +416,7 @@ func (r *sglangRun) result(eng Engine) Result {
 		st.Message = fmt.Sprintf("torch.OutOfMemoryError: CUDA out of memory while loading the weights (%s per GPU on a %s card)", r.weights, r.total)
 	case tokens <= 0:
 		st.Failure = FailureNotEnoughMemory
+		// https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1626-L1630
 		st.Message = "Not enough memory. Please try to increase --mem-fraction-static."
 	}
 	st.Fits = st.Failure == ""
@@ -304,6 +424,8 @@ func (r *sglangRun) result(eng Engine) Result {
 	if st.Fits {
 		st.MaxBatchTotalTokens = tokens
 		kvBytes = Bytes(tokens) * r.cell
+		// max_num_reqs
+		// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1554-L1563).
 		maxReqs := min(max(int(float64(tokens)/float64(max(r.ctxLen, 1))*512), 2048), 4096)
 		running := min(tokens/2, maxReqs)
 		if r.s.MaxNumSeqs > 0 {
@@ -369,19 +491,34 @@ func (r *sglangRun) dtypeName() string {
 	return "torch.float16"
 }
 
-// attention is SGLang's default backend: FlashAttention-3 on Hopper, FlashMLA
-// for MLA there, FlashInfer elsewhere (server_args.py attention backend defaults).
+// attention is SGLang's default backend:
+//   - from v0.4.6, FA3 on Hopper for MHA (when the architecture is one of
+//     is_fa3_default_architecture's, taken as so here) and for MLA, else
+//     FlashInfer for MHA and Triton for MLA
+//     (https://github.com/sgl-project/sglang/blob/v0.4.6/python/sglang/srt/model_executor/model_runner.py#L246-L263);
+//   - from v0.4.8, FlashInfer for MLA on Blackwell (sm100)
+//     (https://github.com/sgl-project/sglang/blob/v0.4.8/python/sglang/srt/model_executor/model_runner.py#L335-L354;
+//     v0.5.5 the same,
+//     https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L1129-L1179);
+//   - before v0.4.6, FlashInfer for MHA and Triton for MLA
+//     (https://github.com/sgl-project/sglang/blob/v0.4.5/python/sglang/srt/model_executor/model_runner.py#L236-L243).
+//
+// FlashInfer is taken as installed (SGLang falls back to Triton without
+// it). Per-model overrides (e.g. trtllm_mla for DeepSeek on Blackwell from
+// v0.5.4) are not modelled. The name is a label: no size depends on it.
 func (r *sglangRun) attention() string {
 	cc := r.hw.GPU.ComputeCapability
+	hopper, blackwell := cc >= 90 && cc < 100, cc >= 100 && cc < 110
+	v := r.v
 	switch {
 	case r.s.Attention != "":
 		return strings.ToLower(r.s.Attention)
-	case r.m.IsMLA() && cc >= 90:
-		return "flashmla"
-	case cc >= 90 && r.v.AtLeast(0, 4, 6):
+	case hopper && v.AtLeast(0, 4, 6):
 		return "fa3"
-	case cc > 0 && cc < 80:
-		return "triton"
+	case !r.m.IsMLA():
+		return "flashinfer"
+	case blackwell && v.AtLeast(0, 4, 8):
+		return "flashinfer"
 	}
-	return "flashinfer"
+	return "triton"
 }

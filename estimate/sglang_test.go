@@ -36,17 +36,114 @@ func TestSGLangMemFractionDefaults(t *testing.T) {
 		{"tp table tp2", "0.4.0", devH100, 2, 0.87, 8192},
 		{"tp table tp8", "0.4.0", devH100, 8, 0.81, 8192},
 	} {
-		v, _ := ParseVersion(c.ver)
-		r := &sglangRun{v: v, tp: c.tp, gpuMiB: c.g.SMITotalMiB, m: llama31_8B}
-		switch {
-		case v.AtLeast(0, 5, 4):
-			r.era = sglangEraReserve
-		case v.AtLeast(0, 4, 8):
-			r.era = sglangEraBuckets
-		}
-		r.resolveDefaults()
+		r := sglangDefaults(t, c.ver, c.g, c.tp)
 		if math.Abs(r.mfs-c.wantMFS) > 1e-9 || r.chunk != c.wantChunk {
 			t.Errorf("%s: mfs %.3f chunk %d, want %.3f / %d", c.name, r.mfs, r.chunk, c.wantMFS, c.wantChunk)
+		}
+	}
+}
+
+// sglangDefaults resolves a release's defaults for Llama-3.1-8B on g.
+func sglangDefaults(t *testing.T, ver string, g GPU, tp int) *sglangRun {
+	t.Helper()
+	v, err := ParseVersion(ver)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &sglangRun{v: v, tp: tp, gpuMiB: g.SMITotalMiB, m: llama31_8B, era: sglangEraFor(v)}
+	r.resolveDefaults()
+	return r
+}
+
+// TestSGLangReleaseDefaults holds each release's defaults to its source.
+func TestSGLangReleaseDefaults(t *testing.T) {
+	h200 := GPU{Name: "NVIDIA H200", SMITotalMiB: 143771, ComputeCapability: 90}
+	b200 := GPU{Name: "NVIDIA B200", SMITotalMiB: 183359, ComputeCapability: 100}
+	for _, c := range []struct {
+		name           string
+		ver            string
+		g              GPU
+		tp             int
+		mfs            float64
+		chunk, graphBS int
+	}{
+		// The reserve formula is in v0.5.3: "reserved_mem = 512" and
+		// "reserved_mem += max(self.chunked_prefill_size, 2048) * 1.5"
+		// (https://github.com/sgl-project/sglang/blob/v0.5.3/python/sglang/srt/server_args.py#L639-L672);
+		// there cuda_graph_max_bs is 16 below 35 GiB at tp < 4 (24 from
+		// v0.5.5): 512 + 3072 + 32 + 128 = 3,744 MiB → round(20,832/24,576, 3).
+		{"v0.5.3 reserve 3090", "0.5.3", devRTX309, 1, 0.848, 2048, 16},
+		{"v0.5.4 reserve 3090", "0.5.4", devRTX309, 1, 0.848, 2048, 16},
+		{"v0.5.5 reserve 3090", "0.5.5", devRTX309, 1, 0.847, 2048, 24},
+		// v0.5.2 still has sglang#7054's buckets; below 35 GiB
+		// "self.cuda_graph_max_bs = 8" at tp < 4, 80 else
+		// (https://github.com/sgl-project/sglang/blob/v0.4.8/python/sglang/srt/server_args.py#L318-L337):
+		// reserved 2.8 + tp/10 GiB → round((24,576 − 2,969.6)/24,576, 3) at
+		// tp 1, round((24,576 − 3,276.8)/24,576, 3) at tp 4.
+		{"v0.5.2 buckets 3090", "0.5.2", devRTX309, 1, 0.879, 2048, 8},
+		{"v0.4.8 buckets 3090 tp4", "0.4.8", devRTX309, 4, 0.867, 2048, 80},
+		// TP tables: `self.mem_fraction_static = 0.82` at tp ≥ 8 in v0.3.6
+		// (https://github.com/sgl-project/sglang/blob/v0.3.6/python/sglang/srt/server_args.py#L157-L166),
+		// 0.83 in v0.3.5
+		// (https://github.com/sgl-project/sglang/blob/v0.3.5/python/sglang/srt/server_args.py#L144-L154),
+		// 0.89 at tp 1 and 0.84 at tp ≥ 8 in v0.2.6
+		// (https://github.com/sgl-project/sglang/blob/v0.2.6/python/sglang/srt/server_args.py#L73-L83).
+		// Chunked prefill is a fixed 8192 before v0.4.0
+		// (`chunked_prefill_size: int = 8192`,
+		// https://github.com/sgl-project/sglang/blob/v0.3.6/python/sglang/srt/server_args.py#L63),
+		// then 2048 below 25,000 MiB.
+		{"v0.3.6 tp8", "0.3.6", devH100, 8, 0.82, 8192, 160},
+		{"v0.3.5 tp8", "0.3.5", devH100, 8, 0.83, 8192, 160},
+		{"v0.2.6 tp1", "0.2.6", devH100, 1, 0.89, 8192, 160},
+		{"v0.2.6 tp8", "0.2.6", devH100, 8, 0.84, 8192, 160},
+		{"v0.2.7 tp1", "0.2.7", devH100, 1, 0.88, 8192, 160},
+		{"v0.3.6 3090", "0.3.6", devRTX309, 1, 0.88, 8192, 160},
+		{"v0.4.0 3090", "0.4.0", devRTX309, 1, 0.88, 2048, 160},
+		// Above 81,920 MiB: v0.4.6 "(gpu_mem - 1024 * 13) / gpu_mem"
+		// (https://github.com/sgl-project/sglang/blob/v0.4.6/python/sglang/srt/server_args.py#L236-L238):
+		// (143,771 − 13,312)/143,771 on an H200.
+		{"v0.4.6 h200", "0.4.6", h200, 1, (143771.0 - 13312) / 143771, 8192, 160},
+		// v0.4.7: min(0.88 + 48·1024·0.12/gpu_mem, (gpu_mem − 18·1024)/gpu_mem)
+		// above 96 GiB, 0.79 above 180,000 MiB with chunk 16384
+		// (https://github.com/sgl-project/sglang/blob/v0.4.7/python/sglang/srt/server_args.py#L266-L292).
+		{"v0.4.7 h200", "0.4.7", h200, 1, (143771.0 - 18432) / 143771, 8192, 160},
+		{"v0.4.7 b200", "0.4.7", b200, 1, 0.79, 16384, 160},
+		{"v0.4.5 h200 (TP table)", "0.4.5", h200, 1, 0.88, 8192, 160},
+	} {
+		r := sglangDefaults(t, c.ver, c.g, c.tp)
+		if math.Abs(r.mfs-c.mfs) > 1e-9 || r.chunk != c.chunk || r.graphBS != c.graphBS {
+			t.Errorf("%s: mfs %.6f chunk %d graphs %d, want %.6f / %d / %d", c.name, r.mfs, r.chunk, r.graphBS, c.mfs, c.chunk, c.graphBS)
+		}
+	}
+}
+
+// TestSGLangAttention follows the default backend selection: MHA "fa3" on
+// Hopper from v0.4.6, else "flashinfer"; MLA "fa3" on Hopper, "flashinfer"
+// on Blackwell from v0.4.8, else "triton"
+// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L1129-L1179).
+func TestSGLangAttention(t *testing.T) {
+	b200 := GPU{Name: "NVIDIA B200", ComputeCapability: 100}
+	mla := Model{KVLoraRank: 512}
+	for _, c := range []struct {
+		ver  string
+		m    Model
+		g    GPU
+		want string
+	}{
+		{"0.5.5", llama31_8B, devH100, "fa3"},
+		{"0.5.5", llama31_8B, b200, "flashinfer"},
+		{"0.5.5", llama31_8B, devA100, "flashinfer"},
+		{"0.5.5", llama31_8B, GPU{ComputeCapability: 75}, "flashinfer"},
+		{"0.5.5", mla, devH100, "fa3"},
+		{"0.5.5", mla, b200, "flashinfer"},
+		{"0.5.5", mla, devA100, "triton"},
+		{"0.4.7", mla, b200, "triton"},
+		{"0.4.5", llama31_8B, devH100, "flashinfer"},
+		{"0.4.5", mla, devH100, "triton"},
+	} {
+		r := &sglangRun{v: mustVersion(t, c.ver), m: c.m, hw: Hardware{GPU: c.g}}
+		if got := r.attention(); got != c.want {
+			t.Errorf("%s %v on cc %d: %s, want %s", c.ver, c.m.IsMLA(), c.g.ComputeCapability, got, c.want)
 		}
 	}
 }

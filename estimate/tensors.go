@@ -6,7 +6,9 @@ import (
 )
 
 // shardKind is how TGI's tensor-parallel layers split a tensor
-// (v3.3.7:server/text_generation_server/layers/tensor_parallel.py).
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/layers/tensor_parallel.py#L39-L249:
+// TensorParallelHead from L39, ColumnLinear from L118, RowLinear from L183,
+// Embedding from L212).
 type shardKind int
 
 const (
@@ -18,10 +20,12 @@ const (
 	// bias is loaded on every rank and added on rank 0 only.
 	row
 	// embedding: TensorParallelEmbedding splits the vocab into ⌈V/ws⌉ rows
-	// and pads one zero row with F.pad, a new tensor (tensor_parallel.py:212-249).
+	// and pads one zero row with F.pad, a new tensor
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/layers/tensor_parallel.py#L212-L249).
 	embedding
 	// lmHead: split on the vocab when V % ws == 0, else the full head is
-	// loaded on every rank (tensor_parallel.py:46-73).
+	// loaded on every rank
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/layers/tensor_parallel.py#L46-L73).
 	lmHead
 )
 
@@ -65,7 +69,11 @@ func classifyTensor(name string) shardKind {
 
 // linearKind says whether a layer name is column- or row-parallel: the
 // names of the column- and row-parallel layers across the architectures TGI
-// serves (flash_*_modeling.py).
+// serves (the custom_modeling/flash_*_modeling.py files; Llama's, for one,
+// loads q/k/v as one column-parallel linear and o_proj row-parallel,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_llama_modeling.py#L107-L113 and
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_llama_modeling.py#L187-L192, gate/up column- and down row-parallel,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_llama_modeling.py#L328-L361).
 func linearKind(layer string) (shardKind, bool) {
 	switch layer {
 	case "q_proj", "k_proj", "v_proj", "qkv_proj", "query_key_value", "c_attn",
@@ -106,7 +114,7 @@ func onLoadQuantBits16(q string) (int, bool) {
 }
 
 // preQuantBits16 approximates a pre-quantized checkpoint's linear weights
-// when only the config is known (ENGINES.md §3): GPTQ/AWQ 4-bit with group
+// when only the config is known (docs/ENGINES.md §3): GPTQ/AWQ 4-bit with group
 // 128 = 0.5 + 2.5/128 B/param (≈ 4.16 bits), fp8 1 B, mxfp4 4.25 bits.
 func preQuantBits16(method string) (int, bool) {
 	switch method {
@@ -143,7 +151,8 @@ func tensorsQuantized(ts []Tensor) bool {
 // LoadedTensors drops tensors of decoder layers at or beyond m.Layers: the
 // checkpoint may store extra layers that TGI never loads, such as
 // DeepSeek-V3/R1's multi-token-prediction layer model.layers.61 (TGI builds
-// num_hidden_layers layers, v3.3.7:…/flash_deepseek_v3_modeling.py). It
+// num_hidden_layers layers,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_deepseek_v3_modeling.py#L578-L588). It
 // returns the kept tensors and how many were dropped. Names must still carry
 // their layer numbers (call it before compacting "layers.61" into "layers.*").
 func LoadedTensors(ts []Tensor, layers int) ([]Tensor, int64) {

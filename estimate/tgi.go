@@ -7,11 +7,9 @@ import (
 	"strings"
 )
 
-// TGI source citations use the form tag:path:line in
-// github.com/huggingface/text-generation-inference; "launcher" is
-// launcher/src/main.rs, "fcl.py" is
-// server/text_generation_server/models/flash_causal_lm.py and "globals.py" is
-// server/text_generation_server/models/globals.py.
+// TGI source citations are pinned URLs into
+// github.com/huggingface/text-generation-inference: a release tag, a path and
+// a line anchor.
 
 // DefaultTGIVersion is the release assumed when none is given: the last tag
 // of the repo (v3.3.7, 2025-12-18; the repo is in maintenance mode).
@@ -49,16 +47,16 @@ type tgiDefaults int
 
 const (
 	// ≤ v1.4.x: clap static defaults 1024 / 2048 / 4096
-	// (v1.4.0:launcher:209-221,239-240).
+	// (https://github.com/huggingface/text-generation-inference/blob/v1.4.0/launcher/src/main.rs#L209-L221, https://github.com/huggingface/text-generation-inference/blob/v1.4.0/launcher/src/main.rs#L239-L240).
 	defaultsStatic tgiDefaults = iota
 	// v2.0.0 – v2.4.0: I = mpe'−1, T = mpe', P = I+50 with mpe' = min(mpe, 4096)
-	// (v2.2.0:launcher:1439-1496; v2.4.0:launcher:1708-1734).
+	// (https://github.com/huggingface/text-generation-inference/blob/v2.2.0/launcher/src/main.rs#L1439-L1496; https://github.com/huggingface/text-generation-inference/blob/v2.4.0/launcher/src/main.rs#L1708-L1734).
 	defaultsLauncher4096
 	// v2.4.1: P = min(4096, mpe); I and T decided by the server at warm-up
-	// (v2.4.1:launcher:1737, commit 0c9b6cdd #2673).
+	// (https://github.com/huggingface/text-generation-inference/blob/v2.4.1/launcher/src/main.rs#L1737, commit 0c9b6cdd #2673).
 	defaultsServerP4096
 	// v3.x: P from compute_optimal / vram_maximum; I and T decided at warm-up
-	// (v3.3.7:launcher:2114-2154).
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2114-L2154).
 	defaultsComputeOptimal
 )
 
@@ -68,44 +66,55 @@ type tgiProfile struct {
 	// wiggle is TGI_WIGGLE_ROOM's default.
 	wiggle float64
 	// wiggleOfTotal: v3 leaves (1 − MF·W)·Ttot outside the pool
-	// (v3.0.0:fcl.py:1584, commit a04356fb #2808); before, the pool gets W·free.
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.0.0/server/text_generation_server/models/flash_causal_lm.py#L1584, commit a04356fb #2808); before, the pool gets W·free.
 	wiggleOfTotal bool
 	defaults      tgiDefaults
 	// allLogits: the warm-up computes logits for every prefill token
 	// (prefill_logprobs always true up to v2.4.1; v3 only with
-	// REQUEST_LOGPROBS=1, v3.0.0:globals.py:8, v3.3.7:fcl.py:285-286).
+	// REQUEST_LOGPROBS=1, https://github.com/huggingface/text-generation-inference/blob/v3.0.0/server/text_generation_server/models/globals.py#L8, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L285-L286).
 	allLogits bool
 	// logSoftmaxCopy: log_softmax allocates a second [P, V] tensor up to
-	// v2.3.1 (v2.2.0:fcl.py:1504); in place from v2.4.0 (#2661, v2.4.1:fcl.py:2089-2091).
+	// v2.3.1 (https://github.com/huggingface/text-generation-inference/blob/v2.2.0/server/text_generation_server/models/flash_causal_lm.py#L1504); in place from v2.4.0 (#2661, https://github.com/huggingface/text-generation-inference/blob/v2.4.1/server/text_generation_server/models/flash_causal_lm.py#L2089-L2091).
 	logSoftmaxCopy bool
 	// addBackBug: v2.1.0 – v2.4.0 drop the warm-up blocks when every warm-up
-	// request finishes at prefill (v2.2.0:fcl.py:1117 `batch_num_blocks =
+	// request finishes at prefill (https://github.com/huggingface/text-generation-inference/blob/v2.2.0/server/text_generation_server/models/flash_causal_lm.py#L1117 `batch_num_blocks =
 	// batch.num_blocks if batch is not None else 0`).
 	addBackBug bool
 	// backends: v2.3.0+ resolves ATTENTION (flashinfer default) in the
-	// launcher (v2.3.0:launcher:69-114); earlier releases use paged blocks of
-	// 16, or 256 with FLASH_DECODING (v2.1.1:globals.py:8-9).
+	// launcher (https://github.com/huggingface/text-generation-inference/blob/v2.3.0/launcher/src/main.rs#L69-L114); earlier releases use paged blocks of
+	// 16, or 256 with FLASH_DECODING (https://github.com/huggingface/text-generation-inference/blob/v2.1.1/server/text_generation_server/models/globals.py#L8-L9).
 	backends bool
 	// pagedFallback: v2.3.1+ falls back to paged below compute capability 8.0
-	// (v2.3.1:launcher:85-87); v2.3.0 always to flashdecoding.
+	// (https://github.com/huggingface/text-generation-inference/blob/v2.3.1/launcher/src/main.rs#L85-L87); v2.3.0 always to flashdecoding.
 	pagedFallback bool
 	// mpeCapsT: with T unset the server caps T at max_position_embeddings
-	// from v3.0.1 (v3.0.1:fcl.py:1598-1601, #2817).
+	// from v3.0.1 (https://github.com/huggingface/text-generation-inference/blob/v3.0.1/server/text_generation_server/models/flash_causal_lm.py#L1598-L1601, #2817).
 	mpeCapsT bool
 	// chunkingDefault: prefill chunking is on by default in v3
-	// (v3.3.7:server/text_generation_server/models/globals.py PREFILL_CHUNKING);
-	// opt-in in v2.4.x (v2.4.0:globals.py:14 "0").
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L15,
+	// turned off with speculation or attention other than flashinfer and
+	// flashdecoding at https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/model.py#L73-L95);
+	// opt-in in v2.4.x (https://github.com/huggingface/text-generation-inference/blob/v2.4.0/server/text_generation_server/models/globals.py#L14 "0").
 	chunkingDefault bool
-	// cudaGraphs: decode CUDA graphs exist from v1.4.1 (#1428).
+	// cudaGraphs: decode CUDA graphs are captured by default from v2.0.0
+	// (PR #1703, sizes [1, 2, 4, 8, 16, 32],
+	// https://github.com/huggingface/text-generation-inference/blob/v2.0.0/launcher/src/main.rs#L1374-L1393). v1.4.1 – v1.4.5 have them
+	// (PR #1428) but only behind ENABLE_CUDA_GRAPHS, default false
+	// (https://github.com/huggingface/text-generation-inference/blob/v1.4.1/server/text_generation_server/models/globals.py#L6,
+	// https://github.com/huggingface/text-generation-inference/blob/v1.4.1/server/text_generation_server/models/flash_causal_lm.py#L796-L800),
+	// which is not modelled. Some --quantize values turn them off
+	// (tgiQuantizeDisablesGraphs).
 	cudaGraphs bool
 	// cards is the launcher's card table size era: v3.0.0 has 9 keys, later 15.
 	cardsV30 bool
 	// windowCapsBlocks: v2.0.x's flash_mistral.py batches cap each request's
-	// KV blocks at the sliding window (v2.0.4:…/flash_mistral.py:159-162);
-	// v2.1.0 moved windowing into flash_causal_lm.py.
+	// KV blocks at the sliding window (https://github.com/huggingface/text-generation-inference/blob/v2.0.4/server/text_generation_server/models/flash_mistral.py#L159-L162);
+	// v2.1.0 moved windowing into flash_causal_lm.py
+	// (https://github.com/huggingface/text-generation-inference/blob/v2.1.0/server/text_generation_server/models/flash_causal_lm.py#L52-L62),
+	// and its flash_mistral.py no longer caps the blocks.
 	windowCapsBlocks bool
 	// notEnoughMemoryIsArgValidation: v2.0.x reports T > budget as ArgumentValidation
-	// (v2.0.0:router/src/main.rs:312-348); v2.1.0+ as NotEnoughMemory.
+	// (https://github.com/huggingface/text-generation-inference/blob/v2.0.0/router/src/main.rs#L312-L348); v2.1.0+ as NotEnoughMemory.
 	notEnoughMemoryIsArgValidation bool
 }
 
@@ -113,25 +122,25 @@ func tgiProfileFor(v Version) tgiProfile {
 	p := tgiProfile{v: v}
 	switch {
 	case !v.AtLeast(1, 4, 1):
-		// ≤ v1.4.0: no wiggle factor (v1.4.0:fcl.py:711-719).
+		// ≤ v1.4.0: no wiggle factor (https://github.com/huggingface/text-generation-inference/blob/v1.4.0/server/text_generation_server/models/flash_causal_lm.py#L711-L719).
 		p.wiggle = 1.0
 	case !v.AtLeast(2, 3, 0):
-		// v1.4.1 – v2.2.0: 0.95 hard-coded (v1.4.1:fcl.py:778, v2.2.0:fcl.py:1121).
+		// v1.4.1 – v2.2.0: 0.95 hard-coded (https://github.com/huggingface/text-generation-inference/blob/v1.4.1/server/text_generation_server/models/flash_causal_lm.py#L778, https://github.com/huggingface/text-generation-inference/blob/v2.2.0/server/text_generation_server/models/flash_causal_lm.py#L1121).
 		p.wiggle = 0.95
 	case !v.AtLeast(2, 4, 0):
-		// v2.3.x: TGI_WIGGLE_ROOM default 0.95 (v2.3.0:globals.py:21).
+		// v2.3.x: TGI_WIGGLE_ROOM default 0.95 (https://github.com/huggingface/text-generation-inference/blob/v2.3.0/server/text_generation_server/models/globals.py#L21).
 		p.wiggle = 0.95
 	case !v.AtLeast(3, 0, 0):
-		// v2.4.x: 0.90 (v2.4.0:globals.py:26, a6a0c97e #2600).
+		// v2.4.x: 0.90 (https://github.com/huggingface/text-generation-inference/blob/v2.4.0/server/text_generation_server/models/globals.py#L26, a6a0c97e #2600).
 		p.wiggle = 0.90
 	case !v.AtLeast(3, 1, 0):
-		// v3.0.x: 0.95 as a fraction of total (v3.0.0:globals.py:27).
+		// v3.0.x: 0.95 as a fraction of total (https://github.com/huggingface/text-generation-inference/blob/v3.0.0/server/text_generation_server/models/globals.py#L27).
 		p.wiggle = 0.95
 	case !v.AtLeast(3, 3, 0):
-		// v3.1.0 – v3.2.3: 0.93 (eb3df0f4 #2958, v3.1.0:globals.py:31).
+		// v3.1.0 – v3.2.3: 0.93 (eb3df0f4 #2958, https://github.com/huggingface/text-generation-inference/blob/v3.1.0/server/text_generation_server/models/globals.py#L31).
 		p.wiggle = 0.93
 	default:
-		// v3.3.0+: 0.90 (39cfe232 #3189, v3.3.7:globals.py:32).
+		// v3.3.0+: 0.90 (39cfe232 #3189, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L32).
 		p.wiggle = 0.90
 	}
 	p.wiggleOfTotal = v.AtLeast(3, 0, 0)
@@ -152,7 +161,7 @@ func tgiProfileFor(v Version) tgiProfile {
 	p.pagedFallback = v.AtLeast(2, 3, 1)
 	p.mpeCapsT = v.AtLeast(3, 0, 1)
 	p.chunkingDefault = v.AtLeast(3, 0, 0)
-	p.cudaGraphs = v.AtLeast(1, 4, 1)
+	p.cudaGraphs = v.AtLeast(2, 0, 0)
 	p.cardsV30 = v.Major == 3 && v.Minor == 0 && v.Patch == 0
 	p.notEnoughMemoryIsArgValidation = !v.AtLeast(2, 1, 0)
 	p.windowCapsBlocks = v.AtLeast(2, 0, 0) && !v.AtLeast(2, 1, 0)
@@ -260,7 +269,7 @@ func newTGIRun(m Model, hw Hardware, s Settings, v Version) (*tgiRun, error) {
 	case dtypeNo:
 	case F8E4M3, F8E5M2:
 		// --kv-cache-dtype exists from v2.4.0 and works with flashinfer on
-		// CUDA or paged (v3.3.7:server/text_generation_server/layers/attention/kv_cache.py:67-84).
+		// CUDA or paged (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/layers/attention/kv_cache.py#L67-L84).
 		if !v.AtLeast(2, 4, 0) {
 			return nil, fmt.Errorf("%w: --kv-cache-dtype needs TGI 2.4.0 or later (got %s)", ErrInvalid, v)
 		}
@@ -310,7 +319,7 @@ func (r *tgiRun) warn(format string, a ...any) {
 func (r *tgiRun) limits(I, T, P int) (int, int, int) {
 	switch r.prof.defaults {
 	case defaultsStatic:
-		// v1.4.0:launcher:209-221.
+		// https://github.com/huggingface/text-generation-inference/blob/v1.4.0/launcher/src/main.rs#L209-L221.
 		if I == 0 {
 			I = 1024
 		}
@@ -382,7 +391,7 @@ func (r *tgiRun) launcherAccepts(st *Startup, I, T, P int) bool {
 	case P <= 0:
 		r.fail(st, FailureArgumentValidation, func() string { return "`max_batch_prefill_tokens` must be > 0" })
 	case !r.prof.v.AtLeast(2, 4, 0) && P < I:
-		// Launcher check before v2.4.0 (v2.2.0:launcher:1504-1516).
+		// Launcher check before v2.4.0 (https://github.com/huggingface/text-generation-inference/blob/v2.2.0/launcher/src/main.rs#L1504-L1516).
 		r.fail(st, FailureArgumentValidation, func() string {
 			return fmt.Sprintf("`max_batch_prefill_tokens` must be >= `max_input_tokens`. Given: %d and %d", P, I)
 		})
@@ -405,7 +414,7 @@ type tgiWarmup struct {
 }
 
 // warmupBatch follows the router's warm-up batch
-// (v3.3.7:backends/v3/src/client/grpc_client.rs:109-223): requests of
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/client/grpc_client.rs#L109-L223): requests of
 // truncate = min(I, P − n) tokens until P is reached, capped by
 // --max-batch-size.
 func (r *tgiRun) warmupBatch(I, T, P int) tgiWarmup {
@@ -428,7 +437,7 @@ func (r *tgiRun) warmupBatch(I, T, P int) tgiWarmup {
 }
 
 // warmupBlocks is the KV blocks the warm-up requests reserve:
-// ⌈(prompt + max_new_tokens − 1 + s)/BS⌉ each (v3.3.7:fcl.py:346-357),
+// ⌈(prompt + max_new_tokens − 1 + s)/BS⌉ each (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L346-L357),
 // max_new_tokens = T − truncate, or 1 when T is unset.
 func (r *tgiRun) warmupBlocks(w tgiWarmup, T int) int64 {
 	bs, spec := int64(r.be.blockSize), r.s.Speculate
@@ -436,7 +445,7 @@ func (r *tgiRun) warmupBlocks(w tgiWarmup, T int) int64 {
 		perReq := ceilDiv64(int64(T-1+spec), bs)
 		if r.prof.windowCapsBlocks && r.m.SlidingWindow > 0 && flashMistralTypes[r.m.Type] {
 			// v2.0.x flash_mistral.py caps every request's blocks at
-			// ⌈sliding_window/BS⌉ (v2.0.4:server/text_generation_server/models/flash_mistral.py:159-162).
+			// ⌈sliding_window/BS⌉ (https://github.com/huggingface/text-generation-inference/blob/v2.0.4/server/text_generation_server/models/flash_mistral.py#L159-L162).
 			perReq = min(perReq, ceilDiv64(int64(r.m.SlidingWindow), bs))
 		}
 		return int64(w.reqs) * perReq
@@ -472,7 +481,7 @@ func (r *tgiRun) warmupFits(st *Startup, w tgiWarmup, T int) bool {
 			return fmt.Sprintf("CUDA out of memory loading the weights: %s of weights per GPU on a %s card", r.weights, r.total)
 		})
 	case torchPart > r.capTorch || used > r.total:
-		// v3.3.7:fcl.py:1549-1553.
+		// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1549-L1553.
 		r.fail(st, FailureWarmupOOM, func() string {
 			return fmt.Sprintf("Not enough memory to handle %d prefill tokens. You need to decrease `--max-batch-prefill-tokens`", w.tokens)
 		})
@@ -489,12 +498,13 @@ func (r *tgiRun) kvBlocks(used Bytes, w tgiWarmup, T int) int64 {
 	var extra int64
 	if r.prof.wiggleOfTotal {
 		// v3: get_free_memory(dev, MF·W) = max(0, free − (1 − MF·W)·Ttot)
-		// (v3.3.7:fcl.py:1556, utils/import_utils.py:13-17).
+		// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1556,
+		// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/utils/import_utils.py#L13-L17).
 		if kvMem := float64(free) - (1-r.mf*r.wig)*float64(r.total); kvMem > 0 {
 			extra = int64(kvMem) / int64(r.blk)
 		}
 	} else {
-		// ≤ v2.4: W · max(0, free − (1 − MF)·Ttot) (v2.2.0:fcl.py:1121, v2.4.1:fcl.py:1549-1553).
+		// ≤ v2.4: W · max(0, free − (1 − MF)·Ttot) (https://github.com/huggingface/text-generation-inference/blob/v2.2.0/server/text_generation_server/models/flash_causal_lm.py#L1121, https://github.com/huggingface/text-generation-inference/blob/v2.4.1/server/text_generation_server/models/flash_causal_lm.py#L1549-L1553).
 		if kvMem := float64(free) - (1-r.mf)*float64(r.total); kvMem > 0 {
 			extra = int64(kvMem*r.wig) / int64(r.blk)
 		}
@@ -549,7 +559,7 @@ func (r *tgiRun) logWarmup(st *Startup, P int, numBlocks int64) {
 }
 
 // settle decides the T and I TGI leaves to the warm-up
-// (v3.3.7:fcl.py:1566-1579; v2.4.1 the same with chunking opt-in) and
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1566-L1579; v2.4.1 the same with chunking opt-in) and
 // applies the router's checks against the KV budget.
 func (r *tgiRun) settle(st *Startup, w tgiWarmup, numBlocks int64, I, T, P int) {
 	mbt := st.MaxBatchTotalTokens
@@ -596,7 +606,7 @@ func (r *tgiRun) routerChecks(st *Startup, numBlocks int64, I, T, P int, autoT b
 	case I >= T:
 		r.fail(st, FailureArgumentValidation, func() string { return fmt.Sprintf("`max_input_tokens`(%d) must be < `max_total_tokens`(%d)", I, T) })
 	case r.prof.v.AtLeast(2, 4, 0) && P < I && !r.be.chunking:
-		// Router check (v3.3.7:backends/v3/src/main.rs:167-196).
+		// Router check (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/main.rs#L167-L196).
 		r.fail(st, FailureArgumentValidation, func() string {
 			return fmt.Sprintf("`max_batch_prefill_tokens` must be >= `max_input_tokens`. Given: %d and %d", P, I)
 		})
@@ -605,7 +615,7 @@ func (r *tgiRun) routerChecks(st *Startup, numBlocks int64, I, T, P int, autoT b
 			return fmt.Sprintf("`max_batch_prefill_tokens` must be <= `max_batch_total_tokens`. Given: %d and %d", P, mbt)
 		})
 	case !autoT && (int(numBlocks)-1)*bs < T:
-		// Block 0 is kept for health checks (v3.3.7:backends/v3/src/block_allocator.rs:152),
+		// Block 0 is kept for health checks (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/block_allocator.rs#L152),
 		// so the router could never admit one full-length request.
 		r.fail(st, FailureCannotServe, func() string {
 			return fmt.Sprintf("starts with max_batch_total_tokens=%d, but less block 0 (kept for health checks) that cannot hold one request of max_total_tokens=%d", mbt, T)
@@ -615,14 +625,21 @@ func (r *tgiRun) routerChecks(st *Startup, numBlocks int64, I, T, P int, autoT b
 	}
 }
 
-// allocRound is the CUDA caching allocator's rounding of large blocks
-// (PyTorch c10/cuda/CUDACachingAllocator.cpp, kRoundLarge = 2 MiB): every
-// allocation above 1 MiB takes a multiple of 2 MiB.
+// allocRound is the CUDA caching allocator's rounding of large segments,
+// kRoundLarge = 2 MiB
+// (https://github.com/pytorch/pytorch/blob/b42fb11650d1718ca81c6826b0a12247f94665fc/c10/core/AllocatorConfig.h#L15-L24,
+// a PyTorch main commit; the release TGI ships was not matched to it).
+// Limitation: the allocator rounds a segment to 2 MiB only from
+// kMinLargeAlloc = 10 MiB; a request of 1–10 MiB is carved out of a shared
+// 20 MiB segment (kLargeBuffer). kvTensors rounds every tensor above 1 MiB to
+// 2 MiB, which is exact for the ≥ 10 MiB KV tensors of a real pool and only
+// approximate for the small ones of a warm-up.
 const allocRound = 2 * MiB
 
 // kvTensors is the device memory of a KV cache of n blocks: TGI allocates
-// one K and one V tensor per layer (v3.3.7:server/text_generation_server/
-// layers/attention/kv_cache.py:95-133), each rounded by the allocator.
+// one K and one V tensor per layer
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/layers/attention/kv_cache.py#L95-L133),
+// each rounded by the allocator.
 func (r *tgiRun) kvTensors(n int64) Bytes {
 	tensors := int64(2 * r.kv.layers)
 	if tensors == 0 {
@@ -768,12 +785,13 @@ func (r *tgiRun) boundaryP(I, T int) int {
 
 // concurrency is how many requests of in+out tokens fit in a budget of
 // mbt tokens: block 0 is reserved for health checks
-// (v3.3.7:backends/v3/src/block_allocator.rs:152).
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/block_allocator.rs#L152).
 func (r *tgiRun) concurrency(mbt, in, out int) int {
 	bs := r.be.blockSize
 	tokens := in + out
 	// Before v3.2.1 the router capped each request at the sliding window
-	// (v2.0.0:router/src/queue.rs:246-251; v3.0.0 block_allocator.rs:165-169
+	// (https://github.com/huggingface/text-generation-inference/blob/v2.0.0/router/src/queue.rs#L246-L251;
+	// https://github.com/huggingface/text-generation-inference/blob/v3.0.0/backends/v3/src/block_allocator.rs#L165-L169
 	// with prefix caching off).
 	if r.m.SlidingWindow > 0 && (!r.prof.v.AtLeast(3, 0, 0) || (!r.prof.v.AtLeast(3, 2, 1) && !r.be.prefixCaching)) {
 		tokens = min(tokens, r.m.SlidingWindow)
@@ -798,7 +816,7 @@ func (r *tgiRun) result(eng Engine) Result {
 		WeightsFrom:     r.m.weightsSource(),
 	}
 	if (r.m.SlidingWindow > 0 && (r.m.MaxPositions == 0 || r.m.SlidingWindow < r.m.MaxPositions)) || len(r.m.LayerTypes) > 0 {
-		r.warn("TGI allocates full-length KV for every layer, sliding-window layers included (v3.3.7:server/text_generation_server/models/model.py:113)")
+		r.warn("TGI allocates full-length KV for every layer, sliding-window layers included (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/model.py#L113)")
 	}
 	if r.m.IsMLA() {
 		r.warn("TGI stores full per-head K/V for MLA (head size %d × %d heads), not the compressed latent vLLM and SGLang keep", r.kv.headSize, r.m.KVHeadCount())
@@ -887,16 +905,35 @@ func (r *tgiRun) breakdown(st Startup) Breakdown {
 	if st.MaxBatchTotalTokens > 0 {
 		b.KVCache = Bytes(st.MaxBatchTotalTokens/r.be.blockSize) * r.blk
 	}
-	if r.prof.cudaGraphs && st.Fits {
+	if r.prof.cudaGraphs && st.Fits && !tgiQuantizeDisablesGraphs(r.prof.v, r.s.Quantize) {
 		b.CUDAGraphs = r.cudaGraphBytes(st.MaxTotalTokens)
 	}
 	b.Reserve = b.unallocated(r.total)
 	return b
 }
 
+// tgiQuantizeDisablesGraphs reports whether the launcher captures no CUDA
+// graphs by default for this --quantize: bitsandbytes (8-bit, NF4 and FP4)
+// in v2.0.0 – v3.0.1, and exl2 too from v2.3.0
+// (https://github.com/huggingface/text-generation-inference/blob/v2.0.0/launcher/src/main.rs#L1374-L1387,
+// https://github.com/huggingface/text-generation-inference/blob/v2.3.0/launcher/src/main.rs#L1695-L1712); from v3.0.2 only 8-bit
+// bitsandbytes and exl2
+// (https://github.com/huggingface/text-generation-inference/blob/v3.0.2/launcher/src/main.rs#L2086-L2096).
+func tgiQuantizeDisablesGraphs(v Version, quantize string) bool {
+	switch q := strings.ToLower(quantize); q {
+	case "bitsandbytes":
+		return true
+	case "bitsandbytes-nf4", "bitsandbytes-fp4":
+		return !v.AtLeast(3, 0, 2)
+	case "exl2":
+		return v.AtLeast(2, 3, 0)
+	}
+	return false
+}
+
 // cudaGraphBytes estimates the shared pool of the decode graphs for batch
-// sizes up to 32, captured largest first (v3.3.7:globals.py:30,60-61;
-// ENGINES.md §2.2, derived): decode activations and logits for 32 rows and
+// sizes up to 32, captured largest first (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L30, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L60-L61;
+// docs/ENGINES.md §2.2, derived): decode activations and logits for 32 rows and
 // v3's [32, T] int32 block tables.
 func (r *tgiRun) cudaGraphBytes(T int) Bytes {
 	const bs = 32
@@ -911,7 +948,7 @@ func (r *tgiRun) cudaGraphBytes(T int) Bytes {
 }
 
 // mpeCapped is the v2 launcher's mpe' = min(max_position_embeddings, 4096),
-// 4096 when the config has none (v2.2.0:launcher:1439-1460).
+// 4096 when the config has none (https://github.com/huggingface/text-generation-inference/blob/v2.2.0/launcher/src/main.rs#L1439-L1460).
 func (r *tgiRun) mpeCapped() int {
 	if r.m.MaxPositions > 0 && r.m.MaxPositions < 4096 {
 		return r.m.MaxPositions
@@ -935,7 +972,7 @@ func (r *tgiRun) launcherDefaultP() int {
 	return 0
 }
 
-// computeOptimalP follows v3.3.7:launcher:2114-2154.
+// computeOptimalP follows https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2114-L2154.
 func (r *tgiRun) computeOptimalP() int {
 	def := 4096
 	switch r.m.Type {
@@ -951,7 +988,7 @@ func (r *tgiRun) computeOptimalP() int {
 	value := def
 	if r.m.QuantMethod != "" && !knownLauncherQuant(r.m.QuantMethod) {
 		// An unknown quant_method makes RawConfig fail to parse: no config,
-		// P = 4096 (ENGINES.md §1.4 pitfall).
+		// P = 4096 (docs/ENGINES.md §1.4 pitfall).
 		r.warn("TGI's launcher cannot parse quant_method %q: it falls back to --max-batch-prefill-tokens 4096", r.m.QuantMethod)
 		return 4096
 	}
@@ -982,7 +1019,7 @@ func knownLauncherQuant(q string) bool {
 }
 
 // tgiLauncherHeadDim is the launcher's get_head_dim: head_dim, else
-// hidden/heads when it divides evenly (v3.3.7:launcher:262-279,362-371).
+// hidden/heads when it divides evenly (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L262-L279, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L362-L371).
 func tgiLauncherHeadDim(m Model) int {
 	if m.HeadDim > 0 {
 		return m.HeadDim
@@ -997,7 +1034,7 @@ func tgiLauncherHeadDim(m Model) int {
 }
 
 // tgiCardTFLOPs is the launcher's f16 TFLOPs table keyed by the lower-cased,
-// dash-joined nvidia-smi name (v3.3.7:launcher:1713-1731 names,
+// dash-joined nvidia-smi name (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L1713-L1731 names,
 // 1754-1785 TFLOPs). v3.0.0 has only the first nine keys.
 var tgiCardTFLOPs = []struct {
 	key    string
@@ -1022,7 +1059,7 @@ var tgiCardTFLOPs = []struct {
 }
 
 // TGICardKey is how TGI's launcher names a card: nvidia-smi's gpu_name with
-// spaces replaced by '-' and lower-cased (v3.3.7:launcher:1819-1828).
+// spaces replaced by '-' and lower-cased (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L1819-L1828).
 func TGICardKey(smiName string) string {
 	return strings.ToLower(strings.ReplaceAll(smiName, " ", "-"))
 }
@@ -1037,7 +1074,7 @@ func tgiCardFLOPs(p tgiProfile, smiName string) (uint64, bool) {
 	return 0, false
 }
 
-// tgiFlop is the launcher's Config::flop (v3.3.7:launcher:281-308): None for
+// tgiFlop is the launcher's Config::flop (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L281-L308): None for
 // VLMs; the MLP uses intermediate_size × (num_experts_per_tok (default 1) +
 // n_shared_experts (default 0)).
 func tgiFlop(m Model) (uint64, bool) {
@@ -1056,7 +1093,7 @@ func tgiFlop(m Model) (uint64, bool) {
 	return (attn + mlp) * uint64(m.Layers), true
 }
 
-// tgiVRAMMaximum is the launcher's vram_maximum (v3.3.7:launcher:62-89,
+// tgiVRAMMaximum is the launcher's vram_maximum (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L62-L89,
 // 1787-1811, 310-351), bugs included: the qkv term is not multiplied by
 // hidden, tied embeddings count twice, every expert counts, and it is None
 // for checkpoints with a quantization_config. The launcher's wiggle default
@@ -1074,7 +1111,7 @@ func tgiVRAMMaximum(m Model, hw Hardware, shards int, mf, wiggle float64) (int, 
 	available := uint64(float32(total) * float32(mf) * float32(wiggle))
 	experts := 1
 	if m.Experts > 0 && (m.Type == "mixtral" || m.Type == "gpt_oss") {
-		// RawConfig reads num_local_experts only (v3.3.7:launcher:224).
+		// RawConfig reads num_local_experts only (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L224).
 		experts = m.Experts
 	}
 	nh, nkv, h := uint64(m.Heads), uint64(m.KVHeadCount()), uint64(m.Hidden)
@@ -1092,7 +1129,7 @@ func tgiVRAMMaximum(m Model, hw Hardware, shards int, mf, wiggle float64) (int, 
 	return int((available - model) / (kv + mlpTok)), true
 }
 
-// Block sizes by attention backend (v3.3.7:globals.py:38-46).
+// Block sizes by attention backend (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L38-L46).
 const (
 	blockFlashInfer    = 1
 	blockFlashDecoding = 256
@@ -1115,16 +1152,27 @@ type tgiBackend struct {
 	notes         []string
 }
 
-// flashMistralTypes are served by v2.0.x's flash_mistral.py (BaseFlashMistral:
-// FlashMistral, FlashMixtral, FlashQwen2, FlashStarcoder2).
+// flashMistralTypes are served by v2.0.x's flash_mistral.py
+// (https://github.com/huggingface/text-generation-inference/blob/v2.0.4/server/text_generation_server/models/flash_mistral.py#L308,
+// BaseFlashMistral) through its subclasses FlashMistral
+// (https://github.com/huggingface/text-generation-inference/blob/v2.0.4/server/text_generation_server/models/flash_mistral.py#L589),
+// FlashMixtral (https://github.com/huggingface/text-generation-inference/blob/v2.0.4/server/text_generation_server/models/flash_mixtral.py#L12),
+// FlashQwen2 (https://github.com/huggingface/text-generation-inference/blob/v2.0.4/server/text_generation_server/models/flash_qwen2.py#L27)
+// and FlashStarcoder2
+// (https://github.com/huggingface/text-generation-inference/blob/v2.0.4/server/text_generation_server/models/flash_starcoder2.py#L26).
 var flashMistralTypes = map[string]bool{"mistral": true, "mixtral": true, "qwen2": true, "starcoder2": true}
 
-// noChunkingTypes are the VLMs TGI serves without prefill chunking
-// (v3.3.7:server/text_generation_server/models/__init__.py; ENGINES.md §8).
+// noChunkingTypes are the VLMs TGI serves without prefill chunking, the four
+// model types v3.3.7 builds with support_chunking=False: gemma3
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/__init__.py#L1196,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/__init__.py#L1209), qwen2_vl
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/__init__.py#L1526), qwen2_5_vl
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/__init__.py#L1559) and mllama
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/__init__.py#L1589); docs/ENGINES.md §8.
 var noChunkingTypes = map[string]bool{"qwen2_vl": true, "qwen2_5_vl": true, "gemma3": true, "mllama": true}
 
 // resolveBackend follows the launcher's resolve_attention
-// (v3.3.7:launcher:131-204) and the server's block-size table.
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L131-L204) and the server's block-size table.
 func resolveBackend(p tgiProfile, m Model, hw Hardware, s Settings) tgiBackend {
 	var b tgiBackend
 	if !p.backends {
@@ -1179,8 +1227,9 @@ func resolveBackend(p tgiProfile, m Model, hw Hardware, s Settings) tgiBackend {
 	default:
 		b.blockSize = blockPaged
 	}
-	// Chunking needs flashinfer or flashdecoding, no speculation and a model
-	// that supports it (v3.3.7:server/text_generation_server/models/__init__.py).
+	// Chunking needs flashinfer or flashdecoding, no speculation
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/model.py#L73-L95) and
+	// a model that supports it (noChunkingTypes).
 	b.chunking = p.chunkingDefault && attention != AttentionPaged && s.Speculate == 0 && !noChunkingTypes[m.Type]
 	return b
 }
@@ -1191,16 +1240,17 @@ func resolveBackend(p tgiProfile, m Model, hw Hardware, s Settings) tgiBackend {
 const (
 	// CUDAContextBytes is the CUDA context, cuBLAS workspaces and loaded
 	// kernels of one TGI shard process. 640 MiB sits between the 0.52 GB and
-	// 0.8 GB left over by TGI 2.0 startup reports (shared/data rows 9 and 3)
+	// 0.8 GB left over by TGI 2.0 startup reports (testdata/startup_reports_dev.csv rows 9 and 3)
 	// once weights, warm-up KV, the prefill peak and the logged KV budget are
 	// subtracted.
 	CUDAContextBytes = 640 * MiB
 	// NCCLBytes is the communicator buffers per GPU when sharded (ws ≥ 2);
 	// vLLM logs show 0.5–2 GiB of non-torch memory at TP ≥ 2
-	// (shared/data/README.md pattern 1); TGI uses plain NCCL, so the low end.
+	// (docs/STARTUP-REPORTS.md, the first of its log patterns); TGI uses plain
+	// NCCL, so the low end.
 	NCCLBytes = 512 * MiB
 	// FlashInferWorkspaceBytes is the shared flashinfer workspace
-	// (v3.3.7:server/text_generation_server/layers/attention/flashinfer.py:42,
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/layers/attention/flashinfer.py#L42,
 	// torch.empty(128 * 1024 * 1024, dtype=torch.uint8)).
 	FlashInferWorkspaceBytes = 128 * MiB
 	// allocatorFactor scales the live-tensor sum of a prefill to the caching
@@ -1223,12 +1273,12 @@ func (k kvLayout) perToken() Bytes {
 	return Bytes(2 * k.layers * k.heads * k.headSize * k.eltBytes)
 }
 
-// tgiKVLayout follows FlashCausalLM.__init__ (v3.3.7:fcl.py:1286-1306):
+// tgiKVLayout follows FlashCausalLM.__init__ (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1286-L1306):
 // kv heads = num_key_value_heads // ws when > 1, else 1 (MQA is replicated);
 // head size = head_dim or hidden/heads. DeepSeek V2/V3 keep full per-head K
 // and V padded to max(qk_nope_dim + qk_rope_dim, v_head_dim), read with the
 // non-HF keys qk_nope_dim/qk_rope_dim so always 128 + 64
-// (v3.3.7:server/text_generation_server/models/__init__.py:696-700).
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/__init__.py#L696-L700).
 func tgiKVLayout(m Model, ws int, elt int) (kvLayout, error) {
 	k := kvLayout{layers: m.Layers, eltBytes: elt}
 	kvh := m.KVHeadCount()
@@ -1243,9 +1293,11 @@ func tgiKVLayout(m Model, ws int, elt int) (kvLayout, error) {
 		return k, fmt.Errorf("%w: `num_heads` must be divisible by `num_shards` (got num_heads=%d and num_shards=%d)", ErrInvalid, m.Heads, ws)
 	}
 	if kvh > 1 || llamaFamilyTypes[m.Type] {
-		// flash_llama_modeling.py:172-176 raises when not divisible (even
-		// for one KV head); other models take kv_heads // ws and need > 0
-		// (fcl.py:1290-1296), so only their MQA is replicated.
+		// flash_llama_modeling.py raises when not divisible, even for one KV
+		// head (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_llama_modeling.py#L172-L176);
+		// other models take kv_heads // ws and need > 0
+		// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1290-L1296),
+		// so only their MQA is replicated.
 		if kvh%ws != 0 {
 			return k, fmt.Errorf("%w: `num_key_value_heads` must be divisible by `num_shards` (got num_key_value_heads=%d and num_shards=%d)", ErrInvalid, kvh, ws)
 		}
@@ -1274,7 +1326,7 @@ func tgiLayerBytes(m Model, ws, elt int) int64 {
 	attn := 3*h + ((nh+2*nkv)*hd+nh*hd)/w
 	// Dense MLP phase: residual and normed input (2·H), gate_up (2·Im), the
 	// act(gate) temporary (Im) and the product (Im)
-	// (flash_llama_modeling.py:399-404).
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_llama_modeling.py#L399-L404).
 	mlp := 2*h + 4*int64(m.Intermediate)/w
 	if m.IsMoE() {
 		// Fused MoE caches per routed copy: [P·k, 2·Ie], [P·k, Ie], [P·k, H]
@@ -1331,12 +1383,16 @@ func (r *tgiRun) prefillPeak(p, reqs, maxS int) Bytes {
 //     bool [P, P] mask and torch.where(mask, 0, min_dtype) an fp32 one, for
 //     the global and again for the sliding-window mask, plus the packed bits
 //     flashinfer takes: (1 + 4 + 1 + 4 + 1/8)·P² = 10.125·P² bytes
-//     (v3.3.4:server/text_generation_server/models/vlm_causal_lm.py:1023-1031;
-//     custom_modeling/flash_gemma3_modeling.py:705-764, 866-884);
+//     (https://github.com/huggingface/text-generation-inference/blob/v3.3.4/server/text_generation_server/models/vlm_causal_lm.py#L1023-L1031,
+//     https://github.com/huggingface/text-generation-inference/blob/v3.3.4/server/text_generation_server/models/custom_modeling/flash_gemma3_modeling.py#L705-L764,
+//     https://github.com/huggingface/text-generation-inference/blob/v3.3.4/server/text_generation_server/models/custom_modeling/flash_gemma3_modeling.py#L866-L884);
 //   - one rotary cos/sin cache per layer sized by the warm-up's max_s
-//     (flash_gemma3_modeling.py:131-148, 517; layers/rotary.py:251-280):
+//     (https://github.com/huggingface/text-generation-inference/blob/v3.3.4/server/text_generation_server/models/custom_modeling/flash_gemma3_modeling.py#L131-L148,
+//     https://github.com/huggingface/text-generation-inference/blob/v3.3.4/server/text_generation_server/models/custom_modeling/flash_gemma3_modeling.py#L517,
+//     https://github.com/huggingface/text-generation-inference/blob/v3.3.4/server/text_generation_server/layers/rotary.py#L251-L280):
 //     layers·2·max_s·(head_dim/2)·2 B;
-//   - Gemma3FastRMSNorm's fp32 copy of the hidden states (:62-83): P·H·4 B.
+//   - Gemma3FastRMSNorm's fp32 copy of the hidden states
+//     (https://github.com/huggingface/text-generation-inference/blob/v3.3.4/server/text_generation_server/models/custom_modeling/flash_gemma3_modeling.py#L62-L83): P·H·4 B.
 //
 // The SigLIP tower's warm-up image (eager attention, ≈ 1 GB transient at
 // 16 heads over 4096 patches) runs before the text forward, whose larger
@@ -1362,7 +1418,7 @@ type weightPlan struct {
 
 // llamaFamilyTypes use flash_llama_modeling.py, whose on-the-fly fp8 skips
 // attention, embeddings, lm_head and the first and last layers
-// (v3.3.7:…/flash_llama_modeling.py:411,514,549,622,646).
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_llama_modeling.py#L411, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_llama_modeling.py#L514, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_llama_modeling.py#L549, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_llama_modeling.py#L622, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_llama_modeling.py#L646).
 var llamaFamilyTypes = map[string]bool{"llama": true, "phi3": true, "granite": true, "baichuan": true}
 
 // shardBytes returns one tensor group's bytes on the most loaded shard.
@@ -1454,8 +1510,10 @@ func weightsPerShard(m Model, tensors []Tensor, ws int, s Settings, computeBits 
 	}
 	if e := embed; !hasHead && e >= 0 && len(tensors[e].Shape) == 2 {
 		// Tied embeddings: the lm_head loads the embedding tensor again as a
-		// separate device tensor (v3.3.7:…/flash_llama_modeling.py:636-651,
-		// utils/weights.py:210-266), split on the vocab when it divides.
+		// separate device tensor
+		// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/flash_llama_modeling.py#L636-L651,
+		// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/utils/weights.py#L210-L266),
+		// split on the vocab when it divides.
 		head := Tensor{Name: "lm_head.weight", DType: tensors[e].DType, Shape: tensors[e].Shape}
 		total += wp.shardBytes(head, nameFacts{kind: lmHead, layer: -1}, ws, m.Vocab, pre)
 	}

@@ -6,18 +6,23 @@ import (
 	"strings"
 )
 
-// vLLM citations: "vllm@<commit> path" is an upstream commit read from the
-// public code index, "PR #N" / "issue #N" are github.com/vllm-project/vllm
-// threads, "ENGINES.md §6" and "REVIEW-VLLM" are shared/ENGINES.md and
-// shared/ENGINES-REVIEW-VLLM.md (the review overrides the spec), and "dev row
-// N" is shared/data/startup_reports_dev.csv.
+// vLLM citations are pinned URLs into github.com/vllm-project/vllm at a
+// release tag with line anchors; "PR #N" / "issue #N" name
+// github.com/vllm-project/vllm threads as history. docs/ENGINES.md §6 and
+// docs/ENGINES-REVIEW-VLLM.md are the spec and its review (the review
+// overrides the spec); measured figures are rows of testdata/startup_reports_dev.csv.
 
 // DefaultVLLMVersion is the release assumed when none is given: v0.19.0, the
-// newest release with measured startup figures in the dev reports (dev rows
-// 25–27, llm-d-planner PR #205 accuracy report) and the last one before
-// v0.21 moved the CUDA-graph estimate into the budget and raised the default
-// --gpu-memory-utilization to 0.92 (PR #38284), whose estimate is modelled
-// only roughly here.
+// newest release with measured startup figures in the dev reports
+// (testdata/startup_reports_dev.csv rows 25–27) and the last one before v0.20.0 raised the
+// default --gpu-memory-utilization to 0.92 and subtracted its CUDA-graph
+// estimate from the budget by default (PR #38284:
+// https://github.com/vllm-project/vllm/blob/v0.20.0/vllm/config/cache.py#L66,
+// https://github.com/vllm-project/vllm/blob/v0.20.0/vllm/envs.py#L1724-L1725,
+// https://github.com/vllm-project/vllm/blob/v0.20.0/vllm/v1/worker/gpu_worker.py#L399-L403; v0.19.0 has 0.9 and
+// the estimate off, https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/config/cache.py#L41,
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/envs.py#L1654-L1655). That estimate is modelled only
+// roughly here.
 const DefaultVLLMVersion = "0.19.0"
 
 // Runtime terms of a vLLM start. They are properties of the CUDA/PyTorch/NCCL
@@ -25,29 +30,35 @@ const DefaultVLLMVersion = "0.19.0"
 // engine itself printed in a public report, not from fitting KV sizes.
 const (
 	// vllmCUDAContextBytes is the CUDA context of one worker. vLLM v0.6.4
-	// charges it with the rest of the non-torch memory and logged
-	// non_torch_memory=0.35 GiB on an RTX 3090 at TP 1 (dev row 44, issue
-	// #10517); 0.22 GiB of it is the context, the rest the runtime increase
-	// below.
+	// charges it with the rest of the non-torch memory
+	// (https://github.com/vllm-project/vllm/blob/v0.6.4/vllm/worker/worker.py#L232-L243) and logged
+	// non_torch_memory=0.35 GiB on an RTX 3090 at TP 1 (testdata/startup_reports_dev.csv row 44,
+	// from https://github.com/vllm-project/vllm/issues/10517); 0.22 GiB of it
+	// is the context (derived), the rest the runtime increase below.
 	vllmCUDAContextBytes = 225 * MiB
 	// vllmNonTorchTP1 is the non-torch memory that appears during the
 	// profile run at TP 1 (lazily loaded kernels, cuBLAS/cuBLASLt handles):
 	// memory_profiling's non_torch_increase. llm-d measured 0.13–0.14 GiB on
-	// H100 for v0.11–v0.17 (dev rows 20–22, 31–33) and 0.24–0.25 GiB from
-	// v0.18 (dev rows 25, 26, 34; llm-d-planner vllm-v0.19.0 accuracy report).
+	// H100 for v0.11–v0.17 (testdata/startup_reports_dev.csv rows 20–22, 31–33) and 0.24–0.25 GiB
+	// from v0.18 (rows 25, 26, 34).
 	vllmNonTorchTP1     = 133 * MiB
 	vllmNonTorchTP1v018 = 256 * MiB
 	// vllmCommTP2 is the extra non-torch memory at TP ≥ 2 (NCCL
 	// communicator buffers, custom all-reduce IPC buffers). It depends on the
 	// interconnect: NVSwitch Hopper boards set up NVLink SHARP (NVLS)
 	// buffers of ~2 GiB, other boards a few hundred MiB at most.
-	//   - before PR #25359 (≈ v0.11) NCCL was initialised after the memory
-	//     snapshot, so all of it was charged: ≈ 2 GiB on H100 (REVIEW-VLLM
-	//     §1 "≈ 2.1 GiB non-torch at TP ≥ 2"), ≈ 0.13 GiB on the A100 pair of
-	//     dev rows 13/14 (their budget minus weights, profile and TP-1 terms);
-	//   - v0.11–v0.18: 0.54 − 0.14 = 0.40 GiB on H100 TP 2 (dev row 23);
+	//   - before PR #25359 (in v0.11.0: distributed init, then the snapshot,
+	//     https://github.com/vllm-project/vllm/blob/v0.11.0/vllm/v1/worker/gpu_worker.py#L165-L182; v0.10.2 took
+	//     the snapshot first, https://github.com/vllm-project/vllm/blob/v0.10.2/vllm/v1/worker/gpu_worker.py#L175
+	//     and https://github.com/vllm-project/vllm/blob/v0.10.2/vllm/v1/worker/gpu_worker.py#L193) NCCL was
+	//     initialised after the memory snapshot, so all of it was charged:
+	//     ≈ 2 GiB on H100 (docs/ENGINES-REVIEW-VLLM.md §1, "≈ 2.1 GiB
+	//     non-torch at TP ≥ 2"), ≈ 0.13 GiB on the A100 pair of testdata/startup_reports_dev.csv
+	//     rows 13/14 (their budget minus weights, profile and TP-1 terms);
+	//   - v0.11–v0.18: 0.54 − 0.14 = 0.40 GiB on H100 TP 2 (testdata/startup_reports_dev.csv row 23);
 	//   - v0.19: 2.06–2.13 GiB total on H100 TP 2/4, i.e. ≈ 1.85 GiB beyond
-	//     the TP-1 term (llm-d-planner vllm-v0.19.0 accuracy report, TP table).
+	//     the TP-1 term (llm-d-planner's v0.19.0 accuracy report, TP table,
+	//     https://github.com/jgchn/llm-d-planner/blob/6417620b546c621155b3f2814b994f7abd6d18e8/accuracy/results/v0.19.0/accuracy_report.md#L142-L153).
 	vllmCommNVLS      = 2048 * MiB
 	vllmCommNVLSv019  = 1894 * MiB
 	vllmCommPlain     = 133 * MiB
@@ -55,8 +66,8 @@ const (
 	// vllmGraphBytesPerPiece is the device memory one captured CUDA graph
 	// piece holds (kernel nodes and parameters), derived from vLLM v0.10.1.1
 	// capturing 67 batch sizes × 29 piecewise graphs of Qwen2-7B in 0.50 GiB
-	// (source log of dev row 11: "Graph capturing finished in 3 secs, took
-	// 0.50 GiB"), less the activations of the largest size (derived).
+	// (source log of testdata/startup_reports_dev.csv row 11: "Graph capturing finished in 3 secs,
+	// took 0.50 GiB"), less the activations of the largest size (derived).
 	vllmGraphBytesPerPiece = 256 * KiB
 )
 
@@ -64,24 +75,31 @@ const (
 type vllmBudget int
 
 const (
-	// V0 ≤ v0.2.4: total·gmu − torch.cuda.max_memory_allocated() (PR #2031
-	// diff, removed lines).
+	// V0 ≤ v0.2.4: total·gmu − torch.cuda.max_memory_allocated()
+	// (https://github.com/vllm-project/vllm/blob/v0.2.4/vllm/worker/worker.py#L93-L99).
 	budgetTorchPeak vllmBudget = iota
-	// V0 v0.2.5 – v0.3.1: total·gmu − (total − free after the profile),
+	// V0 v0.2.5 – v0.3.0: total·gmu − (total − free after the profile),
 	// which charges the CUDA context and everything else on the device
-	// (PR #2031).
+	// (PR #2031, https://github.com/vllm-project/vllm/blob/v0.2.5/vllm/worker/worker.py#L92-L98).
 	budgetUsedOnDevice
-	// V0 v0.3.2 – v0.6.3: total·gmu − (free at worker init − free after the
-	// profile), the context excluded (PR #2863).
+	// V0 v0.3.1 – v0.6.3: total·gmu − (free at worker init − free after the
+	// profile), the context excluded (PR #2863, first in v0.3.1:
+	// https://github.com/vllm-project/vllm/blob/v0.3.1/vllm/worker/worker.py#L89 and
+	// https://github.com/vllm-project/vllm/blob/v0.3.1/vllm/worker/worker.py#L134-L140; the same in
+	// https://github.com/vllm-project/vllm/blob/v0.6.3/vllm/worker/worker.py#L231-L245).
 	budgetSinceInit
-	// V0 v0.6.4 and V1 v0.7 – v0.9.1: total·gmu − (torch allocated peak +
+	// V0 v0.6.4 and V1 v0.7.0 – v0.9.0: total·gmu − (torch allocated peak +
 	// (total − free) − torch allocated), which charges the context again
-	// (PR #9352; vllm@0012cf6 vllm/v1/worker/gpu_worker.py
-	// determine_available_memory).
+	// (PR #9352, https://github.com/vllm-project/vllm/blob/v0.6.4/vllm/worker/worker.py#L200-L217; V1's
+	// determine_available_memory,
+	// https://github.com/vllm-project/vllm/blob/v0.9.0/vllm/v1/worker/gpu_worker.py#L167-L214).
 	budgetPeakPlusNonTorch
-	// V0 ≥ v0.6.5 and V1 ≥ v0.9.2: memory_profiling: total·gmu − (weights +
+	// V0 ≥ v0.6.5 and V1 ≥ v0.9.1: memory_profiling: total·gmu − (weights +
 	// torch peak increase + non-torch increase since the init snapshot)
-	// (PR #10511, PR #19312; vllm@a6d5c39 vllm/utils/mem_utils.py).
+	// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/utils/mem_utils.py#L197-L281,
+	// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/worker/gpu_worker.py#L366-L421; first in V0
+	// v0.6.5, PR #10511, https://github.com/vllm-project/vllm/blob/v0.6.5/vllm/worker/worker.py#L198-L211, and in
+	// V1 v0.9.1, PR #19312, https://github.com/vllm-project/vllm/blob/v0.9.1/vllm/v1/worker/gpu_worker.py#L183-L231).
 	budgetProfiling
 )
 
@@ -90,20 +108,34 @@ const (
 type vllmSampler int
 
 const (
-	// samplerNone: V1 v0.7.0 – v0.7.2 did not profile the sampler (PR #13594).
+	// samplerNone: V1 v0.7.x did not profile the sampler; its profile run
+	// computes the logits only ("TODO(woosuk): Consider the memory usage of
+	// the sampler.", https://github.com/vllm-project/vllm/blob/v0.7.3/vllm/v1/worker/gpu_model_runner.py#L1301-L1310).
+	// PR #13594 added the dummy sampler run in v0.8.0
+	// (https://github.com/vllm-project/vllm/blob/v0.8.0/vllm/v1/worker/gpu_model_runner.py#L1401-L1407).
 	samplerNone vllmSampler = iota
 	// samplerSortFP32: the PyTorch-native apply_top_k_top_p sorts the fp32
-	// logits: V1's forward_native (vllm/v1/sample/ops/topk_topp_sampler.py)
-	// and V0's Sampler.forward, which first converts them ("Use float32 to
-	// apply temperature scaling", logits.to(torch.float),
-	// vllm/model_executor/layers/sampler.py).
+	// logits: V1's forward_native
+	// (https://github.com/vllm-project/vllm/blob/v0.16.0/vllm/v1/sample/ops/topk_topp_sampler.py#L92-L111, the sort
+	// in https://github.com/vllm-project/vllm/blob/v0.16.0/vllm/v1/sample/ops/topk_topp_sampler.py#L243-L282, after
+	// https://github.com/vllm-project/vllm/blob/v0.16.0/vllm/v1/sample/sampler.py#L89-L90 "Use float32 for the
+	// logits") and V0's Sampler.forward, which first converts them ("Use
+	// float32 to apply temperature scaling", logits.to(torch.float),
+	// https://github.com/vllm-project/vllm/blob/v0.10.1.1/vllm/model_executor/layers/sampler.py#L273-L280, sorting in
+	// https://github.com/vllm-project/vllm/blob/v0.10.1.1/vllm/model_executor/layers/sampler.py#L392-L397).
 	samplerSortFP32
-	// samplerFlashInfer: top_k_mask_logits → softmax → top_p sampling
-	// (PR #15777, PR #18608), used when FlashInfer is installed.
+	// samplerFlashInfer: FlashInfer's top_k_top_p_sampling_from_logits,
+	// used when FlashInfer is installed (PR #15777, PR #18608;
+	// https://github.com/vllm-project/vllm/blob/v0.10.1.1/vllm/v1/sample/ops/topk_topp_sampler.py#L31-L52 and
+	// https://github.com/vllm-project/vllm/blob/v0.10.1.1/vllm/v1/sample/ops/topk_topp_sampler.py#L262-L298).
+	// Limitation: its 12 bytes per element (top_k_mask_logits → softmax →
+	// top_p sampling) are inside FlashInfer, which was not read.
 	samplerFlashInfer
-	// samplerTriton: the Triton top-k/top-p kernel of PR #33538, masking
-	// the fp32 logits in place with a [min(SMs, rows), V] fp32 buffer
-	// (vllm/v1/sample/ops/topk_topp_triton.py apply_top_k_top_p_triton).
+	// samplerTriton: the Triton top-k/top-p kernel of PR #33538 (first in
+	// v0.17.0), masking the fp32 logits in place with a per-program fp32
+	// buffer (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/sample/ops/topk_topp_triton.py#L965-L1051),
+	// taken for ≥ 8 rows
+	// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/sample/ops/topk_topp_sampler.py#L251-L252).
 	samplerTriton
 )
 
@@ -114,30 +146,62 @@ type vllmProfile struct {
 	budget vllmBudget
 	// sampler is the dummy sampler's top-k/top-p path.
 	sampler vllmSampler
-	// gmu is --gpu-memory-utilization's default: 0.9, 0.92 from v0.21 (PR #38284).
+	// gmu is --gpu-memory-utilization's default: 0.9, 0.92 from v0.20.0
+	// (PR #38284, https://github.com/vllm-project/vllm/blob/v0.20.0/vllm/config/cache.py#L66;
+	// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/config/cache.py#L41 has 0.9).
 	gmu float64
-	// graphsInBudget: v0.21 subtracts the CUDA-graph estimate from the
-	// budget (PR #30515 made it, PR #38284 turned it on by default).
+	// graphsInBudget: from v0.20.0 the budget subtracts the CUDA-graph
+	// estimate (PR #30515 made it, opt-in, in v0.18.0,
+	// https://github.com/vllm-project/vllm/blob/v0.18.0/vllm/v1/worker/gpu_worker.py#L413-L441;
+	// PR #38284 turned VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS on by default
+	// in v0.20.0, https://github.com/vllm-project/vllm/blob/v0.20.0/vllm/envs.py#L1724-L1725
+	// and https://github.com/vllm-project/vllm/blob/v0.20.0/vllm/v1/worker/gpu_worker.py#L399-L425).
 	graphsInBudget bool
-	// nameBatchDefaults: V1 before v0.9 picked the batch defaults by device
-	// name (REVIEW-VLLM §3, "h100"/"h200").
+	// nameBatchDefaults: V1 v0.7.0 – v0.8.4 picked the batch defaults by
+	// device name, "h100"/"h200"
+	// (https://github.com/vllm-project/vllm/blob/v0.8.4/vllm/engine/arg_utils.py#L1669;
+	// docs/ENGINES-REVIEW-VLLM.md §3).
 	nameBatchDefaults bool
+	// a100Excluded: from v0.9.0 a card named "a100" keeps the small batch
+	// defaults whatever its memory (PR #17885); v0.8.5 decides on memory
+	// alone (PR #17073,
+	// https://github.com/vllm-project/vllm/blob/v0.8.5/vllm/engine/arg_utils.py#L1596).
+	a100Excluded bool
+	// clampSeqs: from v0.10.1 a max_num_seqs left at its default is capped at
+	// max_num_batched_tokens
+	// (https://github.com/vllm-project/vllm/blob/v0.10.1.1/vllm/engine/arg_utils.py#L1709-L1711;
+	// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/engine/arg_utils.py#L2238-L2240).
+	clampSeqs bool
 	// freeCheck: V1 ≥ v0.9.1 refuses a gmu·total above the free memory.
 	freeCheck bool
-	// logAvailable: "Available KV cache memory" exists from ≈ v0.9.2 (PR #19312).
+	// logAvailable: "Available KV cache memory" is logged from v0.9.1
+	// (PR #19312,
+	// https://github.com/vllm-project/vllm/blob/v0.9.1/vllm/v1/worker/gpu_worker.py#L227-L228;
+	// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/worker/gpu_worker.py#L436-L440).
 	logAvailable bool
-	// logTokens: V1 logs "GPU KV cache size: N tokens" from v0.7.3 (PR
-	// #13596); before, and in V0, "# GPU blocks: N".
+	// logTokens: V1 logs "GPU KV cache size: N tokens" from v0.8.0 (PR
+	// #13596,
+	// https://github.com/vllm-project/vllm/blob/v0.8.0/vllm/v1/core/kv_cache_utils.py#L535-L541;
+	// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L1319-L1329);
+	// V1 v0.7.x, and V0, log "# GPU blocks: N"
+	// (https://github.com/vllm-project/vllm/blob/v0.7.3/vllm/v1/core/kv_cache_utils.py#L522).
 	logTokens bool
 	// concurrencyBlocks: V1 ≥ v0.9.1 prints num_blocks / ⌈mml/bs⌉; V1
-	// before, tokens / mml; V0 blocks·bs / mml.
+	// before, tokens / mml; V0 blocks·bs / mml (docs/ENGINES-REVIEW-VLLM.md
+	// summary row 6).
 	concurrencyBlocks bool
 	// kvCheck: the start refuses a max_model_len the pool cannot hold
-	// (V1 always; V0 from PR #2163, ≈ v0.2.7).
+	// (V1 always; V0 from v0.2.7, PR #2163,
+	// https://github.com/vllm-project/vllm/blob/v0.2.7/vllm/engine/llm_engine.py#L282-L289).
 	kvCheck bool
 	// v0AutoChunk is V0's chunked-prefill budget when it turns chunked
-	// prefill on by itself for max_model_len > 32K (≈ v0.5: 512; v0.8: 2048);
-	// 0 before v0.5 (REVIEW-VLLM §3).
+	// prefill on by itself for max_model_len > 32K: none before v0.5.3; 512
+	// in v0.5.3 – v0.6.4 (PR #6666,
+	// https://github.com/vllm-project/vllm/blob/v0.5.3/vllm/engine/arg_utils.py#L747-L765,
+	// https://github.com/vllm-project/vllm/blob/v0.5.3/vllm/config.py#L805,
+	// https://github.com/vllm-project/vllm/blob/v0.6.4/vllm/config.py#L1111-L1114);
+	// 2048 from v0.6.5 (PR #10544,
+	// https://github.com/vllm-project/vllm/blob/v0.6.5/vllm/config.py#L1344).
 	v0AutoChunk int
 	// fwdHidden is how many [N, hidden] tensors are live beside the MLP
 	// intermediates at the forward peak: residual, normed input and the
@@ -146,8 +210,12 @@ type vllmProfile struct {
 	// compiled piece, under V1's piecewise torch.compile (derived).
 	fwdHidden int64
 	// hybridGroups: V1 ≥ v0.10 groups sliding and full layers into KV
-	// groups of equal size (hybrid allocator, REVIEW-VLLM §4).
+	// groups of equal size (hybrid allocator, docs/ENGINES-REVIEW-VLLM.md §4).
 	hybridGroups bool
+	// hybridMaxRatio: from v0.12.0 the group size is the largest per-type
+	// layer count when it is below this ratio times the smallest (1.25;
+	// 1.5 from v0.18.0); 0 before, the smallest count always (see setupHybrid).
+	hybridMaxRatio float64
 	// nonTorch is the TP-1 runtime increase charged by the budget.
 	nonTorch Bytes
 }
@@ -156,36 +224,26 @@ func vllmProfileFor(v Version, v1 bool) vllmProfile {
 	p := vllmProfile{v: v, v1: v1, gmu: 0.9, kvCheck: true}
 	if v1 {
 		p.fwdHidden = 4
-		p.logTokens = v.AtLeast(0, 7, 3)
+		p.logTokens = v.AtLeast(0, 8, 0)
 		p.concurrencyBlocks = v.AtLeast(0, 9, 1)
 		p.freeCheck = v.AtLeast(0, 9, 1)
-		p.logAvailable = v.AtLeast(0, 9, 2)
-		p.nameBatchDefaults = !v.AtLeast(0, 9, 0)
+		p.logAvailable = v.AtLeast(0, 9, 1)
+		p.nameBatchDefaults = !v.AtLeast(0, 8, 5)
+		p.a100Excluded = v.AtLeast(0, 9, 0)
+		p.clampSeqs = v.AtLeast(0, 10, 1)
 		p.hybridGroups = v.AtLeast(0, 10, 0)
+		switch {
+		case v.AtLeast(0, 18, 0):
+			p.hybridMaxRatio = 1.5
+		case v.AtLeast(0, 12, 0):
+			p.hybridMaxRatio = 1.25
+		}
 		p.budget = budgetPeakPlusNonTorch
-		if v.AtLeast(0, 9, 2) {
+		if v.AtLeast(0, 9, 1) {
 			p.budget = budgetProfiling
 		}
-		switch {
-		case !v.AtLeast(0, 7, 3):
-			p.sampler = samplerNone
-		case !v.AtLeast(0, 9, 0):
-			// PR #14815 turned FlashInfer off for FlashInfer ≥ 0.2.3 until
-			// PR #15777 adapted to its new API.
-			p.sampler = samplerSortFP32
-		case !v.AtLeast(0, 11, 0):
-			// The source log of dev row 11 (v0.10.1.1) prints "Using
-			// FlashInfer for top-p & top-k sampling."
-			p.sampler = samplerFlashInfer
-		case !v.AtLeast(0, 17, 0):
-			// PR #26859 disabled the FlashInfer sampler by default; the
-			// v0.11–v0.16 activations in dev rows 20–22, 31, 32 are the
-			// sort path's.
-			p.sampler = samplerSortFP32
-		default:
-			p.sampler = samplerTriton
-		}
-		if v.AtLeast(0, 21, 0) {
+		p.sampler = vllmV1Sampler(v)
+		if v.AtLeast(0, 20, 0) {
 			p.gmu, p.graphsInBudget = 0.92, true
 		}
 		p.nonTorch = vllmNonTorchTP1
@@ -200,7 +258,7 @@ func vllmProfileFor(v Version, v1 bool) vllmProfile {
 	switch {
 	case !v.AtLeast(0, 2, 5):
 		p.budget = budgetTorchPeak
-	case !v.AtLeast(0, 3, 2):
+	case !v.AtLeast(0, 3, 1):
 		p.budget = budgetUsedOnDevice
 	case !v.AtLeast(0, 6, 4):
 		p.budget = budgetSinceInit
@@ -212,12 +270,52 @@ func vllmProfileFor(v Version, v1 bool) vllmProfile {
 	p.kvCheck = v.AtLeast(0, 2, 7)
 	p.concurrencyBlocks = false
 	switch {
-	case v.AtLeast(0, 8, 0):
+	case v.AtLeast(0, 6, 5):
 		p.v0AutoChunk = 2048
-	case v.AtLeast(0, 5, 0):
+	case v.AtLeast(0, 5, 3):
 		p.v0AutoChunk = 512
 	}
 	return p
+}
+
+// vllmV1Sampler is the top-k/top-p path of V1's dummy sampler run.
+func vllmV1Sampler(v Version) vllmSampler {
+	switch {
+	case !v.AtLeast(0, 8, 0):
+		return samplerNone
+	case !v.AtLeast(0, 9, 0):
+		// PR #14815 (first in v0.8.0) turned FlashInfer off for FlashInfer
+		// ≥ 0.2.3
+		// (https://github.com/vllm-project/vllm/blob/v0.8.0/vllm/v1/sample/ops/topk_topp_sampler.py#L26-L43)
+		// until PR #15777 adapted to its new API in v0.9.0
+		// (https://github.com/vllm-project/vllm/blob/v0.9.0/vllm/v1/sample/ops/topk_topp_sampler.py#L34-L48).
+		return samplerSortFP32
+	case !v.AtLeast(0, 11, 0):
+		// v0.9.0 – v0.10.x use FlashInfer's sampler whenever FlashInfer is
+		// installed ("Using FlashInfer for top-p & top-k sampling."; the
+		// code as it stands in
+		// https://github.com/vllm-project/vllm/blob/v0.11.0/vllm/v1/sample/ops/topk_topp_sampler.py#L46-L56),
+		// as the source log of testdata/startup_reports_dev.csv row 11
+		// (v0.10.1.1) prints.
+		return samplerFlashInfer
+	case !v.AtLeast(0, 11, 1):
+		// v0.11.0's source reads the same and its image installs FlashInfer 0.3.1, yet every measured
+		// v0.11.0 start shows the sort path: activation peaks of
+		// 4.76–5.64 GiB (38 B per logit, not FlashInfer's ~12) in
+		// testdata/startup_reports_dev.csv rows 20–23 and
+		// testdata/startup_reports_extra.csv rows 1019–1020, and row 22's
+		// failure at --max-model-len 32000. The measurements win; why the
+		// source's path was not taken is not known, so result() says so.
+		return samplerSortFP32
+	case !v.AtLeast(0, 17, 0):
+		// PR #26859 (first in v0.11.1) made the FlashInfer sampler opt-in
+		// (VLLM_USE_FLASHINFER_SAMPLER=1,
+		// https://github.com/vllm-project/vllm/blob/v0.11.1/vllm/v1/sample/ops/topk_topp_sampler.py#L34-L44);
+		// the v0.15–v0.16 activations in testdata/startup_reports_dev.csv
+		// rows 31, 32 are the sort path's.
+		return samplerSortFP32
+	}
+	return samplerTriton
 }
 
 // parseVLLMVersion accepts "0.10.1.1", "v0.19.0", "0.8.5-v0" / "0.8.5 (V0)"
@@ -271,7 +369,8 @@ type vllmRun struct {
 	mml      int // resolved max_model_len
 	mnbt     int // resolved max_num_batched_tokens (0 = derive per mml in V0)
 	userMNBT bool
-	seqs     int // resolved max_num_seqs
+	seqs     int  // resolved max_num_seqs
+	userSeqs bool // --max-num-seqs given
 	bs       int
 	perToken Bytes // KV bytes per token, all layers, one rank
 	elt      int64 // activation element bytes
@@ -339,17 +438,19 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	if r.gmu == 0 {
 		r.gmu = p.gmu
 	}
+	// CacheConfig.DEFAULT_BLOCK_SIZE = 16
+	// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/config/cache.py#L34,
+	// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/config/cache.py#L198-L209; docs/ENGINES-REVIEW-VLLM.md
+	// §8), unless the MLA backend forces or prefers another (vllmAttention).
+	var mlaBS int
+	r.attention, mlaBS = vllmAttention(m, hw, p)
 	r.bs = s.BlockSize
 	if r.bs == 0 {
-		// CacheConfig.DEFAULT_BLOCK_SIZE = 16 (REVIEW-VLLM §8); the FlashMLA
-		// backend forces 64 on Hopper (vllm/platforms/cuda.py, "Forcing kv
-		// cache block size to 64 for FlashMLA backend").
 		r.bs = 16
-		if m.IsMLA() && p.v1 && hw.GPU.ComputeCapability >= 90 {
-			r.bs = 64
+		if m.IsMLA() {
+			r.bs = mlaBS
 		}
 	}
-	r.attention = vllmAttentionName(m, hw, p)
 	r.perToken = servingKVBytesPerToken(m, tp, kvElt)
 	r.mpe = m.MaxPositions
 	r.mml = s.MaxModelLen
@@ -367,6 +468,7 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	if r.seqs == 0 {
 		r.seqs = s.MaxBatchSize
 	}
+	r.userSeqs = r.seqs > 0
 	r.mnbt = s.MaxNumBatchedTokens
 	if r.mnbt == 0 {
 		r.mnbt = s.MaxBatchPrefillTokens
@@ -387,6 +489,9 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	r.setupHybrid()
 	if m.Vision {
 		r.warn("vLLM also profiles the vision encoder at its largest input; it is not modelled, so the KV budget is overestimated")
+	}
+	if p.v.AtLeast(0, 11, 0) && !p.v.AtLeast(0, 11, 1) {
+		r.warn("vLLM %s's source takes the FlashInfer top-k/top-p sampler when FlashInfer is installed, but measured v0.11.0 starts show the sort path's peak, which is assumed; if yours logs \"Using FlashInfer for top-p & top-k sampling.\" the KV cache is larger", p.v)
 	}
 	if p.sampler == samplerFlashInfer {
 		r.warn("vLLM %s uses the FlashInfer top-k/top-p sampler when FlashInfer is installed (assumed); without it the profile's sampler peak is ~2.7× larger", p.v)
@@ -411,13 +516,15 @@ func (r *vllmRun) resolveBatchDefaults() {
 	if p.nameBatchDefaults {
 		big = strings.Contains(name, "h100") || strings.Contains(name, "h200")
 	} else {
-		// EngineArgs.get_batch_defaults: NVML total ≥ 70 GiB and not an
-		// A100 (PR #17885; REVIEW-VLLM §3).
+		// EngineArgs.get_batch_defaults: device total ≥ 70 GiB and, from
+		// v0.9.0, not an A100 (PR #17885,
+		// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/engine/arg_utils.py#L2024-L2072;
+		// docs/ENGINES-REVIEW-VLLM.md §3).
 		mem := Bytes(r.hw.GPU.SMITotalMiB) * MiB
 		if mem == 0 {
 			mem = r.total
 		}
-		big = mem >= 70*GiB && !strings.Contains(name, "a100")
+		big = mem >= 70*GiB && !(p.a100Excluded && strings.Contains(name, "a100"))
 	}
 	seqs, serve, offline := 256, 2048, 8192
 	if big {
@@ -434,9 +541,22 @@ func (r *vllmRun) resolveBatchDefaults() {
 	}
 }
 
+// seqsAt is max_num_seqs when max_num_batched_tokens is n: from v0.10.1 a
+// defaulted max_num_seqs is capped at n (clampSeqs).
+func (r *vllmRun) seqsAt(n int) int {
+	if r.prof.clampSeqs && !r.userSeqs && n > 0 {
+		return min(r.seqs, n)
+	}
+	return r.seqs
+}
+
 // v0MNBT is V0's max_num_batched_tokens for a max_model_len: the user's,
-// the auto chunked-prefill budget above 32K, else max(mml, 2048)
-// (issue #2418; REVIEW-VLLM §3).
+// the auto chunked-prefill budget above 32K (v0AutoChunk), else
+// max(mml, 2048) (https://github.com/vllm-project/vllm/blob/v0.2.7/vllm/config.py#L373-L378; under chunked prefill
+// https://github.com/vllm-project/vllm/blob/v0.6.4/vllm/config.py#L1104-L1118; docs/ENGINES-REVIEW-VLLM.md §3).
+// Auto chunked prefill also stays off with speculative decoding, LoRA,
+// pooling models or ROCm (https://github.com/vllm-project/vllm/blob/v0.7.3/vllm/engine/arg_utils.py#L1163-L1194),
+// none of which is modelled.
 func (r *vllmRun) v0MNBT(mml int) int {
 	if r.userMNBT {
 		return r.mnbt
@@ -451,17 +571,60 @@ func (r *vllmRun) v0Chunked(mml int) bool {
 	return !r.userMNBT && r.prof.v0AutoChunk > 0 && mml > 32768 && r.m.SlidingWindow == 0
 }
 
-func vllmAttentionName(m Model, hw Hardware, p vllmProfile) string {
+// vllmAttention is the attention backend a release picks by default and,
+// for MLA, the KV block size that backend forces or prefers:
+//   - v0.8.0 – v0.17.x force 64 for FlashMLA, the default on Hopper (FlashMLA
+//     runs on compute capability 9.x only)
+//     (https://github.com/vllm-project/vllm/blob/v0.8.0/vllm/platforms/cuda.py#L148-L160;
+//     last in https://github.com/vllm-project/vllm/blob/v0.17.0/vllm/platforms/cuda.py#L225-L248).
+//     On Blackwell (10.x) v0.10.1 – v0.14.x force 128 for CUTLASS_MLA
+//     (https://github.com/vllm-project/vllm/blob/v0.11.0/vllm/platforms/cuda.py#L142-L172),
+//     and v0.15.0 – v0.17.x prefer FlashInfer-MLA at 64 when
+//     qk_nope_head_dim is 128, else CUTLASS_MLA
+//     (https://github.com/vllm-project/vllm/blob/v0.17.0/vllm/platforms/cuda.py#L205-L262).
+//   - From v0.18.0 nothing is forced: the first usable backend of the
+//     platform's priority list keeps the default 16 when it supports it,
+//     else its smallest size
+//     (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/platforms/interface.py#L427-L474,
+//     https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/attention/backend.py#L189-L197):
+//     FLASH_ATTN_MLA on Hopper (MultipleOf(16), so 16,
+//     https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/attention/backends/mla/flashattn_mla.py#L52-L53),
+//     FLASHINFER_MLA on Blackwell ([32, 64], so 32,
+//     https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/attention/backends/mla/flashinfer_mla.py#L49-L50)
+//     (priorities:
+//     https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/platforms/cuda.py#L83-L98).
+//   - Elsewhere, and before v0.8.0, Triton MLA with the default 16.
+//
+// Limitations: the backends' own availability checks (FA3 built, FlashMLA
+// kernels present, sparse MLA) are taken as passed; non-MLA names are
+// FLASH_ATTN (XFORMERS below compute capability 8.0, as V0), although v0.19.0
+// puts FLASHINFER first on Blackwell
+// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/platforms/cuda.py#L100-L106).
+func vllmAttention(m Model, hw Hardware, p vllmProfile) (string, int) {
 	cc := hw.GPU.ComputeCapability
-	switch {
-	case m.IsMLA() && cc >= 90 && p.v1:
-		return "FLASHMLA"
-	case m.IsMLA():
-		return "TRITON_MLA"
-	case cc > 0 && cc < 80:
-		return "XFORMERS"
+	if !m.IsMLA() {
+		if cc > 0 && cc < 80 {
+			return "XFORMERS", 16
+		}
+		return "FLASH_ATTN", 16
 	}
-	return "FLASH_ATTN"
+	v := p.v
+	hopper, blackwell := cc >= 90 && cc < 100, cc >= 100 && cc < 110
+	switch {
+	case !v.AtLeast(0, 8, 0):
+	case v.AtLeast(0, 18, 0) && hopper:
+		return "FLASH_ATTN_MLA", 16
+	case v.AtLeast(0, 18, 0) && blackwell:
+		return "FLASHINFER_MLA", 32
+	case v.AtLeast(0, 18, 0):
+	case hopper:
+		return "FLASHMLA", 64
+	case blackwell && v.AtLeast(0, 15, 0) && m.QKNopeHeadDim == 128:
+		return "FLASHINFER_MLA", 64
+	case blackwell && v.AtLeast(0, 10, 1):
+		return "CUTLASS_MLA", 128
+	}
+	return "TRITON_MLA", 16
 }
 
 // gpuSMs is the streaming-multiprocessor count of common cards (for the
@@ -497,8 +660,15 @@ func vllmCommBytes(p vllmProfile, g GPU) Bytes {
 
 // cublasWorkspace is the cuBLAS workspace PyTorch allocates through its
 // caching allocator at the first GEMM, inside the profile: 4096 KiB × 8 on
-// Hopper, ":4096:2:16:8" (≈ 8 MiB) before (PyTorch
-// aten/src/ATen/cuda/CublasHandlePool.cpp getChosenWorkspaceSize).
+// Hopper, ":4096:2:16:8" (≈ 8 MiB) before (PyTorch's
+// getChosenWorkspaceSize and its default,
+// https://github.com/pytorch/pytorch/blob/26a39059ec580351411f180816c47e2ef5134ae1/aten/src/ATen/cuda/CublasHandlePool.cpp#L209-L212 and
+// https://github.com/pytorch/pytorch/blob/26a39059ec580351411f180816c47e2ef5134ae1/aten/src/ATen/cuda/CublasHandlePool.cpp#L133-L175).
+// Limitation: that is a PyTorch main commit, not matched to the torch
+// release a vLLM version pins (v0.19.0 pins 2.10.0); there the 32 MiB case
+// is compute capability 9.0 only, so Blackwell gets 8.125 MiB, while later
+// PyTorch copies also give 32 MiB to 10.x and 12.x. This follows the later
+// rule (≥ 9.0).
 func cublasWorkspace(g GPU) Bytes {
 	if g.ComputeCapability >= 90 {
 		return 32 * MiB
@@ -507,9 +677,14 @@ func cublasWorkspace(g GPU) Bytes {
 }
 
 // setupHybrid groups sliding-window and full-attention layers the way V1's
-// hybrid allocator does (vllm@bbf906a vllm/v1/core/kv_cache_utils.py
-// _get_kv_cache_config_uniform_page_size): groups of the smallest per-type
-// layer count, padding layers where a type does not divide.
+// hybrid allocator does (_get_kv_cache_groups_uniform_page_size,
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L959-L1078, group size at
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L1043-L1054; the original min-only rule,
+// https://github.com/vllm-project/vllm/blob/v0.10.0/vllm/v1/core/kv_cache_utils.py#L950-L961): groups of the smallest
+// per-type layer count, or of the largest when it is below hybridMaxRatio
+// times the smallest (v0.12.0+), padding layers where a type does not
+// divide, with one warning per padded type
+// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L1056-L1063).
 func (r *vllmRun) setupHybrid() {
 	if !r.prof.hybridGroups || len(r.m.LayerTypes) == 0 {
 		return
@@ -526,25 +701,39 @@ func (r *vllmRun) setupHybrid() {
 		return
 	}
 	gs := min(full, sw)
+	if hi := max(full, sw); r.prof.hybridMaxRatio > 0 && float64(hi) < float64(gs)*r.prof.hybridMaxRatio {
+		gs = hi
+	}
 	r.groupSize = gs
 	r.fullGroups, r.swGroups = (full+gs-1)/gs, (sw+gs-1)/gs
-	r.groups = (full+gs-1)/gs + (sw+gs-1)/gs
-	if pad := r.groups*gs - full - sw; pad > 0 && !r.quiet {
-		r.warn("vLLM adds %d padding layers to make the KV groups equal (Add %d padding layers, may waste at most %.0f%% KV cache memory)",
-			pad, pad, 100*float64(pad)/float64(r.groups*gs))
+	r.groups = r.fullGroups + r.swGroups
+	if r.quiet {
+		return
+	}
+	// vLLM walks the types in layer order; full attention comes first here.
+	for _, n := range []int{full, sw} {
+		if pad := gs - n%gs; pad != gs {
+			r.warn("vLLM pads a KV group: Add %d padding layers, may waste at most %.2f%% KV cache memory", pad, 100*float64(pad)/float64(n))
+		}
 	}
 }
 
 // samplerBytes is the dummy sampler's peak over rows × vocab: the model-dtype
 // logits (padded vocab) plus the path's own tensors, in bytes per element:
 //   - sort (V0, V1 native): fp32 copy (4), sorted values (4) and int64
-//     indices (8), and inside torch.sort the int64 iota (8) and CUB's
-//     alternate key/value buffers (4 + 8) (PyTorch
-//     aten/src/ATen/native/cuda/SortStable.cu segmented_sort_pairs) = 36;
-//     it reproduces the 38-byte-per-element peaks of dev rows 20–22, 31–32.
-//   - FlashInfer: fp32 copy, masked logits, probabilities = 12.
+//     indices (8), and inside torch.sort the int64 index array (8, PyTorch's
+//     segmented_sort_pairs for ≥ 128 rows,
+//     https://github.com/pytorch/pytorch/blob/420d374dfeb7a2826c9101260e74d730304d1a73/aten/src/ATen/native/cuda/SortStable.cu#L182-L214 and
+//     https://github.com/pytorch/pytorch/blob/420d374dfeb7a2826c9101260e74d730304d1a73/aten/src/ATen/native/cuda/SortStable.cu#L265-L274) and CUB's
+//     alternate key/value buffers (4 + 8; inside CUB, not read) = 36; it
+//     reproduces the 38-byte-per-element peaks of testdata/startup_reports_dev.csv
+//     rows 20–22, 31–32. Limitation: below 128 rows torch takes its full
+//     sort (two int2 arrays, 16 bytes) instead; not modelled.
+//   - FlashInfer: fp32 copy, masked logits, probabilities = 12 (see
+//     samplerFlashInfer).
 //   - Triton: fp32 copy, probabilities, exponential noise = 12, plus the
-//     [min(SMs, rows), V] fp32 buffer.
+//     per-program fp32 buffer of min(next_power_of_2(min(SMs, rows)), SMs)
+//     rows (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/sample/ops/topk_topp_triton.py#L1010-L1016).
 func samplerBytes(kind vllmSampler, rows, vocab, vpad int64, sms int) int64 {
 	base := rows * vpad * 2
 	switch kind {
@@ -553,7 +742,8 @@ func samplerBytes(kind vllmSampler, rows, vocab, vpad int64, sms int) int64 {
 	case samplerFlashInfer:
 		return base + rows*vocab*12
 	case samplerTriton:
-		return base + rows*vocab*12 + 4*min(int64(sms), rows)*vocab
+		progs := min(int64(sms), rows)
+		return base + rows*vocab*12 + 4*min(nextPow2(progs), int64(sms))*vocab
 	}
 	return base
 }
@@ -570,22 +760,63 @@ func (r *vllmRun) activation(n int) Bytes {
 }
 
 // cudaGraphBytes estimates the captured graphs: V1 captures piecewise graphs
-// (one per attention split, layers + 1) for 67 batch sizes up to 512
-// (cudagraph_capture_sizes [1, 2, 4, 8, …, 512]); V0 full graphs for 35
-// sizes up to 256. Each holds its nodes; the pool holds the largest size's
-// activations (derived, see vllmGraphBytesPerPiece).
+// (one per attention split, layers + 1) for each size of
+// vllmCaptureSizes; V0 full graphs for 35 sizes up to 256
+// (https://github.com/vllm-project/vllm/blob/v0.6.4/vllm/worker/model_runner.py#L74-L76). Each holds its nodes; the pool
+// holds the largest size's activations (derived, see
+// vllmGraphBytesPerPiece).
 func (r *vllmRun) cudaGraphBytes() Bytes {
 	if r.s.EnforceEager {
 		return 0
 	}
-	sizes, top := 67, 512
+	sizes, top := vllmCaptureSizes(r.prof.v, r.seqsAt(r.mnbt), r.mnbt)
 	if !r.prof.v1 {
-		sizes, top = 35, 256
+		sizes, top = 35, min(256, max(r.seqs, 1)*2)
 	}
-	top = min(top, max(r.seqs, 1)*2)
 	pieces := int64(r.m.Layers + 1)
 	return Bytes(int64(sizes)*pieces)*vllmGraphBytesPerPiece +
 		Bytes(servingForwardBytes(r.m, r.tp, int64(top), r.elt, r.prof.fwdHidden))
+}
+
+// vllmCaptureSizes is how many batch sizes V1 captures CUDA graphs for, and
+// the largest:
+//   - from v0.11.1, up to min(2·max_num_seqs, 512, max_num_batched_tokens):
+//     1, 2, 4, then steps of 8 below 256 and of 16 from 256 (51 sizes at
+//     512; https://github.com/vllm-project/vllm/blob/v0.11.1/vllm/config/vllm.py#L847-L888, the same in
+//     https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/config/vllm.py#L1399-L1444);
+//   - v0.10.0 – v0.11.0: 1, 2, 4 and steps of 8 up to min(2·max_num_seqs,
+//     512), those above max_num_batched_tokens dropped (67 sizes at 512;
+//     https://github.com/vllm-project/vllm/blob/v0.11.0/vllm/config/__init__.py#L595-L596 and
+//     https://github.com/vllm-project/vllm/blob/v0.11.0/vllm/config/__init__.py#L606-L610, the 512 cap at
+//     https://github.com/vllm-project/vllm/blob/v0.11.0/vllm/config/scheduler.py#L226-L227).
+//
+// Limitation: V1 v0.7 – v0.9 are given v0.10's rule; their own defaults
+// (a fixed list up to 512, filtered by max_num_seqs) were not re-read.
+func vllmCaptureSizes(v Version, seqs, mnbt int) (int, int) {
+	top := min(2*max(seqs, 1), 512)
+	if mnbt > 0 && v.AtLeast(0, 11, 1) {
+		top = min(top, mnbt)
+	}
+	n := 0
+	for _, s := range []int{1, 2, 4} {
+		if s <= top && (mnbt <= 0 || s <= mnbt) {
+			n++
+		}
+	}
+	step := func(s int) int {
+		if s >= 256 && v.AtLeast(0, 11, 1) {
+			return 16
+		}
+		return 8
+	}
+	last := min(top, 4)
+	for s := 8; s <= top; s += step(s) {
+		if mnbt > 0 && s > mnbt {
+			break
+		}
+		n, last = n+1, s
+	}
+	return n, last
 }
 
 // charged returns the non-torch bytes the release's budget subtracts.
@@ -647,7 +878,8 @@ func (r *vllmRun) start(mml, n int) vllmStart {
 }
 
 // tokensOf is the logged token count of num_blocks: blocks × block size, or
-// for hybrid groups num_blocks // groups × block size (REVIEW-VLLM §4).
+// for hybrid groups num_blocks // groups × block size
+// (docs/ENGINES-REVIEW-VLLM.md §4).
 func (r *vllmRun) tokensOf(numBlocks int64) int {
 	if r.groupSize > 0 {
 		return int(numBlocks/int64(r.groups)) * r.bs
@@ -668,7 +900,13 @@ func (r *vllmRun) blocksPerRequest(n int, mnbt int) int64 {
 	return int64(fg)*ceilDiv64(int64(n), int64(r.bs)) + int64(sg)*(ceilDiv64(int64(swTokens), int64(r.bs))+1)
 }
 
-// neededBytes is V1's max_memory_usage_bytes for one request of mml tokens.
+// neededBytes is V1's max_memory_usage_bytes for one request of mml tokens:
+// cdiv(max_model_len, block_size) pages for full attention
+// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/kv_cache_interface.py#L113-L121), (cdiv(min(window − 1 +
+// mnbt, mml), block_size) + 1) for a sliding window
+// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/kv_cache_interface.py#L251-L270), group_size·page per block
+// with hybrid groups (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L1332-L1367).
+// Decode/prefill context-parallel divisors are not modelled.
 func (r *vllmRun) neededBytes(mml, mnbt int) Bytes {
 	blk := int64(r.bs) * int64(r.perToken)
 	if r.groupSize > 0 {
@@ -721,11 +959,14 @@ func (r *vllmRun) check(st *vllmStart) {
 			st.msg = fmt.Sprintf("User-specified max_model_len (%d) is greater than the derived max_model_len (max_position_embeddings=%d or model_max_length=None in model's config.json). This may lead to incorrect model outputs or CUDA errors. To allow overriding this maximum, set the env var VLLM_ALLOW_LONG_MAX_MODEL_LEN=1", st.mml, r.mpe)
 		}
 		return
-	case p.v1 && st.mnbt < min(r.seqs, st.mml):
-		// SchedulerConfig._verify_args.
+	case p.v1 && st.mnbt < r.seqsAt(st.mnbt):
+		// SchedulerConfig's check
+		// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/config/scheduler.py#L273-L278; the same in
+		// https://github.com/vllm-project/vllm/blob/v0.8.0/vllm/config.py#L1723-L1727); from v0.10.1 only an explicit
+		// --max-num-seqs can trip it (seqsAt).
 		st.fail = FailureArgumentValidation
 		if !r.quiet {
-			st.msg = fmt.Sprintf("max_num_batched_tokens (%d) must be greater than or equal to max_num_seqs (%d).", st.mnbt, r.seqs)
+			st.msg = fmt.Sprintf("max_num_batched_tokens (%d) must be greater than or equal to max_num_seqs (%d).", st.mnbt, r.seqsAt(st.mnbt))
 		}
 		return
 	case !p.v1 && !st.chunked && st.mnbt < st.mml:
@@ -797,7 +1038,10 @@ func (r *vllmRun) check(st *vllmStart) {
 
 // estimateMaxModelLen is V1's binary search for the largest max_model_len
 // whose one request fits the available memory, between 1 and limit
-// (vllm@bbf906a vllm/v1/core/kv_cache_utils.py estimate_max_model_len).
+// (_estimate_max_model_len_from_groups,
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L1370-L1402, called by the start-up
+// check at https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L1575-L1584; its error text,
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L619-L653).
 func (r *vllmRun) estimateMaxModelLen(avail Bytes, limit, mnbt int) int {
 	lo, hi, res := 1, limit, 0
 	for lo <= hi {
@@ -991,4 +1235,14 @@ func (r *vllmRun) result(eng Engine) Result {
 	}
 	res.Warnings = r.warnings
 	return res
+}
+
+// nextPow2 is the smallest power of two ≥ n (1 for n ≤ 1), as Triton's
+// next_power_of_2.
+func nextPow2(n int64) int64 {
+	p := int64(1)
+	for p < n {
+		p <<= 1
+	}
+	return p
 }

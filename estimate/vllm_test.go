@@ -292,21 +292,34 @@ func TestVLLMBatchDefaults(t *testing.T) {
 		{"a100 serve (carve-out)", a100, "0.19.0", false, 2048, 256, 256},
 		{"a100 LLM class", a100, "0.19.0", true, 8192, 256, 256},
 		{"a6000 serve", devA6000, "0.19.0", false, 2048, 256, 256},
-		{"v0.8 by name: h100", h100Name, "0.8.5", false, 8192, 1024, 1024},
-		{"v0.8 by name: a100", a100, "0.8.5", false, 2048, 256, 256},
+		// v0.8.4 by name: `if "h100" in device_name or "h200" in device_name:`
+		// (https://github.com/vllm-project/vllm/blob/v0.8.4/vllm/engine/arg_utils.py#L1669).
+		{"v0.8.4 by name: h100", h100Name, "0.8.4", false, 8192, 1024, 1024},
+		{"v0.8.4 by name: a100", a100, "0.8.4", false, 2048, 256, 256},
+		// v0.8.5 by memory, no A100 carve-out: `if device_memory >= 70 * GiB_bytes:`
+		// (https://github.com/vllm-project/vllm/blob/v0.8.5/vllm/engine/arg_utils.py#L1596).
+		{"v0.8.5 by memory: a100", a100, "0.8.5", false, 8192, 1024, 1024},
+		// v0.9.0 adds it: `... and "a100" not in device_name:`
+		// (https://github.com/vllm-project/vllm/blob/v0.9.0/vllm/engine/arg_utils.py#L1495).
+		{"v0.9.0 carve-out: a100", a100, "0.9.0", false, 2048, 256, 256},
 	} {
 		res := runOK(t, llama31_8B, c.g, 1, "vllm", c.ver, Settings{MaxModelLen: 4096, OfflineLLM: c.offline})
 		if res.Startup.MaxBatchPrefillTokens != c.wantMNBT || res.Startup.WarmupRequests != c.wantRowsS {
 			t.Errorf("%s: mnbt %d rows %d, want %d / %d", c.name, res.Startup.MaxBatchPrefillTokens, res.Startup.WarmupRequests, c.wantMNBT, c.wantRowsS)
 		}
 	}
-	// V0 profiles max(max_model_len, 2048) tokens, and from v0.5 a 512-token
-	// chunk above 32K (2048 from v0.8).
+	// V0 profiles max(max_model_len, 2048) tokens, and above 32K turns on
+	// chunked prefill by itself from v0.5.3 with a 512-token budget
+	// (`self.max_num_batched_tokens = 512`,
+	// https://github.com/vllm-project/vllm/blob/v0.5.3/vllm/config.py#L805), 2048
+	// from v0.6.5 (`self.max_num_batched_tokens = 2048`,
+	// https://github.com/vllm-project/vllm/blob/v0.6.5/vllm/config.py#L1344).
 	for _, c := range []struct {
 		ver  string
 		mml  int
 		want int
-	}{{"0.6.4", 20000, 20000}, {"0.6.4", 1024, 2048}, {"0.6.4", 65536, 512}, {"0.8.5-v0", 65536, 2048}, {"0.4.1", 65536, 65536}} {
+	}{{"0.6.4", 20000, 20000}, {"0.6.4", 1024, 2048}, {"0.6.4", 65536, 512}, {"0.8.5-v0", 65536, 2048},
+		{"0.4.1", 65536, 65536}, {"0.5.2", 65536, 65536}, {"0.5.3", 65536, 512}, {"0.6.5", 65536, 2048}, {"0.7.3-v0", 65536, 2048}} {
 		res := runOK(t, llama31_8B, devA100, 1, "vllm", c.ver, Settings{MaxModelLen: c.mml})
 		if res.Startup.MaxBatchPrefillTokens != c.want {
 			t.Errorf("V0 %s mml %d: mnbt %d, want %d", c.ver, c.mml, res.Startup.MaxBatchPrefillTokens, c.want)
@@ -433,11 +446,294 @@ func TestVLLMVersions(t *testing.T) {
 			t.Errorf("%q: v1=%v budget=%d err=%v", c.in, v1, vllmProfileFor(v, v1).budget, err)
 		}
 	}
-	if p := vllmProfileFor(Version{0, 21, 0}, true); p.gmu != 0.92 || !p.graphsInBudget {
-		t.Errorf("v0.21 defaults: %+v", p)
+	for _, c := range []struct {
+		v     Version
+		gmu   float64
+		graph bool
+	}{
+		// `gpu_memory_utilization: float = Field(default=0.9, gt=0, le=1)`
+		// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/config/cache.py#L41),
+		// VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS "0"
+		// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/envs.py#L1654-L1655).
+		{Version{0, 19, 99}, 0.9, false},
+		// `gpu_memory_utilization: float = Field(default=0.92, gt=0, le=1)`
+		// (https://github.com/vllm-project/vllm/blob/v0.20.0/vllm/config/cache.py#L66),
+		// VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS "1"
+		// (https://github.com/vllm-project/vllm/blob/v0.20.0/vllm/envs.py#L1724-L1725).
+		{Version{0, 20, 0}, 0.92, true},
+		{Version{0, 21, 0}, 0.92, true},
+	} {
+		if p := vllmProfileFor(c.v, true); p.gmu != c.gmu || p.graphsInBudget != c.graph {
+			t.Errorf("%s: gmu %g, graphs in budget %v; want %g, %v", c.v, p.gmu, p.graphsInBudget, c.gmu, c.graph)
+		}
+	}
+	// v0.20.0 on an H100: 0.92 · 85,017,755,648 B = 78,216,335,196 B of capacity.
+	if res := runOK(t, llama31_8B, devH100, 1, "vllm", "0.20.0", Settings{MaxModelLen: 8192}); res.Startup.CapacityBytes != 78_216_335_196 ||
+		hasLine(res.Startup.LogLines, "Estimated CUDA graph memory: ") == "" {
+		t.Errorf("v0.20.0: capacity %d, log %q", res.Startup.CapacityBytes, res.Startup.LogLines)
 	}
 	res := runOK(t, llama31_8B, devH100, 1, "vllm", "", Settings{MaxModelLen: 8192})
 	if res.Engine.Version != DefaultVLLMVersion || res.Engine.Name != "vllm" {
 		t.Errorf("engine %+v", res.Engine)
+	}
+}
+
+// TestVLLMReleaseBoundaries holds each release-dependent behaviour to the
+// first release whose source has it.
+func TestVLLMReleaseBoundaries(t *testing.T) {
+	type got struct {
+		budget                  vllmBudget
+		sampler                 vllmSampler
+		logTokens, logAvailable bool
+	}
+	for _, c := range []struct {
+		ver  string
+		want got
+	}{
+		// v0.7.3 V1: "TODO(woosuk): Consider the memory usage of the sampler."
+		// (https://github.com/vllm-project/vllm/blob/v0.7.3/vllm/v1/worker/gpu_model_runner.py#L1301-L1310)
+		// and `logger.info("# GPU blocks: %d", num_blocks)`
+		// (https://github.com/vllm-project/vllm/blob/v0.7.3/vllm/v1/core/kv_cache_utils.py#L522).
+		{"0.7.3-v1", got{budgetPeakPlusNonTorch, samplerNone, false, false}},
+		// v0.8.0: `sampler_output = self._dummy_sampler_run(hidden_states)`
+		// (https://github.com/vllm-project/vllm/blob/v0.8.0/vllm/v1/worker/gpu_model_runner.py#L1401-L1407),
+		// native sort as FlashInfer ≥ 0.2.3 is turned off
+		// (https://github.com/vllm-project/vllm/blob/v0.8.0/vllm/v1/sample/ops/topk_topp_sampler.py#L26-L43),
+		// and `logger.info("GPU KV cache size: %s tokens", num_tokens_str)`
+		// (https://github.com/vllm-project/vllm/blob/v0.8.0/vllm/v1/core/kv_cache_utils.py#L535-L541).
+		{"0.8.0", got{budgetPeakPlusNonTorch, samplerSortFP32, true, false}},
+		// v0.9.0: determine_available_memory's peak form
+		// (https://github.com/vllm-project/vllm/blob/v0.9.0/vllm/v1/worker/gpu_worker.py#L167-L214).
+		{"0.9.0", got{budgetPeakPlusNonTorch, samplerFlashInfer, true, false}},
+		// v0.9.1: `with memory_profiling(` and
+		// `logger.info("Available KV cache memory: %.2f GiB",`
+		// (https://github.com/vllm-project/vllm/blob/v0.9.1/vllm/v1/worker/gpu_worker.py#L183-L231).
+		{"0.9.1", got{budgetProfiling, samplerFlashInfer, true, true}},
+		{"0.10.2", got{budgetProfiling, samplerFlashInfer, true, true}},
+		// v0.11.0: the source would take FlashInfer, but every measured
+		// v0.11.0 start shows the sort path's peak (dev rows 20–23,
+		// held-out 1019–1020); the data wins and a warning says so.
+		{"0.11.0", got{budgetProfiling, samplerSortFP32, true, true}},
+		// v0.11.1: "Users must opt in explicitly via VLLM_USE_FLASHINFER_SAMPLER=1."
+		// (https://github.com/vllm-project/vllm/blob/v0.11.1/vllm/v1/sample/ops/topk_topp_sampler.py#L34-L44).
+		{"0.11.1", got{budgetProfiling, samplerSortFP32, true, true}},
+		// v0.17.0: apply_top_k_top_p_triton for ≥ 8 rows (PR #33538).
+		{"0.17.0", got{budgetProfiling, samplerTriton, true, true}},
+		// V0 v0.3.0: `peak_memory = total_gpu_memory - free_gpu_memory`
+		// (as https://github.com/vllm-project/vllm/blob/v0.2.5/vllm/worker/worker.py#L92-L98).
+		{"0.3.0", got{budgetUsedOnDevice, samplerSortFP32, false, false}},
+		// V0 v0.3.1: `peak_memory = self.init_gpu_memory - free_gpu_memory`
+		// (https://github.com/vllm-project/vllm/blob/v0.3.1/vllm/worker/worker.py#L134-L140).
+		{"0.3.1", got{budgetSinceInit, samplerSortFP32, false, false}},
+	} {
+		v, v1, err := parseVLLMVersion(vllmSizer{}.info(), c.ver)
+		if err != nil {
+			t.Fatalf("%s: %v", c.ver, err)
+		}
+		p := vllmProfileFor(v, v1)
+		if g := (got{p.budget, p.sampler, p.logTokens, p.logAvailable}); g != c.want {
+			t.Errorf("%s: got %+v, want %+v", c.ver, g, c.want)
+		}
+	}
+	// Only v0.11.0 states the sampler assumption that contradicts its source.
+	for ver, want := range map[string]bool{"0.10.2": false, "0.11.0": true, "0.11.1": false} {
+		res := runOK(t, llama31_8B, devH100, 1, "vllm", ver, Settings{MaxModelLen: 8192})
+		found := false
+		for _, w := range res.Warnings {
+			found = found || strings.Contains(w, "measured v0.11.0 starts show the sort path")
+		}
+		if found != want {
+			t.Errorf("%s: sort-path warning = %v, want %v: %q", ver, found, want, res.Warnings)
+		}
+	}
+	// The log lines follow: v0.7.3 V1 prints blocks, v0.8.0 tokens; v0.9.0
+	// prints no "Available KV cache memory", v0.9.1 does.
+	for _, c := range []struct {
+		ver, line string
+		present   bool
+	}{
+		{"0.7.3-v1", "# GPU blocks: ", true}, {"0.7.3-v1", "GPU KV cache size: ", false},
+		{"0.8.0", "GPU KV cache size: ", true}, {"0.9.0", "Available KV cache memory: ", false},
+		{"0.9.1", "Available KV cache memory: ", true},
+	} {
+		res := runOK(t, llama31_8B, devH100, 1, "vllm", c.ver, Settings{MaxModelLen: 8192})
+		if (hasLine(res.Startup.LogLines, c.line) != "") != c.present {
+			t.Errorf("%s: line %q present = %v, want %v: %q", c.ver, c.line, !c.present, c.present, res.Startup.LogLines)
+		}
+	}
+}
+
+// TestVLLMMLABackend follows the MLA backend and block size per release and
+// card (vllmAttention's sources).
+func TestVLLMMLABackend(t *testing.T) {
+	dsv2 := Model{Type: "deepseek_v2", Layers: 27, Hidden: 2048, Heads: 16, KVHeads: 16, KVLoraRank: 512,
+		QKRopeHeadDim: 64, QKNopeHeadDim: 128, VHeadDim: 128, Intermediate: 10944, Vocab: 102400, MaxPositions: 163840}
+	b200 := GPU{Name: "NVIDIA B200", TotalBytes: 191_511_117_824, SMITotalMiB: 183359, ComputeCapability: 100}
+	for _, c := range []struct {
+		ver  string
+		g    GPU
+		name string
+		bs   int
+	}{
+		// Before v0.8.0 no FlashMLA default: Triton MLA, block 16.
+		{"0.7.3-v1", devH100, "TRITON_MLA", 16},
+		// "Forcing kv cache block size to 64 for FlashMLA backend."
+		// (https://github.com/vllm-project/vllm/blob/v0.8.0/vllm/platforms/cuda.py#L148-L160).
+		{"0.8.0", devH100, "FLASHMLA", 64},
+		{"0.17.0", devH100, "FLASHMLA", 64},
+		// FlashMLA is Hopper-only: "FlashMLA is only supported on Hopper devices."
+		{"0.8.0", b200, "TRITON_MLA", 16},
+		// "Blackwell => Force CutlassMLA."
+		// (https://github.com/vllm-project/vllm/blob/v0.11.0/vllm/platforms/cuda.py#L142-L172).
+		{"0.11.0", b200, "CUTLASS_MLA", 128},
+		// "Blackwell => Force FlashInfer MLA ... only if qk_nope_head_dim == 128"
+		// (https://github.com/vllm-project/vllm/blob/v0.17.0/vllm/platforms/cuda.py#L205-L262).
+		{"0.17.0", b200, "FLASHINFER_MLA", 64},
+		// v0.18.0+: the priority list's first backend, FLASH_ATTN_MLA on
+		// Hopper (MultipleOf(16): the default 16 stays) and FLASHINFER_MLA on
+		// Blackwell ([32, 64]: 32)
+		// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/platforms/cuda.py#L83-L98).
+		{"0.18.0", devH100, "FLASH_ATTN_MLA", 16},
+		{"0.19.0", devH100, "FLASH_ATTN_MLA", 16},
+		{"0.19.0", b200, "FLASHINFER_MLA", 32},
+		{"0.19.0", devA100, "TRITON_MLA", 16},
+	} {
+		res := runOK(t, dsv2, c.g, 1, "vllm", c.ver, Settings{MaxModelLen: 8192})
+		if res.Attention != c.name || res.BlockSize != c.bs {
+			t.Errorf("%s on %s: %s block %d, want %s block %d", c.ver, c.g.Name, res.Attention, res.BlockSize, c.name, c.bs)
+		}
+	}
+}
+
+// TestVLLMHybridGroups follows _get_kv_cache_groups_uniform_page_size:
+// "if max_num_layers < min_num_layers * 1.5: group_size = max_num_layers"
+// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L1043-L1054),
+// 1.25 in v0.12.0 – v0.17.x, the minimum always before.
+func TestVLLMHybridGroups(t *testing.T) {
+	types := func(full, sw int) []string {
+		var ts []string
+		for range full {
+			ts = append(ts, "full_attention")
+		}
+		for range sw {
+			ts = append(ts, "sliding_attention")
+		}
+		return ts
+	}
+	m := Model{Type: "gpt_oss", Layers: 25, Hidden: 2880, Heads: 64, KVHeads: 8, HeadDim: 64, Intermediate: 2880,
+		Vocab: 201088, MaxPositions: 131072, SlidingWindow: 128, LayerTypes: types(13, 12)}
+	for _, c := range []struct {
+		ver        string
+		full, sw   int
+		gs, groups int
+		warnings   []string
+	}{
+		// 13 full + 12 sliding: groups of 12 before v0.12.0, 1 padding layer
+		// in the second full group: "Add 11 padding layers, may waste at most
+		// 84.62% KV cache memory" (11/13·100).
+		{"0.11.0", 13, 12, 12, 3, []string{"vLLM pads a KV group: Add 11 padding layers, may waste at most 84.62% KV cache memory"}},
+		// v0.12.0: 13 < 12·1.25 = 15, groups of 13, 1 padding layer for the
+		// sliding type: 1/12·100 = 8.33%.
+		{"0.12.0", 13, 12, 13, 2, []string{"vLLM pads a KV group: Add 1 padding layers, may waste at most 8.33% KV cache memory"}},
+		// 10 full + 14 sliding: 14 ≥ 12.5 at v0.12 (groups of 10), < 15 at
+		// v0.18 (groups of 14).
+		{"0.17.0", 10, 14, 10, 3, []string{"vLLM pads a KV group: Add 6 padding layers, may waste at most 42.86% KV cache memory"}},
+		{"0.18.0", 10, 14, 14, 2, []string{"vLLM pads a KV group: Add 4 padding layers, may waste at most 40.00% KV cache memory"}},
+	} {
+		mm := m
+		mm.LayerTypes, mm.Layers = types(c.full, c.sw), c.full+c.sw
+		r, err := newVLLMRun(mm, Hardware{GPU: devH100, Count: 1}, Settings{MaxModelLen: 8192}, vllmProfileFor(mustVersion(t, c.ver), true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pads []string
+		for _, w := range r.warnings {
+			if strings.HasPrefix(w, "vLLM pads") {
+				pads = append(pads, w)
+			}
+		}
+		if r.groupSize != c.gs || r.groups != c.groups || strings.Join(pads, "|") != strings.Join(c.warnings, "|") {
+			t.Errorf("%s %d full + %d sw: group size %d × %d groups, warnings %q; want %d × %d, %q",
+				c.ver, c.full, c.sw, r.groupSize, r.groups, pads, c.gs, c.groups, c.warnings)
+		}
+	}
+}
+
+func mustVersion(t *testing.T, s string) Version {
+	t.Helper()
+	v, err := ParseVersion(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// TestVLLMCaptureSizes counts the CUDA-graph batch sizes: from v0.11.1
+// "range(256, max_cudagraph_capture_size + 1, 16)" above 256
+// (https://github.com/vllm-project/vllm/blob/v0.11.1/vllm/config/vllm.py#L847-L888),
+// before it steps of 8 to min(2·max_num_seqs, 512)
+// (https://github.com/vllm-project/vllm/blob/v0.11.0/vllm/config/scheduler.py#L226-L227).
+func TestVLLMCaptureSizes(t *testing.T) {
+	for _, c := range []struct {
+		ver            string
+		seqs, mnbt     int
+		wantN, wantTop int
+	}{
+		{"0.11.0", 1024, 8192, 67, 512}, // 3 + 64 multiples of 8
+		{"0.19.0", 1024, 8192, 51, 512}, // 3 + 31 (8…248) + 17 (256…512 by 16)
+		{"0.19.0", 64, 8192, 19, 128},   // 3 + 16 (8…128)
+		{"0.19.0", 1024, 300, 37, 288},  // cap 300: 3 + 31 + 256, 272, 288
+		{"0.11.0", 1024, 300, 40, 296},  // 3 + 37 (8…296), those ≤ 300
+	} {
+		n, top := vllmCaptureSizes(mustVersion(t, c.ver), c.seqs, c.mnbt)
+		if n != c.wantN || top != c.wantTop {
+			t.Errorf("%s seqs %d mnbt %d: %d sizes up to %d, want %d up to %d", c.ver, c.seqs, c.mnbt, n, top, c.wantN, c.wantTop)
+		}
+	}
+}
+
+// TestVLLMMaxNumSeqsCheck: `if self.max_num_batched_tokens < self.max_num_seqs:`
+// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/config/scheduler.py#L273-L278),
+// where from v0.10.1 a defaulted max_num_seqs is first capped:
+// `self.max_num_seqs = min(self.max_num_seqs, self.max_num_batched_tokens)`
+// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/engine/arg_utils.py#L2238-L2240).
+func TestVLLMMaxNumSeqsCheck(t *testing.T) {
+	for _, c := range []struct {
+		ver      string
+		seqs     int
+		fits     bool
+		msg      string
+		warmRows int
+	}{
+		{"0.19.0", 0, true, "", 512},
+		{"0.19.0", 1024, false, "max_num_batched_tokens (512) must be greater than or equal to max_num_seqs (1024).", 0},
+		{"0.10.0", 0, false, "max_num_batched_tokens (512) must be greater than or equal to max_num_seqs (1024).", 0},
+	} {
+		res := runOK(t, llama31_8B, devH100, 1, "vllm", c.ver, Settings{MaxModelLen: 4096, MaxNumBatchedTokens: 512, MaxNumSeqs: c.seqs})
+		st := res.Startup
+		if st.Fits != c.fits || st.Message != c.msg || (c.fits && st.WarmupRequests != c.warmRows) {
+			t.Errorf("%s --max-num-seqs %d: fits %v %q, %d warm-up rows; want %v %q, %d", c.ver, c.seqs, st.Fits, st.Message, st.WarmupRequests, c.fits, c.msg, c.warmRows)
+		}
+	}
+}
+
+// TestVLLMTritonSamplerBuffer: the per-program buffer has
+// `min(next_power_of_2(NUM_PROGRAMS), num_sm)` rows, NUM_PROGRAMS =
+// min(num_sm, batch_size)
+// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/sample/ops/topk_topp_triton.py#L1010-L1016).
+func TestVLLMTritonSamplerBuffer(t *testing.T) {
+	const v = 1000
+	for _, c := range []struct {
+		rows, sms, bufRows int64
+	}{
+		{100, 132, 128}, // next power of two of 100
+		{200, 132, 132}, // capped at the SMs
+		{64, 132, 64},
+		{1024, 108, 108},
+	} {
+		got := samplerBytes(samplerTriton, c.rows, v, v, int(c.sms))
+		if want := c.rows*v*2 + c.rows*v*12 + 4*c.bufRows*v; got != want {
+			t.Errorf("%d rows, %d SMs: %d bytes, want %d (%d buffer rows)", c.rows, c.sms, got, want, c.bufRows)
+		}
 	}
 }

@@ -38,7 +38,7 @@ var catalog = []SKU{
 		Source: "name, CC 9.0, nvidia-smi 81559 MiB (driver 565.57.01): " + gls + " gls/H100SXMx8_smi.py, gls/H100SXMx8_deviceQuery.py; " +
 			"total observed: deviceQuery \"81079 MBytes (85017755648 bytes)\", driver CUDA 13.0, " +
 			"https://topofmind.dev/blog/2025/10/21/gpu-based-containers-as-a-service (search-index file id 24146908628); " +
-			"the gls capture on driver 565 reads 85045477376 B (79.20 GiB), vLLM printed 79.18 GiB (shared/data rows 20-23)",
+			"the gls capture on driver 565 reads 85045477376 B (79.20 GiB), vLLM printed 79.18 GiB (testdata/startup_reports_dev.csv rows 20-23)",
 	},
 	{
 		Key:     "h100-pcie",
@@ -174,7 +174,7 @@ var catalog = []SKU{
 		Source: "nvidia-smi 23028 MiB: search-index file ids 66527948923, 13155914969 (and 8 more, drivers 535-595); " +
 			"CC 8.6 and total derived: TorchCodec docs \"Accelerated video decoding on GPUs with CUDA and NVDEC\", torch 2.15 nightly cu130, " +
 			"\"_CudaDeviceProperties(name='NVIDIA A10G', major=8, minor=6, total_memory=22587MB\" (search-index file id 67234836605), 22587 MiB × 2^20; " +
-			"older drivers report more (ENGINES.md: 22.20 GiB)",
+			"older drivers report more (docs/ENGINES.md: 22.20 GiB)",
 	},
 	{
 		Key:     "a10",
@@ -310,7 +310,7 @@ var catalog = []SKU{
 		},
 		NominalGB: 24,
 		Source: "name, CC 8.6, nvidia-smi 24576 MiB, total observed 25327697920 B (driver 560.35.03): " +
-			gls + " gls/RTX3090_smi.py, gls/RTX3090_deviceQuery.py; vLLM printed 23.58 GiB (shared/data row 44)",
+			gls + " gls/RTX3090_smi.py, gls/RTX3090_deviceQuery.py; vLLM printed 23.58 GiB (testdata/startup_reports_dev.csv row 44)",
 	},
 	{
 		Key:     "rtx-4090",

@@ -55,7 +55,7 @@
 // with the range of the others:
 //
 //	16 GB  → Tesla T4 (the common 16 GB inference card)
-//	24 GB  → RTX 3090 (23.59 GiB; ENGINES.md and the startup reports put
+//	24 GB  → RTX 3090 (23.59 GiB; docs/ENGINES.md and the startup reports put
 //	         24 GB consumer cards at 23.58–23.68 GiB; the ECC-enabled
 //	         A10G, A10 and L4 report only ~22 GiB)
 //	32 GB  → RTX 5090 (the lower of the 5090 and V100 32GB)

@@ -16,10 +16,11 @@ import (
 )
 
 // CacheDirFromEnv returns the Hugging Face hub cache directory the way
-// huggingface_hub computes it (src/huggingface_hub/constants.py):
+// huggingface_hub computes it (https://github.com/huggingface/huggingface_hub/blob/v1.28.0/src/huggingface_hub/constants.py#L156-L182):
 // HF_HUB_CACHE, else the legacy HUGGINGFACE_HUB_CACHE, else $HF_HOME/hub,
 // else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub. A
-// leading "~" is expanded with HOME. It returns "" when no HOME is known.
+// leading "~" is expanded with HOME (upstream also expands $VARS with
+// os.path.expandvars; that is not done here). It returns "" when no HOME is known.
 // The caller passes os.Getenv; the package itself reads no environment.
 func CacheDirFromEnv(getenv func(string) string) string {
 	home := getenv("HOME")
@@ -59,7 +60,9 @@ func CacheDirFromEnv(getenv func(string) string) string {
 
 // OfflineFromEnv reports whether HF_HUB_OFFLINE (or, when that is unset,
 // TRANSFORMERS_OFFLINE) is 1, ON, YES or TRUE in any case, as
-// huggingface_hub reads it (constants.py, _is_true).
+// huggingface_hub reads it (ENV_VARS_TRUE_VALUES and _is_true,
+// https://github.com/huggingface/huggingface_hub/blob/v1.28.0/src/huggingface_hub/constants.py#L12 and https://github.com/huggingface/huggingface_hub/blob/v1.28.0/src/huggingface_hub/constants.py#L16-L19;
+// HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE, https://github.com/huggingface/huggingface_hub/blob/v1.28.0/src/huggingface_hub/constants.py#L192).
 func OfflineFromEnv(getenv func(string) string) bool {
 	v := getenv("HF_HUB_OFFLINE")
 	if v == "" {

@@ -48,8 +48,8 @@ var tiedByDefault = map[string]bool{
 }
 
 // gemma3TextDefaults are the transformers Gemma3TextConfig defaults
-// (src/transformers/models/gemma3/configuration_gemma3.py @ 008f5c8c,
-// Gemma3TextConfig.__init__). Gemma 3 VLM configs list only the keys that
+// (Gemma3TextConfig.__init__,
+// https://github.com/huggingface/transformers/blob/008f5c8c29be84d4721dc6d1e0fcd72300580be4/src/transformers/models/gemma3/configuration_gemma3.py#L172-L194). Gemma 3 VLM configs list only the keys that
 // differ, so a text_config without vocab_size means 262208.
 var gemma3TextDefaults = []struct {
 	key string
@@ -124,9 +124,10 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 	p.latentAttention(&m)
 	// Sliding window and per-layer attention kinds. Qwen2-style configs carry
 	// sliding_window together with use_sliding_window=false; the value is
-	// kept as written because TGI reads the raw key (models/__init__.py
-	// compares it with --max-input-tokens) although transformers then applies
-	// no window.
+	// kept as written because TGI reads the raw key and compares it with
+	// --max-input-tokens
+	// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/__init__.py#L646-L659)
+	// although transformers then applies no window.
 	m.SlidingWindow = p.optional("sliding_window")
 	m.LayerTypes = p.layerTypes(m.Layers)
 	// Pre-quantized checkpoints.

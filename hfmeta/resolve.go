@@ -79,8 +79,8 @@ const (
 	MaxIndexSize  = 64 << 20
 )
 
-// The file names transformers saves (huggingface_hub constants.py:
-// SAFETENSORS_SINGLE_FILE, SAFETENSORS_INDEX_FILE).
+// The file names transformers saves (huggingface_hub's SAFETENSORS_SINGLE_FILE
+// and SAFETENSORS_INDEX_FILE, https://github.com/huggingface/huggingface_hub/blob/v1.28.0/src/huggingface_hub/constants.py#L51-L52).
 const (
 	SingleFile = "model.safetensors"
 	IndexFile  = "model.safetensors.index.json"
@@ -198,9 +198,15 @@ func catalogWeightsFrom(e catalog.Entry) string {
 
 // repoIDShape reports whether id is a Hub model id's shape: "name" or
 // "org/name", each part of letters, digits, '.', '_' and '-', starting with
-// a letter or digit (huggingface_hub, utils/_validators.py,
-// validate_repo_id). A loop, not a regexp: compiling one took tens of
-// microseconds of every start.
+// a letter or digit (after huggingface_hub's REPO_ID_REGEX and
+// validate_repo_id,
+// https://github.com/huggingface/huggingface_hub/blob/v1.28.0/src/huggingface_hub/utils/_validators.py#L28-L38 and
+// https://github.com/huggingface/huggingface_hub/blob/v1.28.0/src/huggingface_hub/utils/_validators.py#L93-L140).
+// It differs from upstream at the edges: upstream also accepts a leading
+// '_' and non-ASCII word characters, rejects a part ending in '-' or '.',
+// and applies its 96-character limit to the name, where CheckRepoID
+// applies it to the whole id. A loop, not a regexp: compiling one took
+// tens of microseconds of every start.
 func repoIDShape(id string) bool {
 	org, name, two := strings.Cut(id, "/")
 	return repoIDPart(org) && (!two || repoIDPart(name))

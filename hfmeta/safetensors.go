@@ -18,8 +18,8 @@ import (
 )
 
 // MaxHeaderSize is the largest safetensors header accepted, in bytes. It is
-// the reference implementation's limit (huggingface/safetensors,
-// safetensors/src/tensor.rs: MAX_HEADER_SIZE = 100_000_000).
+// the reference implementation's limit (MAX_HEADER_SIZE = 100_000_000,
+// https://github.com/huggingface/safetensors/blob/v0.7.0/safetensors/src/tensor.rs#L10).
 const MaxHeaderSize = 100_000_000
 
 // headerPrefix is the size of the little-endian u64 that precedes the JSON.
@@ -163,7 +163,7 @@ type headerEntry struct {
 }
 
 // decodeHeader parses the header JSON and checks it the way the reference
-// implementation does (safetensors/src/tensor.rs, Metadata::validate):
+// implementation does (Metadata::validate, https://github.com/huggingface/safetensors/blob/v0.7.0/safetensors/src/tensor.rs#L595-L632):
 // sorted by data_offsets, the tensors tile the data section from 0 with no
 // gap or overlap, and each span is exactly shape × dtype bits / 8 bytes.
 func decodeHeader(b []byte) ([]estimate.Tensor, error) {

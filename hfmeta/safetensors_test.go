@@ -41,6 +41,19 @@ func TestParseHeaderQwen3(t *testing.T) {
 	}
 }
 
+// TestParseHeaderComplex64 reads a C64 tensor, 8 bytes an element as in
+// safetensors v0.7.0 ("Dtype::C64 => 64",
+// https://github.com/huggingface/safetensors/blob/v0.7.0/safetensors/src/tensor.rs#L850).
+func TestParseHeaderComplex64(t *testing.T) {
+	ts, err := hfmeta.ParseHeader(bytes.NewReader(raw(`{"freqs":{"dtype":"C64","shape":[3,4],"data_offsets":[0,96]}}`)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 1 || ts[0].DType != estimate.C64 || ts[0].Bytes() != 96 {
+		t.Errorf("got %+v; want one C64 tensor of 96 bytes", ts)
+	}
+}
+
 func TestParseHeaderErrors(t *testing.T) {
 	tests := []struct {
 		name     string

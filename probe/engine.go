@@ -47,7 +47,7 @@ type TGI struct{}
 // Name implements Engine.
 func (TGI) Name() string { return "tgi" }
 
-// Port is the port of TGI's Docker image (PORT=80, v3.3.7:Dockerfile:147-149).
+// Port is the port of TGI's Docker image (PORT=80, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/Dockerfile#L147-L149).
 func (TGI) Port() int { return 80 }
 
 // HealthPath implements Engine (TGI's GET /health, 200 once warmed up).
@@ -66,9 +66,10 @@ func (TGI) Args(model string, p Point, o LaunchOptions) []string {
 	}})
 }
 
-// TGI's log lines about sizing (v3.3.7:backends/v3/src/lib.rs:137,
-// server/…/flash_causal_lm.py:1565, launcher/src/main.rs:2151,
-// backends/v3/src/main.rs:167-196).
+// TGI's log lines about sizing (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/lib.rs#L137,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1565,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2150,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/main.rs#L167-L196).
 var (
 	tgiSetting   = regexp.MustCompile(`Setting max batch total tokens to (\d+)`)
 	tgiBlocks    = regexp.MustCompile(`KV-cache blocks: (\d+), size: (\d+)`)
@@ -104,7 +105,7 @@ func (TGI) ParseLog(line string, r *Reported) {
 }
 
 // ParseMetrics implements Engine: the tgi_batch_max_total_tokens gauge
-// (v2.3.1+, v3.3.7:backends/v3/src/lib.rs:138).
+// (v2.3.1+, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/lib.rs#L138).
 func (TGI) ParseMetrics(body string) int {
 	m := tgiGauge.FindStringSubmatch(body)
 	if m == nil {
@@ -118,9 +119,9 @@ func (TGI) ParseMetrics(body string) int {
 }
 
 // Classify implements Engine. A warm-up OOM reads "Not enough memory to
-// handle N prefill tokens" (v3.3.7:fcl.py:1549-1553), or an
+// handle N prefill tokens" (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1549-L1553), or an
 // UnboundLocalError on num_tokens when the warm KV allocation itself fails
-// (ENGINES.md §2.2); launcher and router validation print
+// (docs/ENGINES.md §2.2); launcher and router validation print
 // `Error: ArgumentValidation(…)`.
 func (TGI) Classify(exitCode int, tail []string) string {
 	text := strings.Join(tail, "\n")

@@ -63,7 +63,7 @@ type Config struct {
 // RequestPlan is the traffic of one launch: requests of exactly InputTokens
 // prompt tokens (counted by the server's own /tokenize) and OutputTokens new
 // tokens (≤ 1024: TGI ≥ 3.1.1 generates longer requests in 1024-token
-// chunks, ENGINES.md §5), as many at once as Concurrency, or, when it is 0,
+// chunks, docs/ENGINES.md §5), as many at once as Concurrency, or, when it is 0,
 // as many as the reported KV budget holds (capped at MaxConcurrency).
 // Zero InputTokens or OutputTokens sends none.
 type RequestPlan struct {
@@ -72,14 +72,15 @@ type RequestPlan struct {
 	Tolerance int
 	// Grammar constrains the output with a regex that has no end before
 	// 16 characters per requested token, so that the model cannot stop at
-	// EOS early (TGI's HTTP API has no ignore_eos; ENGINES.md §5). Off by
+	// EOS early (TGI's HTTP API has no ignore_eos; docs/ENGINES.md §5). Off by
 	// default: a long repetition compiles to a large grammar automaton.
 	Grammar bool
 }
 
 // MaxConcurrency caps how many requests a launch sends at once: TGI's
-// default --max-concurrent-requests (128, launcher/src/main.rs), past which
-// it answers 429.
+// default --max-concurrent-requests (128,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L645-L649),
+// past which it answers 429.
 const MaxConcurrency = 128
 
 // tailLines is how much of the engine's log an observation keeps.
@@ -447,7 +448,7 @@ func (w *logWatcher) read(rc io.ReadCloser) {
 		w.engine.ParseLog(line, &w.rep)
 		if !w.warm && strings.Contains(line, "Warming up model") {
 			// TGI's router logs this before the warm-up prefill
-			// (v3.3.7:backends/v3/src/lib.rs:59-138).
+			// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/lib.rs#L59-L138).
 			w.warm = true
 			if w.onWarmup != nil {
 				w.onWarmup()

@@ -110,7 +110,7 @@ func readCalibrationFile(ctx context.Context, client *hfmeta.Client, path string
 	starts, skipped, err := calibrate.ReadStarts(ctx, client, filepath.Base(path), f, fb)
 	switch {
 	case errors.Is(err, calibrate.ErrBadReports):
-		return nil, nil, cmdutil.WithHint(err, "the CSV must follow the startup-report schema (see shared/data/README.md)")
+		return nil, nil, cmdutil.WithHint(err, "the CSV must follow the startup-report schema (docs/STARTUP-REPORTS.md in the vramcalc repository)")
 	case errors.Is(err, calibrate.ErrNoGPU):
 		return nil, nil, &cmdutil.UsageError{Msg: err.Error(), Hint: "pass the GPU it ran on: --gpu NAME (vramcalc gpus) or --vram SIZE"}
 	}
