@@ -397,16 +397,40 @@ func (r *sglangRun) result(eng Engine) Result {
 		WeightsFrom:     r.m.weightsSource(),
 	}
 	tokens, totalGiB, availGiB := r.maxTotalTokens()
+	st := r.startup(tokens, totalGiB)
+	kvBytes := Bytes(0)
+	if st.Fits {
+		kvBytes = r.serve(&st, tokens, availGiB)
+	}
+	r.fractionAdvice(st, totalGiB, availGiB)
+	res.Startup = st
+	b := Breakdown{Weights: r.weights, KVCache: kvBytes, CUDAContext: r.preLoad, NCCL: r.comm, ActivationPeak: st.ActivationBytes}
+	if st.Fits {
+		b.CUDAGraphs = r.graphBytes()
+	}
+	b.Reserve = b.unallocated(r.total)
+	res.PerGPU = b
+	res.Boundary = r.boundary(st, tokens)
+	res.Assumptions = append(res.Assumptions, "the boundary is the largest --context-length whose one request fits the KV pool; its input plus output may use all of it")
+	res.Warnings = r.warnings
+	return res
+}
+
+// graphBytes is the CUDA graphs' memory: 2 MiB per captured batch size
+// up to cuda_graph_max_bs, as the reserve formula counts it (sglangEraReserve).
+func (r *sglangRun) graphBytes() Bytes { return Bytes(r.graphBS) * 2 * MiB }
+
+// startup is the start with a pool of tokens: which check fails first, if
+// any, with the engine's message.
+func (r *sglangRun) startup(tokens int, totalGiB float64) Startup {
 	st := Startup{
 		MaxInputTokens:        r.ctxLen - 1,
 		MaxTotalTokens:        r.ctxLen,
 		MaxBatchPrefillTokens: r.chunk,
 		CapacityBytes:         Bytes(r.mfs * totalGiB * float64(GiB)),
 		WarmupBytes:           r.preLoad + r.comm + r.weights,
+		ActivationBytes:       Bytes(servingForwardBytes(r.m, r.tp, int64(r.chunk), r.elt, 3)),
 	}
-	act := Bytes(servingForwardBytes(r.m, r.tp, int64(r.chunk), r.elt, 3))
-	st.ActivationBytes = act
-	graphs := Bytes(r.graphBS) * 2 * MiB
 	switch {
 	case r.m.MaxPositions > 0 && r.ctxLen > r.m.MaxPositions:
 		st.Failure = FailureArgumentValidation
@@ -420,41 +444,42 @@ func (r *sglangRun) result(eng Engine) Result {
 		st.Message = "Not enough memory. Please try to increase --mem-fraction-static."
 	}
 	st.Fits = st.Failure == ""
-	kvBytes := Bytes(0)
-	if st.Fits {
-		st.MaxBatchTotalTokens = tokens
-		kvBytes = Bytes(tokens) * r.cell
-		// max_num_reqs
-		// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1554-L1563).
-		maxReqs := min(max(int(float64(tokens)/float64(max(r.ctxLen, 1))*512), 2048), 4096)
-		running := min(tokens/2, maxReqs)
-		if r.s.MaxNumSeqs > 0 {
-			running = r.s.MaxNumSeqs
-		}
-		if per := requestShape(r.s, r.ctxLen); per > 0 {
-			st.MaxConcurrentRequests = min(tokens/per, running)
-		}
-		st.LogLines = append(st.LogLines,
-			fmt.Sprintf("Load weight end. type=%s, dtype=%s, avail mem=%.2f GB, mem usage=%.2f GB.", r.m.Type, r.dtypeName(), availGiB, r.weights.GiBs()))
-		if r.m.IsMLA() {
-			st.LogLines = append(st.LogLines, fmt.Sprintf("KV Cache is allocated. #tokens: %d, KV size: %.2f GB", tokens, kvBytes.GiBs()))
-		} else {
-			half := kvBytes / 2
-			st.LogLines = append(st.LogLines, fmt.Sprintf("KV Cache is allocated. #tokens: %d, K size: %.2f GB, V size: %.2f GB", tokens, half.GiBs(), half.GiBs()))
-		}
-		st.LogLines = append(st.LogLines, fmt.Sprintf("max_total_num_tokens=%d, chunked_prefill_size=%d, max_prefill_tokens=%d, max_running_requests=%d, context_len=%d",
-			tokens, r.chunk, 16384, running, r.ctxLen))
-		if tokens < r.ctxLen {
-			r.warn("the KV pool (%d tokens) is shorter than context_len %d: SGLang starts but caps each request's input at %d tokens", tokens, r.ctxLen, tokens-1)
-		}
+	return st
+}
+
+// serve fills what a started server reports: its pool, concurrency and
+// log lines; it returns the pool's bytes.
+func (r *sglangRun) serve(st *Startup, tokens int, availGiB float64) Bytes {
+	st.MaxBatchTotalTokens = tokens
+	kvBytes := Bytes(tokens) * r.cell
+	// max_num_reqs
+	// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1554-L1563).
+	maxReqs := min(max(int(float64(tokens)/float64(max(r.ctxLen, 1))*512), 2048), 4096)
+	running := min(tokens/2, maxReqs)
+	if r.s.MaxNumSeqs > 0 {
+		running = r.s.MaxNumSeqs
 	}
-	res.Startup = st
-	b := Breakdown{Weights: r.weights, KVCache: kvBytes, CUDAContext: r.preLoad, NCCL: r.comm, ActivationPeak: act}
-	if st.Fits {
-		b.CUDAGraphs = graphs
+	if per := requestShape(r.s, r.ctxLen); per > 0 {
+		st.MaxConcurrentRequests = min(tokens/per, running)
 	}
-	b.Reserve = b.unallocated(r.total)
-	res.PerGPU = b
+	st.LogLines = append(st.LogLines,
+		fmt.Sprintf("Load weight end. type=%s, dtype=%s, avail mem=%.2f GB, mem usage=%.2f GB.", r.m.Type, r.dtypeName(), availGiB, r.weights.GiBs()))
+	if r.m.IsMLA() {
+		st.LogLines = append(st.LogLines, fmt.Sprintf("KV Cache is allocated. #tokens: %d, KV size: %.2f GB", tokens, kvBytes.GiBs()))
+	} else {
+		half := kvBytes / 2
+		st.LogLines = append(st.LogLines, fmt.Sprintf("KV Cache is allocated. #tokens: %d, K size: %.2f GB, V size: %.2f GB", tokens, half.GiBs(), half.GiBs()))
+	}
+	st.LogLines = append(st.LogLines, fmt.Sprintf("max_total_num_tokens=%d, chunked_prefill_size=%d, max_prefill_tokens=%d, max_running_requests=%d, context_len=%d",
+		tokens, r.chunk, 16384, running, r.ctxLen))
+	if tokens < r.ctxLen {
+		r.warn("the KV pool (%d tokens) is shorter than context_len %d: SGLang starts but caps each request's input at %d tokens", tokens, r.ctxLen, tokens-1)
+	}
+	return kvBytes
+}
+
+// boundary is the largest --context-length whose one request fits the pool.
+func (r *sglangRun) boundary(st Startup, tokens int) Boundary {
 	bd := Boundary{MaxBatchPrefillTokens: r.chunk, PrefillAtMaxTotal: r.chunk}
 	switch {
 	case !st.Fits && st.Failure != FailureArgumentValidation:
@@ -473,10 +498,46 @@ func (r *sglangRun) result(eng Engine) Result {
 			bd.MaxConcurrentRequests = tokens / per
 		}
 	}
-	res.Boundary = bd
-	res.Assumptions = append(res.Assumptions, "the boundary is the largest --context-length whose one request fits the KV pool; its input plus output may use all of it")
-	res.Warnings = r.warnings
-	return res
+	return bd
+}
+
+// fractionAdvice warns about --mem-fraction-static both ways. Outside the
+// static pool (total·(1 − mfs), total being the free memory before the
+// weights) SGLang runs the forward pass of a prefill chunk and replays its
+// CUDA graphs; a fraction that leaves less than those need starts and then
+// runs out of memory under load. When the pool is empty at start ("Not
+// enough memory"), the fraction that starts solves rest = available −
+// total·(1 − mfs) ≥ what the pool must hold, rounded up to 0.001 as
+// SGLang rounds its own; it is suggested only when it still leaves the
+// run-time memory.
+func (r *sglangRun) fractionAdvice(st Startup, totalGiB, availGiB float64) {
+	needGiB := (st.ActivationBytes + r.graphBytes()).GiBs()
+	most := 1 - needGiB/totalGiB // the largest fraction that leaves it
+	if st.Fits {
+		if r.mfs > most {
+			r.warn("--mem-fraction-static %.3g leaves %.2f GiB outside the KV pool, less than the %.2f GiB the forward pass of a %d-token prefill chunk and the CUDA graphs need at run time: expect CUDA out of memory under load; at most %.3f leaves it",
+				r.mfs, totalGiB*(1-r.mfs), needGiB, r.chunk, math.Floor(most*1000)/1000)
+		}
+		return
+	}
+	if st.Failure != FailureNotEnoughMemory {
+		return
+	}
+	starts := func(poolTokens int) float64 {
+		f := 1 - (availGiB-(Bytes(poolTokens)*r.cell).GiBs())/totalGiB
+		return math.Ceil(f*1000) / 1000
+	}
+	full, one := starts(r.ctxLen), starts(r.page)
+	switch {
+	case full <= most:
+		r.warn("--mem-fraction-static %.3f starts with a KV pool of one full --context-length %d request and leaves %.2f GiB for run time", full, r.ctxLen, totalGiB*(1-full))
+	case one <= most:
+		f := math.Floor(most*1000) / 1000
+		fit := int((availGiB-totalGiB*(1-f))*float64(GiB)/float64(r.cell)) / r.page * r.page
+		r.warn("--mem-fraction-static %.3f starts, with a KV pool shorter than --context-length %d (requests are capped); full-length requests need --mem-fraction-static %.3f with --context-length %d at most, or more GPUs (--tp-size)", one, r.ctxLen, f, fit)
+	default:
+		r.warn("no --mem-fraction-static both starts and leaves the %.2f GiB the forward pass and CUDA graphs need at run time (the weights leave %.2f GiB of %.2f): use more GPUs (--tp-size), a quantized checkpoint or a smaller --chunked-prefill-size", needGiB, availGiB, totalGiB)
+	}
 }
 
 func (r *sglangRun) dtypeName() string {

@@ -202,3 +202,96 @@ func BenchmarkRunSGLangLlama8B(b *testing.B) {
 		}
 	}
 }
+
+// TestSGLangFractionAdvice: a start that fails for want of pool suggests
+// the --mem-fraction-static that starts, and a fraction that leaves less
+// than the run-time peak outside the pool is warned about. Each suggestion
+// is checked by running it.
+func TestSGLangFractionAdvice(t *testing.T) {
+	warning := func(res Result, prefix string) string {
+		for _, w := range res.Warnings {
+			if strings.HasPrefix(w, prefix) {
+				return w
+			}
+		}
+		return ""
+	}
+	pool := func(g GPU, mfs float64, ctx int) Result {
+		return runOK(t, llama31_8B, g, 1, "sglang", "", Settings{MemFractionStatic: mfs, MaxModelLen: ctx})
+	}
+
+	// One H100, v0.5.5: total = 85,017,755,648 B − 737 MiB = 78.4588 GiB,
+	// weights 14.9883 GiB, so available = 63.4705 GiB. One full
+	// 131,072-token request is 131,072 · 131,072 B = 16 GiB of pool:
+	// mfs ≥ 1 − (63.4705 − 16)/78.4588 = 0.39497 → 0.395.
+	res := pool(devH100, 0.15, 0)
+	if res.Startup.Failure != FailureNotEnoughMemory {
+		t.Fatalf("mfs 0.15 on an H100: %+v", res.Startup)
+	}
+	if w := warning(res, "--mem-fraction-static 0.395 starts with a KV pool of one full --context-length 131072 request"); w == "" {
+		t.Errorf("mfs 0.15: warnings %q", res.Warnings)
+	}
+	if got := pool(devH100, 0.395, 0).Startup.MaxBatchTotalTokens; got < 131072 {
+		t.Errorf("the suggested 0.395 gives a pool of %d tokens, want ≥ 131,072", got)
+	}
+	if got := pool(devH100, 0.394, 0).Startup.MaxBatchTotalTokens; got >= 131072 {
+		t.Errorf("0.394 gives %d tokens: the suggestion is not the smallest", got)
+	}
+
+	// mfs 0.999 leaves 0.001 · 78.4588 = 0.08 GiB outside the pool; the run
+	// time needs the forward pass of an 8192-token chunk (864 MiB) and 256
+	// CUDA graphs · 2 MiB = 1.34 GiB: at most 1 − 1.34/78.4588 = 0.9829 →
+	// 0.982 leaves it.
+	res = pool(devH100, 0.999, 0)
+	if !res.Startup.Fits || warning(res, "--mem-fraction-static 0.999 leaves 0.08 GiB outside the KV pool, less than the 1.34 GiB") == "" ||
+		!strings.HasSuffix(warning(res, "--mem-fraction-static 0.999"), "at most 0.982 leaves it") {
+		t.Errorf("mfs 0.999: fits %v, warnings %q", res.Startup.Fits, res.Warnings)
+	}
+	if w := warning(pool(devH100, 0.982, 0), "--mem-fraction-static"); w != "" {
+		t.Errorf("0.982 still warned: %q", w)
+	}
+	if w := warning(pool(devH100, 0.984, 0), "--mem-fraction-static"); w == "" {
+		t.Error("0.984 not warned")
+	}
+	// The default fraction leaves room: no advice.
+	if w := warning(pool(devH100, 0, 0), "--mem-fraction-static"); w != "" {
+		t.Errorf("default fraction: %q", w)
+	}
+
+	// A 3090 cannot hold a full 131,072-token request (16 GiB) beside the
+	// 15 GiB of weights: the smallest fraction that starts (one token) is
+	// suggested with the context a full request can have at the largest
+	// fraction that leaves the run-time peak.
+	res = pool(devRTX309, 0.5, 0)
+	w := warning(res, "--mem-fraction-static 0.656 starts, with a KV pool shorter than --context-length 131072 (requests are capped); full-length requests need --mem-fraction-static 0.988 with --context-length 62236 at most")
+	if res.Startup.Fits || w == "" {
+		t.Fatalf("mfs 0.5 on a 3090: %+v, warnings %q", res.Startup, res.Warnings)
+	}
+	if got := pool(devRTX309, 0.656, 0); !got.Startup.Fits || pool(devRTX309, 0.655, 0).Startup.Fits {
+		t.Errorf("0.656 fits %v, 0.655 should not", got.Startup.Fits)
+	}
+	full := pool(devRTX309, 0.988, 62236)
+	if full.Startup.MaxBatchTotalTokens < 62236 || warning(full, "--mem-fraction-static") != "" || warning(full, "the KV pool") != "" {
+		t.Errorf("0.988 at 62,236: pool %d, warnings %q", full.Startup.MaxBatchTotalTokens, full.Warnings)
+	}
+
+	// A 16,200 MiB card: the weights (15,348 MiB) and the CUDA context (737
+	// MiB) leave 115 MiB, less than the run-time peak: no
+	// fraction both starts and serves, and the warning says what would.
+	tight := GPU{Name: "tight", TotalBytes: 16_200 * MiB, SMITotalMiB: 16_200, ComputeCapability: 75}
+	res = pool(tight, 0.9, 0)
+	if res.Startup.Failure != FailureNotEnoughMemory || !strings.Contains(warning(res, "no --mem-fraction-static both starts"), "use more GPUs (--tp-size), a quantized checkpoint or a smaller --chunked-prefill-size") {
+		t.Errorf("tight card: %s, warnings %q", res.Startup.Failure, res.Warnings)
+	}
+
+	// Weights that do not fit get no fraction advice: no fraction helps.
+	huge := llama31_8B
+	huge.Layers *= 4
+	if res := pool(devRTX309, 0.9, 0); res.Startup.Failure == FailureWeights {
+		t.Fatalf("llama 8B weights fail on a 3090")
+	}
+	res = runOK(t, huge, devRTX309, 1, "sglang", "", Settings{MemFractionStatic: 0.9})
+	if res.Startup.Failure != FailureWeights || warning(res, "--mem-fraction-static") != "" || warning(res, "no --mem-fraction-static") != "" {
+		t.Errorf("weights too big: %s, warnings %q", res.Startup.Failure, res.Warnings)
+	}
+}

@@ -131,6 +131,12 @@ func (t textReport) start() error {
 // boundary is the largest limits that start, with what they assume.
 func (t textReport) boundary() error {
 	b, lb := t.r.Boundary, t.lb
+	if b.MaxTotalTokens == 0 {
+		// A table of zeros would read as limits; say that none start.
+		t.head("Boundary: no limits start")
+		t.p("  limited by %s\n", limitedBy(b.LimitedBy))
+		return nil
+	}
 	t.head("Boundary: the largest limits that start")
 	var rows [][]string
 	if lb.input != "" {
