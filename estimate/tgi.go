@@ -225,32 +225,9 @@ func newTGIRun(m Model, hw Hardware, s Settings, v Version) (*tgiRun, error) {
 		r.mf = 1.0
 	}
 	r.capTorch = Bytes(r.mf * float64(r.total))
-	r.wig = r.prof.wiggle
-	if c := s.Corrections; c != nil {
-		if c.Wiggle > 0 {
-			r.wig = c.Wiggle
-		}
-		r.warn("%s", c.note())
-	}
-	if s.WiggleRoom > 0 {
-		if !v.AtLeast(2, 3, 0) {
-			r.warn("TGI_WIGGLE_ROOM is read from v2.3.0 on; ignored for %s", v)
-		} else {
-			r.wig = s.WiggleRoom
-		}
-	}
-	q := strings.ToLower(s.Quantize)
-	if q == "exl2" && r.ws > 1 {
-		return nil, fmt.Errorf("%w: Sharding is currently not supported with `exl2` quantization", ErrInvalid)
-	}
-	switch q {
-	case "", "fp8", "eetq", "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4":
-	case "awq", "gptq", "marlin", "exl2", "compressed-tensors":
-		if m.QuantMethod == "" {
-			r.warn("--quantize %s needs a pre-quantized checkpoint; this one has no quantization_config, weights are counted as stored", q)
-		}
-	default:
-		return nil, fmt.Errorf("%w: --quantize %q (want awq, compressed-tensors, eetq, exl2, gptq, marlin, bitsandbytes, bitsandbytes-nf4, bitsandbytes-fp4 or fp8)", ErrInvalid, s.Quantize)
+	r.resolveWiggle(v)
+	if err := r.checkQuantize(); err != nil {
+		return nil, err
 	}
 	computeBits := 16
 	switch s.DType {
@@ -263,24 +240,9 @@ func newTGIRun(m Model, hw Hardware, s Settings, v Version) (*tgiRun, error) {
 	r.elt = computeBits / 8
 	r.be = resolveBackend(r.prof, m, hw, s)
 	r.warnings = append(r.warnings, r.be.notes...)
-
-	kvElt := r.elt
-	switch s.KVCacheDType {
-	case dtypeNo:
-	case F8E4M3, F8E5M2:
-		// --kv-cache-dtype exists from v2.4.0 and works with flashinfer on
-		// CUDA or paged (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/layers/attention/kv_cache.py#L67-L84).
-		if !v.AtLeast(2, 4, 0) {
-			return nil, fmt.Errorf("%w: --kv-cache-dtype needs TGI 2.4.0 or later (got %s)", ErrInvalid, v)
-		}
-		if r.be.attention == AttentionFlashDecoding {
-			return nil, fmt.Errorf("%w: fp8 KV cache is only supported with flashinfer or paged attention; TGI picked %s", ErrInvalid, r.be.attention)
-		}
-		kvElt = 1
-	case F16, BF16:
-		kvElt = 2
-	default:
-		return nil, fmt.Errorf("%w: --kv-cache-dtype %s (want fp8_e4m3fn or fp8_e5m2)", ErrInvalid, s.KVCacheDType)
+	kvElt, err := r.kvElement(v)
+	if err != nil {
+		return nil, err
 	}
 	kv, err := tgiKVLayout(m, r.ws, kvElt)
 	if err != nil {
@@ -304,6 +266,65 @@ func newTGIRun(m Model, hw Hardware, s Settings, v Version) (*tgiRun, error) {
 		r.defaultP = r.launcherDefaultP()
 	}
 	return r, nil
+}
+
+// resolveWiggle sets the free-memory fraction TGI keeps back: the
+// release's, a calibration's, or TGI_WIGGLE_ROOM (read from v2.3.0).
+func (r *tgiRun) resolveWiggle(v Version) {
+	r.wig = r.prof.wiggle
+	if c := r.s.Corrections; c != nil {
+		if c.Wiggle > 0 {
+			r.wig = c.Wiggle
+		}
+		r.warn("%s", c.note())
+	}
+	if r.s.WiggleRoom > 0 {
+		if !v.AtLeast(2, 3, 0) {
+			r.warn("TGI_WIGGLE_ROOM is read from v2.3.0 on; ignored for %s", v)
+		} else {
+			r.wig = r.s.WiggleRoom
+		}
+	}
+}
+
+// checkQuantize refuses what TGI's --quantize refuses and warns when a
+// method needs a pre-quantized checkpoint this one is not.
+func (r *tgiRun) checkQuantize() error {
+	q := strings.ToLower(r.s.Quantize)
+	if q == "exl2" && r.ws > 1 {
+		return fmt.Errorf("%w: Sharding is currently not supported with `exl2` quantization", ErrInvalid)
+	}
+	switch q {
+	case "", "fp8", "eetq", "bitsandbytes", "bitsandbytes-nf4", "bitsandbytes-fp4":
+	case "awq", "gptq", "marlin", "exl2", "compressed-tensors":
+		if r.m.QuantMethod == "" {
+			r.warn("--quantize %s needs a pre-quantized checkpoint; this one has no quantization_config, weights are counted as stored", q)
+		}
+	default:
+		return fmt.Errorf("%w: --quantize %q (want awq, compressed-tensors, eetq, exl2, gptq, marlin, bitsandbytes, bitsandbytes-nf4, bitsandbytes-fp4 or fp8)", ErrInvalid, r.s.Quantize)
+	}
+	return nil
+}
+
+// kvElement is the KV cache's bytes per element for --kv-cache-dtype.
+func (r *tgiRun) kvElement(v Version) (int, error) {
+	switch r.s.KVCacheDType {
+	case dtypeNo:
+		return r.elt, nil
+	case F8E4M3, F8E5M2:
+		// --kv-cache-dtype exists from v2.4.0 and works with flashinfer on
+		// CUDA or paged (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/layers/attention/kv_cache.py#L67-L84).
+		if !v.AtLeast(2, 4, 0) {
+			return 0, fmt.Errorf("%w: --kv-cache-dtype needs TGI 2.4.0 or later (got %s)", ErrInvalid, v)
+		}
+		if r.be.attention == AttentionFlashDecoding {
+			return 0, fmt.Errorf("%w: fp8 KV cache is only supported with flashinfer or paged attention; TGI picked %s", ErrInvalid, r.be.attention)
+		}
+		return 1, nil
+	case F16, BF16:
+		return 2, nil
+	}
+	return 0, fmt.Errorf("%w: --kv-cache-dtype %s (want fp8_e4m3fn or fp8_e5m2)", ErrInvalid, r.s.KVCacheDType)
 }
 
 func (r *tgiRun) warn(format string, a ...any) {
