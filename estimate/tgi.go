@@ -626,7 +626,7 @@ func (r *tgiRun) routerChecks(st *Startup, numBlocks int64, I, T, P int, autoT b
 	switch {
 	case I >= T:
 		r.fail(st, FailureArgumentValidation, func() string { return fmt.Sprintf("`max_input_tokens`(%d) must be < `max_total_tokens`(%d)", I, T) })
-	case r.prof.v.AtLeast(2, 4, 0) && P < I && !r.be.chunking:
+	case r.checksPrefill() && P < I:
 		// Router check (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/main.rs#L167-L196).
 		r.fail(st, FailureArgumentValidation, func() string {
 			return fmt.Sprintf("`max_batch_prefill_tokens` must be >= `max_input_tokens`. Given: %d and %d", P, I)
@@ -673,6 +673,26 @@ func (r *tgiRun) kvTensors(n int64) Bytes {
 	return Bytes(per * tensors)
 }
 
+// kvStepBelow is searcher.stepBelow for a search whose warm-up holds
+// ⌈(n + off)/BS⌉ KV blocks at limit n (one request): the largest limit
+// whose K and V tensors round (kvTensors) to one allocator step less than
+// n's, or n when they are not rounded.
+func (r *tgiRun) kvStepBelow(n, off int) int {
+	tensors := int64(2 * r.kv.layers)
+	bs := int64(r.be.blockSize)
+	if tensors == 0 || n+off <= 0 {
+		return n
+	}
+	perBlock := int64(r.blk) / tensors
+	per := perBlock * ceilDiv64(int64(n+off), bs)
+	if per <= int64(MiB) || perBlock == 0 {
+		return n
+	}
+	steps := ceilDiv64(per, int64(allocRound))
+	blocks := (steps - 1) * int64(allocRound) / perBlock
+	return int(blocks*bs) - off
+}
+
 // startWith resolves defaults and starts.
 func (r *tgiRun) startWith(I, T, P int) Startup {
 	I, T, P = r.limits(I, T, P)
@@ -690,6 +710,7 @@ func (r *tgiRun) boundaryT() (int, string, tgiOutcome) {
 		return r.boundaryTForInput(I, hi)
 	}
 	s := tgiSearch(func(t int) tgiOutcome { return r.outcome(t-1, t, r.s.MaxBatchPrefillTokens) })
+	s.stepBelow = func(t int) int { return r.kvStepBelow(t, r.s.Speculate-1) }
 	top := probe[tgiOutcome]{hi, s.try(hi)}
 	if top.st.fits {
 		return hi, "max_position_embeddings", top.st
@@ -697,6 +718,11 @@ func (r *tgiRun) boundaryT() (int, string, tgiOutcome) {
 	lo, fail, ok := r.feasiblePivot(s, top)
 	if !ok {
 		return 0, startLimit(fail.st), fail.st
+	}
+	if P, fixed := r.fixedPrefill(); fixed && r.checksPrefill() && lo.at == P+1 {
+		// The router refuses max_input_tokens above the prefill without
+		// chunking (routerChecks), so no T above P + 1 starts.
+		return lo.at, "prefill", lo.st
 	}
 	lo, past := s.edge(lo, fail)
 	return lo.at, edgeLimit(past.st), lo.st
@@ -732,8 +758,7 @@ func tgiSearch(try func(int) tgiOutcome) searcher[tgiOutcome] {
 // when none starts; fail is then the pivot's start.
 func (r *tgiRun) feasiblePivot(s searcher[tgiOutcome], top probe[tgiOutcome]) (lo, fail probe[tgiOutcome], ok bool) {
 	pivot := 2
-	if r.s.MaxBatchPrefillTokens > 0 || r.prof.defaults >= defaultsServerP4096 {
-		_, _, p := r.limits(0, 0, r.s.MaxBatchPrefillTokens)
+	if p, fixed := r.fixedPrefill(); fixed {
 		pivot = min(max(p+1, 2), top.at-1)
 	}
 	first := probe[tgiOutcome]{pivot, s.try(pivot)}
@@ -750,6 +775,21 @@ func (r *tgiRun) feasiblePivot(s searcher[tgiOutcome], top probe[tgiOutcome]) (l
 	}
 	return lo, first, false
 }
+
+// fixedPrefill is the --max-batch-prefill-tokens every T of the T search
+// starts with, when it does not depend on T (given, or a release's fixed
+// default).
+func (r *tgiRun) fixedPrefill() (int, bool) {
+	if r.s.MaxBatchPrefillTokens > 0 || r.prof.defaults >= defaultsServerP4096 {
+		_, _, p := r.limits(0, 0, r.s.MaxBatchPrefillTokens)
+		return p, true
+	}
+	return 0, false
+}
+
+// checksPrefill is whether the router refuses a prefill below
+// max_input_tokens (from v2.4.0, without chunking).
+func (r *tgiRun) checksPrefill() bool { return r.prof.v.AtLeast(2, 4, 0) && !r.be.chunking }
 
 // boundaryTForInput finds the largest T that starts with the user's I. The
 // warm-up splits P into the same requests for every T, and each one's KV
@@ -799,6 +839,9 @@ func edgeLimit(past tgiOutcome) string {
 // So it starts from a P that starts and grows from there.
 func (r *tgiRun) boundaryP(I, T int) int {
 	s := tgiSearch(func(p int) tgiOutcome { return r.outcome(I, T, p) })
+	if I == 0 && T == 0 {
+		s.stepBelow = func(p int) int { return r.kvStepBelow(p, r.s.Speculate) }
+	}
 	_, _, def := r.limits(I, T, r.s.MaxBatchPrefillTokens)
 	p, _ := s.largestFrom(1<<22, def, T+1, T, I, 2*I, def/2, def/4, 1)
 	return p
