@@ -152,33 +152,38 @@ type Version struct{ Major, Minor, Patch int }
 // ParseVersion parses "3.3.7", "v3.3", "3.3.x", "2.0.4" and "3" (a missing
 // or "x" minor or patch means the latest of that series, represented as 99).
 func ParseVersion(s string) (Version, error) {
-	t := strings.TrimPrefix(strings.TrimSpace(strings.ToLower(s)), "v")
+	t := strings.TrimSpace(s)
+	if t != "" && (t[0] == 'v' || t[0] == 'V') {
+		t = t[1:]
+	}
 	if i := strings.IndexAny(t, " -+("); i >= 0 {
 		t = t[:i]
 	}
-	parts := strings.Split(t, ".")
-	if len(parts) == 0 || len(parts) > 3 || parts[0] == "" {
-		return Version{}, fmt.Errorf("bad engine version %q (want MAJOR.MINOR[.PATCH], e.g. 3.3.7)", s)
-	}
 	v := Version{Minor: 99, Patch: 99}
-	for i, p := range parts {
-		if i > 0 && (p == "x" || p == "*") {
-			continue // a series wildcard, like a missing part
-		}
-		n, err := strconv.Atoi(p)
-		if err != nil || n < 0 {
+	for i := 0; ; i++ {
+		p, rest, more := strings.Cut(t, ".")
+		if i == 3 || (i == 0 && p == "") {
 			return Version{}, fmt.Errorf("bad engine version %q (want MAJOR.MINOR[.PATCH], e.g. 3.3.7)", s)
 		}
-		switch i {
-		case 0:
-			v.Major = n
-		case 1:
-			v.Minor = n
-		case 2:
-			v.Patch = n
+		if i == 0 || (p != "x" && p != "X" && p != "*") { // a series wildcard is like a missing part
+			n, err := strconv.Atoi(p)
+			if err != nil || n < 0 {
+				return Version{}, fmt.Errorf("bad engine version %q (want MAJOR.MINOR[.PATCH], e.g. 3.3.7)", s)
+			}
+			switch i {
+			case 0:
+				v.Major = n
+			case 1:
+				v.Minor = n
+			default:
+				v.Patch = n
+			}
 		}
+		if !more {
+			return v, nil
+		}
+		t = rest
 	}
-	return v, nil
 }
 
 // Less reports whether v is an earlier release than o.

@@ -527,3 +527,22 @@ func TestTGICUDAGraphs(t *testing.T) {
 		}
 	}
 }
+
+// TestParseVersionForms: the forms ParseVersion takes (a missing or
+// wildcard part is 99, the latest of the series) and refuses.
+func TestParseVersionForms(t *testing.T) {
+	for in, want := range map[string]Version{
+		"3.3.7": {3, 3, 7}, "v3.3": {3, 3, 99}, "V3.3": {3, 3, 99}, " 3.3.x ": {3, 3, 99}, "3.X": {3, 99, 99},
+		"3.*": {3, 99, 99}, "3": {3, 99, 99}, "2.0.4": {2, 0, 4}, "0.8.5-v0": {0, 8, 5}, "0.5.5 (post1)": {0, 5, 5},
+		"3.3.7+cu124": {3, 3, 7},
+	} {
+		if got, err := ParseVersion(in); err != nil || got != want {
+			t.Errorf("ParseVersion(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "v", "three", "x.1", "3..1", "3.1.2.4", "-1.0", "3.1.", "3.-1"} {
+		if got, err := ParseVersion(in); err == nil {
+			t.Errorf("ParseVersion(%q) = %+v, want an error", in, got)
+		}
+	}
+}

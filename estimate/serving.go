@@ -174,10 +174,15 @@ func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits i
 	if m.QuantMethod != "" && !tensorsQuantized(tensors) {
 		pre = strings.ToLower(m.QuantMethod)
 	}
-	quant := strings.ToLower(s.Quantize)
+	// The bits of a float linear weight, once for all tensors.
+	linBits, quantized := preQuantBits16(pre)
+	if !quantized {
+		linBits, quantized = onLoadQuantBits16(strings.ToLower(s.Quantize))
+	}
 	w := int64(tp)
 	kv := int64(m.KVHeadCount())
 	kvr := max(1, kv/w)
+	splitKV := kv > 0 && !m.IsMLA()
 	var total int64
 	for i, f := range tensorFacts(tensors) {
 		t := tensors[i]
@@ -189,17 +194,13 @@ func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits i
 			bits16 = computeBits * 16
 		}
 		linear := (f.kind == column || f.kind == row) && !f.bias && len(t.Shape) >= 2
-		if linear && t.DType.IsFloat() {
-			if b, ok := preQuantBits16(pre); ok {
-				bits16 = b
-			} else if b, ok := onLoadQuantBits16(quant); ok {
-				bits16 = b
-			}
+		if linear && quantized && t.DType.IsFloat() {
+			bits16 = linBits
 		}
 		elems := t.Elements()
 		switch f.kind {
 		case column:
-			if f.kvProj && kv > 0 && !m.IsMLA() {
+			if f.kvProj && splitKV {
 				elems = elems / kv * kvr
 			} else {
 				elems = ceilDiv64(elems, w)

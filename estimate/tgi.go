@@ -1476,6 +1476,10 @@ func gemma3PrefillExtra(m Model, p, maxS int, prof tgiProfile) Bytes {
 type weightPlan struct {
 	computeBits int    // bits of the float compute dtype (16 unless --dtype float32)
 	quantize    string // --quantize applied at load to float linears
+	// preBits and loadBits are a float linear's bits·16 for the
+	// checkpoint's quant_method (preQuantBits16) and for --quantize
+	// (onLoadQuantBits16), 0 for none.
+	preBits, loadBits int
 	layers      int
 	llamaFamily bool // served by flash_llama_modeling (no_fp8 on attention, first and last layers)
 }
@@ -1486,7 +1490,7 @@ type weightPlan struct {
 var llamaFamilyTypes = map[string]bool{"llama": true, "phi3": true, "granite": true, "baichuan": true}
 
 // shardBytes returns one tensor group's bytes on the most loaded shard.
-func (wp weightPlan) shardBytes(t Tensor, f nameFacts, ws, vocab int, preQuant string) int64 {
+func (wp weightPlan) shardBytes(t Tensor, f nameFacts, ws, vocab int) int64 {
 	kind := f.kind
 	bits16 := t.DType.Bits() * 16
 	n := t.N()
@@ -1497,10 +1501,10 @@ func (wp weightPlan) shardBytes(t Tensor, f nameFacts, ws, vocab int, preQuant s
 	var quantN int64
 	quantBits := 0
 	if linear && t.DType.IsFloat() {
-		if b, ok := preQuantBits16(preQuant); ok {
-			quantBits, quantN = b, n
-		} else if b, ok := onLoadQuantBits16(wp.quantize); ok {
-			quantBits, quantN = b, n
+		if wp.preBits > 0 {
+			quantBits, quantN = wp.preBits, n
+		} else if wp.loadBits > 0 {
+			quantBits, quantN = wp.loadBits, n
 			if wp.quantize == "fp8" && wp.llamaFamily {
 				if f.selfAttn {
 					quantN = 0
@@ -1551,10 +1555,10 @@ func (wp weightPlan) shardBytes(t Tensor, f nameFacts, ws, vocab int, preQuant s
 func weightsPerShard(m Model, tensors []Tensor, ws int, s Settings, computeBits int) Bytes {
 	wp := weightPlan{computeBits: computeBits, quantize: strings.ToLower(s.Quantize), layers: m.Layers,
 		llamaFamily: llamaFamilyTypes[m.Type]}
-	pre := ""
 	if m.QuantMethod != "" && !tensorsQuantized(tensors) {
-		pre = strings.ToLower(m.QuantMethod)
+		wp.preBits, _ = preQuantBits16(strings.ToLower(m.QuantMethod))
 	}
+	wp.loadBits, _ = onLoadQuantBits16(wp.quantize)
 	var total int64
 	hasHead := false
 	embed := -1
@@ -1570,7 +1574,7 @@ func weightsPerShard(m Model, tensors []Tensor, ws int, s Settings, computeBits 
 				embed = i
 			}
 		}
-		total += wp.shardBytes(tensors[i], f, ws, m.Vocab, pre)
+		total += wp.shardBytes(tensors[i], f, ws, m.Vocab)
 	}
 	if e := embed; !hasHead && e >= 0 && len(tensors[e].Shape) == 2 {
 		// Tied embeddings: the lm_head loads the embedding tensor again as a
@@ -1579,7 +1583,7 @@ func weightsPerShard(m Model, tensors []Tensor, ws int, s Settings, computeBits 
 		// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/utils/weights.py#L210-L266),
 		// split on the vocab when it divides.
 		head := Tensor{Name: "lm_head.weight", DType: tensors[e].DType, Shape: tensors[e].Shape}
-		total += wp.shardBytes(head, nameFacts{kind: lmHead, layer: -1}, ws, m.Vocab, pre)
+		total += wp.shardBytes(head, nameFacts{kind: lmHead, layer: -1}, ws, m.Vocab)
 	}
 	return Bytes(total)
 }
