@@ -1480,8 +1480,8 @@ type weightPlan struct {
 	// checkpoint's quant_method (preQuantBits16) and for --quantize
 	// (onLoadQuantBits16), 0 for none.
 	preBits, loadBits int
-	layers      int
-	llamaFamily bool // served by flash_llama_modeling (no_fp8 on attention, first and last layers)
+	layers            int
+	llamaFamily       bool // served by flash_llama_modeling (no_fp8 on attention, first and last layers)
 }
 
 // llamaFamilyTypes use flash_llama_modeling.py, whose on-the-fly fp8 skips
