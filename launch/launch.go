@@ -253,24 +253,42 @@ func quote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-// Starting is s with the limits of res that start: the start's own when it
-// fits, else the boundary's (the release's prefill it was found with); ok
-// is false when nothing starts.
-func Starting(s Spec, res estimate.Result) (Spec, bool) {
+// Starting is s with limits of res that start, written out and checked:
+// the start's own when it fits and still starts with every limit pinned on
+// the command line, else the boundary's, which the boundary search found
+// pinned; ok is false when neither starts. The check matters for TGI: when
+// it picks max_total_tokens itself its warm-up reserves KV for one-token
+// requests, so a pinned copy of its own choice (22,317 tokens for
+// Llama-3.1-8B on an L4) reserves full-length requests and does not start.
+// res is estimate.Run(m, hw, …, s.Settings).
+func Starting(s Spec, m estimate.Model, hw estimate.Hardware, res estimate.Result) (Spec, bool) {
 	st, b := res.Startup, res.Boundary
-	I, T, P := st.MaxInputTokens, st.MaxTotalTokens, st.MaxBatchPrefillTokens
-	if !st.Fits {
-		if b.MaxTotalTokens == 0 {
-			return s, false
-		}
-		I, T, P = b.MaxInputTokens, b.MaxTotalTokens, b.PrefillAtMaxTotal
-	}
 	s.Engine, s.Version, s.Shards = res.Engine.Name, res.Engine.Version, res.NumShard
-	switch s.Engine {
-	case "vllm", "sglang":
-		s.Settings.MaxModelLen = T
-	default:
-		s.Settings.MaxInputTokens, s.Settings.MaxTotalTokens, s.Settings.MaxBatchPrefillTokens = I, T, P
+	eng := estimate.Engine{Name: res.Engine.Name, Version: res.Engine.Version}
+	pinned := func(I, T, P int) (Spec, bool) {
+		c := s
+		switch c.Engine {
+		case "vllm", "sglang":
+			c.Settings.MaxModelLen = T
+		default:
+			c.Settings.MaxInputTokens, c.Settings.MaxTotalTokens, c.Settings.MaxBatchPrefillTokens = I, T, P
+		}
+		if c.Settings.MaxModelLen == s.Settings.MaxModelLen && c.Settings.MaxInputTokens == s.Settings.MaxInputTokens &&
+			c.Settings.MaxTotalTokens == s.Settings.MaxTotalTokens && c.Settings.MaxBatchPrefillTokens == s.Settings.MaxBatchPrefillTokens {
+			return c, st.Fits // nothing pinned that res did not start with
+		}
+		r, err := estimate.Run(m, hw, eng, c.Settings)
+		return c, err == nil && r.Startup.Fits
 	}
-	return s, true
+	if st.Fits {
+		if c, ok := pinned(st.MaxInputTokens, st.MaxTotalTokens, st.MaxBatchPrefillTokens); ok {
+			return c, true
+		}
+	}
+	if b.MaxTotalTokens > 0 {
+		if c, ok := pinned(b.MaxInputTokens, b.MaxTotalTokens, b.PrefillAtMaxTotal); ok {
+			return c, true
+		}
+	}
+	return s, false
 }

@@ -5,6 +5,9 @@ import (
 	"testing"
 
 	"github.com/vramcalc/vramcalc/estimate"
+	"github.com/vramcalc/vramcalc/gpus"
+	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/hfmeta/catalog"
 )
 
 func TestCommand(t *testing.T) {
@@ -42,5 +45,71 @@ func TestArgs(t *testing.T) {
 	got = Args(Spec{Engine: "vllm", Model: "my model", Settings: estimate.Settings{MaxModelLen: 8192}})
 	if want := []string{"my model", "--max-model-len", "8192"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("vllm args %q, want %q (one word each, unquoted)", got, want)
+	}
+}
+
+// TestStartingStarts: a launch line's limits, fed back to the estimate
+// exactly as written, start, for every catalog model and engine on one L4,
+// one H100 and eight H100s (a consistency check against estimate itself,
+// not an accuracy claim). TGI's own choice of max_total_tokens is not
+// written pinned: on one L4, Llama-3.1-8B starts with TGI's 22,317 tokens
+// when TGI picks them, but a pinned 22,317 makes the warm-up reserve KV for
+// full-length requests and fails, so the line carries the boundary's
+// 21,504 / 21,505 at the release's prefill of 8,049.
+func TestStartingStarts(t *testing.T) {
+	client := &hfmeta.Client{Offline: true}
+	var checked, written int
+	for _, id := range catalog.IDs() {
+		meta, err := client.FromCatalog(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, gpu := range []string{"L4", "H100"} {
+			sku, err := gpus.Lookup(gpu)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range []int{1, 8} {
+				hw := estimate.Hardware{GPU: sku.GPU, Count: n}
+				for _, e := range estimate.Engines() {
+					eng := estimate.Engine{Name: e.Name}
+					res, err := estimate.Run(meta.Model, hw, eng, estimate.Settings{})
+					if err != nil {
+						continue // e.g. heads that do not split over n
+					}
+					checked++
+					spec, ok := Starting(Spec{Model: id}, meta.Model, hw, res)
+					if !ok {
+						if res.Startup.Fits || res.Boundary.MaxTotalTokens > 0 {
+							t.Errorf("%s %s %d×%s: no launch line, though it starts (%v) or has a boundary (%d)", id, e.Name, n, gpu, res.Startup.Fits, res.Boundary.MaxTotalTokens)
+						}
+						continue
+					}
+					written++
+					again, err := estimate.Run(meta.Model, hw, estimate.Engine{Name: spec.Engine, Version: spec.Version}, spec.Settings)
+					if err != nil || !again.Startup.Fits {
+						t.Errorf("%s %s %d×%s: %s does not start: %v %s %s", id, e.Name, n, gpu, Command(spec), err, again.Startup.Failure, again.Startup.Message)
+					}
+				}
+			}
+		}
+	}
+	if checked < 300 || written < 200 {
+		t.Errorf("checked %d set-ups, %d with a launch line; want the whole catalog", checked, written)
+	}
+
+	meta, err := client.FromCatalog("meta-llama/Llama-3.1-8B-Instruct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	l4, _ := gpus.Lookup("L4")
+	hw := estimate.Hardware{GPU: l4.GPU, Count: 1}
+	res, err := estimate.Run(meta.Model, hw, estimate.Engine{}, estimate.Settings{})
+	if err != nil || !res.Startup.Fits || res.Startup.MaxTotalTokens != 22317 {
+		t.Fatalf("TGI's own start: %v, fits %v, T %d; want 22,317", err, res.Startup.Fits, res.Startup.MaxTotalTokens)
+	}
+	spec, ok := Starting(Spec{Model: meta.Model.ID}, meta.Model, hw, res)
+	if s := spec.Settings; !ok || s.MaxInputTokens != 21504 || s.MaxTotalTokens != 21505 || s.MaxBatchPrefillTokens != 8049 {
+		t.Errorf("Llama-3.1-8B on an L4: %v %d/%d/%d, want 21,504/21,505/8,049", ok, s.MaxInputTokens, s.MaxTotalTokens, s.MaxBatchPrefillTokens)
 	}
 }

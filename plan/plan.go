@@ -132,7 +132,7 @@ func (r Request) row(sku gpus.SKU, tp int, s estimate.Settings) Row {
 		row.Why = fmt.Sprintf("starts, but holds %d requests of %d tokens at once, not %d", row.Concurrency, r.Context, r.Concurrency)
 	}
 	spec := launch.Spec{Model: r.ModelRef, Local: r.Local, Settings: s, HubCache: r.HubCache}
-	if spec, ok := launch.Starting(spec, res); ok {
+	if spec, ok := launch.Starting(spec, r.Model, estimate.Hardware{GPU: sku.GPU, Count: tp}, res); ok {
 		row.Launch = launch.Command(spec)
 	}
 	return row

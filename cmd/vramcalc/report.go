@@ -126,7 +126,7 @@ func newReport(o estimateOptions, meta hfmeta.Meta, res estimate.Result, hubCach
 	if meta.Source == "local" {
 		spec.Model, spec.Local = meta.Location, true
 	}
-	if spec, ok := launch.Starting(spec, res); ok {
+	if spec, ok := launch.Starting(spec, meta.Model, o.hw.Hardware, res); ok {
 		r.LaunchCommand = launch.Command(spec)
 	}
 	return r
