@@ -148,19 +148,10 @@ func validate(m Model, hw Hardware, e EngineInfo, s Settings) error {
 	}
 	// Names are resolved only for a value that is wrong: this runs on every
 	// estimate. A field name is resolved in the engine's own words.
-	for _, f := range [...]struct {
-		name string
-		v    int
-	}{
-		{"--max-input-tokens", s.MaxInputTokens}, {"--max-total-tokens", s.MaxTotalTokens},
-		{"--max-batch-prefill-tokens", s.MaxBatchPrefillTokens}, {"--max-batch-size", s.MaxBatchSize},
-		{"NumShard", s.NumShard}, {"--speculate", s.Speculate},
-		{"--input-tokens", s.RequestInputTokens}, {"--output-tokens", s.RequestOutputTokens},
-		{"MaxModelLen", s.MaxModelLen}, {"--max-num-batched-tokens", s.MaxNumBatchedTokens},
-		{"MaxNumSeqs", s.MaxNumSeqs}, {"BlockSize", s.BlockSize},
-		{"--chunked-prefill-size", s.ChunkedPrefillSize}, {"--max-total-tokens", s.SGLangMaxTotalTokens},
-	} {
-		if f.v < 0 {
+	var lims [14]namedLimit
+	s.limits(&lims)
+	for i := range lims {
+		if f := &lims[i]; f.v < 0 {
 			limit(flagName(e.Name, f.name), f.v)
 		}
 	}
@@ -180,4 +171,28 @@ func validate(m Model, hw Hardware, e EngineInfo, s Settings) error {
 		return fmt.Errorf("%w: %s", ErrInvalid, strings.Join(bad, "; "))
 	}
 	return nil
+}
+
+// namedLimit is one limit of Settings with its flag (or field) name.
+type namedLimit struct {
+	name string
+	v    int
+}
+
+// limits fills l with the limits validate checks, each under its flag or field name.
+func (s *Settings) limits(l *[14]namedLimit) {
+	l[0] = namedLimit{"--max-input-tokens", s.MaxInputTokens}
+	l[1] = namedLimit{"--max-total-tokens", s.MaxTotalTokens}
+	l[2] = namedLimit{"--max-batch-prefill-tokens", s.MaxBatchPrefillTokens}
+	l[3] = namedLimit{"--max-batch-size", s.MaxBatchSize}
+	l[4] = namedLimit{"NumShard", s.NumShard}
+	l[5] = namedLimit{"--speculate", s.Speculate}
+	l[6] = namedLimit{"--input-tokens", s.RequestInputTokens}
+	l[7] = namedLimit{"--output-tokens", s.RequestOutputTokens}
+	l[8] = namedLimit{"MaxModelLen", s.MaxModelLen}
+	l[9] = namedLimit{"--max-num-batched-tokens", s.MaxNumBatchedTokens}
+	l[10] = namedLimit{"MaxNumSeqs", s.MaxNumSeqs}
+	l[11] = namedLimit{"BlockSize", s.BlockSize}
+	l[12] = namedLimit{"--chunked-prefill-size", s.ChunkedPrefillSize}
+	l[13] = namedLimit{"--max-total-tokens", s.SGLangMaxTotalTokens}
 }

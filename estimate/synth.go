@@ -160,15 +160,21 @@ func (s *synth) embedAndHead(prefix, head string, finalNormBias bool) {
 //     mlp.shared_expert.* (width SharedExperts × expert width) and
 //     mlp.shared_expert_gate [1, hidden].
 func (s *synth) llamaLike() {
-	m := s.m
 	p, head := s.prefixes()
-	L, H := m.Layers, m.Hidden
-	hd, nh, kv := m.HeadSize(), m.Heads, m.KVHeadCount()
 	lp := p + "layers.*."
 
-	s.add(p+"embed_tokens.weight", 1, m.Vocab, H)
+	s.add(p+"embed_tokens.weight", 1, s.m.Vocab, s.m.Hidden)
+	s.llamaAttention(lp)
+	s.llamaNorms(lp)
+	s.llamaMLP(lp)
+	s.embedAndHead(p, head, false)
+}
 
-	// Attention.
+// llamaAttention appends llamaLike's attention projections, biases and q/k norms under lp.
+func (s *synth) llamaAttention(lp string) {
+	m := &s.m
+	L, H := m.Layers, m.Hidden
+	hd, nh, kv := m.HeadSize(), m.Heads, m.KVHeadCount()
 	if m.Type == "phi3" {
 		s.linear(lp+"self_attn.qkv_proj", L, (nh+2*kv)*hd, H, true)
 	} else {
@@ -187,17 +193,24 @@ func (s *synth) llamaLike() {
 		s.add(lp+"self_attn.q_norm.weight", L, hd)
 		s.add(lp+"self_attn.k_norm.weight", L, hd)
 	}
+}
 
-	// Norms.
+// llamaNorms appends llamaLike's per-layer RMSNorm weights under lp.
+func (s *synth) llamaNorms(lp string) {
+	L, H := s.m.Layers, s.m.Hidden
 	s.add(lp+"input_layernorm.weight", L, H)
 	s.add(lp+"post_attention_layernorm.weight", L, H)
-	switch m.Type {
+	switch s.m.Type {
 	case "gemma2", "gemma3", "gemma3_text":
 		s.add(lp+"pre_feedforward_layernorm.weight", L, H)
 		s.add(lp+"post_feedforward_layernorm.weight", L, H)
 	}
+}
 
-	// MLP.
+// llamaMLP appends llamaLike's gated MLP of dense layers and router and experts of sparse ones under lp.
+func (s *synth) llamaMLP(lp string) {
+	m := &s.m
+	L, H := m.Layers, m.Hidden
 	dense, sparse := L, 0
 	if m.IsMoE() {
 		dense = min(max(m.DenseLayers, 0), L)
@@ -229,8 +242,6 @@ func (s *synth) llamaLike() {
 			}
 		}
 	}
-
-	s.embedAndHead(p, head, false)
 }
 
 // deepseek covers DeepSeek-V2/V3 (multi-head latent attention, MoE after

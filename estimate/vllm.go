@@ -452,7 +452,27 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 		}
 	}
 	r.perToken = servingKVBytesPerToken(m, tp, kvElt)
-	r.mpe = m.MaxPositions
+	r.resolveLimits()
+	r.vocabPad = int64(padVocab(m.Vocab))
+	r.sms = gpuSMs(hw.GPU.Name)
+
+	tensors := m.checkpointTensors()
+	r.weights = servingWeights(m, tensors, tp, s, int(elt*8))
+	r.ctx = vllmCUDAContextBytes
+	if tp > 1 {
+		r.comm = vllmCommBytes(p, hw.GPU)
+	}
+	r.cublas = cublasWorkspace(hw.GPU)
+	r.graphs = r.cudaGraphBytes()
+	r.setupHybrid()
+	r.warnUnmodelled()
+	return r, nil
+}
+
+// resolveLimits fills the derived and resolved max_model_len, max_num_seqs and max_num_batched_tokens.
+func (r *vllmRun) resolveLimits() {
+	s := &r.s
+	r.mpe = r.m.MaxPositions
 	r.mml = s.MaxModelLen
 	if r.mml == 0 {
 		r.mml = s.MaxTotalTokens
@@ -475,19 +495,12 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	}
 	r.userMNBT = r.mnbt > 0
 	r.resolveBatchDefaults()
-	r.vocabPad = int64(padVocab(m.Vocab))
-	r.sms = gpuSMs(hw.GPU.Name)
+}
 
-	tensors := m.checkpointTensors()
-	r.weights = servingWeights(m, tensors, tp, s, int(elt*8))
-	r.ctx = vllmCUDAContextBytes
-	if tp > 1 {
-		r.comm = vllmCommBytes(p, hw.GPU)
-	}
-	r.cublas = cublasWorkspace(hw.GPU)
-	r.graphs = r.cudaGraphBytes()
-	r.setupHybrid()
-	if m.Vision {
+// warnUnmodelled warns about what the start does that is assumed or not modelled.
+func (r *vllmRun) warnUnmodelled() {
+	p := &r.prof
+	if r.m.Vision {
 		r.warn("vLLM also profiles the vision encoder at its largest input; it is not modelled, so the KV budget is overestimated")
 	}
 	if p.v.AtLeast(0, 11, 0) && !p.v.AtLeast(0, 11, 1) {
@@ -496,10 +509,9 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	if p.sampler == samplerFlashInfer {
 		r.warn("vLLM %s uses the FlashInfer top-k/top-p sampler when FlashInfer is installed (assumed); without it the profile's sampler peak is ~2.7× larger", p.v)
 	}
-	if tp > 1 {
-		r.warn("non-torch memory at TP %d (NCCL and all-reduce buffers) depends on the interconnect; %s per GPU assumed", tp, r.comm)
+	if r.tp > 1 {
+		r.warn("non-torch memory at TP %d (NCCL and all-reduce buffers) depends on the interconnect; %s per GPU assumed", r.tp, r.comm)
 	}
-	return r, nil
 }
 
 // resolveBatchDefaults fills max_num_seqs and (V1) max_num_batched_tokens.
@@ -948,9 +960,11 @@ func (r *vllmRun) slack(st *vllmStart) float64 {
 	return s
 }
 
-// check applies the engine's start-up checks to st.
+// check applies the engine's start-up checks to st: the argument checks,
+// then the memory checks (checkMemory) and the one-request check
+// (checkMaxModelLen).
 func (r *vllmRun) check(st *vllmStart) {
-	p := r.prof
+	p := &r.prof
 	st.slack = r.slack(st)
 	switch {
 	case r.mpe > 0 && st.mml > r.mpe:
@@ -976,6 +990,15 @@ func (r *vllmRun) check(st *vllmStart) {
 		}
 		return
 	}
+	if r.checkMemory(st) || !p.kvCheck {
+		return
+	}
+	r.checkMaxModelLen(st)
+}
+
+// checkMemory applies the checks on loading, free memory, the profile's peak and the KV budget; it reports whether one failed.
+func (r *vllmRun) checkMemory(st *vllmStart) bool {
+	p := &r.prof
 	free := r.total - r.ctx
 	if p.v1 && p.v.AtLeast(0, 11, 0) {
 		free -= r.comm
@@ -985,7 +1008,7 @@ func (r *vllmRun) check(st *vllmStart) {
 		if !r.quiet {
 			st.msg = fmt.Sprintf("torch.OutOfMemoryError: CUDA out of memory while loading the weights (%s per GPU on a %s card)", r.weights, r.total)
 		}
-		return
+		return true
 	}
 	if p.freeCheck && r.gmu*float64(r.total) > float64(free) {
 		st.fail = FailureGPUMemoryUtilization
@@ -993,7 +1016,7 @@ func (r *vllmRun) check(st *vllmStart) {
 			st.msg = fmt.Sprintf("Free memory on device (%.2f/%.2f GiB) on startup is less than desired GPU memory utilization (%g, %.2f GiB). Decrease GPU memory utilization or reduce GPU memory used by other processes.",
 				free.GiBs(), r.total.GiBs(), r.gmu, r.gmu*r.total.GiBs())
 		}
-		return
+		return true
 	}
 	if st.usedAtPeak > r.total {
 		st.fail = FailureWarmupOOM
@@ -1001,19 +1024,21 @@ func (r *vllmRun) check(st *vllmStart) {
 			rows := min(r.seqs, st.mnbt)
 			st.msg = fmt.Sprintf("CUDA out of memory occurred when warming up sampler with %d dummy requests. Please try lowering `max_num_seqs` or `gpu_memory_utilization` when initializing the engine.", rows)
 		}
-		return
+		return true
 	}
 	if st.avail <= 0 || st.numBlocks <= 0 {
 		st.fail = FailureNoKVMemory
 		if !r.quiet {
 			st.msg = "No available memory for the cache blocks. Try increasing `gpu_memory_utilization` when initializing the engine."
 		}
-		return
+		return true
 	}
-	if !p.kvCheck {
-		return
-	}
-	if p.v1 {
+	return false
+}
+
+// checkMaxModelLen applies the check that one request of max_model_len fits the KV cache.
+func (r *vllmRun) checkMaxModelLen(st *vllmStart) {
+	if r.prof.v1 {
 		if st.needed > st.avail {
 			st.fail = FailureMaxModelLen
 			if !r.quiet {
@@ -1156,6 +1181,8 @@ func (r *vllmRun) boundaryMNBT(mml int) int {
 	return n
 }
 
+// result is the estimate for the resolved settings: the start at them, its
+// per-GPU breakdown and the boundary.
 func (r *vllmRun) result(eng Engine) Result {
 	res := Result{
 		Engine:          eng,
@@ -1176,6 +1203,19 @@ func (r *vllmRun) result(eng Engine) Result {
 	if !r.prof.v1 {
 		res.Chunking = st.chunked
 	}
+	res.Startup = r.startup(&st)
+	res.PerGPU = r.perGPU(&st)
+	res.Boundary = r.boundary(res.Startup.Fits)
+	res.Assumptions = append(res.Assumptions, fmt.Sprintf("the boundary is the largest --max-model-len that starts with --max-num-batched-tokens %d; one request's input plus output may use all of it", res.Boundary.PrefillAtMaxTotal))
+	if r.prof.graphsInBudget && !r.s.EnforceEager {
+		r.warn("vLLM %s subtracts its CUDA-graph memory estimate from the budget; the estimate here (%s) is derived, not vLLM's own profiling", r.prof.v, r.graphs)
+	}
+	res.Warnings = r.warnings
+	return res
+}
+
+// startup is the Startup of the checked start st, with its log lines and capacity.
+func (r *vllmRun) startup(st *vllmStart) Startup {
 	up := Startup{
 		MaxInputTokens:        r.mml - 1,
 		MaxTotalTokens:        r.mml,
@@ -1189,7 +1229,7 @@ func (r *vllmRun) result(eng Engine) Result {
 		Message:               st.msg,
 	}
 	if st.fail == "" || st.fail == FailureMaxModelLen {
-		up.LogLines = r.logLines(st)
+		up.LogLines = r.logLines(*st)
 	}
 	if st.numBlocks > 0 && (st.fail == "" || st.fail == FailureMaxModelLen) {
 		up.MaxBatchTotalTokens = st.tokens
@@ -1200,7 +1240,11 @@ func (r *vllmRun) result(eng Engine) Result {
 			up.MaxConcurrentRequests = int(st.numBlocks / per)
 		}
 	}
-	res.Startup = up
+	return up
+}
+
+// perGPU is the per-GPU memory breakdown of the checked start st.
+func (r *vllmRun) perGPU(st *vllmStart) Breakdown {
 	b := Breakdown{Weights: r.weights, CUDAContext: r.ctx, NCCL: r.comm, Other: r.prof.nonTorch, ActivationPeak: st.act}
 	if st.avail > 0 && (st.fail == "" || st.fail == FailureMaxModelLen) {
 		b.KVCache = st.avail
@@ -1209,8 +1253,11 @@ func (r *vllmRun) result(eng Engine) Result {
 		b.CUDAGraphs = r.graphs
 	}
 	b.Reserve = b.unallocated(r.total)
-	res.PerGPU = b
+	return b
+}
 
+// boundary is the result's Boundary, searched quietly; fits is whether the resolved start fits.
+func (r *vllmRun) boundary(fits bool) Boundary {
 	r.quiet = true
 	bm, lim, bst := r.boundaryMML()
 	bd := Boundary{MaxTotalTokens: bm, LimitedBy: lim}
@@ -1223,18 +1270,12 @@ func (r *vllmRun) result(eng Engine) Result {
 		}
 	}
 	pm := r.mml
-	if !up.Fits && bm > 0 {
+	if !fits && bm > 0 {
 		pm = bm
 	}
 	bd.MaxBatchPrefillTokens = r.boundaryMNBT(pm)
 	r.quiet = false
-	res.Boundary = bd
-	res.Assumptions = append(res.Assumptions, fmt.Sprintf("the boundary is the largest --max-model-len that starts with --max-num-batched-tokens %d; one request's input plus output may use all of it", bd.PrefillAtMaxTotal))
-	if r.prof.graphsInBudget && !r.s.EnforceEager {
-		r.warn("vLLM %s subtracts its CUDA-graph memory estimate from the budget; the estimate here (%s) is derived, not vLLM's own profiling", r.prof.v, r.graphs)
-	}
-	res.Warnings = r.warnings
-	return res
+	return bd
 }
 
 // nextPow2 is the smallest power of two ≥ n (1 for n ≤ 1), as Triton's
