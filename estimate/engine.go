@@ -156,8 +156,11 @@ func ParseVersion(s string) (Version, error) {
 	if t != "" && (t[0] == 'v' || t[0] == 'V') {
 		t = t[1:]
 	}
-	if i := strings.IndexAny(t, " -+("); i >= 0 {
-		t = t[:i]
+	for i := 0; i < len(t); i++ {
+		if c := t[i]; c == ' ' || c == '-' || c == '+' || c == '(' {
+			t = t[:i]
+			break
+		}
 	}
 	v := Version{Minor: 99, Patch: 99}
 	for i := 0; ; i++ {

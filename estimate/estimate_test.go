@@ -546,3 +546,18 @@ func TestParseVersionForms(t *testing.T) {
 		}
 	}
 }
+
+func TestContainsFold(t *testing.T) {
+	for _, c := range []struct {
+		s, sub string
+		want   bool
+	}{
+		{"NVIDIA H100 80GB HBM3", "h100", true}, {"NVIDIA H100 PCIe", "pcie", true}, {"NVIDIA H100 NVL", "nvl", true},
+		{"NVIDIA L4", "l40", false}, {"NVIDIA L40S", "l40", true}, {"NVIDIA A100-SXM4-80GB", "a10g", false},
+		{"", "a", false}, {"a", "", true},
+	} {
+		if got := containsFold(c.s, c.sub); got != c.want {
+			t.Errorf("containsFold(%q, %q) = %v", c.s, c.sub, got)
+		}
+	}
+}

@@ -65,11 +65,22 @@ func padVocab(v int) int { return (v + 63) / 64 * 64 }
 // nvlsBoard reports an NVSwitch Hopper (or later) board, where NCCL sets up
 // NVLink SHARP buffers: SXM H100/H200/B200, not PCIe or NVL cards.
 func nvlsBoard(g GPU) bool {
-	n := strings.ToLower(g.Name)
-	if strings.Contains(n, "pcie") || strings.Contains(n, "nvl") {
+	n := g.Name
+	if containsFold(n, "pcie") || containsFold(n, "nvl") {
 		return false
 	}
-	return g.ComputeCapability >= 90 || strings.Contains(n, "h100") || strings.Contains(n, "h200") || strings.Contains(n, "b200")
+	return g.ComputeCapability >= 90 || containsFold(n, "h100") || containsFold(n, "h200") || containsFold(n, "b200")
+}
+
+// containsFold reports whether s contains the lower-case ASCII sub in any
+// case (GPU names, without the allocation of strings.ToLower).
+func containsFold(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
 }
 
 // servingForwardBytes is the activation peak of one forward over n tokens on one
@@ -122,23 +133,25 @@ func requestShape(s Settings, mml int) int {
 	return mml
 }
 
+// commas writes n with thousands separators, as vLLM's logs do (12,345).
 func commas(n int) string {
-	s := strconv.Itoa(n)
-	neg := strings.HasPrefix(s, "-")
+	var buf [32]byte
+	d := strconv.AppendInt(buf[:0], int64(n), 10)
+	neg := d[0] == '-'
 	if neg {
-		s = s[1:]
+		d = d[1:]
 	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
+	out := make([]byte, 0, len(d)+len(d)/3+1)
+	if neg {
+		out = append(out, '-')
+	}
+	for i, c := range d {
+		if i > 0 && (len(d)-i)%3 == 0 {
+			out = append(out, ',')
 		}
-		b.WriteRune(c)
+		out = append(out, c)
 	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
+	return string(out)
 }
 
 // servingWeights is the most loaded rank's parameter bytes under vLLM's and

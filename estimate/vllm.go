@@ -3,6 +3,7 @@ package estimate
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -327,8 +328,14 @@ func parseVLLMVersion(e EngineInfo, s string) (Version, bool, error) {
 		i++
 	}
 	num, rest := strings.Trim(t[:i], "."), t[i:]
-	if parts := strings.Split(num, "."); len(parts) > 3 {
-		num = strings.Join(parts[:3], ".")
+	// "0.10.1.1": the fourth part is a post release of the third.
+	for j, dots := 0, 0; j < len(num); j++ {
+		if num[j] == '.' {
+			if dots++; dots == 3 {
+				num = num[:j]
+				break
+			}
+		}
 	}
 	v, err := parseRelease(e, num)
 	if err != nil {
@@ -392,6 +399,10 @@ type vllmRun struct {
 	quiet     bool
 	warnings  []string
 }
+
+// note adds a warning written out already (fmt costs more than the rest
+// of a short warning's path).
+func (r *vllmRun) note(s string) { r.warnings = append(r.warnings, s) }
 
 func (r *vllmRun) warn(format string, a ...any) {
 	if len(a) == 0 {
@@ -507,10 +518,10 @@ func (r *vllmRun) warnUnmodelled() {
 		r.warn("vLLM %s's source takes the FlashInfer top-k/top-p sampler when FlashInfer is installed, but measured v0.11.0 starts show the sort path's peak, which is assumed; if yours logs \"Using FlashInfer for top-p & top-k sampling.\" the KV cache is larger", p.v)
 	}
 	if p.sampler == samplerFlashInfer {
-		r.warn("vLLM %s uses the FlashInfer top-k/top-p sampler when FlashInfer is installed (assumed); without it the profile's sampler peak is ~2.7× larger", p.v)
+		r.note("vLLM " + p.v.String() + " uses the FlashInfer top-k/top-p sampler when FlashInfer is installed (assumed); without it the profile's sampler peak is ~2.7× larger")
 	}
 	if r.tp > 1 {
-		r.warn("non-torch memory at TP %d (NCCL and all-reduce buffers) depends on the interconnect; %s per GPU assumed", r.tp, r.comm)
+		r.note("non-torch memory at TP " + strconv.Itoa(r.tp) + " (NCCL and all-reduce buffers) depends on the interconnect; " + r.comm.String() + " per GPU assumed")
 	}
 }
 
@@ -524,9 +535,9 @@ func (r *vllmRun) resolveBatchDefaults() {
 		return
 	}
 	big := false
-	name := strings.ToLower(r.hw.GPU.Name)
+	name := r.hw.GPU.Name
 	if p.nameBatchDefaults {
-		big = strings.Contains(name, "h100") || strings.Contains(name, "h200")
+		big = containsFold(name, "h100") || containsFold(name, "h200")
 	} else {
 		// EngineArgs.get_batch_defaults: device total ≥ 70 GiB and, from
 		// v0.9.0, not an A100 (PR #17885,
@@ -536,7 +547,7 @@ func (r *vllmRun) resolveBatchDefaults() {
 		if mem == 0 {
 			mem = r.total
 		}
-		big = mem >= 70*GiB && !(p.a100Excluded && strings.Contains(name, "a100"))
+		big = mem >= 70*GiB && !(p.a100Excluded && containsFold(name, "a100"))
 	}
 	seqs, serve, offline := 256, 2048, 8192
 	if big {
@@ -642,14 +653,13 @@ func vllmAttention(m Model, hw Hardware, p vllmProfile) (string, int) {
 // gpuSMs is the streaming-multiprocessor count of common cards (for the
 // Triton sampler's per-program buffer); 132 when unknown.
 func gpuSMs(name string) int {
-	n := strings.ToLower(name)
 	for _, c := range []struct {
 		key string
 		sms int
 	}{{"h100 pcie", 114}, {"h100 nvl", 132}, {"h100", 132}, {"h200", 132}, {"h20", 78}, {"b200", 148},
 		{"a100", 108}, {"a800", 108}, {"l40", 142}, {"a6000", 84}, {"a40", 84}, {"a10g", 80}, {"a10", 72},
 		{"l4", 58}, {"4090", 128}, {"3090", 82}, {"t4", 40}, {"v100", 80}} {
-		if strings.Contains(n, c.key) {
+		if containsFold(name, c.key) {
 			return c.sms
 		}
 	}
@@ -1097,35 +1107,34 @@ func (r *vllmRun) concurrency(st vllmStart, n int) float64 {
 
 // logLines renders the lines the release prints about sizing.
 func (r *vllmRun) logLines(st vllmStart) []string {
-	p := r.prof
-	lines := []string{fmt.Sprintf("Model loading took %.4f GiB", r.weights.GiBs())}
+	p := &r.prof
+	lines := make([]string, 0, 6)
+	lines = append(lines, "Model loading took "+strconv.FormatFloat(r.weights.GiBs(), 'f', 4, 64)+" GiB")
 	if !p.v1 && p.budget == budgetProfiling && p.v.AtLeast(0, 7, 0) {
-		lines = append(lines, fmt.Sprintf("the current vLLM instance can use total_gpu_memory (%.2fGiB) x gpu_memory_utilization (%.2f) = %.2fGiB", r.total.GiBs(), r.gmu, r.gmu*r.total.GiBs()),
-			fmt.Sprintf("model weights take %.2fGiB; non_torch_memory takes %.2fGiB; PyTorch activation peak memory takes %.2fGiB; the rest of the memory reserved for KV Cache is %.2fGiB.",
-				r.weights.GiBs(), r.charged().GiBs(), st.act.GiBs(), st.avail.GiBs()))
+		lines = append(lines, "the current vLLM instance can use total_gpu_memory ("+fixed2(r.total.GiBs())+"GiB) x gpu_memory_utilization ("+fixed2(r.gmu)+") = "+fixed2(r.gmu*r.total.GiBs())+"GiB",
+			"model weights take "+fixed2(r.weights.GiBs())+"GiB; non_torch_memory takes "+fixed2(r.charged().GiBs())+"GiB; PyTorch activation peak memory takes "+fixed2(st.act.GiBs())+"GiB; the rest of the memory reserved for KV Cache is "+fixed2(st.avail.GiBs())+"GiB.")
 	}
 	if p.logAvailable {
-		lines = append(lines, fmt.Sprintf("Available KV cache memory: %.2f GiB", st.avail.GiBs()))
+		lines = append(lines, "Available KV cache memory: "+fixed2(st.avail.GiBs())+" GiB")
 	}
 	if st.numBlocks <= 0 {
 		return lines
 	}
-	conc := r.concurrency(st, st.mml)
 	switch {
 	case !p.v1:
 		cpu := int64(4*GiB) / (int64(r.bs) * int64(r.perToken))
-		lines = append(lines, fmt.Sprintf("# GPU blocks: %d, # CPU blocks: %d", st.numBlocks, cpu))
+		lines = append(lines, "# GPU blocks: "+strconv.FormatInt(st.numBlocks, 10)+", # CPU blocks: "+strconv.FormatInt(cpu, 10))
 		if p.v.AtLeast(0, 6, 3) {
-			lines = append(lines, fmt.Sprintf("Maximum concurrency for %d tokens per request: %.2fx", st.mml, float64(st.tokens)/float64(st.mml)))
+			lines = append(lines, "Maximum concurrency for "+strconv.Itoa(st.mml)+" tokens per request: "+fixed2(float64(st.tokens)/float64(st.mml))+"x")
 		}
 	case p.logTokens:
-		lines = append(lines, fmt.Sprintf("GPU KV cache size: %s tokens", commas(st.tokens)),
-			fmt.Sprintf("Maximum concurrency for %s tokens per request: %.2fx", commas(st.mml), conc))
+		lines = append(lines, "GPU KV cache size: "+commas(st.tokens)+" tokens",
+			"Maximum concurrency for "+commas(st.mml)+" tokens per request: "+fixed2(r.concurrency(st, st.mml))+"x")
 	default:
-		lines = append(lines, fmt.Sprintf("# GPU blocks: %d", st.numBlocks))
+		lines = append(lines, "# GPU blocks: "+strconv.FormatInt(st.numBlocks, 10))
 	}
 	if p.graphsInBudget && !r.s.EnforceEager {
-		lines = append(lines, fmt.Sprintf("Estimated CUDA graph memory: %.2f GiB total", r.graphs.GiBs()))
+		lines = append(lines, "Estimated CUDA graph memory: "+fixed2(r.graphs.GiBs())+" GiB total")
 	}
 	return lines
 }
@@ -1206,7 +1215,7 @@ func (r *vllmRun) result(eng Engine) Result {
 	res.Startup = r.startup(&st)
 	res.PerGPU = r.perGPU(&st)
 	res.Boundary = r.boundary(res.Startup.Fits)
-	res.Assumptions = append(res.Assumptions, fmt.Sprintf("the boundary is the largest --max-model-len that starts with --max-num-batched-tokens %d; one request's input plus output may use all of it", res.Boundary.PrefillAtMaxTotal))
+	res.Assumptions = append(res.Assumptions, "the boundary is the largest --max-model-len that starts with --max-num-batched-tokens "+strconv.Itoa(res.Boundary.PrefillAtMaxTotal)+"; one request's input plus output may use all of it")
 	if r.prof.graphsInBudget && !r.s.EnforceEager {
 		r.warn("vLLM %s subtracts its CUDA-graph memory estimate from the budget; the estimate here (%s) is derived, not vLLM's own profiling", r.prof.v, r.graphs)
 	}
