@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # estimate.Run calls per second on one core for every catalog model and
 # engine (BenchmarkRunCatalog: each model on the fewest H200s of 1, 2, 4, 8
-# that every engine accepts with the weights at most 60% of a card, so
-# DeepSeek-V3/R1 on 8), as a markdown table for the README.
+# that the engine accepts with the weights at most 60% of a card, else the
+# most it accepts; DeepSeek-V3/R1 on 8), as a markdown table for the README.
 #
 #   bench/catalog.sh [COUNT] [BENCHTIME]   # defaults 3 and 0.3s
 #

@@ -10,30 +10,32 @@ import (
 	"github.com/vramcalc/vramcalc/hfmeta/catalog"
 )
 
-// catalogSetup is the hardware a catalog model is benchmarked on: H200s,
-// the fewest of 1, 2, 4 and 8 that every engine accepts and on which the
-// weights take at most 60% of each card, as one would deploy it
-// (DeepSeek-V3/R1 on 8).
-func catalogSetup(tb testing.TB, m estimate.Model) estimate.Hardware {
+// catalogSetup is the hardware a catalog model is benchmarked on with an
+// engine: H200s, the fewest of 1, 2, 4 and 8 that the engine accepts and on
+// which the weights take at most 60% of each card, as one would deploy it
+// (DeepSeek-V3/R1 on 8), else the most it accepts (Qwen3-235B-A22B on 4
+// for TGI, whose 4 KV heads do not split over 8); ok is false when the
+// engine accepts none.
+func catalogSetup(tb testing.TB, m estimate.Model, eng estimate.Engine) (hw estimate.Hardware, ok bool) {
 	sku, err := gpus.Lookup("H200")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	for _, n := range []int{1, 2, 4, 8} {
-		hw := estimate.Hardware{GPU: sku.GPU, Count: n}
-		ok := true
-		for _, e := range estimate.Engines() {
-			res, err := estimate.Run(m, hw, estimate.Engine{Name: e.Name}, estimate.Settings{})
-			if err != nil || res.PerGPU.Weights > sku.GPU.TotalBytes*6/10 {
-				ok = false
-				break
-			}
+		try := estimate.Hardware{GPU: sku.GPU, Count: n}
+		res, err := estimate.Run(m, try, eng, estimate.Settings{})
+		if errors.Is(err, estimate.ErrInvalid) {
+			continue // e.g. heads that do not split over n for this engine
 		}
-		if ok {
-			return hw
+		if err != nil {
+			tb.Fatal(err)
+		}
+		hw, ok = try, true
+		if res.PerGPU.Weights <= sku.GPU.TotalBytes*6/10 {
+			break
 		}
 	}
-	return estimate.Hardware{GPU: sku.GPU, Count: 8}
+	return hw, ok
 }
 
 // BenchmarkRunCatalog is one estimate.Run (startup, boundary searches,
@@ -46,14 +48,11 @@ func BenchmarkRunCatalog(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		hw := catalogSetup(b, meta.Model)
 		for _, e := range estimate.Engines() {
 			eng := estimate.Engine{Name: e.Name}
-			if _, err := estimate.Run(meta.Model, hw, eng, estimate.Settings{}); err != nil {
-				if errors.Is(err, estimate.ErrInvalid) {
-					continue // e.g. heads that do not split over hw.Count for this engine
-				}
-				b.Fatal(err)
+			hw, ok := catalogSetup(b, meta.Model, eng)
+			if !ok {
+				b.Fatalf("%s: %s accepts no H200 count", en.ID, e.Name)
 			}
 			b.Run(e.Name+"/"+en.ID, func(b *testing.B) {
 				for b.Loop() {
