@@ -137,3 +137,27 @@ func firstDiff(want, got string) string {
 	}
 	return ""
 }
+
+// TestCommandsAndHelp: an unknown command is a usage error (exit 2) naming
+// the closest command, and `help NAME` shows the built command's flags,
+// as `NAME --help` does, although commands are built only when they run.
+func TestCommandsAndHelp(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		code int
+		out  string // in stdout
+		err  string // stderr, whole
+	}{
+		{[]string{"estimat", "x"}, cmdutil.ExitUsage, "", "vramcalc: error: no command \"estimat\"\nvramcalc: hint: did you mean estimate? (run `vramcalc --help` for the commands)\n"},
+		{[]string{"help", "nosuch"}, cmdutil.ExitUsage, "", "vramcalc: error: no command \"nosuch\"\nvramcalc: hint: run `vramcalc --help` for the commands\n"},
+		{[]string{"help", "estimate"}, cmdutil.ExitOK, "--max-batch-prefill-tokens", ""},
+		{[]string{"estimate", "--help"}, cmdutil.ExitOK, "--max-batch-prefill-tokens", ""},
+		{[]string{"help", "plan"}, cmdutil.ExitOK, "--concurrency", ""},
+		{[]string{"help", "version"}, cmdutil.ExitOK, "vramcalc version - ", ""},
+	} {
+		out, errOut, code := cmdtest.Run(t, newApp, c.args...)
+		if code != c.code || !strings.Contains(out, c.out) || errOut != c.err {
+			t.Errorf("vramcalc %s: exit %d, stdout %.200q, stderr %q; want exit %d, %q in stdout, stderr %q", strings.Join(c.args, " "), code, out, errOut, c.code, c.out, c.err)
+		}
+	}
+}

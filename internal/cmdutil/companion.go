@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"sync"
 	"syscall"
 
 	"github.com/urfave/cli/v3"
@@ -125,25 +126,61 @@ func run(ctx context.Context, root func(Env) *cli.Command, options []func(*Env))
 // sets up (and renders the help text of) every flag of every command
 // before it runs one, which is most of a short process's time, so vramcalc
 // lists its commands by name and usage and builds the one asked for.
-// `vramcalc estimate --help` reaches the built command's own help.
+// `vramcalc estimate --help` and `vramcalc help estimate` reach the built
+// command's own help.
 func Deferred(name, usage string, build func() *cli.Command) *cli.Command {
 	return &cli.Command{
 		Name:            name,
 		Usage:           usage,
 		ArgsUsage:       "[arguments]",
 		SkipFlagParsing: true,
+		Metadata:        map[string]any{deferredBuild: build},
 		Action: func(ctx context.Context, c *cli.Command) error {
-			root := c.Root()
-			one := &cli.Command{Name: root.Name, Usage: root.Usage, Writer: root.Writer, ErrWriter: root.ErrWriter,
-				ExitErrHandler: func(context.Context, *cli.Command, error) {}, Suggest: true, Commands: []*cli.Command{build()}}
-			walkUsage(one)
-			// A context without the running command in its values, so that
-			// one is a root of its own (urfave/cli parents a command to the
-			// one in its context), cancelled with ctx.
-			fresh, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			defer context.AfterFunc(ctx, cancel)()
-			return one.Run(fresh, append([]string{root.Name, name}, c.Args().Slice()...))
+			return runBuilt(ctx, c.Root(), name, build, c.Args().Slice())
 		},
 	}
+}
+
+// deferredBuild is the Metadata key of a Deferred command's builder.
+const deferredBuild = "vramcalc/deferred"
+
+// helpHook is set once: urfave/cli's `help NAME` (cli.ShowCommandHelp, the
+// hook it offers; an unknown command reaches it too) shows a Deferred
+// command's built help, and turns an unknown NAME into a usage error with
+// the closest command.
+var helpHook sync.Once
+
+func installHelpHook() {
+	helpHook.Do(func() {
+		show := cli.ShowCommandHelp
+		cli.ShowCommandHelp = func(ctx context.Context, cmd *cli.Command, name string) error {
+			sub := cmd.Command(name)
+			if sub == nil {
+				hint := fmt.Sprintf("run `%s --help` for the commands", cmd.FullName())
+				if s := closestCommand(name, cmd); s != "" {
+					hint = fmt.Sprintf("did you mean %s? (%s)", s, hint)
+				}
+				return &UsageError{Msg: fmt.Sprintf("no command %q", name), Hint: hint}
+			}
+			if build, ok := sub.Metadata[deferredBuild].(func() *cli.Command); ok {
+				return runBuilt(ctx, cmd.Root(), name, build, []string{"--help"})
+			}
+			return show(ctx, cmd, name)
+		}
+	})
+}
+
+// runBuilt builds the named command and runs it with args as the one
+// command of a root like root.
+func runBuilt(ctx context.Context, root *cli.Command, name string, build func() *cli.Command, args []string) error {
+	one := &cli.Command{Name: root.Name, Usage: root.Usage, Writer: root.Writer, ErrWriter: root.ErrWriter,
+		ExitErrHandler: func(context.Context, *cli.Command, error) {}, Suggest: true, Commands: []*cli.Command{build()}}
+	walkUsage(one)
+	// A context without the running command in its values, so that one is
+	// a root of its own (urfave/cli parents a command to the one in its
+	// context), cancelled with ctx.
+	fresh, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	defer context.AfterFunc(ctx, cancel)()
+	return one.Run(fresh, append([]string{root.Name, name}, args...))
 }

@@ -109,6 +109,17 @@ func suggestFlag(name string, cmd *cli.Command) string {
 	return best
 }
 
+// closestCommand is cmd's visible subcommand closest to name, when close.
+func closestCommand(name string, cmd *cli.Command) string {
+	best, bestD := "", max(2, len(name)/4)+1
+	for _, c := range cmd.VisibleCommands() {
+		if d := fuzzy.Distance(name, c.Name); d < bestD {
+			best, bestD = c.Name, d
+		}
+	}
+	return best
+}
+
 // Prepare sets what every vramcalc command shares on a root command: its
 // writers, the usage-error hook on every subcommand, suggestions for
 // mistyped commands and flags, and no exit from inside urfave/cli.
@@ -117,6 +128,7 @@ func Prepare(root *cli.Command, e Env) *cli.Command {
 	root.ExitErrHandler = func(context.Context, *cli.Command, error) {}
 	root.Suggest = true
 	walkUsage(root)
+	installHelpHook()
 	return root
 }
 
