@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -327,7 +328,19 @@ func TestHubCompanionSIGINT(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no SIGINT on Windows")
 	}
-	hub := fakeHub(t)
+	// A Hub that answers nothing and says when vramcalc-hub has asked.
+	asked := make(chan struct{}, 1)
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		select {
+		case <-time.After(10 * time.Second):
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(hub.Close)
 	bin := cmdtest.Build(t, "vramcalc", "vramcalc-hub")
 	cmd := exec.Command(filepath.Join(bin, "vramcalc"), "estimate", "vramcalc-test/slow", "--gpu", "L4", "--timeout", "10s")
 	cmd.Env = append(os.Environ(), "HF_ENDPOINT="+hub.URL, "HF_HOME="+t.TempDir(), "HF_TOKEN=", "HF_HUB_OFFLINE=")
@@ -336,7 +349,12 @@ func TestHubCompanionSIGINT(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond) // the child is waiting on the slow repo by now
+	select {
+	case <-asked: // vramcalc-hub waits on the Hub, and vramcalc on it
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatal("vramcalc-hub never asked the Hub")
+	}
 	start := time.Now()
 	if err := cmd.Process.Signal(os.Interrupt); err != nil {
 		t.Fatal(err)
