@@ -43,6 +43,11 @@ type Settings struct {
 	// means less. validate's search and calibrate set it from observations.
 	// TGI only for now.
 	ExtraOverheadBytes Bytes
+	// ExtraReserveBytes is memory on each GPU the KV pool is sized
+	// without, beyond the engine's own reserve (TGI's wiggle room):
+	// negative means the pool gets more. It moves the budget, not the
+	// warm-up; validate's search sets it from observations. TGI only.
+	ExtraReserveBytes Bytes
 	// Corrections are fitted adjustments (vramcalc calibrate): the prefill
 	// activation peak ×ActivationFactor, OverheadBytes more per GPU, and
 	// Wiggle for the release's default. nil means none. TGI only for now.

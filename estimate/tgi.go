@@ -515,7 +515,7 @@ func (r *tgiRun) warmupFits(st *Startup, w tgiWarmup, T int) bool {
 // kvBlocks is the KV pool after the warm-up: the blocks the free memory
 // holds beyond the reserve, plus the warm-up's own blocks added back.
 func (r *tgiRun) kvBlocks(used Bytes, w tgiWarmup, T int) int64 {
-	free := r.total - used
+	free := r.total - used - r.s.ExtraReserveBytes
 	var extra int64
 	if r.prof.wiggleOfTotal {
 		// v3: get_free_memory(dev, MF·W) = max(0, free − (1 − MF·W)·Ttot)
@@ -549,9 +549,10 @@ func (r *tgiRun) budgetSlack(used Bytes, w tgiWarmup, T int) float64 {
 	if T == 0 || (r.prof.addBackBug && w.allAtPrefill) {
 		return math.Inf(1)
 	}
-	kvMem := float64(r.total-used) - (1-r.mf)*float64(r.total)
+	free := float64(r.total - used - r.s.ExtraReserveBytes)
+	kvMem := free - (1-r.mf)*float64(r.total)
 	if r.prof.wiggleOfTotal {
-		kvMem = float64(r.total-used) - (1-r.mf*r.wig)*float64(r.total)
+		kvMem = free - (1-r.mf*r.wig)*float64(r.total)
 	} else if kvMem > 0 {
 		kvMem *= r.wig
 	}

@@ -118,6 +118,12 @@ func (p *Peak) Stop() map[int]uint64 {
 			p.round(p.parent)
 		}
 	})
+	return p.Current()
+}
+
+// Current returns the highest Used per device so far, without stopping
+// the watch (what Stop returns, less its final round).
+func (p *Peak) Current() map[int]uint64 {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make(map[int]uint64, len(p.max))

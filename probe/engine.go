@@ -78,7 +78,21 @@ var (
 	tgiDefaultT  = regexp.MustCompile(`Maximum total tokens defaulted to (\d+)`)
 	tgiGauge     = regexp.MustCompile(`(?m)^tgi_batch_max_total_tokens(?:\{[^}]*\})? ([0-9.e+]+)`)
 	tgiPrefixOOM = regexp.MustCompile(`Not enough memory to handle \d+ prefill tokens`)
+	// torchOOM is PyTorch's CUDA caching allocator's OOM message, sizes in
+	// its format_size units (c10/cuda/CUDACachingAllocator.cpp,
+	// TORCH_CHECK_WITH(OutOfMemoryError, …); cmd/tgisim prints the same).
+	torchOOM = regexp.MustCompile(`Tried to allocate ([0-9.]+) (bytes|KiB|MiB|GiB)\. GPU \d+ has a total capacity of [0-9.]+ (?:bytes|KiB|MiB|GiB) of which ([0-9.]+) (bytes|KiB|MiB|GiB) is free`)
 )
+
+// torchBytes reads one of format_size's sizes ("1.50 GiB").
+func torchBytes(num, unit string) int64 {
+	f, err := strconv.ParseFloat(num, 64)
+	if err != nil {
+		return 0
+	}
+	shift := map[string]uint{"bytes": 0, "KiB": 10, "MiB": 20, "GiB": 30}[unit]
+	return int64(f * float64(uint64(1)<<shift))
+}
 
 func atoi(s string) int {
 	n, _ := strconv.Atoi(s)
@@ -101,6 +115,9 @@ func (TGI) ParseLog(line string, r *Reported) {
 	}
 	if m := tgiDefaultT.FindStringSubmatch(line); m != nil {
 		r.MaxTotalTokens = atoi(m[1])
+	}
+	if m := torchOOM.FindStringSubmatch(line); m != nil {
+		r.OOMRequestBytes, r.OOMFreeBytes = torchBytes(m[1], m[2]), torchBytes(m[3], m[4])
 	}
 }
 

@@ -243,6 +243,8 @@ type watchers struct {
 	source  string
 	indices []int
 	loaded  *loadedBytes
+	// warmPeak is the peak when the warm-up ended (set under logs.mu).
+	warmPeak map[int]uint64
 }
 
 // watch starts following a started container.
@@ -257,6 +259,11 @@ func (l *launcher) watch(ctx context.Context, ctr Container, p Point, seq int) *
 			every = 100 * time.Millisecond
 		}
 		w.peak, w.source = nvml.Watch(ctx, sampler, c.GPUIndices, every), memorySource(sampler)
+	}
+	w.logs.onWarmupEnd = func() {
+		if w.peak != nil {
+			w.warmPeak = w.peak.Current()
+		}
 	}
 	w.logs.onWarmup = func() {
 		l.progress("warmup", p, seq)
@@ -312,6 +319,9 @@ func (w *watchers) finish(o *Observation) {
 	o.Reported.MaxBatchTotalTokensMetric = metric
 	o.LogTail = w.logs.tail()
 	o.LoadedBytes = w.loaded.get()
+	w.logs.mu.Lock()
+	o.WarmupPeakBytes = w.warmPeak
+	w.logs.mu.Unlock()
 }
 
 // unread says which watched GPUs have no peak and why ("" when all have
@@ -411,9 +421,11 @@ type logWatcher struct {
 	rep    Reported
 	lines  []string
 	done   chan struct{}
-	// onWarmup is called once when the log says the warm-up began.
-	onWarmup func()
-	warm     bool
+	// onWarmup is called once when the log says the warm-up began,
+	// onWarmupEnd once when it says the warm-up ended (under mu).
+	onWarmup    func()
+	onWarmupEnd func()
+	warm, ended bool
 	// hide replaces every secret value in a line with "[redacted]".
 	hide *strings.Replacer
 }
@@ -452,6 +464,14 @@ func (w *logWatcher) read(rc io.ReadCloser) {
 			w.warm = true
 			if w.onWarmup != nil {
 				w.onWarmup()
+			}
+		}
+		if !w.ended && strings.Contains(line, "KV-cache blocks:") {
+			// Logged once the warm-up prefill is done, before the KV pool
+			// is allocated (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1565).
+			w.ended = true
+			if w.onWarmupEnd != nil {
+				w.onWarmupEnd()
 			}
 		}
 		w.lines = append(w.lines, line)

@@ -4,6 +4,10 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
+
+	"github.com/vramcalc/vramcalc/estimate"
 )
 
 // Predictor is the estimate for one point: whether it starts, the KV budget
@@ -20,6 +24,9 @@ type Estimate struct {
 	WarmTokens int
 	// WarmBytes is the device memory in use at the warm-up peak, per GPU.
 	WarmBytes int64
+	// Capacity is what the warm-up may use per GPU (the card, capped by
+	// the memory fraction).
+	Capacity int64
 	// TokenBytes is the KV cache of one token on one GPU.
 	TokenBytes int64
 }
@@ -27,8 +34,21 @@ type Estimate struct {
 // Headroom is the KV the pool gets beyond the warm-up's own blocks, in tokens.
 func (e Estimate) Headroom() int { return e.Budget - e.WarmTokens }
 
+// Defaults of a Plan.
+const (
+	// DefaultConfirm is how many consecutive fresh launches must start at
+	// the recommended value (validate --confirm).
+	DefaultConfirm = 3
+	// DefaultMargin is the launch-to-launch spread of memory in use per GPU
+	// assumed before any is seen (validate --margin): 256 MiB, above the
+	// 0–200 MB of per-launch jitter (allocator state, NCCL, other
+	// processes) the simulator benchmark draws; the margin grows to twice
+	// the spread the launches show.
+	DefaultMargin = 256 << 20
+)
+
 // Plan says where to look for the edge of --max-total-tokens (with
-// --max-input-tokens = total − 1) and how precisely.
+// --max-input-tokens = total − 1) and how to confirm a recommendation.
 type Plan struct {
 	// Predicted is the estimate's largest max_total_tokens that starts.
 	Predicted int
@@ -36,95 +56,152 @@ type Plan struct {
 	Cap int
 	// Prefill is --max-batch-prefill-tokens for every point (0: engine default).
 	Prefill int
-	// Tolerance is the relative half-width the boundary is pinned to (0.01 = ±1%).
+	// Tolerance is how far below the wanted recommendation a value that
+	// already started may be and still be taken instead (0.01 = 1%), and
+	// the relative width at which an engine that reports no budget counts
+	// as bracketed.
 	Tolerance float64
+	// Confirm is K: the recommendation must start on K consecutive fresh
+	// launches (default DefaultConfirm).
+	Confirm int
+	// Margin is the spread of memory in use per GPU, in bytes, assumed
+	// before the launches show one (default DefaultMargin).
+	Margin int64
 	// MaxLaunches stops a search that does not converge.
 	MaxLaunches int
 	// Predict gives the estimate for any point.
 	Predict Predictor
-	// Shifted is the estimate's edge with delta more bytes of each GPU in
-	// use (negative: fewer) than the estimate assumes; Shifted(0) == Predicted.
-	Shifted func(delta int64) int
+	// Shifted is the estimate's edge with what the launches showed it
+	// missed; Shifted(Shift{}) == Predicted.
+	Shifted func(Shift) int
+}
+
+// Shift is what launches show the estimate missed, in bytes per GPU:
+// Overhead more in use through the warm-up (the CUDA context, the
+// activation peak, other processes; what varies from launch to launch),
+// Reserve more kept back from the KV pool (the wiggle room). Negative
+// values mean less.
+type Shift struct {
+	Overhead, Reserve int64
 }
 
 // Launcher starts the engine at one point and reports what happened.
 type Launcher func(ctx context.Context, p Point) (Observation, error)
 
-// Edge is the result of a search: the largest total that started (Lo), the
-// smallest that failed (Hi), and every launch made.
+// Edge is what a search saw and what it recommends. It never reports an
+// untested value: Lo and Hi are values launched, and Recommended is a value
+// that started on Started of Tried launches, the last Confirm of them in a
+// row when Confirmed.
 type Edge struct {
+	// Lo is the largest max_total_tokens that started, Hi the smallest
+	// that failed (0: none).
 	Lo, Hi int
-	// Pinned is true when Hi − Lo ≤ Tolerance·(Hi + Lo), i.e. the boundary
-	// (Lo+Hi)/2 is known to ±Tolerance; or when Lo reached the cap.
-	Pinned bool
-	// AtCap is true when the cap itself started.
+	// AtCap is true when the model's context itself started.
 	AtCap        bool
 	Launches     int
 	Observations []Observation
+	// Recommended is the point to deploy (zero when no launch gave one).
+	Recommended Point
+	// Confirmed: Recommended started on the plan's K consecutive launches
+	// at it, the last ones made there.
+	Confirmed bool
+	// Tried and Started count the launches at Recommended.
+	Tried, Started int
+	// SpreadBytes is the launch-to-launch spread of memory in use per GPU
+	// the launches showed (0: none seen).
+	SpreadBytes int64
+	// Spread: a launch failed at or below a value that started on another
+	// launch, and the recommendation was moved down to cover it.
+	Spread bool
+	// Fragmented: a value failed below one that started because its own
+	// warm-up needs more memory (TGI's warm-up batch is a sawtooth in
+	// max_total_tokens); Ranges are the runs of values seen to start.
+	Fragmented bool
+	Ranges     []Range
+	// Notes say in one line each what the search concluded and why.
+	Notes []string
 }
 
-// Boundary is the middle of the pinned interval (Lo when at the cap).
-func (e Edge) Boundary() int {
-	if e.AtCap || e.Hi == 0 {
-		return e.Lo
-	}
-	return (e.Lo + e.Hi) / 2
+// Range is a run of launched values of max_total_tokens that all started.
+type Range struct {
+	Lo int `json:"lo"`
+	Hi int `json:"hi"`
 }
 
 func (pl Plan) point(t int) Point {
 	return Point{MaxInputTokens: t - 1, MaxTotalTokens: t, MaxBatchPrefillTokens: pl.Prefill}
 }
 
-// Search pins the largest --max-total-tokens that starts, launching only
-// near the predicted edge.
+// Search finds a --max-total-tokens to recommend and confirms it.
 //
-// Every launch is turned into a correction of the estimate (see corrected):
-// a start's reported KV budget places the edge almost exactly, a failure's
-// NVML peak roughly. So the first launch goes inside the predicted edge by
-// the larger of 10% and 1.25 GiB of warm-up memory (the uncertainty of the
-// runtime terms the estimate cannot see), where it most likely starts; the
-// next two straddle the corrected edge at ±0.9·Tolerance. Without a usable
-// correction the search steps down by a growing margin while nothing has
-// started, else bisects what is left. Points in done (a resumed results
-// file) are not launched again.
-func Search(ctx context.Context, pl Plan, launch Launcher, done map[string]Observation) (Edge, error) {
+// Each launch is turned into a shift: how many bytes of each GPU the engine
+// had in use beyond what the estimate assumes (see budgetShift: a reported
+// KV budget, from a start or from a failure that logged its KV blocks, gives
+// it exactly; a warm-up OOM's shortfall or an NVML peak gives a lower
+// bound). The recommendation is the estimate's edge with the worst shift
+// seen plus a margin of max(Plan.Margin, 2 × the spread of the shifts), and
+// it must then start on Plan.Confirm consecutive fresh launches. A failure
+// at the recommendation (the spread is real) moves it down and the
+// confirmations start over. The first launch goes where the estimate alone
+// would recommend. Points in done (a resumed results file) are taken in
+// order instead of launched again.
+//
+// A cancelled ctx ends the search with an error wrapping ctx.Err(): a
+// cancelled search is never done.
+func Search(ctx context.Context, pl Plan, launch Launcher, done map[string][]Observation) (Edge, error) {
 	s := newSearch(pl, launch, done)
-	for !s.pinned() && s.e.Launches < s.maxLaunches && ctx.Err() == nil {
+	for !s.confirmed() && s.e.Launches < s.maxLaunches {
+		if err := ctx.Err(); err != nil {
+			return s.finish(), fmt.Errorf("probe: search cancelled after %d launches: %w", s.e.Launches, err)
+		}
 		t := s.next()
 		o, err := s.try(ctx, t)
 		if err != nil {
-			return s.e, fmt.Errorf("probe: launch at max_total_tokens %d: %w", t, err)
+			return s.finish(), fmt.Errorf("probe: launch at max_total_tokens %d: %w", t, err)
 		}
 		s.record(o, t)
 	}
-	s.e.Pinned = s.pinned()
-	return s.e, nil
+	return s.finish(), nil
 }
 
-// search is the state of one Search: the interval so far and the edge the
-// launches' corrections place.
+// search is the state of one Search.
 type search struct {
 	pl          Plan
 	tol         float64
+	k           int
+	margin      int64
 	maxLaunches int
 	capT        int
 	launch      Launcher
-	done        map[string]Observation
+	done        map[string][]Observation
 	e           Edge
-	// edge is the corrected edge (0: none yet, or dropped).
-	edge int
-	// haveBudget: edge comes from a reported KV budget, not a peak.
-	haveBudget bool
+	// measured holds what each launch showed of the shift.
+	measured []measure
+	// floor is the largest lower bound on the overhead from warm-up
+	// failures (valid when haveFloor).
+	floor     int64
+	haveFloor bool
+	// rec is the value being confirmed (0: none yet); reduced says its
+	// margin was cut because no value keeps the whole margin.
+	rec     int
+	reduced bool
 	// step is the growing margin of steps without a correction.
 	step  float64
 	first bool
 }
 
-// newSearch fills the plan's defaults: ±1%, 12 launches, no cap.
-func newSearch(pl Plan, launch Launcher, done map[string]Observation) *search {
-	s := &search{pl: pl, tol: pl.Tolerance, maxLaunches: pl.MaxLaunches, capT: pl.Cap, launch: launch, done: done, step: 0.1, first: true}
+// newSearch fills the plan's defaults: 1%, K = 3, 256 MiB, 12 launches, no cap.
+func newSearch(pl Plan, launch Launcher, done map[string][]Observation) *search {
+	s := &search{pl: pl, tol: pl.Tolerance, k: pl.Confirm, margin: pl.Margin, maxLaunches: pl.MaxLaunches, capT: pl.Cap,
+		launch: launch, done: done, step: 0.1, first: true}
 	if s.tol <= 0 {
 		s.tol = 0.01
+	}
+	if s.k <= 0 {
+		s.k = DefaultConfirm
+	}
+	if s.margin <= 0 {
+		s.margin = DefaultMargin
 	}
 	if s.maxLaunches <= 0 {
 		s.maxLaunches = 12
@@ -135,12 +212,13 @@ func newSearch(pl Plan, launch Launcher, done map[string]Observation) *search {
 	return s
 }
 
-// try launches at t, or takes the resumed observation of that point.
+// try launches at t, or takes the next resumed observation of that point.
 func (s *search) try(ctx context.Context, t int) (Observation, error) {
 	p := s.pl.point(t)
-	if o, ok := s.done[p.Key()]; ok {
-		s.e.Observations = append(s.e.Observations, o)
-		return o, nil
+	if q := s.done[p.Key()]; len(q) > 0 {
+		s.done[p.Key()] = q[1:]
+		s.e.Observations = append(s.e.Observations, q[0])
+		return q[0], nil
 	}
 	o, err := s.launch(ctx, p)
 	if err != nil {
@@ -151,61 +229,75 @@ func (s *search) try(ctx context.Context, t int) (Observation, error) {
 	return o, nil
 }
 
-// pinned reports whether the interval is narrow enough, or the cap started.
-func (s *search) pinned() bool {
-	if s.e.Lo >= s.capT {
-		s.e.AtCap = true
-		return true
+// confirmed reports whether the recommendation has started K times in a row.
+func (s *search) confirmed() bool { return s.rec > 0 && s.streak(s.rec) >= s.k }
+
+// streak is how many of the last launches at t started, counting back to
+// the latest failure there.
+func (s *search) streak(t int) int {
+	n := 0
+	for i := len(s.e.Observations) - 1; i >= 0; i-- {
+		o := s.e.Observations[i]
+		if o.Point.MaxTotalTokens != t {
+			continue
+		}
+		if !o.OK() {
+			break
+		}
+		n++
 	}
-	return s.e.Lo > 0 && s.e.Hi > 0 && float64(s.e.Hi-s.e.Lo) <= s.tol*float64(s.e.Hi+s.e.Lo)
+	return n
 }
 
 // next picks the next max_total_tokens to launch.
 func (s *search) next() int {
-	if s.e.Hi > 0 && s.edge >= s.e.Hi {
-		// The correction says the edge is above a point that already
-		// failed: it missed something (a peak-based one cannot see the
-		// wiggle reserve). Drop it.
-		s.edge = 0
-	}
-	var t int
 	switch {
 	case s.first:
-		t = s.pl.firstPoint()
 		s.first = false
-	case s.edge > 0:
-		t = s.aroundEdge()
+		return s.inside(s.pl.firstPoint(s.margin))
+	case s.rec > 0:
+		return s.rec
 	case s.e.Lo == 0:
-		t = s.stepDown()
-	case s.e.Hi == 0:
-		t = s.stepUp()
-	default:
-		t = s.bisect()
+		if t := s.deep(); t > 0 {
+			return s.inside(t)
+		}
 	}
-	return s.inside(t)
+	switch {
+	case s.e.Lo == 0:
+		return s.inside(s.stepDown())
+	case s.e.Hi == 0:
+		return s.inside(s.stepUp())
+	}
+	return s.inside(s.e.Lo + (s.e.Hi-s.e.Lo)/2)
 }
 
-// aroundEdge straddles the corrected edge at ±0.9·Tolerance, one side at a
-// time, falling back to stepping down or bisecting when both sides are
-// already known.
-func (s *search) aroundEdge() int {
-	e, edge, capT := s.e, float64(s.edge), s.capT
-	loT := int(math.Floor(edge * (1 - 0.9*s.tol)))
-	hiT := int(math.Ceil(edge * (1 + 0.9*s.tol)))
-	// A start within 1.1·Tolerance below the edge is close enough: one
-	// failure just outside it pins the edge.
-	closeLo := int(math.Floor(edge * (1 - 1.1*s.tol)))
-	switch {
-	case s.edge >= capT && e.Hi == 0:
-		return capT
-	case e.Lo < closeLo && (e.Hi == 0 || loT < e.Hi):
-		return loT
-	case (e.Hi == 0 || hiT < e.Hi) && hiT > e.Lo:
-		return hiT
-	case e.Lo == 0:
-		return s.stepDown()
+// deep is where to go after failures that showed no budget, before
+// anything started: the estimate's edge with the worst overhead seen (or
+// its lower bound) plus the margin, and a reserve 5% of the card larger
+// than it assumes (TGI_WIGGLE_ROOM 0.90 against 0.95 and below), so that
+// the launch most likely starts and reports the budget that places the
+// recommendation. 0 when that is not below the lowest failure.
+func (s *search) deep() int {
+	sh, _, ok := s.shift()
+	if !ok && !s.haveFloor {
+		return 0
 	}
-	return s.bisect()
+	if s.haveFloor {
+		sh.Overhead = max(sh.Overhead, s.floor)
+	}
+	if s.pl.Predict != nil {
+		sh.Reserve = max(sh.Reserve, s.pl.Predict(s.pl.point(max(s.pl.Predicted, 2))).Capacity/20)
+	}
+	t := s.pl.shifted(Shift{Overhead: sh.Overhead + s.margin, Reserve: sh.Reserve})
+	if p := s.pl.Prefill; p > 0 && t <= p+1 && (s.e.Hi == 0 || p+2 < s.e.Hi) {
+		// At or below prefill + 1 the budget is the warm-up's own blocks
+		// and tells nothing: go just above, where a start reports it.
+		t = p + 2
+	}
+	if t < 2 || (s.e.Hi > 0 && t >= s.e.Hi) {
+		return 0
+	}
+	return t
 }
 
 // stepDown goes below the lowest failure by a margin that doubles (to at
@@ -224,8 +316,6 @@ func (s *search) stepUp() int {
 	return t
 }
 
-func (s *search) bisect() int { return s.e.Lo + (s.e.Hi-s.e.Lo)/2 }
-
 // inside keeps t within [2, cap] and strictly between Lo and Hi.
 func (s *search) inside(t int) int {
 	t = min(max(t, 2), s.capT)
@@ -238,60 +328,324 @@ func (s *search) inside(t int) int {
 	return s.e.Lo + max((s.e.Hi-s.e.Lo)/2, 1)
 }
 
-// record narrows the interval with a launch at t and takes its correction.
+// record takes a launch at t: the interval, its shift, and what it does
+// to the recommendation.
 func (s *search) record(o Observation, t int) {
 	if o.OK() {
 		s.e.Lo = max(s.e.Lo, t)
+		s.e.AtCap = s.e.AtCap || t >= s.capT
 	} else if s.e.Hi == 0 || t < s.e.Hi {
 		s.e.Hi = t
 	}
-	// A budget-based correction beats a peak-based one (which misses the
-	// wiggle reserve): keep the former once there is one.
-	if b, fromBudget, ok := s.pl.corrected(o, t); ok && b > 0 && (fromBudget || !s.haveBudget) {
-		s.edge, s.haveBudget = b, s.haveBudget || fromBudget
+	if m := s.pl.measure(o, t); m.hasBudget || m.hasPeak {
+		s.measured = append(s.measured, m)
+	} else if d, ok := s.pl.failureShift(o, t); ok && (!s.haveFloor || d > s.floor) {
+		s.floor, s.haveFloor = d, true
+	}
+	s.classify()
+	want, reduced, ok := s.wanted()
+	if !ok {
+		return
+	}
+	s.reduced = reduced
+	if s.rec > 0 && s.streak(s.rec) > 0 && s.rec <= s.covered() {
+		// The value being confirmed still started last time and the
+		// spread seen so far still covers it: keep confirming it.
+		return
+	}
+	s.rec = want
+}
+
+// wanted is the value to recommend from what the launches showed: the
+// estimate's edge with the worst overhead seen plus the margin, below every
+// unexplained failure, snapped to a value that already started within the
+// tolerance below it. Until a launch reported a budget with headroom (the
+// engine's reserve is unknown until then), only values at or below the
+// prefill, where the budget cannot bind, are wanted. When no value keeps
+// the margin, it is cut to twice the spread seen (reduced).
+func (s *search) wanted() (t int, reduced bool, ok bool) {
+	sh, spread, ok := s.shift()
+	if !ok {
+		t, ok = s.unreported()
+		return t, false, ok
+	}
+	m := max(s.margin, 2*spread)
+	t = s.pl.shifted(Shift{Overhead: sh.Overhead + m, Reserve: sh.Reserve})
+	if t < 2 && 2*spread < m {
+		t, reduced = s.pl.shifted(Shift{Overhead: sh.Overhead + 2*spread, Reserve: sh.Reserve}), true
+	}
+	if t < 2 {
+		return 0, false, false
+	}
+	if t = s.belowFailures(min(t, s.capT)); !s.exact() && t > s.pl.Prefill {
+		return 0, false, false
+	}
+	return s.snap(t), reduced, true
+}
+
+// exact reports whether a launch reported a budget with headroom.
+func (s *search) exact() bool {
+	return slices.ContainsFunc(s.measured, func(m measure) bool { return m.hasBudget })
+}
+
+// covered is the largest value the launches seen so far still allow
+// without the margin: the edge of the worst overhead plus the spread once
+// more.
+func (s *search) covered() int {
+	sh, spread, ok := s.shift()
+	if !ok {
+		return s.e.Lo
+	}
+	sh.Overhead += spread
+	return s.belowFailures(min(s.pl.shifted(sh), s.capT))
+}
+
+// shift is the worst shift the launches showed and the spread of their
+// overheads (ok false when none showed one). The reserve is the mean of
+// budget minus peak over the launches that showed both (0 when none did:
+// then a budget's whole shift counts as overhead, which overstates the
+// warm-up when the engine keeps back less than the estimate assumes).
+func (s *search) shift() (Shift, int64, bool) {
+	var reserve, pairs int64
+	for _, m := range s.measured {
+		if m.hasBudget && m.hasPeak {
+			reserve += m.budget - m.peak
+			pairs++
+		}
+	}
+	if pairs > 0 {
+		reserve /= pairs
+	}
+	var overheads []int64
+	for _, m := range s.measured {
+		switch {
+		case m.hasPeak:
+			overheads = append(overheads, m.peak)
+		case m.hasBudget:
+			overheads = append(overheads, m.budget-reserve)
+		}
+	}
+	if len(overheads) == 0 {
+		return Shift{}, 0, false
+	}
+	worst := slices.Max(overheads)
+	if s.haveFloor {
+		worst = max(worst, s.floor)
+	}
+	return Shift{Overhead: worst, Reserve: reserve}, worst - slices.Min(overheads), true
+}
+
+// unreported recommends for an engine that reported no budget: once the
+// largest start and the smallest failure are within the tolerance (or the
+// cap started), the largest start less the margin's tokens.
+func (s *search) unreported() (int, bool) {
+	e := s.e
+	if e.Lo == 0 || (!e.AtCap && (e.Hi == 0 || float64(e.Hi-e.Lo) > s.tol*float64(e.Hi+e.Lo))) {
+		return 0, false
+	}
+	t := e.Lo
+	if s.pl.Predict != nil {
+		if tb := s.pl.Predict(s.pl.point(t)).TokenBytes; tb > 0 {
+			t -= int((s.margin + tb - 1) / tb)
+		}
+	}
+	return s.snap(s.belowFailures(max(t, 2))), true
+}
+
+// belowFailures keeps t below every failure at or under it that the
+// warm-up sawtooth does not explain, by the gap between that failure and
+// the largest start (the spread in tokens) at least.
+func (s *search) belowFailures(t int) int {
+	for _, o := range s.e.Observations {
+		f := o.Point.MaxTotalTokens
+		if o.OK() || f > t || s.sawtooth(o) {
+			continue
+		}
+		gap := max(s.e.Lo-f, int(math.Ceil(float64(f)*s.tol)), 1)
+		t = min(t, f-gap)
+	}
+	return max(t, 2)
+}
+
+// snap takes the largest value that already started within the tolerance
+// below t instead of t, so that its starts count.
+func (s *search) snap(t int) int {
+	best := t
+	for _, o := range s.e.Observations {
+		v := o.Point.MaxTotalTokens
+		if o.OK() && v <= t && float64(v) >= float64(t)*(1-s.tol) && (best == t || v > best) && s.streak(v) > 0 {
+			best = v
+		}
+	}
+	return best
+}
+
+// sawtooth reports whether a failed launch is explained by its own
+// warm-up: a warm-up OOM at a value whose warm-up the estimate sizes
+// larger than that of a value that started above it.
+func (s *search) sawtooth(f Observation) bool {
+	if s.pl.Predict == nil || (f.Failure != estimate.FailureWarmupOOM && f.Failure != estimate.FailureCUDAOOM) {
+		return false
+	}
+	fw := s.pl.Predict(f.Point).WarmBytes
+	for _, o := range s.e.Observations {
+		if o.OK() && o.Point.MaxTotalTokens > f.Point.MaxTotalTokens && s.pl.Predict(o.Point).WarmBytes < fw {
+			return true
+		}
+	}
+	return false
+}
+
+// classify marks the search as seeing spread or fragmentation once a value
+// failed at or below one that started.
+func (s *search) classify() {
+	for _, f := range s.e.Observations {
+		if f.OK() || f.Point.MaxTotalTokens > s.e.Lo {
+			continue
+		}
+		if s.sawtooth(f) {
+			s.e.Fragmented = true
+		} else {
+			s.e.Spread = true
+		}
 	}
 }
 
-// firstPoint is inside the predicted edge by the larger of 10% and the
-// tokens 1.25 GiB of warm-up memory buys.
-func (pl Plan) firstPoint() int {
-	t := pl.Predicted
-	if pl.Cap > 0 && t >= pl.Cap {
-		return pl.Cap
+// finish fills what the search recommends and why.
+func (s *search) finish() Edge {
+	e := s.e
+	if s.rec > 0 {
+		e.Recommended = s.pl.point(s.rec)
+		for _, o := range e.Observations {
+			if o.Point.MaxTotalTokens == s.rec {
+				e.Tried++
+				if o.OK() {
+					e.Started++
+				}
+			}
+		}
+		e.Confirmed = s.confirmed()
 	}
-	margin := t / 10
-	if pl.Predict != nil && t > 32 {
-		d := max(t/100, 16)
-		a, b := pl.Predict(pl.point(t-d)), pl.Predict(pl.point(t))
-		if per := float64(b.WarmBytes-a.WarmBytes) / float64(d); per > 0 {
-			margin = max(margin, int(1.25*float64(1<<30)/per))
+	e.SpreadBytes = s.spreadBytes()
+	if e.Fragmented {
+		e.Ranges = startedRanges(e.Observations)
+	}
+	e.Notes = s.notes(e)
+	return e
+}
+
+// spreadBytes is the spread the launches showed: the range of the
+// budget-based shifts, or the token gap between a failure and a larger
+// start in KV bytes, whichever is larger.
+func (s *search) spreadBytes() int64 {
+	_, spread, _ := s.shift()
+	for _, f := range s.e.Observations {
+		if f.OK() || f.Point.MaxTotalTokens > s.e.Lo || s.sawtooth(f) || s.pl.Predict == nil {
+			continue
+		}
+		gap := int64(s.e.Lo - f.Point.MaxTotalTokens)
+		spread = max(spread, gap*s.pl.Predict(f.Point).TokenBytes)
+	}
+	return spread
+}
+
+// startedRanges are the runs of launched values that all started, in
+// increasing order (a value that also failed ends a run).
+func startedRanges(obs []Observation) []Range {
+	failed := map[int]bool{}
+	var values []int
+	for _, o := range obs {
+		t := o.Point.MaxTotalTokens
+		failed[t] = failed[t] || !o.OK()
+		values = append(values, t)
+	}
+	slices.Sort(values)
+	var out []Range
+	open := false
+	for _, t := range slices.Compact(values) {
+		switch {
+		case failed[t]:
+			open = false
+		case open:
+			out[len(out)-1].Hi = t
+		default:
+			out, open = append(out, Range{Lo: t, Hi: t}), true
 		}
 	}
-	first := max(t-margin, 2)
-	// Below max_batch_prefill_tokens + 1 the warm-up is split into several
-	// requests that together reserve more KV than a start needs, so a start
-	// there reports no headroom to correct from: stay at or above it.
+	return out
+}
+
+// notes are the search's conclusions, one line each.
+func (s *search) notes(e Edge) []string {
+	var out []string
+	if e.Spread {
+		out = append(out, fmt.Sprintf("launches differ: a value failed at or below one that started on another launch (spread about %s per GPU); the recommendation is moved down by %s per GPU to cover it",
+			mib(e.SpreadBytes), mib(max(s.margin, 2*e.SpreadBytes))))
+	}
+	if e.Fragmented {
+		var rs []string
+		for _, r := range e.Ranges {
+			rs = append(rs, fmt.Sprintf("%d–%d", r.Lo, r.Hi))
+		}
+		out = append(out, "starts on disjoint ranges of --max-total-tokens (the warm-up batch needs more memory at some smaller values): "+strings.Join(rs, ", "))
+	}
+	if s.reduced {
+		out = append(out, fmt.Sprintf("no value starts with the %s margin at --max-batch-prefill-tokens %d; the recommendation keeps twice the spread seen (%s); a smaller prefill leaves more room", mib(s.margin), s.pl.Prefill, mib(2*e.SpreadBytes)))
+	}
+	if e.Recommended.MaxTotalTokens > 0 && !e.Confirmed {
+		out = append(out, fmt.Sprintf("not confirmed: %d of %d launches at %d started, the last %d in a row; %d wanted", e.Started, e.Tried, e.Recommended.MaxTotalTokens, s.streak(s.rec), s.k))
+	}
+	return out
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
+
+// firstPoint is where the estimate alone would recommend: its edge with
+// the margin more in use; at or above max_batch_prefill_tokens + 1 when
+// the predicted edge is (below it the warm-up is split into several
+// requests that together reserve more KV than a start needs, so a start
+// there reports no headroom to correct from).
+func (pl Plan) firstPoint(margin int64) int {
+	t := pl.Predicted
+	if pl.Cap > 0 && t >= pl.Cap && pl.shifted(Shift{Overhead: margin}) >= pl.Cap {
+		return pl.Cap
+	}
+	first := t
+	if m := pl.shifted(Shift{Overhead: margin}); m > 0 {
+		first = m
+	}
 	if pl.Prefill > 0 && t > pl.Prefill+1 {
 		first = max(first, pl.Prefill+1)
 	}
-	return first
+	return max(first, 2)
 }
 
-// corrected places the edge from a launch at t. What the estimate cannot
-// see (runtime overhead, the activation peak's real size, the wiggle
-// reserve) acts on the edge as so many bytes of each GPU more or less in
-// use, so the launch is turned into such a shift and the estimate's own
-// edge is recomputed with it (a secant step along the estimate's physics,
-// which keeps warm-up splits and block rounding right):
-//   - a KV budget the engine reported with blocks beyond the warm-up's
-//     own: (reported − predicted) tokens × KV bytes per token;
-//   - otherwise the NVML peak at warm-up against the predicted one (this
-//     misses the wiggle reserve, which only shows in the budget).
-//
-// fromBudget says which; ok is false when the launch showed neither.
-func (pl Plan) corrected(o Observation, t int) (edge int, fromBudget, ok bool) {
-	if pl.Predict == nil || pl.Shifted == nil {
-		return 0, false, false
+// shifted is Plan.Shifted, or the predicted edge when there is none.
+func (pl Plan) shifted(sh Shift) int {
+	if pl.Shifted == nil {
+		return pl.Predicted
+	}
+	return pl.Shifted(sh)
+}
+
+// measure is what one launch showed of the shift, in bytes per GPU.
+type measure struct {
+	// budget is the whole shift (overhead + reserve) from a reported KV
+	// budget; peak the overhead from the warm-up's NVML peak.
+	budget, peak         int64
+	hasBudget, hasPeak bool
+}
+
+// measure reads a launch at t: from the KV budget the engine reported
+// (the log line or gauge of a start; the KV-cache blocks a failure logged
+// before the router refused it) when it holds blocks beyond the warm-up's
+// own, the whole shift (predicted − reported) tokens × KV bytes per token;
+// from the peak until the warm-up ended (a launch that got through it),
+// the overhead: that peak less the predicted one.
+func (pl Plan) measure(o Observation, t int) measure {
+	var m measure
+	if pl.Predict == nil {
+		return m
 	}
 	est := pl.Predict(pl.point(t))
 	reported := o.Budget()
@@ -299,13 +653,31 @@ func (pl Plan) corrected(o Observation, t int) (edge int, fromBudget, ok bool) {
 		reported = o.Reported.KVBlocks * max(o.Reported.BlockSize, 1)
 	}
 	if reported > est.WarmTokens && est.Budget > est.WarmTokens && est.TokenBytes > 0 {
-		delta := -int64(reported-est.Budget) * est.TokenBytes
-		return pl.Shifted(delta), true, true
+		m.budget, m.hasBudget = int64(est.Budget-reported)*est.TokenBytes, true
 	}
-	// A peak below the prediction may be a transient the sampler missed, so
-	// the peak only ever moves the edge down.
-	if peak := o.MaxPeak(); peak > 0 && est.WarmBytes > 0 && int64(peak) > est.WarmBytes {
-		return pl.Shifted(int64(peak) - est.WarmBytes), false, true
+	if peak := o.WarmupPeak(); peak > 0 && reported > 0 && est.WarmBytes > 0 {
+		m.peak, m.hasPeak = int64(peak)-est.WarmBytes, true
 	}
-	return 0, false, false
+	return m
+}
+
+// failureShift is a lower bound on the overhead of a launch at t that
+// failed in its warm-up: the room the estimate leaves at the warm-up peak
+// (the engine had less), plus what torch's OOM message says the failing
+// allocation was short ("Tried to allocate X … of which Y is free"); or
+// the launch's NVML peak beyond the predicted warm-up peak, if larger.
+func (pl Plan) failureShift(o Observation, t int) (int64, bool) {
+	if pl.Predict == nil || o.OK() {
+		return 0, false
+	}
+	est := pl.Predict(pl.point(t))
+	var d int64
+	ok := false
+	if o.Failure == estimate.FailureWarmupOOM && est.Capacity > 0 {
+		d, ok = est.Capacity-est.WarmBytes+max(o.Reported.OOMRequestBytes-o.Reported.OOMFreeBytes, 0), true
+	}
+	if peak := int64(o.WarmupPeak()); peak > 0 && est.WarmBytes > 0 && peak > est.WarmBytes && (!ok || peak-est.WarmBytes > d) {
+		d, ok = peak-est.WarmBytes, true
+	}
+	return d, ok
 }

@@ -26,8 +26,11 @@ type Validation struct {
 	// MaxBatchPrefillTokens (0: the engine's default for this GPU). The
 	// search sets the max tokens.
 	Settings estimate.Settings
-	// Tolerance and MaxLaunches bound the search (Plan's; defaults ±1%, 12).
+	// Tolerance, Confirm, Margin and MaxLaunches shape the search (Plan's;
+	// defaults 1%, 3 confirmations, 256 MiB, 12 launches).
 	Tolerance   float64
+	Confirm     int
+	Margin      int64
 	MaxLaunches int
 	// Results is the JSONL file each launch is appended to (see OpenStore).
 	Results string
@@ -108,15 +111,9 @@ var ErrNoEdge = errors.New("probe: no predicted edge")
 // Search, appending each launch to the file before the next starts. It
 // never prints: progress goes to v.Launch.Progress.
 func Validate(ctx context.Context, v Validation) (Result, error) {
-	est := newEstimator(v)
-	zero, err := est.run(v.Settings)
+	plan, zero, err := PlanFor(v)
 	if err != nil {
-		return Result{}, fmt.Errorf("probe: estimate %s: %w", v.Launch.Model, err)
-	}
-	est.base.MaxBatchPrefillTokens = zero.Startup.MaxBatchPrefillTokens
-	plan := est.plan(v)
-	if plan.Predicted == 0 {
-		return Result{}, fmt.Errorf("%w: %s does not start on %d × %s at all", ErrNoEdge, v.Launch.Model, v.Hardware.Count, v.Hardware.GPU.TotalBytes)
+		return Result{}, err
 	}
 	res := Result{Plan: plan, Estimate: zero}
 	rec, err := openRecord(v)
@@ -134,7 +131,7 @@ func Validate(ctx context.Context, v Validation) (Result, error) {
 		return res, err
 	}
 	cfg := v.Launch
-	cfg.RunID, cfg.Predict = rec.runID, est.predict
+	cfg.RunID, cfg.Predict = rec.runID, plan.Predict
 	if cfg.Launch.NumShard == 0 {
 		cfg.Launch.NumShard = v.Hardware.Count
 	}
@@ -143,6 +140,24 @@ func Validate(ctx context.Context, v Validation) (Result, error) {
 	}
 	res.Edge, err = Search(ctx, plan, rec.launcher(&cfg), rec.done)
 	return res, err
+}
+
+// PlanFor is the search plan Validate makes for v: the estimate's edge,
+// its predictor and shifts, at the prefill the estimate defaults to when
+// v.Settings leaves it 0; and the estimate at the engine's defaults. It
+// fails with ErrNoEdge when the estimate says nothing starts.
+func PlanFor(v Validation) (Plan, estimate.Result, error) {
+	est := newEstimator(v)
+	zero, err := est.run(v.Settings)
+	if err != nil {
+		return Plan{}, zero, fmt.Errorf("probe: estimate %s: %w", v.Launch.Model, err)
+	}
+	est.base.MaxBatchPrefillTokens = zero.Startup.MaxBatchPrefillTokens
+	plan := est.plan(v)
+	if plan.Predicted == 0 {
+		return plan, zero, fmt.Errorf("%w: %s does not start on %d × %s at all", ErrNoEdge, v.Launch.Model, v.Hardware.Count, v.Hardware.GPU.TotalBytes)
+	}
+	return plan, zero, nil
 }
 
 // estimator is the estimate for one model, hardware and engine, with the
@@ -176,13 +191,13 @@ func (e *estimator) predict(p Point) Estimate {
 	}
 	st := r.Startup
 	return Estimate{Fits: st.Fits, Budget: st.MaxBatchTotalTokens, WarmTokens: st.WarmupTokens,
-		WarmBytes: int64(st.WarmupBytes), TokenBytes: int64(r.KVBytesPerToken)}
+		WarmBytes: int64(st.WarmupBytes), Capacity: int64(st.CapacityBytes), TokenBytes: int64(r.KVBytesPerToken)}
 }
 
-// shifted is the estimate's edge with delta more bytes of each GPU in use.
-func (e *estimator) shifted(delta int64) int {
+// shifted is the estimate's edge with what launches showed it missed.
+func (e *estimator) shifted(sh Shift) int {
 	s := e.base
-	s.ExtraOverheadBytes = estimate.Bytes(delta)
+	s.ExtraOverheadBytes, s.ExtraReserveBytes = estimate.Bytes(sh.Overhead), estimate.Bytes(sh.Reserve)
 	r, err := e.run(s)
 	if err != nil {
 		return 0
@@ -192,8 +207,8 @@ func (e *estimator) shifted(delta int64) int {
 
 // plan is the search's plan: the estimate's edge, up to the model's context.
 func (e *estimator) plan(v Validation) Plan {
-	return Plan{Predicted: e.shifted(0), Cap: v.Model.MaxPositions, Prefill: e.base.MaxBatchPrefillTokens,
-		Tolerance: v.Tolerance, MaxLaunches: v.MaxLaunches, Predict: e.predict, Shifted: e.shifted}
+	return Plan{Predicted: e.shifted(Shift{}), Cap: v.Model.MaxPositions, Prefill: e.base.MaxBatchPrefillTokens,
+		Tolerance: v.Tolerance, Confirm: v.Confirm, Margin: v.Margin, MaxLaunches: v.MaxLaunches, Predict: e.predict, Shifted: e.shifted}
 }
 
 // record is the results file of a run and what it already holds.
@@ -201,7 +216,7 @@ type record struct {
 	store *Store
 	runID string
 	// done holds the resumed observations by point; seq is the last launch's number.
-	done   map[string]Observation
+	done   map[string][]Observation
 	seq    int
 	events func(Event)
 	// warned: the run has warned that a launch's GPU memory went unread.
@@ -215,13 +230,13 @@ func openRecord(v Validation) (*record, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &record{store: store, runID: v.Launch.RunID, done: map[string]Observation{}, events: v.Launch.Progress}
+	r := &record{store: store, runID: v.Launch.RunID, done: map[string][]Observation{}, events: v.Launch.Progress}
 	if r.runID == "" {
 		r.runID = newRunID()
 	}
 	if v.Resume {
 		for _, o := range prev {
-			r.done[o.Point.Key()] = o
+			r.done[o.Point.Key()] = append(r.done[o.Point.Key()], o)
 			r.runID, r.seq = o.Run, max(r.seq, o.Seq)
 		}
 	}

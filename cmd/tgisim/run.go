@@ -30,6 +30,9 @@ type app struct {
 	log    *logger
 	// listen opens the webserver's socket (a test hook).
 	listen func(network, addr string) (net.Listener, error)
+	// gpusHook, when set, is handed the launch's simulated GPU memory (a
+	// test hook: an in-process sampler).
+	gpusHook func(*gpuState)
 }
 
 // run plays TGI's launcher: it prints what text-generation-launcher, the
@@ -104,7 +107,11 @@ func (ap *app) prepare(argv []string) (*launch, int) {
 		fmt.Fprintln(ap.stderr, err.Error())
 		return nil, exitError
 	}
-	return &launch{app: ap, args: args, env: env, model: model, plan: lp, gpus: newGPUState(env.GPU)}, exitOK
+	l := &launch{app: ap, args: args, env: env, model: model, plan: lp, gpus: newGPUState(env.GPU)}
+	if ap.gpusHook != nil {
+		ap.gpusHook(l.gpus)
+	}
+	return l, exitOK
 }
 
 // setGPUs sets every rank's memory in use to what of reads from its rankMemory.

@@ -32,6 +32,10 @@ type Observation struct {
 	// reader (NVML, or the simulator's /sim/gpus at its URL), which GPUs,
 	// and the last error ("" when every GPU was read).
 	PeakError string `json:"peak_error,omitempty"`
+	// WarmupPeakBytes is the highest used memory per GPU until the warm-up
+	// ended (the engine's "KV-cache blocks" line, before the KV pool is
+	// allocated): the warm-up's own peak.
+	WarmupPeakBytes map[int]uint64 `json:"warmup_peak_bytes,omitempty"`
 	// LoadedBytes is the used memory per GPU when the warm-up began: CUDA
 	// context and weights (and other processes).
 	LoadedBytes map[int]uint64 `json:"loaded_bytes,omitempty"`
@@ -72,6 +76,11 @@ type Reported struct {
 	// MaxInputTokens / MaxTotalTokens are from "Maximum input/total tokens defaulted to N".
 	MaxInputTokens int `json:"max_input_tokens,omitempty"`
 	MaxTotalTokens int `json:"max_total_tokens,omitempty"`
+	// OOMRequestBytes and OOMFreeBytes are from torch's CUDA OOM message
+	// ("Tried to allocate X. GPU 0 has a total capacity of T of which F is
+	// free."): how far a failed allocation was short.
+	OOMRequestBytes int64 `json:"oom_request_bytes,omitempty"`
+	OOMFreeBytes    int64 `json:"oom_free_bytes,omitempty"`
 }
 
 // RequestStats summarizes the requests of one launch.
@@ -117,6 +126,20 @@ func (o Observation) MaxPeak() uint64 {
 	var m uint64
 	for _, v := range o.PeakBytes {
 		m = max(m, v)
+	}
+	return m
+}
+
+// WarmupPeak is the highest warm-up peak over the launch's GPUs: the peak
+// until the warm-up ended, or, for a launch that failed without ending
+// its warm-up, the launch's whole peak (0 if neither was read).
+func (o Observation) WarmupPeak() uint64 {
+	var m uint64
+	for _, v := range o.WarmupPeakBytes {
+		m = max(m, v)
+	}
+	if m == 0 && !o.OK() && o.Reported.KVBlocks == 0 && o.Budget() == 0 {
+		return o.MaxPeak()
 	}
 	return m
 }

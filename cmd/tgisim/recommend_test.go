@@ -1,0 +1,448 @@
+package main
+
+// The benchmark of validate's recommendation (issue 10 §1) against ground
+// truths that only the simulator knows. Every launch runs the simulated
+// launcher in process (run's own phases, logs and exit code; the webserver
+// is not opened: reaching it is the start), and probe reads its log with
+// the same parser as a real launch. The estimate enters only through
+// probe's plan, as in vramcalc validate; the truth is this package's
+// memory model.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"math/rand/v2"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vramcalc/vramcalc/estimate"
+	"github.com/vramcalc/vramcalc/gpus"
+	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/probe"
+)
+
+// hiddenTruth is one simulated deployment: model, GPU, shards, and the
+// coefficients the estimator cannot see.
+type hiddenTruth struct {
+	model    string
+	name     string // nvidia-smi's name
+	sku      gpus.SKU
+	meta     estimate.Model
+	tp       int
+	overhead int64   // SIM_EXTRA_OVERHEAD_BYTES
+	act      float64 // SIM_ACTIVATION_FACTOR
+	wiggle   float64 // SIM_WIGGLE
+	jitter   int64   // SIM_JITTER_BYTES
+	rng      *rand.Rand
+	// prefill is the estimate's default --max-batch-prefill-tokens, which
+	// every launch of every method passes.
+	prefill int
+	// safe is the largest max_total_tokens that starts with the worst
+	// jitter on every GPU: the largest value that always starts.
+	safe    int
+	capT    int
+	launchN int
+}
+
+func (h *hiddenTruth) String() string {
+	return fmt.Sprintf("%s on %d×%s (overhead %.2f GiB, act %.2f, wiggle %.3f, jitter %d MB)",
+		h.model, h.tp, h.name, float64(h.overhead)/(1<<30), h.act, h.wiggle, h.jitter/1_000_000)
+}
+
+// env is the simulator's environment for one launch: jitter drawn from seed.
+func (h *hiddenTruth) env(seed uint64, worst bool) func(string) string {
+	overhead, jitter := h.overhead, h.jitter
+	if worst {
+		overhead, jitter = overhead+jitter, 0
+	}
+	m := map[string]string{
+		"SIM_GPU_NAME": h.name, "SIM_GPU_TOTAL_BYTES": strconv.FormatInt(int64(h.sku.GPU.TotalBytes), 10),
+		"SIM_NUM_GPUS": strconv.Itoa(h.tp), "SIM_GPU_COMPUTE_CAPABILITY": fmt.Sprintf("%.1f", float64(h.sku.GPU.ComputeCapability)/10),
+		"SIM_EXTRA_OVERHEAD_BYTES": strconv.FormatInt(overhead, 10), "SIM_ACTIVATION_FACTOR": strconv.FormatFloat(h.act, 'f', 4, 64),
+		"SIM_WIGGLE": strconv.FormatFloat(h.wiggle, 'f', 4, 64), "SIM_JITTER_BYTES": strconv.FormatInt(jitter, 10),
+		"SIM_SEED": strconv.FormatUint(seed, 10), "SIM_STARTUP_DELAY": "0s", "SIM_TOKEN_DELAY": "0s",
+	}
+	return func(k string) string { return m[k] }
+}
+
+func (h *hiddenTruth) argv(p probe.Point) []string {
+	return probe.TGI{}.Args(h.model, p, probe.LaunchOptions{NumShard: h.tp, CUDAMemoryFraction: 1})
+}
+
+func (h *hiddenTruth) point(t int) probe.Point {
+	return probe.Point{MaxInputTokens: t - 1, MaxTotalTokens: t, MaxBatchPrefillTokens: h.prefill}
+}
+
+var errServed = errors.New("served")
+
+// sampledLog is the launcher's stdout with an in-process sampler: GPU
+// memory is read at every write, as NVML or /sim/gpus would be while the
+// log streams, and its peak is kept until the warm-up ends.
+type sampledLog struct {
+	bytes.Buffer
+	gpus           *gpuState
+	peak, warmPeak map[int]uint64
+}
+
+func (s *sampledLog) Write(b []byte) (int, error) {
+	if s.gpus != nil {
+		for _, g := range s.gpus.snapshot() {
+			s.peak[g.Index] = max(s.peak[g.Index], uint64(g.Used))
+		}
+		if s.warmPeak == nil && bytes.Contains(b, []byte("KV-cache blocks:")) {
+			s.warmPeak = maps.Clone(s.peak)
+		}
+	}
+	return s.Buffer.Write(b)
+}
+
+// WriteString hides bytes.Buffer's, which io.WriteString would call.
+func (s *sampledLog) WriteString(str string) (int, error) { return s.Write([]byte(str)) }
+
+// launch is one fresh start of the simulated launcher at p, read back as
+// validate reads a container: its log through probe.TGI, its GPU memory
+// through a sampler.
+func (h *hiddenTruth) launch(p probe.Point) probe.Observation {
+	h.launchN++
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout := &sampledLog{peak: map[int]uint64{}}
+	var stderr bytes.Buffer
+	served := false
+	ap := &app{ctx: ctx, getenv: h.env(h.rng.Uint64(), false), stdout: stdout, stderr: &stderr, now: time.Now,
+		listen:   func(string, string) (net.Listener, error) { served = true; return nil, errServed },
+		gpusHook: func(g *gpuState) { stdout.gpus = g }}
+	code := ap.run(h.argv(p))
+	o := probe.Observation{Point: p, Outcome: "ok", PeakBytes: stdout.peak, WarmupPeakBytes: stdout.warmPeak}
+	lines := strings.Split(stdout.String()+stderr.String(), "\n")
+	for _, l := range lines {
+		probe.TGI{}.ParseLog(l, &o.Reported)
+	}
+	if !served {
+		o.Outcome, o.ExitCode = "failed", code
+		o.Failure = probe.TGI{}.Classify(code, lines[max(0, len(lines)-200):])
+	}
+	return o
+}
+
+// starts runs the memory model alone (no logs) at t, with the worst jitter.
+func (h *hiddenTruth) startsAtWorst(t int) bool {
+	getenv := h.env(0, true)
+	a, err := parseArgs(h.argv(h.point(t)), getenv)
+	if err != nil {
+		return false
+	}
+	env, err := loadSimEnv(getenv, time.Now)
+	if err != nil {
+		return false
+	}
+	m, err := resolveModel(a, getenv)
+	if err != nil {
+		return false
+	}
+	lp, _, err := planLaunch(a, m, env)
+	if err != nil {
+		return false
+	}
+	return simulate(a, m, env, lp).Failure == failNone
+}
+
+// safeEdge is the largest value that starts at the worst jitter: a
+// bisection above max_batch_prefill_tokens + 1, where starting is monotone
+// in max_total_tokens; below it (the warm-up sawtooth) a scan from the top.
+func (h *hiddenTruth) safeEdge() int {
+	lo := h.prefill + 1
+	if lo < h.capT && h.startsAtWorst(lo) {
+		hi := h.capT + 1
+		if h.startsAtWorst(h.capT) {
+			return h.capT
+		}
+		for hi-lo > 1 {
+			if mid := (lo + hi) / 2; h.startsAtWorst(mid) {
+				lo = mid
+			} else {
+				hi = mid
+			}
+		}
+		return lo
+	}
+	for t := min(lo, h.capT); t >= 2; t-- {
+		if h.startsAtWorst(t) {
+			return t
+		}
+	}
+	return 0
+}
+
+// plan is what vramcalc validate plans for this deployment.
+func (h *hiddenTruth) plan(t testing.TB) probe.Plan {
+	pl, _, err := probe.PlanFor(probe.Validation{Model: h.meta, Hardware: estimate.Hardware{GPU: h.sku.GPU, Count: h.tp},
+		Settings: estimate.Settings{CUDAMemoryFraction: 1}, Launch: probe.Config{Engine: probe.TGI{}, Model: h.model}})
+	if err != nil {
+		t.Fatalf("%s: %v", h, err)
+	}
+	return pl
+}
+
+// hiddenTruths draws n deployments whose safe edge is above 0 and below the
+// model's context (at the context memory is not the limit), from 8 models,
+// 5 GPUs, TP 1–4: overhead 0–4 GiB, activation factor 0.5–2.5, wiggle
+// 0.85–0.95, jitter 0–200 MB.
+func hiddenTruths(t testing.TB, n int) []*hiddenTruth {
+	models := []string{"meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.3-70B-Instruct", "mistralai/Mistral-7B-Instruct-v0.3",
+		"Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.2-1B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct", "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
+		"HuggingFaceTB/SmolLM2-135M"}
+	cards := []struct{ key, name string }{{"H100", "NVIDIA H100 80GB HBM3"}, {"A100-80GB", "NVIDIA A100-SXM4-80GB"}, {"L40S", "NVIDIA L40S"}, {"L4", "NVIDIA L4"}, {"A10G", "NVIDIA A10G"}}
+	rng := rand.New(rand.NewPCG(10, 2026))
+	var out []*hiddenTruth
+	for i := 0; len(out) < n && i < 2000; i++ {
+		card := cards[rng.IntN(len(cards))]
+		sku, err := gpus.Lookup(card.key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := &hiddenTruth{model: models[rng.IntN(len(models))], name: card.name, sku: sku, tp: 1 + rng.IntN(4),
+			overhead: rng.Int64N(4 << 30), act: 0.5 + 2*rng.Float64(), wiggle: 0.85 + 0.1*rng.Float64(), jitter: rng.Int64N(200_000_001),
+			rng: rand.New(rand.NewPCG(uint64(i), 99))}
+		if !h.admit(t) {
+			continue
+		}
+		out = append(out, h)
+	}
+	if len(out) < n {
+		t.Fatalf("only %d deployments with an edge below the context", len(out))
+	}
+	return out
+}
+
+// admit fills the plan's prefill and the safe edge, and keeps deployments
+// that start somewhere below the model's context.
+func (h *hiddenTruth) admit(t testing.TB) bool {
+	meta, err := (&hfmeta.Client{}).FromCatalog(h.model)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.meta, h.capT = meta.Model, meta.Model.MaxPositions
+	_, _, err = probe.PlanFor(probe.Validation{Model: h.meta, Hardware: estimate.Hardware{GPU: h.sku.GPU, Count: h.tp},
+		Settings: estimate.Settings{CUDAMemoryFraction: 1}, Launch: probe.Config{Engine: probe.TGI{}, Model: h.model}})
+	if err != nil {
+		return false
+	}
+	h.prefill = h.plan(t).Prefill
+	h.safe = h.safeEdge()
+	return h.safe > 0 && h.safe < h.capT
+}
+
+// outcome is one method's result on one deployment.
+type outcome struct {
+	launches  int
+	rec       int
+	confirmed bool
+	fresh     int // of 20 further fresh launches at rec, how many started
+}
+
+func (h *hiddenTruth) freshStarts(rec int) int {
+	n := 0
+	for range 20 {
+		if rec > 0 && h.launch(h.point(rec)).OK() {
+			n++
+		}
+	}
+	return n
+}
+
+func (h *hiddenTruth) launcher() probe.Launcher {
+	return func(_ context.Context, p probe.Point) (probe.Observation, error) { return h.launch(p), nil }
+}
+
+// ours is vramcalc validate's search.
+func (h *hiddenTruth) ours(t testing.TB) outcome {
+	e, err := probe.Search(context.Background(), h.plan(t), h.launcher(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return outcome{launches: e.Launches, rec: e.Recommended.MaxTotalTokens, confirmed: e.Confirmed, fresh: h.freshStarts(e.Recommended.MaxTotalTokens)}
+}
+
+// confirmFrom confirms the largest start of starts by K = 3 launches in a
+// row, falling back to the next largest start below a failure (what a
+// plain search does once it sees one), until 40 launches.
+func (h *hiddenTruth) confirmFrom(starts []int, fails []int, n int) outcome {
+	for n < 40 {
+		rec := 0
+		for _, s := range starts {
+			if s < minOr(fails, s+1) {
+				rec = max(rec, s)
+			}
+		}
+		if rec == 0 {
+			return outcome{launches: n}
+		}
+		ok := 0
+		for ok < 3 && n < 40 {
+			n++
+			if !h.launch(h.point(rec)).OK() {
+				fails = append(fails, rec)
+				break
+			}
+			ok++
+		}
+		if ok == 3 {
+			return outcome{launches: n, rec: rec, confirmed: true, fresh: h.freshStarts(rec)}
+		}
+	}
+	return outcome{launches: n}
+}
+
+func minOr(xs []int, def int) int {
+	if len(xs) == 0 {
+		return def
+	}
+	return slices.Min(xs)
+}
+
+// bisection is a plain 1-D bisection of max_total_tokens over [2, context]
+// at the same prefill to ±1%, then the same confirmation.
+func (h *hiddenTruth) bisection() outcome {
+	lo, hi, n := 2, h.capT+1, 0
+	var starts, fails []int
+	for float64(hi-lo) > 0.01*float64(hi+lo) && hi-lo > 1 {
+		mid := (lo + hi) / 2
+		n++
+		if h.launch(h.point(mid)).OK() {
+			lo, starts = mid, append(starts, mid)
+		} else {
+			hi, fails = mid, append(fails, mid)
+		}
+	}
+	if len(starts) == 0 {
+		starts = []int{lo}
+	}
+	return h.confirmFrom(starts, fails, n)
+}
+
+// grid is the profilers' 4×4 grid over max_total_tokens (¼ … 1 of the
+// context) × max_batch_prefill_tokens (½, 1, 1½, 2 × the prefill), then 6
+// rounds bisecting each prefill's interval; the largest start at the
+// prefill itself is then confirmed.
+func (h *hiddenTruth) grid() outcome {
+	n := 0
+	var starts, fails []int
+	ps := []int{h.prefill / 2, h.prefill, h.prefill * 3 / 2, h.prefill * 2}
+	lo, hi := make([]int, 4), make([]int, 4)
+	try := func(i, t int) {
+		n++
+		p := h.point(t)
+		p.MaxBatchPrefillTokens = ps[i]
+		ok := h.launch(p).OK()
+		switch {
+		case ok:
+			lo[i] = max(lo[i], t)
+		case hi[i] == 0 || t < hi[i]:
+			hi[i] = t
+		}
+		if i == 1 && ok {
+			starts = append(starts, t)
+		} else if i == 1 {
+			fails = append(fails, t)
+		}
+	}
+	for i := range ps {
+		for _, f := range []float64{0.25, 0.5, 0.75, 1} {
+			try(i, int(f*float64(h.capT)))
+		}
+	}
+	for range 6 {
+		for i := range ps {
+			if hi[i] > 0 && hi[i]-max(lo[i], 2) > 1 {
+				try(i, (max(lo[i], 2)+hi[i])/2)
+			}
+		}
+	}
+	return h.confirmFrom(starts, fails, n)
+}
+
+type tally struct {
+	launches   []int
+	fresh      []float64
+	gap        []float64
+	unconfirmd int
+}
+
+func (ta *tally) add(o outcome, safe int) {
+	ta.launches = append(ta.launches, o.launches)
+	ta.fresh = append(ta.fresh, float64(o.fresh)/20)
+	if o.rec > 0 {
+		ta.gap = append(ta.gap, 100*float64(safe-o.rec)/float64(safe))
+	}
+	if !o.confirmed {
+		ta.unconfirmd++
+	}
+}
+
+func (ta *tally) line(name string) string {
+	started := 0.0
+	all := 0
+	for _, f := range ta.fresh {
+		started += f * 20
+		all += 20
+		_ = f
+	}
+	return fmt.Sprintf("%-10s launches median %4.1f worst %2d | fresh starts %5.1f%% (%d/%d) | below the safe edge: median %5.2f%% worst %6.2f%% | unconfirmed %d",
+		name, medianInt(ta.launches), slices.Max(ta.launches), 100*started/float64(all), int(started), all, medianFloat(ta.gap), slices.Max(append(ta.gap, 0)), ta.unconfirmd)
+}
+
+func medianInt(xs []int) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return float64(s[len(s)/2])
+	}
+	return float64(s[len(s)/2-1]+s[len(s)/2]) / 2
+}
+
+func medianFloat(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// TestRecommendationOnHiddenTruths is issue 10's benchmark: over 36
+// deployments the recommendation is confirmed in a median of ≤ 5 launches
+// (confirmations included) and at most 9, and starts on every one of 20
+// further fresh launches; a plain bisection and the 4×4 grid are measured
+// the same way.
+func TestRecommendationOnHiddenTruths(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the benchmark runs thousands of simulated launches")
+	}
+	var us, bis, grid tally
+	for _, h := range hiddenTruths(t, 36) {
+		o, b, g := h.ours(t), h.bisection(), h.grid()
+		us.add(o, h.safe)
+		bis.add(b, h.safe)
+		grid.add(g, h.safe)
+		t.Logf("%-100s safe %6d | ours %6d in %2d (%2d/20) | bisection %6d in %2d (%2d/20) | grid %6d in %2d (%2d/20)",
+			h, h.safe, o.rec, o.launches, o.fresh, b.rec, b.launches, b.fresh, g.rec, g.launches, g.fresh)
+		if o.fresh != 20 || !o.confirmed {
+			t.Errorf("%s: recommendation %d (safe %d) confirmed %v started on %d of 20 fresh launches", h, o.rec, h.safe, o.confirmed, o.fresh)
+		}
+	}
+	t.Log(us.line("vramcalc"))
+	t.Log(bis.line("bisection"))
+	t.Log(grid.line("4×4 grid"))
+	t.Logf("launches, median: bisection / vramcalc %.1f×, grid / vramcalc %.1f×", medianInt(bis.launches)/medianInt(us.launches), medianInt(grid.launches)/medianInt(us.launches))
+	if m, w := medianInt(us.launches), slices.Max(us.launches); m > 5 || w > 9 {
+		t.Errorf("launches to a confirmed recommendation: median %.1f, worst %d; want ≤ 5 and ≤ 9", m, w)
+	}
+}
