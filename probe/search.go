@@ -632,7 +632,7 @@ func (pl Plan) shifted(sh Shift) int {
 type measure struct {
 	// budget is the whole shift (overhead + reserve) from a reported KV
 	// budget; peak the overhead from the warm-up's NVML peak.
-	budget, peak         int64
+	budget, peak       int64
 	hasBudget, hasPeak bool
 }
 

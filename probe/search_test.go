@@ -2,51 +2,24 @@ package probe
 
 import (
 	"context"
-	"fmt"
-	"math"
-	"math/rand/v2"
+	"errors"
 	"slices"
-	"sort"
+	"strings"
 	"testing"
 
 	"github.com/vramcalc/vramcalc/estimate"
 )
 
-// truth is a simulated engine: the estimator's physics with coefficients
-// the estimator does not know (extra fixed overhead, a different wiggle
-// room, a larger or smaller activation peak, per-launch jitter).
-type truth struct {
-	name      string
-	model     estimate.Model // what the estimator sees
-	hidden    estimate.Model // same weights, activation scaled through the MLP width
-	hw        estimate.Hardware
-	overhead  estimate.Bytes
-	wiggle    float64
-	jitter    estimate.Bytes
-	prefill   int
-	rng       *rand.Rand
-	estimator estimate.Hardware
-}
-
 func gpu(name string, total int64, cc int) estimate.GPU {
 	return estimate.GPU{Name: name, TotalBytes: estimate.Bytes(total), ComputeCapability: cc}
 }
 
-var (
-	simH100 = gpu("NVIDIA H100 80GB HBM3", 85_017_755_648, 90)
-	simL4   = gpu("NVIDIA L4", 23_570_219_008, 89)
-	simA100 = gpu("NVIDIA A100-SXM4-80GB", 85_100_068_864, 80)
-	simL40S = gpu("NVIDIA L40S", 47_803_596_800, 89)
-	simA10G = gpu("NVIDIA A10G", 23_684_186_112, 86)
-)
+var simL4 = gpu("NVIDIA L4", 23_570_219_008, 89)
 
+// simModels are the model shapes the validation tests estimate for.
 func simModels() map[string]estimate.Model {
 	ms := map[string]estimate.Model{
 		"llama3-8b":  {Type: "llama", Layers: 32, Hidden: 4096, Heads: 32, KVHeads: 8, Intermediate: 14336, Vocab: 128256, MaxPositions: 131072, DType: estimate.BF16},
-		"qwen25-7b":  {Type: "qwen2", Layers: 28, Hidden: 3584, Heads: 28, KVHeads: 4, Intermediate: 18944, Vocab: 152064, MaxPositions: 32768, DType: estimate.BF16},
-		"mistral-7b": {Type: "mistral", Layers: 32, Hidden: 4096, Heads: 32, KVHeads: 8, Intermediate: 14336, Vocab: 32768, MaxPositions: 32768, DType: estimate.BF16},
-		"qwen3-14b":  {Type: "qwen3", Layers: 40, Hidden: 5120, Heads: 40, KVHeads: 8, HeadDim: 128, Intermediate: 17408, Vocab: 151936, MaxPositions: 40960, DType: estimate.BF16},
-		"qwen3-32b":  {Type: "qwen3", Layers: 64, Hidden: 5120, Heads: 64, KVHeads: 8, HeadDim: 128, Intermediate: 25600, Vocab: 151936, MaxPositions: 40960, DType: estimate.BF16},
 		"llama3-70b": {Type: "llama", Layers: 80, Hidden: 8192, Heads: 64, KVHeads: 8, Intermediate: 28672, Vocab: 128256, MaxPositions: 131072, DType: estimate.BF16},
 	}
 	for k, m := range ms {
@@ -56,262 +29,170 @@ func simModels() map[string]estimate.Model {
 	return ms
 }
 
-// truths builds n simulated ground truths over models, GPUs and hidden
-// coefficients, keeping only those whose edge is below the model's context
-// (an edge at the cap needs one launch and says nothing about the search).
-func truths(t testing.TB, n int) []*truth {
-	ms := simModels()
-	type setup struct {
-		model string
-		g     estimate.GPU
-		count int
-	}
-	setups := []setup{
-		{"llama3-8b", simL4, 1}, {"llama3-8b", simA10G, 1}, {"qwen25-7b", simL4, 1}, {"mistral-7b", simL4, 1},
-		{"qwen3-14b", simL40S, 1}, {"qwen3-32b", simH100, 1}, {"qwen3-32b", simA100, 1}, {"llama3-70b", simH100, 2},
-		{"llama3-70b", simA100, 2}, {"qwen3-14b", simA10G, 2}, {"qwen3-32b", simL40S, 2}, {"llama3-8b", simL4, 1},
-	}
-	rng := rand.New(rand.NewPCG(42, 7))
-	var out []*truth
-	for i := 0; len(out) < n && i < 400; i++ {
-		s := setups[i%len(setups)]
-		m := ms[s.model]
-		hidden := m
-		factor := 0.85 + 0.4*rng.Float64() // activation 0.85–1.25× through the MLP width
-		hidden.Intermediate = int(float64(m.Intermediate) * factor)
-		tr := &truth{
-			model: m, hidden: hidden, hw: estimate.Hardware{GPU: s.g, Count: s.count},
-			overhead: estimate.Bytes(rng.Float64() * float64(estimate.GiB)),
-			wiggle:   0.89 + 0.02*rng.Float64(),
-			jitter:   estimate.Bytes(rng.Float64() * 16 * float64(estimate.MiB)),
-			rng:      rand.New(rand.NewPCG(uint64(i), 99)),
-		}
-		tr.name = fmt.Sprintf("%s 1x%d %s ovh=%.2fGiB act=%.2f W=%.3f", s.model, s.count, s.g.Name, tr.overhead.GiBs(), factor, tr.wiggle)
-		// Both sides use the estimator's default prefill for this GPU.
-		res, err := estimate.Run(m, tr.hw, estimate.Engine{Name: "tgi"}, estimate.Settings{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		tr.prefill = res.Startup.MaxBatchPrefillTokens
-		if star := tr.edge(); star > 2 && star < m.MaxPositions {
-			out = append(out, tr)
-		}
-	}
-	if len(out) < n {
-		t.Fatalf("only %d truths", len(out))
-	}
-	return out
+// toy is a linear engine for the search's unit tests, 1 MB of KV per
+// token: the estimate's budget is 10,000 tokens whatever the point, its
+// edge drops one token per MB of shift, and the warm-up holds T − 1
+// tokens over 5 GB. The engine (the truth) has overhead more in use
+// through the warm-up, reserve more kept from the pool, and jitter[i] more
+// on launch i: its budget is 10,000 − (overhead + reserve + jitter)/1 MB,
+// a start needs T ≤ budget, and a failure logs T − 1 KV blocks (the
+// warm-up's own), as TGI v3.3 does above the budget.
+type toy struct {
+	overhead, reserve int64
+	jitter            []int64
+	launches          int
 }
 
-func (tr *truth) settings(p Point) estimate.Settings {
-	return estimate.Settings{MaxInputTokens: p.MaxInputTokens, MaxTotalTokens: p.MaxTotalTokens, MaxBatchPrefillTokens: p.MaxBatchPrefillTokens, WiggleRoom: tr.wiggle}
+const toyMB = 1_000_000
+
+func toyPlan() Plan {
+	return Plan{Predicted: 10000, Cap: 20000, Prefill: 1000, Tolerance: 0.01, Margin: 100 * toyMB,
+		Predict: func(p Point) Estimate {
+			return Estimate{Fits: p.MaxTotalTokens <= 10000, Budget: 10000, WarmTokens: p.MaxTotalTokens - 1,
+				WarmBytes: 5_000*toyMB + int64(p.MaxTotalTokens-1)*toyMB, Capacity: 20_000 * toyMB, TokenBytes: toyMB}
+		},
+		Shifted: func(sh Shift) int { return 10000 - int((sh.Overhead+sh.Reserve)/toyMB) },
+	}
 }
 
-// start runs the hidden physics at a point; jitter moves the card's free
-// memory a little on every launch, as real launches do.
-func (tr *truth) start(p Point, jitter bool) (estimate.Startup, estimate.Bytes) {
-	hw := tr.hw
-	extra := tr.overhead
-	if jitter {
-		extra += estimate.Bytes(tr.rng.Float64() * float64(tr.jitter))
-	}
-	hw.GPU.TotalBytes -= extra
-	res, err := estimate.Run(tr.hidden, hw, estimate.Engine{Name: "tgi"}, tr.settings(p))
-	if err != nil {
-		panic(err)
-	}
-	// What NVML would see at the warm-up peak: the hidden overhead is in use
-	// too, and no reading exceeds the card.
-	used := min(res.Startup.WarmupBytes+extra, tr.hw.GPU.TotalBytes)
-	return res.Startup, used
-}
-
-// edge is the true largest max_total_tokens that starts (no jitter).
-func (tr *truth) edge() int {
-	ok := func(t int) bool {
-		st, _ := tr.start(Point{MaxInputTokens: t - 1, MaxTotalTokens: t, MaxBatchPrefillTokens: tr.prefill}, false)
-		return st.Fits
-	}
-	hi := tr.model.MaxPositions
-	if ok(hi) {
-		return hi
-	}
-	lo := 0
-	for _, c := range []int{tr.prefill + 1, 4096, 1024, 256} {
-		if c < hi && ok(c) {
-			lo = c
-			break
-		}
-	}
-	if lo == 0 {
-		return 0
-	}
-	for hi-lo > 1 {
-		mid := (lo + hi) / 2
-		if ok(mid) {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return lo
-}
-
-func (tr *truth) launcher() Launcher {
+func (e *toy) launcher() Launcher {
 	return func(_ context.Context, p Point) (Observation, error) {
-		st, used := tr.start(p, true)
-		o := Observation{Point: p, Outcome: "ok", PeakBytes: map[int]uint64{0: uint64(used)}}
-		switch {
-		case st.Fits:
-			o.Reported.MaxBatchTotalTokensLog = st.MaxBatchTotalTokens
-		case st.MaxBatchTotalTokens > 0:
-			// Failed after warm-up: TGI logged "KV-cache blocks: N, size: 1" first.
-			o.Outcome, o.Failure = "failed", st.Failure
-			o.Reported.KVBlocks, o.Reported.BlockSize = st.MaxBatchTotalTokens, 1
-		default:
-			o.Outcome, o.Failure = "failed", st.Failure
+		var j int64
+		if e.launches < len(e.jitter) {
+			j = e.jitter[e.launches]
 		}
+		e.launches++
+		t := p.MaxTotalTokens
+		budget := 10000 - int((e.overhead+e.reserve+j)/toyMB)
+		peak := uint64(5_000*toyMB + int64(t-1)*toyMB + e.overhead + j)
+		o := Observation{Point: p, Outcome: "ok", WarmupPeakBytes: map[int]uint64{0: peak}, PeakBytes: map[int]uint64{0: peak}}
+		if t > budget {
+			o.Outcome, o.Failure = "failed", estimate.FailureNotEnoughMemory
+			o.Reported = Reported{KVBlocks: t - 1, BlockSize: 1}
+			return o, nil
+		}
+		o.Reported = Reported{KVBlocks: budget, BlockSize: 1, MaxBatchTotalTokensLog: budget}
 		return o, nil
 	}
 }
 
-func (tr *truth) plan(tol float64) Plan {
-	predict := func(p Point) Estimate {
-		res, err := estimate.Run(tr.model, tr.hw, estimate.Engine{Name: "tgi"}, estimate.Settings{MaxInputTokens: p.MaxInputTokens, MaxTotalTokens: p.MaxTotalTokens, MaxBatchPrefillTokens: p.MaxBatchPrefillTokens})
-		if err != nil {
-			return Estimate{}
-		}
-		st := res.Startup
-		return Estimate{Fits: st.Fits, Budget: st.MaxBatchTotalTokens, WarmTokens: st.WarmupTokens,
-			WarmBytes: int64(st.WarmupBytes), TokenBytes: int64(res.KVBytesPerToken)}
+func totals(e Edge) []int {
+	var out []int
+	for _, o := range e.Observations {
+		out = append(out, o.Point.MaxTotalTokens)
 	}
-	shifted := func(delta int64) int {
-		res, err := estimate.Run(tr.model, tr.hw, estimate.Engine{Name: "tgi"}, estimate.Settings{MaxBatchPrefillTokens: tr.prefill, ExtraOverheadBytes: estimate.Bytes(delta)})
-		if err != nil {
-			return 0
-		}
-		return res.Boundary.MaxTotalTokens
-	}
-	return Plan{Predicted: shifted(0), Cap: tr.model.MaxPositions, Prefill: tr.prefill, Tolerance: tol, Predict: predict, Shifted: shifted}
+	return out
 }
 
-// gridSearch is a baseline like the existing profilers': a 4×4 grid over
-// (max_total_tokens, max_batch_prefill_tokens), then 6 refinement rounds
-// that bisect the ok/fail interval of max_total_tokens at each of the 4
-// prefill values; then, to compare precision, it keeps bisecting at the
-// search's own prefill until ±tol. It returns the launches after the 6
-// rounds, the relative error then, and the launches to reach ±tol.
-func gridSearch(tr *truth, tol float64) (launches6 int, err6 float64, launchesTol int) {
-	launch := tr.launcher()
-	ps := []int{tr.prefill / 2, tr.prefill, tr.prefill * 3 / 2, tr.prefill * 2}
-	capT := tr.model.MaxPositions
-	type iv struct{ lo, hi int }
-	ivs := make([]iv, len(ps))
-	n := 0
-	for i, p := range ps {
-		ivs[i] = iv{0, capT + 1}
-		for _, f := range []float64{0.25, 0.5, 0.75, 1} {
-			t := int(f * float64(capT))
-			o, _ := launch(context.Background(), Point{MaxInputTokens: t - 1, MaxTotalTokens: t, MaxBatchPrefillTokens: p})
-			n++
-			if o.OK() {
-				ivs[i].lo = max(ivs[i].lo, t)
-			} else if t < ivs[i].hi {
-				ivs[i].hi = t
-			}
-		}
+// TestSearchConfirms: overhead 200 MB, reserve 300 MB, no jitter; margin
+// 100 MB. Launch 1 goes where the estimate alone would recommend,
+// 10,000 − 100 = 9,900, and fails (the budget is 10,000 − 500 = 9,500) with
+// only the warm-up's blocks: its peak says overhead 200 MB, the reserve is
+// unknown. Launch 2 goes deep, 10,000 − (200 + 100 + 5% of 20,000 MB) =
+// 8,700, starts and reports 9,500: shift 500 MB of which 200 overhead, so
+// reserve 300. The recommendation is 10,000 − (200 + 100 + 300) = 9,400,
+// which starts on launches 3, 4 and 5.
+func TestSearchConfirms(t *testing.T) {
+	eng := &toy{overhead: 200 * toyMB, reserve: 300 * toyMB}
+	e, err := Search(context.Background(), toyPlan(), eng.launcher(), nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	bisect := func(i int) {
-		lo, hi := ivs[i].lo, ivs[i].hi
-		mid := (max(lo, 2) + hi) / 2
-		o, _ := launch(context.Background(), Point{MaxInputTokens: mid - 1, MaxTotalTokens: mid, MaxBatchPrefillTokens: ps[i]})
-		n++
-		if o.OK() {
-			ivs[i].lo = mid
-		} else {
-			ivs[i].hi = mid
-		}
+	if want := []int{9900, 8700, 9400, 9400, 9400}; !slices.Equal(totals(e), want) {
+		t.Fatalf("launched %v, want %v", totals(e), want)
 	}
-	for round := 0; round < 6; round++ {
-		for i := range ps {
-			if ivs[i].hi-ivs[i].lo > 1 {
-				bisect(i)
-			}
-		}
-	}
-	launches6 = n
-	star := float64(tr.edge())
-	err6 = (float64(ivs[1].lo) - star) / star
-	for float64(ivs[1].hi-ivs[1].lo) > tol*float64(ivs[1].hi+ivs[1].lo) && n < 1000 {
-		bisect(1)
-	}
-	return launches6, err6, n
-}
-
-func median(xs []int) float64 {
-	s := slices.Clone(xs)
-	sort.Ints(s)
-	if len(s)%2 == 1 {
-		return float64(s[len(s)/2])
-	}
-	return float64(s[len(s)/2-1]+s[len(s)/2]) / 2
-}
-
-// TestSearchPinsEdgeInFewLaunches is issue 5's benchmark as a test: over 24
-// simulated ground truths (6 models, 5 GPUs, TP 1–2, hidden overhead 0–1
-// GiB, activation 0.85–1.25×, wiggle 0.89–0.91, jitter up to 16 MiB), the
-// search pins the edge to ±1% in a median of ≤ 3 launches and at most 5, and
-// the pinned interval holds the true edge. The hidden ranges are what the
-// estimator's runtime terms can plausibly be off by (TGI's CUDA context and
-// allocator factor are set from two reports; the research behind them saw
-// 0.3–0.8 GB of non-PyTorch memory across machines).
-func TestSearchPinsEdgeInFewLaunches(t *testing.T) {
-	const tol = 0.01
-	var ours, grid6, gridTol []int
-	var gridErr []float64
-	for _, tr := range truths(t, 24) {
-		star := tr.edge()
-		e, err := Search(context.Background(), tr.plan(tol), tr.launcher(), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		l6, err6, lt := gridSearch(tr, tol)
-		ours, grid6, gridTol, gridErr = append(ours, e.Launches), append(grid6, l6), append(gridTol, lt), append(gridErr, err6)
-		predErr := 100 * (float64(tr.plan(tol).Predicted) - float64(star)) / float64(star)
-		t.Logf("%-62s true %6d predicted %+6.1f%% → [%6d, %6d) in %d launches; grid: %3d launches (%+5.1f%%), %3d to ±1%%",
-			tr.name, star, predErr, e.Lo, e.Hi, e.Launches, l6, 100*err6, lt)
-		if !e.Pinned {
-			t.Errorf("%s: not pinned after %d launches: [%d, %d)", tr.name, e.Launches, e.Lo, e.Hi)
-		}
-		// Jitter can move a launch near the edge either way by a few tokens.
-		if slack := star / 200; e.Lo > star+slack || (e.Hi > 0 && e.Hi <= star-slack) {
-			t.Errorf("%s: interval [%d, %d) misses the true edge %d", tr.name, e.Lo, e.Hi, star)
-		}
-	}
-	mo, mg := median(ours), median(gridTol)
-	t.Logf("launches to ±1%%: vramcalc median %.1f worst %d; grid baseline after 6 rounds median %.1f (edge %.1f%% off), to ±1%% median %.1f worst %d; ratio %.1f×",
-		mo, slices.Max(ours), median(grid6), 100*medianF(gridErr), mg, slices.Max(gridTol), mg/mo)
-	if mo > 3 || slices.Max(ours) > 5 {
-		t.Errorf("launches: median %.1f, worst %d; want ≤ 3 and ≤ 5", mo, slices.Max(ours))
+	want := Point{MaxInputTokens: 9399, MaxTotalTokens: 9400, MaxBatchPrefillTokens: 1000}
+	if e.Recommended != want || !e.Confirmed || e.Tried != 3 || e.Started != 3 || e.Launches != 5 || e.Lo != 9400 || e.Hi != 9900 ||
+		e.Spread || e.Fragmented || e.SpreadBytes != 0 || len(e.Notes) != 0 {
+		t.Errorf("edge %+v", e)
 	}
 }
 
-func medianF(xs []float64) float64 {
-	s := slices.Clone(xs)
-	sort.Float64s(s)
-	return s[len(s)/2]
+// TestSearchSpread: as above, but launch 4 has 250 MB more in use and
+// fails at 9,400, which started on launch 3: the spread is real. The
+// overheads seen are 200, 200, 200 and 450 MB (spread 250), so the margin
+// becomes 2 × 250 = 500 MB over the worst: 10,000 − (450 + 500 + 300) =
+// 8,750, and 8,700, which already started within 1% below it, is taken:
+// launches 5 and 6 confirm it.
+func TestSearchSpread(t *testing.T) {
+	eng := &toy{overhead: 200 * toyMB, reserve: 300 * toyMB, jitter: []int64{0, 0, 0, 250 * toyMB}}
+	e, err := Search(context.Background(), toyPlan(), eng.launcher(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []int{9900, 8700, 9400, 9400, 8700, 8700}; !slices.Equal(totals(e), want) {
+		t.Fatalf("launched %v, want %v", totals(e), want)
+	}
+	if e.Recommended.MaxTotalTokens != 8700 || !e.Confirmed || e.Tried != 3 || e.Started != 3 || !e.Spread || e.SpreadBytes != 250*toyMB ||
+		e.Lo != 9400 || e.Hi != 9400 || len(e.Notes) != 1 || !strings.Contains(e.Notes[0], "spread about 238 MiB per GPU") {
+		t.Errorf("edge %+v", e)
+	}
 }
 
-func BenchmarkSearchLaunches(b *testing.B) {
-	ts := truths(b, 24)
-	var total, n int
-	for b.Loop() {
-		for _, tr := range ts {
-			e, _ := Search(context.Background(), tr.plan(0.01), tr.launcher(), nil)
-			total += e.Launches
-			n++
-		}
+// TestSearchCancelled: a search whose context ends is never done.
+func TestSearchCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	eng := &toy{overhead: 200 * toyMB, reserve: 300 * toyMB}
+	inner := eng.launcher()
+	launch := func(ctx context.Context, p Point) (Observation, error) {
+		o, err := inner(ctx, p)
+		cancel()
+		return o, err
 	}
-	b.ReportMetric(float64(total)/float64(n), "launches/edge")
-	_ = math.Abs
+	e, err := Search(ctx, toyPlan(), launch, nil)
+	if !errors.Is(err, context.Canceled) || e.Confirmed || e.Launches != 1 {
+		t.Errorf("err %v, edge %+v", err, e)
+	}
+}
+
+// TestSearchResume: observations of the same point read back from a
+// results file are taken in order before anything is launched again.
+func TestSearchResume(t *testing.T) {
+	eng := &toy{overhead: 200 * toyMB, reserve: 300 * toyMB}
+	first, err := Search(context.Background(), toyPlan(), eng.launcher(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := map[string][]Observation{}
+	for _, o := range first.Observations[:4] {
+		done[o.Point.Key()] = append(done[o.Point.Key()], o)
+	}
+	eng.launches = 0
+	e, err := Search(context.Background(), toyPlan(), eng.launcher(), done)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Launches != 1 || eng.launches != 1 || !slices.Equal(totals(e), totals(first)) || !e.Confirmed {
+		t.Errorf("resumed: %d launches (%d by the engine), %v", e.Launches, eng.launches, totals(e))
+	}
+}
+
+// TestSearchFragmented: a warm-up OOM at 900 below a start at 1,000 whose
+// warm-up the estimate sizes smaller is fragmentation, not spread; the
+// ranges are the runs of values that started.
+func TestSearchFragmented(t *testing.T) {
+	pl := toyPlan()
+	pl.Predict = func(p Point) Estimate {
+		warm := int64(p.MaxTotalTokens) * toyMB
+		if p.MaxTotalTokens < 1000 {
+			warm *= 2 // two warm-up requests below the prefill
+		}
+		return Estimate{Budget: 10000, WarmTokens: p.MaxTotalTokens - 1, WarmBytes: warm, Capacity: 20_000 * toyMB, TokenBytes: toyMB}
+	}
+	s := newSearch(pl, nil, nil)
+	for _, c := range []struct {
+		t  int
+		ok bool
+	}{{500, true}, {600, true}, {900, false}, {1000, true}, {1100, true}, {1200, false}} {
+		o := Observation{Point: pl.point(c.t), Outcome: "ok"}
+		if !c.ok {
+			o.Outcome, o.Failure = "failed", estimate.FailureWarmupOOM
+		}
+		s.e.Observations = append(s.e.Observations, o) // as try does
+		s.record(o, c.t)
+	}
+	e := s.finish()
+	if !e.Fragmented || e.Spread || !slices.Equal(e.Ranges, []Range{{500, 600}, {1000, 1100}}) || len(e.Notes) == 0 || !strings.Contains(e.Notes[0], "500–600, 1000–1100") {
+		t.Errorf("edge %+v", e)
+	}
 }

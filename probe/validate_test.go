@@ -63,8 +63,13 @@ func TestValidatePinsEdgeAndRecords(t *testing.T) {
 		t.Errorf("plan %+v", res.Plan)
 	}
 	e := res.Edge
-	if !e.Pinned || e.Lo != 19825 || e.Hi != 20060 || e.Launches != 4 || len(e.Observations) != 4 {
-		t.Errorf("edge [%d, %d) pinned %v in %d launches", e.Lo, e.Hi, e.Pinned, e.Launches)
+	// Launch 1 at the estimate's edge less 256 MiB starts and reports a
+	// budget of 20,461 against 22,460 predicted: 1,999 × 131,072 B =
+	// 262,012,928 B more in use (no warm-up peak: no sampler), so the
+	// recommendation is the edge with that and the margin more, 17,409,
+	// confirmed by launches 2–4.
+	if e.Recommended.MaxTotalTokens != 17409 || !e.Confirmed || e.Tried != 3 || e.Started != 3 || e.Lo != 19457 || e.Hi != 0 || e.Launches != 4 || len(e.Observations) != 4 {
+		t.Errorf("edge [%d, %d) recommended %d confirmed %v in %d launches", e.Lo, e.Hi, e.Recommended.MaxTotalTokens, e.Confirmed, e.Launches)
 	}
 	if !regexp.MustCompile(`^\d{10}-[0-9a-f]{6}$`).MatchString(res.RunID) || res.Resumed != 0 {
 		t.Errorf("run id %q, resumed %d", res.RunID, res.Resumed)
@@ -72,7 +77,7 @@ func TestValidatePinsEdgeAndRecords(t *testing.T) {
 	if len(rt.pulled) != 1 || log.lines[0] != "pull 0 0 vramcalc/tgisim:dev" {
 		t.Errorf("pulled %v, first event %q", rt.pulled, log.lines[0])
 	}
-	if log.count("phase ") != 18 || log.count("observed ") != 4 || log.count("phase 3 ") != 5 {
+	if log.count("phase ") != 20 || log.count("observed ") != 4 || log.count("phase 3 ") != 5 {
 		t.Errorf("events:\n%s", strings.Join(log.lines, "\n"))
 	}
 	s, onDisk, err := OpenStore(path)
@@ -100,10 +105,11 @@ func TestValidatePinsEdgeAndRecords(t *testing.T) {
 }
 
 // TestValidateResume: a results file holding the first two launches of
-// the run above as run r7 (19,355 starts, 20,296 fails) and a container r7
+// the run above as run r7 (19,457 and 17,409 start) and a container r7
 // left behind. With Resume, the leftover (and no other run's) is removed,
-// the two points are not launched again, the run goes on as r7 with
-// launches 3 and 4, and the file ends with the same 4 points, none twice.
+// the two launches are not made again, the run goes on as r7 with
+// launches 3 and 4 (17,409 twice more), and the file ends with the same 4
+// launches as the run above.
 func TestValidateResume(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.jsonl")
 	s, _, err := OpenStore(path)
@@ -111,8 +117,8 @@ func TestValidateResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	prev := []Observation{
-		{Run: "r7", Seq: 1, Engine: "tgi", Point: Point{MaxInputTokens: 19354, MaxTotalTokens: 19355}, Outcome: "ok", Reported: Reported{MaxBatchTotalTokensLog: 20461}},
-		{Run: "r7", Seq: 2, Engine: "tgi", Point: Point{MaxInputTokens: 20295, MaxTotalTokens: 20296}, Outcome: "failed", Failure: estimate.FailureWarmupOOM},
+		{Run: "r7", Seq: 1, Engine: "tgi", Point: Point{MaxInputTokens: 19456, MaxTotalTokens: 19457}, Outcome: "ok", Reported: Reported{MaxBatchTotalTokensLog: 20461}},
+		{Run: "r7", Seq: 2, Engine: "tgi", Point: Point{MaxInputTokens: 17408, MaxTotalTokens: 17409}, Outcome: "ok", Reported: Reported{MaxBatchTotalTokensLog: 20461}},
 	}
 	rt := &fakeRuntime{edge: 20000, budget: 20461, leftover: []Container{
 		{ID: "left-r7", Labels: map[string]string{RunLabel: "r7"}}, {ID: "other-run", Labels: map[string]string{RunLabel: "r8"}}}}
@@ -139,23 +145,21 @@ func TestValidateResume(t *testing.T) {
 	if res.RunID != "r7" || res.Resumed != 2 || len(rt.removedIDs) == 0 || rt.removedIDs[0] != "left-r7" || len(rt.leftover) != 1 || log.lines[0] != "cleanup 0 0 left-r7" {
 		t.Errorf("run %s, resumed %d, removed %v, left %v, events %q", res.RunID, res.Resumed, rt.removedIDs, rt.leftover, log.lines)
 	}
-	if !res.Edge.Pinned || res.Edge.Lo != 19825 || res.Edge.Hi != 20060 || res.Edge.Launches != 2 || len(res.Edge.Observations) != 4 {
-		t.Errorf("edge [%d, %d) pinned %v in %d launches", res.Edge.Lo, res.Edge.Hi, res.Edge.Pinned, res.Edge.Launches)
+	if res.Edge.Recommended.MaxTotalTokens != 17409 || !res.Edge.Confirmed || res.Edge.Started != 3 || res.Edge.Launches != 2 || len(res.Edge.Observations) != 4 || len(rt.started) != 2 {
+		t.Errorf("edge [%d, %d) recommended %d confirmed %v in %d launches", res.Edge.Lo, res.Edge.Hi, res.Edge.Recommended.MaxTotalTokens, res.Edge.Confirmed, res.Edge.Launches)
 	}
 	s, all, err := OpenStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	seen := map[string]bool{}
 	for i, o := range all {
-		if o.Run != "r7" || o.Seq != i+1 || seen[o.Point.Key()] {
-			t.Errorf("line %d: run %s seq %d point %s (seen %v)", i+1, o.Run, o.Seq, o.Point.Key(), seen[o.Point.Key()])
+		if o.Run != "r7" || o.Seq != i+1 {
+			t.Errorf("line %d: run %s seq %d point %s", i+1, o.Run, o.Seq, o.Point.Key())
 		}
-		seen[o.Point.Key()] = true
 	}
-	if len(all) != 4 || all[2].Point.MaxTotalTokens != 19825 || all[3].Point.MaxTotalTokens != 20060 {
-		t.Errorf("%d lines, want 4 ending with 19,825 and 20,060", len(all))
+	if len(all) != 4 || all[2].Point.MaxTotalTokens != 17409 || all[3].Point.MaxTotalTokens != 17409 {
+		t.Errorf("%d lines, want 4 ending with 17,409 twice", len(all))
 	}
 }
 

@@ -24,12 +24,19 @@ import (
 	"github.com/vramcalc/vramcalc/probe/docker"
 )
 
-const validateDescription = `Proves the estimated boundary with real TGI containers, launching only at the predicted
-edge: first inside it, then just outside and just inside the edge corrected by what each
-launch showed (the KV budget TGI logs, the NVML peak), until --max-total-tokens is pinned to
-±--tolerance. Each launch appends one observation (settings, TGI's reported budget from the
-log line and the tgi_batch_max_total_tokens gauge, NVML peak per GPU, outcome and failure
-kind, timings) to --out, fsync'd; --resume skips points already in it. Containers carry the
+const validateDescription = `Finds a --max-total-tokens you can deploy with real TGI containers and proves it: the
+recommended value is one that started on --confirm consecutive fresh launches. Each launch is
+read as a correction of the estimate (the KV budget TGI logs, the warm-up's NVML peak, what a
+failed warm-up says); the recommendation is the corrected edge less a margin that covers the
+spread between launches (--margin, or twice the spread the launches show when larger). A
+launch that fails at the recommendation moves it down and the confirmations start over.
+The result says what was seen: the largest value that started, the smallest that failed,
+the recommendation and its confirmations, the spread, and whether values start on disjoint
+ranges (TGI's warm-up at the default prefill).
+
+Each launch appends one observation (settings, TGI's reported budget from the log line and the
+tgi_batch_max_total_tokens gauge, NVML peak per GPU, outcome and failure kind, timings) to
+--out, fsync'd; --resume skips points already in it. Containers carry the
 label vramcalc.run=<id>, publish on loopback addresses only, get the Hugging Face cache mounted and
 HF_TOKEN by environment (never logged), and are removed whatever happens (Ctrl-C included).
 
@@ -57,7 +64,9 @@ func Command(e cmdutil.Env) *cli.Command {
 			&cli.FloatFlag{Name: "cuda-memory-fraction", Value: 1.0, Usage: "TGI --cuda-memory-fraction"},
 			&cli.StringFlag{Name: "out", Value: "results.jsonl", Usage: "observations `FILE` (JSONL, appended)"},
 			&cli.BoolFlag{Name: "resume", Usage: "skip points already in --out (after a crash or Ctrl-C)"},
-			&cli.FloatFlag{Name: "tolerance", Value: 0.01, Usage: "pin the boundary to ± this fraction"},
+			&cli.IntFlag{Name: "confirm", Value: probe.DefaultConfirm, Usage: "fresh launches in a row the recommendation must start on"},
+			&cli.StringFlag{Name: "margin", Value: "256MiB", Usage: "launch-to-launch spread of GPU memory to keep free before launches show one (`SIZE`)"},
+			&cli.FloatFlag{Name: "tolerance", Value: 0.01, Usage: "take a value that already started up to this fraction below the one wanted"},
 			&cli.IntFlag{Name: "max-launches", Value: 12, Usage: "give up after this many launches"},
 			&cli.IntFlag{Name: "input-tokens", Value: 512, Usage: "prompt tokens per request once a launch serves"},
 			&cli.IntFlag{Name: "output-tokens", Value: 64, Usage: "new tokens per request (≤ 1024)"},
@@ -136,6 +145,13 @@ func validationInputs(ctx context.Context, c *cli.Command, e cmdutil.Env, model 
 	if err != nil {
 		return probe.Validation{}, err
 	}
+	if k := c.Int("confirm"); k < 1 {
+		return probe.Validation{}, cmdutil.WithHint(fmt.Errorf("--confirm must be at least 1, got %d", k), "the default 3 means three fresh starts in a row")
+	}
+	margin, _, err := gpus.ParseVRAM(c.String("margin"))
+	if err != nil {
+		return probe.Validation{}, cmdutil.WithHint(fmt.Errorf("--margin: %w", err), "a size such as 256MiB or 1GiB")
+	}
 	settings := estimate.Settings{CUDAMemoryFraction: c.Float("cuda-memory-fraction"), MaxBatchPrefillTokens: int(c.Int("max-batch-prefill-tokens"))}
 	if path := c.String("corrections"); path != "" {
 		corr, _, err := cmdutil.LoadCorrections(path, estimate.Engine{Name: "tgi", Version: c.String("engine-version")}, hw)
@@ -150,7 +166,7 @@ func validationInputs(ctx context.Context, c *cli.Command, e cmdutil.Env, model 
 	}
 	launch.Sampler, launch.SimGPUsPort, launch.GPUIndices, launch.GPUIDs = sampler, simPort, indices, gpuIDs
 	return probe.Validation{Model: meta.Model, Hardware: hw, EngineVersion: c.String("engine-version"), Settings: settings,
-		Tolerance: c.Float("tolerance"), MaxLaunches: int(c.Int("max-launches")), Results: c.String("out"), Resume: c.Bool("resume"),
+		Tolerance: c.Float("tolerance"), Confirm: int(c.Int("confirm")), Margin: int64(margin), MaxLaunches: int(c.Int("max-launches")), Results: c.String("out"), Resume: c.Bool("resume"),
 		Launch: launch}, nil
 }
 
@@ -334,21 +350,55 @@ func outcomeText(o probe.Observation) string {
 
 func shortID(id string) string { return id[:min(len(id), 12)] }
 
-// renderValidation reconciles, per component, the estimate, the engine's
-// own log and metrics, and NVML.
+// ErrNotConfirmed: the search ended (--max-launches) before the
+// recommendation started on --confirm launches in a row.
+var ErrNotConfirmed = errors.New("validate: no recommendation confirmed")
+
+// renderValidation shows what was seen and what is recommended, then
+// reconciles, per component, the estimate, the engine's own log and
+// metrics, and NVML. A recommendation that is not confirmed is shown and
+// is an error (exit 1).
 func renderValidation(e cmdutil.Env, format, model string, res probe.Result) error {
 	edge := res.Edge
-	if format == cmdutil.FormatJSON {
-		return cmdutil.JSON(e.Stdout, validationJSON{Model: model, RunID: res.RunID, Launches: edge.Launches, LargestStart: edge.Lo,
-			SmallestFailure: edge.Hi, Pinned: edge.Pinned, AtCap: edge.AtCap, Predicted: res.Plan.Predicted, Prefill: res.Plan.Prefill,
-			Observations: cmdutil.NonNil(edge.Observations)})
+	var err error
+	if !edge.Confirmed {
+		err = cmdutil.WithHint(fmt.Errorf("%w: %s", ErrNotConfirmed, notConfirmedText(edge)), "raise --max-launches and run again with --resume: the launches already made are kept")
 	}
-	launches := observationRows(edge.Observations)
-	if format == cmdutil.FormatCSV {
-		return launches.Write(e.Stdout, format)
+	switch format {
+	case cmdutil.FormatJSON:
+		if werr := cmdutil.JSON(e.Stdout, newValidationJSON(model, res)); werr != nil {
+			return werr
+		}
+		return err
+	case cmdutil.FormatCSV:
+		if werr := observationRows(edge.Observations).Write(e.Stdout, format); werr != nil {
+			return werr
+		}
+		return err
 	}
-	fmt.Fprintf(e.Stdout, "%s: %d launches, boundary %s\n", model, edge.Launches, pinnedText(edge, res.Plan))
-	if err := launches.Write(e.Stdout, format); err != nil {
+	if werr := renderText(e, format, model, res); werr != nil {
+		return werr
+	}
+	return err
+}
+
+func notConfirmedText(edge probe.Edge) string {
+	if edge.Recommended.MaxTotalTokens == 0 {
+		return fmt.Sprintf("no value to recommend after %d launches", edge.Launches)
+	}
+	return fmt.Sprintf("--max-total-tokens %d started on %d of %d launches after %d launches in all", edge.Recommended.MaxTotalTokens, edge.Started, edge.Tried, edge.Launches)
+}
+
+// renderText is the table output: the verdict, the notes, one row per
+// launch, and the estimate against the measurements.
+func renderText(e cmdutil.Env, format, model string, res probe.Result) error {
+	edge := res.Edge
+	fmt.Fprintf(e.Stdout, "%s: %s\n", model, verdictText(edge))
+	fmt.Fprintf(e.Stdout, "seen in %d launches: %s\n", edge.Launches, seenText(edge))
+	for _, n := range edge.Notes {
+		fmt.Fprintln(e.Stdout, "note: "+n)
+	}
+	if err := observationRows(edge.Observations).Write(e.Stdout, format); err != nil {
 		return err
 	}
 	zero, pg := res.Estimate, res.Estimate.PerGPU
@@ -364,23 +414,96 @@ func renderValidation(e cmdutil.Env, format, model string, res probe.Result) err
 	fmt.Fprintln(e.Stdout)
 	return cmdutil.Rows{Header: []string{"", "estimate", "measured"}, Rows: [][]string{
 		{"context + weights after load, GiB per GPU (NVML)", cmdutil.GiB(int64(pg.CUDAContext + pg.NCCL + pg.Other + pg.Weights)), loaded},
-		{"boundary --max-total-tokens", cmdutil.Num(zero.Boundary.MaxTotalTokens), cmdutil.Num(edge.Boundary())},
+		{"largest --max-total-tokens that starts", cmdutil.Num(zero.Boundary.MaxTotalTokens), cmdutil.Num(edge.Lo)},
 		{"default --max-batch-prefill-tokens", cmdutil.Num(zero.Startup.MaxBatchPrefillTokens), cmdutil.Num(res.Plan.Prefill)},
 	}}.Write(e.Stdout, format)
 }
 
-// validationJSON is validate's -o json.
+// verdictText is the recommendation and its evidence in one line.
+func verdictText(edge probe.Edge) string {
+	r := edge.Recommended
+	if r.MaxTotalTokens == 0 {
+		return "no recommendation"
+	}
+	prefill := ""
+	if r.MaxBatchPrefillTokens > 0 {
+		prefill = " --max-batch-prefill-tokens " + strconv.Itoa(r.MaxBatchPrefillTokens)
+	}
+	status := fmt.Sprintf("started on %d of %d fresh launches in a row", edge.Started, edge.Tried)
+	if !edge.Confirmed {
+		status = fmt.Sprintf("NOT CONFIRMED: started on %d of %d launches", edge.Started, edge.Tried)
+	} else if edge.Started < edge.Tried {
+		status = fmt.Sprintf("started on %d of %d launches, confirmed by the last ones in a row", edge.Started, edge.Tried)
+	}
+	at := ""
+	if edge.AtCap && r.MaxTotalTokens == edge.Lo {
+		at = " (the model's context: memory is not the limit)"
+	}
+	return fmt.Sprintf("recommended --max-input-tokens %d --max-total-tokens %d%s%s: %s", r.MaxInputTokens, r.MaxTotalTokens, prefill, at, status)
+}
+
+// seenText is the largest start, the smallest failure and the spread.
+func seenText(edge probe.Edge) string {
+	parts := []string{"largest start " + orNone(edge.Lo), "smallest failure " + orNone(edge.Hi)}
+	if edge.SpreadBytes > 0 {
+		parts = append(parts, fmt.Sprintf("spread between launches %.0f MiB per GPU", float64(edge.SpreadBytes)/(1<<20)))
+	}
+	if edge.Fragmented {
+		parts = append(parts, "starts on disjoint ranges")
+	}
+	return strings.Join(parts, ", ")
+}
+
+func orNone(n int) string {
+	if n == 0 {
+		return "none"
+	}
+	return cmdutil.Num(n)
+}
+
+// validationJSON is validate's -o json: one object, the fields scripts
+// rely on first.
 type validationJSON struct {
 	Model           string              `json:"model"`
 	RunID           string              `json:"run_id"`
-	Launches        int                 `json:"launches"`
+	Recommended     *recommendedJSON    `json:"recommended"`
+	Confirmed       bool                `json:"confirmed"`
+	Confirmations   confirmationsJSON   `json:"confirmations"`
 	LargestStart    int                 `json:"largest_start"`
 	SmallestFailure int                 `json:"smallest_failure"`
-	Pinned          bool                `json:"pinned"`
+	Launches        int                 `json:"launches"`
+	SpreadBytes     int64               `json:"spread_bytes"`
+	Spread          bool                `json:"spread"`
+	Fragmented      bool                `json:"fragmented"`
+	Ranges          []probe.Range       `json:"ranges"`
 	AtCap           bool                `json:"at_model_context"`
+	Notes           []string            `json:"notes"`
 	Predicted       int                 `json:"predicted_max_total_tokens"`
 	Prefill         int                 `json:"max_batch_prefill_tokens"`
 	Observations    []probe.Observation `json:"observations"`
+}
+
+type recommendedJSON struct {
+	MaxInputTokens        int `json:"max_input_tokens"`
+	MaxTotalTokens        int `json:"max_total_tokens"`
+	MaxBatchPrefillTokens int `json:"max_batch_prefill_tokens"`
+}
+
+type confirmationsJSON struct {
+	Tried   int `json:"tried"`
+	Started int `json:"started"`
+}
+
+func newValidationJSON(model string, res probe.Result) validationJSON {
+	edge := res.Edge
+	v := validationJSON{Model: model, RunID: res.RunID, Confirmed: edge.Confirmed, Confirmations: confirmationsJSON{Tried: edge.Tried, Started: edge.Started},
+		LargestStart: edge.Lo, SmallestFailure: edge.Hi, Launches: edge.Launches, SpreadBytes: edge.SpreadBytes, Spread: edge.Spread,
+		Fragmented: edge.Fragmented, Ranges: cmdutil.NonNil(edge.Ranges), AtCap: edge.AtCap, Notes: cmdutil.NonNil(edge.Notes),
+		Predicted: res.Plan.Predicted, Prefill: res.Plan.Prefill, Observations: cmdutil.NonNil(edge.Observations)}
+	if r := edge.Recommended; r.MaxTotalTokens > 0 {
+		v.Recommended = &recommendedJSON{MaxInputTokens: r.MaxInputTokens, MaxTotalTokens: r.MaxTotalTokens, MaxBatchPrefillTokens: r.MaxBatchPrefillTokens}
+	}
+	return v
 }
 
 // observationRows is one row per launch: the estimate beside what TGI and
@@ -400,16 +523,6 @@ func observationRows(obs []probe.Observation) cmdutil.Rows {
 			cmdutil.Num(o.Reported.MaxBatchTotalTokensMetric), cmdutil.GiB(o.Predicted.WarmupBytes), peak})
 	}
 	return t
-}
-
-func pinnedText(edge probe.Edge, plan probe.Plan) string {
-	switch {
-	case edge.AtCap:
-		return fmt.Sprintf("at the model's context (%s): memory is not the limit", cmdutil.Num(edge.Lo))
-	case edge.Pinned:
-		return fmt.Sprintf("%s (starts at %s, fails at %s: ±%g%%)", cmdutil.Num(edge.Boundary()), cmdutil.Num(edge.Lo), cmdutil.Num(edge.Hi), 100*plan.Tolerance)
-	}
-	return fmt.Sprintf("not pinned: starts at %s, fails at %s", cmdutil.Num(edge.Lo), cmdutil.Num(edge.Hi))
 }
 
 func parseGPUIDs(s string) ([]string, error) {

@@ -71,27 +71,24 @@ func TestValidateAgainstSimulator(t *testing.T) {
 	if strings.ContainsAny(stderr, "\r") || !strings.Contains(stderr, "launch 1: --max-total-tokens ") || strings.Contains(stderr, "warning") {
 		t.Errorf("stderr:\n%q", stderr)
 	}
-	if !strings.Contains(stdout, "boundary") || !strings.Contains(stdout, "±1%") {
-		t.Errorf("no pinned boundary in:\n%s", stdout)
+	if !strings.Contains(stdout, "recommended --max-input-tokens ") || !strings.Contains(stdout, "started on 3 of 3 fresh launches in a row") {
+		t.Errorf("no confirmed recommendation in:\n%s", stdout)
 	}
 	obs := readObs(t, out)
-	if len(obs) < 2 || len(obs) > 5 {
-		t.Errorf("%d launches, want 2–5", len(obs))
+	if len(obs) < 3 || len(obs) > 5 {
+		t.Errorf("%d launches, want 3–5", len(obs))
 	}
-	var ok, failed int
+	// The last three launches are the recommendation's confirmations.
+	if n := len(obs); n >= 3 && (obs[n-1].Point != obs[n-3].Point || obs[n-2].Point != obs[n-3].Point || !obs[n-1].OK() || !obs[n-2].OK() || !obs[n-3].OK()) {
+		t.Errorf("the last three launches do not confirm one value: %v %v %v", obs[n-3].Point, obs[n-2].Point, obs[n-1].Point)
+	}
 	for _, o := range obs {
 		if o.OK() {
-			ok++
 			// The default concurrency fills the reported budget: ⌊(budget − 1)/(64 + 16)⌋, at most 128.
 			if o.Budget() == 0 || o.Requests.OK != o.Requests.Concurrency || o.MaxPeak() == 0 || o.PeakError != "" || o.Requests.Concurrency != min((o.Budget()-1)/80, 128) || len(o.LoadedBytes) == 0 {
 				t.Errorf("start without budget, requests or peak: %+v", o)
 			}
-		} else {
-			failed++
 		}
-	}
-	if ok == 0 || failed == 0 {
-		t.Errorf("%d starts, %d failures: the edge was not straddled", ok, failed)
 	}
 	left, err := d.List(context.Background(), map[string]string{probe.RunLabel: obs[0].Run})
 	if err != nil || len(left) != 0 {
@@ -178,7 +175,7 @@ func TestValidateInterrupt(t *testing.T) {
 
 // TestValidateKillAndResume: kill -9 after the first launch is recorded,
 // then --resume: the left container is removed, no observation is lost or
-// duplicated, and the edge is still pinned.
+// duplicated, and the recommendation is confirmed.
 func TestValidateKillAndResume(t *testing.T) {
 	d := cmdtest.Docker(t)
 	image := cmdtest.SimImage(t)
@@ -204,12 +201,10 @@ func TestValidateKillAndResume(t *testing.T) {
 		t.Fatalf("--resume: %v\n%s", err, b)
 	}
 	obs := readObs(t, out)
-	seen := map[string]bool{}
-	for _, o := range obs {
-		if seen[o.Point.Key()] {
-			t.Errorf("point %s recorded twice", o.Point.Key())
+	for i, o := range obs {
+		if o.Seq != i+1 {
+			t.Errorf("line %d has seq %d: a launch recorded twice or lost", i+1, o.Seq)
 		}
-		seen[o.Point.Key()] = true
 		if o.Run != first[0].Run {
 			t.Errorf("run id changed across --resume: %s then %s", first[0].Run, o.Run)
 		}
@@ -219,22 +214,18 @@ func TestValidateKillAndResume(t *testing.T) {
 			t.Errorf("observation %d changed after resume", i)
 		}
 	}
-	var ok, failed bool
-	for _, o := range obs {
-		ok = ok || o.OK()
-		failed = failed || !o.OK()
-	}
-	if !ok || !failed {
-		t.Errorf("after resume the edge is not straddled: %d observations", len(obs))
+	if n := len(obs); n < 3 || obs[n-1].Point != obs[n-3].Point || obs[n-2].Point != obs[n-3].Point || !obs[n-1].OK() || !obs[n-2].OK() || !obs[n-3].OK() {
+		t.Errorf("after resume the recommendation is not confirmed: %d observations", len(obs))
 	}
 	if left := simContainers(t, d, image); len(left) != 0 {
 		t.Errorf("%d containers left after resume", len(left))
 	}
 }
 
-// TestValidateLaunchCountsOnSimulator pins the edge of the simulator
-// container (its own memory model, not the estimator's) for several models,
-// GPUs and hidden coefficients, each within 5 launches.
+// TestValidateLaunchCountsOnSimulator confirms a recommendation on the
+// simulator container (its own memory model, not the estimator's) for
+// several models, GPUs and hidden coefficients, each within 5 launches,
+// confirmations included.
 func TestValidateLaunchCountsOnSimulator(t *testing.T) {
 	cmdtest.Docker(t)
 	image := cmdtest.SimImage(t)
@@ -265,26 +256,36 @@ func TestValidateLaunchCountsOnSimulator(t *testing.T) {
 		if i == 0 {
 			// -o json: one object with the edge seen and every launch.
 			var v struct {
-				Launches        int               `json:"launches"`
-				LargestStart    int               `json:"largest_start"`
-				SmallestFailure int               `json:"smallest_failure"`
-				Pinned          bool              `json:"pinned"`
-				RunID           string            `json:"run_id"`
-				Observations    []json.RawMessage `json:"observations"`
+				Recommended struct {
+					MaxInputTokens        int `json:"max_input_tokens"`
+					MaxTotalTokens        int `json:"max_total_tokens"`
+					MaxBatchPrefillTokens int `json:"max_batch_prefill_tokens"`
+				} `json:"recommended"`
+				Confirmations   struct{ Tried, Started int } `json:"confirmations"`
+				Confirmed       bool                         `json:"confirmed"`
+				Launches        int                          `json:"launches"`
+				LargestStart    int                          `json:"largest_start"`
+				SmallestFailure int                          `json:"smallest_failure"`
+				SpreadBytes     *int64                       `json:"spread_bytes"`
+				Fragmented      *bool                        `json:"fragmented"`
+				RunID           string                       `json:"run_id"`
+				Observations    []json.RawMessage            `json:"observations"`
 			}
 			if err := json.Unmarshal([]byte(stdout), &v); err != nil {
 				t.Fatalf("-o json: %v\n%s", err, stdout)
 			}
 			n := len(readObs(t, out))
-			if v.Launches != n || len(v.Observations) != n || !v.Pinned || v.LargestStart >= v.SmallestFailure ||
-				float64(v.SmallestFailure-v.LargestStart) > 0.02*float64(v.LargestStart) || v.RunID == "" {
+			r := v.Recommended
+			if v.Launches != n || len(v.Observations) != n || !v.Confirmed || v.Confirmations.Tried != 3 || v.Confirmations.Started != 3 ||
+				r.MaxTotalTokens == 0 || r.MaxInputTokens != r.MaxTotalTokens-1 || r.MaxBatchPrefillTokens == 0 || r.MaxTotalTokens > v.LargestStart ||
+				v.SpreadBytes == nil || v.Fragmented == nil || v.RunID == "" {
 				t.Errorf("-o json: %+v with %d launches on disk", v, n)
 			}
 			continue
 		}
 		first := strings.SplitN(stdout, "\n", 2)[0]
 		t.Log(first)
-		if n := len(readObs(t, out)); n > 5 || !strings.Contains(first, "±1%") {
+		if n := len(readObs(t, out)); n > 5 || !strings.Contains(first, "started on 3 of 3 fresh launches in a row") {
 			t.Errorf("%s on %d×%s: %d launches: %s", c.model, c.gpus, c.gpu, n, first)
 		}
 	}
@@ -484,7 +485,7 @@ func TestValidateWarnsWhenSimGPUsUnread(t *testing.T) {
 	cmdtest.Docker(t)
 	image := cmdtest.SimImage(t)
 	out := filepath.Join(t.TempDir(), "unread.jsonl")
-	args := append(simArgs(image, out), "--sim-gpus", "container:9399", "--max-launches", "2")
+	args := append(simArgs(image, out), "--sim-gpus", "container:9399", "--max-launches", "2", "--confirm", "1")
 	_, stderr, code := cmdtest.Run(t, Root, args...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
