@@ -106,7 +106,9 @@ func TestHubErrorsAndToken(t *testing.T) {
 			name:   "not found",
 			args:   []string{"estimate", "vramcalc-test/no-such-model", "--gpu", "L4"},
 			code:   cmdutil.ExitError,
-			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/no-such-model: GET " + hub.URL + "/vramcalc-test/no-such-model/resolve/main/config.json: 404 Not Found: not found (also: no directory \"vramcalc-test/no-such-model\", not in the HF cache ", "vramcalc: hint: pass a local directory"},
+			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/no-such-model: GET " + hub.URL + "/vramcalc-test/no-such-model/resolve/main/config.json: 404 Not Found: not found (also: no directory \"vramcalc-test/no-such-model\", not in the HF cache ",
+				// The Hub was asked: no word of allowing network access.
+				"vramcalc: hint: the Hub has no repo vramcalc-test/no-such-model with that file at revision \"main\": check the id and --revision; a private repo needs HF_TOKEN set to a token with read access\n"},
 		},
 		{
 			name:   "not found, close to a catalog model",
@@ -130,14 +132,15 @@ func TestHubErrorsAndToken(t *testing.T) {
 			name:   "timeout",
 			args:   []string{"estimate", "vramcalc-test/slow", "--gpu", "L4", "--timeout", "200ms"},
 			code:   cmdutil.ExitError,
-			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/slow: GET " + hub.URL + "/vramcalc-test/slow/resolve/main/config.json: ", "vramcalc: hint: the Hub did not answer in time"},
+			stderr: []string{"vramcalc: error: model metadata: no answer within 200ms: hfmeta: fetch config vramcalc-test/slow: GET " + hub.URL + "/vramcalc-test/slow/resolve/main/config.json: context deadline exceeded\n",
+				"vramcalc: hint: raise --timeout (now 200ms) if the Hub is slow, or pass --offline with a local model directory or a model in the HF cache\n"},
 		},
 		{
 			name:   "offline skips the Hub",
 			vars:   map[string]string{"HF_HUB_OFFLINE": "1", "HF_TOKEN": testToken},
 			args:   []string{"estimate", "vramcalc-test/gated-model", "--gpu", "L4"},
 			code:   cmdutil.ExitError,
-			stderr: []string{"and offline mode, the hub was not asked\n", "vramcalc: hint: pass a local directory"},
+			stderr: []string{"and offline mode, the hub was not asked\n", "vramcalc: hint: pass a local directory holding config.json, or allow network access (no --offline, HF_HUB_OFFLINE unset) to read the Hub; "},
 		},
 	}
 	for _, c := range cases {
@@ -206,7 +209,7 @@ func TestHubCompanionNeverPrintsToken(t *testing.T) {
 		t.Run(repo, func(t *testing.T) {
 			out, errOut, code := runOnline(t, func(*cmdutil.Env) {}, hub.URL, map[string]string{"HF_TOKEN": secret},
 				"estimate", repo, "--gpu", "L4", "--timeout", "300ms")
-			if code != cmdutil.ExitError || out != "" || !strings.HasPrefix(errOut, "vramcalc: error: hfmeta: fetch config "+repo+": GET "+hub.URL+"/"+repo+"/resolve/main/config.json: ") {
+			if code != cmdutil.ExitError || out != "" || !strings.Contains(errOut, "hfmeta: fetch config "+repo+": GET "+hub.URL+"/"+repo+"/resolve/main/config.json: ") {
 				t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 			}
 			if strings.Contains(out+errOut, secret) || strings.Contains(out+errOut, "LEAK") {

@@ -71,11 +71,11 @@ func TestHubRequestFrom(t *testing.T) {
 		vars map[string]string
 		want cmdutil.HubRequest
 	}{
-		{nil, nil, cmdutil.HubRequest{Endpoint: "https://huggingface.co", Revision: "main", Timeout: 30 * time.Second}},
+		{nil, nil, cmdutil.HubRequest{Endpoint: "https://huggingface.co", Revision: "main", Timeout: 2 * time.Minute}},
 		{[]string{"--revision", "refs/pr/1", "--timeout", "2s"}, map[string]string{"HF_ENDPOINT": "https://mirror.example/hf//", "HF_TOKEN": " hf_x \n"},
 			cmdutil.HubRequest{Endpoint: "https://mirror.example/hf", Token: "hf_x", Revision: "refs/pr/1", Timeout: 2 * time.Second}},
 		{[]string{"--timeout", "0s"}, map[string]string{"HUGGING_FACE_HUB_TOKEN": "hf_legacy"},
-			cmdutil.HubRequest{Endpoint: "https://huggingface.co", Token: "hf_legacy", Revision: "main", Timeout: 30 * time.Second}},
+			cmdutil.HubRequest{Endpoint: "https://huggingface.co", Token: "hf_legacy", Revision: "main", Timeout: 2 * time.Minute}},
 	} {
 		var got cmdutil.HubRequest
 		cmd := &cli.Command{Name: "x", Flags: cmdutil.ModelFlags(), Action: func(_ context.Context, c *cli.Command) error {
