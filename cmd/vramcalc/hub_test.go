@@ -103,9 +103,9 @@ func TestHubErrorsAndToken(t *testing.T) {
 			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/qwen-copy: GET " + hub.URL + "/vramcalc-test/qwen-copy/resolve/v2.0/config.json: 404 Not Found: not found (also: "},
 		},
 		{
-			name:   "not found",
-			args:   []string{"estimate", "vramcalc-test/no-such-model", "--gpu", "L4"},
-			code:   cmdutil.ExitError,
+			name: "not found",
+			args: []string{"estimate", "vramcalc-test/no-such-model", "--gpu", "L4"},
+			code: cmdutil.ExitError,
 			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/no-such-model: GET " + hub.URL + "/vramcalc-test/no-such-model/resolve/main/config.json: 404 Not Found: not found (also: no directory \"vramcalc-test/no-such-model\", not in the HF cache ",
 				// The Hub was asked: no word of allowing network access.
 				"vramcalc: hint: the Hub has no repo vramcalc-test/no-such-model with that file at revision \"main\": check the id and --revision; a private repo needs HF_TOKEN set to a token with read access\n"},
@@ -129,9 +129,9 @@ func TestHubErrorsAndToken(t *testing.T) {
 			stderr: []string{"200000000", "vramcalc: hint: the safetensors file looks corrupt or incomplete"},
 		},
 		{
-			name:   "timeout",
-			args:   []string{"estimate", "vramcalc-test/slow", "--gpu", "L4", "--timeout", "200ms"},
-			code:   cmdutil.ExitError,
+			name: "timeout",
+			args: []string{"estimate", "vramcalc-test/slow", "--gpu", "L4", "--timeout", "200ms"},
+			code: cmdutil.ExitError,
 			stderr: []string{"vramcalc: error: model metadata: no answer within 200ms: hfmeta: fetch config vramcalc-test/slow: GET " + hub.URL + "/vramcalc-test/slow/resolve/main/config.json: context deadline exceeded\n",
 				"vramcalc: hint: raise --timeout (now 200ms) if the Hub is slow, or pass --offline with a local model directory or a model in the HF cache\n"},
 		},
