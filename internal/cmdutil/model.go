@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -30,14 +31,14 @@ func ModelFlags() []cli.Flag {
 // Client is the Hugging Face client for c's model flags and e's
 // environment: only here does vramcalc read the HF_* variables. Its Hub
 // step is e.Hub, or vramcalc-hub in a child process (HubCompanion) when
-// that is nil. The Hub step has req.Timeout to answer (plus a grace for
-// vramcalc-hub, which keeps the deadline itself); past it the error is
-// MetadataTimeout's.
+// that is nil. The Hub step has req.Timeout to answer (plus timeoutGrace
+// for vramcalc-hub, which keeps the deadline itself and says what it was
+// waiting on); past it the error is MetadataTimeout's.
 func Client(c *cli.Command, e Env) *hfmeta.Client {
 	req := HubRequestFrom(c, e)
-	fetch := e.Hub
+	fetch, grace := e.Hub, time.Duration(0)
 	if fetch == nil {
-		fetch = HubCompanion
+		fetch, grace = HubCompanion, timeoutGrace
 	}
 	return &hfmeta.Client{
 		Endpoint: req.Endpoint,
@@ -47,7 +48,7 @@ func Client(c *cli.Command, e Env) *hfmeta.Client {
 		Remote: func(ctx context.Context, repo string) (hfmeta.Meta, error) {
 			r := req
 			r.Repo = repo
-			dctx, cancel := context.WithTimeout(ctx, r.Timeout+timeoutGrace)
+			dctx, cancel := context.WithTimeout(ctx, r.Timeout+grace)
 			defer cancel()
 			m, err := fetch(dctx, r)
 			if err != nil && ctx.Err() == nil && dctx.Err() != nil {

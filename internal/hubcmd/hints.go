@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 
 	"github.com/vramcalc/vramcalc/hfmeta/hub"
@@ -18,6 +19,8 @@ func withHint(err error, r cmdutil.HubRequest) error {
 	if !errors.As(err, &he) {
 		he = &hub.HTTPError{}
 	}
+	var oe *net.OpError
+	var de *net.DNSError
 	switch {
 	case he.Status == http.StatusTooManyRequests:
 		h := "the Hub is limiting this machine's requests: wait a few minutes and try again"
@@ -37,6 +40,8 @@ func withHint(err error, r cmdutil.HubRequest) error {
 		return cmdutil.WithHint(err, h)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return cmdutil.WithHint(err, "the connection closed before the Hub's answer was complete: try again; if it keeps happening, check the network or proxy (HTTPS_PROXY)")
+	case errors.As(err, &oe), errors.As(err, &de):
+		return cmdutil.WithHint(err, "the Hub at "+r.Endpoint+" cannot be reached: check the network, HF_ENDPOINT and any proxy (HTTPS_PROXY), or pass --offline to use the HF cache and the built-in catalog")
 	case errors.Is(err, hub.ErrTooManyShards):
 		return cmdutil.WithHint(err, "no real checkpoint has that many shards (DeepSeek-V3 has 163): check the repo; a local directory holding its config.json alone gives an estimate from the architecture")
 	}
