@@ -62,10 +62,14 @@ func TimeoutFlag() *cli.DurationFlag {
 		Usage: "give up on the model's metadata from the Hub after this long, every request and retry included"}
 }
 
+// ErrNoAnswer is a Hub read cut short by --timeout (MetadataTimeout).
+var ErrNoAnswer = errors.New("model metadata: no answer")
+
 // MetadataTimeout is err (a Hub read cut short by its deadline) as the
-// user sees it: that no answer came within d, and what to do.
+// user sees it: that no answer came within d, and what to do. It wraps
+// ErrNoAnswer and err.
 func MetadataTimeout(d time.Duration, err error) error {
-	return WithHint(fmt.Errorf("model metadata: no answer within %v: %w", d, err),
+	return WithHint(fmt.Errorf("%w within %v: %w", ErrNoAnswer, d, err),
 		fmt.Sprintf("raise --timeout (now %v) if the Hub is slow, or pass --offline with a local model directory or a model in the HF cache", d))
 }
 

@@ -51,7 +51,7 @@ func Client(c *cli.Command, e Env) *hfmeta.Client {
 			dctx, cancel := context.WithTimeout(ctx, r.Timeout+grace)
 			defer cancel()
 			m, err := fetch(dctx, r)
-			if err != nil && ctx.Err() == nil && dctx.Err() != nil {
+			if err != nil && ctx.Err() == nil && dctx.Err() != nil && !errors.Is(err, ErrNoAnswer) {
 				return m, MetadataTimeout(r.Timeout, err)
 			}
 			return m, err
