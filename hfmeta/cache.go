@@ -251,7 +251,7 @@ func readFileLimit(p string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", p, limit)
+		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrFileTooLarge, p, limit)
 	}
 	return b, nil
 }

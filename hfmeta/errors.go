@@ -22,6 +22,9 @@ var (
 	// ErrTruncated means a file ends before its safetensors header does:
 	// shorter than the 8-byte length prefix, or shorter than 8+N.
 	ErrTruncated = errors.New("safetensors header truncated")
+	// ErrFileTooLarge means config.json or the safetensors index is larger
+	// than MaxConfigSize or MaxIndexSize. Nothing past the limit is read.
+	ErrFileTooLarge = errors.New("file too large")
 	// ErrBadHeader means the safetensors header is not valid: bad JSON, an
 	// unknown dtype, or data offsets that disagree with shape and dtype.
 	ErrBadHeader = errors.New("bad safetensors header")

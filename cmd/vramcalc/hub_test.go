@@ -103,10 +103,12 @@ func TestHubErrorsAndToken(t *testing.T) {
 			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/qwen-copy: GET " + hub.URL + "/vramcalc-test/qwen-copy/resolve/v2.0/config.json: 404 Not Found: not found (also: "},
 		},
 		{
-			name:   "not found",
-			args:   []string{"estimate", "vramcalc-test/no-such-model", "--gpu", "L4"},
-			code:   cmdutil.ExitError,
-			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/no-such-model: GET " + hub.URL + "/vramcalc-test/no-such-model/resolve/main/config.json: 404 Not Found: not found (also: no directory \"vramcalc-test/no-such-model\", not in the HF cache ", "vramcalc: hint: pass a local directory"},
+			name: "not found",
+			args: []string{"estimate", "vramcalc-test/no-such-model", "--gpu", "L4"},
+			code: cmdutil.ExitError,
+			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/no-such-model: GET " + hub.URL + "/vramcalc-test/no-such-model/resolve/main/config.json: 404 Not Found: not found (also: no directory \"vramcalc-test/no-such-model\", not in the HF cache ",
+				// The Hub was asked: no word of allowing network access.
+				"vramcalc: hint: the Hub has no repo vramcalc-test/no-such-model with that file at revision \"main\": check the id and --revision; a private repo needs HF_TOKEN set to a token with read access\n"},
 		},
 		{
 			name:   "not found, close to a catalog model",
@@ -127,17 +129,55 @@ func TestHubErrorsAndToken(t *testing.T) {
 			stderr: []string{"200000000", "vramcalc: hint: the safetensors file looks corrupt or incomplete"},
 		},
 		{
-			name:   "timeout",
-			args:   []string{"estimate", "vramcalc-test/slow", "--gpu", "L4", "--timeout", "200ms"},
-			code:   cmdutil.ExitError,
-			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/slow: GET " + hub.URL + "/vramcalc-test/slow/resolve/main/config.json: ", "vramcalc: hint: the Hub did not answer in time"},
+			name: "timeout",
+			args: []string{"estimate", "vramcalc-test/slow", "--gpu", "L4", "--timeout", "200ms"},
+			code: cmdutil.ExitError,
+			stderr: []string{"vramcalc: error: model metadata: no answer within 200ms: hfmeta: fetch config vramcalc-test/slow: GET " + hub.URL + "/vramcalc-test/slow/resolve/main/config.json: context deadline exceeded\n",
+				"vramcalc: hint: raise --timeout (now 200ms) if the Hub is slow, or pass --offline with a local model directory or a model in the HF cache\n"},
+		},
+		{
+			name: "rate limited",
+			args: []string{"estimate", "vramcalc-test/rate-limited", "--gpu", "L4"},
+			code: cmdutil.ExitError,
+			// Retry-After: 0 each time: 1 + 5 retries.
+			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/rate-limited: GET " + hub.URL + "/vramcalc-test/rate-limited/resolve/main/config.json: 429 Too Many Requests (6 attempts)\n",
+				"vramcalc: hint: the Hub is limiting this machine's requests: wait a few minutes and try again; requests with a token (HF_TOKEN) are allowed more\n"},
+		},
+		{
+			name: "rate limited for an hour, with a token",
+			vars: map[string]string{"HF_TOKEN": testToken},
+			args: []string{"estimate", "vramcalc-test/rate-limited-long", "--gpu", "L4"},
+			code: cmdutil.ExitError,
+			stderr: []string{": 429 Too Many Requests: Retry-After asks to wait 1h0m0s, more than the 30s this client waits\n",
+				"vramcalc: hint: the Hub is limiting this machine's requests: wait a few minutes and try again\n"},
+		},
+		{
+			name: "server error",
+			args: []string{"estimate", "vramcalc-test/hub-error", "--gpu", "L4"},
+			code: cmdutil.ExitError,
+			stderr: []string{": 503 Service Unavailable (6 attempts)\n",
+				"vramcalc: hint: the Hub (" + hub.URL + ") failed to answer: try again later; --offline reads a local directory, the HF cache or the built-in catalog\n"},
+		},
+		{
+			name: "answer cut short",
+			args: []string{"estimate", "vramcalc-test/cut-short", "--gpu", "L4"},
+			code: cmdutil.ExitError,
+			stderr: []string{"vramcalc: error: hfmeta: fetch config vramcalc-test/cut-short: GET " + hub.URL + "/vramcalc-test/cut-short/resolve/main/config.json: unexpected EOF\n",
+				"vramcalc: hint: the connection closed before the Hub's answer was complete: try again; if it keeps happening, check the network or proxy (HTTPS_PROXY)\n"},
+		},
+		{
+			name: "too many shards",
+			args: []string{"estimate", "vramcalc-test/many-shards", "--gpu", "L4"},
+			code: cmdutil.ExitError,
+			stderr: []string{"vramcalc: error: hfmeta: vramcalc-test/many-shards model.safetensors.index.json names 1025 shard files, more than the 1024 read: too many shards\n",
+				"vramcalc: hint: no real checkpoint has that many shards (DeepSeek-V3 has 163): check the repo;"},
 		},
 		{
 			name:   "offline skips the Hub",
 			vars:   map[string]string{"HF_HUB_OFFLINE": "1", "HF_TOKEN": testToken},
 			args:   []string{"estimate", "vramcalc-test/gated-model", "--gpu", "L4"},
 			code:   cmdutil.ExitError,
-			stderr: []string{"and offline mode, the hub was not asked\n", "vramcalc: hint: pass a local directory"},
+			stderr: []string{"and offline mode, the hub was not asked\n", "vramcalc: hint: pass a local directory holding config.json, or allow network access (no --offline, HF_HUB_OFFLINE unset) to read the Hub; "},
 		},
 	}
 	for _, c := range cases {
@@ -206,7 +246,7 @@ func TestHubCompanionNeverPrintsToken(t *testing.T) {
 		t.Run(repo, func(t *testing.T) {
 			out, errOut, code := runOnline(t, func(*cmdutil.Env) {}, hub.URL, map[string]string{"HF_TOKEN": secret},
 				"estimate", repo, "--gpu", "L4", "--timeout", "300ms")
-			if code != cmdutil.ExitError || out != "" || !strings.HasPrefix(errOut, "vramcalc: error: hfmeta: fetch config "+repo+": GET "+hub.URL+"/"+repo+"/resolve/main/config.json: ") {
+			if code != cmdutil.ExitError || out != "" || !strings.Contains(errOut, "hfmeta: fetch config "+repo+": GET "+hub.URL+"/"+repo+"/resolve/main/config.json: ") {
 				t.Errorf("exit %d, stdout %q, stderr %q", code, out, errOut)
 			}
 			if strings.Contains(out+errOut, secret) || strings.Contains(out+errOut, "LEAK") {
@@ -369,5 +409,38 @@ func TestHubCompanionSIGINT(t *testing.T) {
 	}
 	if out.String() != "" || errb.String() != "vramcalc: interrupted\n" {
 		t.Errorf("stdout %q, stderr %q; want nothing and vramcalc: interrupted", out.String(), errb.String())
+	}
+}
+
+// TestBuiltBinaryHubHints runs the built vramcalc, with the built
+// vramcalc-hub beside it, against the fake Hub: a 429 on every attempt and
+// a Hub that never answers within --timeout print these error and hint
+// lines, and never the token.
+func TestBuiltBinaryHubHints(t *testing.T) {
+	hub := fakeHub(t)
+	bin := cmdtest.Build(t, "vramcalc", "vramcalc-hub")
+	for _, tt := range []struct {
+		repo   string
+		stderr string
+	}{
+		{"vramcalc-test/rate-limited", "vramcalc: error: hfmeta: fetch config vramcalc-test/rate-limited: GET " + hub.URL + "/vramcalc-test/rate-limited/resolve/main/config.json: 429 Too Many Requests (6 attempts)\n" +
+			"vramcalc: hint: the Hub is limiting this machine's requests: wait a few minutes and try again\n"},
+		{"vramcalc-test/slow", "vramcalc: error: model metadata: no answer within 300ms: hfmeta: fetch config vramcalc-test/slow: GET " + hub.URL + "/vramcalc-test/slow/resolve/main/config.json: context deadline exceeded\n" +
+			"vramcalc: hint: raise --timeout (now 300ms) if the Hub is slow, or pass --offline with a local model directory or a model in the HF cache\n"},
+	} {
+		t.Run(tt.repo, func(t *testing.T) {
+			cmd := exec.Command(filepath.Join(bin, "vramcalc"), "estimate", tt.repo, "--gpu", "L4", "--timeout", "300ms")
+			cmd.Env = append(os.Environ(), "HF_ENDPOINT="+hub.URL, "HF_HOME="+t.TempDir(), "HF_TOKEN="+testToken, "HF_HUB_OFFLINE=")
+			var out, errb strings.Builder
+			cmd.Stdout, cmd.Stderr = &out, &errb
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != cmdutil.ExitError || out.String() != "" || errb.String() != tt.stderr {
+				t.Errorf("exit %v, stdout %q, stderr\n%s\nwant exit 1 and\n%s", err, out.String(), errb.String(), tt.stderr)
+			}
+			if strings.Contains(out.String()+errb.String(), testToken) {
+				t.Error("the token is printed")
+			}
+		})
 	}
 }

@@ -9,11 +9,19 @@
 // 16 KiB, plus one for the rest when the header is longer. A 30-shard 70B
 // checkpoint costs well under 1 MB.
 //
+// Work is bounded whatever the Hub answers: at most MaxShards shard
+// headers, config.json and the index up to hfmeta.MaxConfigSize and
+// hfmeta.MaxIndexSize, a bounded number of retries after 408, 429 and 5xx
+// answers (Retry-After honoured up to Client.MaxRetryWait, never past the
+// context's deadline), and the token sent only to the endpoint's origin
+// (redirect.go).
+//
 // Errors wrap hfmeta's sentinels (hfmeta.ErrGated for 401 and 403,
-// hfmeta.ErrNotFound for 404, hfmeta.ErrOffline, the header ones), so
-// callers branch with errors.Is without importing this package; statuses
-// come as *HTTPError. The token never appears in an error, a warning or
-// the Meta. The package reads no environment variable and prints nothing.
+// hfmeta.ErrNotFound for 404, hfmeta.ErrOffline, hfmeta.ErrFileTooLarge,
+// the header ones) or this package's ErrTooManyShards, so callers branch
+// with errors.Is; statuses come as *HTTPError. The token never appears in
+// an error, a warning or the Meta. The package reads no environment
+// variable and prints nothing.
 package hub
 
 import (
@@ -48,6 +56,18 @@ const prefixSize = 8
 
 const userAgent = "vramcalc-hfmeta"
 
+// MaxShards is the most shard files of an index whose headers Fetch reads:
+// an index naming more is refused (ErrTooManyShards) before any is asked
+// for, so a hostile index cannot make it send tens of thousands of
+// requests. The largest real checkpoints have a few hundred shards at
+// most (DeepSeek-V3: 163, model-00001-of-000163.safetensors); 1024 is
+// six times that, and costs at most 2,048 requests and 16 MiB of first
+// reads (1024 × firstRead).
+const MaxShards = 1024
+
+// ErrTooManyShards is an index naming more than MaxShards shard files.
+var ErrTooManyShards = errors.New("too many shards")
+
 // Client reads models from the Hub. The zero value asks
 // https://huggingface.co for revision "main" with no token. Fields are
 // read, never changed, so one Client may be used from several goroutines.
@@ -67,6 +87,19 @@ type Client struct {
 	Revision string
 	// Concurrency bounds the shard headers fetched at once; 0 means 8.
 	Concurrency int
+	// MaxRetries bounds the retries of one request after a 408, 429 or
+	// 5xx answer or a connection closed without an answer; 0 means
+	// DefaultMaxRetries, a negative value none.
+	MaxRetries int
+	// MaxRetryWait is the longest Retry-After honoured; an answer asking
+	// for longer is not retried. 0 means DefaultMaxRetryWait.
+	MaxRetryWait time.Duration
+	// Sleep waits d or until ctx ends (tests pass a fake one); nil means a
+	// timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Now is the time a Retry-After HTTP date is measured from; nil means
+	// time.Now.
+	Now func() time.Time
 }
 
 const (
@@ -90,11 +123,15 @@ func (c *Client) revision() string {
 	return c.Revision
 }
 
+// httpClient is c.HTTP (or the default) with CheckRedirect dropping the
+// token on a redirect to another origin (stripAuthOnRedirect).
 func (c *Client) httpClient() *http.Client {
-	if c.HTTP == nil {
-		return defaultHTTP
+	hc := *defaultHTTP
+	if c.HTTP != nil {
+		hc = *c.HTTP
 	}
-	return c.HTTP
+	hc.CheckRedirect = stripAuthOnRedirect(hc.CheckRedirect)
+	return &hc
 }
 
 func (c *Client) concurrency() int {
@@ -122,7 +159,7 @@ func (c *Client) Fetch(ctx context.Context, repo string) (hfmeta.Meta, error) {
 	if err := hfmeta.CheckRepoID(repo); err != nil {
 		return hfmeta.Meta{}, fmt.Errorf("hfmeta: hub: %q is not a repo id: %v", repo, err)
 	}
-	h := &hubRepo{c: c, repo: repo, rev: c.revision()}
+	h := &hubRepo{c: c, repo: repo, rev: c.revision(), http: c.httpClient()}
 
 	cfg, err := h.getFile(ctx, "config.json", hfmeta.MaxConfigSize)
 	if err != nil {
@@ -142,6 +179,10 @@ func (c *Client) Fetch(ctx context.Context, repo string) (hfmeta.Meta, error) {
 	case hasIndex:
 		if files, err = hfmeta.ParseIndex(index); err != nil {
 			return hfmeta.Meta{}, fmt.Errorf("hfmeta: %s %s: %w", repo, hfmeta.IndexFile, err)
+		}
+		if len(files) > MaxShards {
+			return hfmeta.Meta{}, fmt.Errorf("hfmeta: %s %s names %d shard files, more than the %d read: %w",
+				repo, hfmeta.IndexFile, len(files), MaxShards, ErrTooManyShards)
 		}
 	case !errors.Is(err, hfmeta.ErrNotFound):
 		return hfmeta.Meta{}, fmt.Errorf("hfmeta: fetch %s %s: %w", repo, hfmeta.IndexFile, err)
@@ -166,6 +207,7 @@ type hubRepo struct {
 	c     *Client
 	repo  string
 	rev   string
+	http  *http.Client
 	bytes atomic.Int64
 }
 
@@ -182,9 +224,10 @@ func (h *hubRepo) url(file string) string {
 	return h.c.endpoint() + "/" + h.repo + "/resolve/" + url.PathEscape(h.rev) + "/" + strings.Join(parts, "/")
 }
 
-// get sends GET u with an optional Range header. It returns the response
-// for 200, 206 and 416 and an *HTTPError for any other status.
-func (h *hubRepo) get(ctx context.Context, u, rng string) (*http.Response, error) {
+// send sends GET u once, with an optional Range header and the token.
+// The error of a request that got no answer names u and wraps the cause
+// (context.DeadlineExceeded, io.EOF, a net.Error).
+func (h *hubRepo) send(ctx context.Context, u, rng string) (*http.Response, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, fmt.Errorf("GET %s: %w", redactURL(u), err)
@@ -196,7 +239,7 @@ func (h *hubRepo) get(ctx context.Context, u, rng string) (*http.Response, error
 	if h.c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+h.c.Token)
 	}
-	resp, err := h.c.httpClient().Do(req)
+	resp, err := h.http.Do(req)
 	if err != nil {
 		// *url.Error repeats the URL, possibly the redirect target's;
 		// keep its cause (context.DeadlineExceeded, a net.Error) and name
@@ -207,14 +250,15 @@ func (h *hubRepo) get(ctx context.Context, u, rng string) (*http.Response, error
 		}
 		return nil, fmt.Errorf("GET %s: %w", redactURL(u), err)
 	}
-	switch resp.StatusCode {
-	case http.StatusOK, http.StatusPartialContent, http.StatusRequestedRangeNotSatisfiable:
-		return resp, nil
-	}
-	drained, _ := io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10)) // lets the connection be reused
+	return resp, nil
+}
+
+// discard closes resp after reading a little of its body, which lets the
+// connection be reused.
+func (h *hubRepo) discard(resp *http.Response) {
+	drained, _ := io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 	h.bytes.Add(drained)
 	resp.Body.Close()
-	return nil, &HTTPError{URL: redactURL(u), Status: resp.StatusCode}
 }
 
 // getFile reads a whole small file, refusing one above limit bytes.
@@ -234,7 +278,7 @@ func (h *hubRepo) getFile(ctx context.Context, file string, limit int64) ([]byte
 		return nil, fmt.Errorf("GET %s: %w", redactURL(u), err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("GET %s: larger than %d bytes", redactURL(u), limit)
+		return nil, fmt.Errorf("GET %s: %w: larger than %d bytes", redactURL(u), hfmeta.ErrFileTooLarge, limit)
 	}
 	return b, nil
 }
@@ -395,10 +439,24 @@ func (c *countingReader) Read(p []byte) (int, error) {
 type HTTPError struct {
 	URL    string
 	Status int
+	// Attempts is how many times URL was asked, retries included.
+	Attempts int
+	// RetryAfter is the wait the last answer's Retry-After asked for, 0
+	// without one.
+	RetryAfter time.Duration
+	// GaveUp says why a retryable answer was not retried again ("" when
+	// the status is not retried).
+	GaveUp string
 }
 
 func (e *HTTPError) Error() string {
 	msg := fmt.Sprintf("GET %s: %d %s", e.URL, e.Status, http.StatusText(e.Status))
+	if e.Attempts > 1 {
+		msg += " (" + attempts(e.Attempts) + ")"
+	}
+	if e.GaveUp != "" {
+		msg += ": " + e.GaveUp
+	}
 	switch e.Status {
 	case http.StatusUnauthorized:
 		return msg + ": the repo is gated or private (or does not exist); a token with access is needed"

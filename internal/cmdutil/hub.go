@@ -37,8 +37,40 @@ type HubRequest struct {
 	Token string
 	// Revision is the branch, tag or commit (--revision).
 	Revision string
-	// Timeout bounds each request (--timeout).
+	// Timeout bounds the whole read, every request and retry included
+	// (--timeout); 0 means DefaultTimeout.
 	Timeout time.Duration
+}
+
+// DefaultTimeout is --timeout's default: the longest a command waits for a
+// model's metadata from the Hub. A 163-shard DeepSeek-V3 costs ~330
+// requests, seconds on a working link; two minutes leave room for the
+// Hub's retries (up to 5 per request, Retry-After up to 30 s) without
+// letting a silent Hub hold a command for long.
+const DefaultTimeout = 2 * time.Minute
+
+// timeoutGrace is how much longer than its --timeout vramcalc waits for
+// vramcalc-hub, which keeps the deadline itself and reports it with the
+// request it was waiting on; the grace covers its start.
+const timeoutGrace = 5 * time.Second
+
+// TimeoutFlag is --timeout, the deadline for a model's metadata from the
+// Hub (ModelFlags has it; commands that define their own model flags add
+// it).
+func TimeoutFlag() *cli.DurationFlag {
+	return &cli.DurationFlag{Name: "timeout", Value: DefaultTimeout,
+		Usage: "give up on the model's metadata from the Hub after this long, every request and retry included"}
+}
+
+// ErrNoAnswer is a Hub read cut short by --timeout (MetadataTimeout).
+var ErrNoAnswer = errors.New("model metadata: no answer")
+
+// MetadataTimeout is err (a Hub read cut short by its deadline) as the
+// user sees it: that no answer came within d, and what to do. It wraps
+// ErrNoAnswer and err.
+func MetadataTimeout(d time.Duration, err error) error {
+	return WithHint(fmt.Errorf("%w within %v: %w", ErrNoAnswer, d, err),
+		fmt.Sprintf("raise --timeout (now %v) if the Hub is slow, or pass --offline with a local model directory or a model in the HF cache", d))
 }
 
 // HubRequestFrom is what c's model flags (--revision, --timeout) and e's
@@ -49,7 +81,7 @@ func HubRequestFrom(c *cli.Command, e Env) HubRequest {
 	if endpoint == "" {
 		endpoint = hfmeta.DefaultEndpoint
 	}
-	timeout := 30 * time.Second
+	timeout := DefaultTimeout
 	if d := c.Duration("timeout"); d > 0 {
 		timeout = d
 	}

@@ -71,11 +71,11 @@ func TestHubRequestFrom(t *testing.T) {
 		vars map[string]string
 		want cmdutil.HubRequest
 	}{
-		{nil, nil, cmdutil.HubRequest{Endpoint: "https://huggingface.co", Revision: "main", Timeout: 30 * time.Second}},
+		{nil, nil, cmdutil.HubRequest{Endpoint: "https://huggingface.co", Revision: "main", Timeout: 2 * time.Minute}},
 		{[]string{"--revision", "refs/pr/1", "--timeout", "2s"}, map[string]string{"HF_ENDPOINT": "https://mirror.example/hf//", "HF_TOKEN": " hf_x \n"},
 			cmdutil.HubRequest{Endpoint: "https://mirror.example/hf", Token: "hf_x", Revision: "refs/pr/1", Timeout: 2 * time.Second}},
 		{[]string{"--timeout", "0s"}, map[string]string{"HUGGING_FACE_HUB_TOKEN": "hf_legacy"},
-			cmdutil.HubRequest{Endpoint: "https://huggingface.co", Token: "hf_legacy", Revision: "main", Timeout: 30 * time.Second}},
+			cmdutil.HubRequest{Endpoint: "https://huggingface.co", Token: "hf_legacy", Revision: "main", Timeout: 2 * time.Minute}},
 	} {
 		var got cmdutil.HubRequest
 		cmd := &cli.Command{Name: "x", Flags: cmdutil.ModelFlags(), Action: func(_ context.Context, c *cli.Command) error {
@@ -220,5 +220,83 @@ func TestHintTimeout(t *testing.T) {
 		if got := cmdutil.Hint(tt.err); got != tt.want {
 			t.Errorf("Hint(%v) = %q, want %q", tt.err, got, tt.want)
 		}
+	}
+}
+
+// TestClientDeadline: --timeout bounds Client's Hub step as a whole; a Hub
+// step still waiting at the deadline gives MetadataTimeout's error and
+// hint, while an interrupt before it stays an interrupt.
+func TestClientDeadline(t *testing.T) {
+	var left time.Duration
+	e := cmdutil.Env{
+		Getenv: func(k string) string { return map[string]string{"HF_HOME": t.TempDir()}[k] },
+		Hub: func(ctx context.Context, r cmdutil.HubRequest) (hfmeta.Meta, error) {
+			if dl, ok := ctx.Deadline(); ok {
+				left = time.Until(dl)
+			}
+			<-ctx.Done()
+			return hfmeta.Meta{}, fmt.Errorf("GET x: %w", ctx.Err())
+		},
+	}
+	var err error
+	cmd := &cli.Command{Name: "x", Flags: cmdutil.ModelFlags(), Action: func(ctx context.Context, c *cli.Command) error {
+		_, err = cmdutil.Client(c, e).Resolve(ctx, "org/model")
+		return nil
+	}}
+	if e := cmd.Run(context.Background(), []string{"x", "--timeout", "50ms"}); e != nil {
+		t.Fatal(e)
+	}
+	// In-process (Env.Hub) the deadline is --timeout itself, no grace.
+	if left <= 0 || left > 50*time.Millisecond {
+		t.Errorf("the Hub step had %v, want at most 50ms", left)
+	}
+	const want = "model metadata: no answer within 50ms: GET x: context deadline exceeded"
+	const hint = "raise --timeout (now 50ms) if the Hub is slow, or pass --offline with a local model directory or a model in the HF cache"
+	if err == nil || err.Error() != want || cmdutil.Hint(err) != hint || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("err %v (hint %q)\nwant %s (hint %q)", err, cmdutil.Hint(err), want, hint)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	if e := cmd.Run(ctx, []string{"x", "--timeout", "10s"}); e != nil {
+		t.Fatal(e)
+	}
+	if !errors.Is(err, context.Canceled) || strings.Contains(err.Error(), "no answer within") {
+		t.Errorf("interrupted: %v", err)
+	}
+}
+
+// TestHintNotFound: "allow network access" only when the Hub was skipped
+// because of offline mode; a hint the error carries (vramcalc-hub's for a
+// 404) wins.
+func TestHintNotFound(t *testing.T) {
+	offline := fmt.Errorf("hfmeta: resolve %q: %w (no directory) and %w", "org/m", hfmeta.ErrNotFound, hfmeta.ErrOffline)
+	noHub := fmt.Errorf("hfmeta: resolve %q: %w: no such directory", "./m", hfmeta.ErrNotFound)
+	asked := cmdutil.WithHint(fmt.Errorf("GET x: 404 Not Found: %w", hfmeta.ErrNotFound), "the Hub has no repo org/m")
+	for _, tt := range []struct {
+		err  error
+		want string
+	}{
+		{offline, "pass a local directory holding config.json, or allow network access (no --offline, HF_HUB_OFFLINE unset) to read the Hub; `vramcalc models` lists the built-in catalog"},
+		{noHub, "check the model id, or pass a local directory holding config.json; `vramcalc models` lists the built-in catalog"},
+		{asked, "the Hub has no repo org/m"},
+	} {
+		if got := cmdutil.Hint(tt.err); got != tt.want {
+			t.Errorf("Hint(%v) = %q, want %q", tt.err, got, tt.want)
+		}
+	}
+}
+
+// TestOversizeConfigHint: a local config.json one byte over
+// hfmeta.MaxConfigSize (16 MiB) is refused with a hint naming the limits.
+func TestOversizeConfigHint(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), make([]byte, hfmeta.MaxConfigSize+1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := (&hfmeta.Client{}).Resolve(context.Background(), dir)
+	const hint = "no real model's config.json is over 16 MiB or its safetensors index over 64 MiB: check the repo or directory"
+	if !errors.Is(err, hfmeta.ErrFileTooLarge) || cmdutil.Hint(err) != hint || !strings.Contains(err.Error(), "is larger than 16777216 bytes") {
+		t.Errorf("err %v, hint %q", err, cmdutil.Hint(err))
 	}
 }

@@ -19,22 +19,26 @@ import (
 
 // ModelFlags are the flags that say where a model's metadata may come from.
 func ModelFlags() []cli.Flag {
+	timeout := TimeoutFlag()
+	timeout.Category = "model"
 	return []cli.Flag{
 		&cli.StringFlag{Name: "revision", Value: "main", Usage: "Hub revision (branch, tag or commit)", Category: "model"},
 		&cli.BoolFlag{Name: "offline", Usage: "never use the network (same as HF_HUB_OFFLINE=1)", Category: "model"},
-		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "Hub request timeout", Category: "model"},
+		timeout,
 	}
 }
 
 // Client is the Hugging Face client for c's model flags and e's
 // environment: only here does vramcalc read the HF_* variables. Its Hub
 // step is e.Hub, or vramcalc-hub in a child process (HubCompanion) when
-// that is nil.
+// that is nil. The Hub step has req.Timeout to answer (plus timeoutGrace
+// for vramcalc-hub, which keeps the deadline itself and says what it was
+// waiting on); past it the error is MetadataTimeout's.
 func Client(c *cli.Command, e Env) *hfmeta.Client {
 	req := HubRequestFrom(c, e)
-	fetch := e.Hub
+	fetch, grace := e.Hub, time.Duration(0)
 	if fetch == nil {
-		fetch = HubCompanion
+		fetch, grace = HubCompanion, timeoutGrace
 	}
 	return &hfmeta.Client{
 		Endpoint: req.Endpoint,
@@ -44,7 +48,13 @@ func Client(c *cli.Command, e Env) *hfmeta.Client {
 		Remote: func(ctx context.Context, repo string) (hfmeta.Meta, error) {
 			r := req
 			r.Repo = repo
-			return fetch(ctx, r)
+			dctx, cancel := context.WithTimeout(ctx, r.Timeout+grace)
+			defer cancel()
+			m, err := fetch(dctx, r)
+			if err != nil && ctx.Err() == nil && dctx.Err() != nil && !errors.Is(err, ErrNoAnswer) {
+				return m, MetadataTimeout(r.Timeout, err)
+			}
+			return m, err
 		},
 	}
 }

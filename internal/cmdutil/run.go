@@ -197,8 +197,12 @@ func Hint(err error) string {
 		return fmt.Sprintf("vramcalc models %s %s (default %s): pass --engine-version within that range", e.Title, e.Releases(), e.DefaultVersion)
 	case errors.Is(err, hfmeta.ErrGated):
 		return "the repo is gated or private: accept its terms on the Hub, then set HF_TOKEN to a token with read access"
+	case errors.Is(err, hfmeta.ErrNotFound) && errors.Is(err, hfmeta.ErrOffline):
+		return "pass a local directory holding config.json, or allow network access (no --offline, HF_HUB_OFFLINE unset) to read the Hub; `vramcalc models` lists the built-in catalog"
 	case errors.Is(err, hfmeta.ErrNotFound):
-		return "pass a local directory holding config.json, or allow network access (HF_HUB_OFFLINE unset); `vramcalc models` lists the built-in catalog"
+		return "check the model id, or pass a local directory holding config.json; `vramcalc models` lists the built-in catalog"
+	case errors.Is(err, hfmeta.ErrFileTooLarge):
+		return fmt.Sprintf("no real model's config.json is over %d MiB or its safetensors index over %d MiB: check the repo or directory", hfmeta.MaxConfigSize>>20, hfmeta.MaxIndexSize>>20)
 	case errors.Is(err, hfmeta.ErrHeaderTooLarge), errors.Is(err, hfmeta.ErrTruncated), errors.Is(err, hfmeta.ErrBadHeader):
 		return "the safetensors file looks corrupt or incomplete: download it again"
 	case errors.Is(err, hfmeta.ErrBadConfig), errors.Is(err, hfmeta.ErrMissingKeys):

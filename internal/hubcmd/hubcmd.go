@@ -26,6 +26,11 @@ token file huggingface-cli login writes, and prints what vramcalc needs to know 
 (hfmeta.Meta). vramcalc runs it for a model that is in no local directory, Hugging Face
 cache or the built-in catalog.
 
+It gives up after --timeout (default 2m), every request and retry included; it retries
+a request after 408, 429 and 5xx answers up to 5 times (a Retry-After of up to 30s is
+honoured), reads the headers of at most 1024 shards, and sends the token to the endpoint's
+origin only, never after a redirect to another scheme, host or port.
+
 Exit codes: 0 done (the JSON is on stdout), 1 error, 2 bad usage, 4 not found on the Hub,
 5 gated or private, 130 interrupted.`
 
@@ -43,9 +48,13 @@ func Root(e cmdutil.Env) *cli.Command {
 			}
 			r := cmdutil.HubRequestFrom(c, e)
 			r.Repo = c.Args().First()
-			hc := client(r)
-			hc.Offline = c.Bool("offline") || hfmeta.OfflineFromEnv(e.Getenv)
-			m, err := hc.Fetch(ctx, r.Repo)
+			var m hfmeta.Meta
+			var err error
+			if c.Bool("offline") || hfmeta.OfflineFromEnv(e.Getenv) {
+				_, err = (&hub.Client{Offline: true}).Fetch(ctx, r.Repo)
+			} else {
+				m, err = Fetch(ctx, r)
+			}
 			switch {
 			case errors.Is(err, hfmeta.ErrGated):
 				return cmdutil.WithExitCode(err, cmdutil.ExitGated)
@@ -59,20 +68,42 @@ func Root(e cmdutil.Env) *cli.Command {
 	}, e)
 }
 
-// client is the Hub client for r.
+// client is the Hub client for r. Its requests have no timeout of their
+// own: Fetch's deadline bounds them all.
 func client(r cmdutil.HubRequest) *hub.Client {
 	return &hub.Client{
 		Endpoint: r.Endpoint,
 		Token:    r.Token,
-		HTTP:     &http.Client{Timeout: r.Timeout},
+		HTTP:     &http.Client{},
 		Revision: r.Revision,
 	}
 }
 
 // Fetch reads r.Repo from the Hub in this process, as vramcalc-hub does:
 // cmdutil.Env's Hub for programs that link net/http anyway and for tests.
+// r.Timeout (cmdutil.DefaultTimeout when 0) bounds the whole read; its
+// errors carry the hint their cause calls for (withHint).
 func Fetch(ctx context.Context, r cmdutil.HubRequest) (hfmeta.Meta, error) {
-	return client(r).Fetch(ctx, r.Repo)
+	return fetchWith(ctx, r, client(r))
+}
+
+// fetchWith is Fetch with the client given: tests pass one with a fake
+// clock.
+func fetchWith(ctx context.Context, r cmdutil.HubRequest, hc *hub.Client) (hfmeta.Meta, error) {
+	d := r.Timeout
+	if d <= 0 {
+		d = cmdutil.DefaultTimeout
+	}
+	dctx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	m, err := hc.Fetch(dctx, r.Repo)
+	switch {
+	case err == nil:
+		return m, nil
+	case ctx.Err() == nil && errors.Is(dctx.Err(), context.DeadlineExceeded):
+		return m, cmdutil.MetadataTimeout(d, err)
+	}
+	return m, withHint(err, r)
 }
 
 // InProcess is a cmdutil.Main option: the program reads the Hub in-process

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/urfave/cli/v3"
 	"gonum.org/v1/plot"
@@ -47,7 +46,7 @@ func plotFlags(extra ...cli.Flag) []cli.Flag {
 		&cli.StringFlag{Name: "out", Usage: "output `FILE`: .png or .svg"},
 		&cli.StringFlag{Name: "revision", Value: "main", Usage: "Hub revision (branch, tag or commit)"},
 		&cli.BoolFlag{Name: "offline", Usage: "never use the network (same as HF_HUB_OFFLINE=1)"},
-		&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "Hub request timeout"},
+		cmdutil.TimeoutFlag(),
 	}
 	return append(common, extra...)
 }

@@ -80,6 +80,7 @@ func Command(e cmdutil.Env) *cli.Command {
 			&cli.StringSliceFlag{Name: "publish", Usage: "also publish a container port as docker -p does: HOST:CONTAINER or IP:HOST:CONTAINER with a loopback IP (repeatable)"},
 			&cli.IntFlag{Name: "port", HideDefault: true, Usage: "host `PORT` for the engine's port (TGI's 80); default: the Docker Engine picks a free one"},
 			&cli.BoolFlag{Name: "offline", Usage: "never use the network for the model's metadata"},
+			cmdutil.TimeoutFlag(),
 			&cli.StringFlag{Name: "corrections", Usage: "start from an estimate with fitted corrections from `FILE` (vramcalc calibrate --out)"},
 			cmdutil.OutputFlag(),
 		},
