@@ -42,7 +42,9 @@ func checkPicture(t *testing.T, path string) []byte {
 func TestPlotRegion(t *testing.T) {
 	dir := t.TempDir()
 	obs := filepath.Join(dir, "results.jsonl")
-	os.WriteFile(obs, []byte(`{"run":"r","seq":1,"engine":"tgi","point":{"max_input_tokens":4095,"max_total_tokens":4096},"outcome":"ok"}
+	// The run header (line 1) is no observation: 2 ok and 1 OOM are drawn.
+	os.WriteFile(obs, []byte(`{"kind":"run","run":"r","model":"m","engine":"tgi","image":"i","settings":{}}
+{"run":"r","seq":1,"engine":"tgi","point":{"max_input_tokens":4095,"max_total_tokens":4096},"outcome":"ok"}
 {"run":"r","seq":2,"engine":"tgi","point":{"max_input_tokens":2000,"max_total_tokens":10000},"outcome":"ok"}
 {"run":"r","seq":3,"engine":"tgi","point":{"max_input_tokens":16383,"max_total_tokens":16384},"outcome":"failed","failure":"warmup_oom"}
 `), 0o644)
