@@ -31,10 +31,12 @@ type Validation struct {
 	// Tolerance and MaxLaunches bound the search (Plan's; defaults ±1%, 12).
 	Tolerance   float64
 	MaxLaunches int
-	// Results is the JSONL file each launch is appended to (see OpenStore).
+	// Results is the JSONL file the run's header and each launch are
+	// appended to (see OpenStore).
 	Results string
-	// Resume skips the points already in Results, goes on with that run's
-	// id and numbering, and first removes the containers the run left.
+	// Resume skips the points already in Results, goes on with the id and
+	// numbering of its last run, and first removes the containers left by
+	// the runs the file names.
 	Resume bool
 	// Launch is how each point runs: Runtime, Engine, Image, Model (the
 	// engine's --model-id), GPUs, sampler, ports, environment, requests,
@@ -104,9 +106,10 @@ const (
 var ErrNoEdge = errors.New("probe: no predicted edge")
 
 // Validate pins the real edge of --max-total-tokens near the estimate's:
-// it plans the search from the estimate, opens (and with Resume, repairs
-// and reads back) the results file, removes the containers an interrupted
-// run left, makes sure the image is there (pulling it if not), and runs
+// it plans the search from the estimate, asks the engine for the image,
+// opens and locks the results file (reading it back, repairing a torn last
+// line) and writes the run's header, with Resume removes the containers
+// the file's runs left, pulls the image when it is missing, and runs
 // Search, appending each launch to the file before the next starts. It
 // never prints: progress goes to v.Launch.Progress.
 func Validate(ctx context.Context, v Validation) (Result, error) {

@@ -146,6 +146,10 @@ func TestPlotBreakdown(t *testing.T) {
 
 func TestPlotErrors(t *testing.T) {
 	dir := t.TempDir()
+	corrupt := filepath.Join(dir, "corrupt.jsonl")
+	if err := os.WriteFile(corrupt, []byte(`{"run":"r","seq":1,"outcome":"ok"}`+"\nnot json\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -157,6 +161,8 @@ func TestPlotErrors(t *testing.T) {
 		{[]string{"plot", "breakdown", plotModel, "--gpu", "L4", "--engine", "foo", "--out", filepath.Join(dir, "x.png")}, cmdutil.ExitUsage, `unknown engine "foo"`},
 		{[]string{"plot", "region", plotModel, "--gpu", "L4", "--observations", filepath.Join(dir, "none.jsonl"), "--out", filepath.Join(dir, "x.png")}, cmdutil.ExitError, "--observations"},
 		{[]string{"plot", "region", plotModel, "--out", filepath.Join(dir, "x.png")}, cmdutil.ExitUsage, "--gpu or --vram is required"},
+		{[]string{"plot", "region", plotModel, "--gpu", "L4", "--observations", corrupt, "--out", filepath.Join(dir, "x.png")}, cmdutil.ExitError,
+			"--observations corrupt.jsonl: line 2: corrupt results line: invalid character 'o' in literal null (expecting 'u')\nvramcalc: hint: fix or delete that line of the results file"},
 	} {
 		_, errOut, code := cmdtest.Run(t, Root, tc.args[1:]...)
 		if code != tc.code || !strings.Contains(errOut, tc.msg) || !strings.Contains(errOut, "hint:") {
