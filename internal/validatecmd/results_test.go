@@ -27,6 +27,10 @@ import (
 func TestValidateErrorHints(t *testing.T) {
 	const out = "runs/results.jsonl"
 	pathErr := func(op string, errno syscall.Errno) error { return &fs.PathError{Op: op, Path: out, Err: errno} }
+	const (
+		fullHint     = "the disk holding --out is full (the file ends with its last whole record): free space, then run again with --resume"
+		readOnlyHint = "--out cannot be written (a read-only file or file system): give an --out in a writable directory"
+	)
 	for _, tc := range []struct {
 		name string
 		err  error
@@ -39,15 +43,15 @@ func TestValidateErrorHints(t *testing.T) {
 		{"corrupt line", fmt.Errorf("results: %s: line 7: %w: unexpected end of JSON input", out, results.ErrCorrupt),
 			"the file was left as it is: fix or delete that line, or move the file aside and start a new --out"},
 		{"full disk", fmt.Errorf("results: write observation 3 to %s: %w", out, pathErr("write", syscall.ENOSPC)),
-			"the disk holding --out is full (the file ends with its last whole record): free space, then run again with --resume"},
+			fullHint},
 		{"full disk at fsync", fmt.Errorf("results: sync observation 3 to %s: %w", out, pathErr("sync", syscall.ENOSPC)),
-			"the disk holding --out is full (the file ends with its last whole record): free space, then run again with --resume"},
+			fullHint},
 		{"quota", fmt.Errorf("results: write observation 3 to %s: %w", out, pathErr("write", syscall.EDQUOT)),
-			"the disk holding --out is full (the file ends with its last whole record): free space, then run again with --resume"},
+			fullHint},
 		{"read-only file", fmt.Errorf("results: open %s: %w", out, pathErr("open", syscall.EACCES)),
-			"--out cannot be written (a read-only file or file system): give an --out in a writable directory"},
+			readOnlyHint},
 		{"read-only file system", fmt.Errorf("results: open %s: %w", out, pathErr("open", syscall.EROFS)),
-			"--out cannot be written (a read-only file or file system): give an --out in a writable directory"},
+			readOnlyHint},
 		{"no directory", fmt.Errorf("results: open %s: %w", out, pathErr("open", syscall.ENOENT)),
 			"the directory of --out does not exist: create it, or give another --out"},
 		{"directory", fmt.Errorf("results: open %s: %w", out, pathErr("open", syscall.EISDIR)),
