@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/vramcalc/vramcalc/estimate"
@@ -62,11 +63,11 @@ func ReadStarts(ctx context.Context, client *hfmeta.Client, name string, r io.Re
 		starts, skips := reportStarts(ctx, client, name, reps)
 		return starts, skips, nil
 	}
-	obs, err := ReadObservations(r)
+	c, err := results.ReadAll(r)
 	if err != nil {
 		return nil, nil, fmt.Errorf("calibrate %s: %w", name, err)
 	}
-	return observationStarts(ctx, client, name, obs, fb)
+	return observationStarts(ctx, client, name, c, fb)
 }
 
 // reportStarts are the TGI rows of a startup-report CSV with a credible
@@ -100,13 +101,14 @@ func reportStarts(ctx context.Context, client *hfmeta.Client, name string, reps 
 }
 
 // observationStarts are the TGI launches of a results file that started
-// and reported a KV budget.
-func observationStarts(ctx context.Context, client *hfmeta.Client, name string, obs []results.Observation, fb Fallbacks) ([]Start, []Skip, error) {
+// and reported a KV budget, named by their line.
+func observationStarts(ctx context.Context, client *hfmeta.Client, name string, c results.Contents, fb Fallbacks) ([]Start, []Skip, error) {
 	var starts []Start
 	var skips []Skip
 	models := map[string]estimate.Model{}
-	for i, o := range obs {
-		id := fmt.Sprintf("%s:%d", name, i+1)
+	for i, o := range c.Observations {
+		id := fmt.Sprintf("%s:%d", name, c.Lines[i])
+		o = withHeader(o, c)
 		if o.Engine != "" && !strings.EqualFold(o.Engine, "tgi") {
 			skips = append(skips, Skip{id, "engine " + o.Engine + " (TGI only)"})
 			continue
@@ -156,10 +158,28 @@ func observationInputs(o results.Observation, m estimate.Model, fb Fallbacks) (I
 	return Inputs{Model: m, Hardware: hw, Engine: estimate.Engine{Name: "tgi", Version: version}, Settings: s, Notes: notes}, nil
 }
 
-// ReadObservations reads validate's results JSONL with [results.Read]: a
-// torn last line (a crash mid-write, no newline) is dropped as
-// [results.OpenStore] does, and a bad line is an error naming it ("line N: ").
+// ReadObservations reads the observations of validate's results JSONL with
+// [results.Read]: run headers and blank lines are skipped, a torn last line
+// (a crash mid-write) is dropped as [results.OpenStore] does, and a bad line
+// is an error naming it ("line N: ").
 func ReadObservations(r io.Reader) ([]results.Observation, error) { return results.Read(r) }
+
+// withHeader fills in what an observation does not record from its run's
+// header: the GPUs (when the header names a GPU gpus.Lookup knows) and the
+// engine release.
+func withHeader(o results.Observation, c results.Contents) results.Observation {
+	h, ok := c.Header(o.Run)
+	if !ok {
+		return o
+	}
+	if _, err := gpus.Lookup(h.GPU); err == nil && len(o.GPUs) == 0 && h.GPUCount > 0 {
+		o.GPUs = slices.Repeat([]string{h.GPU}, h.GPUCount)
+	}
+	if o.EngineVersion == "" {
+		o.EngineVersion = h.EngineVersion
+	}
+	return o
+}
 
 // observationHardware is the GPU of one launch: the fallbacks' when they
 // name one (as many as the launch records, else fb.GPUs), else the one the

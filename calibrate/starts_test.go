@@ -123,15 +123,39 @@ func TestReadStartsResults(t *testing.T) {
 	}
 }
 
+// TestReadStartsRunHeader: an observation that records neither its GPUs
+// nor its release takes them from its run's header (2 × NVIDIA L4,
+// 23,570,219,008 B each; TGI 3.3.7), and is named by its line (3: the
+// header is line 1, a blank line 2); another run's header does not apply.
+func TestReadStartsRunHeader(t *testing.T) {
+	const file = `{"kind":"run","run":"r1","model":"` + llama8B + `","engine":"tgi","engine_version":"3.3.7","gpu":"NVIDIA L4","gpu_count":2,"settings":{}}` + "\n\n" +
+		`{"run":"r1","seq":1,"engine":"tgi","model":"` + llama8B + `","point":{"max_input_tokens":4095,"max_total_tokens":4096},"outcome":"ok","reported":{"max_batch_total_tokens_log":27000}}` + "\n" +
+		`{"run":"r2","seq":1,"engine":"tgi","model":"` + llama8B + `","point":{"max_input_tokens":4095,"max_total_tokens":4096},"outcome":"ok","reported":{"max_batch_total_tokens_log":27000}}` + "\n"
+	starts, _, err := ReadStarts(context.Background(), offline(t), "r.jsonl", strings.NewReader(file), Fallbacks{VRAM: "24GiB"})
+	if err != nil || len(starts) != 2 {
+		t.Fatalf("%d starts, %v", len(starts), err)
+	}
+	if in := starts[0].Inputs; starts[0].ID != "r.jsonl:3" || in.Hardware.Count != 2 || in.Engine.Version != "3.3.7" {
+		t.Errorf("start %s on %d GPUs, release %q", starts[0].ID, in.Hardware.Count, in.Engine.Version)
+	}
+	if in := starts[1].Inputs; starts[1].ID != "r.jsonl:4" || in.Hardware.Count != 1 || in.Engine.Version != "" {
+		t.Errorf("start %s on %d GPUs, release %q", starts[1].ID, in.Hardware.Count, in.Engine.Version)
+	}
+	starts, _, err = ReadStarts(context.Background(), offline(t), "r.jsonl", strings.NewReader(file), Fallbacks{})
+	if !errors.Is(err, ErrNoGPU) {
+		t.Errorf("r2 records no GPU and has no header: %d starts, %v", len(starts), err)
+	}
+}
+
 func TestReadStartsErrors(t *testing.T) {
 	ctx := context.Background()
-	if _, _, err := ReadStarts(ctx, offline(t), "r.jsonl", strings.NewReader("{}\nnot json\n"), Fallbacks{}); err == nil || !strings.HasPrefix(err.Error(), "calibrate r.jsonl: line 2: ") {
+	if _, _, err := ReadStarts(ctx, offline(t), "r.jsonl", strings.NewReader(`{"run":"r","seq":1}`+"\nnot json\n"), Fallbacks{}); err == nil || !strings.HasPrefix(err.Error(), "calibrate r.jsonl: line 2: ") {
 		t.Errorf("bad line: %v", err)
 	}
 	if _, _, err := ReadStarts(ctx, offline(t), "r.CSV", strings.NewReader("row_id,engine\n1,tgi\n"), Fallbacks{}); !errors.Is(err, ErrBadReports) || !strings.HasPrefix(err.Error(), "calibrate r.CSV: ") {
 		t.Errorf("bad csv: %v", err)
 	}
-	unknown := `{"engine":"tgi","model":"vramcalc-test/unknown-model","gpus":["NVIDIA L4"],"outcome":"ok","reported":{"max_batch_total_tokens_log":1}}` + "\n"
+	unknown := `{"run":"r","seq":1,"engine":"tgi","model":"vramcalc-test/unknown-model","gpus":["NVIDIA L4"],"outcome":"ok","reported":{"max_batch_total_tokens_log":1}}` + "\n"
 	if _, _, err := ReadStarts(ctx, offline(t), "r.jsonl", strings.NewReader(unknown), Fallbacks{}); !errors.Is(err, hfmeta.ErrNotFound) || !strings.HasPrefix(err.Error(), "calibrate r.jsonl: model vramcalc-test/unknown-model: ") {
 		t.Errorf("unknown model: %v", err)
 	}

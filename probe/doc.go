@@ -58,23 +58,30 @@
 //
 // # The results file
 //
-// Each launch is one JSON line of the results file (Observation), appended
-// and fsynced before the search goes on; --resume reads the file back and
-// launches no point twice. The format, the Store that writes it and what
-// the file guarantees are package [results]: calibrate and plot read the
-// file through it without linking probe. probe's Observation, Point,
-// Reported, RequestStats, Prediction and Store are aliases of its types,
-// and OpenStore calls its OpenStore, so probe's API keeps its names.
+// A run first writes its header (run id, model, engine and image, GPU,
+// settings), then each launch as one JSON line of the results file
+// (Observation), each appended and fsynced before the search goes on. The
+// run holds the file's lock while it lasts, so a second run on the same
+// file fails naming the first's run id; --resume reads the file back and
+// launches no point twice. The file is opened only once the container
+// engine has answered, so a run without one leaves no file. The format,
+// the Store that writes it and what the file guarantees are package
+// [results]: calibrate and plot read the file through it without linking
+// probe. probe's Observation, Point, Reported, RequestStats, Prediction and
+// Store are aliases of its types, and OpenStore calls its OpenStore, so
+// probe's API keeps its names.
 //
 // # Containers, ports and secrets
 //
 // Every container carries the label vramcalc.run=<run id> (RunLabel) and
-// is named vramcalc-<run id>-<seq>. Run ids are the Unix time and 24
-// random bits, so concurrent runs on one engine never share a name or a
-// label. A launch removes its container when it ends, even when its
-// context is cancelled (Ctrl-C); the Docker adapter removes a container
-// it created but could not start; and a resumed run first removes every
-// container still labelled with its id (a crashed run's).
+// is named vramcalc-<run id>-<seq>. Run ids are the Unix time and 64
+// random bits from crypto/rand ("1767225600-3fa2c1d4e5f60718"), so runs on
+// one engine never share a name or a label. A launch removes its container
+// when it ends, even when its context is cancelled (Ctrl-C); the Docker
+// adapter removes a container it created but could not start; and a
+// resumed run first removes the containers labelled with a run id its
+// results file names (in a header or an observation: a crashed run's,
+// even one killed in its first launch), and never another run's.
 //
 // Ports are published on loopback addresses only (127.0.0.1 unless a
 // PortBinding names another loopback address; the Docker adapter refuses

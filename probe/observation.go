@@ -23,4 +23,4 @@ type (
 )
 
 // OpenStore is [results.OpenStore].
-func OpenStore(path string) (*Store, []Observation, error) { return results.OpenStore(path) }
+func OpenStore(path string) (*Store, results.Contents, error) { return results.OpenStore(path) }

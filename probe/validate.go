@@ -2,13 +2,15 @@ package probe
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strconv"
 	"time"
 
 	"github.com/vramcalc/vramcalc/estimate"
+	"github.com/vramcalc/vramcalc/probe/results"
 )
 
 // Validation is one validate run: what the estimate sees, how to search,
@@ -32,10 +34,12 @@ type Validation struct {
 	Confirm     int
 	Margin      int64
 	MaxLaunches int
-	// Results is the JSONL file each launch is appended to (see OpenStore).
+	// Results is the JSONL file the run's header and each launch are
+	// appended to (see OpenStore).
 	Results string
-	// Resume skips the points already in Results, goes on with that run's
-	// id and numbering, and first removes the containers the run left.
+	// Resume skips the points already in Results, goes on with the id and
+	// numbering of its last run, and first removes the containers left by
+	// the runs the file names.
 	Resume bool
 	// Launch is how each point runs: Runtime, Engine, Image, Model (the
 	// engine's --model-id), GPUs, sampler, ports, environment, requests,
@@ -105,9 +109,10 @@ const (
 var ErrNoEdge = errors.New("probe: no predicted edge")
 
 // Validate pins the real edge of --max-total-tokens near the estimate's:
-// it plans the search from the estimate, opens (and with Resume, repairs
-// and reads back) the results file, removes the containers an interrupted
-// run left, makes sure the image is there (pulling it if not), and runs
+// it plans the search from the estimate, asks the engine for the image,
+// opens and locks the results file (reading it back, repairing a torn last
+// line) and writes the run's header, with Resume removes the containers
+// the file's runs left, pulls the image when it is missing, and runs
 // Search, appending each launch to the file before the next starts. It
 // never prints: progress goes to v.Launch.Progress.
 func Validate(ctx context.Context, v Validation) (Result, error) {
@@ -116,18 +121,23 @@ func Validate(ctx context.Context, v Validation) (Result, error) {
 		return Result{}, err
 	}
 	res := Result{Plan: plan, Estimate: zero}
-	rec, err := openRecord(v)
+	// The engine answers before the file is created or locked.
+	haveImage, err := v.Launch.Runtime.ImageExists(ctx, v.Launch.Image)
+	if err != nil {
+		return res, err
+	}
+	rec, err := openRecord(v, plan.Prefill)
 	if err != nil {
 		return res, err
 	}
 	defer rec.store.Close()
 	res.RunID, res.Resumed = rec.runID, len(rec.done)
 	if v.Resume {
-		if err := removeLeftovers(ctx, v.Launch, rec.runID); err != nil {
+		if err := removeLeftovers(ctx, v.Launch, rec.runIDs); err != nil {
 			return res, err
 		}
 	}
-	if err := ensureImage(ctx, v.Launch); err != nil {
+	if err := ensureImage(ctx, v.Launch, haveImage); err != nil {
 		return res, err
 	}
 	cfg := v.Launch
@@ -215,6 +225,9 @@ func (e *estimator) plan(v Validation) Plan {
 type record struct {
 	store *Store
 	runID string
+	// runIDs are the runs the file names (headers and observations):
+	// the only runs whose containers --resume removes.
+	runIDs []string
 	// done holds the resumed observations by point; seq is the last launch's number.
 	done   map[string][]Observation
 	seq    int
@@ -223,30 +236,53 @@ type record struct {
 	warned bool
 }
 
-// openRecord opens v.Results; with Resume, the run goes on under the id
-// and numbering of the observations already there.
-func openRecord(v Validation) (*record, error) {
+// openRecord opens and locks v.Results and writes the run's header before
+// any launch; with Resume, the run goes on under the id and numbering of
+// the file's last run. prefill is the prefill of every point.
+func openRecord(v Validation, prefill int) (*record, error) {
 	store, prev, err := OpenStore(v.Results)
 	if err != nil {
 		return nil, err
 	}
-	r := &record{store: store, runID: v.Launch.RunID, done: map[string][]Observation{}, events: v.Launch.Progress}
+	r := &record{store: store, runID: v.Launch.RunID, runIDs: prev.RunIDs, done: map[string][]Observation{}, events: v.Launch.Progress}
+	if v.Resume {
+		for _, o := range prev.Observations {
+			r.done[o.Point.Key()] = append(r.done[o.Point.Key()], o)
+			r.seq = max(r.seq, o.Seq)
+		}
+		if prev.LastRun != "" {
+			r.runID = prev.LastRun
+		}
+	}
 	if r.runID == "" {
 		r.runID = newRunID()
 	}
-	if v.Resume {
-		for _, o := range prev {
-			r.done[o.Point.Key()] = append(r.done[o.Point.Key()], o)
-			r.runID, r.seq = o.Run, max(r.seq, o.Seq)
-		}
+	if err := store.WriteHeader(header(v, r.runID, prefill)); err != nil {
+		store.Close()
+		return nil, err
 	}
 	return r, nil
 }
 
-// newRunID returns a run id unique across concurrent runs on one engine:
-// the Unix time and 24 random bits ("1767225600-3fa2c1").
+// header is the run header of v.
+func header(v Validation, runID string, prefill int) results.Header {
+	h := results.Header{Run: runID, Started: time.Now().UTC(), Model: v.Launch.Model, EngineVersion: v.EngineVersion, Image: v.Launch.Image,
+		GPU: v.Hardware.GPU.Name, GPUBytes: int64(v.Hardware.GPU.TotalBytes), GPUCount: v.Hardware.Count, GPUIDs: v.Launch.GPUIDs,
+		Settings: results.RunSettings{CUDAMemoryFraction: v.Settings.CUDAMemoryFraction, MaxBatchPrefillTokens: prefill, Tolerance: v.Tolerance,
+			Confirm: v.Confirm, MarginBytes: v.Margin, MaxLaunches: v.MaxLaunches, Corrections: v.Settings.Corrections, Resume: v.Resume}}
+	if v.Launch.Engine != nil {
+		h.Engine = v.Launch.Engine.Name()
+	}
+	return h
+}
+
+// newRunID returns a run id unique across runs on one engine: the Unix
+// time and 64 random bits ("1767225600-3fa2c1d4e5f60718"), a valid part
+// of a container name.
 func newRunID() string {
-	return strconv.FormatInt(time.Now().Unix(), 10) + "-" + fmt.Sprintf("%06x", rand.Uint32()&0xffffff)
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (it crashes the program instead)
+	return strconv.FormatInt(time.Now().Unix(), 10) + "-" + hex.EncodeToString(b[:])
 }
 
 // launcher launches with cfg and appends each observation before the
@@ -277,28 +313,31 @@ func (r *record) emit(ev Event) {
 	}
 }
 
-// removeLeftovers removes the containers a crashed run left behind.
-func removeLeftovers(ctx context.Context, c Config, runID string) error {
-	left, err := c.Runtime.List(ctx, map[string]string{RunLabel: runID})
-	if err != nil {
-		return fmt.Errorf("probe: list containers of run %s: %w", runID, err)
-	}
-	for _, ct := range left {
-		if err := c.Runtime.Remove(ctx, ct.ID); err != nil && !errors.Is(err, ErrNotFound) {
-			return fmt.Errorf("probe: remove container %s of run %s: %w", ct.ID, runID, err)
+// removeLeftovers removes the containers that crashed runs left behind:
+// those labelled with one of runIDs (the runs the results file names),
+// never another run's.
+func removeLeftovers(ctx context.Context, c Config, runIDs []string) error {
+	for _, id := range runIDs {
+		left, err := c.Runtime.List(ctx, map[string]string{RunLabel: id})
+		if err != nil {
+			return fmt.Errorf("probe: list containers of run %s: %w", id, err)
 		}
-		if c.Progress != nil {
-			c.Progress(Event{Kind: EventCleanup, Container: ct.ID})
+		for _, ct := range left {
+			if err := c.Runtime.Remove(ctx, ct.ID); err != nil && !errors.Is(err, ErrNotFound) {
+				return fmt.Errorf("probe: remove container %s of run %s: %w", ct.ID, id, err)
+			}
+			if c.Progress != nil {
+				c.Progress(Event{Kind: EventCleanup, Container: ct.ID})
+			}
 		}
 	}
 	return nil
 }
 
-// ensureImage pulls the image when it is not local.
-func ensureImage(ctx context.Context, c Config) error {
-	ok, err := c.Runtime.ImageExists(ctx, c.Image)
-	if err != nil || ok {
-		return err
+// ensureImage pulls the image when it is not local (have).
+func ensureImage(ctx context.Context, c Config, have bool) error {
+	if have {
+		return nil
 	}
 	if c.Progress != nil {
 		c.Progress(Event{Kind: EventPull, Image: c.Image})

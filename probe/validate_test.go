@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -71,7 +72,8 @@ func TestValidatePinsEdgeAndRecords(t *testing.T) {
 	if e.Recommended.MaxTotalTokens != 17409 || !e.Confirmed || e.Tried != 3 || e.Started != 3 || e.Lo != 19457 || e.Hi != 0 || e.Launches != 4 || len(e.Observations) != 4 {
 		t.Errorf("edge [%d, %d) recommended %d confirmed %v in %d launches", e.Lo, e.Hi, e.Recommended.MaxTotalTokens, e.Confirmed, e.Launches)
 	}
-	if !regexp.MustCompile(`^\d{10}-[0-9a-f]{6}$`).MatchString(res.RunID) || res.Resumed != 0 {
+	// The run id: the Unix time and 64 random bits in hex.
+	if !regexp.MustCompile(`^\d{10}-[0-9a-f]{16}$`).MatchString(res.RunID) || res.Resumed != 0 {
 		t.Errorf("run id %q, resumed %d", res.RunID, res.Resumed)
 	}
 	if len(rt.pulled) != 1 || log.lines[0] != "pull 0 0 vramcalc/tgisim:dev" {
@@ -80,13 +82,20 @@ func TestValidatePinsEdgeAndRecords(t *testing.T) {
 	if log.count("phase ") != 20 || log.count("observed ") != 4 || log.count("phase 3 ") != 5 {
 		t.Errorf("events:\n%s", strings.Join(log.lines, "\n"))
 	}
-	s, onDisk, err := OpenStore(path)
+	s, file, err := OpenStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	if len(onDisk) != 4 {
-		t.Fatalf("%d observations on disk, want 4", len(onDisk))
+	onDisk := file.Observations
+	if len(onDisk) != 4 || !slices.Equal(file.Lines, []int{2, 3, 4, 5}) {
+		t.Fatalf("%d observations on disk on lines %v, want 4 on lines 2–5", len(onDisk), file.Lines)
+	}
+	// The header, line 1: the run, what it launches and on what.
+	if h := file.Headers; len(h) != 1 || h[0].Run != res.RunID || h[0].Model != "meta-llama/Llama-3.1-8B-Instruct" || h[0].Engine != "tgi" ||
+		h[0].Image != "vramcalc/tgisim:dev" || h[0].GPU != simL4.Name || h[0].GPUCount != 1 || h[0].Settings.MaxBatchPrefillTokens != res.Plan.Prefill ||
+		h[0].Settings.Tolerance != 0.01 || h[0].Settings.MaxLaunches != 12 || h[0].Settings.Resume || h[0].Started.IsZero() {
+		t.Errorf("headers %+v", h)
 	}
 	for i, o := range onDisk {
 		if o.Run != res.RunID || o.Seq != i+1 || o.Point != e.Observations[i].Point || o.Predicted.MaxBatchTotalTokens == 0 {
@@ -148,11 +157,16 @@ func TestValidateResume(t *testing.T) {
 	if res.Edge.Recommended.MaxTotalTokens != 17409 || !res.Edge.Confirmed || res.Edge.Started != 3 || res.Edge.Launches != 2 || len(res.Edge.Observations) != 4 || len(rt.started) != 2 {
 		t.Errorf("edge [%d, %d) recommended %d confirmed %v in %d launches", res.Edge.Lo, res.Edge.Hi, res.Edge.Recommended.MaxTotalTokens, res.Edge.Confirmed, res.Edge.Launches)
 	}
-	s, all, err := OpenStore(path)
+	s, file, err := OpenStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
+	// The file had no header (written before headers existed); the resumed run's is line 3.
+	if h := file.Headers; len(h) != 1 || h[0].Run != "r7" || !h[0].Settings.Resume || !slices.Equal(file.Lines, []int{1, 2, 4, 5}) {
+		t.Errorf("headers %+v, observation lines %v", h, file.Lines)
+	}
+	all := file.Observations
 	for i, o := range all {
 		if o.Run != "r7" || o.Seq != i+1 {
 			t.Errorf("line %d: run %s seq %d point %s", i+1, o.Run, o.Seq, o.Point.Key())

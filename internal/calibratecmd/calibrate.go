@@ -17,6 +17,7 @@ import (
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/hfmeta"
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
+	"github.com/vramcalc/vramcalc/probe/results"
 )
 
 // Command is `vramcalc calibrate`.
@@ -111,6 +112,10 @@ func readCalibrationFile(ctx context.Context, client *hfmeta.Client, path string
 	switch {
 	case errors.Is(err, calibrate.ErrBadReports):
 		return nil, nil, cmdutil.WithHint(err, "the CSV must follow the startup-report schema (docs/STARTUP-REPORTS.md in the vramcalc repository)")
+	case errors.Is(err, results.ErrNotResults):
+		return nil, nil, cmdutil.WithHint(err, "give validate results (*.jsonl) or startup-report CSVs (*.csv)")
+	case errors.Is(err, results.ErrCorrupt):
+		return nil, nil, cmdutil.WithHint(err, "fix or delete that line of the results file, or leave the file out")
 	case errors.Is(err, calibrate.ErrNoGPU):
 		return nil, nil, &cmdutil.UsageError{Msg: err.Error(), Hint: "pass the GPU it ran on: --gpu NAME (vramcalc gpus) or --vram SIZE"}
 	}

@@ -100,3 +100,25 @@ func TestCalibrateValidateResults(t *testing.T) {
 		t.Errorf("no --gpu: exit %d, %s", code, stderr)
 	}
 }
+
+// TestCalibrateBadResultsFile: a corrupt line and a file validate did not
+// write are errors naming the file and the line, each with a hint.
+func TestCalibrateBadResultsFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, tc := range []struct{ name, content, msg, hint string }{
+		{"corrupt.jsonl", `{"run":"r","seq":1,"outcome":"ok"}` + "\n{\"run\":\"r\",\n" + `{"run":"r","seq":2,"outcome":"ok"}` + "\n",
+			"calibrate corrupt.jsonl: line 2: corrupt results line: unexpected end of JSON input",
+			"fix or delete that line of the results file, or leave the file out"},
+		{"notes.jsonl", "my notes\n", "calibrate notes.jsonl: line 1: not a vramcalc results file: invalid character 'm' looking for beginning of value",
+			"give validate results (*.jsonl) or startup-report CSVs (*.csv)"},
+	} {
+		path := filepath.Join(dir, tc.name)
+		if err := os.WriteFile(path, []byte(tc.content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, stderr, code := cmdtest.Run(t, Root, path, "--gpu", "L4")
+		if code != cmdutil.ExitError || !strings.Contains(stderr, tc.msg+"\nvramcalc: hint: "+tc.hint) {
+			t.Errorf("%s: exit %d, stderr %q", tc.name, code, stderr)
+		}
+	}
+}

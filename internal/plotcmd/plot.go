@@ -2,6 +2,7 @@ package plotcmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"image/color"
 	"math"
@@ -20,6 +21,7 @@ import (
 	"github.com/vramcalc/vramcalc/hfmeta"
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
 	"github.com/vramcalc/vramcalc/probe"
+	"github.com/vramcalc/vramcalc/probe/results"
 )
 
 const plotDescription = `Draws a picture, offline, as PNG or SVG (chosen by the --out file's extension).
@@ -192,6 +194,27 @@ var (
 	colCardTot = color.RGBA{A: 0xff}
 )
 
+// readObservations reads the observations of the results file at path
+// (none when path is ""), with a hint when it cannot.
+func readObservations(path string) ([]probe.Observation, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, cmdutil.WithHint(fmt.Errorf("--observations: %w", err), "pass the results file vramcalc validate --out wrote")
+	}
+	defer f.Close()
+	obs, err := calibrate.ReadObservations(f)
+	switch {
+	case errors.Is(err, results.ErrCorrupt):
+		return nil, cmdutil.WithHint(fmt.Errorf("--observations %s: %w", filepath.Base(path), err), "fix or delete that line of the results file")
+	case err != nil:
+		return nil, cmdutil.WithHint(fmt.Errorf("--observations %s: %w", filepath.Base(path), err), "it must be vramcalc validate's JSONL, one launch per line")
+	}
+	return obs, nil
+}
+
 func runPlotRegion(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	model, out, err := plotArgs(c)
 	if err != nil {
@@ -206,17 +229,9 @@ func runPlotRegion(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	if n < 2 || n > 400 {
 		return cmdutil.WithHint(fmt.Errorf("--grid must be between 2 and 400, got %d", n), "40 draws 1600 points")
 	}
-	var obs []probe.Observation
-	if path := c.String("observations"); path != "" {
-		f, err := os.Open(path)
-		if err != nil {
-			return cmdutil.WithHint(fmt.Errorf("--observations: %w", err), "pass the results file vramcalc validate --results wrote")
-		}
-		obs, err = calibrate.ReadObservations(f)
-		f.Close()
-		if err != nil {
-			return cmdutil.WithHint(fmt.Errorf("--observations %s: %w", filepath.Base(path), err), "it must be vramcalc validate's JSONL, one launch per line")
-		}
+	obs, err := readObservations(c.String("observations"))
+	if err != nil {
+		return err
 	}
 	meta, err := cmdutil.ResolveModel(ctx, c, e, model)
 	if err != nil {

@@ -42,7 +42,9 @@ func checkPicture(t *testing.T, path string) []byte {
 func TestPlotRegion(t *testing.T) {
 	dir := t.TempDir()
 	obs := filepath.Join(dir, "results.jsonl")
-	os.WriteFile(obs, []byte(`{"run":"r","seq":1,"engine":"tgi","point":{"max_input_tokens":4095,"max_total_tokens":4096},"outcome":"ok"}
+	// The run header (line 1) is no observation: 2 ok and 1 OOM are drawn.
+	os.WriteFile(obs, []byte(`{"kind":"run","run":"r","model":"m","engine":"tgi","image":"i","settings":{}}
+{"run":"r","seq":1,"engine":"tgi","point":{"max_input_tokens":4095,"max_total_tokens":4096},"outcome":"ok"}
 {"run":"r","seq":2,"engine":"tgi","point":{"max_input_tokens":2000,"max_total_tokens":10000},"outcome":"ok"}
 {"run":"r","seq":3,"engine":"tgi","point":{"max_input_tokens":16383,"max_total_tokens":16384},"outcome":"failed","failure":"warmup_oom"}
 `), 0o644)
@@ -144,6 +146,10 @@ func TestPlotBreakdown(t *testing.T) {
 
 func TestPlotErrors(t *testing.T) {
 	dir := t.TempDir()
+	corrupt := filepath.Join(dir, "corrupt.jsonl")
+	if err := os.WriteFile(corrupt, []byte(`{"run":"r","seq":1,"outcome":"ok"}`+"\nnot json\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -155,6 +161,8 @@ func TestPlotErrors(t *testing.T) {
 		{[]string{"plot", "breakdown", plotModel, "--gpu", "L4", "--engine", "foo", "--out", filepath.Join(dir, "x.png")}, cmdutil.ExitUsage, `unknown engine "foo"`},
 		{[]string{"plot", "region", plotModel, "--gpu", "L4", "--observations", filepath.Join(dir, "none.jsonl"), "--out", filepath.Join(dir, "x.png")}, cmdutil.ExitError, "--observations"},
 		{[]string{"plot", "region", plotModel, "--out", filepath.Join(dir, "x.png")}, cmdutil.ExitUsage, "--gpu or --vram is required"},
+		{[]string{"plot", "region", plotModel, "--gpu", "L4", "--observations", corrupt, "--out", filepath.Join(dir, "x.png")}, cmdutil.ExitError,
+			"--observations corrupt.jsonl: line 2: corrupt results line: invalid character 'o' in literal null (expecting 'u')\nvramcalc: hint: fix or delete that line of the results file"},
 	} {
 		_, errOut, code := cmdtest.Run(t, Root, tc.args[1:]...)
 		if code != tc.code || !strings.Contains(errOut, tc.msg) || !strings.Contains(errOut, "hint:") {

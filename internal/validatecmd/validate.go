@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -22,6 +24,7 @@ import (
 	"github.com/vramcalc/vramcalc/nvml/driver"
 	"github.com/vramcalc/vramcalc/probe"
 	"github.com/vramcalc/vramcalc/probe/docker"
+	"github.com/vramcalc/vramcalc/probe/results"
 )
 
 const validateDescription = `Finds a --max-total-tokens you can deploy with real TGI containers and proves it: the
@@ -111,6 +114,17 @@ func runValidate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	v.Launch.Progress = prog.event
 	res, err := probe.Validate(ctx, v)
 	prog.finish()
+	if err != nil {
+		return validateError(err, v.Results)
+	}
+	return renderValidation(e, format, model, res)
+}
+
+// validateError gives err the hint that says what to do next; out is the
+// results file (--out), whose own file system errors get theirs.
+func validateError(err error, out string) error {
+	var pe *fs.PathError
+	outErr := errors.As(err, &pe) && pe.Path == out
 	switch {
 	case errors.Is(err, probe.ErrNoEdge):
 		return cmdutil.WithHint(err, "run vramcalc estimate for the breakdown; validate needs a predicted edge to probe")
@@ -118,10 +132,22 @@ func runValidate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 		return cmdutil.WithHint(err, "pull the image first (docker pull), or build the simulator: cmd/tgisim/build-image.sh")
 	case errors.Is(err, probe.ErrNoEngine):
 		return cmdutil.WithHint(err, "validate needs a Docker Engine: start it, or set DOCKER_HOST")
-	case err != nil:
-		return err
+	case errors.Is(err, results.ErrLocked):
+		return cmdutil.WithHint(err, "another vramcalc validate is writing --out: wait for it to end, or give this run another --out")
+	case errors.Is(err, results.ErrNotResults):
+		return cmdutil.WithHint(err, "--out names a file validate did not write; it was left as it is: give another --out")
+	case errors.Is(err, results.ErrCorrupt):
+		return cmdutil.WithHint(err, "the file was left as it is: fix or delete that line, or move the file aside and start a new --out")
+	case outErr && (errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT)):
+		return cmdutil.WithHint(err, "the disk holding --out is full (the file ends with its last whole record): free space, then run again with --resume")
+	case outErr && (errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS)):
+		return cmdutil.WithHint(err, "--out cannot be written (a read-only file or file system): give an --out in a writable directory")
+	case outErr && errors.Is(err, fs.ErrNotExist):
+		return cmdutil.WithHint(err, "the directory of --out does not exist: create it, or give another --out")
+	case outErr && errors.Is(err, syscall.EISDIR):
+		return cmdutil.WithHint(err, "--out is a directory: name a file in it, e.g. --out DIR/results.jsonl")
 	}
-	return renderValidation(e, format, model, res)
+	return err
 }
 
 // validationInputs turns the flags into probe.Validation, all but the

@@ -1,7 +1,7 @@
 package validatecmd
 
 import (
-	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +23,7 @@ import (
 	"github.com/vramcalc/vramcalc/nvml/driver"
 	"github.com/vramcalc/vramcalc/probe"
 	"github.com/vramcalc/vramcalc/probe/docker"
+	"github.com/vramcalc/vramcalc/probe/results"
 )
 
 // simArgs validates Llama-3.1-8B on the simulator's L4, reading GPU memory
@@ -35,24 +36,19 @@ func simArgs(image, out string) []string {
 		"--out", out, "--health-timeout", "60s", "--input-tokens", "64", "--output-tokens", "16"}
 }
 
+// readObs reads the observations of a results file (its run headers are
+// not observations).
 func readObs(t *testing.T, path string) []probe.Observation {
 	t.Helper()
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var out []probe.Observation
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var o probe.Observation
-		if err := json.Unmarshal(sc.Bytes(), &o); err != nil {
-			t.Fatalf("bad line %q: %v", sc.Text(), err)
-		}
-		out = append(out, o)
+	obs, err := results.Read(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
 	}
-	return out
+	return obs
 }
 
 // TestValidateAgainstSimulator runs the whole validate flow on the real
@@ -125,12 +121,14 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	}
 }
 
-func lineCount(path string) int {
+// obsCount counts the observations in a results file (0 while it is absent).
+func obsCount(path string) int {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return 0
 	}
-	return strings.Count(string(b), "\n")
+	obs, _ := results.Read(bytes.NewReader(b))
+	return len(obs)
 }
 
 // TestValidateInterrupt: Ctrl-C in the middle of a launch leaves no
@@ -168,7 +166,7 @@ func TestValidateInterrupt(t *testing.T) {
 	if left := simContainers(t, d, image); len(left) != 0 {
 		t.Errorf("%d containers left after SIGINT: %+v", len(left), left)
 	}
-	if n := lineCount(out); n != 0 {
+	if n := obsCount(out); n != 0 {
 		t.Errorf("%d observations recorded for an interrupted first launch, want 0", n)
 	}
 }
@@ -188,7 +186,7 @@ func TestValidateKillAndResume(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the first observation", 60*time.Second, func() bool { return lineCount(out) >= 1 })
+	waitFor(t, "the first observation", 60*time.Second, func() bool { return obsCount(out) >= 1 })
 	// The second launch is starting: kill the process without cleanup.
 	waitFor(t, "the second container", 30*time.Second, func() bool { return len(simContainers(t, d, image)) > 0 })
 	cmd.Process.Kill()

@@ -1,43 +1,101 @@
 package results
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 )
 
-// Store appends observations to a JSONL file, one fsync'd line per launch,
-// so a crash loses at most the launch in flight.
+// Store appends records to a results file it holds locked: one write of a
+// whole line (O_APPEND) and one fsync per record, so a crash loses at most
+// the launch in flight.
 type Store struct {
-	f *os.File
+	f    file
+	path string
+	// size is the length of the file's whole records: a record whose
+	// write or fsync fails is cut off again.
+	size int64
 }
 
-// OpenStore opens (creating if needed) a results file for appending and
-// returns the observations already in it. A torn last line (a crash mid
-// write) is dropped and the file truncated to the last whole line.
-func OpenStore(path string) (*Store, []Observation, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+// file is what a Store writes to: an *os.File (tests give a disk that fills).
+type file interface {
+	io.WriteCloser
+	Sync() error
+	Truncate(size int64) error
+}
+
+// OpenStore opens (creating if needed) a results file for appending, takes
+// its exclusive lock for as long as the Store is open, and returns what the
+// file already holds. A file held by another Store (in any process) is an
+// error wrapping ErrLocked that names the holder's run id (its last
+// header's). A file that is not a results file (ErrNotResults) or has a bad
+// line (ErrCorrupt) is refused and left as it is; only a torn last line
+// is repaired, by truncating the file to its last whole record.
+func OpenStore(path string) (*Store, Contents, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
 	if err != nil {
-		return nil, nil, fmt.Errorf("results: open %s: %w", path, err)
+		return nil, Contents{}, fmt.Errorf("results: open %s: %w", path, err)
 	}
-	prev, good, err := decode(f)
+	s, c, err := open(f, path)
 	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("results: read %s: %w", path, err)
+		return nil, Contents{}, err
 	}
-	if err := f.Truncate(good); err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("results: repair %s: %w", path, err)
+	return s, c, nil
+}
+
+// open locks, reads and repairs f.
+func open(f *os.File, path string) (*Store, Contents, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, Contents{}, fmt.Errorf("results: %w", err)
 	}
-	if _, err := f.Seek(good, io.SeekStart); err != nil {
-		f.Close()
-		return nil, nil, fmt.Errorf("results: seek %s: %w", path, err)
+	if !fi.Mode().IsRegular() {
+		return nil, Contents{}, fmt.Errorf("results: %s: %w: not a regular file", path, ErrNotResults)
 	}
-	return &Store{f: f}, prev, nil
+	if err := lock(f); errors.Is(err, errWouldBlock) {
+		return nil, Contents{}, lockedError(f, path)
+	} else if err != nil {
+		return nil, Contents{}, fmt.Errorf("results: lock %s: %w", path, err)
+	}
+	d, err := decode(f)
+	if err != nil {
+		return nil, Contents{}, fmt.Errorf("results: %s: %w", path, err)
+	}
+	s := &Store{f: f, path: path, size: d.good}
+	if d.torn {
+		if err := f.Truncate(d.good); err != nil {
+			return nil, Contents{}, fmt.Errorf("results: repair %s: %w", path, err)
+		}
+	}
+	if d.unterminated {
+		if err := s.write([]byte("\n"), "the newline of its last record"); err != nil {
+			return nil, Contents{}, err
+		}
+	}
+	return s, d.Contents, nil
+}
+
+// lockedError names the run that holds f: the run id of its last header.
+func lockedError(f *os.File, path string) error {
+	d, _ := decode(f)
+	if n := len(d.Headers); n > 0 {
+		return fmt.Errorf("results: %s is in use by run %s: %w", path, d.Headers[n-1].Run, ErrLocked)
+	}
+	return fmt.Errorf("results: %s is in use: %w", path, ErrLocked)
+}
+
+// WriteHeader writes a run header and syncs it to disk.
+func (s *Store) WriteHeader(h Header) error {
+	h.Kind = KindRun
+	b, err := json.Marshal(h)
+	if err != nil {
+		return fmt.Errorf("results: encode the header of run %s: %w", h.Run, err)
+	}
+	return s.write(append(b, '\n'), "the header of run "+h.Run)
 }
 
 // Append writes one observation and syncs it to disk.
@@ -46,52 +104,27 @@ func (s *Store) Append(o Observation) error {
 	if err != nil {
 		return fmt.Errorf("results: encode observation %d: %w", o.Seq, err)
 	}
-	b = append(b, '\n')
-	if _, err := s.f.Write(b); err != nil {
-		return fmt.Errorf("results: write observation %d: %w", o.Seq, err)
+	return s.write(append(b, '\n'), "observation "+strconv.Itoa(o.Seq))
+}
+
+// write appends b, one whole line, and syncs it. When either fails (a full
+// disk), what was written of b is cut off again, so that the file holds
+// only records that are on disk whole.
+func (s *Store) write(b []byte, what string) error {
+	_, err := s.f.Write(b)
+	op := "write"
+	if err == nil {
+		op, err = "sync", s.f.Sync()
 	}
-	if err := s.f.Sync(); err != nil {
-		return fmt.Errorf("results: sync observation %d: %w", o.Seq, err)
+	if err != nil {
+		if terr := s.f.Truncate(s.size); terr == nil {
+			_ = s.f.Sync()
+		}
+		return fmt.Errorf("results: %s %s to %s: %w", op, what, s.path, err)
 	}
+	s.size += int64(len(b))
 	return nil
 }
 
-// Close closes the file.
+// Close releases the lock and closes the file.
 func (s *Store) Close() error { return s.f.Close() }
-
-// Read reads a results file without changing it: what calibrate and plot
-// use. Blank lines are skipped and a torn last line (a crash mid-write, no
-// newline) is dropped, as OpenStore does. A line that does not decode is an
-// error that starts "line N: " (1-based), for the caller to prefix with the
-// file's name.
-func Read(r io.Reader) ([]Observation, error) {
-	obs, _, err := decode(r)
-	return obs, err
-}
-
-// decode reads the whole lines of r, skipping blank ones, and returns their
-// observations and the offset after the last whole line.
-func decode(r io.Reader) ([]Observation, int64, error) {
-	var out []Observation
-	br := bufio.NewReader(r)
-	var off int64
-	for n := 1; ; n++ {
-		line, err := br.ReadBytes('\n')
-		if errors.Is(err, io.EOF) {
-			// An unterminated line is a torn write: drop it.
-			return out, off, nil
-		}
-		if err != nil {
-			return nil, 0, fmt.Errorf("line %d: %w", n, err)
-		}
-		off += int64(len(line))
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		var o Observation
-		if err := json.Unmarshal(line, &o); err != nil {
-			return nil, 0, fmt.Errorf("line %d: %w", n, err)
-		}
-		out = append(out, o)
-	}
-}

@@ -3,8 +3,10 @@ package results
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +17,8 @@ import (
 func TestStoreAppendResumeAndTornLine(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.jsonl")
 	s, prev, err := OpenStore(path)
-	if err != nil || len(prev) != 0 {
-		t.Fatalf("open: %v, %d previous", err, len(prev))
+	if err != nil || len(prev.Observations) != 0 {
+		t.Fatalf("open: %v, %d previous", err, len(prev.Observations))
 	}
 	for i, tt := range []int{20000, 22000} {
 		o := Observation{Run: "r1", Seq: i + 1, Engine: "tgi", Point: Point{tt - 1, tt, 8049}, Outcome: "ok",
@@ -35,8 +37,8 @@ func TestStoreAppendResumeAndTornLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(prev) != 2 || prev[1].Point.MaxTotalTokens != 22000 || prev[0].Budget() != 22460 {
-		t.Fatalf("resumed %d observations: %+v", len(prev), prev)
+	if obs := prev.Observations; len(obs) != 2 || obs[1].Point.MaxTotalTokens != 22000 || obs[0].Budget() != 22460 {
+		t.Fatalf("resumed %d observations: %+v", len(obs), obs)
 	}
 	if err := s.Append(Observation{Run: "r1", Seq: 3, Point: Point{23999, 24000, 8049}, Outcome: "failed", Failure: estimate.FailureNotEnoughMemory}); err != nil {
 		t.Fatal(err)
@@ -62,11 +64,12 @@ func TestLegacyFailureKind(t *testing.T) {
 	if err := os.WriteFile(path, []byte(old+strings.Replace(old, "bad_flag", "warmup_oom", 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s, prev, err := OpenStore(path)
+	s, c, err := OpenStore(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
+	prev := c.Observations
 	if len(prev) != 2 || prev[0].Failure != estimate.FailureArgumentValidation || prev[1].Failure != estimate.FailureWarmupOOM {
 		t.Fatalf("read %d observations, failures %q", len(prev), []string{prev[0].Failure, prev[1].Failure})
 	}
@@ -95,7 +98,7 @@ func TestLegacyFailureKind(t *testing.T) {
 // dropped, by Read and by OpenStore (which cuts the file after the last
 // whole line); a bad line is named by its line number.
 func TestRead(t *testing.T) {
-	const whole, torn = `{"seq":1}` + "\n\n" + `{"seq":2}` + "\n", `{"seq":3`
+	const whole, torn = `{"run":"r","seq":1}` + "\n\n" + `{"run":"r","seq":2}` + "\n", `{"run":"r","seq":3`
 	obs, err := Read(strings.NewReader(whole + torn))
 	if err != nil || len(obs) != 2 || obs[0].Seq != 1 || obs[1].Seq != 2 {
 		t.Errorf("got %+v, %v; want seqs 1 and 2", obs, err)
@@ -105,14 +108,14 @@ func TestRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	s, prev, err := OpenStore(path)
-	if err != nil || len(prev) != 2 || prev[1].Seq != 2 {
-		t.Fatalf("OpenStore: %+v, %v; want seqs 1 and 2", prev, err)
+	if err != nil || len(prev.Observations) != 2 || prev.Observations[1].Seq != 2 || !slices.Equal(prev.Lines, []int{1, 3}) {
+		t.Fatalf("OpenStore: %+v, %v; want seqs 1 and 2 on lines 1 and 3", prev, err)
 	}
 	s.Close()
 	if b, _ := os.ReadFile(path); string(b) != whole {
 		t.Errorf("OpenStore left %q, want %q", b, whole)
 	}
-	if _, err := Read(strings.NewReader(`{"seq":1}` + "\n" + `{"seq":` + "\n")); err == nil || !strings.HasPrefix(err.Error(), "line 2: ") {
+	if _, err := Read(strings.NewReader(`{"run":"r","seq":1}` + "\n" + `{"seq":` + "\n")); !errors.Is(err, ErrCorrupt) || !strings.HasPrefix(err.Error(), "line 2: ") {
 		t.Errorf("bad line: %v", err)
 	}
 }
