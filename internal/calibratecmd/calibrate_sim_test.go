@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/vramcalc/vramcalc/calibrate"
@@ -37,7 +38,9 @@ func TestCalibrateOnSimulatorImprovesOtherModels(t *testing.T) {
 			"--env", "SIM_STARTUP_DELAY=100ms", "--env", "SIM_TOKEN_DELAY=0s",
 			"--out", out, "--health-timeout", "60s", "--input-tokens", "16", "--output-tokens", "4", "--concurrency", "1",
 			"--max-launches", strconv.Itoa(maxLaunches))
-		if code != 0 {
+		// A run cut short by --max-launches records its launches and says
+		// (exit 1) that no recommendation was confirmed.
+		if code != 0 && !(maxLaunches < 4 && code == 1 && strings.Contains(stderr, "no recommendation confirmed")) {
 			t.Fatalf("validate %s: exit %d: %s", model, code, stderr)
 		}
 	}
