@@ -17,8 +17,9 @@ import (
 // and no observation. With Resume, the containers of the runs the file
 // names (r5, an earlier run killed the same way, and r9) are removed and
 // no other run's (r8, another file's run on the same engine); the run goes
-// on as r9 from launch 1 and confirms what a fresh run does (17,409 in 4
-// launches).
+// on as r9 and confirms what a fresh run does (17,409 in 4 launches),
+// numbering its launches from 2: launch 1 is the killed one, whose
+// container name the engine may still hold.
 func TestValidateResumeAfterKillInFirstLaunch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "results.jsonl")
 	s, _, err := OpenStore(path)
@@ -34,7 +35,7 @@ func TestValidateResumeAfterKillInFirstLaunch(t *testing.T) {
 	rt := &fakeRuntime{edge: 20000, budget: 20461, leftover: []Container{
 		{ID: "vramcalc-r5-1", Labels: map[string]string{RunLabel: "r5"}},
 		{ID: "vramcalc-r8-1", Labels: map[string]string{RunLabel: "r8"}},
-		{ID: "vramcalc-r9-1", Labels: map[string]string{RunLabel: "r9"}}}}
+		{ID: "vramcalc-r9-1", Name: "vramcalc-r9-1", Labels: map[string]string{RunLabel: "r9"}}}}
 	v := llama8BOnL4(rt, path)
 	v.Resume = true
 	res, err := Validate(context.Background(), v)
@@ -45,7 +46,7 @@ func TestValidateResumeAfterKillInFirstLaunch(t *testing.T) {
 		!slices.Equal(rt.removedIDs[:2], []string{"vramcalc-r5-1", "vramcalc-r9-1"}) {
 		t.Errorf("run %s, resumed %d, removed %v, left %v", res.RunID, res.Resumed, rt.removedIDs, rt.leftover)
 	}
-	if e := res.Edge; !e.Confirmed || e.Recommended.MaxTotalTokens != 17409 || e.Launches != 4 || rt.started[0].Name != "vramcalc-r9-1" {
+	if e := res.Edge; !e.Confirmed || e.Recommended.MaxTotalTokens != 17409 || e.Launches != 4 || rt.started[0].Name != "vramcalc-r9-2" {
 		t.Errorf("edge [%d, %d) recommended %d confirmed %v in %d launches, first container %q", e.Lo, e.Hi, e.Recommended.MaxTotalTokens, e.Confirmed, e.Launches, rt.started[0].Name)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/vramcalc/vramcalc/estimate"
@@ -133,9 +134,11 @@ func Validate(ctx context.Context, v Validation) (Result, error) {
 	defer rec.store.Close()
 	res.RunID, res.Resumed = rec.runID, len(rec.done)
 	if v.Resume {
-		if err := removeLeftovers(ctx, v.Launch, rec.runIDs); err != nil {
+		seq, err := removeLeftovers(ctx, v.Launch, rec.runIDs, rec.runID)
+		if err != nil {
 			return res, err
 		}
+		rec.seq = max(rec.seq, seq)
 	}
 	if err := ensureImage(ctx, v.Launch, haveImage); err != nil {
 		return res, err
@@ -316,22 +319,33 @@ func (r *record) emit(ev Event) {
 // removeLeftovers removes the containers that crashed runs left behind:
 // those labelled with one of runIDs (the runs the results file names),
 // never another run's.
-func removeLeftovers(ctx context.Context, c Config, runIDs []string) error {
+//
+// It returns the largest launch number among the removed containers of
+// run (their names end in -<seq>): a launch the crash left unrecorded, whose
+// number the resumed run must not take again, since the engine may still
+// hold its name for a moment.
+func removeLeftovers(ctx context.Context, c Config, runIDs []string, run string) (int, error) {
+	seq := 0
 	for _, id := range runIDs {
 		left, err := c.Runtime.List(ctx, map[string]string{RunLabel: id})
 		if err != nil {
-			return fmt.Errorf("probe: list containers of run %s: %w", id, err)
+			return seq, fmt.Errorf("probe: list containers of run %s: %w", id, err)
 		}
 		for _, ct := range left {
 			if err := c.Runtime.Remove(ctx, ct.ID); err != nil && !errors.Is(err, ErrNotFound) {
-				return fmt.Errorf("probe: remove container %s of run %s: %w", ct.ID, id, err)
+				return seq, fmt.Errorf("probe: remove container %s of run %s: %w", ct.ID, id, err)
 			}
 			if c.Progress != nil {
 				c.Progress(Event{Kind: EventCleanup, Container: ct.ID})
 			}
+			if rest, ok := strings.CutPrefix(strings.TrimPrefix(ct.Name, "/"), "vramcalc-"+run+"-"); ok && id == run {
+				if n, err := strconv.Atoi(rest); err == nil {
+					seq = max(seq, n)
+				}
+			}
 		}
 	}
-	return nil
+	return seq, nil
 }
 
 // ensureImage pulls the image when it is not local (have).
