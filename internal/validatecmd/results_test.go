@@ -183,7 +183,8 @@ func TestValidateKillInFirstLaunch(t *testing.T) {
 	b, _ = os.ReadFile(out)
 	c, err = results.ReadAll(bytes.NewReader(b))
 	if err != nil || len(c.Headers) != 2 || c.Headers[1].Run != run || !c.Headers[1].Settings.Resume || len(c.Observations) < 2 ||
-		c.Observations[0].Run != run || c.Observations[0].Seq != 1 || !slices.Equal(c.RunIDs, []string{run}) {
+		// Launch 1 was killed unrecorded; the resumed run numbers from 2.
+		c.Observations[0].Run != run || c.Observations[0].Seq != 2 || !slices.Equal(c.RunIDs, []string{run}) {
 		t.Errorf("after --resume: %+v, %v", c, err)
 	}
 	if left := simContainers(t, d, image); len(left) != 0 {
