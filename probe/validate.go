@@ -207,7 +207,9 @@ func (e *estimator) predict(p Point) Estimate {
 		WarmBytes: int64(st.WarmupBytes), Capacity: int64(st.CapacityBytes), TokenBytes: int64(r.KVBytesPerToken)}
 }
 
-// shifted is the estimate's edge with what launches showed it missed.
+// shifted is the estimate's edge with what launches showed it missed:
+// its boundary, or a larger value in a tooth of the warm-up sawtooth
+// above it (see teeth).
 func (e *estimator) shifted(sh Shift) int {
 	s := e.base
 	s.ExtraOverheadBytes, s.ExtraReserveBytes = estimate.Bytes(sh.Overhead), estimate.Bytes(sh.Reserve)
@@ -215,7 +217,44 @@ func (e *estimator) shifted(sh Shift) int {
 	if err != nil {
 		return 0
 	}
-	return r.Boundary.MaxTotalTokens
+	return e.teeth(s, r.Boundary.MaxTotalTokens)
+}
+
+// maxTeeth is how many teeth of the sawtooth teeth searches: with k warm-up
+// requests the tooth spans (P/k, P/(k−1)], so teeth 2–8 cover every value
+// above P/8.
+const maxTeeth = 8
+
+// teeth returns the largest max_total_tokens above b that the estimate
+// with s says starts, b when none does. Below max_batch_prefill_tokens + 1
+// TGI's warm-up is ⌈P/(T−1)⌉ requests each holding T − 1 KV tokens
+// (docs/ENGINES.md §2.2), so what it holds is a sawtooth in T: values start
+// on disjoint ranges, and a boundary found by bisection can stop at the top
+// of a lower tooth. Within one tooth the warm-up only grows with T, so each
+// tooth above b is bisected on its own.
+func (e *estimator) teeth(s estimate.Settings, b int) int {
+	p := s.MaxBatchPrefillTokens
+	fits := func(t int) bool {
+		s.MaxInputTokens, s.MaxTotalTokens = t-1, t
+		r, err := e.run(s)
+		return err == nil && r.Startup.Fits
+	}
+	best := b
+	for k := 2; k <= maxTeeth && p > 0; k++ {
+		lo, hi := max((p+k-1)/k+1, best+1), (p+k-2)/(k-1)
+		if lo > hi || !fits(lo) {
+			continue
+		}
+		for lo < hi { // largest fitting value in [lo, hi]
+			if mid := (lo + hi + 1) / 2; fits(mid) {
+				lo = mid
+			} else {
+				hi = mid - 1
+			}
+		}
+		best = max(best, lo)
+	}
+	return best
 }
 
 // plan is the search's plan: the estimate's edge, up to the model's context.

@@ -16,6 +16,8 @@ import (
 	"maps"
 	"math/rand/v2"
 	"net"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,13 +27,17 @@ import (
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/gpus"
 	"github.com/vramcalc/vramcalc/hfmeta"
+	"github.com/vramcalc/vramcalc/hfmeta/catalog"
 	"github.com/vramcalc/vramcalc/probe"
 )
 
 // hiddenTruth is one simulated deployment: model, GPU, shards, and the
 // coefficients the estimator cannot see.
 type hiddenTruth struct {
-	model    string
+	model string
+	// dir is --model-id when the simulator's catalog lacks the model: a
+	// directory with its config.json and the checkpoint's size.
+	dir      string
 	name     string // nvidia-smi's name
 	sku      gpus.SKU
 	meta     estimate.Model
@@ -73,7 +79,33 @@ func (h *hiddenTruth) env(seed uint64, worst bool) func(string) string {
 }
 
 func (h *hiddenTruth) argv(p probe.Point) []string {
-	return probe.TGI{}.Args(h.model, p, probe.LaunchOptions{NumShard: h.tp, CUDAMemoryFraction: 1})
+	id := h.model
+	if h.dir != "" {
+		id = h.dir
+	}
+	return probe.TGI{}.Args(id, p, probe.LaunchOptions{NumShard: h.tp, CUDAMemoryFraction: 1})
+}
+
+// modelDir writes what TGI reads of a checkpoint the simulator's catalog
+// lacks: config.json from vramcalc's catalog entry and an index whose
+// total_size is the Hub's published parameter count × 2 bytes (bf16).
+func modelDir(t testing.TB, id string) string {
+	e, ok := catalog.Lookup(id)
+	if !ok || e.Params == 0 {
+		t.Fatalf("%s: no catalog entry with a published parameter count", id)
+	}
+	dir := filepath.Join(t.TempDir(), strings.ReplaceAll(id, "/", "--"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	index := fmt.Sprintf(`{"metadata": {"total_size": %d}, "weight_map": {}}`, 2*e.Params)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), e.Config, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "model.safetensors.index.json"), []byte(index), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
 
 func (h *hiddenTruth) point(t int) probe.Point {
@@ -196,9 +228,15 @@ func (h *hiddenTruth) plan(t testing.TB) probe.Plan {
 // 5 GPUs, TP 1–4: overhead 0–4 GiB, activation factor 0.5–2.5, wiggle
 // 0.85–0.95, jitter 0–200 MB.
 func hiddenTruths(t testing.TB, n int) []*hiddenTruth {
+	// The first four are in the simulator's own catalog; the others are
+	// read from a model directory (modelDir). Small models (Llama-3.2-1B,
+	// Qwen2.5-0.5B, TinyLlama) reach their context on every card.
 	models := []string{"meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.3-70B-Instruct", "mistralai/Mistral-7B-Instruct-v0.3",
-		"Qwen/Qwen2.5-7B-Instruct", "meta-llama/Llama-3.2-1B-Instruct", "Qwen/Qwen2.5-0.5B-Instruct", "TinyLlama/TinyLlama-1.1B-Chat-v1.0",
-		"HuggingFaceTB/SmolLM2-135M"}
+		"Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen2.5-14B", "Qwen/Qwen3-32B", "mistralai/Mistral-Nemo-Instruct-2407", "google/gemma-2-9b-it"}
+	dirs := map[string]string{}
+	for _, m := range models[4:] {
+		dirs[m] = modelDir(t, m)
+	}
 	cards := []struct{ key, name string }{{"H100", "NVIDIA H100 80GB HBM3"}, {"A100-80GB", "NVIDIA A100-SXM4-80GB"}, {"L40S", "NVIDIA L40S"}, {"L4", "NVIDIA L4"}, {"A10G", "NVIDIA A10G"}}
 	rng := rand.New(rand.NewPCG(10, 2026))
 	var out []*hiddenTruth
@@ -208,7 +246,8 @@ func hiddenTruths(t testing.TB, n int) []*hiddenTruth {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := &hiddenTruth{model: models[rng.IntN(len(models))], name: card.name, sku: sku, tp: 1 + rng.IntN(4),
+		model := models[rng.IntN(len(models))]
+		h := &hiddenTruth{model: model, dir: dirs[model], name: card.name, sku: sku, tp: 1 + rng.IntN(4),
 			overhead: rng.Int64N(4 << 30), act: 0.5 + 2*rng.Float64(), wiggle: 0.85 + 0.1*rng.Float64(), jitter: rng.Int64N(200_000_001),
 			rng: rand.New(rand.NewPCG(uint64(i), 99))}
 		if !h.admit(t) {
@@ -246,6 +285,8 @@ type outcome struct {
 	rec       int
 	confirmed bool
 	fresh     int // of 20 further fresh launches at rec, how many started
+	// spread and fragmented are what vramcalc's search reported.
+	spread, fragmented bool
 }
 
 func (h *hiddenTruth) freshStarts(rec int) int {
@@ -268,14 +309,15 @@ func (h *hiddenTruth) ours(t testing.TB) outcome {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return outcome{launches: e.Launches, rec: e.Recommended.MaxTotalTokens, confirmed: e.Confirmed, fresh: h.freshStarts(e.Recommended.MaxTotalTokens)}
+	return outcome{launches: e.Launches, rec: e.Recommended.MaxTotalTokens, confirmed: e.Confirmed, fresh: h.freshStarts(e.Recommended.MaxTotalTokens),
+		spread: e.Spread, fragmented: e.Fragmented}
 }
 
 // confirmFrom confirms the largest start of starts by K = 3 launches in a
 // row, falling back to the next largest start below a failure (what a
-// plain search does once it sees one), until 40 launches.
+// plain search does once it sees one), until 80 launches in all.
 func (h *hiddenTruth) confirmFrom(starts []int, fails []int, n int) outcome {
-	for n < 40 {
+	for n < 80 {
 		rec := 0
 		for _, s := range starts {
 			if s < minOr(fails, s+1) {
@@ -286,7 +328,7 @@ func (h *hiddenTruth) confirmFrom(starts []int, fails []int, n int) outcome {
 			return outcome{launches: n}
 		}
 		ok := 0
-		for ok < 3 && n < 40 {
+		for ok < 3 && n < 80 {
 			n++
 			if !h.launch(h.point(rec)).OK() {
 				fails = append(fails, rec)
@@ -427,9 +469,24 @@ func TestRecommendationOnHiddenTruths(t *testing.T) {
 		t.Skip("the benchmark runs thousands of simulated launches")
 	}
 	var us, bis, grid tally
-	for _, h := range hiddenTruths(t, 36) {
+	truths := hiddenTruths(t, 36)
+	models, cards, tps := map[string]int{}, map[string]int{}, map[int]int{}
+	for _, h := range truths {
+		models[h.model]++
+		cards[h.sku.Key]++
+		tps[h.tp]++
+	}
+	t.Logf("%d deployments: %d models %v, %d GPUs %v, TP %v", len(truths), len(models), models, len(cards), cards, tps)
+	fragmented, spread := 0, 0
+	for _, h := range truths {
 		o, b, g := h.ours(t), h.bisection(), h.grid()
 		us.add(o, h.safe)
+		if o.fragmented {
+			fragmented++
+		}
+		if o.spread {
+			spread++
+		}
 		bis.add(b, h.safe)
 		grid.add(g, h.safe)
 		t.Logf("%-100s safe %6d | ours %6d in %2d (%2d/20) | bisection %6d in %2d (%2d/20) | grid %6d in %2d (%2d/20)",
@@ -438,6 +495,7 @@ func TestRecommendationOnHiddenTruths(t *testing.T) {
 			t.Errorf("%s: recommendation %d (safe %d) confirmed %v started on %d of 20 fresh launches", h, o.rec, h.safe, o.confirmed, o.fresh)
 		}
 	}
+	t.Logf("vramcalc saw spread (a failure at or below a start) on %d deployments and fragmented starts on %d", spread, fragmented)
 	t.Log(us.line("vramcalc"))
 	t.Log(bis.line("bisection"))
 	t.Log(grid.line("4×4 grid"))
