@@ -68,3 +68,24 @@ func TestCorrectionsWarningAndValidation(t *testing.T) {
 		}
 	}
 }
+
+// TestExtraReserveBytes: memory kept back from the KV pool moves the budget
+// and not the warm-up. On the start of TestCorrectionsTerms, 1,000 blocks of
+// 131,072 B = 131,072,000 B more kept back is 27,763 − 1,000 = 26,763
+// tokens with the same warm-up peak; 131,072,000 B less kept back is
+// 28,763.
+func TestExtraReserveBytes(t *testing.T) {
+	s := Settings{MaxInputTokens: 4095, MaxTotalTokens: 4096, MaxBatchPrefillTokens: 4096}
+	base := run(t, llama31_8B, l4, 1, "3.3.7", s).Startup
+	for _, c := range []struct {
+		reserve Bytes
+		want    int
+	}{{131_072_000, 26_763}, {-131_072_000, 28_763}} {
+		s := s
+		s.ExtraReserveBytes = c.reserve
+		st := run(t, llama31_8B, l4, 1, "3.3.7", s).Startup
+		if st.MaxBatchTotalTokens != c.want || st.WarmupBytes != base.WarmupBytes || !st.Fits {
+			t.Errorf("reserve %d: MBT=%d warm-up=%d fits=%v, want %d, %d", c.reserve, st.MaxBatchTotalTokens, st.WarmupBytes, st.Fits, c.want, base.WarmupBytes)
+		}
+	}
+}

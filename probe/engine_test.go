@@ -26,6 +26,13 @@ func TestTGIEngine(t *testing.T) {
 	if r != (Reported{MaxBatchTotalTokensLog: 22460, KVBlocks: 22460, BlockSize: 1, DefaultPrefill: 8049, MaxInputTokens: 22459}) {
 		t.Errorf("reported = %+v", r)
 	}
+	// torch's OOM in format_size units: 456.00 MiB = 456·2^20 =
+	// 478,150,656 B; 1.07 GiB = ⌊1.07·2^30⌋ = 1,148,903,751 B.
+	var oom Reported
+	e.ParseLog("torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 456.00 MiB. GPU 0 has a total capacity of 21.95 GiB of which 1.07 GiB is free. Including non-PyTorch memory, this process has 20.88 GiB memory in use.", &oom)
+	if oom.OOMRequestBytes != 478_150_656 || oom.OOMFreeBytes != 1_148_903_751 {
+		t.Errorf("OOM sizes = %d, %d", oom.OOMRequestBytes, oom.OOMFreeBytes)
+	}
 	if got := e.ParseMetrics("# TYPE tgi_batch_max_total_tokens gauge\ntgi_batch_max_total_tokens 22460\n"); got != 22460 {
 		t.Errorf("gauge = %d", got)
 	}

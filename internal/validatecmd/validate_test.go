@@ -81,7 +81,9 @@ func TestValidateAgainstSimulator(t *testing.T) {
 	for _, o := range obs {
 		if o.OK() {
 			// The default concurrency fills the reported budget: ⌊(budget − 1)/(64 + 16)⌋, at most 128.
-			if o.Budget() == 0 || o.Requests.OK != o.Requests.Concurrency || o.MaxPeak() == 0 || o.PeakError != "" || o.Requests.Concurrency != min((o.Budget()-1)/80, 128) || len(o.LoadedBytes) == 0 {
+			if o.Budget() == 0 || o.Requests.OK != o.Requests.Concurrency || o.MaxPeak() == 0 || o.PeakError != "" || o.Requests.Concurrency != min((o.Budget()-1)/80, 128) || len(o.LoadedBytes) == 0 ||
+				// The peak until "KV-cache blocks" (the warm-up's) is read and is below the whole launch's.
+				len(o.WarmupPeakBytes) == 0 || o.WarmupPeak() > o.MaxPeak() {
 				t.Errorf("start without budget, requests or peak: %+v", o)
 			}
 		}
