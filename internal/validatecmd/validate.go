@@ -441,7 +441,7 @@ func renderText(e cmdutil.Env, format, model string, res probe.Result) error {
 	fmt.Fprintln(e.Stdout)
 	return cmdutil.Rows{Header: []string{"", "estimate", "measured"}, Rows: [][]string{
 		{"context + weights after load, GiB per GPU (NVML)", cmdutil.GiB(int64(pg.CUDAContext + pg.NCCL + pg.Other + pg.Weights)), loaded},
-		{"largest --max-total-tokens that starts", cmdutil.Num(zero.Boundary.MaxTotalTokens), cmdutil.Num(edge.Lo)},
+		{"--max-total-tokens: the estimate's edge, the largest that started", cmdutil.Num(zero.Boundary.MaxTotalTokens), cmdutil.Num(edge.Lo)},
 		{"default --max-batch-prefill-tokens", cmdutil.Num(zero.Startup.MaxBatchPrefillTokens), cmdutil.Num(res.Plan.Prefill)},
 	}}.Write(e.Stdout, format)
 }
