@@ -421,7 +421,7 @@ func notConfirmedText(edge probe.Edge) string {
 func renderText(e cmdutil.Env, format, model string, res probe.Result) error {
 	edge := res.Edge
 	fmt.Fprintf(e.Stdout, "%s: %s\n", model, verdictText(edge))
-	fmt.Fprintf(e.Stdout, "seen in %d launches: %s\n", edge.Launches, seenText(edge))
+	fmt.Fprintf(e.Stdout, "seen in %d launches (run %s): %s\n", edge.Launches, res.RunID, seenText(edge))
 	for _, n := range edge.Notes {
 		fmt.Fprintln(e.Stdout, "note: "+n)
 	}
