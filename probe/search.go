@@ -419,7 +419,7 @@ func (s *search) shift() (Shift, int64, bool) {
 	var overheads []int64
 	for _, m := range s.measured {
 		switch {
-		case m.hasPeak:
+		case m.hasPeak && (m.hasBudget || pairs == 0 || m.peak >= s.pairedFloor()):
 			overheads = append(overheads, m.peak)
 		case m.hasBudget:
 			overheads = append(overheads, m.budget-reserve)
@@ -429,10 +429,11 @@ func (s *search) shift() (Shift, int64, bool) {
 		return Shift{}, 0, false
 	}
 	worst := slices.Max(overheads)
+	spread := worst - slices.Min(overheads)
 	if s.haveFloor {
 		worst = max(worst, s.floor)
 	}
-	return Shift{Overhead: worst, Reserve: reserve}, worst - slices.Min(overheads), true
+	return Shift{Overhead: worst, Reserve: reserve}, spread, true
 }
 
 // unreported recommends for an engine that reported no budget: once the
@@ -634,6 +635,8 @@ type measure struct {
 	// budget; peak the overhead from the warm-up's NVML peak.
 	budget, peak       int64
 	hasBudget, hasPeak bool
+	// capacity is the card's memory the warm-up may use.
+	capacity int64
 }
 
 // measure reads a launch at t: from the KV budget the engine reported
@@ -648,6 +651,7 @@ func (pl Plan) measure(o Observation, t int) measure {
 		return m
 	}
 	est := pl.Predict(pl.point(t))
+	m.capacity = est.Capacity
 	reported := o.Budget()
 	if reported == 0 && o.Reported.KVBlocks > 0 {
 		reported = o.Reported.KVBlocks * max(o.Reported.BlockSize, 1)
@@ -658,7 +662,36 @@ func (pl Plan) measure(o Observation, t int) measure {
 	if peak := o.WarmupPeak(); peak > 0 && reported > 0 && est.WarmBytes > 0 {
 		m.peak, m.hasPeak = int64(peak)-est.WarmBytes, true
 	}
+	if m.hasBudget && m.hasPeak && abs(m.budget-m.peak) > est.Capacity/16 {
+		// The reserve would be off by more than TGI_WIGGLE_ROOM's plausible
+		// range (0.85–0.95 against the 0.90 assumed, ±5% of the card): the
+		// sampler missed the warm-up's peak (a sample from before the
+		// weights or the warm-up was in place). Keep the budget only.
+		m.hasPeak = false
+	}
 	return m
+}
+
+// pairedFloor is the lowest overhead a peak without a budget may show
+// and be believed: that of the launches whose peak the budget checked,
+// less a sixteenth of the card (more than any launch-to-launch spread; a
+// peak below it was sampled before the warm-up's memory was in place).
+func (s *search) pairedFloor() int64 {
+	low, card := int64(math.MaxInt64), int64(0)
+	for _, m := range s.measured {
+		if m.hasBudget && m.hasPeak {
+			low = min(low, m.peak)
+			card = max(card, m.capacity)
+		}
+	}
+	return low - card/16
+}
+
+func abs(x int64) int64 {
+	if x < 0 {
+		return -x
+	}
+	return x
 }
 
 // failureShift is a lower bound on the overhead of a launch at t that
