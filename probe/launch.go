@@ -117,8 +117,15 @@ func (l *launcher) launch(ctx context.Context, p Point, seq int) (Observation, e
 	c := l.Config
 	o := c.newObservation(p, seq)
 	l.progress("start", p, seq)
-	ctr, err := c.Runtime.Start(ctx, c.containerSpec(p, seq))
+	spec := c.containerSpec(p, seq)
+	ctr, err := c.Runtime.Start(ctx, spec)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The engine may have created the container before the
+			// interrupt cut its answer: remove it by name.
+			c.remove(ctx, spec.Name)
+			return Observation{}, interrupted(seq, ctx)
+		}
 		return o, err
 	}
 	// The container goes whatever happens next, even on cancellation.
@@ -130,7 +137,6 @@ func (l *launcher) launch(ctx context.Context, p Point, seq int) (Observation, e
 	o.Phases["load_and_warmup"] = time.Since(t0)
 	switch {
 	case ctx.Err() != nil:
-		return o, ctx.Err()
 	case healthy:
 		l.serve(ctx, &o, w, p, seq)
 	case ended:
@@ -145,7 +151,18 @@ func (l *launcher) launch(ctx context.Context, p Point, seq int) (Observation, e
 	}
 	l.progress("stop", p, seq)
 	w.finish(&o)
+	if ctx.Err() != nil {
+		// Whatever the launch saw, the interrupt may have cut it short:
+		// it is not an observation.
+		return Observation{}, interrupted(seq, ctx)
+	}
 	return o, nil
+}
+
+// interrupted is the error of a launch whose context ended: it wraps
+// ctx.Err() (context.Canceled for Ctrl-C and SIGTERM).
+func interrupted(seq int, ctx context.Context) error {
+	return fmt.Errorf("probe: launch %d interrupted: %w", seq, ctx.Err())
 }
 
 // newObservation is a launch's record before it starts: what is tried and
@@ -494,7 +511,11 @@ func (c *Config) sendRequests(ctx context.Context, httpc *http.Client, base stri
 	}
 	st.Concurrency = n
 	prompt, err := exactPrompt(ctx, httpc, base, rp.InputTokens)
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Cut by the interrupt: nothing was served or failed.
+		return st
+	case err != nil:
 		st.Sent, st.Failed = n, n
 		return st
 	}
@@ -507,6 +528,10 @@ func (c *Config) sendRequests(ctx context.Context, httpc *http.Client, base stri
 			got, reason, err := generate(ctx, httpc, base, prompt, rp.OutputTokens, rp.Grammar)
 			mu.Lock()
 			defer mu.Unlock()
+			if err != nil && ctx.Err() != nil {
+				// A request the interrupt cut is not a failure.
+				return
+			}
 			st.Sent++
 			var he *httpStatusError
 			switch {

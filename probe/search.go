@@ -98,6 +98,10 @@ func Search(ctx context.Context, pl Plan, launch Launcher, done map[string]Obser
 		s.record(o, t)
 	}
 	s.e.Pinned = s.pinned()
+	if err := ctx.Err(); err != nil {
+		// Interrupted between launches: a cancelled search is never done.
+		return s.e, fmt.Errorf("probe: search interrupted after %d launches: %w", s.e.Launches, err)
+	}
 	return s.e, nil
 }
 
