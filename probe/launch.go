@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -322,7 +324,7 @@ func (l *launcher) serve(ctx context.Context, o *Observation, w *watchers, p Poi
 func (w *watchers) finish(o *Observation) {
 	if w.peak != nil {
 		o.PeakBytes = w.peak.Stop()
-		o.PeakError = w.unread(o.PeakBytes)
+		o.PeakError = Redact(w.unread(o.PeakBytes), w.logs.secrets)
 	}
 	metric := o.Reported.MaxBatchTotalTokensMetric
 	o.Reported = w.logs.reported()
@@ -431,20 +433,15 @@ type logWatcher struct {
 	// onWarmup is called once when the log says the warm-up began.
 	onWarmup func()
 	warm     bool
-	// hide replaces every secret value in a line with "[redacted]".
-	hide *strings.Replacer
+	// secrets are the values Redact hides in every line.
+	secrets []string
 }
 
-// newLogWatcher parses e's log; the values of secrets never reach the
-// kept tail, even if the engine prints its environment.
+// newLogWatcher parses e's log; the values of secrets and anything shaped
+// as a Hugging Face token never reach the kept tail, even if the engine
+// prints its environment.
 func newLogWatcher(e Engine, secrets map[string]string) *logWatcher {
-	var pairs []string
-	for _, v := range secrets {
-		if v != "" {
-			pairs = append(pairs, v, "[redacted]")
-		}
-	}
-	return &logWatcher{engine: e, done: make(chan struct{}), hide: strings.NewReplacer(pairs...)}
+	return &logWatcher{engine: e, done: make(chan struct{}), secrets: slices.Collect(maps.Values(secrets))}
 }
 
 // reported is what the log said so far.
@@ -460,7 +457,7 @@ func (w *logWatcher) read(rc io.ReadCloser) {
 	sc := bufio.NewScanner(rc)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		line := w.hide.Replace(sc.Text())
+		line := Redact(sc.Text(), w.secrets)
 		w.mu.Lock()
 		w.engine.ParseLog(line, &w.rep)
 		if !w.warm && strings.Contains(line, "Warming up model") {

@@ -511,28 +511,22 @@ func wrapKind(op, subject string, err error, kind error) error {
 		kind = probe.ErrNoEngine
 	}
 	if kind == nil {
-		return &opError{msg: fmt.Sprintf("docker: %s %s: %v", op, subject, err), errs: []error{err}}
+		return redact(&opError{msg: fmt.Sprintf("docker: %s %s: %v", op, subject, err), errs: []error{err}}, nil)
 	}
-	return &opError{
+	return redact(&opError{
 		msg:  fmt.Sprintf("docker: %s %s: %s: %v", op, subject, strings.TrimPrefix(kind.Error(), "probe: "), err),
 		errs: []error{kind, err},
-	}
+	}, nil)
 }
 
-// redact replaces every secret value in err's message with "[redacted]".
+// redact replaces every secret value and Hugging Face token in err's
+// message with "[redacted]" (probe.Redact).
 // If one was there, the engine's error is dropped from the chain so that
 // nothing reachable by errors.Unwrap still holds the secret; the kind
 // (probe.ErrImageNotFound, probe.ErrNoEngine) is kept.
 func redact(err error, secrets []string) error {
-	msg := err.Error()
-	changed := false
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-			changed = true
-		}
-	}
-	if !changed {
+	msg := probe.Redact(err.Error(), secrets)
+	if msg == err.Error() {
 		return err
 	}
 	var kinds []error
