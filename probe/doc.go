@@ -105,4 +105,17 @@
 // environment, the Docker adapter redacts secret values from every error
 // it returns, and the log watcher replaces them with "[redacted]" before a
 // line reaches log_tail, even when the engine prints its environment.
+// Redact also hides anything shaped as a Hub token (hf_…), whichever
+// variable held it.
+//
+// # Interrupts
+//
+// A launch whose context ends (Ctrl-C, SIGTERM) returns an error wrapping
+// context.Canceled and no observation, whatever phase it was in: requests
+// the interrupt cut are not failures, and a half-seen start is not a
+// result. Its container is removed all the same (by name when the
+// interrupt cut the create's answer). Search and Validate return the
+// error too, so a cancelled run is never reported as done. The Docker
+// adapter bounds every Engine API call (docker.WithCallTimeout): an engine
+// that takes a request and never answers is probe.ErrEngineTimeout.
 package probe

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -117,8 +119,15 @@ func (l *launcher) launch(ctx context.Context, p Point, seq int) (Observation, e
 	c := l.Config
 	o := c.newObservation(p, seq)
 	l.progress("start", p, seq)
-	ctr, err := c.Runtime.Start(ctx, c.containerSpec(p, seq))
+	spec := c.containerSpec(p, seq)
+	ctr, err := c.Runtime.Start(ctx, spec)
 	if err != nil {
+		if ctx.Err() != nil {
+			// The engine may have created the container before the
+			// interrupt cut its answer: remove it by name.
+			c.remove(ctx, spec.Name)
+			return Observation{}, interrupted(seq, ctx)
+		}
 		return o, err
 	}
 	// The container goes whatever happens next, even on cancellation.
@@ -130,7 +139,6 @@ func (l *launcher) launch(ctx context.Context, p Point, seq int) (Observation, e
 	o.Phases["load_and_warmup"] = time.Since(t0)
 	switch {
 	case ctx.Err() != nil:
-		return o, ctx.Err()
 	case healthy:
 		l.serve(ctx, &o, w, p, seq)
 	case ended:
@@ -145,7 +153,18 @@ func (l *launcher) launch(ctx context.Context, p Point, seq int) (Observation, e
 	}
 	l.progress("stop", p, seq)
 	w.finish(&o)
+	if ctx.Err() != nil {
+		// Whatever the launch saw, the interrupt may have cut it short:
+		// it is not an observation.
+		return Observation{}, interrupted(seq, ctx)
+	}
 	return o, nil
+}
+
+// interrupted is the error of a launch whose context ended: it wraps
+// ctx.Err() (context.Canceled for Ctrl-C and SIGTERM).
+func interrupted(seq int, ctx context.Context) error {
+	return fmt.Errorf("probe: launch %d interrupted: %w", seq, ctx.Err())
 }
 
 // newObservation is a launch's record before it starts: what is tried and
@@ -312,7 +331,7 @@ func (l *launcher) serve(ctx context.Context, o *Observation, w *watchers, p Poi
 func (w *watchers) finish(o *Observation) {
 	if w.peak != nil {
 		o.PeakBytes = w.peak.Stop()
-		o.PeakError = w.unread(o.PeakBytes)
+		o.PeakError = Redact(w.unread(o.PeakBytes), w.logs.secrets)
 	}
 	metric := o.Reported.MaxBatchTotalTokensMetric
 	o.Reported = w.logs.reported()
@@ -426,20 +445,15 @@ type logWatcher struct {
 	onWarmup    func()
 	onWarmupEnd func()
 	warm, ended bool
-	// hide replaces every secret value in a line with "[redacted]".
-	hide *strings.Replacer
+	// secrets are the values Redact hides in every line.
+	secrets []string
 }
 
-// newLogWatcher parses e's log; the values of secrets never reach the
-// kept tail, even if the engine prints its environment.
+// newLogWatcher parses e's log; the values of secrets and anything shaped
+// as a Hugging Face token never reach the kept tail, even if the engine
+// prints its environment.
 func newLogWatcher(e Engine, secrets map[string]string) *logWatcher {
-	var pairs []string
-	for _, v := range secrets {
-		if v != "" {
-			pairs = append(pairs, v, "[redacted]")
-		}
-	}
-	return &logWatcher{engine: e, done: make(chan struct{}), hide: strings.NewReplacer(pairs...)}
+	return &logWatcher{engine: e, done: make(chan struct{}), secrets: slices.Collect(maps.Values(secrets))}
 }
 
 // reported is what the log said so far.
@@ -455,7 +469,7 @@ func (w *logWatcher) read(rc io.ReadCloser) {
 	sc := bufio.NewScanner(rc)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
-		line := w.hide.Replace(sc.Text())
+		line := Redact(sc.Text(), w.secrets)
 		w.mu.Lock()
 		w.engine.ParseLog(line, &w.rep)
 		if !w.warm && strings.Contains(line, "Warming up model") {
@@ -514,7 +528,11 @@ func (c *Config) sendRequests(ctx context.Context, httpc *http.Client, base stri
 	}
 	st.Concurrency = n
 	prompt, err := exactPrompt(ctx, httpc, base, rp.InputTokens)
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		// Cut by the interrupt: nothing was served or failed.
+		return st
+	case err != nil:
 		st.Sent, st.Failed = n, n
 		return st
 	}
@@ -527,6 +545,10 @@ func (c *Config) sendRequests(ctx context.Context, httpc *http.Client, base stri
 			got, reason, err := generate(ctx, httpc, base, prompt, rp.OutputTokens, rp.Grammar)
 			mu.Lock()
 			defer mu.Unlock()
+			if err != nil && ctx.Err() != nil {
+				// A request the interrupt cut is not a failure.
+				return
+			}
 			st.Sent++
 			var he *httpStatusError
 			switch {

@@ -41,6 +41,11 @@ type fakeRuntime struct {
 	published map[int]int
 	// logPrefix starts every container's log (an engine printing its env).
 	logPrefix string
+	// serveHook, when set, sees every request to a started container
+	// before it is answered (a test blocks or cancels there); pullHook
+	// runs inside Pull with its context.
+	serveHook func(*http.Request)
+	pullHook  func(context.Context) error
 }
 
 type fakeCtr struct {
@@ -53,8 +58,13 @@ func (f *fakeRuntime) ImageExists(_ context.Context, image string) (bool, error)
 	return !f.missing[image], nil
 }
 
-func (f *fakeRuntime) Pull(_ context.Context, image string, _ io.Writer) error {
+func (f *fakeRuntime) Pull(ctx context.Context, image string, _ io.Writer) error {
 	f.pulled = append(f.pulled, image)
+	if f.pullHook != nil {
+		if err := f.pullHook(ctx); err != nil {
+			return err
+		}
+	}
 	if f.pullErr != nil {
 		return f.pullErr
 	}
@@ -111,7 +121,12 @@ func (f *fakeRuntime) Start(_ context.Context, spec ContainerSpec) (Container, e
 		json.NewDecoder(r.Body).Decode(&in)
 		fmt.Fprintf(w, `{"generated_text":"x","details":{"finish_reason":"length","generated_tokens":%d}}`, in.Parameters.MaxNewTokens)
 	})
-	c.srv = httptest.NewServer(mux)
+	c.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f.serveHook != nil {
+			f.serveHook(r)
+		}
+		mux.ServeHTTP(w, r)
+	}))
 	f.live[id] = c
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(c.srv.URL, "http://"))
 	var p int

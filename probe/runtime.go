@@ -106,6 +106,10 @@ var (
 	ErrImageNotFound = errors.New("probe: image not found")
 	// ErrNoEngine: no container engine answers.
 	ErrNoEngine = errors.New("probe: no container engine")
+	// ErrEngineTimeout: the engine took the request but did not answer
+	// within the runtime's deadline. Errors that wrap it wrap ErrNoEngine
+	// too.
+	ErrEngineTimeout = errors.New("probe: container engine timed out")
 )
 
 // RunLabel is the label every container of a validate run carries.

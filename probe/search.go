@@ -161,7 +161,12 @@ func Search(ctx context.Context, pl Plan, launch Launcher, done map[string][]Obs
 		}
 		s.record(o, t)
 	}
-	return s.finish(), nil
+	e := s.finish()
+	if err := ctx.Err(); err != nil {
+		// Interrupted after the last launch: a cancelled search is never done.
+		return e, fmt.Errorf("probe: search cancelled after %d launches: %w", e.Launches, err)
+	}
+	return e, nil
 }
 
 // search is the state of one Search.

@@ -12,7 +12,10 @@ trap 'rm -rf "$ctx"' EXIT INT TERM
 (cd "$here" && CGO_ENABLED=0 go build -trimpath -ldflags='-s -w' -o "$ctx/text-generation-launcher" .)
 cp "$here/Dockerfile" "$ctx/Dockerfile"
 # The legacy builder needs no BuildKit/buildx plugin and never pulls for FROM scratch.
-if ! out=$(DOCKER_BUILDKIT=0 docker build --quiet -t "$tag" "$ctx" 2>&1); then
+# No cache: two builds of the same binary would share cached layers, and
+# removing one tag could then delete a layer the other build is reusing
+# (test suites running side by side on one engine).
+if ! out=$(DOCKER_BUILDKIT=0 docker build --no-cache --quiet -t "$tag" "$ctx" 2>&1); then
 	echo "$out" >&2
 	exit 1
 fi

@@ -66,6 +66,9 @@
 //	SIM_STARTUP_DELAY           half loading weights, half in warm-up (default 200ms)
 //	SIM_TOKEN_DELAY             time per generated token (default 2ms)
 //	SIM_GPUS_PORT               if set, GET /sim/gpus on this port from launch on (default off; 9400 in the image)
+//	SIM_ECHO_ENV                variable names separated by spaces or commas (HF_TOKEN …) whose values the launcher logs as
+//	                            "Environment: HF_TOKEN=… …" at start, once serving and at exit, as an engine that
+//	                            prints its environment would (tests that tokens never reach vramcalc's results)
 //
 // TGI's own variables ATTENTION (flashinfer, flashdecoding, paged),
 // PREFIX_CACHING and PREFILL_CHUNKING are honoured.

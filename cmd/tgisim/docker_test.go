@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -13,10 +14,12 @@ import (
 	"time"
 )
 
-// TestDockerImage builds vramcalc/tgisim:dev with build-image.sh, runs it
-// as `vramcalc validate` would (port 80 published on 127.0.0.1), checks
-// /health, the budget in the log and the gauge, stops it with SIGTERM and
-// removes it. It skips when no Docker Engine answers.
+// TestDockerImage builds the image with build-image.sh under a tag of this
+// test alone (another copy of the suite on the same engine neither shares
+// nor removes it), runs it as `vramcalc validate` would (ports 80 and 9400
+// published on free loopback ports), checks /health, the budget in the log
+// and the gauge, stops it with SIGTERM and removes it and the tag. It
+// skips when no Docker Engine answers (fails under VRAMCALC_REQUIRE_DOCKER=1).
 func TestDockerImage(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the Docker image test")
@@ -41,12 +44,18 @@ func TestDockerImage(t *testing.T) {
 		return strings.TrimSpace(string(out))
 	}
 
-	const image = "vramcalc/tgisim:dev"
+	image := fmt.Sprintf("vramcalc/tgisim:test-%d-%d", os.Getpid(), time.Now().UnixNano())
 	bctx, bcancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer bcancel()
 	if out, err := exec.CommandContext(bctx, "./build-image.sh", image).CombinedOutput(); err != nil {
 		t.Fatalf("build-image.sh: %v\n%s", err, out)
 	}
+	t.Cleanup(func() {
+		// After the container's removal (cleanups run last first).
+		if out, err := exec.Command("docker", "image", "rm", image).CombinedOutput(); err != nil {
+			t.Logf("remove %s: %v: %s", image, err, out)
+		}
+	})
 	built := time.Since(began)
 
 	id := docker("run", "-d", "-p", "127.0.0.1::80", "-p", "127.0.0.1::9400", "--label", "vramcalc.test=tgisim",

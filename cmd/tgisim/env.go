@@ -54,6 +54,10 @@ type simEnv struct {
 	PrefillChunking bool
 	// Attention and PrefixCaching are the ATTENTION and PREFIX_CACHING overrides.
 	Attention, PrefixCaching string
+	// Echo names the variables whose values the launcher logs
+	// (SIM_ECHO_ENV), as an engine that prints its environment would: a
+	// test that secrets never reach vramcalc's results.
+	Echo []string
 }
 
 // Defaults of the hidden coefficients and the simulated GPU.
@@ -148,6 +152,10 @@ var simEnvVars = []simEnvVar{
 	durationVar("SIM_STARTUP_DELAY", func(e *simEnv) *time.Duration { return &e.StartupDelay }),
 	durationVar("SIM_TOKEN_DELAY", func(e *simEnv) *time.Duration { return &e.TokenDelay }),
 	intVar("SIM_GPUS_PORT", 0, 65535, "want a port number", func(e *simEnv) *int { return &e.GPUsPort }),
+	{"SIM_ECHO_ENV", func(e *simEnv, v string) string {
+		e.Echo = strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' })
+		return ""
+	}},
 	{"PREFILL_CHUNKING", func(e *simEnv, v string) string {
 		e.PrefillChunking = v == "1" || strings.EqualFold(v, "true")
 		return ""

@@ -56,7 +56,9 @@ type launcher struct {
 func startLauncher(t *testing.T, env map[string]string, args ...string) *launcher {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = []string{"TGISIM_TEST_AS_LAUNCHER=1", "HOME=" + t.TempDir()}
+	// GOCOVERDIR: under go test -cover the child is a coverage build too,
+	// which without it warns on stderr at exit.
+	cmd.Env = []string{"TGISIM_TEST_AS_LAUNCHER=1", "HOME=" + t.TempDir(), "GOCOVERDIR=" + t.TempDir()}
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}

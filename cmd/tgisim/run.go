@@ -47,6 +47,8 @@ func (ap *app) run(argv []string) int {
 	if l == nil {
 		return code
 	}
+	// Again last, so that the line is in the tail of any log.
+	defer l.echoEnv()
 	if l.env.GPUsPort > 0 {
 		stop := ap.serveSimGPUs(l.args.Hostname, l.env.GPUsPort, l.gpus)
 		defer stop()
@@ -95,6 +97,7 @@ func (ap *app) prepare(argv []string) (*launch, int) {
 	}
 	ap.log = &logger{w: ap.stdout, now: ap.now}
 	ap.log.info(args.debugString())
+	(&launch{app: ap, env: env}).echoEnv()
 
 	model, merr := resolveModel(args, ap.getenv)
 	if merr != nil && !errors.Is(merr, errModelNotFound) {
@@ -270,6 +273,7 @@ func (l *launch) serve() int {
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }()
 	log.router("INFO", "text_generation_router::server", "router/src/server.rs", 2302, "Connected")
+	l.echoEnv()
 
 	select {
 	case <-l.ctx.Done():
@@ -416,4 +420,17 @@ func rustOpt(p *int) string {
 		return "None"
 	}
 	return fmt.Sprintf("Some(%d)", *p)
+}
+
+// echoEnv logs "Environment: NAME=value …" for the variables SIM_ECHO_ENV
+// names (nothing when it is unset).
+func (l *launch) echoEnv() {
+	if len(l.env.Echo) == 0 {
+		return
+	}
+	kv := make([]string, len(l.env.Echo))
+	for i, name := range l.env.Echo {
+		kv[i] = name + "=" + l.getenv(name)
+	}
+	l.log.info("Environment: " + strings.Join(kv, " "))
 }

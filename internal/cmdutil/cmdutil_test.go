@@ -5,8 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/urfave/cli/v3"
 
@@ -103,6 +106,14 @@ func TestRunExitCodes(t *testing.T) {
 		{fmt.Errorf("estimate: %w", &estimate.ReleaseError{Engine: estimate.EngineInfo{Title: "vLLM", Oldest: "0.2.0", Newest: "0.21.x", DefaultVersion: "0.19.0"}, Version: "0.30"}),
 			context.Background, ExitError, "vramcalc: hint: vramcalc models vLLM 0.2.0 – 0.21.x (default 0.19.0): pass --engine-version within that range\n"},
 		{context.Canceled, func() context.Context { ctx, cancel := context.WithCancel(context.Background()); cancel(); return ctx }, ExitInterrupted, "vramcalc: interrupted\n"},
+		// 128 + 2 and 128 + 15: the signal that cancelled the context.
+		{context.Canceled, signaled(syscall.SIGINT), ExitInterrupted, "vramcalc: interrupted\n"},
+		{fmt.Errorf("probe: launch 2 interrupted: %w", context.Canceled), signaled(syscall.SIGTERM), ExitTerminated, "vramcalc: interrupted\n"},
+		// A command that returned nil after the signal came was cut short all the same.
+		{nil, signaled(syscall.SIGTERM), ExitTerminated, "vramcalc: interrupted\n"},
+		// A handler of its own (HubCompanion) says which signal in the error.
+		{fmt.Errorf("vramcalc-hub: %w: %w", ErrInterrupted, &Signaled{Signal: syscall.SIGTERM}), context.Background, ExitTerminated, "vramcalc: interrupted\n"},
+		{fmt.Errorf("vramcalc-hub: %w", ErrInterrupted), context.Background, ExitInterrupted, "vramcalc: interrupted\n"},
 	} {
 		var out, errb bytes.Buffer
 		e := Env{Stdout: &out, Stderr: &errb, Getenv: func(string) string { return "" }}
@@ -112,5 +123,39 @@ func TestRunExitCodes(t *testing.T) {
 		if code != c.code || !strings.HasSuffix(errb.String(), c.stderr) {
 			t.Errorf("%v: exit %d, stderr %q; want %d, %q", c.err, code, errb.String(), c.code, c.stderr)
 		}
+	}
+}
+
+// signaled is a context a signal cancelled, as NotifySignals leaves it.
+func signaled(sig syscall.Signal) func() context.Context {
+	return func() context.Context {
+		ctx, cancel := context.WithCancelCause(context.Background())
+		cancel(&Signaled{Signal: sig})
+		return ctx
+	}
+}
+
+// TestNotifySignals: a SIGTERM sent to this process cancels the context
+// with a cause that names it, matches context.Canceled and exits 143
+// (128 + 15); SIGINT exits 130 (128 + 2).
+func TestNotifySignals(t *testing.T) {
+	for _, c := range []struct {
+		sig  syscall.Signal
+		code int
+	}{{syscall.SIGTERM, 143}, {syscall.SIGINT, 130}} {
+		ctx, stop := NotifySignals(context.Background())
+		if err := syscall.Kill(os.Getpid(), c.sig); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%v: context not cancelled", c.sig)
+		}
+		var sig *Signaled
+		if !errors.As(context.Cause(ctx), &sig) || sig.Signal != c.sig || !errors.Is(context.Cause(ctx), context.Canceled) || sig.ExitCode() != c.code {
+			t.Errorf("%v: cause %v, want *Signaled exiting %d", c.sig, context.Cause(ctx), c.code)
+		}
+		stop()
 	}
 }

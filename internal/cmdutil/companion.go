@@ -75,7 +75,7 @@ func ExecCompanion(program string, args []string) error {
 		return fmt.Errorf("start %s: %w", program, err)
 	}
 	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, os.Interrupt)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		for s := range sig {
 			_ = cmd.Process.Signal(s)
@@ -95,11 +95,12 @@ func ExecCompanion(program string, args []string) error {
 }
 
 // Main is a vramcalc program's main: the environment of the process,
-// Ctrl-C as a cancelled context (exit code 130), and the one error printer.
+// SIGINT and SIGTERM as a cancelled context (exit codes 130 and 143, with
+// every container removed first), and the one error printer.
 // Each option changes the Env first, e.g. hubcmd.InProcess for a program
 // that links net/http anyway.
 func Main(root func(Env) *cli.Command, options ...func(*Env)) int {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := NotifySignals(context.Background())
 	defer stop()
 	return run(ctx, root, options)
 }

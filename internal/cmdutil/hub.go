@@ -8,10 +8,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"runtime"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/urfave/cli/v3"
@@ -153,7 +151,7 @@ func HubCompanion(ctx context.Context, r HubRequest) (hfmeta.Meta, error) {
 		return hfmeta.Meta{}, err
 	}
 	parent := ctx
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := NotifySignals(ctx)
 	defer stop()
 	cmd := exec.CommandContext(ctx, path, HubArgs(r)...)
 	cmd.Env = HubEnv(os.Environ(), r)
@@ -168,7 +166,7 @@ func HubCompanion(ctx context.Context, r HubRequest) (hfmeta.Meta, error) {
 		return hfmeta.Meta{}, fmt.Errorf("%s: %w", HubProgram, parent.Err())
 	}
 	if ctx.Err() != nil {
-		return hfmeta.Meta{}, fmt.Errorf("%s: %w", HubProgram, ErrInterrupted)
+		return hfmeta.Meta{}, fmt.Errorf("%s: %w: %w", HubProgram, ErrInterrupted, context.Cause(ctx))
 	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -15,8 +15,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"strings"
+	"syscall"
 
 	"github.com/urfave/cli/v3"
 
@@ -50,11 +52,71 @@ const (
 	ExitCheck = 3
 	// ExitInterrupted is Ctrl-C (128 + SIGINT).
 	ExitInterrupted = 130
+	// ExitTerminated is SIGTERM (128 + 15), as `docker stop` and
+	// Kubernetes send it.
+	ExitTerminated = 143
 )
 
 // ErrInterrupted is Ctrl-C or SIGTERM caught by a command that installed
-// its own handler (see MainComputing); Run exits ExitInterrupted for it.
+// its own handler (see MainComputing); Run exits ExitInterrupted for it,
+// or 128 + the signal's number when the error also wraps a *Signaled.
 var ErrInterrupted = errors.New("interrupted")
+
+// Signaled is the cause of a context that a signal cancelled (see
+// NotifySignals): it says which signal, so that Run exits 128 + its
+// number, and it matches context.Canceled.
+type Signaled struct{ Signal os.Signal }
+
+func (e *Signaled) Error() string { return e.Signal.String() + " signal received" }
+
+// Is makes a signal a cancellation: errors.Is(err, context.Canceled).
+func (e *Signaled) Is(target error) bool { return target == context.Canceled }
+
+// ExitCode is 128 + the signal's number (130 for SIGINT, 143 for SIGTERM),
+// as shells report a process that a signal ended.
+func (e *Signaled) ExitCode() int {
+	if s, ok := e.Signal.(syscall.Signal); ok {
+		return 128 + int(s)
+	}
+	return ExitInterrupted
+}
+
+// NotifySignals is signal.NotifyContext for SIGINT and SIGTERM whose
+// context.Cause is a *Signaled naming the signal (the standard library's
+// cause is a string). Later signals are ignored until stop is called.
+func NotifySignals(parent context.Context) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancelCause(parent)
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		select {
+		case s := <-ch:
+			cancel(&Signaled{Signal: s})
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		cancel(nil)
+	}
+}
+
+// interruptCode is the exit code of a run that a signal or a cancelled
+// context ended (ok false otherwise): 128 + the signal's number when it
+// is known, else ExitInterrupted. A signal that came while the command
+// finished still counts: its results may be cut short.
+func interruptCode(ctx context.Context, err error) (code int, ok bool) {
+	var sig *Signaled
+	switch {
+	case errors.As(context.Cause(ctx), &sig), errors.As(err, &sig):
+		return sig.ExitCode(), true
+	case err == nil:
+		return 0, false
+	case errors.Is(err, context.Canceled) && ctx.Err() != nil, errors.Is(err, ErrInterrupted):
+		return ExitInterrupted, true
+	}
+	return 0, false
+}
 
 // UsageError is bad command-line use (exit code 2).
 type UsageError struct{ Msg, Hint string }
@@ -143,12 +205,12 @@ func walkUsage(c *cli.Command) {
 // Run executes root and is the one place that prints errors and hints.
 func Run(ctx context.Context, root *cli.Command, args []string, e Env) int {
 	err := root.Run(ctx, args)
+	if code, ok := interruptCode(ctx, err); ok {
+		fmt.Fprintln(e.Stderr, "vramcalc: interrupted")
+		return code
+	}
 	if err == nil {
 		return ExitOK
-	}
-	if errors.Is(err, context.Canceled) && ctx.Err() != nil || errors.Is(err, ErrInterrupted) {
-		fmt.Fprintln(e.Stderr, "vramcalc: interrupted")
-		return ExitInterrupted
 	}
 	var ce *CheckError
 	if errors.As(err, &ce) {

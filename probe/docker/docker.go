@@ -33,9 +33,21 @@ import (
 // Containers it starts have no TTY, so their logs are multiplexed and Logs
 // demultiplexes them. It never prints; engine errors come back wrapped with
 // the container or image they concern.
+//
+// Every call has a deadline (WithCallTimeout, default DefaultCallTimeout):
+// an engine that takes the request and never answers makes it return an
+// error wrapping probe.ErrEngineTimeout (and probe.ErrNoEngine). Pull, Logs
+// and Wait are bounded until the engine answers; the stream that follows
+// runs as long as ctx does.
 type Runtime struct {
-	cli *client.Client
+	cli     *client.Client
+	timeout time.Duration
 }
+
+// DefaultCallTimeout bounds each Engine API call: far above what a working
+// engine takes to create, start, stop or remove a container, or to start
+// answering a pull.
+const DefaultCallTimeout = 2 * time.Minute
 
 var _ probe.Runtime = (*Runtime)(nil)
 
@@ -43,7 +55,14 @@ var _ probe.Runtime = (*Runtime)(nil)
 type Option func(*options)
 
 type options struct {
-	host string
+	host    string
+	timeout time.Duration
+}
+
+// WithCallTimeout sets the deadline of each call (DefaultCallTimeout when
+// not positive).
+func WithCallTimeout(d time.Duration) Option {
+	return func(o *options) { o.timeout = d }
 }
 
 // WithHost connects to host ("unix:///var/run/docker.sock",
@@ -69,7 +88,40 @@ func New(opts ...Option) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("docker: client: %w", err)
 	}
-	return &Runtime{cli: cli}, nil
+	if o.timeout <= 0 {
+		o.timeout = DefaultCallTimeout
+	}
+	return &Runtime{cli: cli, timeout: o.timeout}, nil
+}
+
+// errNoAnswer is the cause of a call context that the Runtime's deadline
+// ended (not the caller's).
+var errNoAnswer = errors.New("no answer")
+
+// call is the context of one call: ctx bounded by the Runtime's deadline
+// (plus extra).
+func (d *Runtime) call(ctx context.Context, extra time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, d.timeout+extra, errNoAnswer)
+}
+
+// stream is the context of a call that returns a stream: ctx, ended by
+// the Runtime's deadline unless answered is called first (true when it
+// was in time); cancel ends it when the stream is done.
+func (d *Runtime) stream(ctx context.Context) (c context.Context, answered func() bool, cancel func()) {
+	c, cancelCause := context.WithCancelCause(ctx)
+	t := time.AfterFunc(d.timeout, func() { cancelCause(errNoAnswer) })
+	return c, t.Stop, func() { t.Stop(); cancelCause(nil) }
+}
+
+// fail wraps the error of a call made under c (see wrapErr); when the
+// Runtime's deadline ended c, it says that the engine did not answer and
+// wraps probe.ErrEngineTimeout and probe.ErrNoEngine instead.
+func (d *Runtime) fail(c context.Context, op, subject string, err error, notFound error) error {
+	if errors.Is(context.Cause(c), errNoAnswer) {
+		return &opError{msg: fmt.Sprintf("docker: %s %s: the engine at %s did not answer within %v", op, subject, d.cli.DaemonHost(), d.timeout),
+			errs: []error{probe.ErrEngineTimeout, probe.ErrNoEngine}}
+	}
+	return wrapErr(op, subject, err, notFound)
 }
 
 // Close releases the client's idle connections.
@@ -78,22 +130,26 @@ func (d *Runtime) Close() error { return d.cli.Close() }
 // Ping checks that the engine answers and negotiates the API version, which
 // it returns (e.g. "1.41").
 func (d *Runtime) Ping(ctx context.Context) (string, error) {
-	if _, err := d.cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
-		return "", wrapErr("ping", d.cli.DaemonHost(), err, nil)
+	c, cancel := d.call(ctx, 0)
+	defer cancel()
+	if _, err := d.cli.Ping(c, client.PingOptions{NegotiateAPIVersion: true}); err != nil {
+		return "", d.fail(c, "ping", d.cli.DaemonHost(), err, nil)
 	}
 	return d.cli.ClientVersion(), nil
 }
 
 // ImageExists reports whether image is present locally.
 func (d *Runtime) ImageExists(ctx context.Context, image string) (bool, error) {
-	_, err := d.cli.ImageInspect(ctx, image)
+	c, cancel := d.call(ctx, 0)
+	defer cancel()
+	_, err := d.cli.ImageInspect(c, image)
 	switch {
 	case err == nil:
 		return true, nil
 	case cerrdefs.IsNotFound(err):
 		return false, nil
 	}
-	return false, wrapErr("inspect image", image, err, nil)
+	return false, d.fail(c, "inspect image", image, err, nil)
 }
 
 // Pull fetches image. Each progress message becomes one line on progress
@@ -101,8 +157,16 @@ func (d *Runtime) ImageExists(ctx context.Context, image string) (bool, error) {
 // reached or refuses, and an image the registry does not have all return an
 // error wrapping probe.ErrImageNotFound.
 func (d *Runtime) Pull(ctx context.Context, image string, progress io.Writer) error {
-	resp, err := d.cli.ImagePull(ctx, image, client.ImagePullOptions{})
-	if err != nil {
+	c, answered, cancel := d.stream(ctx)
+	defer cancel()
+	resp, err := d.cli.ImagePull(c, image, client.ImagePullOptions{})
+	if !answered() || err != nil {
+		if err == nil {
+			resp.Close()
+		}
+		if errors.Is(context.Cause(c), errNoAnswer) {
+			return d.fail(c, "pull", image, err, nil)
+		}
 		return wrapKind("pull", image, err, probe.ErrImageNotFound)
 	}
 	defer resp.Close()
@@ -157,31 +221,37 @@ func (d *Runtime) Start(ctx context.Context, spec probe.ContainerSpec) (probe.Co
 		subject = spec.Image
 	}
 	secrets := slices.Collect(maps.Values(spec.SecretEnv))
-	fail := func(op string, err error, notFound error) (probe.Container, error) {
-		return probe.Container{}, redact(wrapErr(op, subject, err, notFound), secrets)
+	fail := func(c context.Context, op string, err error, notFound error) (probe.Container, error) {
+		return probe.Container{}, redact(d.fail(c, op, subject, err, notFound), secrets)
 	}
 	cfg, hc, err := createRequest(spec)
 	if err != nil {
 		return probe.Container{}, fmt.Errorf("docker: start %s: %w", subject, err)
 	}
-	created, err := d.cli.ContainerCreate(ctx, client.ContainerCreateOptions{Name: spec.Name, Config: cfg, HostConfig: hc})
+	c, cancel := d.call(ctx, 0)
+	defer cancel()
+	created, err := d.cli.ContainerCreate(c, client.ContainerCreateOptions{Name: spec.Name, Config: cfg, HostConfig: hc})
 	if err != nil {
 		// A 404 on create is always the image: the container does not exist yet.
-		return fail("start", err, probe.ErrImageNotFound)
+		return fail(c, "start", err, probe.ErrImageNotFound)
 	}
 	cleanup := func() {
 		rm, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		_, _ = d.cli.ContainerRemove(rm, created.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true})
 	}
-	if _, err := d.cli.ContainerStart(ctx, created.ID, client.ContainerStartOptions{}); err != nil {
+	c, cancel = d.call(ctx, 0)
+	defer cancel()
+	if _, err := d.cli.ContainerStart(c, created.ID, client.ContainerStartOptions{}); err != nil {
 		cleanup()
-		return fail("start", err, nil)
+		return fail(c, "start", err, nil)
 	}
-	ins, err := d.cli.ContainerInspect(ctx, created.ID, client.ContainerInspectOptions{})
+	c, cancel = d.call(ctx, 0)
+	defer cancel()
+	ins, err := d.cli.ContainerInspect(c, created.ID, client.ContainerInspectOptions{})
 	if err != nil {
 		cleanup()
-		return fail("start", err, nil)
+		return fail(c, "start", err, nil)
 	}
 	return started(created.ID, spec, ins.Container), nil
 }
@@ -287,12 +357,18 @@ func mergeEnv(env []string, secrets map[string]string) []string {
 // open until the container stops; when ctx ends it ends with io.EOF. Close
 // stops it early.
 func (d *Runtime) Logs(ctx context.Context, id string, follow bool) (io.ReadCloser, error) {
-	body, err := d.cli.ContainerLogs(ctx, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow})
-	if err != nil {
-		return nil, wrapErr("logs", id, err, probe.ErrNotFound)
+	c, answered, cancel := d.stream(ctx)
+	body, err := d.cli.ContainerLogs(c, id, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Follow: follow})
+	if !answered() || err != nil {
+		if err == nil {
+			body.Close()
+		}
+		cancel()
+		return nil, d.fail(c, "logs", id, err, probe.ErrNotFound)
 	}
 	pr, pw := io.Pipe()
 	go func() {
+		defer cancel()
 		_, err := stdcopy.StdCopy(pw, pw, body)
 		body.Close()
 		switch {
@@ -317,7 +393,12 @@ func (l *logStream) Close() error {
 
 // Wait blocks until the container is not running and returns its exit code.
 func (d *Runtime) Wait(ctx context.Context, id string) (int, error) {
-	res := d.cli.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	c, answered, cancel := d.stream(ctx)
+	defer cancel()
+	res := d.cli.ContainerWait(c, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	if !answered() {
+		return 0, d.fail(c, "wait", id, nil, nil)
+	}
 	select {
 	case r := <-res.Result:
 		if r.Error != nil && r.Error.Message != "" {
@@ -340,16 +421,21 @@ func (d *Runtime) Stop(ctx context.Context, id string, timeout time.Duration) er
 		secs := int((timeout + time.Second - 1) / time.Second)
 		opts.Timeout = &secs
 	}
-	if _, err := d.cli.ContainerStop(ctx, id, opts); err != nil {
-		return wrapErr("stop", id, err, probe.ErrNotFound)
+	// The engine answers once the container stopped: after timeout at most.
+	c, cancel := d.call(ctx, max(timeout, 0))
+	defer cancel()
+	if _, err := d.cli.ContainerStop(c, id, opts); err != nil {
+		return d.fail(c, "stop", id, err, probe.ErrNotFound)
 	}
 	return nil
 }
 
 // Remove force-removes the container and its anonymous volumes.
 func (d *Runtime) Remove(ctx context.Context, id string) error {
-	if _, err := d.cli.ContainerRemove(ctx, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
-		return wrapErr("remove", id, err, probe.ErrNotFound)
+	c, cancel := d.call(ctx, 0)
+	defer cancel()
+	if _, err := d.cli.ContainerRemove(c, id, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+		return d.fail(c, "remove", id, err, probe.ErrNotFound)
 	}
 	return nil
 }
@@ -361,9 +447,11 @@ func (d *Runtime) List(ctx context.Context, labels map[string]string) ([]probe.C
 	for _, k := range slices.Sorted(maps.Keys(labels)) {
 		f.Add("label", k+"="+labels[k])
 	}
-	res, err := d.cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	c, cancel := d.call(ctx, 0)
+	defer cancel()
+	res, err := d.cli.ContainerList(c, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
-		return nil, wrapErr("list", labelString(labels), err, nil)
+		return nil, d.fail(c, "list", labelString(labels), err, nil)
 	}
 	out := make([]probe.Container, 0, len(res.Items))
 	for _, s := range res.Items {
@@ -423,28 +511,22 @@ func wrapKind(op, subject string, err error, kind error) error {
 		kind = probe.ErrNoEngine
 	}
 	if kind == nil {
-		return &opError{msg: fmt.Sprintf("docker: %s %s: %v", op, subject, err), errs: []error{err}}
+		return redact(&opError{msg: fmt.Sprintf("docker: %s %s: %v", op, subject, err), errs: []error{err}}, nil)
 	}
-	return &opError{
+	return redact(&opError{
 		msg:  fmt.Sprintf("docker: %s %s: %s: %v", op, subject, strings.TrimPrefix(kind.Error(), "probe: "), err),
 		errs: []error{kind, err},
-	}
+	}, nil)
 }
 
-// redact replaces every secret value in err's message with "[redacted]".
+// redact replaces every secret value and Hugging Face token in err's
+// message with "[redacted]" (probe.Redact).
 // If one was there, the engine's error is dropped from the chain so that
 // nothing reachable by errors.Unwrap still holds the secret; the kind
 // (probe.ErrImageNotFound, probe.ErrNoEngine) is kept.
 func redact(err error, secrets []string) error {
-	msg := err.Error()
-	changed := false
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			msg = strings.ReplaceAll(msg, s, "[redacted]")
-			changed = true
-		}
-	}
-	if !changed {
+	msg := probe.Redact(err.Error(), secrets)
+	if msg == err.Error() {
 		return err
 	}
 	var kinds []error

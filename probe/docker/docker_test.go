@@ -864,7 +864,23 @@ func TestDockerEngine(t *testing.T) {
 		t.Fatalf("no host port for 8080: %v", c.Ports)
 	}
 
-	rc, err := d.Logs(ctx, c.ID, true)
+	// The log and wait streams outlive their runtime's call deadline (3 s):
+	// only the engine's first answer is bounded.
+	streams, err := New(WithCallTimeout(3 * time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer streams.Close()
+	type exit struct {
+		code int
+		err  error
+	}
+	waited := make(chan exit, 1)
+	go func() {
+		code, err := streams.Wait(ctx, c.ID)
+		waited <- exit{code, err}
+	}()
+	rc, err := streams.Logs(ctx, c.ID, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -910,8 +926,12 @@ func TestDockerEngine(t *testing.T) {
 		t.Errorf("GET = %q, want ok", body)
 	}
 
+	time.Sleep(time.Until(t1.Add(4 * time.Second)))
 	if err := d.Stop(ctx, c.ID, 5*time.Second); err != nil {
 		t.Fatal(err)
+	}
+	if w := <-waited; w.err != nil || w.code != 3 {
+		t.Errorf("Wait from before the deadline = %d, %v; want exit code 3 from SIGTERM", w.code, w.err)
 	}
 	code, err := d.Wait(ctx, c.ID)
 	if err != nil || code != 3 {
