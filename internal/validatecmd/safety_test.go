@@ -128,10 +128,12 @@ func TestValidateRedactsTokens(t *testing.T) {
 	image := cmdtest.SimImage(t)
 	const secret, other = "tok-Secret.Value-1", "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"
 	out := filepath.Join(t.TempDir(), "redact.jsonl")
-	args := append(simArgs(image, out), "--max-launches", "2",
+	args := append(simArgs(image, out), "--max-launches", "2", "--confirm", "1",
 		"--env", "SIM_ECHO_ENV=HF_TOKEN HUGGING_FACE_HUB_TOKEN", "--env", "HUGGING_FACE_HUB_TOKEN="+other)
 	stdout, stderr, code := cmdtest.RunEnv(t, Root, map[string]string{"HF_HUB_OFFLINE": "1", "HF_HOME": t.TempDir(), "HF_TOKEN": secret}, args...)
-	if code != 0 {
+	// Two launches may end before a recommendation is confirmed (exit 1):
+	// what matters here is what they recorded and printed.
+	if code != 0 && !(code == 1 && strings.Contains(stderr, "no recommendation confirmed")) {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	raw, err := os.ReadFile(out)
