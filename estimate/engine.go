@@ -94,7 +94,33 @@ func Run(m Model, hw Hardware, eng Engine, s Settings) (Result, error) {
 	if err := validate(m, hw, z.info(), s); err != nil {
 		return Result{}, err
 	}
-	return z.run(m, hw, ver, s)
+	if err := checkInputs(&m, hw, z.info(), &s); err != nil {
+		return Result{}, err
+	}
+	r, err := z.run(m, hw, ver, s)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := checkResult(&r); err != nil {
+		return Result{}, err
+	}
+	return r, nil
+}
+
+// checkInputs refuses inputs beyond physical sense (limits.go) before any
+// arithmetic, and derives m's tensors from config.json once when it has none.
+func checkInputs(m *Model, hw Hardware, e EngineInfo, s *Settings) error {
+	if err := checkModel(m); err != nil {
+		return err
+	}
+	if err := checkMagnitudes(hw, e, s); err != nil {
+		return err
+	}
+	if len(m.Tensors) == 0 {
+		m.derived = SynthesizeTensors(*m)
+		return checkTensors(m.derived)
+	}
+	return checkTensors(m.Tensors)
 }
 
 // ReleaseError is a release outside the range an engine is modelled for
