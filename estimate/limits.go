@@ -138,6 +138,10 @@ func checkModel(m *Model) error {
 			bad = append(bad, beyond(f.key, int64(f.v), int64(f.max)))
 		}
 	}
+	if m.HeadSize() == 0 && m.Heads > 0 {
+		// hidden_size < num_attention_heads without head_dim: a KV cache of 0 bytes per token.
+		neg = append(neg, "head size hidden_size/num_attention_heads = "+strconv.Itoa(m.Hidden)+"/"+strconv.Itoa(m.Heads)+" is 0 and there is no head_dim")
+	}
 	if len(neg) > 0 {
 		return fmt.Errorf("%w: model %s", ErrInvalid, strings.Join(neg, "; "))
 	}
@@ -268,19 +272,21 @@ func checkMagnitudes(hw Hardware, e EngineInfo, s *Settings) error {
 func checkResult(r *Result) error {
 	b := &r.PerGPU
 	st := &r.Startup
-	parts := [...]Bytes{b.Weights, b.KVCache, b.ActivationPeak, b.NCCL, b.Other, b.CUDAGraphs, b.Reserve,
+	parts := [...]Bytes{b.Weights, b.KVCache, b.NCCL, b.Other, b.CUDAGraphs, b.ActivationPeak, b.Reserve,
 		r.KVBytesPerToken, st.WarmupBytes, st.WarmupKVBytes, st.ActivationBytes, st.CapacityBytes}
-	sum := b.CUDAContext
+	var sum Bytes
 	for i, v := range parts {
 		if v < 0 {
 			return fmt.Errorf("%w: %w: byte figure %d of the result is negative (%d)", ErrInvalid, ErrOverflow, i, v)
 		}
-		if i < 6 && i != 2 { // the parts of Total: weights, KV, NCCL, other, graphs
-			sum += v
-			if sum < 0 {
+		if i < 5 { // the parts of Total besides the CUDA context
+			if sum += v; sum < 0 {
 				return fmt.Errorf("%w: %w: the per-GPU total does not fit in int64", ErrInvalid, ErrOverflow)
 			}
 		}
+	}
+	if sum+b.CUDAContext < 0 {
+		return fmt.Errorf("%w: the per-GPU total is negative: an overhead of %s is less than minus the rest (%s)", ErrInvalid, b.CUDAContext, sum)
 	}
 	for _, n := range [...]int{st.MaxBatchTotalTokens, st.MaxConcurrentRequests, st.WarmupTokens,
 		r.Boundary.MaxTotalTokens, r.Boundary.MaxBatchTotalTokens, r.Boundary.MaxConcurrentRequests, r.Boundary.MaxBatchPrefillTokens} {
