@@ -164,7 +164,10 @@ func checkModel(m *Model) error {
 func tokenBytes(m *Model) Bytes {
 	heads, kv, hd := int64(m.Heads), int64(max(m.KVHeads, m.Heads)), int64(m.HeadSize())
 	// MLA widths; TGI stores MLA as full heads of 192 (kv.go).
-	hd = max(hd, 192, int64(m.KVLoraRank+m.QKRopeHeadDim), int64(m.QKNopeHeadDim+m.QKRopeHeadDim), int64(m.VHeadDim))
+	hd = max(hd, int64(m.KVLoraRank+m.QKRopeHeadDim), int64(m.QKNopeHeadDim+m.QKRopeHeadDim), int64(m.VHeadDim))
+	if m.IsMLA() {
+		hd = max(hd, 192)
+	}
 	kvCache := 2 * int64(max(m.Layers, 1)) * kv * hd
 	ie := int64(max(m.ExpertWidth(), m.Intermediate))
 	k := int64(max(m.ExpertsPerToken, 1))
