@@ -113,8 +113,10 @@ func checkInputs(m *Model, hw Hardware, e EngineInfo, s *Settings) error {
 	if err := checkModel(m); err != nil {
 		return err
 	}
-	if err := checkMagnitudes(hw, e, s); err != nil {
-		return err
+	if !within(hw, s) {
+		if err := checkMagnitudes(hw, e, s); err != nil {
+			return err
+		}
 	}
 	if len(m.Tensors) == 0 {
 		m.derived = SynthesizeTensors(*m)

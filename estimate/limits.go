@@ -60,9 +60,10 @@ const (
 	MaxTensorElements = 1 << 40
 	// MaxTensorCount bounds Tensor.Count, a group of layers × experts.
 	MaxTensorCount = MaxLayers * MaxExperts
-	// MaxCheckpointBytes bounds the checkpoint's total bytes (1 PiB): the
-	// largest public ones (Kimi K2 in BF16) are about 2 TB: 500×.
-	MaxCheckpointBytes Bytes = 1 << 50
+	// MaxCheckpointElements bounds the parameters of a checkpoint (1.4 ×
+	// 10^14, at most 1 PiB at 8 bytes each): the largest public ones (Kimi
+	// K2, DeepSeek-V3 scaled up) hold about 10^12: 128×.
+	MaxCheckpointElements = 1 << 47
 	// MaxTokenBytes bounds the memory of one token (1 GiB): its KV cache
 	// over all layers, or its activations in one layer's widest phase.
 	// DeepSeek-V3 in TGI (full K/V per head) stores 5.7 MiB per token: 180×.
@@ -71,45 +72,33 @@ const (
 	maxFactor = 1000
 )
 
-// modelField is one integer field of Model, under its config.json key.
-type modelField struct {
-	key string
-	v   int
-	max int
-}
+// modelKeys are the config.json keys of Model's integer fields, in the
+// order of Model.sizes, and modelMax their limits.
+var (
+	modelKeys = [...]string{"num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads",
+		"head_dim", "intermediate_size", "vocab_size", "max_position_embeddings", "num_local_experts",
+		"num_experts_per_tok", "moe_intermediate_size", "n_shared_experts", "first_k_dense_replace",
+		"kv_lora_rank", "q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim", "sliding_window"}
+	modelMax = [len(modelKeys)]int{MaxLayers, MaxHidden, MaxHeads, MaxHeads,
+		MaxHeadDim, MaxIntermediate, MaxVocab, MaxTokens, MaxExperts,
+		MaxExperts, MaxIntermediate, MaxExperts, MaxLayers,
+		MaxHidden, MaxHidden, MaxHeadDim, MaxHeadDim, MaxHeadDim, MaxTokens}
+)
 
-// modelFields lists m's integer fields with their keys and limits.
-func modelFields(m *Model) [19]modelField {
-	return [...]modelField{
-		{"num_hidden_layers", m.Layers, MaxLayers},
-		{"hidden_size", m.Hidden, MaxHidden},
-		{"num_attention_heads", m.Heads, MaxHeads},
-		{"num_key_value_heads", m.KVHeads, MaxHeads},
-		{"head_dim", m.HeadDim, MaxHeadDim},
-		{"intermediate_size", m.Intermediate, MaxIntermediate},
-		{"vocab_size", m.Vocab, MaxVocab},
-		{"max_position_embeddings", m.MaxPositions, MaxTokens},
-		{"num_local_experts", m.Experts, MaxExperts},
-		{"num_experts_per_tok", m.ExpertsPerToken, MaxExperts},
-		{"moe_intermediate_size", m.MoEIntermediate, MaxIntermediate},
-		{"n_shared_experts", m.SharedExperts, MaxExperts},
-		{"first_k_dense_replace", m.DenseLayers, MaxLayers},
-		{"kv_lora_rank", m.KVLoraRank, MaxHidden},
-		{"q_lora_rank", m.QLoraRank, MaxHidden},
-		{"qk_rope_head_dim", m.QKRopeHeadDim, MaxHeadDim},
-		{"qk_nope_head_dim", m.QKNopeHeadDim, MaxHeadDim},
-		{"v_head_dim", m.VHeadDim, MaxHeadDim},
-		{"sliding_window", m.SlidingWindow, MaxTokens},
-	}
+// sizes lists m's integer fields in the order of modelKeys.
+func (m *Model) sizes() [len(modelKeys)]int {
+	return [...]int{m.Layers, m.Hidden, m.Heads, m.KVHeads,
+		m.HeadDim, m.Intermediate, m.Vocab, m.MaxPositions, m.Experts,
+		m.ExpertsPerToken, m.MoEIntermediate, m.SharedExperts, m.DenseLayers,
+		m.KVLoraRank, m.QLoraRank, m.QKRopeHeadDim, m.QKNopeHeadDim, m.VHeadDim, m.SlidingWindow}
 }
 
 // ModelLimit is the plausibility limit of a config.json key as Model names
 // it (num_hidden_layers, hidden_size, ...), and whether there is one.
 func ModelLimit(key string) (int, bool) {
-	var m Model
-	for _, f := range modelFields(&m) {
-		if f.key == key {
-			return f.max, true
+	for i, k := range modelKeys {
+		if k == key {
+			return modelMax[i], true
 		}
 	}
 	return 0, false
@@ -129,30 +118,40 @@ func implausible(msgs []string) error {
 // each config key, and a model whose one token needs more than
 // MaxTokenBytes.
 func checkModel(m *Model) error {
-	var bad, neg []string
-	for _, f := range modelFields(m) {
-		switch {
-		case f.v < 0:
-			neg = append(neg, f.key+" must be ≥ 0 (got "+strconv.Itoa(f.v)+")")
-		case f.v > f.max:
-			bad = append(bad, beyond(f.key, int64(f.v), int64(f.max)))
-		}
+	v := m.sizes()
+	out := false
+	for i := range v {
+		out = out || uint(v[i]) > uint(modelMax[i]) // a negative size is above every limit here
 	}
-	if m.HeadSize() == 0 && m.Heads > 0 {
-		// hidden_size < num_attention_heads without head_dim: a KV cache of 0 bytes per token.
-		neg = append(neg, "head size hidden_size/num_attention_heads = "+strconv.Itoa(m.Hidden)+"/"+strconv.Itoa(m.Heads)+" is 0 and there is no head_dim")
-	}
-	if len(neg) > 0 {
-		return fmt.Errorf("%w: model %s", ErrInvalid, strings.Join(neg, "; "))
-	}
-	if len(bad) > 0 {
-		return implausible(bad)
+	if out || (m.Heads > 0 && m.HeadSize() == 0) {
+		return modelError(m, &v)
 	}
 	if b := tokenBytes(m); b > MaxTokenBytes {
 		return implausible([]string{"one token of this model takes " + b.String() +
 			" of KV cache or activations, beyond " + MaxTokenBytes.String()})
 	}
 	return nil
+}
+
+// modelError names the negative sizes of m, else those beyond their limits.
+func modelError(m *Model, v *[len(modelKeys)]int) error {
+	var bad, neg []string
+	for i, n := range v {
+		switch {
+		case n < 0:
+			neg = append(neg, modelKeys[i]+" must be ≥ 0 (got "+strconv.Itoa(n)+")")
+		case n > modelMax[i]:
+			bad = append(bad, beyond(modelKeys[i], int64(n), int64(modelMax[i])))
+		}
+	}
+	if m.Heads > 0 && m.HeadSize() == 0 {
+		// hidden_size < num_attention_heads without head_dim: a KV cache of 0 bytes per token.
+		neg = append(neg, "head size hidden_size/num_attention_heads = "+strconv.Itoa(m.Hidden)+"/"+strconv.Itoa(m.Heads)+" is 0 and there is no head_dim")
+	}
+	if len(neg) > 0 {
+		return fmt.Errorf("%w: model %s", ErrInvalid, strings.Join(neg, "; "))
+	}
+	return implausible(bad)
 }
 
 // tokenBytes bounds from above the bytes one token costs in any engine's
@@ -177,34 +176,45 @@ func tokenBytes(m *Model) Bytes {
 }
 
 // checkTensors refuses negative dimensions, tensors beyond
-// MaxTensorElements or MaxTensorCount, and checkpoints beyond
-// MaxCheckpointBytes; every product is checked.
+// MaxTensorElements or MaxTensorCount, and checkpoints of more than
+// MaxCheckpointElements; every product is checked. It runs on every
+// estimate, so it reads no dtype (a string compare): at most 8 bytes an
+// element, the elements bound the bytes.
 func checkTensors(ts []Tensor) error {
-	var total int64
+	var total uint64
 	for i := range ts {
 		t := &ts[i]
-		n := int64(1)
+		n := uint64(1)
 		for _, d := range t.Shape {
-			if d < 0 {
-				return fmt.Errorf("%w: tensor %s has a negative dimension in shape %v", ErrInvalid, t.Name, t.Shape)
+			hi, lo := bits.Mul64(n, uint64(d)) // a negative d is above 2^63 here
+			if hi != 0 || lo > MaxTensorElements {
+				return tensorError(t)
 			}
-			var ok bool
-			if n, ok = mul64(n, d); !ok || n > MaxTensorElements {
-				return implausible([]string{"tensor " + t.Name + " of shape " + shapeText(t.Shape) + " has more than " +
-					strconv.FormatInt(MaxTensorElements, 10) + " elements"})
-			}
+			n = lo
 		}
-		if t.Count < 0 || t.Count > MaxTensorCount {
+		c := uint64(t.N()) // a negative Count is above 2^63 as well, Count 0 is 1
+		if c > MaxTensorCount {
 			return implausible([]string{"tensor " + t.Name + " count " + strconv.FormatInt(t.Count, 10) + " is beyond " +
 				strconv.FormatInt(MaxTensorCount, 10)})
 		}
-		// n ≤ 2^40 and bits ≤ 64: n·bits ≤ 2^46; times Count ≤ 2^27 is checked.
-		b, ok := mul64((n*int64(t.DType.Bits())+7)/8, t.N())
-		if total += b; !ok || total > int64(MaxCheckpointBytes) {
-			return implausible([]string{"the checkpoint's tensors take more than " + MaxCheckpointBytes.String()})
+		// n ≤ 2^40 and c ≤ 2^27: n·c < 2^67 is checked; total ≤ 2^47 before the add.
+		hi, lo := bits.Mul64(n, c)
+		if total += lo; hi != 0 || total > MaxCheckpointElements {
+			return implausible([]string{"the checkpoint's tensors hold more than " + strconv.FormatInt(MaxCheckpointElements, 10) + " elements"})
 		}
 	}
 	return nil
+}
+
+// tensorError says what is wrong with a tensor's shape.
+func tensorError(t *Tensor) error {
+	for _, d := range t.Shape {
+		if d < 0 {
+			return fmt.Errorf("%w: tensor %s has a negative dimension in shape %v", ErrInvalid, t.Name, t.Shape)
+		}
+	}
+	return implausible([]string{"tensor " + t.Name + " of shape " + shapeText(t.Shape) + " has more than " +
+		strconv.FormatInt(MaxTensorElements, 10) + " elements"})
 }
 
 func shapeText(shape []int64) string {
@@ -230,6 +240,19 @@ func mul64(a, b int64) (int64, bool) {
 		return 0, false
 	}
 	return int64(lo), true
+}
+
+// within reports whether every magnitude checkMagnitudes checks is within
+// its limit, without naming any: it runs on every estimate. An OR of
+// non-negative values is below a power of two exactly when all of them are.
+func within(hw Hardware, s *Settings) bool {
+	tokens := s.MaxInputTokens | s.MaxTotalTokens | s.MaxBatchPrefillTokens | s.MaxBatchSize | s.NumShard |
+		s.Speculate | s.RequestInputTokens | s.RequestOutputTokens | s.MaxModelLen | s.MaxNumBatchedTokens |
+		s.MaxNumSeqs | s.BlockSize | s.ChunkedPrefillSize | s.SGLangMaxTotalTokens
+	c := s.Corrections
+	return tokens < MaxTokens && hw.Count < MaxGPUs && hw.GPU.TotalBytes < MaxGPUBytes &&
+		uint(hw.GPU.SMITotalMiB) < uint(MaxGPUBytes/MiB) && s.ExtraOverheadBytes < MaxGPUBytes && s.ExtraOverheadBytes > -MaxGPUBytes &&
+		(c == nil || (c.OverheadBytes < MaxGPUBytes && c.OverheadBytes > -MaxGPUBytes && c.ActivationFactor <= maxFactor))
 }
 
 // checkMagnitudes refuses GPUs, settings and corrections beyond their
@@ -269,33 +292,25 @@ func checkMagnitudes(hw Hardware, e EngineInfo, s *Settings) error {
 	return nil
 }
 
-// checkResult is the last line of defence: a result whose bytes are
-// negative, or whose total is not the sum of its parts, comes from
-// arithmetic that wrapped, and is refused rather than printed.
+// checkResult is the last line of defence: a result with a negative byte
+// figure or token count, or with a part of its total beyond 2^61 bytes (2
+// EiB: so that their sum cannot wrap), comes from arithmetic that wrapped,
+// and is refused rather than printed; so is a total made negative by a
+// negative overhead. It runs on every estimate: one OR of the signs.
 func checkResult(r *Result) error {
-	b := &r.PerGPU
-	st := &r.Startup
-	parts := [...]Bytes{b.Weights, b.KVCache, b.NCCL, b.Other, b.CUDAGraphs, b.ActivationPeak, b.Reserve,
-		r.KVBytesPerToken, st.WarmupBytes, st.WarmupKVBytes, st.ActivationBytes, st.CapacityBytes}
-	var sum Bytes
-	for i, v := range parts {
-		if v < 0 {
-			return fmt.Errorf("%w: %w: byte figure %d of the result is negative (%d)", ErrInvalid, ErrOverflow, i, v)
-		}
-		if i < 5 { // the parts of Total besides the CUDA context
-			if sum += v; sum < 0 {
-				return fmt.Errorf("%w: %w: the per-GPU total does not fit in int64", ErrInvalid, ErrOverflow)
-			}
-		}
+	b, st, bd := &r.PerGPU, &r.Startup, &r.Boundary
+	parts := b.Weights | b.KVCache | b.NCCL | b.Other | b.CUDAGraphs
+	rest := b.ActivationPeak | b.Reserve | r.KVBytesPerToken | st.WarmupBytes | st.WarmupKVBytes | st.ActivationBytes | st.CapacityBytes
+	tokens := st.MaxBatchTotalTokens | st.MaxConcurrentRequests | st.WarmupTokens |
+		bd.MaxTotalTokens | bd.MaxBatchTotalTokens | bd.MaxConcurrentRequests | bd.MaxBatchPrefillTokens
+	switch {
+	case parts < 0 || rest < 0 || tokens < 0:
+		return fmt.Errorf("%w: %w: a byte figure or token count of the result is negative", ErrInvalid, ErrOverflow)
+	case parts >= 1<<61:
+		return fmt.Errorf("%w: %w: a part of the per-GPU total is beyond 2^61 bytes", ErrInvalid, ErrOverflow)
 	}
-	if sum+b.CUDAContext < 0 {
+	if sum := b.Weights + b.KVCache + b.NCCL + b.Other + b.CUDAGraphs; sum+b.CUDAContext < 0 {
 		return fmt.Errorf("%w: the per-GPU total is negative: an overhead of %s is less than minus the rest (%s)", ErrInvalid, b.CUDAContext, sum)
-	}
-	for _, n := range [...]int{st.MaxBatchTotalTokens, st.MaxConcurrentRequests, st.WarmupTokens,
-		r.Boundary.MaxTotalTokens, r.Boundary.MaxBatchTotalTokens, r.Boundary.MaxConcurrentRequests, r.Boundary.MaxBatchPrefillTokens} {
-		if n < 0 {
-			return fmt.Errorf("%w: %w: a token count of the result is negative (%d)", ErrInvalid, ErrOverflow, n)
-		}
 	}
 	return nil
 }

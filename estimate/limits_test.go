@@ -67,12 +67,17 @@ func TestRunRefusesImplausibleTensors(t *testing.T) {
 			m.Tensors = append(llamaTensors(m), Tensor{Name: "model.layers.0.mlp.extra.weight", DType: F32, Shape: []int64{1 << 35, 1<<20 + 1}})
 			return m
 		}, "shape [34359738368 1048577] has more than 1099511627776 elements"},
-		// 2^20 × 2^20 = 2^40 F32 elements = 2^42 bytes, 2^9 of them = 2^51 bytes > 2^50.
-		{"checkpoint beyond 1 PiB", func() Model {
+		// 2^20 × 2^20 = 2^40 elements, 2^8 of them = 2^48 > 2^47.
+		{"checkpoint beyond 2^47 elements", func() Model {
 			m := llama31_8B
-			m.Tensors = []Tensor{{Name: "model.layers.*.mlp.down_proj.weight", DType: F32, Shape: []int64{1 << 20, 1 << 20}, Count: 1 << 9}}
+			m.Tensors = []Tensor{{Name: "model.layers.*.mlp.down_proj.weight", DType: F32, Shape: []int64{1 << 20, 1 << 20}, Count: 1 << 8}}
 			return m
-		}, "the checkpoint's tensors take more than 1048576.00 GiB"},
+		}, "the checkpoint's tensors hold more than 140737488355328 elements"},
+		{"negative dimension", func() Model {
+			m := llama31_8B
+			m.Tensors = []Tensor{{Name: "model.norm.weight", DType: BF16, Shape: []int64{4096, -1}}}
+			return m
+		}, "tensor model.norm.weight has a negative dimension in shape [4096 -1]"},
 		{"count", func() Model {
 			m := llama31_8B
 			m.Tensors = []Tensor{{Name: "model.norm.weight", DType: BF16, Shape: []int64{4096}, Count: 1<<27 + 1}}
@@ -84,19 +89,19 @@ func TestRunRefusesImplausibleTensors(t *testing.T) {
 			m.Tensors, m.Layers, m.Heads, m.KVHeads, m.HeadDim = nil, 2048, 16384, 16384, 128
 			return m
 		}, "one token of this model takes 32.00 GiB of KV cache or activations, beyond 1.00 GiB"},
-		// Derived from config.json: 32 layers × 2^16 experts × 3 projections of 2^16 × 4096 BF16
-		// = 2^5 · 2^16 · 3 · 2^28 · 2 B = 3 · 2^50 B > 2^50.
+		// Derived from config.json: 32 layers × 2^16 experts × 3 projections of 2^16 × 4096
+		// = 2^5 · 2^16 · 3 · 2^28 = 3 · 2^49 elements > 2^47.
 		{"derived tensors", func() Model {
 			m := llama31_8B
 			m.Tensors, m.Experts, m.ExpertsPerToken, m.MoEIntermediate = nil, 1<<16, 1, 1<<16
 			return m
-		}, "the checkpoint's tensors take more than"},
+		}, "the checkpoint's tensors hold more than 140737488355328 elements"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Run(tt.model(), Hardware{GPU: h100, Count: 1}, Engine{}, Settings{})
-			if !errors.Is(err, ErrImplausible) || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("err = %v, want ErrImplausible and %q", err, tt.want)
+			if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want ErrInvalid and %q", err, tt.want)
 			}
 		})
 	}
@@ -113,7 +118,7 @@ func TestCheckResultRefusesWrappedBytes(t *testing.T) {
 	neg := ok
 	neg.PerGPU.Weights = -67_108_800 * GiB // what the 2^55-element tensor printed
 	wrap := ok
-	wrap.PerGPU.Weights, wrap.PerGPU.KVCache = 1<<62, 1<<62 // 2^63 wraps
+	wrap.PerGPU.Weights, wrap.PerGPU.KVCache = 1<<62, 1<<62 // their sum 2^63 would wrap
 	less := ok
 	less.PerGPU.CUDAContext = -100 * GiB // 16 + 50 − 100 < 0
 	for name, tc := range map[string]struct {
