@@ -51,8 +51,15 @@ func checkRunResult(t *testing.T, hw estimate.Hardware, res estimate.Result, err
 	if st.CapacityBytes > hw.GPU.TotalBytes {
 		t.Fatalf("capacity %d beyond the card's %d", st.CapacityBytes, hw.GPU.TotalBytes)
 	}
+	// Not asserted: Total ≤ the card when it starts. TGI v3's CUDA-graph block
+	// tables (32 × max_total_tokens × 4 B) come after the budget and can
+	// exceed the card for a tiny model with a huge default max_total_tokens:
+	// a modelling gap, not arithmetic (reported in issue 10).
 	if st.Fits && b.Weights > hw.GPU.TotalBytes {
 		t.Fatalf("starts with %d of weights on a card of %d", b.Weights, hw.GPU.TotalBytes)
+	}
+	if bd.MaxTotalTokens > estimate.MaxTokens || bd.MaxBatchPrefillTokens > estimate.MaxTokens {
+		t.Fatalf("boundary %d tokens (prefill %d) beyond the 2^30 cap", bd.MaxTotalTokens, bd.MaxBatchPrefillTokens)
 	}
 	for name, n := range map[string]int{"max batch total": st.MaxBatchTotalTokens, "concurrency": st.MaxConcurrentRequests,
 		"warm-up tokens": st.WarmupTokens, "boundary total": bd.MaxTotalTokens, "boundary prefill": bd.MaxBatchPrefillTokens,

@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -489,8 +490,10 @@ func (r *sglangRun) boundary(st Startup, tokens int) Boundary {
 		}
 	default:
 		bd.MaxBatchTotalTokens = tokens
-		bd.MaxTotalTokens, bd.LimitedBy = r.m.MaxPositions, "max_position_embeddings"
-		if bd.MaxTotalTokens == 0 || tokens < bd.MaxTotalTokens {
+		// Without a known context, the longest vramcalc accepts (MaxTokens),
+		// as vLLM's search stops at a cap.
+		bd.MaxTotalTokens, bd.LimitedBy = cmp.Or(r.m.MaxPositions, MaxTokens), "max_position_embeddings"
+		if tokens < bd.MaxTotalTokens {
 			bd.MaxTotalTokens, bd.LimitedBy = tokens, "kv_budget"
 		}
 		bd.MaxInputTokens = bd.MaxTotalTokens - 1
