@@ -118,25 +118,35 @@ func implausible(msgs []string) error {
 // each config key, and a model whose one token needs more than
 // MaxTokenBytes.
 func checkModel(m *Model) error {
-	v := m.sizes()
-	out := false
-	for i := range v {
-		out = out || uint(v[i]) > uint(modelMax[i]) // a negative size is above every limit here
+	hd := m.HeadSize()
+	if !modelWithin(m) || (m.Heads > 0 && hd == 0) {
+		if err := modelError(m); err != nil {
+			return err
+		}
 	}
-	if out || (m.Heads > 0 && m.HeadSize() == 0) {
-		return modelError(m, &v)
-	}
-	if b := tokenBytes(m); b > MaxTokenBytes {
+	if b := tokenBytes(m, hd); b > MaxTokenBytes {
 		return implausible([]string{"one token of this model takes " + b.String() +
 			" of KV cache or activations, beyond " + MaxTokenBytes.String()})
 	}
 	return nil
 }
 
-// modelError names the negative sizes of m, else those beyond their limits.
-func modelError(m *Model, v *[len(modelKeys)]int) error {
+// modelWithin reports whether every size of m is ≥ 0 and below its limit,
+// without naming any: it runs on every estimate. An OR of sizes is below a
+// power of two exactly when each is, and a negative one is not, as a uint;
+// a size exactly at its limit takes modelError's way, which accepts it.
+func modelWithin(m *Model) bool {
+	return uint(m.Layers|m.DenseLayers) < MaxLayers && uint(m.Hidden|m.KVLoraRank|m.QLoraRank) < MaxHidden &&
+		uint(m.Heads|m.KVHeads) < MaxHeads && uint(m.HeadDim|m.QKRopeHeadDim|m.QKNopeHeadDim|m.VHeadDim) < MaxHeadDim &&
+		uint(m.Intermediate|m.MoEIntermediate) < MaxIntermediate && uint(m.Vocab) < MaxVocab &&
+		uint(m.MaxPositions|m.SlidingWindow) < MaxTokens && uint(m.Experts|m.ExpertsPerToken|m.SharedExperts) < MaxExperts
+}
+
+// modelError names the negative sizes of m, else those beyond their
+// limits (nil when there are none).
+func modelError(m *Model) error {
 	var bad, neg []string
-	for i, n := range v {
+	for i, n := range m.sizes() {
 		switch {
 		case n < 0:
 			neg = append(neg, modelKeys[i]+" must be ≥ 0 (got "+strconv.Itoa(n)+")")
@@ -148,10 +158,13 @@ func modelError(m *Model, v *[len(modelKeys)]int) error {
 		// hidden_size < num_attention_heads without head_dim: a KV cache of 0 bytes per token.
 		neg = append(neg, "head size hidden_size/num_attention_heads = "+strconv.Itoa(m.Hidden)+"/"+strconv.Itoa(m.Heads)+" is 0 and there is no head_dim")
 	}
-	if len(neg) > 0 {
+	switch {
+	case len(neg) > 0:
 		return fmt.Errorf("%w: model %s", ErrInvalid, strings.Join(neg, "; "))
+	case len(bad) > 0:
+		return implausible(bad)
 	}
-	return implausible(bad)
+	return nil
 }
 
 // tokenBytes bounds from above the bytes one token costs in any engine's
@@ -160,8 +173,8 @@ func modelError(m *Model, v *[len(modelKeys)]int) error {
 // exceeds 2^11 · 2^14 · 2^18 · 2^3 = 2^46, and every engine's per-token
 // term is at most this, so with tokens ≤ MaxTokens (2^30) and this ≤
 // MaxTokenBytes (2^30) their products stay below 2^60.
-func tokenBytes(m *Model) Bytes {
-	heads, kv, hd := int64(m.Heads), int64(max(m.KVHeads, m.Heads)), int64(m.HeadSize())
+func tokenBytes(m *Model, headSize int) Bytes {
+	heads, kv, hd := int64(m.Heads), int64(max(m.KVHeads, m.Heads)), int64(headSize)
 	// MLA widths; TGI stores MLA as full heads of 192 (kv.go).
 	hd = max(hd, int64(m.KVLoraRank+m.QKRopeHeadDim), int64(m.QKNopeHeadDim+m.QKRopeHeadDim), int64(m.VHeadDim))
 	if m.IsMLA() {
