@@ -108,7 +108,8 @@ func Run(m Model, hw Hardware, eng Engine, s Settings) (Result, error) {
 }
 
 // checkInputs refuses inputs beyond physical sense (limits.go) before any
-// arithmetic, and derives m's tensors from config.json once when it has none.
+// arithmetic, and derives m's tensors from config.json once when it has
+// none (Result.WeightsFrom then says WeightsFromConfig, as before).
 func checkInputs(m *Model, hw Hardware, e EngineInfo, s *Settings) error {
 	if err := checkModel(m); err != nil {
 		return err
@@ -119,8 +120,7 @@ func checkInputs(m *Model, hw Hardware, e EngineInfo, s *Settings) error {
 		}
 	}
 	if len(m.Tensors) == 0 {
-		m.derived = SynthesizeTensors(*m)
-		return checkTensors(m.derived)
+		m.Tensors, m.TensorsFrom = SynthesizeTensors(*m), WeightsFromConfig
 	}
 	return checkTensors(m.Tensors)
 }

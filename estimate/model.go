@@ -230,9 +230,6 @@ type Model struct {
 	// WeightsFromSafetensors (also when empty), WeightsFromCatalog or
 	// WeightsFromCatalogUnchecked.
 	TensorsFrom string
-
-	// derived is SynthesizeTensors(m), set by Run when Tensors is empty.
-	derived []Tensor
 }
 
 // Where the weight bytes of a Result came from (Result.WeightsFrom).
@@ -254,9 +251,6 @@ const (
 func (m Model) checkpointTensors() []Tensor {
 	if len(m.Tensors) > 0 {
 		return m.Tensors
-	}
-	if m.derived != nil {
-		return m.derived
 	}
 	return SynthesizeTensors(m)
 }
