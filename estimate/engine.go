@@ -82,29 +82,29 @@ func sizerFor(name string) (sizer, error) {
 // Run estimates one engine start: the per-GPU memory breakdown, what the
 // engine does with the given (or defaulted) settings, and the largest
 // limits that start. It only computes; it never does I/O.
-func Run(m Model, hw Hardware, eng Engine, s Settings) (Result, error) {
+func Run(m Model, hw Hardware, eng Engine, s Settings) (res Result, err error) {
 	z, err := sizerFor(eng.Name)
 	if err != nil {
 		return Result{}, err
 	}
+	info := z.info()
 	ver := eng.Version
 	if ver == "" {
-		ver = z.info().DefaultVersion
+		ver = info.DefaultVersion
 	}
-	if err := validate(m, hw, z.info(), s); err != nil {
+	if err := validate(m, hw, info, s); err != nil {
 		return Result{}, err
 	}
-	if err := checkInputs(&m, hw, z.info(), &s); err != nil {
+	if err := checkInputs(&m, hw, info, &s); err != nil {
 		return Result{}, err
 	}
-	r, err := z.run(m, hw, ver, s)
+	if res, err = z.run(m, hw, ver, s); err == nil {
+		err = checkResult(&res)
+	}
 	if err != nil {
 		return Result{}, err
 	}
-	if err := checkResult(&r); err != nil {
-		return Result{}, err
-	}
-	return r, nil
+	return res, nil
 }
 
 // checkInputs refuses inputs beyond physical sense (limits.go) before any
@@ -122,7 +122,7 @@ func checkInputs(m *Model, hw Hardware, e EngineInfo, s *Settings) error {
 	if len(m.Tensors) == 0 {
 		m.Tensors, m.TensorsFrom = SynthesizeTensors(*m), WeightsFromConfig
 	}
-	return checkTensors(m.Tensors)
+	return nil // the tensors are checked as the engine's weight loop reads them (tally)
 }
 
 // ReleaseError is a release outside the range an engine is modelled for

@@ -190,33 +190,66 @@ func tokenBytes(m *Model, headSize int) Bytes {
 
 // checkTensors refuses negative dimensions, tensors beyond
 // MaxTensorElements or MaxTensorCount, and checkpoints of more than
-// MaxCheckpointElements; every product is checked. It runs on every
-// estimate, so it reads no dtype (a string compare): at most 8 bytes an
-// element, the elements bound the bytes.
+// MaxCheckpointElements, naming the first that is. The engines' weight
+// loops count the same as they go (tally) and call it only when the tally
+// went wrong, for its message.
 func checkTensors(ts []Tensor) error {
-	var total uint64
+	var c tally
 	for i := range ts {
-		t := &ts[i]
-		n := uint64(1)
-		for _, d := range t.Shape {
-			hi, lo := bits.Mul64(n, uint64(d)) // a negative d is above 2^63 here
-			if hi != 0 || lo > MaxTensorElements {
+		if c.elements(&ts[i]); c.bad {
+			t := &ts[i]
+			if uint64(t.N()) > MaxTensorCount {
+				return implausible([]string{"tensor " + t.Name + " count " + strconv.FormatInt(t.Count, 10) + " is beyond " +
+					strconv.FormatInt(MaxTensorCount, 10)})
+			}
+			if c.total <= MaxCheckpointElements {
 				return tensorError(t)
 			}
-			n = lo
-		}
-		c := uint64(t.N()) // a negative Count is above 2^63 as well, Count 0 is 1
-		if c > MaxTensorCount {
-			return implausible([]string{"tensor " + t.Name + " count " + strconv.FormatInt(t.Count, 10) + " is beyond " +
-				strconv.FormatInt(MaxTensorCount, 10)})
-		}
-		// n ≤ 2^40 and c ≤ 2^27: n·c < 2^67 is checked; total ≤ 2^47 before the add.
-		hi, lo := bits.Mul64(n, c)
-		if total += lo; hi != 0 || total > MaxCheckpointElements {
 			return implausible([]string{"the checkpoint's tensors hold more than " + strconv.FormatInt(MaxCheckpointElements, 10) + " elements"})
 		}
 	}
 	return nil
+}
+
+// tally checks tensors as a weight loop reads them: every product of
+// shape and count is checked, at most 8 bytes an element, so the elements
+// bound the bytes. It reads no dtype (a string compare): it runs for every
+// tensor of every estimate.
+type tally struct {
+	total uint64 // elements so far
+	bad   bool   // a tensor or the total is beyond its limit
+}
+
+// elements returns t's element count (0 when beyond MaxTensorElements) and
+// adds its group's elements to the total.
+func (c *tally) elements(t *Tensor) int64 {
+	n := uint64(1)
+	for _, d := range t.Shape {
+		hi, lo := bits.Mul64(n, uint64(d)) // a negative d is above 2^63 here
+		if hi != 0 || lo > MaxTensorElements {
+			c.bad = true
+			return 0
+		}
+		n = lo
+	}
+	cnt := uint64(t.N()) // a negative Count is above 2^63 as well, Count 0 is 1
+	// n ≤ 2^40 and cnt ≤ 2^27 when within: n·cnt < 2^67 is checked; total ≤ 2^47 before the add.
+	hi, lo := bits.Mul64(n, cnt)
+	c.total += lo
+	c.bad = c.bad || hi != 0 || cnt > MaxTensorCount || c.total > MaxCheckpointElements
+	return int64(n)
+}
+
+// err is nil when every tensor counted was within the limits, else
+// checkTensors' error for ts.
+func (c *tally) err(ts []Tensor) error {
+	if !c.bad {
+		return nil
+	}
+	if err := checkTensors(ts); err != nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w: the checkpoint's tensors", ErrInvalid, ErrImplausible)
 }
 
 // tensorError says what is wrong with a tensor's shape.

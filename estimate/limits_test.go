@@ -144,3 +144,11 @@ func TestModelLimit(t *testing.T) {
 		t.Error("decoder_sparse_step has no limit")
 	}
 }
+
+// must is a weight figure of a test whose tensors are within the limits.
+func must(b Bytes, err error) Bytes {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}

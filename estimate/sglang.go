@@ -140,7 +140,9 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 		r.ctxLen = m.MaxPositions
 	}
 	tensors := m.checkpointTensors()
-	r.weights = servingWeights(m, tensors, tp, s, int(elt*8))
+	if r.weights, err = servingWeights(m, tensors, tp, s, int(elt*8)); err != nil {
+		return Result{}, err
+	}
 	switch {
 	case !v.AtLeast(0, 4, 2):
 		r.preLoad = sglangPreLoadEarly
