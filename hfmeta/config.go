@@ -90,8 +90,10 @@ var gemma3TextDefaults = []struct {
 //
 // It returns an error wrapping ErrBadConfig for malformed JSON, one wrapping
 // ErrMissingKeys naming every missing required key (layers, hidden size,
-// heads, vocabulary), and a plain error for wrongly typed, zero or negative
-// sizes. It never panics.
+// heads, vocabulary), a plain error for wrongly typed, zero or negative
+// sizes, and one wrapping estimate.ErrImplausible naming every size beyond
+// its limit (estimate.ModelLimit) under the key as written, e.g.
+// "num_hidden_layers 2147483000 is beyond 2048". It never panics.
 func ParseConfig(data []byte) (estimate.Model, []string, error) {
 	var root map[string]any
 	dec := json.NewDecoder(bytes.NewReader(data))
