@@ -61,8 +61,8 @@ const (
 	// MaxTensorCount bounds Tensor.Count, a group of layers × experts.
 	MaxTensorCount = MaxLayers * MaxExperts
 	// MaxCheckpointElements bounds the parameters of a checkpoint (1.4 ×
-	// 10^14, at most 1 PiB at 8 bytes each): the largest public ones (Kimi
-	// K2, DeepSeek-V3 scaled up) hold about 10^12: 128×.
+	// 10^14, at most 1 PiB at 8 bytes each): the largest public one, Kimi
+	// K2, holds about 10^12: 140×.
 	MaxCheckpointElements = 1 << 47
 	// MaxTokenBytes bounds the memory of one token (1 GiB): its KV cache
 	// over all layers, or its activations in one layer's widest phase.
