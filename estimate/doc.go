@@ -31,7 +31,10 @@
 // quantized ones weigh), synth.go (tensors derived from config.json),
 // serving.go (what vLLM and SGLang do alike: tensor parallelism, dtypes,
 // weights per rank, the forward's activations), kv.go (KV bytes per token),
-// search.go (the boundary searches), corrections.go (calibrated adjustments).
+// search.go (the boundary searches), corrections.go (calibrated adjustments),
+// limits.go (what Run refuses as beyond physical sense before any
+// arithmetic, ErrImplausible, and the check that no byte figure of a
+// result wrapped, ErrOverflow).
 //
 // Each engine implements one small interface (sizer in engine.go); Run and
 // KVBytesPerToken pick it by name and nothing else switches on the engine.

@@ -82,19 +82,47 @@ func sizerFor(name string) (sizer, error) {
 // Run estimates one engine start: the per-GPU memory breakdown, what the
 // engine does with the given (or defaulted) settings, and the largest
 // limits that start. It only computes; it never does I/O.
-func Run(m Model, hw Hardware, eng Engine, s Settings) (Result, error) {
+func Run(m Model, hw Hardware, eng Engine, s Settings) (res Result, err error) {
 	z, err := sizerFor(eng.Name)
 	if err != nil {
 		return Result{}, err
 	}
+	info := z.info()
 	ver := eng.Version
 	if ver == "" {
-		ver = z.info().DefaultVersion
+		ver = info.DefaultVersion
 	}
-	if err := validate(m, hw, z.info(), s); err != nil {
+	if err := validate(m, hw, info, s); err != nil {
 		return Result{}, err
 	}
-	return z.run(m, hw, ver, s)
+	if err := checkInputs(&m, hw, info, &s); err != nil {
+		return Result{}, err
+	}
+	if res, err = z.run(m, hw, ver, s); err == nil {
+		err = checkResult(&res)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	return res, nil
+}
+
+// checkInputs refuses inputs beyond physical sense (limits.go) before any
+// arithmetic, and derives m's tensors from config.json once when it has
+// none (Result.WeightsFrom then says WeightsFromConfig, as before).
+func checkInputs(m *Model, hw Hardware, e EngineInfo, s *Settings) error {
+	if err := checkModel(m); err != nil {
+		return err
+	}
+	if !within(hw, s) {
+		if err := checkMagnitudes(hw, e, s); err != nil {
+			return err
+		}
+	}
+	if len(m.Tensors) == 0 {
+		m.Tensors, m.TensorsFrom = SynthesizeTensors(*m), WeightsFromConfig
+	}
+	return nil // the tensors are checked as the engine's weight loop reads them (tally)
 }
 
 // ReleaseError is a release outside the range an engine is modelled for

@@ -181,34 +181,34 @@ func TestTGIProfiles(t *testing.T) {
 func TestWeightsPerShard(t *testing.T) {
 	ts := llamaTensors(llama31_8B)
 	// TP1: 8,030,261,248 params + one pad row of the embedding (4096) = 8,030,265,344 × 2 B.
-	if got := weightsPerShard(llama31_8B, ts, 1, Settings{}, 16); got != 16_060_530_688 {
+	if got := must(weightsPerShard(llama31_8B, ts, 1, Settings{}, 16)); got != 16_060_530_688 {
 		t.Errorf("tp1 weights = %d, want 16,060,530,688", got)
 	}
 	// TP2: embedding (64,128+1)·4096 = 262,672,384; layers 32·((218,112,000−8,192)/2 + 8,192) = 3,489,923,072;
 	// norm 4,096; lm_head 128,256/2·4096 = 262,668,288 → 4,015,267,840 elements × 2 B.
-	if got := weightsPerShard(llama31_8B, ts, 2, Settings{}, 16); got != 8_030_535_680 {
+	if got := must(weightsPerShard(llama31_8B, ts, 2, Settings{}, 16)); got != 8_030_535_680 {
 		t.Errorf("tp2 weights = %d, want 8,030,535,680", got)
 	}
 	// Tied embeddings are loaded twice: Llama-3.2-1B shape, 16 layers, hidden 2048, im 8192, 8 KV heads of 64.
 	l32 := Model{Type: "llama", Layers: 16, Hidden: 2048, Heads: 32, KVHeads: 8, Intermediate: 8192, Vocab: 128256, TieWordEmbeddings: true}
 	// params 1,235,814,400; TGI holds embed (+1 row) and a second copy as lm_head:
 	// 1,235,814,400 + 2,048 + 128,256·2,048 = 1,498,484,736 elements × 2 B.
-	if got := weightsPerShard(l32, llamaTensors(l32), 1, Settings{}, 16); got != 2_996_969_472 {
+	if got := must(weightsPerShard(l32, llamaTensors(l32), 1, Settings{}, 16)); got != 2_996_969_472 {
 		t.Errorf("tied weights = %d, want 2,996,969,472", got)
 	}
 	// Vocab not divisible by shards (32,003 on 2): lm_head is replicated.
 	odd := llama31_8B
 	odd.Vocab = 32003
-	full := weightsPerShard(odd, llamaTensors(odd), 2, Settings{}, 16)
+	full := must(weightsPerShard(odd, llamaTensors(odd), 2, Settings{}, 16))
 	// lm_head full 32,003·4096·2 = 262,168,576 B vs half; embedding ⌈32,003/2⌉+1 = 16,003 rows.
-	half := weightsPerShard(llama31_8B, llamaTensors(llama31_8B), 2, Settings{}, 16)
+	half := must(weightsPerShard(llama31_8B, llamaTensors(llama31_8B), 2, Settings{}, 16))
 	wantDiff := int64(262_168_576+16_003*4096*2) - int64(128_256/2*4096*2+64_129*4096*2)
 	if int64(full-half) != wantDiff {
 		t.Errorf("odd vocab diff = %d, want %d", full-half, wantDiff)
 	}
 	// --quantize fp8 on Llama: only MLPs of layers 1..30 become 1 B:
 	// saving = 30 layers · 176,160,768 MLP params · 1 B = 5,284,823,040 B.
-	fp8 := weightsPerShard(llama31_8B, ts, 1, Settings{Quantize: "fp8"}, 16)
+	fp8 := must(weightsPerShard(llama31_8B, ts, 1, Settings{Quantize: "fp8"}, 16))
 	if got := int64(16_060_530_688 - fp8); got != 5_284_823_040 {
 		t.Errorf("fp8 saving = %d, want 5,284,823,040", got)
 	}

@@ -1,6 +1,9 @@
 package estimate
 
-import "fmt"
+import (
+	"fmt"
+	"strconv"
+)
 
 // KVBytesPerToken is the KV cache of one token on one shard as the named
 // engine stores it (all layers; vllm.go and sglang.go size their pools with
@@ -27,6 +30,12 @@ import "fmt"
 func KVBytesPerToken(engine string, m Model, ws, elt int) (Bytes, error) {
 	if ws <= 0 || elt <= 0 || m.Layers <= 0 {
 		return 0, fmt.Errorf("%w: kv bytes need layers, shards and element size > 0", ErrInvalid)
+	}
+	if ws > MaxGPUs || elt > 8 {
+		return 0, implausible([]string{"kv bytes need at most " + strconv.Itoa(MaxGPUs) + " shards and 8-byte elements"})
+	}
+	if err := checkModel(&m); err != nil {
+		return 0, err
 	}
 	z, err := sizerFor(engine)
 	if err != nil {

@@ -182,7 +182,8 @@ func commas(n int) string {
 //
 // --quantization fp8 stores every linear weight in one byte (not lm_head or
 // the embeddings); pre-quantized checkpoints keep their stored layout.
-func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits int) Bytes {
+// Tensors beyond the limits of checkTensors give its error.
+func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits int) (Bytes, error) {
 	pre := ""
 	if m.QuantMethod != "" && !tensorsQuantized(tensors) {
 		pre = strings.ToLower(m.QuantMethod)
@@ -197,8 +198,9 @@ func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits i
 	kvr := max(1, kv/w)
 	splitKV := kv > 0 && !m.IsMLA()
 	var total int64
+	var c tally
 	for i, f := range tensorFacts(tensors) {
-		t := tensors[i]
+		t := &tensors[i]
 		if (f.kind == lmHead && m.TieWordEmbeddings) || (f.layer >= m.Layers && m.Layers > 0) {
 			continue // a tied head is not loaded, nor layers the engine never builds
 		}
@@ -210,7 +212,7 @@ func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits i
 		if linear && quantized && t.DType.IsFloat() {
 			bits16 = linBits
 		}
-		elems := t.Elements()
+		elems := c.elements(t)
 		switch f.kind {
 		case column:
 			if f.kvProj && splitKV {
@@ -237,7 +239,7 @@ func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits i
 		}
 		total += int64(m.MaxPositions) * rot * int64(computeBits/8)
 	}
-	return Bytes(total)
+	return Bytes(total), c.err(tensors)
 }
 
 // isKVProj reports a separate k_proj or v_proj tensor (not MLA's kv_a/kv_b).

@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strings"
@@ -139,7 +140,9 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 		r.ctxLen = m.MaxPositions
 	}
 	tensors := m.checkpointTensors()
-	r.weights = servingWeights(m, tensors, tp, s, int(elt*8))
+	if r.weights, err = servingWeights(m, tensors, tp, s, int(elt*8)); err != nil {
+		return Result{}, err
+	}
 	switch {
 	case !v.AtLeast(0, 4, 2):
 		r.preLoad = sglangPreLoadEarly
@@ -489,8 +492,10 @@ func (r *sglangRun) boundary(st Startup, tokens int) Boundary {
 		}
 	default:
 		bd.MaxBatchTotalTokens = tokens
-		bd.MaxTotalTokens, bd.LimitedBy = r.m.MaxPositions, "max_position_embeddings"
-		if bd.MaxTotalTokens == 0 || tokens < bd.MaxTotalTokens {
+		// Without a known context, the longest vramcalc accepts (MaxTokens),
+		// as vLLM's search stops at a cap.
+		bd.MaxTotalTokens, bd.LimitedBy = cmp.Or(r.m.MaxPositions, MaxTokens), "max_position_embeddings"
+		if tokens < bd.MaxTotalTokens {
 			bd.MaxTotalTokens, bd.LimitedBy = tokens, "kv_budget"
 		}
 		bd.MaxInputTokens = bd.MaxTotalTokens - 1

@@ -252,7 +252,9 @@ func newTGIRun(m Model, hw Hardware, s Settings, v Version) (*tgiRun, error) {
 	r.blk = Bytes(r.be.blockSize) * kv.perToken()
 
 	tensors := m.checkpointTensors()
-	r.weights = weightsPerShard(m, tensors, r.ws, s, computeBits)
+	if r.weights, err = weightsPerShard(m, tensors, r.ws, s, computeBits); err != nil {
+		return nil, err
+	}
 	r.headSplit = m.Vocab%r.ws == 0
 	r.layerBytes = tgiLayerBytes(m, r.ws, r.elt)
 	r.ctx = CUDAContextBytes + s.ExtraOverheadBytes + s.Corrections.overhead()
@@ -1491,7 +1493,7 @@ type weightPlan struct {
 var llamaFamilyTypes = map[string]bool{"llama": true, "phi3": true, "granite": true, "baichuan": true}
 
 // shardBytes returns one tensor group's bytes on the most loaded shard.
-func (wp weightPlan) shardBytes(t Tensor, f nameFacts, ws, vocab int) int64 {
+func (wp weightPlan) shardBytes(t *Tensor, elems int64, f nameFacts, ws, vocab int) int64 {
 	kind := f.kind
 	bits16 := t.DType.Bits() * 16
 	n := t.N()
@@ -1518,7 +1520,6 @@ func (wp weightPlan) shardBytes(t Tensor, f nameFacts, ws, vocab int) int64 {
 			}
 		}
 	}
-	elems := t.Elements()
 	size := func(e int64) int64 {
 		plain := (e*int64(bits16)/16 + 7) / 8 * (n - quantN)
 		q := (e*int64(quantBits)/16 + 7) / 8 * quantN
@@ -1553,7 +1554,7 @@ func (wp weightPlan) shardBytes(t Tensor, f nameFacts, ws, vocab int) int64 {
 }
 
 // weightsPerShard returns the bytes of the most loaded shard (rank 0).
-func weightsPerShard(m Model, tensors []Tensor, ws int, s Settings, computeBits int) Bytes {
+func weightsPerShard(m Model, tensors []Tensor, ws int, s Settings, computeBits int) (Bytes, error) {
 	wp := weightPlan{computeBits: computeBits, quantize: strings.ToLower(s.Quantize), layers: m.Layers,
 		llamaFamily: llamaFamilyTypes[m.Type]}
 	if m.QuantMethod != "" && !tensorsQuantized(tensors) {
@@ -1561,6 +1562,7 @@ func weightsPerShard(m Model, tensors []Tensor, ws int, s Settings, computeBits 
 	}
 	wp.loadBits, _ = onLoadQuantBits16(wp.quantize)
 	var total int64
+	var c tally
 	hasHead := false
 	embed := -1
 	for i, f := range tensorFacts(tensors) {
@@ -1575,7 +1577,7 @@ func weightsPerShard(m Model, tensors []Tensor, ws int, s Settings, computeBits 
 				embed = i
 			}
 		}
-		total += wp.shardBytes(tensors[i], f, ws, m.Vocab)
+		total += wp.shardBytes(&tensors[i], c.elements(&tensors[i]), f, ws, m.Vocab)
 	}
 	if e := embed; !hasHead && e >= 0 && len(tensors[e].Shape) == 2 {
 		// Tied embeddings: the lm_head loads the embedding tensor again as a
@@ -1584,7 +1586,7 @@ func weightsPerShard(m Model, tensors []Tensor, ws int, s Settings, computeBits 
 		// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/utils/weights.py#L210-L266),
 		// split on the vocab when it divides.
 		head := Tensor{Name: "lm_head.weight", DType: tensors[e].DType, Shape: tensors[e].Shape}
-		total += wp.shardBytes(head, nameFacts{kind: lmHead, layer: -1}, ws, m.Vocab)
+		total += wp.shardBytes(&head, head.Elements(), nameFacts{kind: lmHead, layer: -1}, ws, m.Vocab)
 	}
-	return Bytes(total)
+	return Bytes(total), c.err(tensors)
 }

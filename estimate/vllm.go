@@ -468,7 +468,9 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	r.sms = gpuSMs(hw.GPU.Name)
 
 	tensors := m.checkpointTensors()
-	r.weights = servingWeights(m, tensors, tp, s, int(elt*8))
+	if r.weights, err = servingWeights(m, tensors, tp, s, int(elt*8)); err != nil {
+		return nil, err
+	}
 	r.ctx = vllmCUDAContextBytes
 	if tp > 1 {
 		r.comm = vllmCommBytes(p, hw.GPU)

@@ -261,16 +261,16 @@ func TestVLLMWeights(t *testing.T) {
 		t.Errorf("padVocab(32002) = %d", got)
 	}
 	ts := []Tensor{{Name: "model.embed_tokens.weight", DType: BF16, Shape: []int64{32002, 4096}}}
-	if got := servingWeights(Model{Layers: 1}, ts, 2, Settings{}, 16); got != 16032*4096*2 {
+	if got := must(servingWeights(Model{Layers: 1}, ts, 2, Settings{}, 16)); got != 16032*4096*2 {
 		t.Errorf("padded embedding shard %d, want %d", got, 16032*4096*2)
 	}
 	// KV heads are replicated when TP exceeds them: Qwen2-7B's 4 KV heads at
 	// TP 4 is one head each, k_proj 128 × 3584 per rank.
 	kts := []Tensor{{Name: "model.layers.0.self_attn.k_proj.weight", DType: BF16, Shape: []int64{512, 3584}}}
-	if got := servingWeights(Model{Layers: 1, Heads: 28, KVHeads: 4, Hidden: 3584}, kts, 4, Settings{}, 16); got != 128*3584*2 {
+	if got := must(servingWeights(Model{Layers: 1, Heads: 28, KVHeads: 4, Hidden: 3584}, kts, 4, Settings{}, 16)); got != 128*3584*2 {
 		t.Errorf("k_proj shard %d, want %d", got, 128*3584*2)
 	}
-	if got := servingWeights(Model{Layers: 1, Heads: 28, KVHeads: 2, Hidden: 3584}, []Tensor{{Name: "model.layers.0.self_attn.k_proj.weight", DType: BF16, Shape: []int64{256, 3584}}}, 4, Settings{}, 16); got != 128*3584*2 {
+	if got := must(servingWeights(Model{Layers: 1, Heads: 28, KVHeads: 2, Hidden: 3584}, []Tensor{{Name: "model.layers.0.self_attn.k_proj.weight", DType: BF16, Shape: []int64{256, 3584}}}, 4, Settings{}, 16)); got != 128*3584*2 {
 		t.Errorf("replicated k_proj shard %d, want %d", got, 128*3584*2)
 	}
 }

@@ -21,10 +21,27 @@ var ErrBadConfig = errors.New("hfmeta: malformed config.json")
 // "hfmeta: config: missing keys num_hidden_layers, hidden_size".
 var ErrMissingKeys = errors.New("hfmeta: config: missing keys")
 
-// maxSize bounds every size read from a config. Real configs stay far below
-// it (the largest are vocabularies of ~262k and context lengths of ~10M), and
-// the bound keeps products such as vocab × hidden inside int64.
+// maxSize bounds the sizes read from a config that have no limit of their
+// own (estimate.ModelLimit and extraLimits give the others).
 const maxSize = 1<<31 - 1
+
+// extraLimits are the plausibility limits of keys that are not a Model
+// field themselves: Qwen2-MoE's one shared expert is an MLP as wide as
+// intermediate_size may be.
+var extraLimits = map[string]int{"shared_expert_intermediate_size": estimate.MaxIntermediate}
+
+// limitOf is the largest value accepted for a size read under keys (the
+// Model field's config key first) and whether a larger one is refused
+// (true) or only ignored (false, for keys without a limit of their own).
+func limitOf(keys []string) (int, bool) {
+	if n, ok := estimate.ModelLimit(keys[0]); ok {
+		return n, true
+	}
+	if n, ok := extraLimits[keys[0]]; ok {
+		return n, true
+	}
+	return maxSize, false
+}
 
 // knownTypes are the model_type values ParseConfig understands. Other types
 // go through the generic path (standard keys only) with a warning.
@@ -73,8 +90,10 @@ var gemma3TextDefaults = []struct {
 //
 // It returns an error wrapping ErrBadConfig for malformed JSON, one wrapping
 // ErrMissingKeys naming every missing required key (layers, hidden size,
-// heads, vocabulary), and a plain error for wrongly typed, zero or negative
-// sizes. It never panics.
+// heads, vocabulary), a plain error for wrongly typed, zero or negative
+// sizes, and one wrapping estimate.ErrImplausible naming every size beyond
+// its limit (estimate.ModelLimit) under the key as written, e.g.
+// "num_hidden_layers 2147483000 is beyond 2048". It never panics.
 func ParseConfig(data []byte) (estimate.Model, []string, error) {
 	var root map[string]any
 	dec := json.NewDecoder(bytes.NewReader(data))
@@ -100,6 +119,8 @@ type parser struct {
 	warnings []string
 	errs     []string
 	missing  []string
+	// beyond lists sizes beyond physical sense (estimate.ErrImplausible).
+	beyond []string
 }
 
 func (p *parser) warnf(format string, a ...any) {
@@ -139,6 +160,9 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 	}
 	if len(p.errs) > 0 {
 		return estimate.Model{}, p.warnings, fmt.Errorf("hfmeta: config: %s", strings.Join(p.errs, "; "))
+	}
+	if len(p.beyond) > 0 {
+		return estimate.Model{}, p.warnings, fmt.Errorf("hfmeta: config: %w: %s", estimate.ErrImplausible, strings.Join(p.beyond, "; "))
 	}
 	return m, p.warnings, nil
 }
@@ -338,11 +362,7 @@ func (p *parser) required(keys ...string) int {
 		p.errorf("%s is %d, want > 0", k, n)
 		return 0
 	}
-	if n > maxSize {
-		p.errorf("%s is %d, want at most %d", k, n, maxSize)
-		return 0
-	}
-	return int(n)
+	return p.bounded(keys, k, n)
 }
 
 // optional reads a size that may be absent or null (0). Negative values are
@@ -360,11 +380,24 @@ func (p *parser) optional(keys ...string) int {
 		p.errorf("%s is %d, want >= 0", k, n)
 		return 0
 	}
-	if n > maxSize {
+	return p.bounded(keys, k, n)
+}
+
+// bounded returns n read under key k (one of keys) when it is within the
+// keys' limit. Beyond a limit of a Model field it is refused, naming the
+// key as written ("num_hidden_layers 2147483000 is beyond 2048"); beyond
+// maxSize for a key without one it is ignored with a warning.
+func (p *parser) bounded(keys []string, k string, n int64) int {
+	limit, refuse := limitOf(keys)
+	switch {
+	case n <= int64(limit):
+		return int(n)
+	case refuse:
+		p.beyond = append(p.beyond, fmt.Sprintf("%s %d is beyond %d", k, n, limit))
+	default:
 		p.warnf("%s %d is implausibly large: ignored", k, n)
-		return 0
 	}
-	return int(n)
+	return 0
 }
 
 // toInt converts a JSON number holding an integer (4096 or 4096.0).

@@ -237,8 +237,14 @@ func TestParseConfigErrors(t *testing.T) {
 			"hfmeta: config: hidden_size: want an integer, got a string", ""},
 		{"fractional size", `{"num_hidden_layers":2.5,"hidden_size":8,"num_attention_heads":1,"vocab_size":8}`, nil,
 			"hfmeta: config: num_hidden_layers: want an integer, got 2.5", ""},
-		{"huge size", `{"num_hidden_layers":2,"hidden_size":8,"num_attention_heads":1,"vocab_size":99999999999}`, nil,
-			"hfmeta: config: vocab_size is 99999999999, want at most 2147483647", ""},
+		{"huge size", `{"num_hidden_layers":2,"hidden_size":8,"num_attention_heads":1,"vocab_size":99999999999}`, estimate.ErrImplausible,
+			"hfmeta: config: implausible input: vocab_size 99999999999 is beyond 16777216", ""},
+		// The keys as written (n_layer, not num_hidden_layers), each with its limit:
+		// 2^11 layers, 2^18 hidden, 2^14 heads, 2^16 experts, 2^30 positions.
+		{"sizes near 2^31", `{"n_layer":2147483000,"hidden_size":2147483000,"num_attention_heads":2147483000,"vocab_size":8,"num_experts":2147483000,"max_position_embeddings":2147483000}`, estimate.ErrImplausible,
+			"hfmeta: config: implausible input: n_layer 2147483000 is beyond 2048; hidden_size 2147483000 is beyond 262144; num_attention_heads 2147483000 is beyond 16384; max_position_embeddings 2147483000 is beyond 1073741824; num_experts 2147483000 is beyond 65536", ""},
+		{"shared expert", `{"model_type":"qwen2_moe","num_hidden_layers":2,"hidden_size":8,"num_attention_heads":1,"vocab_size":8,"moe_intermediate_size":8,"shared_expert_intermediate_size":1048577}`, estimate.ErrImplausible,
+			"hfmeta: config: implausible input: shared_expert_intermediate_size 1048577 is beyond 1048576", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"path"
 	"slices"
 	"strconv"
@@ -195,7 +194,7 @@ func decodeHeader(b []byte) ([]estimate.Tensor, error) {
 		}
 		size, err := spanBytes(e.Shape, dt.Bits())
 		if err != nil {
-			return nil, fmt.Errorf("%w: tensor %q: %v", ErrBadHeader, name, err)
+			return nil, fmt.Errorf("%w: tensor %q: %w", ErrBadHeader, name, err)
 		}
 		if len(e.Offsets) != 2 || e.Offsets[0] < 0 || e.Offsets[1] < e.Offsets[0] {
 			return nil, fmt.Errorf("%w: tensor %q: data_offsets %v are not [begin, end]", ErrBadHeader, name, e.Offsets)
@@ -225,20 +224,21 @@ func decodeHeader(b []byte) ([]estimate.Tensor, error) {
 }
 
 // spanBytes returns the stored size of one tensor, refusing negative
-// dimensions, int64 overflow and sub-byte types that end mid-byte.
+// dimensions, sub-byte types that end mid-byte and more elements than
+// estimate.MaxTensorElements (2^40, wrapping estimate.ErrImplausible):
+// beyond that the estimate's byte arithmetic would not be safe, and no
+// real checkpoint comes near it.
 func spanBytes(shape []int64, bits int) (int64, error) {
 	n := int64(1)
 	for _, d := range shape {
 		if d < 0 {
 			return 0, fmt.Errorf("negative dimension in shape %v", shape)
 		}
-		if d != 0 && n > math.MaxInt64/d {
-			return 0, fmt.Errorf("shape %v overflows", shape)
+		// n ≤ 2^40 here, so n·d is only formed when it cannot overflow.
+		if d != 0 && n > estimate.MaxTensorElements/d {
+			return 0, fmt.Errorf("%w: shape %v has more than %d elements", estimate.ErrImplausible, shape, int64(estimate.MaxTensorElements))
 		}
 		n *= d
-	}
-	if n > math.MaxInt64/int64(bits) {
-		return 0, fmt.Errorf("shape %v overflows", shape)
 	}
 	if n*int64(bits)%8 != 0 {
 		return 0, fmt.Errorf("shape %v of %d-bit elements does not end on a byte boundary", shape, bits)

@@ -72,7 +72,12 @@ func TestParseHeaderErrors(t *testing.T) {
 		{"gap", raw(`{"w":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}`), hfmeta.ErrBadHeader, "starts at byte 1 of the data, expected 0"},
 		{"overlap", raw(`{"a":{"dtype":"U8","shape":[2],"data_offsets":[0,2]},"b":{"dtype":"U8","shape":[2],"data_offsets":[1,3]}}`), hfmeta.ErrBadHeader, `tensor "b" starts at byte 1`},
 		{"negative dim", raw(`{"w":{"dtype":"U8","shape":[-2],"data_offsets":[0,2]}}`), hfmeta.ErrBadHeader, "negative dimension"},
-		{"overflow", raw(`{"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,0]}}`), hfmeta.ErrBadHeader, "overflows"},
+		{"overflow", raw(`{"w":{"dtype":"F64","shape":[4294967296,4294967296],"data_offsets":[0,0]}}`), hfmeta.ErrBadHeader, "has more than 1099511627776 elements"},
+		// 2^35 × (2^20 + 1) = 2^55 + 2^35 elements, 2^15 times the 2^40 limit; its F32 span 2^57 + 2^37 bytes fits in int64.
+		{"2^55 elements", raw(`{"w":{"dtype":"F32","shape":[34359738368,1048577],"data_offsets":[0,144115325014261760]}}`), estimate.ErrImplausible,
+			"tensor \"w\": implausible input: shape [34359738368 1048577] has more than 1099511627776 elements"},
+		// Exactly 2^40 elements is accepted up to the span check (2^40 U8 bytes claimed as 0).
+		{"2^40 elements", raw(`{"w":{"dtype":"U8","shape":[1048576,1048576],"data_offsets":[0,0]}}`), hfmeta.ErrBadHeader, "needs 1099511627776"},
 		{"misaligned F4", headerOnly([]estimate.Tensor{{Name: "w", DType: estimate.F4, Shape: []int64{3}}}, nil), hfmeta.ErrBadHeader, "byte boundary"},
 		{"no offsets", raw(`{"w":{"dtype":"U8","shape":[2]}}`), hfmeta.ErrBadHeader, "not [begin, end]"},
 	}

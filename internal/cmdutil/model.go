@@ -12,6 +12,7 @@ import (
 
 	"github.com/urfave/cli/v3"
 
+	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/hfmeta"
 	"github.com/vramcalc/vramcalc/hfmeta/catalog"
 	"github.com/vramcalc/vramcalc/internal/fuzzy"
@@ -60,9 +61,14 @@ func Client(c *cli.Command, e Env) *hfmeta.Client {
 }
 
 // ResolveModel finds ref's metadata; a name that is not found but is close
-// to a catalog model's gets a "did you mean" hint.
+// to a catalog model's gets a "did you mean" hint, and a config.json or
+// safetensors header with a size beyond any real model's (hfmeta names the
+// key and its limit) one that says what is wrong with it.
 func ResolveModel(ctx context.Context, c *cli.Command, e Env, ref string) (hfmeta.Meta, error) {
 	meta, err := Client(c, e).Resolve(ctx, ref)
+	if err != nil && errors.Is(err, estimate.ErrImplausible) {
+		return meta, WithHint(err, "no real model is that large (each limit is at least 10 times the largest public model's): check the model's config.json and safetensors headers for a typo or a corrupt file")
+	}
 	if err != nil && errors.Is(err, hfmeta.ErrNotFound) {
 		if s := SuggestModel(ref); s != "" {
 			return meta, WithHint(err, fmt.Sprintf("did you mean %s? (`vramcalc models` lists the built-in catalog)", s))

@@ -277,6 +277,8 @@ func Hint(err error) string {
 		return "use bfloat16 or float16 for --dtype, fp8_e4m3fn or fp8_e5m2 for --kv-cache-dtype"
 	case errors.Is(err, estimate.ErrUnsupported):
 		return "`vramcalc estimate --help` lists the engines and releases vramcalc models"
+	case errors.Is(err, estimate.ErrImplausible):
+		return "no real model, GPU or limit is that large (each limit is at least 10 times the largest real one); check the value named above"
 	case errors.Is(err, estimate.ErrInvalid):
 		return "these are the engine's own rules; see `vramcalc estimate --help`"
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &te) && te.Timeout():
