@@ -68,7 +68,7 @@ func Command(e cmdutil.Env) *cli.Command {
 			&cli.StringFlag{Name: "out", Value: "results.jsonl", Usage: "observations `FILE` (JSONL, appended)"},
 			&cli.BoolFlag{Name: "resume", Usage: "skip points already in --out (after a crash or Ctrl-C)"},
 			&cli.IntFlag{Name: "confirm", Value: probe.DefaultConfirm, Usage: "fresh launches in a row the recommendation must start on"},
-			&cli.StringFlag{Name: "margin", Value: "256MiB", Usage: "launch-to-launch spread of GPU memory to keep free before launches show one (`SIZE`)"},
+			&cli.StringFlag{Name: "margin", Value: "256MiB", Usage: "GPU memory per GPU kept free for the spread between launches before they show one, a `SIZE` such as 256MiB"},
 			&cli.FloatFlag{Name: "tolerance", Value: 0.01, Usage: "take a value that already started up to this fraction below the one wanted"},
 			&cli.IntFlag{Name: "max-launches", Value: 12, Usage: "give up after this many launches"},
 			&cli.IntFlag{Name: "input-tokens", Value: 512, Usage: "prompt tokens per request once a launch serves"},
