@@ -352,13 +352,12 @@ func (s *search) record(o Observation, t int) {
 	if !ok {
 		return
 	}
-	s.reduced = reduced
 	if s.rec > 0 && s.streak(s.rec) > 0 && s.rec <= s.covered() {
 		// The value being confirmed still started last time and the
 		// spread seen so far still covers it: keep confirming it.
 		return
 	}
-	s.rec = want
+	s.rec, s.reduced = want, reduced
 }
 
 // wanted is the value to recommend from what the launches showed: the
