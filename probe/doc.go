@@ -1,7 +1,8 @@
 // Package probe checks the estimate against a real serving engine: it
 // starts the engine in containers at a few settings near the edge the
-// estimate predicts, records what each start did, and pins the largest
-// --max-total-tokens that starts. It is the library behind
+// estimate predicts, records what each start did, and recommends a
+// --max-total-tokens that started on several fresh launches in a row. It
+// is the library behind
 // `vramcalc validate`; cmd/vramcalc only parses flags, opens the runtime and
 // the GPU sampler, shows progress and renders the result.
 //

@@ -109,8 +109,8 @@ const (
 // hardware, so there is no predicted edge to probe.
 var ErrNoEdge = errors.New("probe: no predicted edge")
 
-// Validate pins the real edge of --max-total-tokens near the estimate's:
-// it plans the search from the estimate, asks the engine for the image,
+// Validate recommends a --max-total-tokens confirmed on fresh launches
+// near the estimate's edge: it plans the search from the estimate, asks the engine for the image,
 // opens and locks the results file (reading it back, repairing a torn last
 // line) and writes the run's header, with Resume removes the containers
 // the file's runs left, pulls the image when it is missing, and runs
