@@ -74,6 +74,9 @@ type Plan struct {
 	// Shifted is the estimate's edge with what the launches showed it
 	// missed; Shifted(Shift{}) == Predicted.
 	Shifted func(Shift) int
+	// Ranges, when set, are the runs of values the estimate with a shift
+	// says start, in increasing order: more than one is fragmentation.
+	Ranges func(Shift) []Range
 }
 
 // Shift is what launches show the estimate missed, in bytes per GPU:
@@ -536,7 +539,34 @@ func (s *search) finish() Edge {
 		e.Ranges = startedRanges(e.Observations)
 	}
 	e.Notes = s.notes(e)
+	if pr := s.predictedRanges(); len(pr) > 1 && !e.Fragmented {
+		e.Fragmented, e.Ranges = true, pr
+		e.Notes = append(e.Notes, "the corrected estimate, with the margin, starts on disjoint ranges of --max-total-tokens (the warm-up batch needs more memory at some smaller values; from the prefill/8 up): "+rangesText(pr))
+	}
 	return e
+}
+
+// predictedRanges are the runs of values the estimate, corrected as the
+// recommendation was, says start (nil without a recommendation).
+func (s *search) predictedRanges() []Range {
+	sh, spread, ok := s.shift()
+	if s.rec == 0 || !ok || s.pl.Ranges == nil {
+		return nil
+	}
+	m := max(s.margin, 2*spread)
+	if s.reduced {
+		m = 2 * spread
+	}
+	sh.Overhead += m
+	return s.pl.Ranges(sh)
+}
+
+func rangesText(rs []Range) string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, fmt.Sprintf("%d–%d", r.Lo, r.Hi))
+	}
+	return strings.Join(out, ", ")
 }
 
 // spreadBytes is the spread the launches showed: the range of the
@@ -588,11 +618,7 @@ func (s *search) notes(e Edge) []string {
 			mib(e.SpreadBytes), mib(max(s.margin, 2*e.SpreadBytes))))
 	}
 	if e.Fragmented {
-		var rs []string
-		for _, r := range e.Ranges {
-			rs = append(rs, fmt.Sprintf("%d–%d", r.Lo, r.Hi))
-		}
-		out = append(out, "starts on disjoint ranges of --max-total-tokens (the warm-up batch needs more memory at some smaller values): "+strings.Join(rs, ", "))
+		out = append(out, "starts on disjoint ranges of --max-total-tokens (the warm-up batch needs more memory at some smaller values): "+rangesText(e.Ranges))
 	}
 	if s.reduced {
 		out = append(out, fmt.Sprintf("no value starts with the %s margin at --max-batch-prefill-tokens %d; the recommendation keeps twice the spread seen (%s); a smaller prefill leaves more room", mib(s.margin), s.pl.Prefill, mib(2*e.SpreadBytes)))

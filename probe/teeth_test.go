@@ -37,4 +37,10 @@ func TestTeeth(t *testing.T) {
 		t.Errorf("prefill %d, boundary %d, with the teeth %d; fits 5,121 %v, 5,122 %v, 4,000 %v, 3,414 %v",
 			s.MaxBatchPrefillTokens, b, got, fits(5121), fits(5122), fits(4000), fits(3414))
 	}
+	// The ranges: tooth 2 from ⌈8,049/2⌉ + 1 = 4,026 to 5,121, tooth 3 from
+	// ⌈8,049/3⌉ + 1 = 2,684 to 3,414, and lower teeth below.
+	rs := e.ranges(Shift{Overhead: 3700 << 20})
+	if n := len(rs); n < 3 || rs[n-1] != (Range{4026, 5121}) || rs[n-2] != (Range{2684, 3414}) {
+		t.Errorf("ranges %v", rs)
+	}
 }

@@ -233,34 +233,70 @@ const maxTeeth = 8
 // of a lower tooth. Within one tooth the warm-up only grows with T, so each
 // tooth above b is bisected on its own.
 func (e *estimator) teeth(s estimate.Settings, b int) int {
+	best := b
+	for k := 2; k <= maxTeeth && s.MaxBatchPrefillTokens > 0; k++ {
+		if top, ok := e.toothTop(s, k, best+1); ok {
+			best = max(best, top)
+		}
+	}
+	return best
+}
+
+// toothTop is the largest value of tooth k (k warm-up requests: T − 1 in
+// [⌈P/k⌉, ⌈P/(k−1)⌉ − 1]) from `from` up that the estimate with s says
+// starts; ok is false when none does.
+func (e *estimator) toothTop(s estimate.Settings, k, from int) (int, bool) {
 	p := s.MaxBatchPrefillTokens
 	fits := func(t int) bool {
 		s.MaxInputTokens, s.MaxTotalTokens = t-1, t
 		r, err := e.run(s)
 		return err == nil && r.Startup.Fits
 	}
-	best := b
-	for k := 2; k <= maxTeeth && p > 0; k++ {
-		lo, hi := max((p+k-1)/k+1, best+1), (p+k-2)/(k-1)
-		if lo > hi || !fits(lo) {
-			continue
-		}
-		for lo < hi { // largest fitting value in [lo, hi]
-			if mid := (lo + hi + 1) / 2; fits(mid) {
-				lo = mid
-			} else {
-				hi = mid - 1
-			}
-		}
-		best = max(best, lo)
+	lo, hi := max((p+k-1)/k+1, from), (p+k-2)/(k-1)
+	if lo > hi || !fits(lo) {
+		return 0, false
 	}
-	return best
+	for lo < hi { // largest fitting value in [lo, hi]
+		if mid := (lo + hi + 1) / 2; fits(mid) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo, true
+}
+
+// ranges are the runs of max_total_tokens the estimate with sh says start,
+// from P/8 up: each tooth's from its bottom, then prefill + 1 up to the
+// boundary; runs that touch are one.
+func (e *estimator) ranges(sh Shift) []Range {
+	s := e.base
+	s.ExtraOverheadBytes, s.ExtraReserveBytes = estimate.Bytes(sh.Overhead), estimate.Bytes(sh.Reserve)
+	p := s.MaxBatchPrefillTokens
+	var out []Range
+	add := func(r Range) {
+		if n := len(out); n > 0 && out[n-1].Hi+1 >= r.Lo {
+			out[n-1].Hi = max(out[n-1].Hi, r.Hi)
+			return
+		}
+		out = append(out, r)
+	}
+	for k := maxTeeth; k >= 2 && p > 0; k-- {
+		if top, ok := e.toothTop(s, k, 0); ok {
+			add(Range{Lo: (p+k-1)/k + 1, Hi: top})
+		}
+	}
+	r, err := e.run(s)
+	if b := r.Boundary.MaxTotalTokens; err == nil && b > p {
+		add(Range{Lo: p + 1, Hi: b})
+	}
+	return out
 }
 
 // plan is the search's plan: the estimate's edge, up to the model's context.
 func (e *estimator) plan(v Validation) Plan {
 	return Plan{Predicted: e.shifted(Shift{}), Cap: v.Model.MaxPositions, Prefill: e.base.MaxBatchPrefillTokens,
-		Tolerance: v.Tolerance, Confirm: v.Confirm, Margin: v.Margin, MaxLaunches: v.MaxLaunches, Predict: e.predict, Shifted: e.shifted}
+		Tolerance: v.Tolerance, Confirm: v.Confirm, Margin: v.Margin, MaxLaunches: v.MaxLaunches, Predict: e.predict, Shifted: e.shifted, Ranges: e.ranges}
 }
 
 // record is the results file of a run and what it already holds.

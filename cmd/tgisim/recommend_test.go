@@ -504,3 +504,47 @@ func TestRecommendationOnHiddenTruths(t *testing.T) {
 		t.Errorf("launches to a confirmed recommendation: median %.1f, worst %d; want ≤ 5 and ≤ 9", m, w)
 	}
 }
+
+// fragmentedTruth is Llama-3.1-8B on one L4 with 3.55 GiB of hidden
+// overhead, activation ×2.09, wiggle 0.907 and 29 MB of jitter: at TGI's
+// default prefill there (8,049) it starts only below the prefill, where
+// the warm-up is a sawtooth.
+func fragmentedTruth(t testing.TB) *hiddenTruth {
+	sku, err := gpus.Lookup("L4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &hiddenTruth{model: "meta-llama/Llama-3.1-8B-Instruct", name: "NVIDIA L4", sku: sku, tp: 1, overhead: 355 << 30 / 100,
+		act: 2.09, wiggle: 0.907, jitter: 29_000_000, rng: rand.New(rand.NewPCG(1, 2))}
+	if !h.admit(t) {
+		t.Fatal("the fragmented deployment starts nowhere below its context")
+	}
+	return h
+}
+
+// TestRecommendationFragmented: on fragmentedTruth the simulator's own
+// model starts on disjoint ranges at the worst jitter (3,414 and 5,121
+// start, 4,000 between them does not: below the prefill the warm-up is
+// ⌈8,049/(T − 1)⌉ requests of T − 1 KV tokens, 3·3,999 = 11,997 tokens at
+// 4,000 against 2·5,120 = 10,240 at 5,121). validate searches the teeth,
+// recommends in the highest one (tooth 2 starts at ⌈8,049/2⌉ + 1 = 4,026),
+// reports the ranges the corrected estimate gives, and the recommendation
+// starts on 20 fresh launches.
+func TestRecommendationFragmented(t *testing.T) {
+	h := fragmentedTruth(t)
+	if !h.startsAtWorst(3414) || h.startsAtWorst(4000) || !h.startsAtWorst(5121) {
+		t.Fatalf("the truth is not fragmented: 3,414 %v, 4,000 %v, 5,121 %v", h.startsAtWorst(3414), h.startsAtWorst(4000), h.startsAtWorst(5121))
+	}
+	e, err := probe.Search(context.Background(), h.plan(t), h.launcher(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, n := e.Recommended.MaxTotalTokens, len(e.Ranges)
+	if !e.Confirmed || !e.Fragmented || n < 2 || e.Ranges[n-1].Lo != 4026 || rec < e.Ranges[n-1].Lo || rec > e.Ranges[n-1].Hi || e.Launches > 5 {
+		t.Errorf("recommended %d in %d launches, confirmed %v, fragmented %v, ranges %v", rec, e.Launches, e.Confirmed, e.Fragmented, e.Ranges)
+	}
+	if got := h.freshStarts(rec); got != 20 {
+		t.Errorf("%d started on %d of 20 fresh launches", rec, got)
+	}
+	t.Logf("recommended %d in %d launches; ranges %v; notes %q", rec, e.Launches, e.Ranges, e.Notes)
+}
