@@ -58,7 +58,8 @@
 // moves down to cover it and the confirmations start over. A warm-up OOM
 // below a start whose warm-up the estimate sizes smaller is fragmentation
 // (values start on disjoint ranges), not spread: Edge.Fragmented and
-// Edge.Ranges say so. On 36 deployments only the simulator knows
+// Edge.Ranges say so, as they do when the corrected estimate gives more
+// than one range (Plan.Ranges). On 36 deployments only the simulator knows
 // (bench/validate.sh) the search confirms in a median of 4.5 launches, at
 // most 5, and every recommendation starts on 20 further fresh launches.
 // A cancelled context ends the search with an error: it is never done.
