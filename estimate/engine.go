@@ -95,6 +95,7 @@ func Run(m Model, hw Hardware, eng Engine, s Settings) (res Result, err error) {
 	if err := validate(m, hw, info, s); err != nil {
 		return Result{}, err
 	}
+	towerFromConfig := m.Vision && len(m.Tensors) == 0
 	if err := checkInputs(&m, hw, info, &s); err != nil {
 		return Result{}, err
 	}
@@ -104,7 +105,28 @@ func Run(m Model, hw Hardware, eng Engine, s Settings) (res Result, err error) {
 	if err != nil {
 		return Result{}, err
 	}
+	res.rateConfidence(m, towerFromConfig)
 	return res, nil
+}
+
+// rateConfidence says, loudly, what the figures do not model: each of
+// m.Unmodelled, and a vision tower counted from config.json alone (whose
+// weights config.json does not describe), as a warning and an assumption,
+// and Confidence low.
+func (r *Result) rateConfidence(m Model, towerFromConfig bool) {
+	guessed := m.Unmodelled
+	if towerFromConfig {
+		guessed = append(guessed[:len(guessed):len(guessed)], "the vision tower and projector (vision_config): config.json does not give their weights, so they are not counted")
+	}
+	r.Confidence = ConfidenceHigh
+	if len(guessed) == 0 {
+		return
+	}
+	r.Confidence = ConfidenceLow
+	for _, g := range guessed {
+		r.Warnings = append(r.Warnings, "not modelled, the figures are a guess: "+g)
+		r.Assumptions = append(r.Assumptions, "not modelled: "+g)
+	}
 }
 
 // checkInputs refuses inputs beyond physical sense (limits.go) before any

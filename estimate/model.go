@@ -221,6 +221,11 @@ type Model struct {
 	QuantMethod string
 	// Vision is true when the config has a vision_config (a VLM).
 	Vision bool
+	// Unmodelled names each memory-relevant feature of the config the
+	// estimate does not size (per-sequence state layers, KV sharing,
+	// chunked local or sparse attention, an unknown model_type), one
+	// phrase each: Run then says so and sets Result.Confidence "low".
+	Unmodelled []string
 
 	// Tensors lists the checkpoint's tensors from its safetensors headers.
 	// When empty, the estimator derives them from the architecture

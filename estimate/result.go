@@ -128,4 +128,15 @@ type Result struct {
 	Assumptions []string
 	// Warnings are things the user should know (engine hazards, unmodelled parts).
 	Warnings []string
+	// Confidence is ConfidenceHigh when every memory-relevant feature of
+	// the model is sized, ConfidenceLow when one is not (Model.Unmodelled,
+	// a vision tower whose weights only config.json describes): then the
+	// warnings and assumptions name what was guessed.
+	Confidence string
 }
+
+// Result.Confidence values.
+const (
+	ConfidenceHigh = "high"
+	ConfidenceLow  = "low"
+)

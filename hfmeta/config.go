@@ -154,6 +154,7 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 	// Pre-quantized checkpoints.
 	m.QuantMethod = p.quantMethod()
 	p.optProjection(m)
+	m.Unmodelled = p.unmodelled(&m)
 
 	if len(p.missing) > 0 {
 		return estimate.Model{}, p.warnings, fmt.Errorf("%w %s", ErrMissingKeys, strings.Join(p.missing, ", "))

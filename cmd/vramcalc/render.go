@@ -154,6 +154,9 @@ func (t textReport) boundary() error {
 	for _, a := range t.r.Assumptions {
 		t.p("  assumption: %s\n", a)
 	}
+	if t.r.Confidence == estimate.ConfidenceLow {
+		t.p("  confidence: LOW: vramcalc does not model part of this model, so these figures are a guess (see the warnings)\n")
+	}
 	return nil
 }
 

@@ -26,6 +26,7 @@ type report struct {
 	Startup         startupJSON  `json:"startup"`
 	Boundary        boundaryJSON `json:"boundary"`
 	Fits            bool         `json:"fits"`
+	Confidence      string       `json:"confidence"`
 	LaunchCommand   string       `json:"launch_command"`
 	Assumptions     []string     `json:"assumptions"`
 	Warnings        []string     `json:"warnings"`
@@ -114,6 +115,7 @@ func newReport(o estimateOptions, meta hfmeta.Meta, res estimate.Result, hubCach
 			PrefillAtMaxTotal: b.PrefillAtMaxTotal,
 		},
 		Fits:        st.Fits,
+		Confidence:  res.Confidence,
 		Assumptions: cmdutil.NonNil(res.Assumptions),
 		Warnings:    cmdutil.NonNil(append(append([]string{}, meta.Warnings...), res.Warnings...)),
 		settings:    o.settings,
