@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"errors"
 	"strings"
 	"testing"
 )
@@ -87,5 +88,23 @@ func TestExtraReserveBytes(t *testing.T) {
 		if st.MaxBatchTotalTokens != c.want || st.WarmupBytes != base.WarmupBytes || !st.Fits {
 			t.Errorf("reserve %d: MBT=%d warm-up=%d fits=%v, want %d, %d", c.reserve, st.MaxBatchTotalTokens, st.WarmupBytes, st.Fits, c.want, base.WarmupBytes)
 		}
+	}
+}
+
+// TestTGIRefusesStateLayers: a model with state layers of a type TGI does
+// not implement is not served the way the estimate sizes it: ErrNotServed
+// for TGI, an estimate (whose confidence the caller rates) for vLLM.
+func TestTGIRefusesStateLayers(t *testing.T) {
+	m := llama31_8B
+	m.Type, m.StateLayers = "qwen3_next", true
+	if _, err := Run(m, Hardware{GPU: l4, Count: 1}, Engine{Name: "tgi"}, Settings{}); !errors.Is(err, ErrNotServed) {
+		t.Errorf("tgi: %v, want ErrNotServed", err)
+	}
+	if _, err := Run(m, Hardware{GPU: l4, Count: 1}, Engine{Name: "vllm"}, Settings{}); err != nil {
+		t.Errorf("vllm: %v", err)
+	}
+	m.Type = "mamba" // TGI implements Mamba itself
+	if _, err := Run(m, Hardware{GPU: l4, Count: 1}, Engine{Name: "tgi"}, Settings{}); errors.Is(err, ErrNotServed) {
+		t.Errorf("tgi mamba: %v", err)
 	}
 }

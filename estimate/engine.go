@@ -13,6 +13,10 @@ var ErrInvalid = errors.New("estimate: invalid input")
 // ErrUnsupported marks an engine, release or feature the estimator does not model.
 var ErrUnsupported = errors.New("estimate: unsupported")
 
+// ErrNotServed marks a model the chosen engine cannot serve the way the
+// estimate sizes it (another engine can).
+var ErrNotServed = errors.New("estimate: not served by this engine")
+
 // IsInvalid reports whether err comes from input the engine would reject.
 func IsInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
 
@@ -95,7 +99,9 @@ func Run(m Model, hw Hardware, eng Engine, s Settings) (res Result, err error) {
 	if err := validate(m, hw, info, s); err != nil {
 		return Result{}, err
 	}
-	towerFromConfig := m.Vision && len(m.Tensors) == 0
+	// A vision tower is counted only by tensors that were read or checked
+	// against a published parameter count, not by ones config.json gave.
+	towerFromConfig := m.Vision && (len(m.Tensors) == 0 || m.TensorsFrom == WeightsFromConfig || m.TensorsFrom == WeightsFromCatalogUnchecked)
 	if err := checkInputs(&m, hw, info, &s); err != nil {
 		return Result{}, err
 	}

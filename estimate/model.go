@@ -221,6 +221,9 @@ type Model struct {
 	QuantMethod string
 	// Vision is true when the config has a vision_config (a VLM).
 	Vision bool
+	// StateLayers: the config has per-sequence state layers (Mamba, gated
+	// delta net, linear attention) besides or instead of attention.
+	StateLayers bool
 	// Unmodelled names each memory-relevant feature of the config the
 	// estimate does not size (per-sequence state layers, KV sharing,
 	// chunked local or sparse attention, an unknown model_type), one

@@ -214,6 +214,19 @@ type tgiRun struct {
 	warnings []string
 }
 
+// tgiNativeTypes are the model types TGI v3.3.7 implements itself
+// (ModelType, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/__init__.py#L217-L417);
+// any other goes through transformers' classes
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/__init__.py#L1738-L1774),
+// which a model with state layers reaches as CausalLM: no paged KV cache.
+var tgiNativeTypes = map[string]bool{
+	"deepseek_v2": true, "deepseek_v3": true, "idefics2": true, "idefics3": true, "llava_next": true, "llama": true, "llama4": true,
+	"phi3": true, "granite": true, "gemma": true, "paligemma": true, "gemma2": true, "gemma3": true, "gemma3_text": true, "cohere": true,
+	"dbrx": true, "mamba": true, "mistral": true, "mixtral": true, "gpt_bigcode": true, "phi": true, "phimoe": true, "baichuan": true,
+	"falcon": true, "starcoder2": true, "qwen2": true, "qwen2_vl": true, "qwen2_5_vl": true, "opt": true, "t5": true, "galactica": true,
+	"santacoder": true, "bloom": true, "mpt": true, "gpt2": true, "gpt_neox": true, "gptj": true, "idefics": true, "mllama": true,
+}
+
 func newTGIRun(m Model, hw Hardware, s Settings, v Version) (*tgiRun, error) {
 	r := &tgiRun{m: m, hw: hw, s: s, prof: tgiProfileFor(v), total: hw.GPU.TotalBytes}
 	r.ws = s.NumShard
@@ -225,6 +238,9 @@ func newTGIRun(m Model, hw Hardware, s Settings, v Version) (*tgiRun, error) {
 		r.mf = 1.0
 	}
 	r.capTorch = Bytes(r.mf * float64(r.total))
+	if m.StateLayers && !tgiNativeTypes[m.Type] {
+		return nil, fmt.Errorf("%w: TGI %s has no implementation of model_type %q, whose state-space or linear-attention layers keep per-sequence state: it falls back to transformers' CausalLM, unsharded and without the paged KV budget vramcalc sizes", ErrNotServed, v, m.Type)
+	}
 	r.resolveWiggle(v)
 	if err := r.checkQuantize(); err != nil {
 		return nil, err

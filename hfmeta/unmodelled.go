@@ -51,9 +51,11 @@ func (p *parser) unmodelled(m *estimate.Model) []string {
 		}
 		if len(found) > 0 {
 			out = append(out, unmodelledWhat[i]+" ("+strings.Join(found, ", ")+")")
+			m.StateLayers = m.StateLayers || i < 2
 		}
 	}
 	if other := otherLayerTypes(m.LayerTypes); other != "" {
+		m.StateLayers = m.StateLayers || slices.ContainsFunc(m.LayerTypes, isStateLayer)
 		out = append(out, fmt.Sprintf("layer_types %s: only full and sliding attention layers are sized, the others as full attention", other))
 	}
 	if m.Type != "" && !knownTypes[m.Type] {
@@ -76,4 +78,15 @@ func otherLayerTypes(types []string) string {
 		parts = append(parts, fmt.Sprintf("%d of %d are %s", counts[t], len(types), t))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// isStateLayer reports whether a layer_types entry keeps per-sequence state
+// rather than per-token KV ("mamba", "linear_attention", ...).
+func isStateLayer(t string) bool {
+	for _, k := range []string{"mamba", "linear", "ssm", "delta", "recurrent", "conv"} {
+		if strings.Contains(t, k) {
+			return true
+		}
+	}
+	return false
 }

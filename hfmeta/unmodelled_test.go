@@ -19,20 +19,24 @@ import (
 // testdata/configs/unmodelled), one phrase per kind.
 func TestUnmodelledFamilies(t *testing.T) {
 	cases := []struct {
-		file string
-		want []string // substrings (split at |) of each phrase, in order
+		file  string
+		state bool     // per-sequence state layers
+		want  []string // substrings (split at |) of each phrase, in order
 	}{
-		{"qwen3_next.json", []string{"hybrid layer layout", "state-space or linear-attention", `model_type "qwen3_next"`}},
-		{"granitemoehybrid.json", []string{"state-space or linear-attention", "layer_types 3 of 4 are mamba", `model_type "granitemoehybrid"`}},
-		{"nemotron_h.json", []string{"hybrid layer layout|(hybrid_override_pattern)", "state-space", `model_type "nemotron_h"`}},
-		{"jamba.json", []string{"hybrid layer layout|(attn_layer_period, attn_layer_offset)", "(mamba_d_state, mamba_d_conv, mamba_expand)", `model_type "jamba"`}},
-		{"falcon_h1.json", []string{"(mamba_d_state, mamba_n_heads, mamba_d_ssm)", `model_type "falcon_h1"`}},
-		{"llama4.json", []string{"chunked local attention|(attention_chunk_size)", `model_type "llama4"`}},
-		{"gemma3n.json", []string{"KV-shared layers|(num_kv_shared_layers)", `model_type "gemma3n"`}},
-		{"deepseek_v32.json", []string{"sparse-attention indexer|(index_topk, index_n_heads, index_head_dim)", `model_type "deepseek_v32"`}},
+		{"qwen3_next.json", true, []string{"hybrid layer layout", "state-space or linear-attention", `model_type "qwen3_next"`}},
+		{"granitemoehybrid.json", true, []string{"state-space or linear-attention", "layer_types 3 of 4 are mamba", `model_type "granitemoehybrid"`}},
+		{"nemotron_h.json", true, []string{"hybrid layer layout|(hybrid_override_pattern)", "state-space", `model_type "nemotron_h"`}},
+		{"jamba.json", true, []string{"hybrid layer layout|(attn_layer_period, attn_layer_offset)", "(mamba_d_state, mamba_d_conv, mamba_expand)", `model_type "jamba"`}},
+		{"falcon_h1.json", true, []string{"(mamba_d_state, mamba_n_heads, mamba_d_ssm)", `model_type "falcon_h1"`}},
+		{"llama4.json", false, []string{"chunked local attention|(attention_chunk_size)", `model_type "llama4"`}},
+		{"gemma3n.json", false, []string{"KV-shared layers|(num_kv_shared_layers)", `model_type "gemma3n"`}},
+		{"deepseek_v32.json", false, []string{"sparse-attention indexer|(index_topk, index_n_heads, index_head_dim)", `model_type "deepseek_v32"`}},
 	}
 	for _, c := range cases {
 		m := parseFile(t, filepath.Join("..", "testdata", "configs", "unmodelled", c.file))
+		if m.StateLayers != c.state {
+			t.Errorf("%s: state layers %v, want %v", c.file, m.StateLayers, c.state)
+		}
 		if len(m.Unmodelled) != len(c.want) {
 			t.Errorf("%s: unmodelled %q, want %d phrases", c.file, m.Unmodelled, len(c.want))
 			continue

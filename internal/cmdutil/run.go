@@ -275,6 +275,8 @@ func Hint(err error) string {
 		return "--vram takes a nominal size (80, 80GB) or exact memory (79.19GiB, 81559MiB, 85017755648B)"
 	case errors.Is(err, estimate.ErrUnknownDType):
 		return "use bfloat16 or float16 for --dtype, fp8_e4m3fn or fp8_e5m2 for --kv-cache-dtype"
+	case errors.Is(err, estimate.ErrNotServed):
+		return "use --engine vllm or --engine sglang, which serve it (vramcalc does not size its state layers yet: the figures come with confidence low)"
 	case errors.Is(err, estimate.ErrUnsupported):
 		return "`vramcalc estimate --help` lists the engines and releases vramcalc models"
 	case errors.Is(err, estimate.ErrImplausible):
