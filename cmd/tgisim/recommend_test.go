@@ -52,9 +52,8 @@ type hiddenTruth struct {
 	prefill int
 	// safe is the largest max_total_tokens that starts with the worst
 	// jitter on every GPU: the largest value that always starts.
-	safe    int
-	capT    int
-	launchN int
+	safe int
+	capT int
 }
 
 func (h *hiddenTruth) String() string {
@@ -142,7 +141,6 @@ func (s *sampledLog) WriteString(str string) (int, error) { return s.Write([]byt
 // validate reads a container: its log through probe.TGI, its GPU memory
 // through a sampler.
 func (h *hiddenTruth) launch(p probe.Point) probe.Observation {
-	h.launchN++
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	stdout := &sampledLog{peak: map[int]uint64{}}
@@ -215,12 +213,17 @@ func (h *hiddenTruth) safeEdge() int {
 
 // plan is what vramcalc validate plans for this deployment.
 func (h *hiddenTruth) plan(t testing.TB) probe.Plan {
-	pl, _, err := probe.PlanFor(probe.Validation{Model: h.meta, Hardware: estimate.Hardware{GPU: h.sku.GPU, Count: h.tp},
-		Settings: estimate.Settings{CUDAMemoryFraction: 1}, Launch: probe.Config{Engine: probe.TGI{}, Model: h.model}})
+	pl, _, err := probe.PlanFor(h.validation())
 	if err != nil {
 		t.Fatalf("%s: %v", h, err)
 	}
 	return pl
+}
+
+// validation is what vramcalc validate is given for this deployment.
+func (h *hiddenTruth) validation() probe.Validation {
+	return probe.Validation{Model: h.meta, Hardware: estimate.Hardware{GPU: h.sku.GPU, Count: h.tp},
+		Settings: estimate.Settings{CUDAMemoryFraction: 1}, Launch: probe.Config{Engine: probe.TGI{}, Model: h.model}}
 }
 
 // hiddenTruths draws n deployments whose safe edge is above 0 and below the
@@ -269,12 +272,11 @@ func (h *hiddenTruth) admit(t testing.TB) bool {
 		t.Fatal(err)
 	}
 	h.meta, h.capT = meta.Model, meta.Model.MaxPositions
-	_, _, err = probe.PlanFor(probe.Validation{Model: h.meta, Hardware: estimate.Hardware{GPU: h.sku.GPU, Count: h.tp},
-		Settings: estimate.Settings{CUDAMemoryFraction: 1}, Launch: probe.Config{Engine: probe.TGI{}, Model: h.model}})
+	pl, _, err := probe.PlanFor(h.validation())
 	if err != nil {
 		return false
 	}
-	h.prefill = h.plan(t).Prefill
+	h.prefill = pl.Prefill
 	h.safe = h.safeEdge()
 	return h.safe > 0 && h.safe < h.capT
 }
@@ -412,33 +414,27 @@ func (h *hiddenTruth) grid() outcome {
 }
 
 type tally struct {
-	launches   []int
-	fresh      []float64
-	gap        []float64
-	unconfirmd int
+	launches    []int
+	fresh       int // fresh launches that started, of 20 per deployment
+	gap         []float64
+	unconfirmed int
 }
 
 func (ta *tally) add(o outcome, safe int) {
 	ta.launches = append(ta.launches, o.launches)
-	ta.fresh = append(ta.fresh, float64(o.fresh)/20)
+	ta.fresh += o.fresh
 	if o.rec > 0 {
 		ta.gap = append(ta.gap, 100*float64(safe-o.rec)/float64(safe))
 	}
 	if !o.confirmed {
-		ta.unconfirmd++
+		ta.unconfirmed++
 	}
 }
 
 func (ta *tally) line(name string) string {
-	started := 0.0
-	all := 0
-	for _, f := range ta.fresh {
-		started += f * 20
-		all += 20
-		_ = f
-	}
+	all := 20 * len(ta.launches)
 	return fmt.Sprintf("%-10s launches median %4.1f worst %2d | fresh starts %5.1f%% (%d/%d) | below the safe edge: median %5.2f%% worst %6.2f%% | unconfirmed %d",
-		name, medianInt(ta.launches), slices.Max(ta.launches), 100*started/float64(all), int(started), all, medianFloat(ta.gap), slices.Max(append(ta.gap, 0)), ta.unconfirmd)
+		name, medianInt(ta.launches), slices.Max(ta.launches), 100*float64(ta.fresh)/float64(all), ta.fresh, all, medianFloat(ta.gap), slices.Max(append(ta.gap, 0)), ta.unconfirmed)
 }
 
 func medianInt(xs []int) float64 {
