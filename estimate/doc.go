@@ -16,7 +16,7 @@
 //     whose meaning changed at v3.0, the router checks after warm-up, TGI's
 //     tensor sharding of the weights, and the searches for the largest
 //     max_total_tokens and max_batch_prefill_tokens.
-//   - vllm.go: vLLM V0 (v0.2 – v0.10) and V1 (v0.7 – v0.21.x): the budget
+//   - vllm.go: vLLM V0 (v0.2 – v0.10) and V1 (v0.7 – v0.32.x; v0.22 – v0.32 with v0.21's profiling, said in a warning): the budget
 //     formula of each release, the profile run's forward and sampler peaks,
 //     batch defaults, block rounding, hybrid KV groups and the max_model_len
 //     check, and the search for the largest max_model_len.

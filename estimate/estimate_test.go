@@ -360,7 +360,7 @@ func TestBadInput(t *testing.T) {
 		{"quantize", llama31_8B, hw, Engine{}, Settings{Quantize: "int3"}, "--quantize"},
 		{"dtype", llama31_8B, hw, Engine{}, Settings{DType: F8E4M3}, "--dtype"},
 		{"version", llama31_8B, hw, Engine{Version: "7.0"}, Settings{}, "TGI 7.0 is outside the releases vramcalc models (1.0.0 – 3.3.x)"},
-		{"vllm version", llama31_8B, hw, Engine{Name: "vllm", Version: "0.25.0"}, Settings{}, "vLLM 0.25.0 is outside the releases vramcalc models (0.2.0 – 0.21.x)"},
+		{"vllm version", llama31_8B, hw, Engine{Name: "vllm", Version: "0.33.0"}, Settings{}, "vLLM 0.33.0 is outside the releases vramcalc models (0.2.0 – 0.32.x)"},
 		{"sglang version", llama31_8B, hw, Engine{Name: "sglang", Version: "0.6.0"}, Settings{}, "SGLang 0.6.0 is outside the releases vramcalc models (0.1.0 – 0.5.x)"},
 		{"vllm shards", llama31_8B, hw, Engine{Name: "vllm"}, Settings{NumShard: 2}, "--tensor-parallel-size 2 needs 2 GPUs, only 1 given"},
 		{"sglang shards", llama31_8B, hw, Engine{Name: "sglang"}, Settings{NumShard: 2}, "--tp-size 2 needs 2 GPUs, only 1 given"},

@@ -64,6 +64,6 @@ func ExampleEngines() {
 	}
 	// Output:
 	// TGI: 1.0.0 – 3.3.x (default 3.3.7)
-	// vLLM: 0.2.0 – 0.21.x (default 0.19.0)
+	// vLLM: 0.2.0 – 0.32.x (default 0.19.0)
 	// SGLang: 0.1.0 – 0.5.x (default 0.5.5)
 }

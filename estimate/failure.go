@@ -39,6 +39,10 @@ const (
 	// FailureGPUMemoryUtilization: vLLM V1 (≥ v0.9.1) refuses a
 	// --gpu-memory-utilization larger than the free memory at start.
 	FailureGPUMemoryUtilization = "gpu_memory_utilization_exceeds_free_memory"
+	// FailureStateBlocks: vLLM (≥ v0.20) refuses to capture full CUDA graphs
+	// of a model with state layers when --max-num-seqs exceeds the pool's
+	// blocks ("max_num_seqs (N) exceeds available Mamba cache blocks (M)").
+	FailureStateBlocks = "max_num_seqs_exceeds_state_blocks"
 
 	// Kinds only a real launch shows (probe); the estimate never predicts them.
 
@@ -59,5 +63,5 @@ const (
 var FailureKinds = []string{
 	FailureWeights, FailureWarmupOOM, FailureNotEnoughMemory, FailureArgumentValidation,
 	FailureWarmupOverflow, FailureCannotServe, FailureMaxModelLen, FailureNoKVMemory,
-	FailureGPUMemoryUtilization, FailureCUDAOOM, FailureDownload, FailureHealthTimeout, FailureCrash, FailureRequests,
+	FailureGPUMemoryUtilization, FailureStateBlocks, FailureCUDAOOM, FailureDownload, FailureHealthTimeout, FailureCrash, FailureRequests,
 }

@@ -25,8 +25,10 @@ import (
 //   - sglang: as vLLM; MLA cell = (kv_lora_rank + qk_rope_head_dim) × layers × elt
 //     (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1277-L1316).
 //
-// Every layer is counted at full length; sliding-window savings are the
-// engines' allocators' business.
+// vLLM and SGLang count the layers that own KV (Model.CacheKinds: not the
+// state layers, not KV-shared ones); TGI every layer. Every layer is
+// counted at full length; sliding-window savings are the engines'
+// allocators' business.
 func KVBytesPerToken(engine string, m Model, ws, elt int) (Bytes, error) {
 	if ws <= 0 || elt <= 0 || m.Layers <= 0 {
 		return 0, fmt.Errorf("%w: kv bytes need layers, shards and element size > 0", ErrInvalid)
@@ -47,9 +49,10 @@ func KVBytesPerToken(engine string, m Model, ws, elt int) (Bytes, error) {
 // servingKVBytesPerToken is vLLM's and SGLang's KV per token (see
 // KVBytesPerToken).
 func servingKVBytesPerToken(m Model, ws, elt int) Bytes {
+	layers := m.kvLayers()
 	if m.IsMLA() {
-		return Bytes(m.Layers * (m.KVLoraRank + m.QKRopeHeadDim) * elt)
+		return Bytes(layers * (m.KVLoraRank + m.QKRopeHeadDim) * elt)
 	}
 	heads := max(1, m.KVHeadCount()/ws)
-	return Bytes(2 * m.Layers * heads * m.HeadSize() * elt)
+	return Bytes(2 * layers * heads * m.HeadSize() * elt)
 }

@@ -217,6 +217,21 @@ type Model struct {
 	// LayerTypes (layer_types) lists "full_attention"/"sliding_attention" per layer when the config gives it.
 	LayerTypes []string
 
+	// Kinds lists the cache-holding modules in layer order when the config
+	// spells out a layout other than uniform attention (hybrid state layers,
+	// chunked local attention, KV sharing; a layer with both an attention
+	// and a Mamba mixer, as Falcon-H1, has one entry for each). Empty means
+	// one module per layer (CacheKinds).
+	Kinds []LayerKind
+	// State is the state layers' geometry (Kinds holds the state layers).
+	State State
+	// AttentionChunk (attention_chunk_size) is chunked local attention's
+	// chunk in tokens (Llama 4); 0 means none.
+	AttentionChunk int
+	// IndexHeadDim (index_head_dim) is the sparse-attention indexer's key
+	// width per token and layer (DeepSeek-V3.2); 0 means no indexer.
+	IndexHeadDim int
+
 	// QuantMethod (quantization_config.quant_method) names a pre-quantized checkpoint (fp8, gptq, awq, mxfp4, ...).
 	QuantMethod string
 	// Vision is true when the config has a vision_config (a VLM).

@@ -95,6 +95,10 @@ type Boundary struct {
 	// MaxConcurrentRequests is how many requests of the resolved request
 	// shape fit in MaxBatchTotalTokens at once.
 	MaxConcurrentRequests int
+	// MaxNumSeqs is the largest --max-num-seqs that starts with the
+	// resolved max_model_len for a vLLM model with state layers, whose
+	// start refuses more sequences than the pool has blocks (0 otherwise).
+	MaxNumSeqs int
 	// LimitedBy names the term that stops MaxTotalTokens from growing:
 	// "warmup" (warm-up KV + prefill peak), "max_position_embeddings", or "weights".
 	LimitedBy string
@@ -128,6 +132,16 @@ type Result struct {
 	Assumptions []string
 	// Warnings are things the user should know (engine hazards, unmodelled parts).
 	Warnings []string
+	// LayerKinds counts the model's cache-holding modules per kind
+	// (Model.CacheKinds).
+	LayerKinds map[LayerKind]int
+	// StateBytesPerSequence is the state one running request holds on one
+	// GPU, as the engine pads and multiplies it (0 without state layers).
+	StateBytesPerSequence Bytes
+	// MaxConcurrentSequences is how many sequences the state pool lets run
+	// at once with the resolved settings (0 without state layers or when
+	// the start fails).
+	MaxConcurrentSequences int
 	// Confidence is ConfidenceHigh when every memory-relevant feature of
 	// the model is sized, ConfidenceLow when one is not (Model.Unmodelled,
 	// a vision tower whose weights only config.json describes): then the

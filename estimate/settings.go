@@ -68,6 +68,13 @@ type Settings struct {
 	MaxNumSeqs int
 	// BlockSize is vLLM's --block-size (SGLang --page-size); 0 means the default.
 	BlockSize int
+	// MambaCacheMode is vLLM's --mamba-cache-mode ("none" or "align"; ""
+	// means the release's default) for models with state layers.
+	MambaCacheMode string
+	// MambaSSMDType is vLLM's --mamba-ssm-cache-dtype (SGLang
+	// --mamba-ssm-dtype): the recurrent state's dtype; "" means the
+	// engine's default for the model.
+	MambaSSMDType DType
 	// EnforceEager is vLLM's --enforce-eager: no CUDA graphs.
 	EnforceEager bool
 	// OfflineLLM selects the defaults of vLLM's offline LLM class instead of `vllm serve`.

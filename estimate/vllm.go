@@ -392,8 +392,16 @@ type vllmRun struct {
 
 	// hybrid KV groups (V1 ≥ v0.10): group size and count, 0 when uniform.
 	groupSize, groups int
-	// fullGroups and swGroups split groups between full-attention and sliding-window layers.
-	fullGroups, swGroups int
+	// groupKinds is each group's kind, in vLLM's order (vllm_groups.go).
+	groupKinds []LayerKind
+	// attnPage1 is one attention layer's KV per token; statePage one state
+	// layer's state per sequence, before padding (0 without state layers).
+	attnPage1, statePage Bytes
+	// stateBlocks is how many blocks of each state group one request holds
+	// (mamba_cache_mode "none": 1, "align": 2).
+	stateBlocks int
+	// blockRaised: the block size was raised to hold a state page.
+	blockRaised bool
 
 	attention string
 	quiet     bool
@@ -416,7 +424,7 @@ func (r *vllmRun) warn(format string, a ...any) {
 type vllmSizer struct{}
 
 func (vllmSizer) info() EngineInfo {
-	return EngineInfo{Name: "vllm", Title: "vLLM", DefaultVersion: DefaultVLLMVersion, Oldest: "0.2.0", Newest: "0.21.x"}
+	return EngineInfo{Name: "vllm", Title: "vLLM", DefaultVersion: DefaultVLLMVersion, Oldest: "0.2.0", Newest: "0.32.x"}
 }
 
 func (z vllmSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, error) {
@@ -463,6 +471,7 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 		}
 	}
 	r.perToken = servingKVBytesPerToken(m, tp, kvElt)
+	r.sparseIndexer()
 	r.resolveLimits()
 	r.vocabPad = int64(padVocab(m.Vocab))
 	r.sms = gpuSMs(hw.GPU.Name)
@@ -477,7 +486,9 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	}
 	r.cublas = cublasWorkspace(hw.GPU)
 	r.graphs = r.cudaGraphBytes()
-	r.setupHybrid()
+	if err := r.setupHybrid(); err != nil {
+		return nil, err
+	}
 	r.warnUnmodelled()
 	return r, nil
 }
@@ -521,6 +532,10 @@ func (r *vllmRun) warnUnmodelled() {
 	}
 	if p.sampler == samplerFlashInfer {
 		r.note("vLLM " + p.v.String() + " uses the FlashInfer top-k/top-p sampler when FlashInfer is installed (assumed); without it the profile's sampler peak is ~2.7× larger")
+	}
+	if p.v.AtLeast(0, 22, 0) {
+		// docs/VLLM-HYBRID.md §0 and the release notes of v0.22.0 – v0.32.0.
+		r.note("vLLM " + p.v.String() + ": the profiling changes of v0.22 – v0.32 (Model Runner V2 by default for Qwen3 from v0.22, Llama and Mistral from v0.23, every dense model from v0.25; its CUDA-graph estimate and sampler dummy run) are not modelled: the activation peak and CUDA-graph terms are v0.21's, so the KV budget may be off by a few GiB; the hybrid-cache layout, its log lines and the max_num_seqs check are this release's")
 	}
 	if r.tp > 1 {
 		r.note("non-torch memory at TP " + strconv.Itoa(r.tp) + " (NCCL and all-reduce buffers) depends on the interconnect; " + r.comm.String() + " per GPU assumed")
@@ -700,48 +715,6 @@ func cublasWorkspace(g GPU) Bytes {
 	return 8*MiB + 128*KiB
 }
 
-// setupHybrid groups sliding-window and full-attention layers the way V1's
-// hybrid allocator does (_get_kv_cache_groups_uniform_page_size,
-// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L959-L1078, group size at
-// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L1043-L1054; the original min-only rule,
-// https://github.com/vllm-project/vllm/blob/v0.10.0/vllm/v1/core/kv_cache_utils.py#L950-L961): groups of the smallest
-// per-type layer count, or of the largest when it is below hybridMaxRatio
-// times the smallest (v0.12.0+), padding layers where a type does not
-// divide, with one warning per padded type
-// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L1056-L1063).
-func (r *vllmRun) setupHybrid() {
-	if !r.prof.hybridGroups || len(r.m.LayerTypes) == 0 {
-		return
-	}
-	full, sw := 0, 0
-	for _, t := range r.m.LayerTypes {
-		if strings.Contains(t, "sliding") {
-			sw++
-		} else {
-			full++
-		}
-	}
-	if full == 0 || sw == 0 {
-		return
-	}
-	gs := min(full, sw)
-	if hi := max(full, sw); r.prof.hybridMaxRatio > 0 && float64(hi) < float64(gs)*r.prof.hybridMaxRatio {
-		gs = hi
-	}
-	r.groupSize = gs
-	r.fullGroups, r.swGroups = (full+gs-1)/gs, (sw+gs-1)/gs
-	r.groups = r.fullGroups + r.swGroups
-	if r.quiet {
-		return
-	}
-	// vLLM walks the types in layer order; full attention comes first here.
-	for _, n := range []int{full, sw} {
-		if pad := gs - n%gs; pad != gs {
-			r.warn("vLLM pads a KV group: Add %d padding layers, may waste at most %.2f%% KV cache memory", pad, 100*float64(pad)/float64(n))
-		}
-	}
-}
-
 // samplerBytes is the dummy sampler's peak over rows × vocab: the model-dtype
 // logits (padded vocab) plus the path's own tensors, in bytes per element:
 //   - sort (V0, V1 native): fp32 copy (4), sorted values (4) and int64
@@ -891,52 +864,10 @@ func (r *vllmRun) start(mml, n int) vllmStart {
 	st.avail = avail
 	st.usedAtPeak = r.ctx + r.comm + r.prof.nonTorch + r.weights + st.act
 	if avail > 0 {
-		st.numBlocks = int64(avail) / (int64(r.bs) * int64(r.perToken))
-		if r.groupSize > 0 {
-			// Each block of the shared pool serves group_size layers.
-			st.numBlocks = int64(avail) / (int64(r.bs) * int64(r.perToken) / int64(r.m.Layers) * int64(r.groupSize))
-		}
+		st.numBlocks = int64(avail) / int64(r.blockBytes())
 	}
-	st.tokens = r.tokensOf(st.numBlocks)
+	st.tokens = r.tokensOf(st)
 	return st
-}
-
-// tokensOf is the logged token count of num_blocks: blocks × block size, or
-// for hybrid groups num_blocks // groups × block size
-// (docs/ENGINES-REVIEW-VLLM.md §4).
-func (r *vllmRun) tokensOf(numBlocks int64) int {
-	if r.groupSize > 0 {
-		return int(numBlocks/int64(r.groups)) * r.bs
-	}
-	return int(numBlocks) * r.bs
-}
-
-// blocksPerRequest is how many pool blocks one request of n tokens takes.
-func (r *vllmRun) blocksPerRequest(n int, mnbt int) int64 {
-	if r.groupSize == 0 {
-		return ceilDiv64(int64(n), int64(r.bs))
-	}
-	fg, sg := r.fullGroups, r.swGroups
-	swTokens := n
-	if r.m.SlidingWindow > 0 {
-		swTokens = min(n, r.m.SlidingWindow-1+mnbt)
-	}
-	return int64(fg)*ceilDiv64(int64(n), int64(r.bs)) + int64(sg)*(ceilDiv64(int64(swTokens), int64(r.bs))+1)
-}
-
-// neededBytes is V1's max_memory_usage_bytes for one request of mml tokens:
-// cdiv(max_model_len, block_size) pages for full attention
-// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/kv_cache_interface.py#L113-L121), (cdiv(min(window − 1 +
-// mnbt, mml), block_size) + 1) for a sliding window
-// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/kv_cache_interface.py#L251-L270), group_size·page per block
-// with hybrid groups (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L1332-L1367).
-// Decode/prefill context-parallel divisors are not modelled.
-func (r *vllmRun) neededBytes(mml, mnbt int) Bytes {
-	blk := int64(r.bs) * int64(r.perToken)
-	if r.groupSize > 0 {
-		blk = int64(r.bs) * int64(r.perToken) / int64(r.m.Layers) * int64(r.groupSize)
-	}
-	return Bytes(r.blocksPerRequest(mml, mnbt) * blk)
 }
 
 // checked is a start with max_model_len mml and n batched tokens, checked.
@@ -966,6 +897,9 @@ func (r *vllmRun) slack(st *vllmStart) float64 {
 	case r.prof.v1:
 		st.needed = r.neededBytes(st.mml, st.mnbt)
 		s = min(s, float64(st.avail-st.needed))
+		if r.stateBlockCheck() {
+			s = min(s, float64(st.avail-Bytes(r.seqsAt(st.mnbt))*r.blockBytes()))
+		}
 	default:
 		s = min(s, float64(st.tokens-st.mml)*float64(r.perToken))
 	}
@@ -1006,6 +940,9 @@ func (r *vllmRun) check(st *vllmStart) {
 		return
 	}
 	r.checkMaxModelLen(st)
+	if st.fail == "" {
+		r.checkStateBlocks(st)
+	}
 }
 
 // checkMemory applies the checks on loading, free memory, the profile's peak and the KV budget; it reports whether one failed.
@@ -1112,6 +1049,7 @@ func (r *vllmRun) logLines(st vllmStart) []string {
 	p := &r.prof
 	lines := make([]string, 0, 6)
 	lines = append(lines, "Model loading took "+strconv.FormatFloat(r.weights.GiBs(), 'f', 4, 64)+" GiB")
+	lines = append(lines, r.hybridLogLines()...)
 	if !p.v1 && p.budget == budgetProfiling && p.v.AtLeast(0, 7, 0) {
 		lines = append(lines, "the current vLLM instance can use total_gpu_memory ("+fixed2(r.total.GiBs())+"GiB) x gpu_memory_utilization ("+fixed2(r.gmu)+") = "+fixed2(r.gmu*r.total.GiBs())+"GiB",
 			"model weights take "+fixed2(r.weights.GiBs())+"GiB; non_torch_memory takes "+fixed2(r.charged().GiBs())+"GiB; PyTorch activation peak memory takes "+fixed2(st.act.GiBs())+"GiB; the rest of the memory reserved for KV Cache is "+fixed2(st.avail.GiBs())+"GiB.")
@@ -1215,6 +1153,10 @@ func (r *vllmRun) result(eng Engine) Result {
 		res.Chunking = st.chunked
 	}
 	res.Startup = r.startup(&st)
+	res.StateBytesPerSequence = r.stateBytesPerSequence()
+	if st.fail == "" {
+		res.MaxConcurrentSequences = r.maxSequences(st)
+	}
 	res.PerGPU = r.perGPU(&st)
 	res.Boundary = r.boundary(res.Startup.Fits)
 	res.Assumptions = append(res.Assumptions, "the boundary is the largest --max-model-len that starts with --max-num-batched-tokens "+strconv.Itoa(res.Boundary.PrefillAtMaxTotal)+"; one request's input plus output may use all of it")
@@ -1285,6 +1227,7 @@ func (r *vllmRun) boundary(fits bool) Boundary {
 		pm = bm
 	}
 	bd.MaxBatchPrefillTokens = r.boundaryMNBT(pm)
+	bd.MaxNumSeqs = r.boundarySeqs()
 	r.quiet = false
 	return bd
 }

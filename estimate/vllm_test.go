@@ -431,7 +431,7 @@ func TestVLLMVersions(t *testing.T) {
 		{"0.6.4-v1", false, ErrUnsupported, 0},
 		{"0.12.0-v0", false, ErrUnsupported, 0},
 		{"1.2.0", false, ErrUnsupported, 0},
-		{"0.22.0", false, ErrUnsupported, 0},
+		{"0.33.0", false, ErrUnsupported, 0},
 		{"0.1.9", false, ErrUnsupported, 0},
 		{"x.y", false, ErrInvalid, 0},
 	} {

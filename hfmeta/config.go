@@ -53,6 +53,10 @@ var knownTypes = map[string]bool{
 	"deepseek_v2": true, "deepseek_v3": true,
 	"falcon": true, "gpt2": true, "gpt_bigcode": true,
 	"mistral3": true,
+	// Layouts layers.go reads (hybrid state, chunked local, KV sharing, sparse indexer).
+	"qwen3_next": true, "qwen3_5": true, "qwen3_5_text": true, "qwen3_5_moe": true, "qwen3_5_moe_text": true,
+	"nemotron_h": true, "granitemoehybrid": true, "jamba": true, "bamba": true, "falcon_h1": true,
+	"gemma3n": true, "gemma3n_text": true, "llama4": true, "llama4_text": true, "deepseek_v32": true,
 }
 
 // tiedByDefault lists the model types whose transformers config class leaves
@@ -60,7 +64,7 @@ var knownTypes = map[string]bool{
 // omits the key. The others (LlamaConfig, MistralConfig, Qwen2Config, ...)
 // default it to false.
 var tiedByDefault = map[string]bool{
-	"gemma": true, "gemma2": true, "gemma3": true, "gemma3_text": true,
+	"gemma": true, "gemma2": true, "gemma3": true, "gemma3_text": true, "gemma3n": true, "gemma3n_text": true,
 	"opt": true, "falcon": true, "gpt2": true, "gpt_bigcode": true,
 }
 
@@ -154,7 +158,7 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 	// Pre-quantized checkpoints.
 	m.QuantMethod = p.quantMethod()
 	p.optProjection(m)
-	m.Unmodelled = p.unmodelled(&m)
+	m.Unmodelled = p.unmodelled(&m, p.layerKinds(&m))
 
 	if len(p.missing) > 0 {
 		return estimate.Model{}, p.warnings, fmt.Errorf("%w %s", ErrMissingKeys, strings.Join(p.missing, ", "))

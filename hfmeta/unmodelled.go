@@ -40,9 +40,13 @@ var modelledLayerTypes = []string{"full_attention", "attention", "sliding_attent
 // unmodelled lists the memory-relevant features of the config the
 // estimate does not size: the keys above, layer_types entries other than
 // full and sliding attention, and an unknown model_type.
-func (p *parser) unmodelled(m *estimate.Model) []string {
+func (p *parser) unmodelled(m *estimate.Model, read map[int]bool) []string {
 	var out []string
 	for i, g := range unmodelledKeys {
+		if read[i] {
+			m.StateLayers = m.StateLayers || i < 2
+			continue
+		}
 		var found []string
 		for _, k := range g.keys {
 			if _, _, ok := p.find(k); ok {

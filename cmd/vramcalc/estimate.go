@@ -34,7 +34,7 @@ the warm-up prefill, not the KV budget.
 
 Each engine's flags keep that engine's own names; another engine's flag is refused with
 its equivalent named. Releases modelled: TGI 1.0.0 – 3.3.x (default 3.3.7), vLLM 0.2.0 –
-0.21.x (default 0.19.0; 0.8.5-v0 forces the V0 engine), SGLang 0.1.0 – 0.5.x (default
+0.32.x (default 0.19.0; 0.8.5-v0 forces the V0 engine), SGLang 0.1.0 – 0.5.x (default
 0.5.5); another release is refused the same way for every engine.
 
 --gpu names a card; --vram gives memory alone (--vram 80: a card sold as 80 GB, the
@@ -67,6 +67,8 @@ var engineFlags = map[string]engineFlag{
 	"max-num-seqs":             {[]string{"vllm"}, map[string]string{"tgi": "--max-batch-size", "sglang": "--max-running-requests"}},
 	"block-size":               {[]string{"vllm"}, map[string]string{"sglang": "--page-size"}},
 	"enforce-eager":            {[]string{"vllm"}, nil},
+	"mamba-cache-mode":         {[]string{"vllm"}, nil},
+	"mamba-ssm-cache-dtype":    {[]string{"vllm"}, nil},
 	"llm-class":                {[]string{"vllm"}, nil},
 	"mem-fraction-static":      {[]string{"sglang"}, map[string]string{"tgi": "--cuda-memory-fraction", "vllm": "--gpu-memory-utilization"}},
 	"context-length":           {[]string{"sglang"}, map[string]string{"tgi": "--max-total-tokens", "vllm": "--max-model-len"}},
@@ -133,6 +135,8 @@ func vllmFlags() []cli.Flag {
 		&cli.IntFlag{Name: "tensor-parallel-size", Aliases: []string{"tp"}, HideDefault: true, Usage: "vLLM and SGLang --tensor-parallel-size; default: --gpus", Category: "vLLM"},
 		&cli.StringFlag{Name: "quantization", Aliases: []string{"q"}, Usage: "vLLM and SGLang -q/--quantization, e.g. fp8", Category: "vLLM"},
 		&cli.BoolFlag{Name: "enforce-eager", Usage: "vLLM --enforce-eager (no CUDA graphs)", Category: "vLLM"},
+		&cli.StringFlag{Name: "mamba-cache-mode", Usage: "vLLM --mamba-cache-mode for models with state layers: none (one state block per running request and state group) or align (two; prefix caching); default: the release's", Category: "vLLM"},
+		&cli.StringFlag{Name: "mamba-ssm-cache-dtype", Usage: "vLLM --mamba-ssm-cache-dtype: the recurrent state's dtype (float32, bfloat16, float16); default: the model's (float32 for Nemotron-H, the config's mamba_ssm_dtype for Qwen3.5)", Category: "vLLM"},
 		&cli.BoolFlag{Name: "llm-class", Usage: "use the defaults of vLLM's offline LLM class instead of `vllm serve`", Category: "vLLM"},
 	}
 }
@@ -266,6 +270,14 @@ func settingsFrom(c *cli.Command, set map[string]any, engine string) (estimate.S
 	}
 	if s.KVCacheDType, err = estimate.ParseDType(str("kv-cache-dtype")); err != nil {
 		return s, fmt.Errorf("--kv-cache-dtype: %w", err)
+	}
+	if s.MambaSSMDType, err = estimate.ParseDType(str("mamba-ssm-cache-dtype")); err != nil {
+		return s, fmt.Errorf("--mamba-ssm-cache-dtype: %w", err)
+	}
+	switch s.MambaCacheMode = str("mamba-cache-mode"); s.MambaCacheMode {
+	case "", "none", "align":
+	default:
+		return s, cmdutil.Usage("vramcalc models --mamba-cache-mode none and align", "--mamba-cache-mode %q is not modelled (\"all\" keeps a state block per block of context)", s.MambaCacheMode)
 	}
 	return s, nil
 }

@@ -115,7 +115,12 @@ func (t textReport) start() error {
 			[]string{"warm-up peak / capacity", fmt.Sprintf("%s / %s GiB", cmdutil.GiB(st.WarmupPeakBytes), cmdutil.GiB(st.CapacityBytes))})
 	}
 	rows = append(rows, []string{lb.budget, cmdutil.Num(st.MaxBatchTotalTokens)},
-		[]string{"max concurrent requests", concurrencyOf(r, st.MaxConcurrentRequests)}, []string{"outcome", outcome})
+		[]string{"max concurrent requests", concurrencyOf(r, st.MaxConcurrentRequests)})
+	if r.StateBytes > 0 {
+		rows = append(rows, []string{"state per sequence", cmdutil.GiB(r.StateBytes) + " GiB"},
+			[]string{"max concurrent sequences (state)", cmdutil.Num(r.MaxSequences)})
+	}
+	rows = append(rows, []string{"outcome", outcome})
 	if err := t.table([]string{"setting", "value"}, rows); err != nil {
 		return err
 	}
@@ -146,8 +151,11 @@ func (t textReport) boundary() error {
 		[]string{lb.total, cmdutil.Num(b.MaxTotalTokens)},
 		[]string{lb.prefill, cmdutil.Num(b.MaxBatchPrefillTokens)},
 		[]string{lb.budget, fmt.Sprintf("%s (at %s %s, %s %s)", cmdutil.Num(b.MaxBatchTotalTokens), lb.total, cmdutil.Num(b.MaxTotalTokens), lb.prefill, cmdutil.Num(b.PrefillAtMaxTotal))},
-		[]string{"max concurrent requests", concurrencyLabel(t.r)},
-		[]string{"limited by", limitedBy(b.LimitedBy)})
+		[]string{"max concurrent requests", concurrencyLabel(t.r)})
+	if b.MaxNumSeqs > 0 {
+		rows = append(rows, []string{"--max-num-seqs", cmdutil.Num(b.MaxNumSeqs) + " (more fails the state check)"})
+	}
+	rows = append(rows, []string{"limited by", limitedBy(b.LimitedBy)})
 	if err := t.table([]string{"limit", "value"}, rows); err != nil {
 		return err
 	}

@@ -27,6 +27,12 @@ type report struct {
 	Boundary        boundaryJSON `json:"boundary"`
 	Fits            bool         `json:"fits"`
 	Confidence      string       `json:"confidence"`
+	// LayerKinds counts the cache-holding modules per kind; StateBytes is
+	// one running sequence's state per GPU and MaxSequences how many the
+	// state pool lets run (both 0 without state layers).
+	LayerKinds   map[string]int `json:"layer_kinds"`
+	StateBytes   int64          `json:"state_bytes_per_sequence"`
+	MaxSequences int            `json:"max_concurrent_sequences"`
 	LaunchCommand   string       `json:"launch_command"`
 	Assumptions     []string     `json:"assumptions"`
 	Warnings        []string     `json:"warnings"`
@@ -83,6 +89,7 @@ type boundaryJSON struct {
 	MaxConcurrentRequests int    `json:"max_concurrent_requests"`
 	LimitedBy             string `json:"limited_by"`
 	PrefillAtMaxTotal     int    `json:"max_batch_prefill_tokens_at_max_total"`
+	MaxNumSeqs            int    `json:"max_num_seqs,omitempty"`
 }
 
 func newReport(o estimateOptions, meta hfmeta.Meta, res estimate.Result, hubCache string) report {
@@ -112,8 +119,11 @@ func newReport(o estimateOptions, meta hfmeta.Meta, res estimate.Result, hubCach
 		Boundary: boundaryJSON{
 			MaxInputTokens: b.MaxInputTokens, MaxTotalTokens: b.MaxTotalTokens, MaxBatchPrefillTokens: b.MaxBatchPrefillTokens,
 			MaxBatchTotalTokens: b.MaxBatchTotalTokens, MaxConcurrentRequests: b.MaxConcurrentRequests, LimitedBy: b.LimitedBy,
-			PrefillAtMaxTotal: b.PrefillAtMaxTotal,
+			PrefillAtMaxTotal: b.PrefillAtMaxTotal, MaxNumSeqs: b.MaxNumSeqs,
 		},
+		LayerKinds:   kindsJSON(res.LayerKinds),
+		StateBytes:   int64(res.StateBytesPerSequence),
+		MaxSequences: res.MaxConcurrentSequences,
 		Fits:        st.Fits,
 		Confidence:  res.Confidence,
 		Assumptions: cmdutil.NonNil(res.Assumptions),
@@ -141,4 +151,13 @@ func (r report) engineTitle() string {
 		return r.Engine.Name
 	}
 	return info.Title
+}
+
+// kindsJSON is the layer-kind counts keyed by name.
+func kindsJSON(k map[estimate.LayerKind]int) map[string]int {
+	out := make(map[string]int, len(k))
+	for kind, n := range k {
+		out[string(kind)] = n
+	}
+	return out
 }

@@ -1,0 +1,164 @@
+package estimate
+
+import (
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// LayerKind is how one cache-holding module of a model keeps its context:
+// per-token KV (full, sliding-window or chunked local attention, MLA's
+// latent), a per-sequence state (Mamba, Mamba2, gated delta net / linear
+// attention), or nothing of its own (a layer that reads another layer's KV).
+type LayerKind string
+
+// Layer kinds (Model.Kinds, Result.LayerKinds).
+const (
+	KindFull     LayerKind = "full_attention"
+	KindSliding  LayerKind = "sliding_attention"
+	KindChunked  LayerKind = "chunked_attention"
+	KindMLA      LayerKind = "mla"
+	KindKVShared LayerKind = "kv_shared"
+	KindMamba    LayerKind = "mamba"
+	KindMamba2   LayerKind = "mamba2"
+	KindLinear   LayerKind = "linear_attention"
+)
+
+// OwnsKV reports whether a module of kind k stores per-token KV.
+func (k LayerKind) OwnsKV() bool {
+	switch k {
+	case KindFull, KindSliding, KindChunked, KindMLA:
+		return true
+	}
+	return false
+}
+
+// IsState reports whether a module of kind k holds per-sequence state.
+func (k LayerKind) IsState() bool {
+	switch k {
+	case KindMamba, KindMamba2, KindLinear:
+		return true
+	}
+	return false
+}
+
+// State is the geometry of a model's state layers, from config.json. One
+// model has one state kind (Kind); its fields are what that kind reads.
+type State struct {
+	// Kind is KindMamba, KindMamba2 or KindLinear; "" when the model has
+	// no state layers.
+	Kind LayerKind
+	// ConvKernel (mamba_d_conv, conv_kernel, linear_conv_kernel_dim) is the
+	// short convolution's width; its state keeps ConvKernel − 1 columns.
+	ConvKernel int
+	// Inner (mamba_expand × hidden_size, mamba_d_ssm, mamba_num_heads ×
+	// mamba_head_dim) is the Mamba mixer's inner width.
+	Inner int
+	// StateSize (mamba_d_state, ssm_state_size) is the SSM state width.
+	StateSize int
+	// Heads and HeadDim (mamba_n_heads, mamba_head_dim) are Mamba2's heads.
+	Heads, HeadDim int
+	// Groups (mamba_n_groups, n_groups) is Mamba2's B/C group count.
+	Groups int
+	// KeyHeads, KeyHeadDim, ValueHeads, ValueHeadDim (linear_num_key_heads,
+	// linear_key_head_dim, ...) are the gated delta net's heads.
+	KeyHeads, KeyHeadDim, ValueHeads, ValueHeadDim int
+	// SSMDType is the recurrent state's dtype when the config fixes it
+	// (mamba_ssm_cache_dtype); "" means the engine's default.
+	SSMDType DType
+}
+
+// CacheKinds lists the model's cache-holding modules in layer order: Kinds
+// when the config spells them out, else one per layer, MLA for latent
+// attention and layer_types' sliding layers as sliding window.
+func (m Model) CacheKinds() []LayerKind {
+	if len(m.Kinds) > 0 {
+		return m.Kinds
+	}
+	out := make([]LayerKind, m.Layers)
+	for i := range out {
+		switch {
+		case m.IsMLA():
+			out[i] = KindMLA
+		case i < len(m.LayerTypes) && m.LayerTypes[i] == "sliding_attention":
+			out[i] = KindSliding
+		default:
+			out[i] = KindFull
+		}
+	}
+	return out
+}
+
+// KindCounts counts the model's cache-holding modules per kind.
+func (m Model) KindCounts() map[LayerKind]int {
+	out := map[LayerKind]int{}
+	for _, k := range m.CacheKinds() {
+		out[k]++
+	}
+	return out
+}
+
+// kvLayers is how many modules store per-token KV.
+func (m Model) kvLayers() int {
+	n := 0
+	for _, k := range m.CacheKinds() {
+		if k.OwnsKV() {
+			n++
+		}
+	}
+	return n
+}
+
+// stateLayers is how many modules hold per-sequence state.
+func (m Model) stateLayers() int {
+	n := 0
+	for _, k := range m.CacheKinds() {
+		if k.IsState() {
+			n++
+		}
+	}
+	return n
+}
+
+// sortedKinds is the kinds of counts in a fixed order, for output.
+func sortedKinds(counts map[LayerKind]int) []LayerKind {
+	return slices.Sorted(maps.Keys(counts))
+}
+
+// describeCounts is "12 full_attention + 36 linear_attention".
+func describeCounts(counts map[LayerKind]int) string {
+	var parts []string
+	for _, k := range sortedKinds(counts) {
+		parts = append(parts, strconv.Itoa(counts[k])+" "+string(k))
+	}
+	return strings.Join(parts, " + ")
+}
+
+// sizedKinds are the layer kinds each engine's sizer models. TGI allocates
+// every layer at full length (its allocator has no per-kind pools), so a
+// chunked or sliding layer costs what a full one does there; what it does
+// with KV-shared layers is not modelled, and models with state layers it
+// refuses (tgi.go). SGLang's state pool and its chunked and KV-shared
+// layers are not modelled yet.
+var sizedKinds = map[string][]LayerKind{
+	"tgi":    {KindFull, KindSliding, KindChunked, KindMLA},
+	"vllm":   {KindFull, KindSliding, KindChunked, KindMLA, KindKVShared, KindMamba, KindMamba2, KindLinear},
+	"sglang": {KindFull, KindSliding, KindMLA},
+}
+
+// unsizedKinds names the model's layer kinds the engine's sizer does not
+// model, one phrase each.
+func unsizedKinds(m Model, e EngineInfo) []string {
+	var out []string
+	counts := m.KindCounts()
+	for _, k := range sortedKinds(counts) {
+		if !slices.Contains(sizedKinds[e.Name], k) {
+			out = append(out, strconv.Itoa(counts[k])+" "+string(k)+" layers are not modelled for "+e.Title+": what they hold is a guess")
+		}
+	}
+	if m.IndexHeadDim > 0 && e.Name != "vllm" {
+		out = append(out, "the sparse-attention indexer's cache (index_head_dim "+strconv.Itoa(m.IndexHeadDim)+") is not modelled for "+e.Title)
+	}
+	return out
+}

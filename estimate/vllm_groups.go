@@ -1,0 +1,374 @@
+package estimate
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// vLLM V1's KV cache groups: how the hybrid allocator shares one pool of
+// blocks among full-attention, sliding-window and state layers. The facts
+// and the worked examples they were checked against (a v0.22.0 log of
+// Qwen3.5-4B: block 528, padding 0.76 %, 163,225 tokens, 159.40x) are in
+// docs/VLLM-HYBRID.md; its §-numbers are cited below.
+
+// vllmStateModeFrom is the first release taken to default --mamba-cache-mode
+// to "align" (prefix caching on for hybrid models, PR #50991, merged
+// after v0.27.1; docs/VLLM-HYBRID.md §2.3). Before it prefix caching is
+// off for hybrid models and the mode is "none".
+var vllmStateModeFrom = Version{0, 29, 0}
+
+// vllmLogCapacityFrom is the first release taken to log the KV size as
+// int(max_concurrency × max_model_len) (docs/VLLM-HYBRID.md §3.3, checked
+// on a v0.22.0 log); earlier, num_blocks // groups × block_size.
+var vllmLogCapacityFrom = Version{0, 22, 0}
+
+// setupHybrid sizes the state page, raises the block size so that one
+// attention page holds a state page, and groups the layers the way V1's
+// hybrid allocator does (_get_kv_cache_groups_uniform_page_size,
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L959-L1078, group size at
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L1043-L1054; the original min-only rule,
+// https://github.com/vllm-project/vllm/blob/v0.10.0/vllm/v1/core/kv_cache_utils.py#L950-L961): groups of the smallest
+// per-kind layer count, or of the largest when it is below hybridMaxRatio
+// times the smallest (v0.12.0+), padding layers where a kind does not
+// divide, with one warning per padded kind
+// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L1056-L1063).
+// KV-shared layers own no pages.
+func (r *vllmRun) setupHybrid() error {
+	if n := r.m.kvLayers(); n > 0 {
+		r.attnPage1 = r.perToken / Bytes(n)
+	}
+	if r.m.stateLayers() > 0 {
+		if err := r.setupState(); err != nil {
+			return err
+		}
+	}
+	if !r.prof.hybridGroups {
+		return nil
+	}
+	counts := map[LayerKind]int{}
+	var order []LayerKind
+	for _, k := range r.m.CacheKinds() {
+		b := vllmBucket(k)
+		if b == KindChunked && r.prof.v.Less(vllmChunkedFrom) {
+			b = KindFull
+		}
+		if b == "" {
+			continue
+		}
+		if counts[b] == 0 {
+			order = append(order, b)
+		}
+		counts[b]++
+	}
+	if len(order) < 2 {
+		return nil
+	}
+	lo, hi := r.m.Layers*2, 0
+	for _, n := range counts {
+		lo, hi = min(lo, n), max(hi, n)
+	}
+	gs := lo
+	if r.prof.hybridMaxRatio > 0 && float64(hi) < float64(lo)*r.prof.hybridMaxRatio {
+		gs = hi
+	}
+	r.groupSize = gs
+	for _, b := range order {
+		n := counts[b]
+		for range ceilDiv64(int64(n), int64(gs)) {
+			r.groupKinds = append(r.groupKinds, b)
+		}
+		if pad := gs - n%gs; pad != gs && !r.quiet {
+			r.warn("vLLM pads a KV group: Add %d padding layers, may waste at most %.2f%% KV cache memory", pad, 100*float64(pad)/float64(n))
+		}
+	}
+	r.groups = len(r.groupKinds)
+	return nil
+}
+
+// vllmChunkedFrom is the first release taken to keep chunked local
+// attention in the hybrid allocator by default: PR #21761 (≈ v0.10.1) took
+// it out (VLLM_ALLOW_CHUNKED_LOCAL_ATTN_WITH_HYBRID_KV_CACHE=0) and PR
+// #29627 put it back, a release of late 2025 taken as v0.13.0
+// (docs/VLLM-HYBRID.md §6). Before, chunked layers are sized as full.
+var vllmChunkedFrom = Version{0, 13, 0}
+
+// vllmBucket is the spec a layer of kind k is grouped by: MLA with full
+// attention (a model has one or the other), every state kind together, ""
+// for a layer without pages of its own.
+func vllmBucket(k LayerKind) LayerKind {
+	switch k {
+	case KindMLA, KindFull:
+		return KindFull
+	case KindSliding, KindChunked:
+		return k
+	case KindMamba, KindMamba2, KindLinear:
+		return KindMamba
+	}
+	return ""
+}
+
+// setupState sizes one state layer's page (docs/VLLM-HYBRID.md §1.4) and
+// aligns the block size to it (§2.2): block = 16 · ⌈state page / (16 ·
+// attention page per token)⌉ when that exceeds the block size (the
+// alignment is the larger of 16 and --block-size), the state page then
+// padded to block · attention page per token.
+func (r *vllmRun) setupState() error {
+	conv := r.elt
+	ssm := conv
+	switch {
+	case r.s.MambaSSMDType != "":
+		ssm = int64(r.s.MambaSSMDType.Bits() / 8)
+	case r.m.State.SSMDType != "":
+		ssm = int64(r.m.State.SSMDType.Bits() / 8)
+	case r.m.Type == "nemotron_h":
+		// NemotronHForCausalLMConfig: float32 when the config names none
+		// (DEFAULT_MAMBA_SSM_CACHE_DTYPE, docs/VLLM-HYBRID.md §1.2).
+		ssm = 4
+	}
+	page, err := vllmStatePage(r.m.State, r.tp, conv, ssm)
+	if err != nil {
+		return err
+	}
+	r.statePage = page
+	r.stateBlocks = 1
+	mode := "none"
+	if r.s.MambaCacheMode == "align" || (r.s.MambaCacheMode == "" && !r.prof.v.Less(vllmStateModeFrom)) {
+		r.stateBlocks, mode = 2, "align"
+	}
+	if r.s.MambaCacheMode == "" && !r.quiet {
+		r.note("vLLM " + r.prof.v.String() + "'s --mamba-cache-mode " + mode + " is assumed (each running request holds " + strconv.Itoa(r.stateBlocks) + " state block(s) per state group); the release that turned prefix caching on for hybrid models by default is not pinned (docs/VLLM-HYBRID.md §2.3)")
+	}
+	if r.attnPage1 <= 0 {
+		return nil
+	}
+	align := max(16, r.s.BlockSize)
+	need := int(ceilDiv64(int64(page), int64(align)*int64(r.attnPage1))) * align
+	if need > r.bs {
+		r.bs, r.blockRaised = need, true
+	}
+	return nil
+}
+
+// vllmStatePage is one state layer's state per sequence on one of tp ranks
+// (MambaStateShapeCalculator, docs/VLLM-HYBRID.md §1.3–1.4), conv and ssm
+// the two tensors' element bytes:
+//
+//	Mamba:  (K−1)·I/tp·conv + I/tp·N·ssm
+//	Mamba2: (K−1)·(I + 2·G'·N)/tp·conv + H/tp·P·N·ssm, G' = G, or tp when tp does not divide G
+//	GDN:    (K−1)·(2·Hk·Dk + Hv·Dv)/tp·conv + Hv/tp·Dv·Dk·ssm
+//
+// vLLM divides exactly; a tp that does not divide the heads is refused.
+func vllmStatePage(st State, tp int, conv, ssm int64) (Bytes, error) {
+	t := int64(tp)
+	k1 := int64(st.ConvKernel - 1)
+	switch st.Kind {
+	case KindMamba:
+		i := int64(st.Inner)
+		if i%t != 0 {
+			return 0, fmt.Errorf("%w: the Mamba inner width %d is not divisible by --tensor-parallel-size %d", ErrInvalid, i, tp)
+		}
+		return Bytes(k1*i/t*conv + i/t*int64(st.StateSize)*ssm), nil
+	case KindMamba2:
+		g := int64(st.Groups)
+		if g%t != 0 {
+			g = t
+		}
+		width := int64(st.Inner) + 2*g*int64(st.StateSize)
+		if width%t != 0 || int64(st.Heads)%t != 0 {
+			return 0, fmt.Errorf("%w: the Mamba2 heads (%d) are not divisible by --tensor-parallel-size %d", ErrInvalid, st.Heads, tp)
+		}
+		return Bytes(k1*width/t*conv + int64(st.Heads)/t*int64(st.HeadDim)*int64(st.StateSize)*ssm), nil
+	case KindLinear:
+		width := 2*int64(st.KeyHeads*st.KeyHeadDim) + int64(st.ValueHeads*st.ValueHeadDim)
+		if width%t != 0 || int64(st.ValueHeads)%t != 0 {
+			return 0, fmt.Errorf("%w: the gated delta net heads (%d value heads) are not divisible by --tensor-parallel-size %d", ErrInvalid, st.ValueHeads, tp)
+		}
+		return Bytes(k1*width/t*conv + int64(st.ValueHeads)/t*int64(st.ValueHeadDim*st.KeyHeadDim)*ssm), nil
+	}
+	return 0, fmt.Errorf("%w: state layers of kind %q", ErrUnsupported, st.Kind)
+}
+
+// vllmStateCheckFrom is the first release taken to refuse a max_num_seqs
+// above the pool's blocks for a model with state layers (PR #38270, merged
+// 2026-03-30 between v0.19.0 and v0.20.0; present in every later release
+// reported, docs/VLLM-HYBRID.md §4.2). v0.17 – v0.19 capped the CUDA-graph
+// capture sizes instead (PR #34571), with a warning.
+var vllmStateCheckFrom = Version{0, 20, 0}
+
+// stateBlockCheck reports whether the start refuses max_num_seqs above the
+// pool's blocks: state layers, full CUDA graphs (not --enforce-eager) and
+// a release with the check.
+func (r *vllmRun) stateBlockCheck() bool {
+	return r.statePage > 0 && r.prof.v1 && !r.s.EnforceEager && !r.prof.v.Less(vllmStateCheckFrom)
+}
+
+// checkStateBlocks applies the check that every decode sequence of a full
+// CUDA graph has a state block: max_num_seqs ≤ num_blocks
+// (GPUModelRunner._check_and_update_cudagraph_mode, docs/VLLM-HYBRID.md §4.1).
+func (r *vllmRun) checkStateBlocks(st *vllmStart) {
+	seqs := r.seqsAt(st.mnbt)
+	if !r.stateBlockCheck() || int64(seqs) <= st.numBlocks {
+		return
+	}
+	st.fail = FailureStateBlocks
+	if !r.quiet {
+		st.msg = fmt.Sprintf("max_num_seqs (%d) exceeds available Mamba cache blocks (%d). Each decode sequence requires one Mamba cache block, so CUDA graph capture cannot proceed. Please lower max_num_seqs to at most %d or increase gpu_memory_utilization.", seqs, st.numBlocks, st.numBlocks)
+	}
+}
+
+// boundarySeqs is the largest --max-num-seqs that starts with the resolved
+// max_model_len when the state check applies (0 otherwise): the sampler's
+// dummy batch and the CUDA graphs grow with max_num_seqs, so each
+// candidate is a start of its own.
+func (r *vllmRun) boundarySeqs() int {
+	if !r.stateBlockCheck() {
+		return 0
+	}
+	starts := func(n int) bool {
+		s := r.s
+		s.MaxNumSeqs = n
+		c, err := newVLLMRun(r.m, r.hw, s, r.prof)
+		if err != nil {
+			return false
+		}
+		c.quiet = true
+		st := c.start(c.mml, 0)
+		c.check(&st)
+		return st.fail == ""
+	}
+	lo, hi := 0, 1<<16
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if starts(mid) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+}
+
+// maxSequences is how many sequences the state pool lets run at once: one
+// block per running request for the start to pass the state check, and
+// no more than the pool holds of the smallest request (1 token).
+func (r *vllmRun) maxSequences(st vllmStart) int {
+	if r.statePage == 0 || st.numBlocks <= 0 {
+		return 0
+	}
+	per := r.blocksPerRequest(1, st.mnbt)
+	if per <= 0 {
+		return 0
+	}
+	return int(st.numBlocks / per)
+}
+
+// pageBytes is one layer's page: block size × attention bytes per token
+// (a state page is padded to it).
+func (r *vllmRun) pageBytes() Bytes {
+	if r.attnPage1 == 0 {
+		return r.statePage
+	}
+	return Bytes(r.bs) * r.attnPage1
+}
+
+// blockBytes is the memory of one block id of the pool: a page per layer,
+// or with groups a page for each of group_size layers (§3.2).
+func (r *vllmRun) blockBytes() Bytes {
+	if r.groupSize > 0 {
+		return r.pageBytes() * Bytes(r.groupSize)
+	}
+	return Bytes(r.bs) * r.perToken
+}
+
+// tokensOf is the logged token count of a start: from
+// vllmLogCapacityFrom int(num_blocks / blocks per request × max_model_len)
+// (§3.3), before it blocks × block size, or with groups num_blocks //
+// groups × block size (docs/ENGINES-REVIEW-VLLM.md §4).
+func (r *vllmRun) tokensOf(st vllmStart) int {
+	if r.prof.v1 && !r.prof.v.Less(vllmLogCapacityFrom) {
+		if per := r.blocksPerRequest(st.mml, st.mnbt); per > 0 {
+			return int(float64(st.numBlocks) / float64(per) * float64(st.mml))
+		}
+	}
+	if r.groupSize > 0 {
+		return int(st.numBlocks/int64(r.groups)) * r.bs
+	}
+	return int(st.numBlocks) * r.bs
+}
+
+// blocksPerRequest is how many pool blocks one request of n tokens takes:
+// per group ⌈n/bs⌉ (full), ⌈min(n, window − 1 + mnbt)/bs⌉ + 1 (sliding),
+// ⌈min(n, chunk + mnbt)/bs⌉ (chunked), the mode's state blocks (state).
+func (r *vllmRun) blocksPerRequest(n int, mnbt int) int64 {
+	if r.groupSize == 0 {
+		return ceilDiv64(int64(n), int64(r.bs))
+	}
+	var per int64
+	for _, k := range r.groupKinds {
+		switch k {
+		case KindFull:
+			per += ceilDiv64(int64(n), int64(r.bs))
+		case KindSliding:
+			sw := n
+			if r.m.SlidingWindow > 0 {
+				sw = min(n, r.m.SlidingWindow-1+mnbt)
+			}
+			per += ceilDiv64(int64(sw), int64(r.bs)) + 1
+		case KindChunked:
+			per += ceilDiv64(int64(min(n, r.m.AttentionChunk+mnbt)), int64(r.bs))
+		case KindMamba:
+			per += int64(r.stateBlocks)
+		}
+	}
+	return per
+}
+
+// neededBytes is V1's max_memory_usage_bytes for one request of mml tokens:
+// cdiv(max_model_len, block_size) pages for full attention
+// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/kv_cache_interface.py#L113-L121), (cdiv(min(window − 1 +
+// mnbt, mml), block_size) + 1) for a sliding window
+// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/kv_cache_interface.py#L251-L270), group_size·page per block
+// with hybrid groups (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/core/kv_cache_utils.py#L1332-L1367).
+// Decode/prefill context-parallel divisors are not modelled.
+func (r *vllmRun) neededBytes(mml, mnbt int) Bytes {
+	return Bytes(r.blocksPerRequest(mml, mnbt)) * r.blockBytes()
+}
+
+// stateBytesPerSequence is the state one running request holds on one
+// rank: every state layer's (padded) page, times the mode's blocks.
+func (r *vllmRun) stateBytesPerSequence() Bytes {
+	if r.statePage == 0 {
+		return 0
+	}
+	return Bytes(r.m.stateLayers()*r.stateBlocks) * r.pageBytes()
+}
+
+// hybridLogLines are the block-size lines of a model with state layers (§2.2).
+func (r *vllmRun) hybridLogLines() []string {
+	if !r.blockRaised {
+		return nil
+	}
+	lines := []string{"Setting attention block size to " + strconv.Itoa(r.bs) + " tokens to ensure that attention page size is >= mamba page size."}
+	if pad := r.pageBytes() - r.statePage; pad > 0 {
+		lines = append(lines, "Padding mamba page size by "+fixed2(100*float64(pad)/float64(r.statePage))+"% to ensure that mamba page size and attention page size are exactly equal.")
+	}
+	return lines
+}
+
+// sparseIndexer sizes DeepSeek-V3.2's sparse attention (docs/VLLM-HYBRID.md
+// §5.1): the MLA cache defaults to fp8_ds_mla, 656 B per token and layer,
+// and every layer adds its indexer's keys, index_head_dim fp8 bytes plus a
+// 4-byte scale per 128, in the same group; FlashMLA-sparse uses blocks of 64.
+func (r *vllmRun) sparseIndexer() {
+	if r.m.IndexHeadDim == 0 || !r.m.IsMLA() {
+		return
+	}
+	layers := Bytes(r.m.kvLayers())
+	if r.s.KVCacheDType == "" {
+		r.perToken = layers * 656
+	}
+	r.perToken += layers * Bytes(r.m.IndexHeadDim+r.m.IndexHeadDim/128*4)
+	if r.s.BlockSize == 0 {
+		r.bs = 64
+	}
+}

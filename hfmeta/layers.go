@@ -1,0 +1,297 @@
+package hfmeta
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/vramcalc/vramcalc/estimate"
+)
+
+// layerKinds fills Model.Kinds, Model.State, Model.AttentionChunk and
+// Model.IndexHeadDim for the layouts it knows (issue 11 §1), from the keys
+// each family's transformers config class defines. It returns the
+// unmodelledKeys groups (by index) the layout accounts for, so that only
+// what stays unread is reported as unmodelled.
+func (p *parser) layerKinds(m *estimate.Model) map[int]bool {
+	done := map[int]bool{}
+	switch m.Type {
+	case "qwen3_next", "qwen3_5", "qwen3_5_text", "qwen3_5_moe", "qwen3_5_moe_text":
+		if p.gatedDeltaNet(m) {
+			done[0], done[1] = true, true
+		}
+	case "nemotron_h":
+		if p.nemotronH(m) {
+			done[0], done[1] = true, true
+		}
+	case "granitemoehybrid", "jamba", "bamba":
+		if p.periodicMamba(m) {
+			done[0], done[1] = true, true
+		}
+	case "falcon_h1":
+		if p.parallelMamba(m) {
+			done[0], done[1] = true, true
+		}
+	case "gemma3n", "gemma3n_text":
+		if p.kvShared(m) {
+			done[2] = true
+		}
+	case "llama4", "llama4_text":
+		if p.chunkedLocal(m) {
+			done[3] = true
+		}
+	case "deepseek_v32":
+		if m.IsMLA() {
+			m.IndexHeadDim = p.optional("index_head_dim")
+			done[4] = m.IndexHeadDim > 0
+		}
+	}
+	return done
+}
+
+// listOf reads a JSON array under key (text config first), nil when absent
+// or not an array.
+func (p *parser) listOf(key string) []any {
+	_, v, ok := p.find(key)
+	if !ok {
+		return nil
+	}
+	l, _ := v.([]any)
+	return l
+}
+
+// kindsFromLayerTypes maps layer_types entries to kinds: names holding
+// "linear", "mamba" or "full"/"attention"; false on any other entry.
+func kindsFromLayerTypes(types []string, state estimate.LayerKind) ([]estimate.LayerKind, bool) {
+	out := make([]estimate.LayerKind, 0, len(types))
+	for _, t := range types {
+		switch {
+		case t == "full_attention" || t == "attention":
+			out = append(out, estimate.KindFull)
+		case t == "sliding_attention":
+			out = append(out, estimate.KindSliding)
+		case t == "linear_attention" || t == "mamba" || t == "mamba2":
+			out = append(out, state)
+		default:
+			return nil, false
+		}
+	}
+	return out, true
+}
+
+// gatedDeltaNet reads Qwen3-Next's layout: layer_types, or every
+// full_attention_interval-th layer full attention (Qwen3NextConfig,
+// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/qwen3_next/configuration_qwen3_next.py#L254-L260),
+// the others gated delta nets.
+func (p *parser) gatedDeltaNet(m *estimate.Model) bool {
+	st := estimate.State{Kind: estimate.KindLinear,
+		ConvKernel: p.optional("linear_conv_kernel_dim"),
+		KeyHeads:   p.optional("linear_num_key_heads"), KeyHeadDim: p.optional("linear_key_head_dim"),
+		ValueHeads: p.optional("linear_num_value_heads"), ValueHeadDim: p.optional("linear_value_head_dim")}
+	if st.ConvKernel == 0 || st.KeyHeads == 0 || st.KeyHeadDim == 0 || st.ValueHeads == 0 || st.ValueHeadDim == 0 {
+		return false
+	}
+	var kinds []estimate.LayerKind
+	if len(m.LayerTypes) == m.Layers && m.Layers > 0 {
+		var ok bool
+		if kinds, ok = kindsFromLayerTypes(m.LayerTypes, estimate.KindLinear); !ok {
+			return false
+		}
+	} else {
+		every := p.optional("full_attention_interval")
+		if every == 0 {
+			return false
+		}
+		for i := range m.Layers {
+			kinds = append(kinds, pick((i+1)%every == 0, estimate.KindFull, estimate.KindLinear))
+		}
+	}
+	m.Kinds, m.State = kinds, st
+	m.LayerTypes = nil
+	return true
+}
+
+// mamba2State reads a Mamba2 mixer's geometry under the given keys (the
+// families spell them differently); inner defaults to heads × head_dim.
+func (p *parser) mamba2State(heads, headDim, state, conv, groups []string, inner int) estimate.State {
+	st := estimate.State{Kind: estimate.KindMamba2,
+		Heads: p.optional(heads...), HeadDim: p.optional(headDim...),
+		StateSize: p.optional(state...), ConvKernel: p.optional(conv...), Groups: p.optional(groups...), Inner: inner}
+	if st.Inner == 0 {
+		st.Inner = st.Heads * st.HeadDim
+	}
+	if st.HeadDim == 0 && st.Heads > 0 {
+		st.HeadDim = st.Inner / st.Heads
+	}
+	if st.Groups == 0 {
+		st.Groups = 1
+	}
+	return st
+}
+
+// complete reports whether a state geometry has what its kind needs.
+func complete(st estimate.State) bool {
+	switch st.Kind {
+	case estimate.KindMamba:
+		return st.Inner > 0 && st.StateSize > 0 && st.ConvKernel > 0
+	case estimate.KindMamba2:
+		return st.Inner > 0 && st.StateSize > 0 && st.ConvKernel > 0 && st.Heads > 0 && st.HeadDim > 0
+	}
+	return false
+}
+
+// nemotronH reads hybrid_override_pattern: one character per layer, "M" a
+// Mamba2 mixer, "*" attention, "-" an MLP and "E" an MoE block, neither of
+// which holds a cache (NemotronHConfig,
+// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/nemotron_h/configuration_nemotron_h.py#L226-L244).
+func (p *parser) nemotronH(m *estimate.Model) bool {
+	_, v, ok := p.find("hybrid_override_pattern")
+	pat, isStr := v.(string)
+	if !ok || !isStr || len(pat) != m.Layers {
+		return false
+	}
+	st := p.mamba2State([]string{"mamba_num_heads"}, []string{"mamba_head_dim"}, []string{"ssm_state_size"},
+		[]string{"conv_kernel"}, []string{"n_groups"}, 0)
+	if !complete(st) {
+		return false
+	}
+	var kinds []estimate.LayerKind
+	for _, c := range pat {
+		switch c {
+		case 'M':
+			kinds = append(kinds, estimate.KindMamba2)
+		case '*':
+			kinds = append(kinds, estimate.KindFull)
+		case '-', 'E':
+		default:
+			return false
+		}
+	}
+	m.Kinds, m.State = kinds, st
+	return true
+}
+
+// periodicMamba reads Granite-4.0-H's and Bamba's layer_types (or
+// layers_block_type) of "mamba"/"attention" with Mamba2 mixers, and
+// Jamba's attn_layer_period/offset with Mamba1 mixers (JambaConfig,
+// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/jamba/configuration_jamba.py#L226-L236).
+func (p *parser) periodicMamba(m *estimate.Model) bool {
+	if m.Type == "jamba" {
+		period, offset := p.optional("attn_layer_period"), p.optional("attn_layer_offset")
+		inner := p.optional("mamba_expand") * m.Hidden
+		st := estimate.State{Kind: estimate.KindMamba, Inner: inner,
+			StateSize: p.optional("mamba_d_state"), ConvKernel: p.optional("mamba_d_conv")}
+		if period == 0 || !complete(st) {
+			return false
+		}
+		kinds := make([]estimate.LayerKind, m.Layers)
+		for i := range kinds {
+			kinds[i] = pick(i%period == offset, estimate.KindFull, estimate.KindMamba)
+		}
+		m.Kinds, m.State = kinds, st
+		return true
+	}
+	types := m.LayerTypes
+	if len(types) == 0 {
+		for _, e := range p.listOf("layers_block_type") {
+			s, _ := e.(string)
+			types = append(types, s)
+		}
+	}
+	inner := p.optional("mamba_expand") * m.Hidden
+	st := p.mamba2State([]string{"mamba_n_heads"}, []string{"mamba_d_head"}, []string{"mamba_d_state"},
+		[]string{"mamba_d_conv"}, []string{"mamba_n_groups"}, inner)
+	kinds, ok := kindsFromLayerTypes(types, estimate.KindMamba2)
+	if !ok || len(kinds) != m.Layers || !complete(st) {
+		return false
+	}
+	m.Kinds, m.State = kinds, st
+	m.LayerTypes = nil
+	return true
+}
+
+// parallelMamba reads Falcon-H1, whose every layer runs attention and a
+// Mamba2 mixer side by side (FalconH1DecoderLayer,
+// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/falcon_h1/modeling_falcon_h1.py#L1043-L1062):
+// one KV module and one state module per layer.
+func (p *parser) parallelMamba(m *estimate.Model) bool {
+	inner := p.optional("mamba_d_ssm")
+	if inner == 0 {
+		inner = p.optional("mamba_expand") * m.Hidden
+	}
+	st := p.mamba2State([]string{"mamba_n_heads"}, []string{"mamba_d_head"}, []string{"mamba_d_state"},
+		[]string{"mamba_d_conv"}, []string{"mamba_n_groups"}, inner)
+	if !complete(st) {
+		return false
+	}
+	kinds := make([]estimate.LayerKind, 0, 2*m.Layers)
+	for range m.Layers {
+		kinds = append(kinds, estimate.KindFull, estimate.KindMamba2)
+	}
+	m.Kinds, m.State = kinds, st
+	return true
+}
+
+// kvShared reads gemma-3n: the last num_kv_shared_layers layers read the
+// KV of the last earlier layer of their attention type and store none
+// (Gemma3nTextAttention,
+// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/gemma3n/modeling_gemma3n.py#L1234-L1245).
+func (p *parser) kvShared(m *estimate.Model) bool {
+	shared := p.optional("num_kv_shared_layers")
+	if shared == 0 || shared >= m.Layers {
+		return false
+	}
+	base := estimate.Model{Layers: m.Layers, LayerTypes: m.LayerTypes}.CacheKinds()
+	for i := m.Layers - shared; i < m.Layers; i++ {
+		base[i] = estimate.KindKVShared
+	}
+	m.Kinds = base
+	return true
+}
+
+// chunkedLocal reads Llama 4: layers with RoPE use chunked local attention
+// of attention_chunk_size tokens, the NoPE layers (no_rope_layers[i] == 0,
+// by default every fourth) attend globally (Llama4TextConfig,
+// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/llama4/configuration_llama4.py#L355-L362).
+func (p *parser) chunkedLocal(m *estimate.Model) bool {
+	m.AttentionChunk = p.optional("attention_chunk_size")
+	if m.AttentionChunk == 0 {
+		return false
+	}
+	rope := p.listOf("no_rope_layers")
+	interval := p.optional("no_rope_layer_interval")
+	if interval == 0 {
+		interval = 4
+	}
+	kinds := make([]estimate.LayerKind, m.Layers)
+	for i := range kinds {
+		useRope := (i+1)%interval != 0
+		if len(rope) == m.Layers {
+			n, _ := rope[i].(interface{ String() string })
+			useRope = n != nil && n.String() != "0"
+		}
+		kinds[i] = pick(useRope, estimate.KindChunked, estimate.KindFull)
+	}
+	m.Kinds = kinds
+	return true
+}
+
+// pick is c ? a : b.
+func pick[T any](c bool, a, b T) T {
+	if c {
+		return a
+	}
+	return b
+}
+
+// describeKinds is "12 full_attention, 36 linear_attention", for warnings.
+func describeKinds(m estimate.Model) string {
+	counts := m.KindCounts()
+	var parts []string
+	for _, k := range []estimate.LayerKind{estimate.KindFull, estimate.KindSliding, estimate.KindChunked, estimate.KindMLA,
+		estimate.KindKVShared, estimate.KindMamba, estimate.KindMamba2, estimate.KindLinear} {
+		if counts[k] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
