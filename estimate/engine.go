@@ -112,7 +112,7 @@ func Run(m Model, hw Hardware, eng Engine, s Settings) (res Result, err error) {
 		return Result{}, err
 	}
 	res.LayerKinds = m.KindCounts()
-	res.rateConfidence(m, towerFromConfig, info)
+	res.rateConfidence(m, towerFromConfig, info, ver)
 	return res, nil
 }
 
@@ -120,12 +120,12 @@ func Run(m Model, hw Hardware, eng Engine, s Settings) (res Result, err error) {
 // m.Unmodelled, and a vision tower counted from config.json alone (whose
 // weights config.json does not describe), as a warning and an assumption,
 // and Confidence low.
-func (r *Result) rateConfidence(m Model, towerFromConfig bool, e EngineInfo) {
+func (r *Result) rateConfidence(m Model, towerFromConfig bool, e EngineInfo, ver string) {
 	guessed := m.Unmodelled
 	if towerFromConfig {
 		guessed = append(guessed[:len(guessed):len(guessed)], "the vision tower and projector (vision_config): config.json does not give their weights, so they are not counted")
 	}
-	guessed = append(guessed[:len(guessed):len(guessed)], unsizedKinds(m, e)...)
+	guessed = append(guessed[:len(guessed):len(guessed)], unsizedKinds(m, e, ver)...)
 	if (len(m.Kinds) > 0 || m.IndexHeadDim > 0) && m.TensorsFrom == WeightsFromConfig {
 		guessed = append(guessed, "the weights of a "+describeCounts(r.LayerKinds)+" layout: config.json alone gives them as attention and MLP layers (state mixers and skipped MLPs are not derived); the checkpoint's safetensors headers give them exactly")
 	}

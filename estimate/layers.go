@@ -139,8 +139,9 @@ func describeCounts(counts map[LayerKind]int) string {
 // every layer at full length (its allocator has no per-kind pools), so a
 // chunked or sliding layer costs what a full one does there; what it does
 // with KV-shared layers is not modelled, and models with state layers it
-// refuses (tgi.go). SGLang's state pool and its chunked and KV-shared
-// layers are not modelled yet.
+// refuses (tgi.go). SGLang's state pool is modelled from v0.5.18 for Mamba2
+// and gated delta nets (sglang_state.go); its chunked and KV-shared layers
+// are not modelled yet.
 var sizedKinds = map[string][]LayerKind{
 	"tgi":    {KindFull, KindSliding, KindChunked, KindMLA},
 	"vllm":   {KindFull, KindSliding, KindChunked, KindMLA, KindKVShared, KindMamba, KindMamba2, KindLinear},
@@ -149,10 +150,14 @@ var sizedKinds = map[string][]LayerKind{
 
 // unsizedKinds names the model's layer kinds the engine's sizer does not
 // model, one phrase each.
-func unsizedKinds(m Model, e EngineInfo) []string {
+func unsizedKinds(m Model, e EngineInfo, ver string) []string {
 	var out []string
 	counts := m.KindCounts()
+	v, _ := ParseVersion(ver)
 	for _, k := range sortedKinds(counts) {
+		if e.Name == "sglang" && k.IsState() && sglangStateModelled(m, v) {
+			continue
+		}
 		if !slices.Contains(sizedKinds[e.Name], k) {
 			out = append(out, strconv.Itoa(counts[k])+" "+string(k)+" layers are not modelled for "+e.Title+": what they hold is a guess")
 		}

@@ -88,7 +88,11 @@ type sglangRun struct {
 	weights  Bytes
 	preLoad  Bytes // CUDA context before the weights
 	comm     Bytes // distributed init at TP ≥ 2
-	warnings []string
+	// statePerReq is one request's state over every state layer (conv
+	// part stateConv); stateSlots the state pool's slots (sglang_state.go).
+	statePerReq, stateConv Bytes
+	stateSlots             int
+	warnings               []string
 }
 
 func (r *sglangRun) warn(format string, a ...any) {
@@ -142,6 +146,11 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 	tensors := m.checkpointTensors()
 	if r.weights, err = servingWeights(m, tensors, tp, s, int(elt*8)); err != nil {
 		return Result{}, err
+	}
+	if m.stateLayers() > 0 && sglangStateModelled(m, v) {
+		if r.statePerReq, r.stateConv, err = sglangStatePerRequest(m, tp, s.MambaSSMDType); err != nil {
+			return Result{}, err
+		}
 	}
 	switch {
 	case !v.AtLeast(0, 4, 2):
@@ -376,7 +385,7 @@ func sglangLargeCardFraction(v Version, mem int) (float64, bool) {
 func (r *sglangRun) maxTotalTokens() (int, float64, float64) {
 	totalGiB := (r.total - r.preLoad - r.comm).GiBs()
 	availGiB := (r.total - r.preLoad - r.comm - r.weights).GiBs()
-	rest := availGiB - totalGiB*(1-r.mfs)
+	rest := r.carveState(availGiB - totalGiB*(1-r.mfs))
 	tokens := int(math.Floor(rest * float64(GiB) / float64(r.cell)))
 	if c := r.s.SGLangMaxTotalTokens; c > 0 {
 		if c > tokens {
@@ -414,6 +423,11 @@ func (r *sglangRun) result(eng Engine) Result {
 	b.Reserve = b.unallocated(r.total)
 	res.PerGPU = b
 	res.Boundary = r.boundary(st, tokens)
+	res.StateBytesPerSequence = r.statePerReq
+	if st.Fits && r.statePerReq > 0 {
+		res.MaxConcurrentSequences = r.stateSlots / sglangSlotsPerRequest
+		res.Assumptions = append(res.Assumptions, fmt.Sprintf("SGLang's state pool takes %.2f of what the weights leave (--mamba-full-memory-ratio %g) and %d state slots per running request (--mamba-radix-cache-strategy auto with the overlap scheduler)", sglangMambaFullRatio/(1+sglangMambaFullRatio), sglangMambaFullRatio, sglangSlotsPerRequest))
+	}
 	res.Assumptions = append(res.Assumptions, "the boundary is the largest --context-length whose one request fits the KV pool; its input plus output may use all of it")
 	res.Warnings = r.warnings
 	return res
@@ -441,6 +455,9 @@ func (r *sglangRun) startup(tokens int, totalGiB float64) Startup {
 	case r.weights+r.preLoad+r.comm > r.total:
 		st.Failure = FailureWeights
 		st.Message = fmt.Sprintf("torch.OutOfMemoryError: CUDA out of memory while loading the weights (%s per GPU on a %s card)", r.weights, r.total)
+	case r.statePerReq > 0 && r.stateSlots <= 0:
+		st.Failure = FailureNotEnoughMemory
+		st.Message = fmt.Sprintf("Not enough GPU memory for hybrid (mamba/linear-attention) state cache. Computed max_mamba_cache_size=%d.", r.stateSlots)
 	case tokens <= 0:
 		st.Failure = FailureNotEnoughMemory
 		// https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1626-L1630
@@ -461,6 +478,13 @@ func (r *sglangRun) serve(st *Startup, tokens int, availGiB float64) Bytes {
 	running := min(tokens/2, maxReqs)
 	if r.s.MaxNumSeqs > 0 {
 		running = r.s.MaxNumSeqs
+	}
+	if r.statePerReq > 0 {
+		st.LogLines = append(st.LogLines, r.stateLine())
+		if capped := r.stateSlots / sglangSlotsPerRequest; capped < running {
+			running = capped
+			r.warn("max_running_requests is capped to %d by the mamba state cache (max_mamba_cache_size=%d, %d state slots per request)", capped, r.stateSlots, sglangSlotsPerRequest)
+		}
 	}
 	if per := requestShape(r.s, r.ctxLen); per > 0 {
 		st.MaxConcurrentRequests = min(tokens/per, running)

@@ -68,7 +68,8 @@ var engineFlags = map[string]engineFlag{
 	"block-size":               {[]string{"vllm"}, map[string]string{"sglang": "--page-size"}},
 	"enforce-eager":            {[]string{"vllm"}, nil},
 	"mamba-cache-mode":         {[]string{"vllm"}, nil},
-	"mamba-ssm-cache-dtype":    {[]string{"vllm"}, nil},
+	"mamba-ssm-cache-dtype":    {[]string{"vllm"}, map[string]string{"sglang": "--mamba-ssm-dtype"}},
+	"mamba-ssm-dtype":          {[]string{"sglang"}, map[string]string{"vllm": "--mamba-ssm-cache-dtype"}},
 	"llm-class":                {[]string{"vllm"}, nil},
 	"mem-fraction-static":      {[]string{"sglang"}, map[string]string{"tgi": "--cuda-memory-fraction", "vllm": "--gpu-memory-utilization"}},
 	"context-length":           {[]string{"sglang"}, map[string]string{"tgi": "--max-total-tokens", "vllm": "--max-model-len"}},
@@ -149,6 +150,7 @@ func sglangFlags() []cli.Flag {
 		&cli.IntFlag{Name: "chunked-prefill-size", HideDefault: true, Usage: "SGLang --chunked-prefill-size", Category: "SGLang"},
 		&cli.IntFlag{Name: "max-running-requests", HideDefault: true, Usage: "SGLang --max-running-requests", Category: "SGLang"},
 		&cli.IntFlag{Name: "page-size", HideDefault: true, Usage: "SGLang --page-size", Category: "SGLang"},
+		&cli.StringFlag{Name: "mamba-ssm-dtype", Usage: "SGLang --mamba-ssm-dtype: the recurrent state's dtype (float32, bfloat16, float16); default: the config's mamba_ssm_dtype, else float32", Category: "SGLang"},
 	}
 }
 
@@ -271,8 +273,8 @@ func settingsFrom(c *cli.Command, set map[string]any, engine string) (estimate.S
 	if s.KVCacheDType, err = estimate.ParseDType(str("kv-cache-dtype")); err != nil {
 		return s, fmt.Errorf("--kv-cache-dtype: %w", err)
 	}
-	if s.MambaSSMDType, err = estimate.ParseDType(str("mamba-ssm-cache-dtype")); err != nil {
-		return s, fmt.Errorf("--mamba-ssm-cache-dtype: %w", err)
+	if s.MambaSSMDType, err = estimate.ParseDType(str("mamba-ssm-cache-dtype") + str("mamba-ssm-dtype")); err != nil {
+		return s, fmt.Errorf("--mamba-ssm-cache-dtype / --mamba-ssm-dtype: %w", err)
 	}
 	switch s.MambaCacheMode = str("mamba-cache-mode"); s.MambaCacheMode {
 	case "", "none", "align":

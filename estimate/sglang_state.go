@@ -1,0 +1,86 @@
+package estimate
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+)
+
+// SGLang's state pool for hybrid models with Mamba2 or gated-delta-net
+// layers, as v0.5.18 sizes it (docs/SGLANG-2026.md §2.5, read at
+// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/mem_cache/kv_cache_configurator.py#L1970-L2136
+// and https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/configs/mamba_utils.py#L115-L126).
+
+// sglangStateFrom is the first release whose state pool is modelled: the
+// one its source was read at. Earlier releases with state layers are rated
+// confidence low (sizedKinds).
+var sglangStateFrom = Version{0, 5, 18}
+
+// sglangMambaFullRatio is --mamba-full-memory-ratio's default, 0.9
+// (https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/server_args.py#L2562-L2569):
+// the state pool gets R/(1+R) of what the weights leave.
+const sglangMambaFullRatio = 0.9
+
+// sglangSlotsPerRequest is how many state slots one running request takes
+// by default: 3 plus 2 for the extra buffer the "auto" radix-cache
+// strategy picks with the overlap scheduler (docs/SGLANG-2026.md §2.5,
+// MAMBA_CACHE_SIZE_MAX_RUNNING_REQUESTS_RATIO,
+// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/mem_cache/kv_cache_configurator.py#L1813-L1842).
+const sglangSlotsPerRequest = 5
+
+// sglangStateModelled reports whether this release's state pool is modelled
+// for the model's state kind (Mamba2 and gated delta nets; not Mamba1).
+func sglangStateModelled(m Model, v Version) bool {
+	return !v.Less(sglangStateFrom) && (m.State.Kind == KindMamba2 || m.State.Kind == KindLinear)
+}
+
+// sglangStatePerRequest is one request's state on one of tp ranks over
+// every state layer (Mamba2StateShape.create,
+// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/configs/mamba_utils.py#L188-L238):
+// conv (conv_dim/tp) × (K − 1) in bfloat16 (SGLANG_MAMBA_CONV_DTYPE) and
+// (heads/tp) × head_dim × state_size in float32, the config's
+// mamba_ssm_dtype, or --mamba-ssm-dtype. A gated delta net maps to it with
+// intermediate = Hv·Dv, groups = Hk, heads = Hv, head_dim = Dv, state = Dk
+// (https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/configs/qwen3_next.py#L288-L313),
+// the same bytes as vLLM's layout (vllmStatePage).
+func sglangStatePerRequest(m Model, tp int, ssm DType) (per, conv Bytes, err error) {
+	st := m.State
+	if st.Kind == KindLinear {
+		st = State{Kind: KindMamba2, ConvKernel: st.ConvKernel, Inner: st.ValueHeads * st.ValueHeadDim, Groups: st.KeyHeads,
+			Heads: st.ValueHeads, HeadDim: st.ValueHeadDim, StateSize: st.KeyHeadDim}
+	}
+	if ssm == "" {
+		ssm = cmp.Or(m.State.SSMDType, F32)
+	}
+	page, err := vllmStatePage(st, tp, 2, int64(ssm.Bits()/8))
+	if err != nil {
+		return 0, 0, err
+	}
+	c, _ := vllmStatePage(st, tp, 2, 0)
+	n := Bytes(m.stateLayers())
+	return page * n, c * n, nil
+}
+
+// carveState takes the state pool out of rest (GiB after the static
+// fraction's slack): K = (rest·R/(1+R) − per) // per slots, K + 1 of them
+// allocated (one padding slot). It returns what is left for the KV pool.
+func (r *sglangRun) carveState(rest float64) float64 {
+	if r.statePerReq == 0 || rest <= 0 {
+		return rest
+	}
+	budget := int64(math.Floor(rest * sglangMambaFullRatio / (1 + sglangMambaFullRatio) * float64(GiB)))
+	per := int64(r.statePerReq)
+	r.stateSlots = int((budget - per) / per)
+	if r.stateSlots <= 0 {
+		r.stateSlots = 0
+		return 0
+	}
+	return rest - float64(int64(r.stateSlots+1)*per)/float64(GiB)
+}
+
+// stateLine is the state pool's log line (GB = 2^30 bytes).
+func (r *sglangRun) stateLine() string {
+	conv := float64(r.stateConv) * float64(r.stateSlots+1) / float64(GiB)
+	ssm := float64(r.statePerReq-r.stateConv) * float64(r.stateSlots+1) / float64(GiB)
+	return fmt.Sprintf("Mamba Cache is allocated. max_mamba_cache_size: %d, conv_state size: %.2fGB, ssm_state size: %.2fGB ", r.stateSlots, conv, ssm)
+}

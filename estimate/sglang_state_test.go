@@ -1,0 +1,82 @@
+package estimate
+
+import (
+	"strings"
+	"testing"
+)
+
+// qwen3Next80B is Qwen3-Next-80B-A3B's cache geometry: 48 layers, every
+// fourth full attention (2 KV heads × 256), 36 gated delta nets (16 key
+// heads, 32 value heads, 128 wide, conv kernel 4).
+func qwen3Next80B() Model {
+	m := Model{ID: "Qwen/Qwen3-Next-80B-A3B-Instruct", Type: "qwen3_next", Layers: 48, Hidden: 2048, Heads: 16, KVHeads: 2, HeadDim: 256,
+		Intermediate: 5120, Vocab: 151936, MaxPositions: 262144, DType: BF16,
+		State: State{Kind: KindLinear, ConvKernel: 4, KeyHeads: 16, KeyHeadDim: 128, ValueHeads: 32, ValueHeadDim: 128}}
+	for i := range m.Layers {
+		m.Kinds = append(m.Kinds, pick((i+1)%4 == 0, KindFull, KindLinear))
+	}
+	return m
+}
+
+// TestSGLangStatePool: docs/SGLANG-2026.md §2.7 B, Qwen3-Next at TP 4.
+func TestSGLangStatePool(t *testing.T) {
+	m := qwen3Next80B()
+	// Per request at TP 4: 36 · (3·8192/4·2 + 32/4·128·128·4) = 36 · (12,288 + 524,288) = 19,316,736 B.
+	per, conv, err := sglangStatePerRequest(m, 4, "")
+	if err != nil || per != 19_316_736 || conv != 36*12_288 {
+		t.Fatalf("per request %d, conv %d, %v; want 19316736, 442368", per, conv, err)
+	}
+	// --mamba-ssm-dtype bfloat16 halves the recurrent part: 36 · (12,288 + 262,144) = 9,879,552 B.
+	if half, _, _ := sglangStatePerRequest(m, 4, BF16); half != 9_879_552 {
+		t.Errorf("bf16 state: %d, want 9879552", half)
+	}
+	// 26.79 GiB left after the slack: the state pool's share is 26.79·0.9/1.9 = 12.69 GiB,
+	// K = (12.69 GiB − per) // per = 704 slots, 705 allocated (12.68 GiB).
+	r := &sglangRun{statePerReq: per, stateConv: conv}
+	left := r.carveState(26.79)
+	if r.stateSlots != 704 {
+		t.Errorf("slots %d, want 704", r.stateSlots)
+	}
+	if want := 26.79 - 705*float64(per)/float64(GiB); left != want {
+		t.Errorf("left %.6f GiB, want %.6f", left, want)
+	}
+	// conv 705·442,368 B = 0.29 GiB; ssm 705·36·524,288 B = 12.39 GiB.
+	if line := r.stateLine(); !strings.HasPrefix(line, "Mamba Cache is allocated. max_mamba_cache_size: 704, conv_state size: 0.29GB, ssm_state size: 12.39GB") {
+		t.Errorf("log line %q", line)
+	}
+	// Not enough for two slots: none.
+	r = &sglangRun{statePerReq: per}
+	if left := r.carveState(0.03); left != 0 || r.stateSlots != 0 {
+		t.Errorf("tiny rest: left %v, slots %d", left, r.stateSlots)
+	}
+}
+
+// TestSGLangStateRun: from v0.5.18 the state pool is sized, caps the
+// running requests and leaves the estimate's confidence to the weights;
+// before, state layers are named as not modelled.
+func TestSGLangStateRun(t *testing.T) {
+	m := qwen3Next80B()
+	m.Tensors = SynthesizeTensors(m)
+	m.TensorsFrom = WeightsFromCatalog
+	hw := Hardware{GPU: devH100, Count: 4}
+	res, err := Run(m, hw, Engine{Name: "sglang", Version: "0.5.18"}, Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Startup.Fits || res.StateBytesPerSequence != 19_316_736 || res.MaxConcurrentSequences <= 0 {
+		t.Fatalf("fits %v, state %d, sequences %d", res.Startup.Fits, res.StateBytesPerSequence, res.MaxConcurrentSequences)
+	}
+	if res.Confidence != ConfidenceHigh {
+		t.Errorf("v0.5.18: confidence %s: %q", res.Confidence, res.Warnings)
+	}
+	if !strings.Contains(strings.Join(res.Startup.LogLines, "\n"), "Mamba Cache is allocated. max_mamba_cache_size: ") {
+		t.Errorf("log lines %q", res.Startup.LogLines)
+	}
+	old, err := Run(m, hw, Engine{Name: "sglang", Version: "0.5.5"}, Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Confidence != ConfidenceLow || !strings.Contains(strings.Join(old.Warnings, "\n"), "36 linear_attention layers are not modelled for SGLang") {
+		t.Errorf("v0.5.5: confidence %s, warnings %q", old.Confidence, old.Warnings)
+	}
+}
