@@ -75,19 +75,19 @@ type sglangRun struct {
 	era sglangEra
 	tp  int
 
-	total    Bytes
-	gpuMiB   int
-	mfs      float64
-	chunk    int
-	graphBS  int
-	ctxLen   int
-	page     int
-	cell     Bytes
-	kvElt    int
-	elt      int64
-	weights  Bytes
-	preLoad  Bytes // CUDA context before the weights
-	comm     Bytes // distributed init at TP ≥ 2
+	total   Bytes
+	gpuMiB  int
+	mfs     float64
+	chunk   int
+	graphBS int
+	ctxLen  int
+	page    int
+	cell    Bytes
+	kvElt   int
+	elt     int64
+	weights Bytes
+	preLoad Bytes // CUDA context before the weights
+	comm    Bytes // distributed init at TP ≥ 2
 	// statePerReq is one request's state over every state layer (conv
 	// part stateConv); stateSlots the state pool's slots (sglang_state.go).
 	statePerReq, stateConv Bytes

@@ -30,14 +30,14 @@ type report struct {
 	// LayerKinds counts the cache-holding modules per kind; StateBytes is
 	// one running sequence's state per GPU and MaxSequences how many the
 	// state pool lets run (both 0 without state layers).
-	LayerKinds   map[string]int `json:"layer_kinds"`
-	StateBytes   int64          `json:"state_bytes_per_sequence"`
-	MaxSequences int            `json:"max_concurrent_sequences"`
-	LaunchCommand   string       `json:"launch_command"`
-	Assumptions     []string     `json:"assumptions"`
-	Warnings        []string     `json:"warnings"`
-	settings        estimate.Settings
-	res             estimate.Result
+	LayerKinds    map[string]int `json:"layer_kinds"`
+	StateBytes    int64          `json:"state_bytes_per_sequence"`
+	MaxSequences  int            `json:"max_concurrent_sequences"`
+	LaunchCommand string         `json:"launch_command"`
+	Assumptions   []string       `json:"assumptions"`
+	Warnings      []string       `json:"warnings"`
+	settings      estimate.Settings
+	res           estimate.Result
 }
 
 type engineJSON struct {
@@ -124,12 +124,12 @@ func newReport(o estimateOptions, meta hfmeta.Meta, res estimate.Result, hubCach
 		LayerKinds:   kindsJSON(res.LayerKinds),
 		StateBytes:   int64(res.StateBytesPerSequence),
 		MaxSequences: res.MaxConcurrentSequences,
-		Fits:        st.Fits,
-		Confidence:  res.Confidence,
-		Assumptions: cmdutil.NonNil(res.Assumptions),
-		Warnings:    cmdutil.NonNil(append(append([]string{}, meta.Warnings...), res.Warnings...)),
-		settings:    o.settings,
-		res:         res,
+		Fits:         st.Fits,
+		Confidence:   res.Confidence,
+		Assumptions:  cmdutil.NonNil(res.Assumptions),
+		Warnings:     cmdutil.NonNil(append(append([]string{}, meta.Warnings...), res.Warnings...)),
+		settings:     o.settings,
+		res:          res,
 	}
 	if r.ModelSource == "" {
 		r.ModelSource = "unknown"
