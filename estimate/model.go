@@ -183,6 +183,9 @@ type Model struct {
 	// MaxPositions (max_position_embeddings; n_positions, max_seq_len) is the
 	// longest sequence the model supports, in tokens.
 	MaxPositions int
+	// Rope is rope_scaling (rope_parameters): how the engines derive the
+	// default context from MaxPositions (vllm.go, sglang.go).
+	Rope RopeScaling
 	// TieWordEmbeddings (tie_word_embeddings) shares the input embedding with lm_head.
 	TieWordEmbeddings bool
 	// DType (torch_dtype, dtype) is the checkpoint's float type.
@@ -320,4 +323,15 @@ func (m Model) ExpertWidth() int {
 		return m.MoEIntermediate
 	}
 	return m.Intermediate
+}
+
+// RopeScaling is a config's rope_scaling (or rope_parameters) as far as it
+// moves the default context; the zero value means none.
+type RopeScaling struct {
+	// Type is rope_type (or type): linear, dynamic, yarn, llama3, longrope, ...
+	Type string
+	// Factor is factor; 0 means absent.
+	Factor float64
+	// OriginalMax is original_max_position_embeddings inside rope_scaling; 0 means absent.
+	OriginalMax int
 }

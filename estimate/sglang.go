@@ -141,7 +141,7 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 		r.ctxLen = s.MaxTotalTokens
 	}
 	if r.ctxLen == 0 {
-		r.ctxLen = m.MaxPositions
+		r.ctxLen = sglangContextLen(m)
 	}
 	tensors := m.checkpointTensors()
 	if r.weights, err = servingWeights(m, tensors, tp, s, int(elt*8)); err != nil {
@@ -449,9 +449,9 @@ func (r *sglangRun) startup(tokens int, totalGiB float64) Startup {
 		ActivationBytes:       Bytes(servingForwardBytes(r.m, r.tp, int64(r.chunk), r.elt, 3)),
 	}
 	switch {
-	case r.m.MaxPositions > 0 && r.ctxLen > r.m.MaxPositions:
+	case r.m.MaxPositions > 0 && r.ctxLen > sglangContextLen(r.m):
 		st.Failure = FailureArgumentValidation
-		st.Message = fmt.Sprintf("User-specified context_length (%d) is greater than the derived context_length (%d). This may lead to incorrect model outputs or CUDA errors.", r.ctxLen, r.m.MaxPositions)
+		st.Message = fmt.Sprintf("User-specified context_length (%d) is greater than the derived context_length (%d). This may lead to incorrect model outputs or CUDA errors.", r.ctxLen, sglangContextLen(r.m))
 	case r.weights+r.preLoad+r.comm > r.total:
 		st.Failure = FailureWeights
 		st.Message = fmt.Sprintf("torch.OutOfMemoryError: CUDA out of memory while loading the weights (%s per GPU on a %s card)", r.weights, r.total)
@@ -611,4 +611,18 @@ func (r *sglangRun) attention() string {
 		return "flashinfer"
 	}
 	return "triton"
+}
+
+// sglangContextLen is the context length SGLang derives from the config
+// (get_context_length,
+// https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/utils/hf_transformers_utils.py#L328-L345,
+// the same in https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/utils/hf_transformers/common.py#L530-L547):
+// max_position_embeddings times rope_scaling's factor, unless rope_scaling
+// has original_max_position_embeddings or is llama3.
+func sglangContextLen(m Model) int {
+	r := m.Rope
+	if r.Factor <= 0 || r.OriginalMax > 0 || r.Type == "llama3" {
+		return m.MaxPositions
+	}
+	return int(float64(m.MaxPositions) * r.Factor)
 }

@@ -496,7 +496,10 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 // resolveLimits fills the derived and resolved max_model_len, max_num_seqs and max_num_batched_tokens.
 func (r *vllmRun) resolveLimits() {
 	s := &r.s
-	r.mpe = r.m.MaxPositions
+	r.mpe = vllmDerivedMaxLen(r.m)
+	if r.m.Rope.Type == "longrope" || r.m.Rope.Type == "su" {
+		r.note("rope_scaling " + r.m.Rope.Type + ": newer vLLM releases default --max-model-len to original_max_position_embeddings (" + strconv.Itoa(r.m.Rope.OriginalMax) + ") when it is not given; the model's full " + strconv.Itoa(r.mpe) + " is assumed (docs/VLLM-RELEASES-2026.md §4)")
+	}
 	r.mml = s.MaxModelLen
 	if r.mml == 0 {
 		r.mml = s.MaxTotalTokens
@@ -1240,4 +1243,25 @@ func nextPow2(n int64) int64 {
 		p <<= 1
 	}
 	return p
+}
+
+// vllmDerivedMaxLen is the max_model_len vLLM derives from the config
+// (docs/VLLM-RELEASES-2026.md §4): max_position_embeddings times
+// rope_scaling's factor, except for rope types su, longrope and llama3
+// and for Gemma 3 ("already scaled"); yarn scales
+// original_max_position_embeddings when rope_scaling has it.
+func vllmDerivedMaxLen(m Model) int {
+	r, n := m.Rope, m.MaxPositions
+	if n == 0 || r.Factor <= 0 || strings.HasPrefix(m.Type, "gemma3") {
+		return n
+	}
+	switch r.Type {
+	case "su", "longrope", "llama3":
+		return n
+	case "yarn":
+		if r.OriginalMax > 0 {
+			n = r.OriginalMax
+		}
+	}
+	return int(float64(n) * r.Factor)
 }

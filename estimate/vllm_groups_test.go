@@ -173,3 +173,38 @@ func TestVLLMLayerKinds(t *testing.T) {
 		t.Errorf("kind counts %v", c)
 	}
 }
+
+// TestDerivedContext: the default context each engine derives from
+// max_position_embeddings and rope_scaling (vLLM: docs/VLLM-RELEASES-2026.md
+// §4; SGLang: get_context_length at v0.5.5 and v0.5.18).
+func TestDerivedContext(t *testing.T) {
+	for _, c := range []struct {
+		name         string
+		typ          string
+		mpe          int
+		rope         RopeScaling
+		vllm, sglang int
+	}{
+		{"no rope_scaling", "qwen3", 40960, RopeScaling{}, 40960, 40960},
+		// Llama 3.1: llama3 keeps max_position_embeddings in both.
+		{"llama3", "llama", 131072, RopeScaling{Type: "llama3", Factor: 8, OriginalMax: 8192}, 131072, 131072},
+		// DeepSeek-V3: yarn, vLLM 4096·40 = 163,840; SGLang ignores the factor beside original_max_position_embeddings.
+		{"yarn deepseek", "deepseek_v3", 163840, RopeScaling{Type: "yarn", Factor: 40, OriginalMax: 4096}, 163840, 163840},
+		// Qwen3 with the YaRN block its card suggests: vLLM 32,768·4 = 131,072; SGLang 40,960.
+		{"yarn qwen3", "qwen3", 40960, RopeScaling{Type: "yarn", Factor: 4, OriginalMax: 32768}, 131072, 40960},
+		// linear / dynamic without original: 4096·2 = 8,192 in both.
+		{"dynamic", "llama", 4096, RopeScaling{Type: "dynamic", Factor: 2}, 8192, 8192},
+		// Gemma 3: vLLM treats it as already scaled; SGLang 131,072·8 = 1,048,576.
+		{"gemma3 linear", "gemma3", 131072, RopeScaling{Type: "linear", Factor: 8}, 131072, 1048576},
+		// longrope (Phi-3.5): no factor key, no change.
+		{"longrope", "phi3", 131072, RopeScaling{Type: "longrope", OriginalMax: 4096}, 131072, 131072},
+	} {
+		m := Model{Type: c.typ, MaxPositions: c.mpe, Rope: c.rope}
+		if got := vllmDerivedMaxLen(m); got != c.vllm {
+			t.Errorf("%s: vLLM %d, want %d", c.name, got, c.vllm)
+		}
+		if got := sglangContextLen(m); got != c.sglang {
+			t.Errorf("%s: SGLang %d, want %d", c.name, got, c.sglang)
+		}
+	}
+}

@@ -155,6 +155,7 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 	// although transformers then applies no window.
 	m.SlidingWindow = p.optional("sliding_window")
 	m.LayerTypes = p.layerTypes(m.Layers)
+	m.Rope = p.rope()
 	// Pre-quantized checkpoints.
 	m.QuantMethod = p.quantMethod()
 	p.optProjection(m)

@@ -43,7 +43,8 @@ func TestParseConfigRealConfigs(t *testing.T) {
 	}{
 		// head_dim absent: HeadSize() = 4096/32 = 128.
 		{"meta-llama/Llama-3.1-8B-Instruct", estimate.Model{Type: "llama", Layers: 32, Hidden: 4096, Heads: 32, KVHeads: 8,
-			Intermediate: 14336, Vocab: 128256, MaxPositions: 131072, DType: estimate.BF16}, nil},
+			Intermediate: 14336, Vocab: 128256, MaxPositions: 131072, DType: estimate.BF16,
+			Rope: estimate.RopeScaling{Type: "llama3", Factor: 8, OriginalMax: 8192}}, nil},
 		{"meta-llama/Llama-2-7b-hf", estimate.Model{Type: "llama", Layers: 32, Hidden: 4096, Heads: 32, KVHeads: 32,
 			Intermediate: 11008, Vocab: 32000, MaxPositions: 4096, DType: estimate.F16}, nil},
 		// sliding_window 131072 is kept as written although
@@ -65,23 +66,23 @@ func TestParseConfigRealConfigs(t *testing.T) {
 			Intermediate: 5632, Vocab: 151936, MaxPositions: 32768, DType: estimate.BF16,
 			Experts: 60, ExpertsPerToken: 4, MoEIntermediate: 1408, SharedExperts: 4, SlidingWindow: 32768}, nil},
 		{"deepseek-ai/DeepSeek-V3", estimate.Model{Type: "deepseek_v3", Layers: 61, Hidden: 7168, Heads: 128, KVHeads: 128,
-			Intermediate: 18432, Vocab: 129280, MaxPositions: 163840, DType: estimate.BF16,
+			Intermediate: 18432, Vocab: 129280, MaxPositions: 163840, DType: estimate.BF16, Rope: estimate.RopeScaling{Type: "yarn", Factor: 40, OriginalMax: 4096},
 			Experts: 256, ExpertsPerToken: 8, MoEIntermediate: 2048, SharedExperts: 1, DenseLayers: 3,
 			KVLoraRank: 512, QLoraRank: 1536, QKRopeHeadDim: 64, QKNopeHeadDim: 128, VHeadDim: 128, QuantMethod: "fp8"}, nil},
 		// q_lora_rank is null in DeepSeek-V2-Lite.
 		{"deepseek-ai/DeepSeek-V2-Lite", estimate.Model{Type: "deepseek_v2", Layers: 27, Hidden: 2048, Heads: 16, KVHeads: 16,
-			Intermediate: 10944, Vocab: 102400, MaxPositions: 163840, DType: estimate.BF16,
+			Intermediate: 10944, Vocab: 102400, MaxPositions: 163840, DType: estimate.BF16, Rope: estimate.RopeScaling{Type: "yarn", Factor: 40, OriginalMax: 4096},
 			Experts: 64, ExpertsPerToken: 6, MoEIntermediate: 1408, SharedExperts: 2, DenseLayers: 1,
 			KVLoraRank: 512, QKRopeHeadDim: 64, QKNopeHeadDim: 128, VHeadDim: 128}, nil},
 		// No torch_dtype; experts_per_token and num_experts_per_tok both 4.
 		{"openai/gpt-oss-20b", estimate.Model{Type: "gpt_oss", Layers: 24, Hidden: 2880, Heads: 64, KVHeads: 8, HeadDim: 64,
-			Intermediate: 2880, Vocab: 201088, MaxPositions: 131072, Experts: 32, ExpertsPerToken: 4,
+			Intermediate: 2880, Vocab: 201088, MaxPositions: 131072, Experts: 32, ExpertsPerToken: 4, Rope: estimate.RopeScaling{Type: "yarn", Factor: 32, OriginalMax: 4096},
 			SlidingWindow: 128, LayerTypes: gptOSSLayers, QuantMethod: "mxfp4"},
 			[]string{"no torch_dtype"}},
 		// Gemma 3 VLM: text facts from text_config; vocab_size and
 		// max_position_embeddings from the Gemma3TextConfig defaults.
 		{"google/gemma-3-27b-it", estimate.Model{Type: "gemma3", Layers: 62, Hidden: 5376, Heads: 32, KVHeads: 16, HeadDim: 128,
-			Intermediate: 21504, Vocab: 262208, MaxPositions: 131072, TieWordEmbeddings: true, DType: estimate.BF16,
+			Intermediate: 21504, Vocab: 262208, MaxPositions: 131072, TieWordEmbeddings: true, DType: estimate.BF16, Rope: estimate.RopeScaling{Type: "linear", Factor: 8},
 			SlidingWindow: 1024, Vision: true},
 			[]string{"Gemma3TextConfig defaults", "vocab_size=262208", "max_position_embeddings=131072"}},
 		{"google/gemma-3-1b-it", estimate.Model{Type: "gemma3_text", Layers: 26, Hidden: 1152, Heads: 4, KVHeads: 1, HeadDim: 256,

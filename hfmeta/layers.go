@@ -80,7 +80,7 @@ func kindsFromLayerTypes(types []string, state estimate.LayerKind) ([]estimate.L
 
 // gatedDeltaNet reads Qwen3-Next's layout: layer_types, or every
 // full_attention_interval-th layer full attention (Qwen3NextConfig,
-// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/qwen3_next/configuration_qwen3_next.py#L254-L260),
+// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/qwen3_next/configuration_qwen3_next.py#L244-L251),
 // the others gated delta nets.
 func (p *parser) gatedDeltaNet(m *estimate.Model) bool {
 	st := estimate.State{Kind: estimate.KindLinear,
@@ -141,8 +141,12 @@ func complete(st estimate.State) bool {
 
 // nemotronH reads hybrid_override_pattern: one character per layer, "M" a
 // Mamba2 mixer, "*" attention, "-" an MLP and "E" an MoE block, neither of
-// which holds a cache (NemotronHConfig,
-// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/nemotron_h/configuration_nemotron_h.py#L226-L244).
+// which holds a cache (NemotronHConfig, first in transformers v5.3.0,
+// https://github.com/huggingface/transformers/blob/v5.3.0/src/transformers/models/nemotron_h/configuration_nemotron_h.py#L255-L263;
+// "-" was mapped from a later release, transformers PR #44763; the Hub's
+// configs spell all four).
+// The Mamba2 keys are the ones the Hub's configs spell
+// (https://github.com/huggingface/transformers/blob/v5.3.0/src/transformers/models/nemotron_h/configuration_nemotron_h.py#L313-L319).
 func (p *parser) nemotronH(m *estimate.Model) bool {
 	_, v, ok := p.find("hybrid_override_pattern")
 	pat, isStr := v.(string)
@@ -173,7 +177,7 @@ func (p *parser) nemotronH(m *estimate.Model) bool {
 // periodicMamba reads Granite-4.0-H's and Bamba's layer_types (or
 // layers_block_type) of "mamba"/"attention" with Mamba2 mixers, and
 // Jamba's attn_layer_period/offset with Mamba1 mixers (JambaConfig,
-// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/jamba/configuration_jamba.py#L226-L236).
+// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/jamba/configuration_jamba.py#L215-L227).
 func (p *parser) periodicMamba(m *estimate.Model) bool {
 	if m.Type == "jamba" {
 		period, offset := p.optional("attn_layer_period"), p.optional("attn_layer_offset")
@@ -211,7 +215,7 @@ func (p *parser) periodicMamba(m *estimate.Model) bool {
 
 // parallelMamba reads Falcon-H1, whose every layer runs attention and a
 // Mamba2 mixer side by side (FalconH1DecoderLayer,
-// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/falcon_h1/modeling_falcon_h1.py#L1043-L1062):
+// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/falcon_h1/modeling_falcon_h1.py#L1046-L1062):
 // one KV module and one state module per layer.
 func (p *parser) parallelMamba(m *estimate.Model) bool {
 	inner := p.optional("mamba_d_ssm")
@@ -234,7 +238,7 @@ func (p *parser) parallelMamba(m *estimate.Model) bool {
 // kvShared reads gemma-3n: the last num_kv_shared_layers layers read the
 // KV of the last earlier layer of their attention type and store none
 // (Gemma3nTextAttention,
-// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/gemma3n/modeling_gemma3n.py#L1234-L1245).
+// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/gemma3n/modeling_gemma3n.py#L1298-L1310).
 func (p *parser) kvShared(m *estimate.Model) bool {
 	shared := p.optional("num_kv_shared_layers")
 	if shared == 0 || shared >= m.Layers {
@@ -251,7 +255,7 @@ func (p *parser) kvShared(m *estimate.Model) bool {
 // chunkedLocal reads Llama 4: layers with RoPE use chunked local attention
 // of attention_chunk_size tokens, the NoPE layers (no_rope_layers[i] == 0,
 // by default every fourth) attend globally (Llama4TextConfig,
-// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/llama4/configuration_llama4.py#L355-L362).
+// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/llama4/configuration_llama4.py#L371-L394).
 func (p *parser) chunkedLocal(m *estimate.Model) bool {
 	m.AttentionChunk = p.optional("attention_chunk_size")
 	if m.AttentionChunk == 0 {
