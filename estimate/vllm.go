@@ -480,6 +480,7 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	if r.weights, err = servingWeights(m, tensors, tp, s, int(elt*8)); err != nil {
 		return nil, err
 	}
+	r.weights += r.marlinPadding(tensors)
 	r.ctx = vllmCUDAContextBytes
 	if tp > 1 {
 		r.comm = vllmCommBytes(p, hw.GPU)

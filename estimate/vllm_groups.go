@@ -3,6 +3,7 @@ package estimate
 import (
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // vLLM V1's KV cache groups: how the hybrid allocator shares one pool of
@@ -371,4 +372,32 @@ func (r *vllmRun) sparseIndexer() {
 	if r.s.BlockSize == 0 {
 		r.bs = 64
 	}
+}
+
+// marlinPadding is what vLLM's Marlin MXFP4 MoE path adds to the experts on
+// GPUs without native FP4 below compute capability 9.0 (A100, A10, L4,
+// L40S, RTX 30/40): each expert's intermediate width per rank is rounded up
+// to a multiple of 128 and the hidden size to 256, and the packed weights
+// and scales are allocated at the padded size (Mxfp4MoEMethod.create_weights,
+// docs/VLLM-RELEASES-2026.md §9). Hopper's and Blackwell's kernels pad
+// differently; not modelled there (said in a warning).
+func (r *vllmRun) marlinPadding(tensors []Tensor) Bytes {
+	if r.m.QuantMethod != "mxfp4" || r.m.Experts == 0 {
+		return 0
+	}
+	cc := r.hw.GPU.ComputeCapability
+	if cc == 0 || cc >= 90 {
+		r.note("MXFP4 experts are counted as stored; below compute capability 9.0 vLLM's Marlin kernel pads them (about +9 % for gpt-oss), and on this GPU its padding is not modelled")
+		return 0
+	}
+	h, i := int64(r.m.Hidden), int64(r.m.ExpertWidth())/int64(r.tp)
+	hp, ip := ceilDiv64(h, 256)*256, ceilDiv64(i, 128)*128
+	var stored int64
+	for _, t := range tensors {
+		if strings.Contains(t.Name, "experts.") && (strings.HasSuffix(t.Name, "_blocks") || strings.HasSuffix(t.Name, "_scales")) {
+			stored += t.Bytes()
+		}
+	}
+	per := stored / int64(r.tp)
+	return Bytes(per*hp*ip/(h*i) - per)
 }

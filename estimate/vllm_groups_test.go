@@ -208,3 +208,26 @@ func TestDerivedContext(t *testing.T) {
 		}
 	}
 }
+
+// TestMarlinMXFP4Padding: gpt-oss-20b's MXFP4 experts (24 layers · 32
+// experts · 90 blocks · 17 B · (5760 + 2880) rows = 10,152,345,600 B) on an
+// A100 (sm_80, Marlin): hidden 2880 → 3072, intermediate 2880 → 2944 at TP 1,
+// so 10,152,345,600 · (2944·3072 − 2880²)/2880² = 917,471,232 B more; at
+// TP 2 1440 → 1536 on half the bytes: 5,076,172,800 · (1536·3072 −
+// 1440·2880)/(1440·2880) = 699,383,808 B.
+func TestMarlinMXFP4Padding(t *testing.T) {
+	m := Model{Type: "gpt_oss", Layers: 24, Hidden: 2880, Heads: 64, KVHeads: 8, HeadDim: 64, Intermediate: 2880, Vocab: 201088,
+		MaxPositions: 131072, Experts: 32, ExpertsPerToken: 4, QuantMethod: "mxfp4", SlidingWindow: 128}
+	tensors := SynthesizeTensors(m)
+	a100 := GPU{Name: "NVIDIA A100-SXM4-80GB", TotalBytes: 85_095_874_560, ComputeCapability: 80}
+	for _, c := range []struct {
+		gpu  GPU
+		tp   int
+		want Bytes
+	}{{a100, 1, 917_471_232}, {a100, 2, 699_383_808}, {devH100, 1, 0}} {
+		r := &vllmRun{m: m, hw: Hardware{GPU: c.gpu, Count: c.tp}, tp: c.tp, quiet: true}
+		if got := r.marlinPadding(tensors); got != c.want {
+			t.Errorf("%s TP %d: %d, want %d", c.gpu.Name, c.tp, got, c.want)
+		}
+	}
+}
