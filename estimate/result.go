@@ -142,6 +142,9 @@ type Result struct {
 	// at once with the resolved settings (0 without state layers or when
 	// the start fails).
 	MaxConcurrentSequences int
+	// unmodelled is what the engine's sizer found it does not size for this
+	// start (vLLM's encoder profiling); rateConfidence adds it.
+	unmodelled []string
 	// Confidence is ConfidenceHigh when every memory-relevant feature of
 	// the model is sized, ConfidenceLow when one is not (Model.Unmodelled,
 	// a vision tower whose weights only config.json describes): then the

@@ -75,6 +75,9 @@ type Settings struct {
 	// --mamba-ssm-dtype): the recurrent state's dtype; "" means the
 	// engine's default for the model.
 	MambaSSMDType DType
+	// TextOnly is vLLM's --limit-mm-per-prompt with every modality 0: a
+	// multimodal model's encoder is not profiled.
+	TextOnly bool
 	// EnforceEager is vLLM's --enforce-eager: no CUDA graphs.
 	EnforceEager bool
 	// OfflineLLM selects the defaults of vLLM's offline LLM class instead of `vllm serve`.

@@ -406,6 +406,8 @@ type vllmRun struct {
 	attention string
 	quiet     bool
 	warnings  []string
+	// unmodelled names what this start does that is not sized (Result.unmodelled).
+	unmodelled []string
 }
 
 // note adds a warning written out already (fmt costs more than the rest
@@ -528,8 +530,11 @@ func (r *vllmRun) resolveLimits() {
 // warnUnmodelled warns about what the start does that is assumed or not modelled.
 func (r *vllmRun) warnUnmodelled() {
 	p := &r.prof
-	if r.m.Vision {
-		r.warn("vLLM also profiles the vision encoder at its largest input; it is not modelled, so the KV budget is overestimated")
+	if r.m.Vision && !r.s.TextOnly {
+		// The profile run encodes dummy items of the largest size, up to
+		// --limit-mm-per-prompt per request, and keeps their outputs as the
+		// encoder cache (docs/VLLM-RELEASES-2026.md §5).
+		r.unmodelled = append(r.unmodelled, "vLLM's multimodal encoder profiling (dummy items of the largest size up to --limit-mm-per-prompt, and the encoder cache): its peak is not in the profiled activation, so the KV budget is overestimated; --limit-mm-per-prompt with every modality 0 skips it")
 	}
 	if p.v.AtLeast(0, 11, 0) && !p.v.AtLeast(0, 11, 1) {
 		r.warn("vLLM %s's source takes the FlashInfer top-k/top-p sampler when FlashInfer is installed, but measured v0.11.0 starts show the sort path's peak, which is assumed; if yours logs \"Using FlashInfer for top-p & top-k sampling.\" the KV cache is larger", p.v)
@@ -1168,6 +1173,7 @@ func (r *vllmRun) result(eng Engine) Result {
 		r.warn("vLLM %s subtracts its CUDA-graph memory estimate from the budget; the estimate here (%s) is derived, not vLLM's own profiling", r.prof.v, r.graphs)
 	}
 	res.Warnings = r.warnings
+	res.unmodelled = r.unmodelled
 	return res
 }
 

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -68,6 +70,7 @@ var engineFlags = map[string]engineFlag{
 	"block-size":               {[]string{"vllm"}, map[string]string{"sglang": "--page-size"}},
 	"enforce-eager":            {[]string{"vllm"}, nil},
 	"mamba-cache-mode":         {[]string{"vllm"}, nil},
+	"limit-mm-per-prompt":      {[]string{"vllm"}, nil},
 	"mamba-ssm-cache-dtype":    {[]string{"vllm"}, map[string]string{"sglang": "--mamba-ssm-dtype"}},
 	"mamba-ssm-dtype":          {[]string{"sglang"}, map[string]string{"vllm": "--mamba-ssm-cache-dtype"}},
 	"llm-class":                {[]string{"vllm"}, nil},
@@ -136,6 +139,7 @@ func vllmFlags() []cli.Flag {
 		&cli.IntFlag{Name: "tensor-parallel-size", Aliases: []string{"tp"}, HideDefault: true, Usage: "vLLM and SGLang --tensor-parallel-size; default: --gpus", Category: "vLLM"},
 		&cli.StringFlag{Name: "quantization", Aliases: []string{"q"}, Usage: "vLLM and SGLang -q/--quantization, e.g. fp8", Category: "vLLM"},
 		&cli.BoolFlag{Name: "enforce-eager", Usage: "vLLM --enforce-eager (no CUDA graphs)", Category: "vLLM"},
+		&cli.StringFlag{Name: "limit-mm-per-prompt", Usage: "vLLM --limit-mm-per-prompt, as JSON ('{\"image\": 0}') or image=0,video=0; every modality 0 skips the encoder's profiling (text only); otherwise the encoder's profiling is not modelled and the estimate says so", Category: "vLLM"},
 		&cli.StringFlag{Name: "mamba-cache-mode", Usage: "vLLM --mamba-cache-mode for models with state layers: none (one state block per running request and state group) or align (two; prefix caching); default: the release's", Category: "vLLM"},
 		&cli.StringFlag{Name: "mamba-ssm-cache-dtype", Usage: "vLLM --mamba-ssm-cache-dtype: the recurrent state's dtype (float32, bfloat16, float16); default: the model's (float32 for Nemotron-H, the config's mamba_ssm_dtype for Qwen3.5)", Category: "vLLM"},
 		&cli.BoolFlag{Name: "llm-class", Usage: "use the defaults of vLLM's offline LLM class instead of `vllm serve`", Category: "vLLM"},
@@ -276,6 +280,11 @@ func settingsFrom(c *cli.Command, set map[string]any, engine string) (estimate.S
 	if s.MambaSSMDType, err = estimate.ParseDType(str("mamba-ssm-cache-dtype") + str("mamba-ssm-dtype")); err != nil {
 		return s, fmt.Errorf("--mamba-ssm-cache-dtype / --mamba-ssm-dtype: %w", err)
 	}
+	if v := str("limit-mm-per-prompt"); v != "" {
+		if s.TextOnly, err = textOnly(v); err != nil {
+			return s, err
+		}
+	}
 	switch s.MambaCacheMode = str("mamba-cache-mode"); s.MambaCacheMode {
 	case "", "none", "align":
 	default:
@@ -350,4 +359,35 @@ func titles(engines []string) string {
 		ts = append(ts, info.Title)
 	}
 	return strings.Join(ts, " and ")
+}
+
+// textOnly reads --limit-mm-per-prompt ('{"image": 0, "video": 0}' or
+// image=0,video=0): true when every modality's limit is 0. vLLM also
+// accepts per-modality objects ({"image": {"count": 2, ...}}); their count
+// is what is read.
+func textOnly(v string) (bool, error) {
+	limits := map[string]any{}
+	if strings.HasPrefix(strings.TrimSpace(v), "{") {
+		if err := json.Unmarshal([]byte(v), &limits); err != nil {
+			return false, cmdutil.Usage(`give JSON such as '{"image": 0}' or image=0,video=0`, "--limit-mm-per-prompt %q: %v", v, err)
+		}
+	} else {
+		for _, kv := range strings.Split(v, ",") {
+			k, n, ok := strings.Cut(kv, "=")
+			f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
+			if !ok || err != nil || strings.TrimSpace(k) == "" {
+				return false, cmdutil.Usage(`give JSON such as '{"image": 0}' or image=0,video=0`, "--limit-mm-per-prompt %q: want modality=count pairs", v)
+			}
+			limits[strings.TrimSpace(k)] = f
+		}
+	}
+	for _, l := range limits {
+		if obj, ok := l.(map[string]any); ok {
+			l = obj["count"]
+		}
+		if n, ok := l.(float64); !ok || n != 0 {
+			return false, nil
+		}
+	}
+	return len(limits) > 0, nil
 }
