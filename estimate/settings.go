@@ -75,6 +75,11 @@ type Settings struct {
 	// --mamba-ssm-dtype): the recurrent state's dtype; "" means the
 	// engine's default for the model.
 	MambaSSMDType DType
+	// Sampler is the top-k/top-p path of vLLM's profile run: "flashinfer"
+	// (VLLM_USE_FLASHINFER_SAMPLER=1 with FlashInfer installed) or
+	// "pytorch" (the native path: a sort before v0.17, the Triton kernel
+	// from it); "" means the release's default for its official image.
+	Sampler string
 	// TextOnly is vLLM's --limit-mm-per-prompt with every modality 0: a
 	// multimodal model's encoder is not profiled.
 	TextOnly bool

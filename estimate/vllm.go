@@ -279,6 +279,32 @@ func vllmProfileFor(v Version, v1 bool) vllmProfile {
 	return p
 }
 
+// chooseSampler applies --sampler: "flashinfer" or "pytorch" (the native
+// path of the release: the fp32 sort, or from v0.17.0 the Triton kernel).
+func (p *vllmProfile) chooseSampler(s string) error {
+	switch {
+	case s == "":
+	case !p.v1 || p.sampler == samplerNone:
+		return fmt.Errorf("%w: --sampler: vLLM %s's profile run has no top-k/top-p choice (V1 from v0.8.0 has)", ErrInvalid, p.v)
+	case s == "flashinfer":
+		p.sampler = samplerFlashInfer
+	case s == "pytorch" && p.v.AtLeast(0, 17, 0):
+		p.sampler = samplerTriton
+	case s == "pytorch":
+		p.sampler = samplerSortFP32
+	default:
+		return fmt.Errorf("%w: --sampler %q (want flashinfer or pytorch)", ErrInvalid, s)
+	}
+	return nil
+}
+
+// samplerNames name the sampler paths for the assumption Result states.
+var samplerNames = map[vllmSampler]string{
+	samplerSortFP32:   "the PyTorch sort of fp32 logits",
+	samplerFlashInfer: "FlashInfer's top-k/top-p kernels",
+	samplerTriton:     "the Triton top-k/top-p kernel",
+}
+
 // vllmV1Sampler is the top-k/top-p path of V1's dummy sampler run.
 func vllmV1Sampler(v Version) vllmSampler {
 	switch {
@@ -446,6 +472,9 @@ func (vllmSizer) kvBytesPerToken(m Model, ws, elt int) (Bytes, error) {
 }
 
 func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, error) {
+	if err := p.chooseSampler(s.Sampler); err != nil {
+		return nil, err
+	}
 	tp, err := servingTP(m, hw, s)
 	if err != nil {
 		return nil, err
@@ -1169,6 +1198,13 @@ func (r *vllmRun) result(eng Engine) Result {
 	res.PerGPU = r.perGPU(&st)
 	res.Boundary = r.boundary(res.Startup.Fits)
 	res.Assumptions = append(res.Assumptions, "the boundary is the largest --max-model-len that starts with --max-num-batched-tokens "+strconv.Itoa(res.Boundary.PrefillAtMaxTotal)+"; one request's input plus output may use all of it")
+	if name, ok := samplerNames[r.prof.sampler]; ok && r.prof.v1 {
+		how := "the release's default for its official image"
+		if r.s.Sampler != "" {
+			how = "--sampler " + r.s.Sampler
+		}
+		res.Assumptions = append(res.Assumptions, "the profile run's top-k/top-p sampler is "+name+" ("+how+")")
+	}
 	if r.prof.graphsInBudget && !r.s.EnforceEager {
 		r.warn("vLLM %s subtracts its CUDA-graph memory estimate from the budget; the estimate here (%s) is derived, not vLLM's own profiling", r.prof.v, r.graphs)
 	}

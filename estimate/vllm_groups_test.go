@@ -231,3 +231,45 @@ func TestMarlinMXFP4Padding(t *testing.T) {
 		}
 	}
 }
+
+// TestVLLMSamplerFlag: --sampler picks the profile's top-k/top-p path and
+// the result says which one it assumed. Llama-3.1-8B at v0.19.0, H100,
+// max_num_seqs 1024: the Triton path holds 12 B per logit of the
+// 1024 × 128,256 dummy batch beside the logits; FlashInfer's, 12 too, but
+// the Triton kernel adds its per-program buffer, so FlashInfer's peak is
+// never larger, and the PyTorch sort's 36 B is larger than both.
+func TestVLLMSamplerFlag(t *testing.T) {
+	hw := Hardware{GPU: devH100, Count: 1}
+	peak := func(sampler string) (Bytes, []string) {
+		t.Helper()
+		res, err := Run(llama31_8B, hw, Engine{Name: "vllm", Version: "0.19.0"}, Settings{Sampler: sampler})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.PerGPU.ActivationPeak, res.Assumptions
+	}
+	def, as := peak("")
+	py, _ := peak("pytorch")
+	fi, asFI := peak("flashinfer")
+	if def != py || fi > py {
+		t.Errorf("default %s, pytorch %s, flashinfer %s: want default = pytorch (v0.19's Triton path) ≥ flashinfer", def, py, fi)
+	}
+	if !strings.Contains(strings.Join(as, "\n"), "the Triton top-k/top-p kernel (the release's default") ||
+		!strings.Contains(strings.Join(asFI, "\n"), "FlashInfer's top-k/top-p kernels (--sampler flashinfer)") {
+		t.Errorf("assumptions %q / %q", as, asFI)
+	}
+	// v0.15's native path is the sort: 36 B per logit against FlashInfer's 12.
+	at15 := func(sampler string) Bytes {
+		res, err := Run(llama31_8B, hw, Engine{Name: "vllm", Version: "0.15.0"}, Settings{Sampler: sampler})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.PerGPU.ActivationPeak
+	}
+	if sort, fi15 := at15("pytorch"), at15("flashinfer"); sort <= fi15 {
+		t.Errorf("v0.15: sort %s, flashinfer %s: want the sort larger", sort, fi15)
+	}
+	if _, err := Run(llama31_8B, hw, Engine{Name: "vllm", Version: "0.19.0"}, Settings{Sampler: "fast"}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("--sampler fast: %v, want ErrInvalid", err)
+	}
+}
