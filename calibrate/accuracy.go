@@ -60,8 +60,8 @@ type Result struct {
 
 // Accuracy predicts every report and scores it against the figure the
 // engine printed: KV tokens when the row has them, else KV GiB per GPU.
-// Doubtful or approximate rows, rows whose settings are not shown and rows
-// without a KV figure are skipped and listed.
+// Rows marked not evaluable, doubtful or approximate rows, rows whose
+// settings are not shown and rows without a KV figure are skipped and listed.
 func Accuracy(reports []Report, predict Predictor) Result {
 	var res Result
 	for _, r := range reports {
@@ -73,6 +73,8 @@ func Accuracy(reports []Report, predict Predictor) Result {
 			row.Metric, row.Reported = "kv_cache_gib", r.KVCacheGiB
 		}
 		switch {
+		case r.Unevaluable != "":
+			row.Status, row.Reason = StatusSkipped, "not evaluable: "+r.Unevaluable
 		case r.Doubtful:
 			row.Status, row.Reason = StatusSkipped, "marked doubtful or approximate"
 		case r.SettingsUnknown:

@@ -46,6 +46,10 @@ type Report struct {
 	// Doubtful marks rows whose notes say DOUBTFUL or APPROXIMATE: report
 	// them, never fit to them.
 	Doubtful bool
+	// Unevaluable is why a row cannot be predicted, from notes saying
+	// "NOT EVALUABLE: why." (a checkpoint that is not public or whose
+	// quantization is not modelled): such a row is listed, not scored.
+	Unevaluable string
 }
 
 // ErrBadReports marks a CSV that does not follow the schema.
@@ -136,6 +140,10 @@ func parseRow(get func(string) string) (Report, error) {
 	r.MaxBatchPrefillTokens = settingInt(settings, "max_batch_prefill_tokens", "max_num_batched_tokens")
 	upper := strings.ToUpper(r.Notes)
 	r.Doubtful = strings.Contains(upper, "DOUBTFUL") || strings.Contains(upper, "APPROXIMATE")
+	if i := strings.Index(r.Notes, "NOT EVALUABLE:"); i >= 0 {
+		why, _, _ := strings.Cut(r.Notes[i+len("NOT EVALUABLE:"):], ".")
+		r.Unevaluable = strings.TrimSpace(why)
+	}
 	return r, nil
 }
 

@@ -2,6 +2,7 @@ package hfmeta
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -155,6 +156,9 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 	// although transformers then applies no window.
 	m.SlidingWindow = p.optional("sliding_window")
 	m.LayerTypes = p.layerTypes(m.Layers)
+	if m.LayerTypes == nil {
+		m.LayerTypes = p.gemmaLayerTypes(m)
+	}
 	m.Rope = p.rope()
 	// Pre-quantized checkpoints.
 	m.QuantMethod = p.quantMethod()
@@ -515,6 +519,33 @@ func (p *parser) layerTypes(layers int) []string {
 	}
 	if layers > 0 && len(out) != layers {
 		p.warnf("layer_types has %d entries for %d layers", len(out), layers)
+	}
+	return out
+}
+
+// gemmaLayerTypes is the layer_types transformers derives when a Gemma 2
+// or 3 config has none: every layer sliding but each sliding_window_pattern-th
+// (6 by default in Gemma 3,
+// https://github.com/huggingface/transformers/blob/c5553b41201fe4f83ba020c88740fbb1d073ab22/src/transformers/models/gemma3/configuration_gemma3.py#L236-L242;
+// 2 in Gemma 2,
+// https://github.com/huggingface/transformers/blob/c5553b41201fe4f83ba020c88740fbb1d073ab22/src/transformers/models/gemma2/configuration_gemma2.py#L175-L178).
+func (p *parser) gemmaLayerTypes(m estimate.Model) []string {
+	every := 0
+	switch m.Type {
+	case "gemma2":
+		every = 2
+	case "gemma3", "gemma3_text":
+		every = cmp.Or(p.optional("sliding_window_pattern"), 6)
+	}
+	if every == 0 || m.Layers == 0 || m.SlidingWindow == 0 {
+		return nil
+	}
+	out := make([]string, m.Layers)
+	for i := range out {
+		out[i] = "sliding_attention"
+		if (i+1)%every == 0 {
+			out[i] = "full_attention"
+		}
 	}
 	return out
 }
