@@ -235,6 +235,38 @@ type Model struct {
 	// width per token and layer (DeepSeek-V3.2); 0 means no indexer.
 	IndexHeadDim int
 
+	// Layout facts that SynthesizeTensors reads to derive the weights of
+	// hybrid and sparse-attention families exactly (synth_hybrid.go).
+
+	// IndexHeads (index_n_heads) is the DeepSeek-V3.2 indexer's query head count.
+	IndexHeads int
+	// SharedExpertWidth is the width of the one shared-expert MLP of
+	// Qwen3-Next and Qwen3.5 (shared_expert_intermediate_size), Nemotron-H
+	// (moe_shared_expert_intermediate_size) and Granite-4.0-H
+	// (shared_intermediate_size, present on dense layers too).
+	SharedExpertWidth int
+	// SparseStep (decoder_sparse_step) makes every SparseStep-th layer MoE
+	// (Qwen3-Next); 0 means 1. MLPOnlyLayers (mlp_only_layers) lists layers
+	// that stay dense whatever the step.
+	SparseStep    int
+	MLPOnlyLayers []int
+	// ExpertPeriod and ExpertOffset (expert_layer_period, expert_layer_offset):
+	// Jamba's layer i is MoE when i % ExpertPeriod == ExpertOffset; a zero
+	// period means JambaConfig's defaults 2 and 1.
+	ExpertPeriod, ExpertOffset int
+	// BlockPattern (hybrid_override_pattern) is Nemotron-H's block per layer:
+	// M Mamba2, * attention, - MLP, E MoE.
+	BlockPattern string
+	// MambaDtRank (mamba_dt_rank) is Jamba's Mamba time-step rank; 0 means
+	// "auto", ceil(hidden/16).
+	MambaDtRank int
+	// MambaConvBias (mamba_conv_bias, use_conv_bias) gives the Mamba
+	// convolution a bias; MambaProjBias (mamba_proj_bias, use_bias) gives
+	// in_proj and out_proj one; MambaGatedNorm (Falcon-H1's mamba_rms_norm)
+	// gives Falcon-H1's mixer its gated RMSNorm, which the other Mamba2
+	// families always have.
+	MambaConvBias, MambaProjBias, MambaGatedNorm bool
+
 	// QuantMethod (quantization_config.quant_method) names a pre-quantized checkpoint (fp8, gptq, awq, mxfp4, ...).
 	QuantMethod string
 	// Vision is true when the config has a vision_config (a VLM).

@@ -28,6 +28,14 @@ const mxfp4Block = 32
 //   - "mxfp4" (gpt_oss): expert weights are U8 *_blocks [.., n/32, 16] and U8
 //     *_scales [.., n/32]; everything else stays BF16.
 //
+// Hybrid layouts are derived per layer when layoutDerived(m) (synth_hybrid.go):
+// Qwen3-Next and Qwen3.5 (gated delta nets, gated attention, MoE with a
+// shared expert), Nemotron-H (one Mamba2, attention, MLP or MoE block per
+// layer), Granite-4.0-H, Jamba (Mamba1, MoE every expert_layer_period-th
+// layer), Falcon-H1 (attention and Mamba2 side by side) and DeepSeek-V3.2's
+// indexer; other layouts with Kinds are derived as attention and MLP
+// layers.
+//
 // Other quantization methods (gptq, awq, bitsandbytes, ...) are not modelled:
 // the result then describes the unquantized model.
 //
@@ -45,6 +53,15 @@ func SynthesizeTensors(m Model) []Tensor {
 		s.dt = BF16
 	}
 	switch {
+	case m.Type == "deepseek_v32":
+		// V3.2 keeps DeepSeek-V3's layers, router bias included, and adds the indexer.
+		s.m.Type = "deepseek_v3"
+		s.deepseek()
+		if layoutDerived(m) {
+			s.dsaIndexer()
+		}
+	case layoutDerived(m):
+		s.hybrid()
 	case m.Type == "opt":
 		s.opt(m.Hidden)
 	case m.Type == "phi":

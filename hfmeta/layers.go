@@ -42,6 +42,7 @@ func (p *parser) layerKinds(m *estimate.Model) map[int]bool {
 	case "deepseek_v32":
 		if m.IsMLA() {
 			m.IndexHeadDim = p.optional("index_head_dim")
+			m.IndexHeads = p.optional("index_n_heads")
 			done[4] = m.IndexHeadDim > 0
 		}
 	}
@@ -107,7 +108,27 @@ func (p *parser) gatedDeltaNet(m *estimate.Model) bool {
 	}
 	m.Kinds, m.State = kinds, st
 	m.LayerTypes = nil
+	m.SharedExpertWidth = p.optional("shared_expert_intermediate_size")
+	m.SparseStep = p.optional("decoder_sparse_step")
+	for _, e := range p.listOf("mlp_only_layers") {
+		if n, ok := e.(interface{ Int64() (int64, error) }); ok {
+			if i, err := n.Int64(); err == nil && i >= 0 && i < int64(m.Layers) {
+				m.MLPOnlyLayers = append(m.MLPOnlyLayers, int(i))
+			}
+		}
+	}
 	return true
+}
+
+// mambaBiases reads the Mamba mixers' bias switches under the family's
+// keys, with the config classes' defaults (conv bias on, projection biases
+// off) when absent.
+func (p *parser) mambaBiases(m *estimate.Model, convKey, projKey string) {
+	m.MambaConvBias = true
+	if v, ok := p.lookupBool(convKey); ok {
+		m.MambaConvBias = v
+	}
+	m.MambaProjBias, _ = p.lookupBool(projKey)
 }
 
 // mamba2State reads a Mamba2 mixer's geometry under the given keys (the
@@ -171,6 +192,9 @@ func (p *parser) nemotronH(m *estimate.Model) bool {
 		}
 	}
 	m.Kinds, m.State = kinds, st
+	m.BlockPattern = pat
+	m.SharedExpertWidth = p.optional("moe_shared_expert_intermediate_size")
+	p.mambaBiases(m, "use_conv_bias", "use_bias")
 	return true
 }
 
@@ -192,6 +216,16 @@ func (p *parser) periodicMamba(m *estimate.Model) bool {
 			kinds[i] = pick(i%period == offset, estimate.KindFull, estimate.KindMamba)
 		}
 		m.Kinds, m.State = kinds, st
+		m.ExpertPeriod, m.ExpertOffset = p.optional("expert_layer_period"), p.optional("expert_layer_offset")
+		if _, _, ok := p.find("expert_layer_period"); !ok {
+			m.ExpertPeriod, m.ExpertOffset = 2, 1 // JambaConfig defaults
+		}
+		if _, v, ok := p.find("mamba_dt_rank"); ok {
+			if _, isStr := v.(string); !isStr {
+				m.MambaDtRank = p.optional("mamba_dt_rank")
+			}
+		}
+		p.mambaBiases(m, "mamba_conv_bias", "mamba_proj_bias")
 		return true
 	}
 	types := m.LayerTypes
@@ -210,6 +244,8 @@ func (p *parser) periodicMamba(m *estimate.Model) bool {
 	}
 	m.Kinds, m.State = kinds, st
 	m.LayerTypes = nil
+	m.SharedExpertWidth = p.optional("shared_intermediate_size")
+	p.mambaBiases(m, "mamba_conv_bias", "mamba_proj_bias")
 	return true
 }
 
@@ -232,6 +268,8 @@ func (p *parser) parallelMamba(m *estimate.Model) bool {
 		kinds = append(kinds, estimate.KindFull, estimate.KindMamba2)
 	}
 	m.Kinds, m.State = kinds, st
+	p.mambaBiases(m, "mamba_conv_bias", "mamba_proj_bias")
+	m.MambaGatedNorm, _ = p.lookupBool("mamba_rms_norm")
 	return true
 }
 
