@@ -24,8 +24,9 @@ func readDev(t *testing.T) []Report {
 
 func TestReadReportsDevFile(t *testing.T) {
 	reps := readDev(t)
-	if len(reps) != 25 {
-		t.Fatalf("%d rows, want 25", len(reps))
+	// 25 rows to issue 10, 40 from public logs of 2026 (rows 101–130, 201–210).
+	if len(reps) != 65 {
+		t.Fatalf("%d rows, want 65", len(reps))
 	}
 	by := map[string]Report{}
 	for _, r := range reps {
@@ -102,5 +103,25 @@ func TestAccuracyScoresAndSkips(t *testing.T) {
 				t.Errorf("tgi summary %+v", e)
 			}
 		}
+	}
+}
+
+// TestNotEvaluable: a row whose notes say "NOT EVALUABLE: why." is listed
+// with that reason and never scored (row 101, an NVFP4 checkpoint of the
+// reporter's own).
+func TestNotEvaluable(t *testing.T) {
+	var r101 Report
+	for _, r := range readDev(t) {
+		if r.RowID == "101" {
+			r101 = r
+		}
+	}
+	if !strings.HasPrefix(r101.Unevaluable, "the checkpoint is a local or community quantization") {
+		t.Fatalf("row 101 unevaluable %q", r101.Unevaluable)
+	}
+	called := false
+	res := Accuracy([]Report{r101}, func(Report) (Prediction, error) { called = true; return Prediction{}, nil })
+	if called || res.Rows[0].Status != StatusSkipped || !strings.HasPrefix(res.Rows[0].Reason, "not evaluable: the checkpoint is") {
+		t.Errorf("called %v, row %+v", called, res.Rows[0])
 	}
 }

@@ -83,14 +83,14 @@ func TestParseConfigRealConfigs(t *testing.T) {
 		// max_position_embeddings from the Gemma3TextConfig defaults.
 		{"google/gemma-3-27b-it", estimate.Model{Type: "gemma3", Layers: 62, Hidden: 5376, Heads: 32, KVHeads: 16, HeadDim: 128,
 			Intermediate: 21504, Vocab: 262208, MaxPositions: 131072, TieWordEmbeddings: true, DType: estimate.BF16, Rope: estimate.RopeScaling{Type: "linear", Factor: 8},
-			SlidingWindow: 1024, Vision: true},
+			SlidingWindow: 1024, Vision: true, LayerTypes: gemmaPattern(62, 6)},
 			[]string{"Gemma3TextConfig defaults", "vocab_size=262208", "max_position_embeddings=131072"}},
 		{"google/gemma-3-1b-it", estimate.Model{Type: "gemma3_text", Layers: 26, Hidden: 1152, Heads: 4, KVHeads: 1, HeadDim: 256,
-			Intermediate: 6912, Vocab: 262144, MaxPositions: 32768, TieWordEmbeddings: true, DType: estimate.BF16, SlidingWindow: 512}, nil},
+			Intermediate: 6912, Vocab: 262144, MaxPositions: 32768, TieWordEmbeddings: true, DType: estimate.BF16, SlidingWindow: 512, LayerTypes: gemmaPattern(26, 6)}, nil},
 		// Gemma 2: no layer_types, sliding_window kept; tie_word_embeddings
 		// absent means Gemma2Config's true.
 		{"google/gemma-2-9b-it", estimate.Model{Type: "gemma2", Layers: 42, Hidden: 3584, Heads: 16, KVHeads: 8, HeadDim: 256,
-			Intermediate: 14336, Vocab: 256000, MaxPositions: 8192, TieWordEmbeddings: true, DType: estimate.BF16, SlidingWindow: 4096}, nil},
+			Intermediate: 14336, Vocab: 256000, MaxPositions: 8192, TieWordEmbeddings: true, DType: estimate.BF16, SlidingWindow: 4096, LayerTypes: gemmaPattern(42, 2)}, nil},
 		{"google/gemma-2b-it", estimate.Model{Type: "gemma", Layers: 18, Hidden: 2048, Heads: 8, KVHeads: 1, HeadDim: 256,
 			Intermediate: 16384, Vocab: 256000, MaxPositions: 8192, TieWordEmbeddings: true}, []string{"no torch_dtype"}},
 		// OPT: ffn_dim, no num_key_value_heads (MHA), tied by default.
@@ -181,7 +181,8 @@ func TestParseConfigInline(t *testing.T) {
 			// Gemma3TextConfig(): 26 layers, 2304 hidden, 8 heads, 4 KV heads,
 			// head_dim 256, 9216 MLP, vocab 262208, 131072 positions, window 4096.
 			estimate.Model{Type: "gemma3", Layers: 26, Hidden: 2304, Heads: 8, KVHeads: 4, HeadDim: 256, Intermediate: 9216,
-				Vocab: 262208, MaxPositions: 131072, TieWordEmbeddings: true, DType: estimate.BF16, SlidingWindow: 4096, Vision: true},
+				Vocab: 262208, MaxPositions: 131072, TieWordEmbeddings: true, DType: estimate.BF16, SlidingWindow: 4096, Vision: true,
+				LayerTypes: gemmaPattern(26, 6)},
 			[]string{"using the transformers Gemma3TextConfig defaults"}},
 		{"opt with a narrower word embedding",
 			`{"model_type":"opt","num_hidden_layers":24,"hidden_size":1024,"num_attention_heads":16,"ffn_dim":4096,"vocab_size":50272,"word_embed_proj_dim":512,"max_position_embeddings":2048,"torch_dtype":"float16"}`,
@@ -317,4 +318,17 @@ func FuzzParseConfig(f *testing.F) {
 			}
 		}
 	})
+}
+
+// gemmaPattern is the layer_types transformers derives for Gemma 2 (every
+// 2nd layer full) and Gemma 3 (every 6th): sliding otherwise.
+func gemmaPattern(n, every int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = "sliding_attention"
+		if (i+1)%every == 0 {
+			out[i] = "full_attention"
+		}
+	}
+	return out
 }
