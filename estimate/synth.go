@@ -56,6 +56,7 @@ func SynthesizeTensors(m Model) []Tensor {
 	default:
 		s.llamaLike()
 	}
+	s.vision()
 	return s.out
 }
 
