@@ -271,6 +271,10 @@ type Model struct {
 	QuantMethod string
 	// Vision is true when the config has a vision_config (a VLM).
 	Vision bool
+	// VisionTower is the vision encoder and projector read from
+	// vision_config; SynthesizeTensors derives their tensors when its Kind
+	// is a known family (towerDerived).
+	VisionTower VisionTower
 	// StateLayers: the config has per-sequence state layers (Mamba, gated
 	// delta net, linear attention) besides or instead of attention.
 	StateLayers bool

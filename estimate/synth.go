@@ -73,6 +73,7 @@ func SynthesizeTensors(m Model) []Tensor {
 	default:
 		s.llamaLike()
 	}
+	s.vision()
 	return s.out
 }
 

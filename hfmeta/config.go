@@ -163,6 +163,7 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 	// Pre-quantized checkpoints.
 	m.QuantMethod = p.quantMethod()
 	p.optProjection(m)
+	p.visionTower(&m)
 	m.Unmodelled = p.unmodelled(&m, p.layerKinds(&m))
 
 	if len(p.missing) > 0 {
