@@ -99,9 +99,10 @@ func Run(m Model, hw Hardware, eng Engine, s Settings) (res Result, err error) {
 	if err := validate(m, hw, info, s); err != nil {
 		return Result{}, err
 	}
-	// A vision tower is counted only by tensors that were read or checked
-	// against a published parameter count, not by ones config.json gave.
-	towerFromConfig := m.Vision && (len(m.Tensors) == 0 || m.TensorsFrom == WeightsFromConfig || m.TensorsFrom == WeightsFromCatalogUnchecked)
+	// A vision tower is counted by tensors that were read or checked against
+	// a published parameter count, or derived from vision_config for a
+	// family synth_vision.go knows (towerDerived); otherwise it is a guess.
+	towerFromConfig := m.Vision && !towerDerived(m) && (len(m.Tensors) == 0 || m.TensorsFrom == WeightsFromConfig || m.TensorsFrom == WeightsFromCatalogUnchecked)
 	if err := checkInputs(&m, hw, info, &s); err != nil {
 		return Result{}, err
 	}

@@ -93,6 +93,8 @@ type sglangRun struct {
 	statePerReq, stateConv Bytes
 	stateSlots             int
 	warnings               []string
+	// unmodelled names what this start does that is not sized (Result.unmodelled).
+	unmodelled []string
 }
 
 func (r *sglangRun) warn(format string, a ...any) {
@@ -219,11 +221,36 @@ func (r *sglangRun) resolveDefaults() {
 		}
 	}
 	if r.m.Vision {
-		// adjust_mem_fraction_for_vlm
-		// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L3929-L3965,
-		// called at https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L825-L829).
-		r.warn("SGLang lowers the default --mem-fraction-static for vision models (adjust_mem_fraction_for_vlm); not modelled")
+		r.adjustForVLM()
 	}
+}
+
+// adjustForVLM lowers the default --mem-fraction-static of a vision model
+// as adjust_mem_fraction_for_vlm does
+// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L3929-L3965,
+// called for the default fraction only at
+// https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L825-L829;
+// the same function in v0.5.0rc2 and v0.5.18, docs/SGLANG-2026.md §4):
+// mfs × 0.95 × clamp(1 − 0.1·(ratio − 1), 0.8, 1.05), ratio = the tower's
+// layers × hidden² over ViT-L/14's 24 × 1024². The layers are
+// vision_config.num_hidden_layers, 24 when absent (the Qwen towers name
+// theirs depth). Releases before v0.5.0 are not modelled (said).
+func (r *sglangRun) adjustForVLM() {
+	if !r.v.AtLeast(0, 5, 0) {
+		r.unmodelled = append(r.unmodelled, "SGLang "+r.v.String()+"'s lower --mem-fraction-static for vision models")
+		return
+	}
+	t := r.m.VisionTower
+	layers, hidden := t.Depth, t.Hidden
+	if t.Kind == VisionQwen25VL || t.Kind == VisionQwen3VL || layers == 0 {
+		layers = 24
+	}
+	if hidden == 0 {
+		hidden = 1024
+	}
+	ratio := float64(layers) * float64(hidden) * float64(hidden) / (24 * 1024 * 1024)
+	adj := math.Max(0.8, math.Min(1.05, 1-0.1*(ratio-1)))
+	r.mfs *= 0.95 * adj
 }
 
 // sglangEraFor is the --mem-fraction-static era of a release.
@@ -423,6 +450,7 @@ func (r *sglangRun) result(eng Engine) Result {
 	b.Reserve = b.unallocated(r.total)
 	res.PerGPU = b
 	res.Boundary = r.boundary(st, tokens)
+	res.unmodelled = r.unmodelled
 	res.StateBytesPerSequence = r.statePerReq
 	if st.Fits && r.statePerReq > 0 {
 		res.MaxConcurrentSequences = r.stateSlots / sglangSlotsPerRequest

@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"math"
 	"strings"
 	"testing"
 )
@@ -78,5 +79,32 @@ func TestSGLangStateRun(t *testing.T) {
 	}
 	if old.Confidence != ConfidenceLow || !strings.Contains(strings.Join(old.Warnings, "\n"), "36 linear_attention layers are not modelled for SGLang") {
 		t.Errorf("v0.5.5: confidence %s, warnings %q", old.Confidence, old.Warnings)
+	}
+}
+
+// TestSGLangVLMFraction: adjust_mem_fraction_for_vlm on the default
+// fraction. Gemma 3's SigLIP (27 layers, 1152 wide): ratio 27·1152² /
+// (24·1024²) = 1.423828, factor 0.95·(1 − 0.1·0.423828) = 0.909736, so
+// 0.830 → 0.755081 (docs/SGLANG-2026.md §4). Qwen2.5-VL names its layers
+// depth, so SGLang reads 24: ratio 1280²/1024² = 1.5625, factor
+// 0.95·0.94375 = 0.896563. Before v0.5.0 it is named as not modelled.
+func TestSGLangVLMFraction(t *testing.T) {
+	for _, c := range []struct {
+		tower VisionTower
+		want  float64
+	}{
+		{VisionTower{Kind: VisionSiglip, Depth: 27, Hidden: 1152}, 0.830 * 0.909736},
+		{VisionTower{Kind: VisionQwen25VL, Depth: 32, Hidden: 1280}, 0.830 * 0.896563},
+	} {
+		r := &sglangRun{v: Version{0, 5, 5}, mfs: 0.830, m: Model{Vision: true, VisionTower: c.tower}}
+		r.adjustForVLM()
+		if math.Abs(r.mfs-c.want) > 1e-6 {
+			t.Errorf("%s: mfs %.6f, want %.6f", c.tower.Kind, r.mfs, c.want)
+		}
+	}
+	r := &sglangRun{v: Version{0, 4, 9}, mfs: 0.830, m: Model{Vision: true}}
+	r.adjustForVLM()
+	if r.mfs != 0.830 || len(r.unmodelled) != 1 {
+		t.Errorf("v0.4.9: mfs %v, unmodelled %q", r.mfs, r.unmodelled)
 	}
 }

@@ -41,9 +41,10 @@ const mxfp4Block = 32
 //
 // Buffers that some checkpoints carry but engines recompute (Llama-2's
 // rotary_emb.inv_freq, 64 F32 values per layer) are left out. For a
-// multimodal model only the language model is derived (under
-// "language_model.model.*"); the vision tower is not. It returns nil when m
-// lacks Layers, Hidden, Heads or Vocab.
+// multimodal model the language model is derived (under
+// "language_model.model.*") and, for the families synth_vision.go knows
+// (towerDerived), the vision tower and projector from m.VisionTower. It
+// returns nil when m lacks Layers, Hidden, Heads or Vocab.
 func SynthesizeTensors(m Model) []Tensor {
 	if m.Layers <= 0 || m.Hidden <= 0 || m.Heads <= 0 || m.Vocab <= 0 {
 		return nil
@@ -200,14 +201,14 @@ func (s *synth) llamaAttention(lp string) {
 		s.linear(lp+"self_attn.k_proj", L, kv*hd, H, true)
 		s.linear(lp+"self_attn.v_proj", L, kv*hd, H, true)
 	}
-	if m.Type == "qwen2" || m.Type == "qwen2_moe" {
+	if m.Type == "qwen2" || m.Type == "qwen2_moe" || m.Type == "qwen2_5_vl" {
 		s.add(lp+"self_attn.q_proj.bias", L, nh*hd)
 		s.add(lp+"self_attn.k_proj.bias", L, kv*hd)
 		s.add(lp+"self_attn.v_proj.bias", L, kv*hd)
 	}
 	s.linear(lp+"self_attn.o_proj", L, H, nh*hd, true)
 	switch m.Type {
-	case "qwen3", "qwen3_moe", "gemma3", "gemma3_text":
+	case "qwen3", "qwen3_moe", "gemma3", "gemma3_text", "qwen3_vl", "qwen3_vl_moe":
 		s.add(lp+"self_attn.q_norm.weight", L, hd)
 		s.add(lp+"self_attn.k_norm.weight", L, hd)
 	}

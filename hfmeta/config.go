@@ -53,7 +53,7 @@ var knownTypes = map[string]bool{
 	"phi3": true, "phi": true, "opt": true, "gpt_oss": true,
 	"deepseek_v2": true, "deepseek_v3": true,
 	"falcon": true, "gpt2": true, "gpt_bigcode": true,
-	"mistral3": true,
+	"mistral3": true, "qwen2_5_vl": true, "qwen3_vl": true, "qwen3_vl_moe": true,
 	// Layouts layers.go reads (hybrid state, chunked local, KV sharing, sparse indexer).
 	"qwen3_next": true, "qwen3_5": true, "qwen3_5_text": true, "qwen3_5_moe": true, "qwen3_5_moe_text": true,
 	"nemotron_h": true, "granitemoehybrid": true, "jamba": true, "bamba": true, "falcon_h1": true,

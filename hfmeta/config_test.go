@@ -83,7 +83,8 @@ func TestParseConfigRealConfigs(t *testing.T) {
 		// max_position_embeddings from the Gemma3TextConfig defaults.
 		{"google/gemma-3-27b-it", estimate.Model{Type: "gemma3", Layers: 62, Hidden: 5376, Heads: 32, KVHeads: 16, HeadDim: 128,
 			Intermediate: 21504, Vocab: 262208, MaxPositions: 131072, TieWordEmbeddings: true, DType: estimate.BF16, Rope: estimate.RopeScaling{Type: "linear", Factor: 8},
-			SlidingWindow: 1024, Vision: true, LayerTypes: gemmaPattern(62, 6)},
+			SlidingWindow: 1024, Vision: true, LayerTypes: gemmaPattern(62, 6),
+			VisionTower: estimate.VisionTower{Kind: estimate.VisionSiglip, Depth: 27, Hidden: 1152, Intermediate: 4304, Heads: 16, InChannels: 3, PatchSize: 14, ImageSize: 896}},
 			[]string{"Gemma3TextConfig defaults", "vocab_size=262208", "max_position_embeddings=131072"}},
 		{"google/gemma-3-1b-it", estimate.Model{Type: "gemma3_text", Layers: 26, Hidden: 1152, Heads: 4, KVHeads: 1, HeadDim: 256,
 			Intermediate: 6912, Vocab: 262144, MaxPositions: 32768, TieWordEmbeddings: true, DType: estimate.BF16, SlidingWindow: 512, LayerTypes: gemmaPattern(26, 6)}, nil},
@@ -102,7 +103,8 @@ func TestParseConfigRealConfigs(t *testing.T) {
 			Intermediate: 8192, Vocab: 32064, MaxPositions: 4096, DType: estimate.BF16, SlidingWindow: 2047}, nil},
 		// Mistral-Small 3.x is a mistral3 VLM with the facts in text_config.
 		{"mistralai/Mistral-Small-3.2-24B-Instruct-2506", estimate.Model{Type: "mistral3", Layers: 40, Hidden: 5120, Heads: 32, KVHeads: 8,
-			HeadDim: 128, Intermediate: 32768, Vocab: 131072, MaxPositions: 131072, DType: estimate.BF16, Vision: true}, nil},
+			HeadDim: 128, Intermediate: 32768, Vocab: 131072, MaxPositions: 131072, DType: estimate.BF16, Vision: true,
+			VisionTower: estimate.VisionTower{Kind: estimate.VisionPixtral, Depth: 24, Hidden: 1024, Intermediate: 4096, Heads: 16, InChannels: 3, PatchSize: 14, ImageSize: 1540, SpatialMerge: 2, FeatureLayers: 1}}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.id, func(t *testing.T) {
@@ -182,7 +184,8 @@ func TestParseConfigInline(t *testing.T) {
 			// head_dim 256, 9216 MLP, vocab 262208, 131072 positions, window 4096.
 			estimate.Model{Type: "gemma3", Layers: 26, Hidden: 2304, Heads: 8, KVHeads: 4, HeadDim: 256, Intermediate: 9216,
 				Vocab: 262208, MaxPositions: 131072, TieWordEmbeddings: true, DType: estimate.BF16, SlidingWindow: 4096, Vision: true,
-				LayerTypes: gemmaPattern(26, 6)},
+				LayerTypes: gemmaPattern(26, 6),
+				VisionTower: estimate.VisionTower{Kind: estimate.VisionSiglip, Depth: 12, Hidden: 768, Intermediate: 3072, Heads: 12, InChannels: 3, PatchSize: 16, ImageSize: 224, PoolingHead: true}},
 			[]string{"using the transformers Gemma3TextConfig defaults"}},
 		{"opt with a narrower word embedding",
 			`{"model_type":"opt","num_hidden_layers":24,"hidden_size":1024,"num_attention_heads":16,"ffn_dim":4096,"vocab_size":50272,"word_embed_proj_dim":512,"max_position_embeddings":2048,"torch_dtype":"float16"}`,

@@ -125,7 +125,11 @@ func TestNoSilentGuess(t *testing.T) {
 			// A flagged fixture is low on every engine, except where its
 			// weights are derived layer by layer from config.json and the
 			// engine sizes each of its kinds (highOn).
-			if len(m.Unmodelled) > 0 || (m.Vision && len(m.Tensors) == 0) || (flag && len(m.Tensors) == 0 && !slices.Contains(highOn[filepath.Base(name)], eng.Name)) {
+			// A vision model is low on vLLM (its encoder profiling is not
+			// modelled) and wherever its tower is not derived from
+			// vision_config (VisionTower.Kind empty).
+			vision := m.Vision && (eng.Name == "vllm" || m.VisionTower.Kind == "")
+			if len(m.Unmodelled) > 0 || vision || (flag && len(m.Tensors) == 0 && !slices.Contains(highOn[filepath.Base(name)], eng.Name)) {
 				want = estimate.ConfidenceLow
 			}
 			warned := slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.HasPrefix(w, "not modelled") })
@@ -137,10 +141,12 @@ func TestNoSilentGuess(t *testing.T) {
 			}
 		}
 	}
-	// The 8 fixtures on 3 engines, and the catalog's configs read without
-	// their tensors where they have a vision tower.
-	if low < 24 {
-		t.Errorf("only %d low-confidence estimates; the fixtures alone give 24", low)
+	// The fixtures give 13 (8 on SGLang's default release; falcon_h1,
+	// gemma3n, llama4 and nemotron_h on vLLM; deepseek_v32 and llama4 on
+	// TGI, which refuses the state-layer ones; the tiny granite fixture does
+	// not divide over 8 GPUs), and the catalog's 4 vision models on vLLM.
+	if low < 17 {
+		t.Errorf("only %d low-confidence estimates; the fixtures and the catalog's vision models give 17", low)
 	}
 }
 

@@ -113,9 +113,6 @@ var overrides = map[string][]override{
 	"Qwen__Qwen3-1.7B":         {untiedHead("the HF count 2,031,739,904 exceeds the tied total by exactly 151936 x 2048")},
 	"deepseek-ai__DeepSeek-V3": {mtpLayers()},
 	"deepseek-ai__DeepSeek-R1": {mtpLayers()},
-	"google__gemma-3-27b-it":   {siglipTower()},
-	"google__gemma-3-4b-it":    {siglipTower()},
-	"google__gemma-3-12b-it":   {siglipTower()},
 
 	"RedHatAI__Llama-3.3-70B-Instruct-FP8-dynamic": {fp8PerChannel(estimate.BF16)},
 }
@@ -198,59 +195,6 @@ func mtpLayers() override {
 					estimate.Tensor{Name: prefix + "shared_head.head.weight", DType: dt, Shape: []int64{v, h}},
 				)
 			}
-			return ts
-		},
-	}
-}
-
-// siglipTower adds the Gemma 3 SigLIP vision tower and multimodal projector
-// from vision_config (transformers SiglipVisionConfig defaults for absent
-// keys), which SynthesizeTensors leaves out. Per encoder layer: layer_norm1/2
-// (weight, bias), q/k/v/out_proj (weight, bias), mlp.fc1/fc2 (weight, bias);
-// embeddings: patch_embedding [H, C, p, p] + bias and position_embedding
-// [(image/p)², H]; post_layernorm; projector mm_input_projection_weight
-// [H_vision, H_text] and mm_soft_emb_norm [H_vision]. For gemma-3-27b-it this
-// is 416,866,032 + 6,194,304 elements, which with the text model gives the HF
-// count 27,432,406,640 exactly.
-func siglipTower() override {
-	return override{
-		why: "adds the SigLIP vision tower (vision_tower.vision_model.*) and multi_modal_projector.* derived from vision_config",
-		apply: func(raw map[string]any, m estimate.Model, ts []estimate.Tensor) []estimate.Tensor {
-			vc, _ := raw["vision_config"].(map[string]any)
-			get := func(k string, def int) int64 {
-				if v := intOf(vc[k]); v > 0 {
-					return int64(v)
-				}
-				return int64(def)
-			}
-			h, inter, layers := get("hidden_size", 768), get("intermediate_size", 3072), get("num_hidden_layers", 12)
-			ch, img, p := get("num_channels", 3), get("image_size", 224), get("patch_size", 16)
-			dt := dtypeOr(m.DType)
-			vp := "vision_tower.vision_model."
-			lp := vp + "encoder.layers.*."
-			L := layers
-			add := func(name string, count int64, shape ...int64) {
-				ts = append(ts, estimate.Tensor{Name: name, DType: dt, Shape: shape, Count: count})
-			}
-			add(vp+"embeddings.patch_embedding.weight", 0, h, ch, p, p)
-			add(vp+"embeddings.patch_embedding.bias", 0, h)
-			add(vp+"embeddings.position_embedding.weight", 0, (img/p)*(img/p), h)
-			for _, n := range []string{"layer_norm1", "layer_norm2"} {
-				add(lp+n+".weight", L, h)
-				add(lp+n+".bias", L, h)
-			}
-			for _, n := range []string{"q_proj", "k_proj", "v_proj", "out_proj"} {
-				add(lp+"self_attn."+n+".weight", L, h, h)
-				add(lp+"self_attn."+n+".bias", L, h)
-			}
-			add(lp+"mlp.fc1.weight", L, inter, h)
-			add(lp+"mlp.fc1.bias", L, inter)
-			add(lp+"mlp.fc2.weight", L, h, inter)
-			add(lp+"mlp.fc2.bias", L, h)
-			add(vp+"post_layernorm.weight", 0, h)
-			add(vp+"post_layernorm.bias", 0, h)
-			add("multi_modal_projector.mm_input_projection_weight", 0, h, int64(m.Hidden))
-			add("multi_modal_projector.mm_soft_emb_norm.weight", 0, h)
 			return ts
 		},
 	}
@@ -518,8 +462,8 @@ func (dm derived) describeDerivation(sb *strings.Builder) {
 	for _, a := range dm.applied {
 		sb.WriteString("override: " + a + "\n")
 	}
-	if m.Vision && len(dm.applied) == 0 {
-		sb.WriteString("note: vision tower not derived (text model only)\n")
+	if m.Vision {
+		sb.WriteString("vision tower: derived from vision_config by estimate.SynthesizeTensors (" + string(m.VisionTower.Kind) + ")\n")
 	}
 	for _, w := range dm.warnings {
 		sb.WriteString("parse warning: " + w + "\n")
