@@ -184,7 +184,7 @@ func TestParseConfigInline(t *testing.T) {
 			// head_dim 256, 9216 MLP, vocab 262208, 131072 positions, window 4096.
 			estimate.Model{Type: "gemma3", Layers: 26, Hidden: 2304, Heads: 8, KVHeads: 4, HeadDim: 256, Intermediate: 9216,
 				Vocab: 262208, MaxPositions: 131072, TieWordEmbeddings: true, DType: estimate.BF16, SlidingWindow: 4096, Vision: true,
-				LayerTypes: gemmaPattern(26, 6),
+				LayerTypes:  gemmaPattern(26, 6),
 				VisionTower: estimate.VisionTower{Kind: estimate.VisionSiglip, Depth: 12, Hidden: 768, Intermediate: 3072, Heads: 12, InChannels: 3, PatchSize: 16, ImageSize: 224, PoolingHead: true}},
 			[]string{"using the transformers Gemma3TextConfig defaults"}},
 		{"opt with a narrower word embedding",
