@@ -128,7 +128,7 @@ func (r *Result) rateConfidence(m Model, towerFromConfig bool, e EngineInfo, ver
 	}
 	guessed = append(guessed[:len(guessed):len(guessed)], unsizedKinds(m, e, ver)...)
 	guessed = append(guessed, r.unmodelled...)
-	if (len(m.Kinds) > 0 || m.IndexHeadDim > 0) && m.TensorsFrom == WeightsFromConfig && !layoutDerived(m) {
+	if (len(m.Kinds) > 0 || m.IndexHeadDim > 0) && (m.TensorsFrom == WeightsFromConfig || m.TensorsFrom == WeightsFromCatalogUnchecked) && !layoutDerived(m) {
 		guessed = append(guessed, "the weights of a "+describeCounts(r.LayerKinds)+" layout: config.json alone gives them as attention and MLP layers (state mixers and skipped MLPs are not derived); the checkpoint's safetensors headers give them exactly")
 	}
 	r.Confidence = ConfidenceHigh

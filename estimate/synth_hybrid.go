@@ -39,6 +39,8 @@ func layoutDerived(m Model) bool {
 		return len(m.Kinds) == 2*m.Layers && mamba2
 	case "deepseek_v32":
 		return m.IsMLA() && m.IndexHeadDim > 0 && m.IndexHeads > 0
+	case "llama4", "llama4_text":
+		return m.IsMoE() && m.SparseStep > 0 && m.SharedExpertWidth > 0 && m.QuantMethod == ""
 	}
 	return false
 }
@@ -56,6 +58,8 @@ func (s *synth) hybrid() {
 		s.jamba()
 	case "falcon_h1":
 		s.falconH1()
+	case "llama4", "llama4_text":
+		s.llama4()
 	default:
 		s.qwenNext()
 	}
@@ -382,4 +386,41 @@ func (s *synth) dsaIndexer() {
 	s.add(ip+"k_norm.weight", m.Layers, m.IndexHeadDim)
 	s.add(ip+"k_norm.bias", m.Layers, m.IndexHeadDim)
 	s.add(ip+"weights_proj.weight", m.Layers, m.IndexHeads, m.Hidden)
+}
+
+// llama4 derives Llama 4's language model: Llama attention (q/k norms have
+// no weights) and, in the feed-forward, every SparseStep-th layer MoE —
+// fused experts gate_up_proj [E, H, 2·I] and down_proj [E, I, H], a router
+// and a shared expert I wide — the others a dense MLP Intermediate
+// (intermediate_size_mlp) wide (Llama4TextMoe and Llama4TextMLP,
+// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/llama4/modeling_llama4.py#L64-L140).
+// Checkpoint names carry language_model.model. when the config is
+// multimodal.
+func (s *synth) llama4() {
+	m := &s.m
+	p, head := "model.", "lm_head.weight"
+	if m.Vision {
+		p, head = "language_model.model.", "language_model.lm_head.weight"
+	}
+	lp := p + "layers.*."
+	L, H, step := m.Layers, m.Hidden, m.SparseStep
+	moe := L / step
+	dense := L - moe
+	s.add(p+"embed_tokens.weight", 1, m.Vocab, H)
+	s.llamaAttention(lp)
+	s.llamaNorms(lp)
+	E, I := m.Experts, m.MoEIntermediate
+	s.add(lp+"feed_forward.router.weight", moe, E, H)
+	s.linear(lp+"feed_forward.experts.gate_up_proj", moe, E*H, 2*I, true)
+	s.linear(lp+"feed_forward.experts.down_proj", moe, E*I, H, true)
+	sw := m.SharedExpertWidth
+	s.linear(lp+"feed_forward.shared_expert.gate_proj", moe, sw, H, true)
+	s.linear(lp+"feed_forward.shared_expert.up_proj", moe, sw, H, true)
+	s.linear(lp+"feed_forward.shared_expert.down_proj", moe, H, sw, true)
+	if dense > 0 {
+		s.linear(lp+"feed_forward.gate_proj", dense, m.Intermediate, H, true)
+		s.linear(lp+"feed_forward.up_proj", dense, m.Intermediate, H, true)
+		s.linear(lp+"feed_forward.down_proj", dense, H, m.Intermediate, true)
+	}
+	s.embedAndHead(p, head, false)
 }

@@ -39,6 +39,7 @@ func (p *parser) layerKinds(m *estimate.Model) map[int]bool {
 		if p.chunkedLocal(m) {
 			done[3] = true
 		}
+		p.llama4MoE(m)
 	case "deepseek_v32":
 		if m.IsMLA() {
 			m.IndexHeadDim = p.optional("index_head_dim")
@@ -336,4 +337,21 @@ func describeKinds(m estimate.Model) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// llama4MoE reads Llama 4's feed-forward layout: every
+// interleave_moe_layer_step-th layer (1 by default) is MoE with
+// num_local_experts experts and a shared expert, both intermediate_size
+// wide; the others are dense MLPs intermediate_size_mlp wide
+// (Llama4TextConfig, moe_layers,
+// https://github.com/huggingface/transformers/blob/v4.57.0/src/transformers/models/llama4/configuration_llama4.py#L371-L394).
+func (p *parser) llama4MoE(m *estimate.Model) {
+	if m.Experts == 0 {
+		return
+	}
+	m.SparseStep = max(p.optional("interleave_moe_layer_step"), 1)
+	m.MoEIntermediate, m.SharedExpertWidth = m.Intermediate, m.Intermediate
+	if mlp := p.optional("intermediate_size_mlp"); mlp > 0 {
+		m.Intermediate = mlp
+	}
 }

@@ -91,6 +91,18 @@ var params = map[string]int64{
 	"openai__gpt-oss-20b":                       21_511_953_984,
 
 	"RedHatAI__Llama-3.3-70B-Instruct-FP8-dynamic": 70_560_423_936,
+
+	// Issue 11's models (counts quoted with their origin in each source.txt).
+	"Qwen__Qwen2.5-VL-3B-Instruct":                   3_754_622_976,
+	"Qwen__Qwen2.5-VL-7B-Instruct":                   8_292_166_656,
+	"Qwen__Qwen2.5-VL-32B-Instruct":                  33_452_718_336,
+	"Qwen__Qwen3-VL-8B-Instruct":                     8_767_123_696,
+	"Qwen__Qwen3-VL-235B-A22B-Instruct":              235_670_022_896,
+	"Qwen__Qwen3-Coder-30B-A3B-Instruct":             30_532_122_624,
+	"Qwen__Qwen3-30B-A3B-Instruct-2507":              30_531_911_680,
+	"nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16":    31_577_937_344,
+	"deepseek-ai__DeepSeek-V3.2":                     685_396_921_376,
+	"meta-llama__Llama-4-Maverick-17B-128E-Instruct": 401_583_781_376,
 }
 
 // override adds or changes tensors where the real checkpoint differs from
@@ -102,6 +114,7 @@ type override struct {
 }
 
 var overrides = map[string][]override{
+	"deepseek-ai__DeepSeek-V3.2": {mtpLayers()},
 	"meta-llama__Llama-2-7b-hf": {{
 		why: "adds model.layers.*.self_attn.rotary_emb.inv_freq F32 [64] x 32: the safetensors carry these rotary buffers (HF API: F32 2,048 elements); engines recompute them",
 		apply: func(_ map[string]any, m estimate.Model, ts []estimate.Tensor) []estimate.Tensor {
