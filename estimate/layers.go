@@ -162,7 +162,10 @@ func unsizedKinds(m Model, e EngineInfo, ver string) []string {
 			out = append(out, strconv.Itoa(counts[k])+" "+string(k)+" layers are not modelled for "+e.Title+": what they hold is a guess")
 		}
 	}
-	if m.IndexHeadDim > 0 && e.Name != "vllm" {
+	// vLLM sizes the indexer (vllm_groups.go), SGLang from v0.5.18
+	// (sglangIndexerCell), TGI not at all.
+	indexer := e.Name == "tgi" || (e.Name == "sglang" && v.Less(sglangStateFrom))
+	if m.IndexHeadDim > 0 && indexer {
 		out = append(out, "the sparse-attention indexer's cache (index_head_dim "+strconv.Itoa(m.IndexHeadDim)+") is not modelled for "+e.Title)
 	}
 	return out

@@ -136,7 +136,7 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 		r.gpuMiB = int(hw.GPU.TotalBytes / MiB)
 	}
 	r.resolveDefaults()
-	r.cell = servingKVBytesPerToken(m, tp, kvElt)
+	r.cell = servingKVBytesPerToken(m, tp, kvElt) + sglangIndexerCell(m, v)
 	r.page = max(s.BlockSize, 1)
 	r.ctxLen = s.MaxModelLen
 	if r.ctxLen == 0 {

@@ -84,3 +84,16 @@ func (r *sglangRun) stateLine() string {
 	ssm := float64(r.statePerReq-r.stateConv) * float64(r.stateSlots+1) / float64(GiB)
 	return fmt.Sprintf("Mamba Cache is allocated. max_mamba_cache_size: %d, conv_state size: %.2fGB, ssm_state size: %.2fGB ", r.stateSlots, conv, ssm)
 }
+
+// sglangIndexerCell is DeepSeek-V3.2's sparse-attention indexer in the KV
+// cell from v0.5.18 (_compute_dsa_indexer_cell_size,
+// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/model_executor/pool_configurator.py#L352-L413):
+// index_head_dim fp8 bytes plus a 4-byte scale per 128, one byte each, on
+// every layer. The MLA part keeps the --kv-cache-dtype (bfloat16 by default
+// below Blackwell, docs/SGLANG-2026.md §2.3).
+func sglangIndexerCell(m Model, v Version) Bytes {
+	if m.IndexHeadDim == 0 || !m.IsMLA() || v.Less(sglangStateFrom) {
+		return 0
+	}
+	return Bytes(m.kvLayers() * (m.IndexHeadDim + m.IndexHeadDim/128*4))
+}

@@ -108,3 +108,24 @@ func TestSGLangVLMFraction(t *testing.T) {
 		t.Errorf("v0.4.9: mfs %v, unmodelled %q", r.mfs, r.unmodelled)
 	}
 }
+
+// TestSGLangIndexerCell: DeepSeek-V3.2 on SGLang v0.5.18 with bf16 KV:
+// MLA 61·(512 + 64)·2 = 70,272 B plus the indexer 61·(128 + 128/128·4) =
+// 8,052 B = 78,324 B per token (docs/SGLANG-2026.md §2.3's table); before
+// v0.5.18 the indexer is not added (and the estimate says so).
+func TestSGLangIndexerCell(t *testing.T) {
+	m := Model{Layers: 61, KVLoraRank: 512, QKRopeHeadDim: 64, IndexHeadDim: 128}
+	if got := servingKVBytesPerToken(m, 8, 2) + sglangIndexerCell(m, Version{0, 5, 18}); got != 78_324 {
+		t.Errorf("v0.5.18 cell %d, want 78324", got)
+	}
+	if got := sglangIndexerCell(m, Version{0, 5, 5}); got != 0 {
+		t.Errorf("v0.5.5 indexer %d, want 0", got)
+	}
+	u := unsizedKinds(m, EngineInfo{Name: "sglang", Title: "SGLang"}, "0.5.5")
+	if len(u) != 1 || !strings.Contains(u[0], "sparse-attention indexer") {
+		t.Errorf("v0.5.5 unsized %q", u)
+	}
+	if u := unsizedKinds(m, EngineInfo{Name: "sglang", Title: "SGLang"}, "0.5.18"); len(u) != 0 {
+		t.Errorf("v0.5.18 unsized %q", u)
+	}
+}
