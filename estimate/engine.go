@@ -126,7 +126,7 @@ func (r *Result) rateConfidence(m Model, towerFromConfig bool, e EngineInfo, ver
 	if towerFromConfig {
 		guessed = append(guessed[:len(guessed):len(guessed)], "the vision tower and projector (vision_config): config.json does not give their weights, so they are not counted")
 	}
-	guessed = append(guessed[:len(guessed):len(guessed)], unsizedKinds(m, e, ver)...)
+	guessed = append(guessed[:len(guessed):len(guessed)], unsizedKinds(&m, r.LayerKinds, e, ver)...)
 	guessed = append(guessed, r.unmodelled...)
 	if (len(m.Kinds) > 0 || m.IndexHeadDim > 0) && (m.TensorsFrom == WeightsFromConfig || m.TensorsFrom == WeightsFromCatalogUnchecked) && !layoutDerived(m) {
 		guessed = append(guessed, "the weights of a "+describeCounts(r.LayerKinds)+" layout: config.json alone gives them as attention and MLP layers (state mixers and skipped MLPs are not derived); the checkpoint's safetensors headers give them exactly")

@@ -72,37 +72,97 @@ type State struct {
 // CacheKinds lists the model's cache-holding modules in layer order: Kinds
 // when the config spells them out, else one per layer, MLA for latent
 // attention and layer_types' sliding layers as sliding window.
-func (m Model) CacheKinds() []LayerKind {
+func (m *Model) CacheKinds() []LayerKind {
 	if len(m.Kinds) > 0 {
 		return m.Kinds
 	}
 	out := make([]LayerKind, m.Layers)
 	for i := range out {
-		switch {
-		case m.IsMLA():
-			out[i] = KindMLA
-		case i < len(m.LayerTypes) && m.LayerTypes[i] == "sliding_attention":
-			out[i] = KindSliding
-		default:
-			out[i] = KindFull
+		out[i] = m.kindAt(i)
+	}
+	return out
+}
+
+// cacheModules is len(CacheKinds()) without building it.
+func (m *Model) cacheModules() int {
+	if len(m.Kinds) > 0 {
+		return len(m.Kinds)
+	}
+	return m.Layers
+}
+
+// kindAt is CacheKinds()[i] without building it.
+func (m *Model) kindAt(i int) LayerKind {
+	switch {
+	case len(m.Kinds) > 0:
+		return m.Kinds[i]
+	case m.IsMLA():
+		return KindMLA
+	case i < len(m.LayerTypes) && m.LayerTypes[i] == "sliding_attention":
+		return KindSliding
+	}
+	return KindFull
+}
+
+// KindCounts counts the model's cache-holding modules per kind.
+func (m *Model) KindCounts() map[LayerKind]int {
+	if len(m.Kinds) == 0 {
+		// The default layout without building it (Run calls this every time).
+		if m.IsMLA() {
+			return map[LayerKind]int{KindMLA: m.Layers}
+		}
+		sliding := 0
+		for i := 0; i < m.Layers && i < len(m.LayerTypes); i++ {
+			if m.LayerTypes[i] == "sliding_attention" {
+				sliding++
+			}
+		}
+		out := map[LayerKind]int{}
+		if m.Layers > sliding {
+			out[KindFull] = m.Layers - sliding
+		}
+		if sliding > 0 {
+			out[KindSliding] = sliding
+		}
+		return out
+	}
+	// Count into an array first: a map assignment per layer costs more than
+	// the rest of an estimate of a small model.
+	var n [len(allKinds)]int
+	for _, k := range m.Kinds {
+		n[kindIndex(k)]++
+	}
+	out := make(map[LayerKind]int, 4)
+	for i, c := range n {
+		if c > 0 {
+			out[allKinds[i]] = c
 		}
 	}
 	return out
 }
 
-// KindCounts counts the model's cache-holding modules per kind.
-func (m Model) KindCounts() map[LayerKind]int {
-	out := map[LayerKind]int{}
-	for _, k := range m.CacheKinds() {
-		out[k]++
+// allKinds lists every layer kind, in kindIndex's order.
+var allKinds = [...]LayerKind{KindFull, KindSliding, KindChunked, KindMLA, KindKVShared, KindMamba, KindMamba2, KindLinear}
+
+// kindIndex is k's index in allKinds (KindLinear's for an unknown kind,
+// which hfmeta never produces).
+func kindIndex(k LayerKind) int {
+	for i, a := range allKinds {
+		if a == k {
+			return i
+		}
 	}
-	return out
+	return len(allKinds) - 1
 }
 
-// kvLayers is how many modules store per-token KV.
-func (m Model) kvLayers() int {
+// kvLayers is how many modules store per-token KV (every layer of the
+// default layout).
+func (m *Model) kvLayers() int {
+	if len(m.Kinds) == 0 {
+		return m.Layers
+	}
 	n := 0
-	for _, k := range m.CacheKinds() {
+	for _, k := range m.Kinds {
 		if k.OwnsKV() {
 			n++
 		}
@@ -110,10 +170,11 @@ func (m Model) kvLayers() int {
 	return n
 }
 
-// stateLayers is how many modules hold per-sequence state.
-func (m Model) stateLayers() int {
+// stateLayers is how many modules hold per-sequence state (none in the
+// default layout).
+func (m *Model) stateLayers() int {
 	n := 0
-	for _, k := range m.CacheKinds() {
+	for _, k := range m.Kinds {
 		if k.IsState() {
 			n++
 		}
@@ -150,12 +211,14 @@ var sizedKinds = map[string][]LayerKind{
 
 // unsizedKinds names the model's layer kinds the engine's sizer does not
 // model, one phrase each.
-func unsizedKinds(m Model, e EngineInfo, ver string) []string {
+func unsizedKinds(m *Model, counts map[LayerKind]int, e EngineInfo, ver string) []string {
+	if len(m.Kinds) == 0 && m.IndexHeadDim == 0 {
+		return nil // full, sliding and MLA layers: every engine sizes them
+	}
 	var out []string
-	counts := m.KindCounts()
 	v, _ := ParseVersion(ver)
 	for _, k := range sortedKinds(counts) {
-		if e.Name == "sglang" && k.IsState() && sglangStateModelled(m, v) {
+		if e.Name == "sglang" && k.IsState() && sglangStateModelled(*m, v) {
 			continue
 		}
 		if !slices.Contains(sizedKinds[e.Name], k) {

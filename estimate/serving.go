@@ -88,7 +88,7 @@ func containsFold(s, sub string) bool {
 // fused-MoE) phase, each counted as the tensors alive at once (derived; for
 // eager V0 it reproduces the 2.07 GiB peak of Llama-3.1-8B at 20,000 tokens
 // in testdata/startup_reports_dev.csv row 44).
-func servingForwardBytes(m Model, tp int, n int64, elt int64, hidden int64) int64 {
+func servingForwardBytes(m *Model, tp int, n int64, elt int64, hidden int64) int64 {
 	h := int64(m.Hidden)
 	w := int64(tp)
 	hd := int64(m.HeadSize())

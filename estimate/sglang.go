@@ -474,7 +474,7 @@ func (r *sglangRun) startup(tokens int, totalGiB float64) Startup {
 		MaxBatchPrefillTokens: r.chunk,
 		CapacityBytes:         Bytes(r.mfs * totalGiB * float64(GiB)),
 		WarmupBytes:           r.preLoad + r.comm + r.weights,
-		ActivationBytes:       Bytes(servingForwardBytes(r.m, r.tp, int64(r.chunk), r.elt, 3)),
+		ActivationBytes:       Bytes(servingForwardBytes(&r.m, r.tp, int64(r.chunk), r.elt, 3)),
 	}
 	switch {
 	case r.m.MaxPositions > 0 && r.ctxLen > sglangContextLen(r.m):

@@ -789,7 +789,7 @@ func samplerBytes(kind vllmSampler, rows, vocab, vpad int64, sms int) int64 {
 func (r *vllmRun) activation(n int) Bytes {
 	nn := int64(n)
 	rows := int64(min(r.seqs, n))
-	fwd := servingForwardBytes(r.m, r.tp, nn, r.elt, r.prof.fwdHidden)
+	fwd := servingForwardBytes(&r.m, r.tp, nn, r.elt, r.prof.fwdHidden)
 	samp := nn*int64(r.m.Hidden)*r.elt + samplerBytes(r.prof.sampler, rows, int64(r.m.Vocab), r.vocabPad, r.sms)
 	return Bytes(max(fwd, samp)) + r.cublas
 }
@@ -810,7 +810,7 @@ func (r *vllmRun) cudaGraphBytes() Bytes {
 	}
 	pieces := int64(r.m.Layers + 1)
 	return Bytes(int64(sizes)*pieces)*vllmGraphBytesPerPiece +
-		Bytes(servingForwardBytes(r.m, r.tp, int64(top), r.elt, r.prof.fwdHidden))
+		Bytes(servingForwardBytes(&r.m, r.tp, int64(top), r.elt, r.prof.fwdHidden))
 }
 
 // vllmCaptureSizes is how many batch sizes V1 captures CUDA graphs for, and

@@ -43,29 +43,36 @@ func (r *vllmRun) setupHybrid() error {
 			return err
 		}
 	}
-	if !r.prof.hybridGroups {
-		return nil
+	if !r.prof.hybridGroups || (len(r.m.Kinds) == 0 && len(r.m.LayerTypes) == 0) {
+		return nil // one kind of layer: no groups
 	}
-	counts := map[LayerKind]int{}
-	var order []LayerKind
-	for _, k := range r.m.CacheKinds() {
-		b := vllmBucket(k)
+	// The buckets in layer order, counted without allocating (Run does
+	// this for every estimate).
+	var order [4]LayerKind
+	var counts [4]int
+	nb := 0
+	for i := range r.m.cacheModules() {
+		b := vllmBucket(r.m.kindAt(i))
 		if b == KindChunked && r.prof.v.Less(vllmChunkedFrom) {
 			b = KindFull
 		}
 		if b == "" {
 			continue
 		}
-		if counts[b] == 0 {
-			order = append(order, b)
+		j := 0
+		for j < nb && order[j] != b {
+			j++
 		}
-		counts[b]++
+		if j == nb {
+			order[j], nb = b, nb+1
+		}
+		counts[j]++
 	}
-	if len(order) < 2 {
+	if nb < 2 {
 		return nil
 	}
-	lo, hi := r.m.Layers*2, 0
-	for _, n := range counts {
+	lo, hi := counts[0], counts[0]
+	for _, n := range counts[1:nb] {
 		lo, hi = min(lo, n), max(hi, n)
 	}
 	gs := lo
@@ -73,8 +80,8 @@ func (r *vllmRun) setupHybrid() error {
 		gs = hi
 	}
 	r.groupSize = gs
-	for _, b := range order {
-		n := counts[b]
+	for j, b := range order[:nb] {
+		n := counts[j]
 		for range ceilDiv64(int64(n), int64(gs)) {
 			r.groupKinds = append(r.groupKinds, b)
 		}

@@ -283,7 +283,8 @@ func (p *parser) kvShared(m *estimate.Model) bool {
 	if shared == 0 || shared >= m.Layers {
 		return false
 	}
-	base := estimate.Model{Layers: m.Layers, LayerTypes: m.LayerTypes}.CacheKinds()
+	plain := estimate.Model{Layers: m.Layers, LayerTypes: m.LayerTypes}
+	base := plain.CacheKinds()
 	for i := m.Layers - shared; i < m.Layers; i++ {
 		base[i] = estimate.KindKVShared
 	}
