@@ -298,12 +298,25 @@ func (p *vllmProfile) chooseSampler(s string) error {
 	return nil
 }
 
-// samplerNames name the sampler paths for the assumption Result states.
-var samplerNames = map[vllmSampler]string{
-	samplerSortFP32:   "the PyTorch sort of fp32 logits",
-	samplerFlashInfer: "FlashInfer's top-k/top-p kernels",
-	samplerTriton:     "the Triton top-k/top-p kernel",
-}
+// samplerAssumptions state the sampler path a result assumed: the
+// release's default, or the one --sampler chose (built once: Run states
+// one every time).
+var samplerAssumptions = func() map[vllmSampler][2]string {
+	out := map[vllmSampler][2]string{}
+	for k, name := range map[vllmSampler]string{
+		samplerSortFP32:   "the PyTorch sort of fp32 logits",
+		samplerFlashInfer: "FlashInfer's top-k/top-p kernels",
+		samplerTriton:     "the Triton top-k/top-p kernel",
+	} {
+		flag := "pytorch"
+		if k == samplerFlashInfer {
+			flag = "flashinfer"
+		}
+		out[k] = [2]string{"the profile run's top-k/top-p sampler is " + name + " (the release's default for its official image)",
+			"the profile run's top-k/top-p sampler is " + name + " (--sampler " + flag + ")"}
+	}
+	return out
+}()
 
 // vllmV1Sampler is the top-k/top-p path of V1's dummy sampler run.
 func vllmV1Sampler(v Version) vllmSampler {
@@ -1198,12 +1211,8 @@ func (r *vllmRun) result(eng Engine) Result {
 	res.PerGPU = r.perGPU(&st)
 	res.Boundary = r.boundary(res.Startup.Fits)
 	res.Assumptions = append(res.Assumptions, "the boundary is the largest --max-model-len that starts with --max-num-batched-tokens "+strconv.Itoa(res.Boundary.PrefillAtMaxTotal)+"; one request's input plus output may use all of it")
-	if name, ok := samplerNames[r.prof.sampler]; ok && r.prof.v1 {
-		how := "the release's default for its official image"
-		if r.s.Sampler != "" {
-			how = "--sampler " + r.s.Sampler
-		}
-		res.Assumptions = append(res.Assumptions, "the profile run's top-k/top-p sampler is "+name+" ("+how+")")
+	if a, ok := samplerAssumptions[r.prof.sampler]; ok && r.prof.v1 {
+		res.Assumptions = append(res.Assumptions, a[min(len(r.s.Sampler), 1)])
 	}
 	if r.prof.graphsInBudget && !r.s.EnforceEager {
 		r.warn("vLLM %s subtracts its CUDA-graph memory estimate from the budget; the estimate here (%s) is derived, not vLLM's own profiling", r.prof.v, r.graphs)
