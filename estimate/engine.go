@@ -118,9 +118,11 @@ func Run(m Model, hw Hardware, eng Engine, s Settings) (res Result, err error) {
 }
 
 // rateConfidence says, loudly, what the figures do not model: each of
-// m.Unmodelled, and a vision tower counted from config.json alone (whose
-// weights config.json does not describe), as a warning and an assumption,
-// and Confidence low.
+// m.Unmodelled, a vision tower whose weights are neither read nor derived,
+// the layer kinds the engine does not size (unsizedKinds), what the sizer
+// found it does not size for this start (Result.unmodelled), and a layout
+// whose weights config.json alone does not give (layoutDerived), each as a
+// warning and an assumption, and Confidence low.
 func (r *Result) rateConfidence(m Model, towerFromConfig bool, e EngineInfo, ver string) {
 	guessed := m.Unmodelled
 	if towerFromConfig {

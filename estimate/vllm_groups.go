@@ -39,6 +39,11 @@ func (r *vllmRun) setupHybrid() error {
 		r.attnPage1 = r.perToken / Bytes(n)
 	}
 	if r.m.stateLayers() > 0 {
+		if !r.prof.hybridGroups {
+			// Before the hybrid allocator (V0, V1 < v0.10) Mamba state lived
+			// in a cache of its own beside the KV pool.
+			r.unmodelled = append(r.unmodelled, "vLLM "+r.prof.v.String()+"'s Mamba cache outside the KV pool (the hybrid allocator sizes state from v0.10)")
+		}
 		if err := r.setupState(); err != nil {
 			return err
 		}
