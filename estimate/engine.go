@@ -112,7 +112,7 @@ func Run(m Model, hw Hardware, eng Engine, s Settings) (res Result, err error) {
 	if err != nil {
 		return Result{}, err
 	}
-	res.LayerKinds = m.KindCounts()
+	res.LayerKinds = m.Counts()
 	res.rateConfidence(m, towerFromConfig, info, ver)
 	return res, nil
 }

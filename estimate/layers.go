@@ -1,7 +1,6 @@
 package estimate
 
 import (
-	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,42 +103,49 @@ func (m *Model) kindAt(i int) LayerKind {
 	return KindFull
 }
 
-// KindCounts counts the model's cache-holding modules per kind.
-func (m *Model) KindCounts() map[LayerKind]int {
-	if len(m.Kinds) == 0 {
-		// The default layout without building it (Run calls this every time).
-		if m.IsMLA() {
-			return map[LayerKind]int{KindMLA: m.Layers}
-		}
-		sliding := 0
-		for i := 0; i < m.Layers && i < len(m.LayerTypes); i++ {
-			if m.LayerTypes[i] == "sliding_attention" {
-				sliding++
-			}
-		}
-		out := map[LayerKind]int{}
-		if m.Layers > sliding {
-			out[KindFull] = m.Layers - sliding
-		}
-		if sliding > 0 {
-			out[KindSliding] = sliding
-		}
-		return out
-	}
-	// Count into an array first: a map assignment per layer costs more than
-	// the rest of an estimate of a small model.
-	var n [len(allKinds)]int
-	for _, k := range m.Kinds {
-		n[kindIndex(k)]++
-	}
+// LayerCounts counts cache-holding modules per kind, indexed as allKinds
+// (an array, so that Run builds it without allocating).
+type LayerCounts [len(allKinds)]int
+
+// Of is the count of kind k.
+func (c LayerCounts) Of(k LayerKind) int { return c[kindIndex(k)] }
+
+// Map is the non-zero counts keyed by kind.
+func (c LayerCounts) Map() map[LayerKind]int {
 	out := make(map[LayerKind]int, 4)
-	for i, c := range n {
-		if c > 0 {
-			out[allKinds[i]] = c
+	for i, n := range c {
+		if n > 0 {
+			out[allKinds[i]] = n
 		}
 	}
 	return out
 }
+
+// Counts counts the model's cache-holding modules per kind.
+func (m *Model) Counts() LayerCounts {
+	var c LayerCounts
+	if len(m.Kinds) > 0 {
+		for _, k := range m.Kinds {
+			c[kindIndex(k)]++
+		}
+		return c
+	}
+	if m.IsMLA() {
+		c[kindIndex(KindMLA)] = m.Layers
+		return c
+	}
+	sliding := 0
+	for i := 0; i < m.Layers && i < len(m.LayerTypes); i++ {
+		if m.LayerTypes[i] == "sliding_attention" {
+			sliding++
+		}
+	}
+	c[kindIndex(KindFull)], c[kindIndex(KindSliding)] = m.Layers-sliding, sliding
+	return c
+}
+
+// KindCounts counts the model's cache-holding modules per kind, as a map.
+func (m *Model) KindCounts() map[LayerKind]int { return m.Counts().Map() }
 
 // allKinds lists every layer kind, in kindIndex's order.
 var allKinds = [...]LayerKind{KindFull, KindSliding, KindChunked, KindMLA, KindKVShared, KindMamba, KindMamba2, KindLinear}
@@ -147,12 +153,23 @@ var allKinds = [...]LayerKind{KindFull, KindSliding, KindChunked, KindMLA, KindK
 // kindIndex is k's index in allKinds (KindLinear's for an unknown kind,
 // which hfmeta never produces).
 func kindIndex(k LayerKind) int {
-	for i, a := range allKinds {
-		if a == k {
-			return i
-		}
+	switch k {
+	case KindFull:
+		return 0
+	case KindSliding:
+		return 1
+	case KindChunked:
+		return 2
+	case KindMLA:
+		return 3
+	case KindKVShared:
+		return 4
+	case KindMamba:
+		return 5
+	case KindMamba2:
+		return 6
 	}
-	return len(allKinds) - 1
+	return 7
 }
 
 // kvLayers is how many modules store per-token KV (every layer of the
@@ -182,16 +199,23 @@ func (m *Model) stateLayers() int {
 	return n
 }
 
-// sortedKinds is the kinds of counts in a fixed order, for output.
-func sortedKinds(counts map[LayerKind]int) []LayerKind {
-	return slices.Sorted(maps.Keys(counts))
+// sortedKinds is the kinds counts holds, by name, for output.
+func sortedKinds(counts LayerCounts) []LayerKind {
+	var out []LayerKind
+	for i, n := range counts {
+		if n > 0 {
+			out = append(out, allKinds[i])
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // describeCounts is "12 full_attention + 36 linear_attention".
-func describeCounts(counts map[LayerKind]int) string {
+func describeCounts(counts LayerCounts) string {
 	var parts []string
 	for _, k := range sortedKinds(counts) {
-		parts = append(parts, strconv.Itoa(counts[k])+" "+string(k))
+		parts = append(parts, strconv.Itoa(counts.Of(k))+" "+string(k))
 	}
 	return strings.Join(parts, " + ")
 }
@@ -211,7 +235,7 @@ var sizedKinds = map[string][]LayerKind{
 
 // unsizedKinds names the model's layer kinds the engine's sizer does not
 // model, one phrase each.
-func unsizedKinds(m *Model, counts map[LayerKind]int, e EngineInfo, ver string) []string {
+func unsizedKinds(m *Model, counts LayerCounts, e EngineInfo, ver string) []string {
 	if len(m.Kinds) == 0 && m.IndexHeadDim == 0 {
 		return nil // full, sliding and MLA layers: every engine sizes them
 	}
@@ -222,7 +246,7 @@ func unsizedKinds(m *Model, counts map[LayerKind]int, e EngineInfo, ver string) 
 			continue
 		}
 		if !slices.Contains(sizedKinds[e.Name], k) {
-			out = append(out, strconv.Itoa(counts[k])+" "+string(k)+" layers are not modelled for "+e.Title+": what they hold is a guess")
+			out = append(out, strconv.Itoa(counts.Of(k))+" "+string(k)+" layers are not modelled for "+e.Title+": what they hold is a guess")
 		}
 	}
 	// vLLM sizes the indexer (vllm_groups.go), SGLang from v0.5.18

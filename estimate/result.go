@@ -134,7 +134,7 @@ type Result struct {
 	Warnings []string
 	// LayerKinds counts the model's cache-holding modules per kind
 	// (Model.CacheKinds).
-	LayerKinds map[LayerKind]int
+	LayerKinds LayerCounts
 	// StateBytesPerSequence is the state one running request holds on one
 	// GPU, as the engine pads and multiplies it (0 without state layers).
 	StateBytesPerSequence Bytes

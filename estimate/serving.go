@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"cmp"
 	"fmt"
 	"strconv"
 	"strings"
@@ -91,16 +92,26 @@ func containsFold(s, sub string) bool {
 func servingForwardBytes(m *Model, tp int, n int64, elt int64, hidden int64) int64 {
 	h := int64(m.Hidden)
 	w := int64(tp)
-	hd := int64(m.HeadSize())
+	// Fields, not the value-receiver methods: through a pointer each
+	// inlined call copies the whole Model, and this runs for every probe of
+	// the boundary searches.
+	hd := int64(m.HeadDim)
+	if hd == 0 && m.Heads > 0 {
+		hd = int64(m.Hidden / m.Heads)
+	}
+	kvh := int64(m.KVHeads)
+	if kvh == 0 {
+		kvh = int64(m.Heads)
+	}
 	nh := int64(m.Heads) / w
-	kvr := max(1, int64(m.KVHeadCount())/w)
+	kvr := max(1, kvh/w)
 	attn := hidden*h + (nh+2*kvr)*hd + nh*hd
-	if m.IsMLA() {
+	if m.KVLoraRank > 0 {
 		qk := int64(m.QKNopeHeadDim + m.QKRopeHeadDim)
 		attn = hidden*h + nh*qk + int64(m.KVLoraRank+m.QKRopeHeadDim) + nh*(int64(m.QKNopeHeadDim)+int64(m.VHeadDim)) + nh*int64(m.VHeadDim)
 	}
 	mlp := hidden*h + 3*int64(m.Intermediate)/w
-	if m.IsMoE() {
+	if m.Experts > 0 {
 		// fused_experts: intermediate_cache1/3 share one buffer of
 		// M·k·max(2·Ie/tp, H), cache2 is M·k·Ie/tp; plus the output, the
 		// router's fp32 logits and the shared experts as a dense MLP
@@ -115,7 +126,7 @@ func servingForwardBytes(m *Model, tp int, n int64, elt int64, hidden int64) int
 		// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/fused_moe/modular_kernel.py#L1059-L1068):
 		// more than this for experts narrower than hidden. The release where
 		// that path became the default was not pinned.
-		ie := int64(m.ExpertWidth()) / w
+		ie := int64(cmp.Or(m.MoEIntermediate, m.Intermediate)) / w
 		k := int64(max(1, m.ExpertsPerToken))
 		moe := hidden*h + k*(max(2*ie, h)+ie) + h + 2*int64(m.Experts)*4/elt + 3*int64(m.SharedExperts)*ie
 		if m.DenseLayers == 0 || moe > mlp {

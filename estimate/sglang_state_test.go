@@ -121,11 +121,11 @@ func TestSGLangIndexerCell(t *testing.T) {
 	if got := sglangIndexerCell(m, Version{0, 5, 5}); got != 0 {
 		t.Errorf("v0.5.5 indexer %d, want 0", got)
 	}
-	u := unsizedKinds(&m, m.KindCounts(), EngineInfo{Name: "sglang", Title: "SGLang"}, "0.5.5")
+	u := unsizedKinds(&m, m.Counts(), EngineInfo{Name: "sglang", Title: "SGLang"}, "0.5.5")
 	if len(u) != 1 || !strings.Contains(u[0], "sparse-attention indexer") {
 		t.Errorf("v0.5.5 unsized %q", u)
 	}
-	if u := unsizedKinds(&m, m.KindCounts(), EngineInfo{Name: "sglang", Title: "SGLang"}, "0.5.18"); len(u) != 0 {
+	if u := unsizedKinds(&m, m.Counts(), EngineInfo{Name: "sglang", Title: "SGLang"}, "0.5.18"); len(u) != 0 {
 		t.Errorf("v0.5.18 unsized %q", u)
 	}
 }

@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"strconv"
@@ -1021,7 +1022,7 @@ func tgiQuantizeDisablesGraphs(v Version, quantize string) bool {
 func (r *tgiRun) cudaGraphBytes(T int) Bytes {
 	const bs = 32
 	h := int64(r.m.Hidden)
-	act := int64(bs) * (2*h + 4*int64(max(r.m.Intermediate, r.m.ExpertWidth()*max(1, r.m.ExpertsPerToken)))/int64(r.ws)) * int64(r.elt)
+	act := int64(bs) * (2*h + 4*int64(max(r.m.Intermediate, cmp.Or(r.m.MoEIntermediate, r.m.Intermediate)*max(1, r.m.ExpertsPerToken)))/int64(r.ws)) * int64(r.elt)
 	logits := int64(bs) * int64(r.m.Vocab) * 4
 	tables := int64(0)
 	if r.prof.v.AtLeast(3, 0, 0) {

@@ -164,7 +164,7 @@ func TestNoSilentGuess(t *testing.T) {
 // shown reports whether the result's layer kinds show more than plain
 // full and sliding attention, or the model has a sparse indexer.
 func shown(res estimate.Result, m estimate.Model) bool {
-	for k := range res.LayerKinds {
+	for k := range res.LayerKinds.Map() {
 		if k != estimate.KindFull && k != estimate.KindSliding {
 			return true
 		}

@@ -121,7 +121,7 @@ func newReport(o estimateOptions, meta hfmeta.Meta, res estimate.Result, hubCach
 			MaxBatchTotalTokens: b.MaxBatchTotalTokens, MaxConcurrentRequests: b.MaxConcurrentRequests, LimitedBy: b.LimitedBy,
 			PrefillAtMaxTotal: b.PrefillAtMaxTotal, MaxNumSeqs: b.MaxNumSeqs,
 		},
-		LayerKinds:   kindsJSON(res.LayerKinds),
+		LayerKinds:   kindsJSON(res.LayerKinds.Map()),
 		StateBytes:   int64(res.StateBytesPerSequence),
 		MaxSequences: res.MaxConcurrentSequences,
 		Fits:         st.Fits,
