@@ -412,7 +412,7 @@ func sglangLargeCardFraction(v Version, mem int) (float64, bool) {
 func (r *sglangRun) maxTotalTokens() (int, float64, float64) {
 	totalGiB := (r.total - r.preLoad - r.comm).GiBs()
 	availGiB := (r.total - r.preLoad - r.comm - r.weights).GiBs()
-	rest := r.carveState(availGiB - totalGiB*(1-r.mfs))
+	rest := r.carveState(availGiB - totalGiB*(1-r.mfs) - r.mmReservationGiB())
 	tokens := int(math.Floor(rest * float64(GiB) / float64(r.cell)))
 	if c := r.s.SGLangMaxTotalTokens; c > 0 {
 		if c > tokens {

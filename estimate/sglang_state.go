@@ -97,3 +97,17 @@ func sglangIndexerCell(m Model, v Version) Bytes {
 	}
 	return Bytes(m.kvLayers() * (m.IndexHeadDim + m.IndexHeadDim/128*4))
 }
+
+// mmReservationGiB is what v0.5.18 takes out of a multimodal model's KV
+// budget for its embedding cache, SGLANG_VLM_CACHE_SIZE_MB = 100 MiB by
+// default (mm_runtime_reservation_gb,
+// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/mem_cache/kv_cache_configurator.py#L130-L147;
+// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/environ.py#L1146); earlier releases
+// kept it outside the budget. The GPU feature-transport pools
+// (--mm-feature-transport cuda_ipc/cuda_vmm, 1 GiB more) are not modelled.
+func (r *sglangRun) mmReservationGiB() float64 {
+	if !r.m.Vision || r.v.Less(sglangStateFrom) {
+		return 0
+	}
+	return 100.0 / 1024
+}

@@ -129,3 +129,28 @@ func TestSGLangIndexerCell(t *testing.T) {
 		t.Errorf("v0.5.18 unsized %q", u)
 	}
 }
+
+// TestSGLangMMReservation: v0.5.18 takes 100 MiB of a multimodal model's
+// KV budget for its embedding cache: with Llama-3.1-8B's 131,072 B per
+// token that is 104,857,600 / 131,072 = 800 tokens fewer (the fraction
+// given, so the VLM factor does not apply); v0.5.5 keeps it outside.
+func TestSGLangMMReservation(t *testing.T) {
+	text := llama31_8B
+	text.Tensors, text.TensorsFrom = SynthesizeTensors(text), WeightsFromCatalog
+	vlm := text
+	vlm.Vision = true
+	hw := Hardware{GPU: devH100, Count: 1}
+	tokens := func(m Model, ver string) int {
+		res, err := Run(m, hw, Engine{Name: "sglang", Version: ver}, Settings{MemFractionStatic: 0.85})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Startup.MaxBatchTotalTokens
+	}
+	if d := tokens(text, "0.5.18") - tokens(vlm, "0.5.18"); d < 799 || d > 801 {
+		t.Errorf("v0.5.18: the reservation costs %d tokens, want 800", d)
+	}
+	if d := tokens(text, "0.5.5") - tokens(vlm, "0.5.5"); d != 0 {
+		t.Errorf("v0.5.5: %d tokens, want 0", d)
+	}
+}

@@ -51,28 +51,7 @@ func (r *vllmRun) setupHybrid() error {
 	if !r.prof.hybridGroups || (len(r.m.Kinds) == 0 && len(r.m.LayerTypes) == 0) {
 		return nil // one kind of layer: no groups
 	}
-	// The buckets in layer order, counted without allocating (Run does
-	// this for every estimate).
-	var order [4]LayerKind
-	var counts [4]int
-	nb := 0
-	for i := range r.m.cacheModules() {
-		b := vllmBucket(r.m.kindAt(i))
-		if b == KindChunked && r.prof.v.Less(vllmChunkedFrom) {
-			b = KindFull
-		}
-		if b == "" {
-			continue
-		}
-		j := 0
-		for j < nb && order[j] != b {
-			j++
-		}
-		if j == nb {
-			order[j], nb = b, nb+1
-		}
-		counts[j]++
-	}
+	order, counts, nb := r.buckets()
 	if nb < 2 {
 		return nil
 	}
@@ -96,6 +75,30 @@ func (r *vllmRun) setupHybrid() error {
 	}
 	r.groups = len(r.groupKinds)
 	return nil
+}
+
+// buckets are the kinds the layers group by, in layer order, with their
+// counts; nb of the four are used. Counted without allocating: Run does
+// this for every estimate.
+func (r *vllmRun) buckets() (order [4]LayerKind, counts [4]int, nb int) {
+	for i := range r.m.cacheModules() {
+		b := vllmBucket(r.m.kindAt(i))
+		if b == KindChunked && r.prof.v.Less(vllmChunkedFrom) {
+			b = KindFull
+		}
+		if b == "" {
+			continue
+		}
+		j := 0
+		for j < nb && order[j] != b {
+			j++
+		}
+		if j == nb {
+			order[j], nb = b, nb+1
+		}
+		counts[j]++
+	}
+	return order, counts, nb
 }
 
 // vllmChunkedFrom is the first release taken to keep chunked local
