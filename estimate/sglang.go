@@ -546,7 +546,7 @@ func (r *sglangRun) boundary(st Startup, tokens int) Boundary {
 		bd.MaxBatchTotalTokens = tokens
 		// Without a known context, the longest vramcalc accepts (MaxTokens),
 		// as vLLM's search stops at a cap.
-		bd.MaxTotalTokens, bd.LimitedBy = cmp.Or(r.m.MaxPositions, MaxTokens), "max_position_embeddings"
+		bd.MaxTotalTokens, bd.LimitedBy = cmp.Or(sglangContextLen(r.m), MaxTokens), "max_position_embeddings"
 		if tokens < bd.MaxTotalTokens {
 			bd.MaxTotalTokens, bd.LimitedBy = tokens, "kv_budget"
 		}

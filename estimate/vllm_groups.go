@@ -134,7 +134,10 @@ func (r *vllmRun) setupState() error {
 	switch {
 	case r.s.MambaSSMDType != "":
 		ssm = int64(r.s.MambaSSMDType.Bits() / 8)
-	case r.m.State.SSMDType != "":
+	case r.m.State.SSMDType != "" && (r.m.Type == "nemotron_h" || strings.HasPrefix(r.m.Type, "qwen3_5")):
+		// The config's own state dtype, which vLLM applies for these
+		// families only (Qwen3.5's mamba_ssm_dtype, Nemotron-H's
+		// mamba_ssm_cache_dtype; docs/VLLM-HYBRID.md §1.2).
 		ssm = int64(r.m.State.SSMDType.Bits() / 8)
 	case r.m.Type == "nemotron_h":
 		// NemotronHForCausalLMConfig: float32 when the config names none

@@ -107,6 +107,7 @@ func (p *parser) gatedDeltaNet(m *estimate.Model) bool {
 			kinds = append(kinds, pick((i+1)%every == 0, estimate.KindFull, estimate.KindLinear))
 		}
 	}
+	st.SSMDType = p.ssmDType("mamba_ssm_dtype")
 	m.Kinds, m.State = kinds, st
 	m.LayerTypes = nil
 	m.SharedExpertWidth = p.optional("shared_expert_intermediate_size")
@@ -119,6 +120,24 @@ func (p *parser) gatedDeltaNet(m *estimate.Model) bool {
 		}
 	}
 	return true
+}
+
+// ssmDType reads the recurrent state's dtype a checkpoint fixes under key
+// (Qwen3.5's text_config.mamba_ssm_dtype, Nemotron-H's
+// mamba_ssm_cache_dtype; docs/VLLM-HYBRID.md §1.2): "" when absent or
+// not a dtype, and the engine's default applies.
+func (p *parser) ssmDType(key string) estimate.DType {
+	_, v, ok := p.find(key)
+	name, isStr := v.(string)
+	if !ok || !isStr {
+		return ""
+	}
+	d, err := estimate.ParseDType(name)
+	if err != nil {
+		p.warnf("%s %q: not a dtype; the engine's default state dtype is assumed", key, name)
+		return ""
+	}
+	return d
 }
 
 // mambaBiases reads the Mamba mixers' bias switches under the family's
@@ -192,6 +211,7 @@ func (p *parser) nemotronH(m *estimate.Model) bool {
 			return false
 		}
 	}
+	st.SSMDType = p.ssmDType("mamba_ssm_cache_dtype")
 	m.Kinds, m.State = kinds, st
 	m.BlockPattern = pat
 	m.SharedExpertWidth = p.optional("moe_shared_expert_intermediate_size")
