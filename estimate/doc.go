@@ -16,12 +16,19 @@
 //     whose meaning changed at v3.0, the router checks after warm-up, TGI's
 //     tensor sharding of the weights, and the searches for the largest
 //     max_total_tokens and max_batch_prefill_tokens.
-//   - vllm.go: vLLM V0 (v0.2 – v0.10) and V1 (v0.7 – v0.32.x; v0.22 – v0.32 with v0.21's profiling, said in a warning): the budget
-//     formula of each release, the profile run's forward and sampler peaks,
-//     batch defaults, block rounding, hybrid KV groups and the max_model_len
-//     check, and the search for the largest max_model_len.
+//   - vllm.go: vLLM V0 (v0.2 – v0.10) and V1 (v0.7 – v0.32.x; v0.22 –
+//     v0.32 with v0.21's profiling, said in a warning): the budget formula
+//     of each release, the profile run's forward and sampler peaks, batch
+//     defaults, block rounding and the max_model_len check, and the search
+//     for the largest max_model_len; vllm_groups.go: the hybrid KV cache
+//     groups, state pages and the max_num_seqs state check.
 //   - sglang.go: SGLang v0.1 – v0.5.x: mem_fraction_static and its defaults
-//     per era, the KV pool, the largest context length.
+//     per era, the KV pool, the largest context length; sglang_state.go: the
+//     v0.5.18 state pool, indexer cell and multimodal reservation.
+//
+// layers.go names the layer kinds a model's cache-holding modules have and
+// which engines size which; synth_hybrid.go and synth_vision.go derive the
+// weights of hybrid layouts and vision towers from config.json.
 //
 // What they share is named for what it is: engine.go (Run, the engine
 // registry and release ranges), settings.go (Settings and the one input
