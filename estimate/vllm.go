@@ -1211,6 +1211,9 @@ func (r *vllmRun) result(eng Engine) Result {
 	res.PerGPU = r.perGPU(&st)
 	res.Boundary = r.boundary(res.Startup.Fits)
 	res.Assumptions = append(res.Assumptions, "the boundary is the largest --max-model-len that starts with --max-num-batched-tokens "+strconv.Itoa(res.Boundary.PrefillAtMaxTotal)+"; one request's input plus output may use all of it")
+	if r.statePage > 0 {
+		res.Assumptions = append(res.Assumptions, "the profile run's forward peak counts the state layers' mixers as attention and MLP would (their kernels' own workspaces are not modelled); their state is sized")
+	}
 	if a, ok := samplerAssumptions[r.prof.sampler]; ok && r.prof.v1 {
 		res.Assumptions = append(res.Assumptions, a[min(len(r.s.Sampler), 1)])
 	}
