@@ -310,15 +310,15 @@ const (
 
 // checkpointTensors is the checkpoint's tensors: the headers', or derived
 // from the architecture when there are none.
-func (m Model) checkpointTensors() []Tensor {
+func (m *Model) checkpointTensors() []Tensor {
 	if len(m.Tensors) > 0 {
 		return m.Tensors
 	}
-	return SynthesizeTensors(m)
+	return SynthesizeTensors(*m)
 }
 
 // weightsSource is the Result.WeightsFrom label for m.
-func (m Model) weightsSource() string {
+func (m *Model) weightsSource() string {
 	switch {
 	case len(m.Tensors) == 0:
 		return WeightsFromConfig
@@ -329,7 +329,7 @@ func (m Model) weightsSource() string {
 }
 
 // KVHeadCount returns the KV head count with the MHA default applied.
-func (m Model) KVHeadCount() int {
+func (m *Model) KVHeadCount() int {
 	if m.KVHeads > 0 {
 		return m.KVHeads
 	}
@@ -337,7 +337,7 @@ func (m Model) KVHeadCount() int {
 }
 
 // HeadSize returns head_dim, or Hidden/Heads when the config has none.
-func (m Model) HeadSize() int {
+func (m *Model) HeadSize() int {
 	if m.HeadDim > 0 {
 		return m.HeadDim
 	}
@@ -348,13 +348,13 @@ func (m Model) HeadSize() int {
 }
 
 // IsMLA reports whether the model uses multi-head latent attention.
-func (m Model) IsMLA() bool { return m.KVLoraRank > 0 }
+func (m *Model) IsMLA() bool { return m.KVLoraRank > 0 }
 
 // IsMoE reports whether the model has routed experts.
-func (m Model) IsMoE() bool { return m.Experts > 0 }
+func (m *Model) IsMoE() bool { return m.Experts > 0 }
 
 // ExpertWidth returns moe_intermediate_size, falling back to intermediate_size.
-func (m Model) ExpertWidth() int {
+func (m *Model) ExpertWidth() int {
 	if m.MoEIntermediate > 0 {
 		return m.MoEIntermediate
 	}
