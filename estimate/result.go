@@ -100,7 +100,9 @@ type Boundary struct {
 	// start refuses more sequences than the pool has blocks (0 otherwise).
 	MaxNumSeqs int
 	// LimitedBy names the term that stops MaxTotalTokens from growing:
-	// "warmup" (warm-up KV + prefill peak), "max_position_embeddings", or "weights".
+	// "warmup" (warm-up KV + prefill peak), "max_position_embeddings",
+	// "weights", or "state_blocks" (vLLM: --max-num-seqs above the state
+	// pool's blocks at every length).
 	LimitedBy string
 }
 

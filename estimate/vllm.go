@@ -1157,6 +1157,8 @@ func (r *vllmRun) boundaryMML() (int, string, vllmStart) {
 			lim = "weights"
 		case FailureWarmupOOM, FailureGPUMemoryUtilization:
 			lim = "warmup"
+		case FailureStateBlocks:
+			lim = "state_blocks"
 		}
 		return 0, lim, first.st
 	}

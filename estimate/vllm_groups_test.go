@@ -129,6 +129,11 @@ func TestVLLMStateBlockCheck(t *testing.T) {
 	if !strings.HasPrefix(res.Startup.Message, fmt.Sprintf("max_num_seqs (1024) exceeds available Mamba cache blocks (%d).", n)) {
 		t.Errorf("message %q", res.Startup.Message)
 	}
+	// V1's pool does not grow as max_model_len shrinks, so no length starts
+	// with 1024 sequences, and the boundary says why.
+	if res.Boundary.MaxTotalTokens != 0 || res.Boundary.LimitedBy != "state_blocks" {
+		t.Errorf("boundary %d limited by %q, want 0 and state_blocks", res.Boundary.MaxTotalTokens, res.Boundary.LimitedBy)
+	}
 	// The number the message gives starts. Fewer sequences shrink the
 	// sampler's dummy batch, so the pool grows a little: the boundary is at
 	// least n, and one past it fails the state check.

@@ -238,6 +238,8 @@ func limitedBy(s string) string {
 		return "weights: the model does not fit on these GPUs"
 	case "prefill":
 		return "prefill: TGI's max_batch_prefill_tokens rules"
+	case "state_blocks":
+		return "state_blocks: --max-num-seqs exceeds the state pool's blocks at every length; lower --max-num-seqs"
 	}
 	return s
 }
