@@ -1,11 +1,6 @@
 package hfmeta
 
-import (
-	"fmt"
-	"strings"
-
-	"github.com/vramcalc/vramcalc/estimate"
-)
+import "github.com/vramcalc/vramcalc/estimate"
 
 // layerKinds fills Model.Kinds, Model.State, Model.AttentionChunk and
 // Model.IndexHeadDim for the layouts it knows (issue 11 §1), from the keys
@@ -345,19 +340,6 @@ func pick[T any](c bool, a, b T) T {
 		return a
 	}
 	return b
-}
-
-// describeKinds is "12 full_attention, 36 linear_attention", for warnings.
-func describeKinds(m estimate.Model) string {
-	counts := m.KindCounts()
-	var parts []string
-	for _, k := range []estimate.LayerKind{estimate.KindFull, estimate.KindSliding, estimate.KindChunked, estimate.KindMLA,
-		estimate.KindKVShared, estimate.KindMamba, estimate.KindMamba2, estimate.KindLinear} {
-		if counts[k] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", counts[k], k))
-		}
-	}
-	return strings.Join(parts, ", ")
 }
 
 // llama4MoE reads Llama 4's feed-forward layout: every
