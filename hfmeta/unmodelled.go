@@ -9,10 +9,11 @@ import (
 	"github.com/vramcalc/vramcalc/estimate"
 )
 
-// unmodelledKeys are config.json keys of memory-relevant features the
-// estimate does not size yet, with what they mean (the families issue 11
-// lists: hybrid state layers, KV sharing, chunked local and sparse
-// attention). A config that has one gets it in Model.Unmodelled, so that
+// unmodelledKeys are config.json keys of memory-relevant features (hybrid
+// state layers, KV sharing, chunked local and sparse attention), grouped,
+// with what they mean. A group the family's layout reader (layers.go) reads
+// into Model.Kinds is sized; one it does not (an unknown family, a config
+// missing a key the layout needs) goes into Model.Unmodelled, so that
 // estimate.Run warns and rates the figures' confidence low instead of
 // sizing such layers as ordinary attention.
 var unmodelledKeys = []struct{ keys []string }{
