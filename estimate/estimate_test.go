@@ -457,16 +457,21 @@ func TestLoadedTensorsDropsExtraLayers(t *testing.T) {
 		{Name: "model.layers.61.mlp.gate.weight", DType: BF16, Shape: []int64{256, 7168}},
 		{Name: "model.layers.61.embed_tokens.weight", DType: BF16, Shape: []int64{129280, 7168}},
 		{Name: "model.layers.*.input_layernorm.weight", DType: BF16, Shape: []int64{7168}, Count: 61},
+		// Qwen3-Next's MTP module (mtp.*), dropped too.
+		{Name: "mtp.fc.weight", DType: BF16, Shape: []int64{2048, 4096}},
 	}
 	kept, dropped := LoadedTensors(ts, 61)
-	if len(kept) != 3 || dropped != 2 {
-		t.Errorf("kept %d, dropped %d; want 3 and 2", len(kept), dropped)
+	if len(kept) != 3 || dropped != 3 {
+		t.Errorf("kept %d, dropped %d; want 3 and 3", len(kept), dropped)
 	}
 	for _, c := range []struct {
 		name string
 		n    int
 		ok   bool
-	}{{"model.layers.61.self_attn.q_a_proj.weight", 61, true}, {"transformer.h.3.attn.c_attn.weight", 3, true}, {"model.layers.*.mlp.down_proj.weight", 0, false}, {"lm_head.weight", 0, false}} {
+	}{{"model.layers.61.self_attn.q_a_proj.weight", 61, true}, {"transformer.h.3.attn.c_attn.weight", 3, true}, {"model.layers.*.mlp.down_proj.weight", 0, false}, {"lm_head.weight", 0, false},
+		// MTP modules number past every decoder layer (mtpLayerBase = 2^20 = 1,048,576).
+		{"mtp.layers.0.self_attn.q_proj.weight", 1 << 20, true}, {"mtp.fc.weight", 1 << 20, true},
+		{"model.mtp_layers.1.eh_proj.weight", 1<<20 + 1, true}, {"model.layers.3.mtp_gate.weight", 3, true}} {
 		if n, ok := layerIndex(c.name); n != c.n || ok != c.ok {
 			t.Errorf("layerIndex(%q) = %d, %v", c.name, n, ok)
 		}

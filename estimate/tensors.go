@@ -176,11 +176,22 @@ func LoadedTensors(ts []Tensor, layers int) ([]Tensor, int64) {
 	return out, dropped
 }
 
+// mtpLayerBase numbers the layers of a checkpoint's multi-token-prediction
+// module when its names carry a part "mtp" or "mtp_*" (Qwen3-Next and
+// Qwen3.5 store "mtp.layers.0.*" and "mtp.fc.weight"; MiMo
+// "model.mtp_layers.0.*"): layer mtpLayerBase+n, beyond every decoder
+// layer, so that the weights of a start without speculative decoding drop
+// them as they drop DeepSeek's model.layers.61. vLLM's Qwen3-Next maps
+// "mtp." to nothing ("MTP weights are loaded by the draft model, not this
+// one", docs/SPECULATIVE.md §1).
+const mtpLayerBase = 1 << 20
+
 // layerIndex finds the number after a "layers." (or "h.", "blocks.") path
-// part, without allocating. It hops from dot to dot: it runs for every
-// tensor of every estimate.
+// part, without allocating, or mtpLayerBase (+n) for a name in an MTP
+// module. It hops from dot to dot: it runs for every tensor of every
+// estimate.
 func layerIndex(name string) (int, bool) {
-	afterKey := false
+	afterKey, mtp := false, false
 	for rest := name; ; {
 		end := strings.IndexByte(rest, '.')
 		part := rest
@@ -189,11 +200,20 @@ func layerIndex(name string) (int, bool) {
 		}
 		if afterKey {
 			if n, ok := digits(part); ok {
+				if mtp {
+					n += mtpLayerBase
+				}
 				return n, true
 			}
 		}
-		afterKey = part == "layers" || part == "h" || part == "blocks"
+		if part == "mtp" || strings.HasPrefix(part, "mtp_") {
+			mtp = true
+		}
+		afterKey = part == "layers" || part == "h" || part == "blocks" || (mtp && strings.HasPrefix(part, "mtp_"))
 		if end < 0 {
+			if mtp {
+				return mtpLayerBase, true
+			}
 			return 0, false
 		}
 		rest = rest[end+1:]
@@ -217,7 +237,8 @@ func digits(s string) (int, bool) {
 type nameFacts struct {
 	kind                          shardKind
 	bias, scale, kvProj, selfAttn bool
-	// layer is the decoder layer the name numbers, −1 when it has none.
+	// layer is the decoder layer the name numbers (mtpLayerBase and up in
+	// an MTP module), −1 when it has none.
 	layer int
 }
 
