@@ -99,6 +99,12 @@ func Run(m Model, hw Hardware, eng Engine, s Settings) (res Result, err error) {
 	if err := validate(m, hw, info, s); err != nil {
 		return Result{}, err
 	}
+	if s.Spec.On() && info.Name == "tgi" {
+		return Result{}, fmt.Errorf("%w: TGI's speculation is --speculate (Medusa heads or n-grams), not a draft method", ErrInvalid)
+	}
+	if err := s.Spec.check(&m); err != nil {
+		return Result{}, err
+	}
 	// A vision tower is counted by tensors that were read or checked against
 	// a published parameter count, or derived from vision_config for a
 	// family synth_vision.go knows (towerDerived); otherwise it is a guess.

@@ -234,6 +234,11 @@ type Model struct {
 	// IndexHeadDim (index_head_dim) is the sparse-attention indexer's key
 	// width per token and layer (DeepSeek-V3.2); 0 means no indexer.
 	IndexHeadDim int
+	// MTPLayers is how many multi-token-prediction layers the checkpoint
+	// carries beyond Layers (num_nextn_predict_layers, mtp_num_hidden_layers,
+	// num_mtp_modules): the draft of speculative decoding's "mtp" method.
+	// The engines load them only when that method is on.
+	MTPLayers int
 
 	// Layout facts that SynthesizeTensors reads to derive the weights of
 	// hybrid and sparse-attention families exactly (synth_hybrid.go).

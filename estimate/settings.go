@@ -91,6 +91,10 @@ type Settings struct {
 	MemFractionStatic float64
 	// ChunkedPrefillSize is SGLang's --chunked-prefill-size; 0 means its default.
 	ChunkedPrefillSize int
+	// Spec is speculative decoding (vLLM --speculative-config, SGLang
+	// --speculative-algorithm and its companions); the zero value is off.
+	// TGI's speculation is Speculate.
+	Spec Speculative
 	// SGLangMaxTotalTokens is SGLang's own --max-total-tokens: a cap on the
 	// tokens of the KV pool (not TGI's per-request limit of the same name);
 	// 0 means no cap.

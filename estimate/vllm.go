@@ -424,10 +424,12 @@ type vllmRun struct {
 	sms      int
 
 	weights Bytes
-	ctx     Bytes // CUDA context (present always)
-	comm    Bytes // NCCL / all-reduce buffers at TP ≥ 2
-	graphs  Bytes // CUDA-graph memory estimate
-	cublas  Bytes // cuBLAS workspace allocated at the first GEMM of the profile
+	// draftWeights is the speculative draft's share of weights (vllm_spec.go).
+	draftWeights Bytes
+	ctx          Bytes // CUDA context (present always)
+	comm         Bytes // NCCL / all-reduce buffers at TP ≥ 2
+	graphs       Bytes // CUDA-graph memory estimate
+	cublas       Bytes // cuBLAS workspace allocated at the first GEMM of the profile
 
 	// hybrid KV groups (V1 ≥ v0.10): group size and count, 0 when uniform.
 	groupSize, groups int
@@ -525,6 +527,9 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 		return nil, err
 	}
 	r.weights += r.marlinPadding(tensors)
+	if err := r.setupSpec(kvElt, int(elt*8)); err != nil {
+		return nil, err
+	}
 	r.ctx = vllmCUDAContextBytes
 	if tp > 1 {
 		r.comm = vllmCommBytes(p, hw.GPU)
@@ -1215,6 +1220,9 @@ func (r *vllmRun) result(eng Engine) Result {
 	res.Assumptions = append(res.Assumptions, "the boundary is the largest --max-model-len that starts with --max-num-batched-tokens "+strconv.Itoa(res.Boundary.PrefillAtMaxTotal)+"; one request's input plus output may use all of it")
 	if r.statePage > 0 {
 		res.Assumptions = append(res.Assumptions, "the profile run's forward peak counts the state layers' mixers as attention and MLP would (their kernels' own workspaces are not modelled); their state is sized")
+	}
+	if r.s.Spec.On() {
+		res.Assumptions = append(res.Assumptions, "speculative decoding: the draft's weights and KV layers are sized; the drafter's forward in the profile run and its CUDA graphs are taken to fit within the target's (docs/SPECULATIVE.md §4)")
 	}
 	if a, ok := samplerAssumptions[r.prof.sampler]; ok && r.prof.v1 {
 		res.Assumptions = append(res.Assumptions, a[min(len(r.s.Sampler), 1)])

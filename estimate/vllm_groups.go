@@ -144,7 +144,13 @@ func (r *vllmRun) setupState() error {
 		// (DEFAULT_MAMBA_SSM_CACHE_DTYPE, docs/VLLM-HYBRID.md §1.2).
 		ssm = 4
 	}
-	page, err := vllmStatePage(r.m.State, r.tp, conv, ssm)
+	st := r.m.State
+	if st.Kind != KindMamba && r.s.Spec.On() {
+		// A Mamba2 or gated delta net conv state keeps num_speculative_tokens
+		// more rows (docs/SPECULATIVE.md §3.3).
+		st.ConvKernel += r.s.Spec.Tokens
+	}
+	page, err := vllmStatePage(st, r.tp, conv, ssm)
 	if err != nil {
 		return err
 	}
@@ -154,6 +160,9 @@ func (r *vllmRun) setupState() error {
 	if r.s.MambaCacheMode == "align" || (r.s.MambaCacheMode == "" && !r.prof.v.Less(vllmStateModeFrom)) {
 		r.stateBlocks, mode = 2, "align"
 	}
+	// MambaSpec(num_speculative_blocks=k): a request holds k more state
+	// blocks (docs/SPECULATIVE.md §3.3).
+	r.stateBlocks += r.s.Spec.Tokens
 	if r.s.MambaCacheMode == "" && !r.quiet {
 		r.note("vLLM " + r.prof.v.String() + "'s --mamba-cache-mode " + mode + " is assumed (each running request holds " + strconv.Itoa(r.stateBlocks) + " state block(s) per state group); the release that turned prefix caching on for hybrid models by default is not pinned (docs/VLLM-HYBRID.md §2.3)")
 	}

@@ -160,6 +160,13 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 		m.LayerTypes = p.gemmaLayerTypes(m)
 	}
 	m.Rope = p.rope()
+	// Multi-token-prediction layers: DeepSeek-V3, GLM-4.5 and MiMo
+	// (num_nextn_predict_layers), Qwen3-Next and Qwen3.5
+	// (mtp_num_hidden_layers), MiniMax-M2 (num_mtp_modules with use_mtp).
+	m.MTPLayers = p.optional("num_nextn_predict_layers", "mtp_num_hidden_layers")
+	if m.MTPLayers == 0 && p.boolean(p.text, "use_mtp") {
+		m.MTPLayers = p.optional("num_mtp_modules")
+	}
 	// Pre-quantized checkpoints.
 	m.QuantMethod = p.quantMethod()
 	p.optProjection(m)

@@ -68,7 +68,7 @@ func TestParseConfigRealConfigs(t *testing.T) {
 		{"deepseek-ai/DeepSeek-V3", estimate.Model{Type: "deepseek_v3", Layers: 61, Hidden: 7168, Heads: 128, KVHeads: 128,
 			Intermediate: 18432, Vocab: 129280, MaxPositions: 163840, DType: estimate.BF16, Rope: estimate.RopeScaling{Type: "yarn", Factor: 40, OriginalMax: 4096},
 			Experts: 256, ExpertsPerToken: 8, MoEIntermediate: 2048, SharedExperts: 1, DenseLayers: 3,
-			KVLoraRank: 512, QLoraRank: 1536, QKRopeHeadDim: 64, QKNopeHeadDim: 128, VHeadDim: 128, QuantMethod: "fp8"}, nil},
+			KVLoraRank: 512, QLoraRank: 1536, QKRopeHeadDim: 64, QKNopeHeadDim: 128, VHeadDim: 128, QuantMethod: "fp8", MTPLayers: 1}, nil},
 		// q_lora_rank is null in DeepSeek-V2-Lite.
 		{"deepseek-ai/DeepSeek-V2-Lite", estimate.Model{Type: "deepseek_v2", Layers: 27, Hidden: 2048, Heads: 16, KVHeads: 16,
 			Intermediate: 10944, Vocab: 102400, MaxPositions: 163840, DType: estimate.BF16, Rope: estimate.RopeScaling{Type: "yarn", Factor: 40, OriginalMax: 4096},
