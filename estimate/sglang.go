@@ -92,7 +92,12 @@ type sglangRun struct {
 	// part stateConv); stateSlots the state pool's slots (sglang_state.go).
 	statePerReq, stateConv Bytes
 	stateSlots             int
-	warnings               []string
+	// specStates is the requests' slots that hold the speculative
+	// intermediate states (sglang_state.go).
+	specStates int
+	// spec is the speculative draft (sglang_spec.go).
+	spec     sglangSpec
+	warnings []string
 	// unmodelled names what this start does that is not sized (Result.unmodelled).
 	unmodelled []string
 }
@@ -149,6 +154,9 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 	if r.weights, err = servingWeights(m, tensors, tp, s, int(elt*8)); err != nil {
 		return Result{}, err
 	}
+	if err := r.setupSpec(); err != nil {
+		return Result{}, err
+	}
 	if m.stateLayers() > 0 && sglangStateModelled(m, v) {
 		if r.statePerReq, r.stateConv, err = sglangStatePerRequest(m, tp, s.MambaSSMDType); err != nil {
 			return Result{}, err
@@ -197,6 +205,7 @@ func (r *sglangRun) resolveDefaults() {
 		if mem > 60*1024 {
 			reserved = math.Max(reserved, 10*1024)
 		}
+		reserved += r.specReserveMiB()
 		r.mfs = math.Round((g-reserved)/g*1000) / 1000
 		if !r.v.Less(sglangStateFrom) {
 			// docs/SGLANG-2026.md §1.3 (reserve_for_graph_mb at v0.5.18).
@@ -415,9 +424,12 @@ func sglangLargeCardFraction(v Version, mem int) (float64, bool) {
 // https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1299-L1308).
 func (r *sglangRun) maxTotalTokens() (int, float64, float64) {
 	totalGiB := (r.total - r.preLoad - r.comm).GiBs()
-	availGiB := (r.total - r.preLoad - r.comm - r.weights).GiBs()
+	availGiB := (r.total - r.preLoad - r.comm - r.weights - r.budgetedDraft()).GiBs()
 	rest := r.carveState(availGiB - totalGiB*(1-r.mfs) - r.mmReservationGiB())
-	tokens := int(math.Floor(rest * float64(GiB) / float64(r.cell)))
+	tokens := int(math.Floor(rest * float64(GiB) / float64(r.budgetCell())))
+	if tokens > 0 {
+		tokens += r.specHeadroom()
+	}
 	if c := r.s.SGLangMaxTotalTokens; c > 0 {
 		if c > tokens {
 			r.warn("max_total_tokens=%d is larger than the profiled value %d. Use the profiled value instead.", c, tokens)
@@ -432,7 +444,7 @@ func (r *sglangRun) result(eng Engine) Result {
 	res := Result{
 		Engine:          eng,
 		NumShard:        r.tp,
-		KVBytesPerToken: r.cell,
+		KVBytesPerToken: r.cell + r.spec.cell,
 		BlockSize:       r.page,
 		Attention:       r.attention(),
 		PrefixCaching:   true,
@@ -447,7 +459,7 @@ func (r *sglangRun) result(eng Engine) Result {
 	}
 	r.fractionAdvice(st, totalGiB, availGiB)
 	res.Startup = st
-	b := Breakdown{Weights: r.weights, KVCache: kvBytes, CUDAContext: r.preLoad, NCCL: r.comm, ActivationPeak: st.ActivationBytes}
+	b := Breakdown{Weights: r.weights + r.spec.weights, KVCache: kvBytes, CUDAContext: r.preLoad, NCCL: r.comm, ActivationPeak: st.ActivationBytes}
 	if st.Fits {
 		b.CUDAGraphs = r.graphBytes()
 	}
@@ -461,6 +473,9 @@ func (r *sglangRun) result(eng Engine) Result {
 		res.Assumptions = append(res.Assumptions, fmt.Sprintf("SGLang's state pool takes %.2f of what the weights leave (--mamba-full-memory-ratio %g) and %d state slots per running request (--mamba-radix-cache-strategy auto with the overlap scheduler)", sglangMambaFullRatio/(1+sglangMambaFullRatio), sglangMambaFullRatio, sglangSlotsPerRequest))
 	}
 	res.Assumptions = append(res.Assumptions, "the boundary is the largest --context-length whose one request fits the KV pool; its input plus output may use all of it")
+	if a := r.specAssumption(); a != "" {
+		res.Assumptions = append(res.Assumptions, a)
+	}
 	res.Warnings = r.warnings
 	return res
 }
@@ -477,7 +492,7 @@ func (r *sglangRun) startup(tokens int, totalGiB float64) Startup {
 		MaxTotalTokens:        r.ctxLen,
 		MaxBatchPrefillTokens: r.chunk,
 		CapacityBytes:         Bytes(r.mfs * totalGiB * float64(GiB)),
-		WarmupBytes:           r.preLoad + r.comm + r.weights,
+		WarmupBytes:           r.preLoad + r.comm + r.weights + r.budgetedDraft(),
 		ActivationBytes:       Bytes(servingForwardBytes(&r.m, r.tp, int64(r.chunk), r.elt, 3)),
 	}
 	switch {
@@ -494,6 +509,9 @@ func (r *sglangRun) startup(tokens int, totalGiB float64) Startup {
 		st.Failure = FailureNotEnoughMemory
 		// https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1626-L1630
 		st.Message = "Not enough memory. Please try to increase --mem-fraction-static."
+	case r.draftOverflows(tokens):
+		st.Failure = FailureWeights
+		st.Message = fmt.Sprintf("torch.OutOfMemoryError: CUDA out of memory while the draft loads: its weights (%s) and KV pool (%s) exceed the memory the target's pool leaves", r.spec.weights, Bytes(tokens)*r.spec.cell)
 	}
 	st.Fits = st.Failure == ""
 	return st
@@ -503,13 +521,13 @@ func (r *sglangRun) startup(tokens int, totalGiB float64) Startup {
 // log lines; it returns the pool's bytes.
 func (r *sglangRun) serve(st *Startup, tokens int, availGiB float64) Bytes {
 	st.MaxBatchTotalTokens = tokens
-	kvBytes := Bytes(tokens) * r.cell
+	kvBytes := Bytes(tokens) * (r.cell + r.spec.cell)
 	// max_num_reqs
 	// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1554-L1563).
 	maxReqs := min(max(int(float64(tokens)/float64(max(r.ctxLen, 1))*512), 2048), 4096)
 	running := min(tokens/2, maxReqs)
-	if r.s.MaxNumSeqs > 0 {
-		running = r.s.MaxNumSeqs
+	if r.s.MaxNumSeqs > 0 || r.s.Spec.On() {
+		running = r.specRequests()
 	}
 	if r.statePerReq > 0 {
 		st.LogLines = append(st.LogLines, r.stateLine())
@@ -529,6 +547,7 @@ func (r *sglangRun) serve(st *Startup, tokens int, availGiB float64) Bytes {
 		half := kvBytes / 2
 		st.LogLines = append(st.LogLines, fmt.Sprintf("KV Cache is allocated. #tokens: %d, K size: %.2f GB, V size: %.2f GB", tokens, half.GiBs(), half.GiBs()))
 	}
+	st.LogLines = append(st.LogLines, r.specLogLines(tokens)...)
 	st.LogLines = append(st.LogLines, fmt.Sprintf("max_total_num_tokens=%d, chunked_prefill_size=%d, max_prefill_tokens=%d, max_running_requests=%d, context_len=%d",
 		tokens, r.chunk, 16384, running, r.ctxLen))
 	if tokens < r.ctxLen {

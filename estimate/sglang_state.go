@@ -64,18 +64,31 @@ func sglangStatePerRequest(m Model, tp int, ssm DType) (per, conv Bytes, err err
 // carveState takes the state pool out of rest (GiB after the static
 // fraction's slack): K = (rest·R/(1+R) − per) // per slots, K + 1 of them
 // allocated (one padding slot). It returns what is left for the KV pool.
+// With speculative decoding (D draft tokens) the running requests' slots
+// also hold D intermediate states: K = (budget − per·(1+D)) //
+// (per·(1 + D/ratio)), and per·(min(R, K/ratio) + 1)·D more is charged
+// (docs/SPECULATIVE.md §5.5).
 func (r *sglangRun) carveState(rest float64) float64 {
 	if r.statePerReq == 0 || rest <= 0 {
 		return rest
 	}
 	budget := int64(math.Floor(rest * sglangMambaFullRatio / (1 + sglangMambaFullRatio) * float64(GiB)))
 	per := int64(r.statePerReq)
-	r.stateSlots = int((budget - per) / per)
+	d := int64(0)
+	if r.s.Spec.On() {
+		d = int64(r.spec.draftTokens)
+	}
+	ratio := int64(sglangSlotsPerRequest)
+	r.stateSlots = int((budget - per*(1+d)) * ratio / (per * (ratio + d)))
 	if r.stateSlots <= 0 {
 		r.stateSlots = 0
 		return 0
 	}
-	return rest - float64(int64(r.stateSlots+1)*per)/float64(GiB)
+	r.specStates = 0
+	if d > 0 {
+		r.specStates = min(r.specRequests(), r.stateSlots/sglangSlotsPerRequest) + 1
+	}
+	return rest - float64(int64(r.stateSlots+1)*per+int64(r.specStates)*per*d)/float64(GiB)
 }
 
 // stateLine is the state pool's log line (GB = 2^30 bytes).

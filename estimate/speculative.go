@@ -27,6 +27,10 @@ type Speculative struct {
 	// Draft is the draft checkpoint of eagle, eagle3 and draft_model; nil
 	// for mtp and ngram.
 	Draft *Model
+	// ExplicitDraftPath is SGLang's --speculative-draft-model-path given
+	// for an mtp draft (the target's own path): from v0.5.14 it makes the
+	// pool budget the draft's KV for every model type (docs/SPECULATIVE.md §5.4).
+	ExplicitDraftPath bool
 }
 
 // On reports whether speculative decoding is asked for.
