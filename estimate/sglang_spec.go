@@ -218,7 +218,7 @@ func (r *sglangRun) specLogLines(tokens int) []string {
 	if r.m.IsMLA() && r.s.Spec.Method == "mtp" {
 		return append(lines, fmt.Sprintf("KV Cache is allocated. #tokens: %d, KV size: %.2f GB", tokens, kv.GiBs()))
 	}
-	return append(lines, fmt.Sprintf("KV Cache is allocated. #tokens: %d, K size: %.2f GB, V size: %.2f GB", tokens, (kv / 2).GiBs(), (kv / 2).GiBs()))
+	return append(lines, fmt.Sprintf("KV Cache is allocated. #tokens: %d, K size: %.2f GB, V size: %.2f GB", tokens, (kv/2).GiBs(), (kv/2).GiBs()))
 }
 
 // specAssumption states how the draft was sized, "" without one.
