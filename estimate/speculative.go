@@ -84,6 +84,9 @@ func draftWeights(m *Model, sp *Speculative, tp int, s Settings, bits int) (Byte
 	switch {
 	case sp.Method == "mtp":
 		d, ts = *m, mtpTensors(m)
+		// vLLM's get_rope returns the target's cached rotary table for the
+		// same arguments, so an MTP layer adds none (§2.1).
+		d.MaxPositions = 0
 	case sp.usesDraftModel():
 		d, ts = *sp.Draft, sp.Draft.checkpointTensors()
 		if sp.Method != "draft_model" {

@@ -809,6 +809,13 @@ func (r *vllmRun) activation(n int) Bytes {
 	rows := int64(min(r.seqs, n))
 	fwd := servingForwardBytes(&r.m, r.tp, nn, r.elt, r.prof.fwdHidden)
 	samp := nn*int64(r.m.Hidden)*r.elt + samplerBytes(r.prof.sampler, rows, int64(r.m.Vocab), r.vocabPad, r.sms)
+	if r.s.Spec.On() {
+		// The rejection sampler's dummy pass (docs/SPECULATIVE.md §4.2):
+		// random target logits of 2·rows (one draft token per request) and
+		// the bonus rows gathered from them, where the plain pass held one
+		// copy of the logits: 2·rows·vocab more in the logits' dtype.
+		samp += 2 * rows * int64(r.m.Vocab) * r.elt
+	}
 	return Bytes(max(fwd, samp)) + r.cublas
 }
 
@@ -823,6 +830,9 @@ func (r *vllmRun) cudaGraphBytes() Bytes {
 		return 0
 	}
 	sizes, top := vllmCaptureSizes(r.prof.v, r.seqsAt(r.mnbt), r.mnbt)
+	if r.s.Spec.On() {
+		sizes, top = specCaptureSizes(r.prof.v, r.seqsAt(r.mnbt), r.mnbt, 1+r.s.Spec.Tokens)
+	}
 	if !r.prof.v1 {
 		sizes, top = 35, min(256, max(r.seqs, 1)*2)
 	}
@@ -850,10 +860,22 @@ func vllmCaptureSizes(v Version, seqs, mnbt int) (int, int) {
 	if mnbt > 0 && v.AtLeast(0, 11, 1) {
 		top = min(top, mnbt)
 	}
-	n := 0
+	n, last := 0, min(top, 4)
+	eachCaptureSize(v, top, mnbt, func(s int) {
+		if s >= 8 {
+			last = s
+		}
+		n++
+	})
+	return n, last
+}
+
+// eachCaptureSize calls f with each size of V1's capture list up to top:
+// 1, 2, 4, then steps of 8 (of 16 from 256, v0.11.1 on), none above mnbt.
+func eachCaptureSize(v Version, top, mnbt int, f func(int)) {
 	for _, s := range []int{1, 2, 4} {
 		if s <= top && (mnbt <= 0 || s <= mnbt) {
-			n++
+			f(s)
 		}
 	}
 	step := func(s int) int {
@@ -862,14 +884,12 @@ func vllmCaptureSizes(v Version, seqs, mnbt int) (int, int) {
 		}
 		return 8
 	}
-	last := min(top, 4)
 	for s := 8; s <= top; s += step(s) {
 		if mnbt > 0 && s > mnbt {
 			break
 		}
-		n, last = n+1, s
+		f(s)
 	}
-	return n, last
 }
 
 // charged returns the non-torch bytes the release's budget subtracts.

@@ -50,3 +50,22 @@ func (r *vllmRun) setupSpec(kvElt int, computeBits int) error {
 	}
 	return nil
 }
+
+// specCaptureSizes is vllmCaptureSizes with speculative decoding: the
+// largest size is min(max_num_seqs·q·2, 512, max_num_batched_tokens), q =
+// 1 + num_speculative_tokens, and each size is rounded up to a multiple of
+// q, duplicates and sizes above that largest dropped (docs/SPECULATIVE.md
+// §4.5). It returns how many sizes remain and the largest.
+func specCaptureSizes(v Version, seqs, mnbt, q int) (int, int) {
+	top := min(2*max(seqs, 1)*q, 512)
+	if mnbt > 0 {
+		top = min(top, mnbt)
+	}
+	n, last := 0, 0
+	eachCaptureSize(v, top, mnbt, func(s int) {
+		if r := (s + q - 1) / q * q; r <= top && r > last {
+			n, last = n+1, r
+		}
+	})
+	return n, last
+}

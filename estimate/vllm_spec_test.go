@@ -125,3 +125,42 @@ func TestSpecRefusals(t *testing.T) {
 		})
 	}
 }
+
+// TestSpecCaptureSizes: v0.19's list up to 512 is 1, 2, 4, 8…248 by 8,
+// 256…512 by 16 (51 sizes). With k = 1 (q = 2) every size rounds to an even
+// one and 1 joins 2: 50 sizes, the largest 512. With k = 2 (q = 3) 1 and 2
+// both round to 3 and 512 rounds to 513 > 512 and is dropped: 49 sizes,
+// the largest round_up(496, 3) = 498. With max_num_seqs 16 and k = 3 the
+// largest allowed is 16·4·2 = 128: 1, 2, 4 → 4; then 8, 16, …, 128 → 17 sizes.
+func TestSpecCaptureSizes(t *testing.T) {
+	v := Version{0, 19, 0}
+	for _, c := range []struct{ seqs, q, n, top int }{{256, 2, 50, 512}, {256, 3, 49, 498}, {16, 4, 17, 128}} {
+		if n, top := specCaptureSizes(v, c.seqs, 8192, c.q); n != c.n || top != c.top {
+			t.Errorf("seqs %d q %d: %d sizes up to %d, want %d up to %d", c.seqs, c.q, n, top, c.n, c.top)
+		}
+	}
+}
+
+// TestVLLMSpecRejectionPass: the rejection sampler's dummy pass holds
+// 2·rows·vocab more logits bytes than the plain sampler pass. Qwen2.5-7B
+// (vocab 152,064) at max_num_seqs 256: 2·256·152,064·2 B = 155,713,536 B
+// when the sampler pass is the profile's peak.
+func TestVLLMSpecRejectionPass(t *testing.T) {
+	m := qwen25_7B
+	s := Settings{MaxNumSeqs: 256, MaxModelLen: 4096, MaxNumBatchedTokens: 256}
+	base, err := newVLLMRun(m, Hardware{GPU: devH100, Count: 1}, s, vllmProfileFor(Version{0, 19, 0}, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Spec = Speculative{Method: "ngram", Tokens: 4}
+	spec, err := newVLLMRun(m, Hardware{GPU: devH100, Count: 1}, s, vllmProfileFor(Version{0, 19, 0}, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := spec.activation(256) - base.activation(256); d != 155_713_536 {
+		t.Errorf("activation grows by %d, want 155,713,536 (base %d)", d, base.activation(256))
+	}
+	if spec.weights != base.weights || spec.perToken != base.perToken {
+		t.Errorf("ngram changed weights %d → %d or KV %d → %d", base.weights, spec.weights, base.perToken, spec.perToken)
+	}
+}

@@ -52,35 +52,41 @@ type engineFlag struct {
 
 // engineFlags lists the flags that belong to some engines only.
 var engineFlags = map[string]engineFlag{
-	"max-input-tokens":         {[]string{"tgi"}, nil},
-	"max-total-tokens":         {[]string{"tgi", "sglang"}, map[string]string{"vllm": "--max-model-len"}},
-	"max-batch-prefill-tokens": {[]string{"tgi"}, map[string]string{"vllm": "--max-num-batched-tokens", "sglang": "--chunked-prefill-size"}},
-	"max-batch-size":           {[]string{"tgi"}, map[string]string{"vllm": "--max-num-seqs", "sglang": "--max-running-requests"}},
-	"cuda-memory-fraction":     {[]string{"tgi"}, map[string]string{"vllm": "--gpu-memory-utilization", "sglang": "--mem-fraction-static"}},
-	"num-shard":                {[]string{"tgi"}, map[string]string{"vllm": "--tensor-parallel-size", "sglang": "--tp-size"}},
-	"quantize":                 {[]string{"tgi"}, map[string]string{"vllm": "--quantization", "sglang": "--quantization"}},
-	"speculate":                {[]string{"tgi"}, nil},
-	"enable-prefill-logprobs":  {[]string{"tgi"}, nil},
-	"quantization":             {[]string{"vllm", "sglang"}, map[string]string{"tgi": "--quantize"}},
-	"tensor-parallel-size":     {[]string{"vllm", "sglang"}, map[string]string{"tgi": "--num-shard"}},
-	"gpu-memory-utilization":   {[]string{"vllm"}, map[string]string{"tgi": "--cuda-memory-fraction", "sglang": "--mem-fraction-static"}},
-	"max-model-len":            {[]string{"vllm"}, map[string]string{"tgi": "--max-total-tokens", "sglang": "--context-length"}},
-	"max-num-batched-tokens":   {[]string{"vllm"}, map[string]string{"tgi": "--max-batch-prefill-tokens", "sglang": "--chunked-prefill-size"}},
-	"max-num-seqs":             {[]string{"vllm"}, map[string]string{"tgi": "--max-batch-size", "sglang": "--max-running-requests"}},
-	"block-size":               {[]string{"vllm"}, map[string]string{"sglang": "--page-size"}},
-	"enforce-eager":            {[]string{"vllm"}, nil},
-	"mamba-cache-mode":         {[]string{"vllm"}, nil},
-	"limit-mm-per-prompt":      {[]string{"vllm"}, nil},
-	"sampler":                  {[]string{"vllm"}, nil},
-	"mamba-ssm-cache-dtype":    {[]string{"vllm"}, map[string]string{"sglang": "--mamba-ssm-dtype"}},
-	"mamba-ssm-dtype":          {[]string{"sglang"}, map[string]string{"vllm": "--mamba-ssm-cache-dtype"}},
-	"llm-class":                {[]string{"vllm"}, nil},
-	"mem-fraction-static":      {[]string{"sglang"}, map[string]string{"tgi": "--cuda-memory-fraction", "vllm": "--gpu-memory-utilization"}},
-	"context-length":           {[]string{"sglang"}, map[string]string{"tgi": "--max-total-tokens", "vllm": "--max-model-len"}},
-	"tp-size":                  {[]string{"sglang"}, map[string]string{"tgi": "--num-shard", "vllm": "--tensor-parallel-size"}},
-	"chunked-prefill-size":     {[]string{"sglang"}, map[string]string{"tgi": "--max-batch-prefill-tokens", "vllm": "--max-num-batched-tokens"}},
-	"max-running-requests":     {[]string{"sglang"}, map[string]string{"tgi": "--max-batch-size", "vllm": "--max-num-seqs"}},
-	"page-size":                {[]string{"sglang"}, map[string]string{"vllm": "--block-size"}},
+	"max-input-tokens":             {[]string{"tgi"}, nil},
+	"max-total-tokens":             {[]string{"tgi", "sglang"}, map[string]string{"vllm": "--max-model-len"}},
+	"max-batch-prefill-tokens":     {[]string{"tgi"}, map[string]string{"vllm": "--max-num-batched-tokens", "sglang": "--chunked-prefill-size"}},
+	"max-batch-size":               {[]string{"tgi"}, map[string]string{"vllm": "--max-num-seqs", "sglang": "--max-running-requests"}},
+	"cuda-memory-fraction":         {[]string{"tgi"}, map[string]string{"vllm": "--gpu-memory-utilization", "sglang": "--mem-fraction-static"}},
+	"num-shard":                    {[]string{"tgi"}, map[string]string{"vllm": "--tensor-parallel-size", "sglang": "--tp-size"}},
+	"quantize":                     {[]string{"tgi"}, map[string]string{"vllm": "--quantization", "sglang": "--quantization"}},
+	"speculate":                    {[]string{"tgi"}, nil},
+	"enable-prefill-logprobs":      {[]string{"tgi"}, nil},
+	"quantization":                 {[]string{"vllm", "sglang"}, map[string]string{"tgi": "--quantize"}},
+	"tensor-parallel-size":         {[]string{"vllm", "sglang"}, map[string]string{"tgi": "--num-shard"}},
+	"gpu-memory-utilization":       {[]string{"vllm"}, map[string]string{"tgi": "--cuda-memory-fraction", "sglang": "--mem-fraction-static"}},
+	"max-model-len":                {[]string{"vllm"}, map[string]string{"tgi": "--max-total-tokens", "sglang": "--context-length"}},
+	"max-num-batched-tokens":       {[]string{"vllm"}, map[string]string{"tgi": "--max-batch-prefill-tokens", "sglang": "--chunked-prefill-size"}},
+	"max-num-seqs":                 {[]string{"vllm"}, map[string]string{"tgi": "--max-batch-size", "sglang": "--max-running-requests"}},
+	"block-size":                   {[]string{"vllm"}, map[string]string{"sglang": "--page-size"}},
+	"enforce-eager":                {[]string{"vllm"}, nil},
+	"mamba-cache-mode":             {[]string{"vllm"}, nil},
+	"limit-mm-per-prompt":          {[]string{"vllm"}, nil},
+	"sampler":                      {[]string{"vllm"}, nil},
+	"mamba-ssm-cache-dtype":        {[]string{"vllm"}, map[string]string{"sglang": "--mamba-ssm-dtype"}},
+	"mamba-ssm-dtype":              {[]string{"sglang"}, map[string]string{"vllm": "--mamba-ssm-cache-dtype"}},
+	"llm-class":                    {[]string{"vllm"}, nil},
+	"mem-fraction-static":          {[]string{"sglang"}, map[string]string{"tgi": "--cuda-memory-fraction", "vllm": "--gpu-memory-utilization"}},
+	"context-length":               {[]string{"sglang"}, map[string]string{"tgi": "--max-total-tokens", "vllm": "--max-model-len"}},
+	"tp-size":                      {[]string{"sglang"}, map[string]string{"tgi": "--num-shard", "vllm": "--tensor-parallel-size"}},
+	"chunked-prefill-size":         {[]string{"sglang"}, map[string]string{"tgi": "--max-batch-prefill-tokens", "vllm": "--max-num-batched-tokens"}},
+	"max-running-requests":         {[]string{"sglang"}, map[string]string{"tgi": "--max-batch-size", "vllm": "--max-num-seqs"}},
+	"page-size":                    {[]string{"sglang"}, map[string]string{"vllm": "--block-size"}},
+	"speculative-config":           {[]string{"vllm"}, map[string]string{"sglang": "--speculative-algorithm", "tgi": "--speculate"}},
+	"speculative-algorithm":        {[]string{"sglang"}, map[string]string{"vllm": "--speculative-config", "tgi": "--speculate"}},
+	"speculative-draft-model-path": {[]string{"sglang"}, map[string]string{"vllm": `--speculative-config '{"model": ...}'`}},
+	"speculative-num-steps":        {[]string{"sglang"}, nil},
+	"speculative-eagle-topk":       {[]string{"sglang"}, nil},
+	"speculative-num-draft-tokens": {[]string{"sglang"}, map[string]string{"vllm": `--speculative-config '{"num_speculative_tokens": N}'`}},
 }
 
 func estimateCommand(e cmdutil.Env) *cli.Command {
@@ -145,11 +151,12 @@ func vllmFlags() []cli.Flag {
 		&cli.StringFlag{Name: "mamba-cache-mode", Usage: "vLLM --mamba-cache-mode for models with state layers: none (one state block per running request and state group) or align (two; prefix caching); default: the release's", Category: "vLLM"},
 		&cli.StringFlag{Name: "mamba-ssm-cache-dtype", Usage: "vLLM --mamba-ssm-cache-dtype: the recurrent state's dtype (float32, bfloat16, float16); default: the model's (float32 for Nemotron-H, the config's mamba_ssm_dtype for Qwen3.5)", Category: "vLLM"},
 		&cli.BoolFlag{Name: "llm-class", Usage: "use the defaults of vLLM's offline LLM class instead of `vllm serve`", Category: "vLLM"},
+		vllmSpecFlag(),
 	}
 }
 
 func sglangFlags() []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		&cli.FloatFlag{Name: "mem-fraction-static", HideDefault: true, Usage: "SGLang --mem-fraction-static; default: SGLang's for the GPU and TP", Category: "SGLang"},
 		&cli.IntFlag{Name: "context-length", HideDefault: true, Usage: "SGLang --context-length; default: the model's", Category: "SGLang"},
 		&cli.IntFlag{Name: "tp-size", HideDefault: true, Usage: "SGLang --tp-size (also --tensor-parallel-size); default: --gpus", Category: "SGLang"},
@@ -157,7 +164,7 @@ func sglangFlags() []cli.Flag {
 		&cli.IntFlag{Name: "max-running-requests", HideDefault: true, Usage: "SGLang --max-running-requests", Category: "SGLang"},
 		&cli.IntFlag{Name: "page-size", HideDefault: true, Usage: "SGLang --page-size", Category: "SGLang"},
 		&cli.StringFlag{Name: "mamba-ssm-dtype", Usage: "SGLang --mamba-ssm-dtype: the recurrent state's dtype (float32, bfloat16, float16); default: the config's mamba_ssm_dtype, else float32", Category: "SGLang"},
-	}
+	}, sglangSpecFlags()...)
 }
 
 // estimateOptions is what the estimate command gathered from its flags.
@@ -169,6 +176,8 @@ type estimateOptions struct {
 	output   string
 	// notes are warnings the options add to the estimate's (corrections fitted elsewhere).
 	notes []string
+	// spec is the speculative decoding asked for, its draft not yet resolved.
+	spec specRequest
 }
 
 func runEstimate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
@@ -178,6 +187,9 @@ func runEstimate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	}
 	meta, err := cmdutil.ResolveModel(ctx, c, e, opts.model)
 	if err != nil {
+		return err
+	}
+	if opts.settings.Spec, err = opts.spec.resolve(ctx, c, e); err != nil {
 		return err
 	}
 	res, err := estimate.Run(meta.Model, opts.hw.Hardware, opts.engine, opts.settings)
@@ -222,6 +234,9 @@ func estimateOptionsFrom(c *cli.Command) (estimateOptions, error) {
 		return o, err
 	}
 	if o.settings, err = settingsFrom(c, set, info.Name); err != nil {
+		return o, err
+	}
+	if o.spec, err = specFrom(set, o.model); err != nil {
 		return o, err
 	}
 	if path := c.String("corrections"); path != "" {
