@@ -540,11 +540,12 @@ func (r *sglangRun) serve(st *Startup, tokens int, availGiB float64) Bytes {
 		st.MaxConcurrentRequests = min(tokens/per, running)
 	}
 	st.LogLines = append(st.LogLines,
-		fmt.Sprintf("Load weight end. type=%s, dtype=%s, avail mem=%.2f GB, mem usage=%.2f GB.", r.m.Type, r.dtypeName(), availGiB, r.weights.GiBs()))
+		fmt.Sprintf("Load weight end. type=%s, dtype=%s, avail mem=%.2f GB, mem usage=%.2f GB.", r.m.Type, r.dtypeName(), availGiB+r.budgetedDraft().GiBs(), r.weights.GiBs()))
+	target := Bytes(tokens) * r.cell // the draft's pool has a line of its own
 	if r.m.IsMLA() {
-		st.LogLines = append(st.LogLines, fmt.Sprintf("KV Cache is allocated. #tokens: %d, KV size: %.2f GB", tokens, kvBytes.GiBs()))
+		st.LogLines = append(st.LogLines, fmt.Sprintf("KV Cache is allocated. #tokens: %d, KV size: %.2f GB", tokens, target.GiBs()))
 	} else {
-		half := kvBytes / 2
+		half := target / 2
 		st.LogLines = append(st.LogLines, fmt.Sprintf("KV Cache is allocated. #tokens: %d, K size: %.2f GB, V size: %.2f GB", tokens, half.GiBs(), half.GiBs()))
 	}
 	st.LogLines = append(st.LogLines, r.specLogLines(tokens)...)

@@ -69,6 +69,9 @@ func (r *sglangRun) setupSpec() error {
 		return fmt.Errorf("the draft's weights: %w", err)
 	}
 	d.weights = w
+	if g := sp.draftGuess(); g != "" {
+		r.unmodelled = append(r.unmodelled, g)
+	}
 	d.placeholders = Bytes(r.sharedCopies()) * Bytes(ceilDiv64(int64(r.m.Vocab), int64(r.tp))) * Bytes(r.m.Hidden) * Bytes(r.elt)
 	kinds := draftKinds(&r.m, sp)
 	d.layers = len(kinds)
@@ -230,7 +233,11 @@ func (r *sglangRun) specAssumption() string {
 	case sp.Method == "ngram":
 		return "speculative decoding (NGRAM): no draft model; max_running_requests defaults to 48"
 	case r.v.Less(sglangSpecBudgetFrom):
-		return fmt.Sprintf("speculative decoding (%s; %d steps, top-k %d, %d draft tokens): SGLang %s sizes the pool without the draft, whose weights (%s), KV (%d B per token) and CUDA graphs come out of the --mem-fraction-static slack; its graphs are not sized", sp.Method, r.spec.steps, r.spec.topK, r.spec.draftTokens, r.v, r.spec.weights, r.spec.cell)
+		reserve := ""
+		if m := r.specReserveMiB(); m > 0 && r.s.MemFractionStatic == 0 {
+			reserve = fmt.Sprintf(" (the default %.3f reserves %.0f MiB more for it)", r.mfs, m)
+		}
+		return fmt.Sprintf("speculative decoding (%s; %d steps, top-k %d, %d draft tokens): SGLang %s sizes the pool without the draft, whose weights (%s), KV (%d B per token) and CUDA graphs come out of the --mem-fraction-static slack%s; its graphs are not sized", sp.Method, r.spec.steps, r.spec.topK, r.spec.draftTokens, r.v, r.spec.weights, r.spec.cell, reserve)
 	case !r.spec.scaled:
 		return fmt.Sprintf("speculative decoding (%s; %d steps, top-k %d, %d draft tokens): the draft's weights (%s) and head placeholders (%s) are budgeted; without --speculative-draft-model-path SGLang %s does not budget its KV (%d B per token), which comes out of the slack; its CUDA graphs are not sized", sp.Method, r.spec.steps, r.spec.topK, r.spec.draftTokens, r.spec.weights, r.spec.placeholders, r.v, r.spec.cell)
 	}

@@ -120,3 +120,31 @@ func TestSGLangSpecRun(t *testing.T) {
 		t.Errorf("KV per token %d; log %q", spec.KVBytesPerToken, spec.Startup.LogLines)
 	}
 }
+
+// TestSGLangSpecStatePool: v0.5.18's joint solve of the state pool with
+// D = 4 draft tokens (Qwen3-Next at TP 4, NEXTN defaults (3, 1, 4)).
+// per = 36 layers · (3·8192/4·2 + 32/4·128·128·4) = 36·536,576 =
+// 19,316,736 B (float32 SSM, SGLang's default). rest 20 GiB: budget =
+// ⌊20 GiB·0.9/1.9⌋ = 10,172,640,875 B; K = (budget − 5·per)·5 /
+// (9·per) = 292 slots (without a draft (budget − per)/per = 525);
+// intermediate states for min(48, 292/5) + 1 = 49 requests · 4 · per.
+func TestSGLangSpecStatePool(t *testing.T) {
+	qn := synQwen3Next80B
+	qn.MTPLayers = 1
+	r := sglangRunOK(t, qn, devH100, 4, "0.5.18", Settings{Spec: Speculative{Method: "mtp"}})
+	var err error
+	if r.statePerReq, r.stateConv, err = sglangStatePerRequest(r.m, 4, ""); err != nil {
+		t.Fatal(err)
+	}
+	if r.statePerReq != 19_316_736 {
+		t.Fatalf("state per request %d, want 19,316,736", r.statePerReq)
+	}
+	left := r.carveState(20)
+	if r.stateSlots != 289 || r.specStates != 49 {
+		t.Errorf("slots %d, intermediate states %d; want 289, 49", r.stateSlots, r.specStates)
+	}
+	// 20 GiB − (290 + 49·4)·19,316,736 B = 21,474,836,480 − 9,387,933,696.
+	if want := float64(21_474_836_480-9_387_933_696) / float64(GiB); left < want-1e-9 || left > want+1e-9 {
+		t.Errorf("left %.6f GiB, want %.6f", left, want)
+	}
+}

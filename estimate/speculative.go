@@ -27,6 +27,8 @@ type Speculative struct {
 	// Draft is the draft checkpoint of eagle, eagle3 and draft_model; nil
 	// for mtp and ngram.
 	Draft *Model
+	// DraftPath is the draft as the engine's flag names it (launch lines).
+	DraftPath string
 	// ExplicitDraftPath is SGLang's --speculative-draft-model-path given
 	// for an mtp draft (the target's own path): from v0.5.14 it makes the
 	// pool budget the draft's KV for every model type (docs/SPECULATIVE.md §5.4).
@@ -202,4 +204,18 @@ func draftKVPerToken(m *Model, sp *Speculative, perLayer Bytes, tp, elt int) Byt
 		return servingKVBytesPerToken(*sp.Draft, tp, elt)
 	}
 	return 0
+}
+
+// draftGuess names what a draft checkpoint known by config.json alone
+// leaves out, "" when nothing: an EAGLE head's fc (and EAGLE-3's own head
+// over its draft vocabulary) are not in a decoder layout, so such weights
+// are a guess (Result.unmodelled); its safetensors headers give them.
+func (sp *Speculative) draftGuess() string {
+	if (sp.Method != "eagle" && sp.Method != "eagle3") || sp.Draft == nil {
+		return ""
+	}
+	if len(sp.Draft.Tensors) > 0 && sp.Draft.TensorsFrom != WeightsFromConfig {
+		return ""
+	}
+	return "the " + sp.Method + " draft's weights from its config.json alone: its fc projection and any head of its own are not in a decoder layout (its safetensors headers give them)"
 }

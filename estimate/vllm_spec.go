@@ -37,6 +37,9 @@ func (r *vllmRun) setupSpec(kvElt int, computeBits int) error {
 	}
 	r.weights += w
 	r.draftWeights = w
+	if g := sp.draftGuess(); g != "" {
+		r.unmodelled = append(r.unmodelled, g)
+	}
 	if kinds := draftKinds(&r.m, sp); len(kinds) > 0 {
 		var perLayer Bytes
 		if n := r.m.kvLayers(); n > 0 {

@@ -167,6 +167,13 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 	if m.MTPLayers == 0 && p.boolean(p.text, "use_mtp") {
 		m.MTPLayers = p.optional("num_mtp_modules")
 	}
+	if _, _, ok := p.find("num_nextn_predict_layers"); !ok && m.Type == "qwen3_next" {
+		// Qwen3-Next's configs name no MTP key, and its checkpoints carry
+		// one layer: vLLM's Qwen3NextMTP takes 1 by default
+		// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/models/qwen3_next_mtp.py#L56-L57),
+		// SGLang forces 1 (docs/SPECULATIVE.md, Appendix B §3).
+		m.MTPLayers = 1
+	}
 	// Pre-quantized checkpoints.
 	m.QuantMethod = p.quantMethod()
 	p.optProjection(m)

@@ -8,6 +8,7 @@
 package launch
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -156,13 +157,40 @@ func vllmFlags(s Spec) []flag {
 		{"--kv-cache-dtype", kvDType(st.KVCacheDType)},
 		{"--dtype", dtype(st.DType)},
 		{"--enforce-eager", st.EnforceEager},
+		{"--speculative-config", vllmSpecConfig(st.Spec)},
+	}
+}
+
+// vllmSpecConfig is --speculative-config's JSON, "" without speculation.
+func vllmSpecConfig(sp estimate.Speculative) string {
+	if !sp.On() {
+		return ""
+	}
+	c := map[string]any{"method": sp.Method}
+	if sp.Tokens > 0 {
+		c["num_speculative_tokens"] = sp.Tokens
+	}
+	if sp.DraftPath != "" && sp.Method != "mtp" {
+		c["model"] = sp.DraftPath
+	}
+	b, _ := json.Marshal(c) // a map of strings and ints always marshals
+	return string(b)
+}
+
+// sglangSpecFlags are SGLang's --speculative-* flags for sp.
+func sglangSpecFlags(sp estimate.Speculative) []flag {
+	algo := map[string]string{"mtp": "NEXTN", "eagle": "EAGLE", "eagle3": "EAGLE3", "draft_model": "STANDALONE", "ngram": "NGRAM"}[sp.Method]
+	return []flag{
+		{"--speculative-algorithm", algo}, {"--speculative-draft-model-path", sp.DraftPath},
+		{"--speculative-num-steps", sp.Steps}, {"--speculative-eagle-topk", sp.TopK},
+		{"--speculative-num-draft-tokens", sp.Tokens},
 	}
 }
 
 // sglangFlags are sglang.launch_server's server arguments.
 func sglangFlags(s Spec) []flag {
 	st := s.Settings
-	return []flag{
+	return append([]flag{
 		{"--tp-size", shards(s.Shards)},
 		{"--mem-fraction-static", st.MemFractionStatic},
 		{"--context-length", st.MaxModelLen},
@@ -173,7 +201,7 @@ func sglangFlags(s Spec) []flag {
 		{"--quantization", st.Quantize},
 		{"--kv-cache-dtype", kvDType(st.KVCacheDType)},
 		{"--dtype", dtype(st.DType)},
-	}
+	}, sglangSpecFlags(st.Spec)...)
 }
 
 // set is the flags that are set, as {name, value} or {name} for a true

@@ -29,6 +29,10 @@ func TestCommand(t *testing.T) {
 			`vllm serve Qwen/Qwen3-32B --tensor-parallel-size 2 --gpu-memory-utilization 0.95 --max-model-len 32768 --quantization fp8 --kv-cache-dtype fp8_e4m3 --enforce-eager`},
 		{"sglang, its own --max-total-tokens", Spec{Engine: "sglang", Model: "deepseek-ai/DeepSeek-V3", Shards: 8, Settings: estimate.Settings{MaxModelLen: 65536, MemFractionStatic: 0.85, SGLangMaxTotalTokens: 500000, MaxNumSeqs: 64}},
 			`python -m sglang.launch_server --model-path deepseek-ai/DeepSeek-V3 --tp-size 8 --mem-fraction-static 0.85 --context-length 65536 --max-total-tokens 500000 --max-running-requests 64`},
+		{"vllm eagle3 draft", Spec{Engine: "vllm", Model: "meta-llama/Llama-3.1-8B-Instruct", Settings: estimate.Settings{Spec: estimate.Speculative{Method: "eagle3", Tokens: 3, DraftPath: "yuhuili/EAGLE3-LLaMA3.1-Instruct-8B"}}},
+			`vllm serve meta-llama/Llama-3.1-8B-Instruct --speculative-config '{"method":"eagle3","model":"yuhuili/EAGLE3-LLaMA3.1-Instruct-8B","num_speculative_tokens":3}'`},
+		{"sglang NEXTN with the target's own path", Spec{Engine: "sglang", Model: "Qwen/Qwen3-Next-80B-A3B-Instruct", Shards: 4, Settings: estimate.Settings{Spec: estimate.Speculative{Method: "mtp", Steps: 3, TopK: 1, Tokens: 4, DraftPath: "Qwen/Qwen3-Next-80B-A3B-Instruct"}}},
+			`python -m sglang.launch_server --model-path Qwen/Qwen3-Next-80B-A3B-Instruct --tp-size 4 --speculative-algorithm NEXTN --speculative-draft-model-path Qwen/Qwen3-Next-80B-A3B-Instruct --speculative-num-steps 3 --speculative-eagle-topk 1 --speculative-num-draft-tokens 4`},
 	} {
 		if got := Command(c.s); got != c.want {
 			t.Errorf("%s:\n got %s\nwant %s", c.name, got, c.want)

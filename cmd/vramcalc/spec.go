@@ -60,7 +60,7 @@ func specFrom(set map[string]any, model string) (specRequest, error) {
 		// SGLang runs EAGLE without a draft path (or with the target's own)
 		// on the checkpoint's MTP layers.
 		if own {
-			req.spec.Method, req.spec.ExplicitDraftPath = "mtp", path != ""
+			req.spec.Method, req.spec.ExplicitDraftPath, req.spec.DraftPath = "mtp", path != "", path
 			return req, nil
 		}
 		req.spec.Method, req.draft = "eagle", path
@@ -142,6 +142,19 @@ func (sr specRequest) resolve(ctx context.Context, c *cli.Command, e cmdutil.Env
 	if err != nil {
 		return sr.spec, fmt.Errorf("the draft model %s: %w", sr.draft, err)
 	}
-	sr.spec.Draft = &meta.Model
+	sr.spec.Draft, sr.spec.DraftPath = &meta.Model, sr.draft
 	return sr.spec, nil
+}
+
+// mtpWarnings rewrites hfmeta's note that a checkpoint's MTP layers are not
+// loaded: with an MTP draft they are (sized as derived from config.json).
+func mtpWarnings(ws []string) []string {
+	out := make([]string, 0, len(ws))
+	for _, w := range ws {
+		if before, ok := strings.CutSuffix(w, " (not loaded for serving, e.g. a multi-token-prediction layer)"); ok {
+			w = before + ": the MTP draft loads them; they are sized as derived from config.json (docs/SPECULATIVE.md §2.1)"
+		}
+		out = append(out, w)
+	}
+	return out
 }
