@@ -189,12 +189,8 @@ func runEstimate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	if err != nil {
 		return err
 	}
-	if opts.settings.Spec, err = opts.spec.resolve(ctx, c, e); err != nil {
+	if opts.settings.Spec, err = opts.spec.resolve(ctx, c, e, opts.model, meta.Model); err != nil {
 		return err
-	}
-	if opts.settings.Spec.Method == "mtp" && meta.Model.MTPLayers == 0 {
-		return cmdutil.WithHint(fmt.Errorf("%s has no multi-token-prediction layers (no num_nextn_predict_layers or mtp_num_hidden_layers in its config), so it has no MTP draft", opts.model),
-			"MTP drafts come with DeepSeek-V3/R1/V3.2, GLM-4.5, MiMo, Qwen3-Next and Qwen3.5 checkpoints; for other models use an EAGLE or EAGLE-3 draft (method eagle3 with its \"model\") or n-grams")
 	}
 	res, err := estimate.Run(meta.Model, opts.hw.Hardware, opts.engine, opts.settings)
 	if err != nil {

@@ -40,7 +40,9 @@ func planCommand(e cmdutil.Env) *cli.Command {
 		&cli.FloatFlag{Name: "gpu-memory-utilization", HideDefault: true, Usage: "vLLM --gpu-memory-utilization", Category: "vLLM"},
 		&cli.FloatFlag{Name: "mem-fraction-static", HideDefault: true, Usage: "SGLang --mem-fraction-static", Category: "SGLang"},
 		cmdutil.OutputFlag(),
+		vllmSpecFlag(),
 	}
+	flags = append(flags, sglangSpecFlags()...)
 	flags = append(flags, engineChoiceFlags()...)
 	return &cli.Command{
 		Name:        "plan",
@@ -57,8 +59,15 @@ func runPlan(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	if err != nil {
 		return err
 	}
+	sr, err := specFrom(setFlags(c), req.ModelRef)
+	if err != nil {
+		return err
+	}
 	meta, err := cmdutil.ResolveModel(ctx, c, e, req.ModelRef)
 	if err != nil {
+		return err
+	}
+	if req.Base.Spec, err = sr.resolve(ctx, c, e, req.ModelRef, meta.Model); err != nil {
 		return err
 	}
 	req.Model = meta.Model

@@ -133,8 +133,13 @@ func vllmSpec(raw, model string) (specRequest, error) {
 	return req, nil
 }
 
-// resolve fills the draft model's metadata.
-func (sr specRequest) resolve(ctx context.Context, c *cli.Command, e cmdutil.Env) (estimate.Speculative, error) {
+// resolve fills the draft model's metadata and refuses an MTP draft for a
+// target without MTP layers, with what to use instead.
+func (sr specRequest) resolve(ctx context.Context, c *cli.Command, e cmdutil.Env, model string, target estimate.Model) (estimate.Speculative, error) {
+	if sr.spec.Method == "mtp" && target.MTPLayers == 0 {
+		return sr.spec, cmdutil.WithHint(fmt.Errorf("%s has no multi-token-prediction layers (no num_nextn_predict_layers or mtp_num_hidden_layers in its config), so it has no MTP draft", model),
+			"MTP drafts come with DeepSeek-V3/R1/V3.2, GLM-4.5, MiMo, Qwen3-Next and Qwen3.5 checkpoints; for other models use an EAGLE or EAGLE-3 draft (method eagle3 with its \"model\") or n-grams")
+	}
 	if sr.draft == "" {
 		return sr.spec, nil
 	}
