@@ -206,11 +206,10 @@ func (r *sglangRun) resolveDefaults() {
 			reserved = math.Max(reserved, 10*1024)
 		}
 		reserved += r.specReserveMiB()
-		r.mfs = math.Round((g-reserved)/g*1000) / 1000
 		if !r.v.Less(sglangStateFrom) {
-			// docs/SGLANG-2026.md §1.3 (reserve_for_graph_mb at v0.5.18).
-			r.warn("SGLang %s also reserves memory for its prefill CUDA graphs in the default --mem-fraction-static (8 MiB per captured size, 1.5 GiB for MLA; 0.830 rather than 0.835 on an H100 at TP 1): not modelled, so the default fraction and KV pool here are up to about 1%% high; give --mem-fraction-static to remove the doubt", r.v)
+			reserved = r.reserveV0518()
 		}
+		r.mfs = math.Round((g-reserved)/g*1000) / 1000
 	case sglangEraBuckets:
 		var reservedGiB float64
 		switch {

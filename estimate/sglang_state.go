@@ -124,3 +124,45 @@ func (r *sglangRun) mmReservationGiB() float64 {
 	}
 	return 100.0 / 1024
 }
+
+// reserveV0518 is v0.5.18's reserved memory in MiB (docs/SGLANG-2026.md
+// §1.3, server_args.py#L4948-L4996 and reserve_for_graph_mb #L5078-L5118 at
+// that tag): 512 + 1.5·max(chunk, 2048) + tp/8·1024 + 2·decode max_bs + the
+// prefill CUDA graphs' 8 MiB per captured size (1,536 MiB for MLA), at
+// least 10 GiB on cards above 60 GiB; no speculative add-on (§5.4 of
+// docs/SPECULATIVE.md). A vision model's prefill graphs are off unless
+// SGLang allow-lists it (the list was not read): they are kept and said.
+func (r *sglangRun) reserveV0518() float64 {
+	reserved := 512 + float64(max(r.chunk, 2048))*1.5 + float64(r.tp)/8*1024 + float64(r.graphBS)*2
+	switch {
+	case r.m.IsMLA():
+		reserved += 1536
+	default:
+		top := r.chunk
+		if c := r.s.SGLangMaxTotalTokens; c > 0 {
+			top = min(top, c)
+		}
+		reserved += 8 * float64(sglangPrefillGraphSizes(top))
+	}
+	if r.m.Vision {
+		r.warn("SGLang %s's default --mem-fraction-static reserves memory for prefill CUDA graphs, which it turns off for vision models it does not allow-list; the reserve is counted here, so the default fraction may be up to about 0.6%% low for this model", r.v)
+	}
+	if r.gpuMiB > 60*1024 {
+		reserved = math.Max(reserved, 10*1024)
+	}
+	return reserved
+}
+
+// sglangPrefillGraphSizes counts v0.5.18's prefill CUDA-graph sizes up to
+// maxBS (_generate_prefill_cuda_graph_batch_sizes, server_args.py#L5186-L5203
+// at that tag): 4–32 by 4, 48–256 by 16, 288–512 by 32, 576–1024 by 64,
+// 1280–4096 by 256, then by 512.
+func sglangPrefillGraphSizes(maxBS int) int {
+	n := 0
+	for _, r := range [...]struct{ from, to, step int }{{4, 32, 4}, {48, 256, 16}, {288, 512, 32}, {576, 1024, 64}, {1280, 4096, 256}, {4608, 1 << 30, 512}} {
+		for s := r.from; s <= r.to && s <= maxBS; s += r.step {
+			n++
+		}
+	}
+	return n
+}

@@ -154,3 +154,20 @@ func TestSGLangMMReservation(t *testing.T) {
 		t.Errorf("v0.5.5: %d tokens, want 0", d)
 	}
 }
+
+// TestSGLangPrefillGraphReserve: v0.5.18's prefill CUDA-graph sizes (42 up
+// to 2048, 58 up to 8192, 74 up to 16384; docs/SGLANG-2026.md §1.2) and
+// the MLA reserve: DeepSeek-V3 on 8 H200s (143,771 MiB, max_bs 512)
+// reserves 512 + 12,288 + 1024 + 1024 + 1536 = 16,384 MiB → 0.886.
+func TestSGLangPrefillGraphReserve(t *testing.T) {
+	for maxBS, want := range map[int]int{2048: 42, 8192: 58, 16384: 74, 4: 1, 3: 0} {
+		if got := sglangPrefillGraphSizes(maxBS); got != want {
+			t.Errorf("sizes up to %d: %d, want %d", maxBS, got, want)
+		}
+	}
+	r := &sglangRun{v: Version{0, 5, 18}, tp: 8, gpuMiB: 143771, m: synDeepseekV3, era: sglangEraReserve}
+	r.resolveDefaults()
+	if r.mfs != 0.886 {
+		t.Errorf("DeepSeek-V3 on 8 H200s: mfs %.3f, want 0.886", r.mfs)
+	}
+}

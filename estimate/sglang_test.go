@@ -24,6 +24,12 @@ func TestSGLangMemFractionDefaults(t *testing.T) {
 		{"reserve h100 tp1", "0.5.5", devH100, 1, 0.835, 8192},
 		// TP 4: cuda_graph_max_bs 512, 512 + 12,288 + 1024 + 512 = 14,336 MiB → 0.824.
 		{"reserve h100 tp4", "0.5.5", devH100, 4, 0.824, 8192},
+		// v0.5.18 adds the prefill CUDA graphs, 8 MiB for each of the 58
+		// sizes up to 8192: 13,440 + 464 = 13,904 MiB → 0.830
+		// (docs/SGLANG-2026.md §1.4); TP 8 with max_bs 512: 512 + 12,288 +
+		// 1024 + 1024 + 464 = 15,312 → 0.812.
+		{"v0.5.18 h100 tp1", "0.5.18", devH100, 1, 0.830, 8192},
+		{"v0.5.18 h100 tp8", "0.5.18", devH100, 8, 0.812, 8192},
 		// RTX 3090 (24,576 MiB): chunk 2048, max_bs 24: 512 + 3072 + 48 + 128
 		// = 3,760 MiB → round(20,816/24,576, 3) = 0.847.
 		{"reserve 3090", "0.5.5", devRTX309, 1, 0.847, 2048},
