@@ -51,6 +51,10 @@ func servingDTypes(s Settings) (elt int64, kvElt int, err error) {
 	case F32:
 		kvElt = 4
 	default:
+		if isKVFormat(s.KVCacheDType) {
+			kvElt = 1 // the engine sizes the format itself (kvformat.go)
+			break
+		}
 		return 0, 0, fmt.Errorf("%w: --kv-cache-dtype %s (want auto, fp8, fp8_e4m3 or fp8_e5m2)", ErrInvalid, s.KVCacheDType)
 	}
 	return elt, kvElt, nil

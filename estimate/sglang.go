@@ -141,7 +141,9 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 		r.gpuMiB = int(hw.GPU.TotalBytes / MiB)
 	}
 	r.resolveDefaults()
-	r.cell = servingKVBytesPerToken(m, tp, kvElt) + sglangIndexerCell(m, v)
+	if err := r.setupCell(); err != nil {
+		return Result{}, err
+	}
 	r.page = max(s.BlockSize, 1)
 	r.ctxLen = s.MaxModelLen
 	if r.ctxLen == 0 {
@@ -178,6 +180,20 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 		r.warn("SGLang's total is the free memory after distributed init; at TP %d NCCL and all-reduce buffers take %s per GPU here (interconnect-dependent)", tp, r.comm)
 	}
 	return r.result(Engine{Name: "sglang", Version: ver}), nil
+}
+
+// setupCell sizes the pool's cell: the KV per token of the element type
+// or of a format (kvformat.go), and DeepSeek-V3.2's indexer.
+func (r *sglangRun) setupCell() error {
+	r.cell = servingKVBytesPerToken(r.m, r.tp, r.kvElt)
+	if isKVFormat(r.s.KVCacheDType) {
+		var err error
+		if r.cell, err = r.sglangKVFormat(); err != nil {
+			return err
+		}
+	}
+	r.cell += sglangIndexerCell(r.m, r.v)
+	return nil
 }
 
 // resolveDefaults fills chunked_prefill_size, cuda_graph_max_bs and

@@ -78,8 +78,11 @@ func (r *sglangRun) setupSpec() error {
 	var perLayer Bytes
 	if n := r.m.kvLayers(); n > 0 {
 		perLayer = servingKVBytesPerToken(r.m, r.tp, r.kvElt) / Bytes(n)
+		if isKVFormat(r.s.KVCacheDType) {
+			perLayer = kvFormatPerToken(&r.m, r.tp, r.s.KVCacheDType) / Bytes(n)
+		}
 	}
-	d.cell = draftKVPerToken(&r.m, sp, perLayer, r.tp, r.kvElt)
+	d.cell = draftKVPerToken(&r.m, sp, perLayer, r.tp, r.kvElt, r.s.KVCacheDType)
 	if sp.Method == "mtp" && r.m.IndexHeadDim > 0 {
 		d.cell += sglangIndexerCell(r.m, r.v) / Bytes(max(1, r.m.kvLayers())) * Bytes(d.layers)
 	}

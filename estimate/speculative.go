@@ -196,10 +196,12 @@ func draftKinds(m *Model, sp *Speculative) []LayerKind {
 // of tp ranks: an MTP layer holds what one of the target's attention
 // layers holds (perLayer, the indexer's key cache included), a draft
 // checkpoint's layers what its geometry gives.
-func draftKVPerToken(m *Model, sp *Speculative, perLayer Bytes, tp, elt int) Bytes {
+func draftKVPerToken(m *Model, sp *Speculative, perLayer Bytes, tp, elt int, kv DType) Bytes {
 	switch {
 	case sp.Method == "mtp":
 		return perLayer * Bytes(m.MTPLayers)
+	case sp.usesDraftModel() && isKVFormat(kv):
+		return kvFormatPerToken(sp.Draft, tp, kv)
 	case sp.usesDraftModel():
 		return servingKVBytesPerToken(*sp.Draft, tp, elt)
 	}

@@ -516,8 +516,9 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 			r.bs = mlaBS
 		}
 	}
-	r.perToken = servingKVBytesPerToken(m, tp, kvElt)
-	r.sparseIndexer()
+	if err := r.setupKV(kvElt); err != nil {
+		return nil, err
+	}
 	r.resolveLimits()
 	r.vocabPad = int64(padVocab(m.Vocab))
 	r.sms = gpuSMs(hw.GPU.Name)
@@ -541,6 +542,20 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	}
 	r.warnUnmodelled()
 	return r, nil
+}
+
+// setupKV sizes the KV per token: the element type's, a format's
+// (kvformat.go), DeepSeek-V3.2's sparse cache.
+func (r *vllmRun) setupKV(kvElt int) error {
+	r.perToken = servingKVBytesPerToken(r.m, r.tp, kvElt)
+	if isKVFormat(r.s.KVCacheDType) {
+		var err error
+		if r.perToken, err = r.vllmKVFormat(); err != nil {
+			return err
+		}
+	}
+	r.sparseIndexer()
+	return nil
 }
 
 // resolveLimits fills the derived and resolved max_model_len, max_num_seqs and max_num_batched_tokens.
@@ -591,7 +606,7 @@ func (r *vllmRun) warnUnmodelled() {
 	}
 	if p.v.AtLeast(0, 22, 0) {
 		// docs/VLLM-HYBRID.md §0 and the release notes of v0.22.0 – v0.32.0.
-		r.note("vLLM " + p.v.String() + ": the profiling changes of v0.22 – v0.32 (Model Runner V2 by default for Qwen3 from v0.22, Llama and Mistral from v0.23, every dense model from v0.25; its CUDA-graph estimate and sampler dummy run) are not modelled: the activation peak and CUDA-graph terms are v0.21's, so the KV budget may be off by a few GiB; the hybrid-cache layout, its log lines and the max_num_seqs check are this release's")
+		r.note("vLLM " + p.v.String() + ": the profiling changes of v0.22 – v0.32 (Model Runner V2 by default for Qwen3 from v0.22, Llama and Mistral from v0.23, every dense model from v0.25; its CUDA-graph estimate and sampler dummy run) are not modelled: the activation peak and CUDA-graph terms are v0.21's, so the KV budget may be off by a few GiB; the hybrid-cache layout, its log lines, the max_num_seqs check and the batch defaults (16384 tokens on cards of 160 GiB from v0.28) are this release's")
 	}
 	if r.tp > 1 {
 		r.note("non-torch memory at TP " + strconv.Itoa(r.tp) + " (NCCL and all-reduce buffers) depends on the interconnect; " + r.comm.String() + " per GPU assumed")
@@ -626,6 +641,14 @@ func (r *vllmRun) resolveBatchDefaults() {
 	if big {
 		seqs, serve, offline = 1024, 8192, 16384
 	}
+	if big && !p.v.Less(vllmHugeCardFrom) && Bytes(r.hw.GPU.SMITotalMiB)*MiB >= 160*GiB {
+		// v0.28.0's tier for cards of 160 GiB and more (B200/B300): `vllm
+		// serve` batches 16384 tokens (PR #51726,
+		// https://github.com/vllm-project/vllm/blob/v0.28.0/vllm/engine/arg_utils.py#L2582-L2591;
+		// docs/VLLM-RELEASES-2026.md §3). The LLM class's value there was not
+		// read; its 16384 is kept.
+		serve = 16384
+	}
 	if r.seqs == 0 {
 		r.seqs = seqs
 	}
@@ -636,6 +659,10 @@ func (r *vllmRun) resolveBatchDefaults() {
 		}
 	}
 }
+
+// vllmHugeCardFrom is the first release with a batch tier for cards of
+// 160 GiB and more (resolveBatchDefaults).
+var vllmHugeCardFrom = Version{0, 28, 0}
 
 // seqsAt is max_num_seqs when max_num_batched_tokens is n: from v0.10.1 a
 // defaulted max_num_seqs is capped at n (clampSeqs).

@@ -45,7 +45,7 @@ func (r *vllmRun) setupSpec(kvElt int, computeBits int) error {
 		if n := r.m.kvLayers(); n > 0 {
 			perLayer = r.perToken / Bytes(n)
 		}
-		r.perToken += draftKVPerToken(&r.m, sp, perLayer, r.tp, kvElt)
+		r.perToken += draftKVPerToken(&r.m, sp, perLayer, r.tp, kvElt, r.s.KVCacheDType)
 		r.m.Kinds = append(slices.Clip(r.m.CacheKinds()), kinds...)
 	}
 	if !r.quiet {

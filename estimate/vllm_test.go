@@ -737,3 +737,24 @@ func TestVLLMTritonSamplerBuffer(t *testing.T) {
 		}
 	}
 }
+
+// TestVLLMHugeCardBatch: from v0.28.0 `vllm serve` batches 16384 tokens on
+// a card of 160 GiB or more (a B200 reports 183,359 MiB = 179 GiB); an H200
+// (143,771 MiB) keeps 8192, as every card did before.
+func TestVLLMHugeCardBatch(t *testing.T) {
+	b200 := GPU{Name: "NVIDIA B200", TotalBytes: 191_514_001_408, SMITotalMiB: 183359, ComputeCapability: 100}
+	h200 := GPU{Name: "NVIDIA H200", TotalBytes: 150_754_820_096, SMITotalMiB: 143771, ComputeCapability: 90}
+	for _, c := range []struct {
+		g    GPU
+		ver  Version
+		want int
+	}{{b200, Version{0, 28, 0}, 16384}, {b200, Version{0, 27, 1}, 8192}, {h200, Version{0, 28, 0}, 8192}} {
+		r, err := newVLLMRun(llama31_8B, Hardware{GPU: c.g, Count: 1}, Settings{MaxModelLen: 8192}, vllmProfileFor(c.ver, true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.mnbt != c.want || r.seqs != 1024 {
+			t.Errorf("%s v%s: max_num_batched_tokens %d, max_num_seqs %d; want %d, 1024", c.g.Name, c.ver, r.mnbt, r.seqs, c.want)
+		}
+	}
+}

@@ -118,7 +118,7 @@ func engineChoiceFlags() []cli.Flag {
 		&cli.StringFlag{Name: "engine", Value: "tgi", Usage: "serving engine: tgi, vllm or sglang", Category: "engine"},
 		&cli.StringFlag{Name: "engine-version", Usage: "engine release (`VERSION`), e.g. 3.3.7 or 3.3 (latest 3.3.x) for TGI, 0.11.0 for vLLM; default: the newest release vramcalc models", Category: "engine"},
 		&cli.StringFlag{Name: "dtype", Usage: "--dtype (all engines): float16 or bfloat16 (same size)", Category: "engine"},
-		&cli.StringFlag{Name: "kv-cache-dtype", Usage: "--kv-cache-dtype (all engines): fp8, fp8_e4m3fn or fp8_e5m2", Category: "engine"},
+		&cli.StringFlag{Name: "kv-cache-dtype", Usage: "--kv-cache-dtype: fp8 (fp8_e4m3, fp8_e4m3fn), fp8_e5m2 (all engines); fp8_inc, int8_per_token_head, fp8_per_token_head, int4_per_token_head, nvfp4 (vLLM); nvfp4, fp4_mx_block16, mxfp8 (SGLang)", Category: "engine"},
 	}
 }
 
@@ -295,7 +295,7 @@ func settingsFrom(c *cli.Command, set map[string]any, engine string) (estimate.S
 	if s.DType, err = estimate.ParseDType(str("dtype")); err != nil {
 		return s, fmt.Errorf("--dtype: %w", err)
 	}
-	if s.KVCacheDType, err = estimate.ParseDType(str("kv-cache-dtype")); err != nil {
+	if s.KVCacheDType, err = estimate.ParseKVCacheDType(str("kv-cache-dtype")); err != nil {
 		return s, fmt.Errorf("--kv-cache-dtype: %w", err)
 	}
 	if s.MambaSSMDType, err = estimate.ParseDType(str("mamba-ssm-cache-dtype") + str("mamba-ssm-dtype")); err != nil {

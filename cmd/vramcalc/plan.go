@@ -144,7 +144,7 @@ func planBase(c *cli.Command, eng estimate.Engine) (estimate.Settings, error) {
 	if s.DType, err = estimate.ParseDType(c.String("dtype")); err != nil {
 		return s, fmt.Errorf("--dtype: %w", err)
 	}
-	if s.KVCacheDType, err = estimate.ParseDType(c.String("kv-cache-dtype")); err != nil {
+	if s.KVCacheDType, err = estimate.ParseKVCacheDType(c.String("kv-cache-dtype")); err != nil {
 		return s, fmt.Errorf("--kv-cache-dtype: %w", err)
 	}
 	if path := c.String("corrections"); path != "" {
