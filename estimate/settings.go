@@ -80,9 +80,13 @@ type Settings struct {
 	// "pytorch" (the native path: a sort before v0.17, the Triton kernel
 	// from it); "" means the release's default for its official image.
 	Sampler string
-	// TextOnly is vLLM's --limit-mm-per-prompt with every modality 0: a
-	// multimodal model's encoder is not profiled.
+	// TextOnly is vLLM's --limit-mm-per-prompt with image 0 and every
+	// other modality given 0: with video 0 too (NoVideo) or a tower without
+	// video, the encoder is not profiled (mmProfileOff).
 	TextOnly bool
+	// NoVideo is vLLM's --limit-mm-per-prompt with video 0: the encoder is
+	// profiled on images.
+	NoVideo bool
 	// EnforceEager is vLLM's --enforce-eager: no CUDA graphs.
 	EnforceEager bool
 	// OfflineLLM selects the defaults of vLLM's offline LLM class instead of `vllm serve`.

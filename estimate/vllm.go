@@ -592,10 +592,11 @@ func (r *vllmRun) resolveLimits() {
 // warnUnmodelled warns about what the start does that is assumed or not modelled.
 func (r *vllmRun) warnUnmodelled() {
 	p := &r.prof
-	if r.m.Vision && !r.s.TextOnly {
+	if _, sized := r.encoderProfile(r.mml, max(r.mnbt, 1)); r.m.Vision && !r.mmProfileOff() && !sized {
 		// The profile run encodes dummy items of the largest size, up to
 		// --limit-mm-per-prompt per request, and keeps their outputs as the
-		// encoder cache (docs/VLLM-RELEASES-2026.md §5).
+		// encoder cache (docs/VLLM-ENCODER.md); sized for the towers
+		// vllm_encoder.go knows.
 		r.unmodelled = append(r.unmodelled, "vLLM's multimodal encoder profiling (dummy items of the largest size up to --limit-mm-per-prompt, and the encoder cache): its peak is not in the profiled activation, so the KV budget is overestimated; --limit-mm-per-prompt with every modality 0 skips it")
 	}
 	if p.v.AtLeast(0, 11, 0) && !p.v.AtLeast(0, 11, 1) {
@@ -846,6 +847,18 @@ func (r *vllmRun) activation(n int) Bytes {
 	return Bytes(max(fwd, samp)) + r.cublas
 }
 
+// profilePeak is the profile's torch peak increase at max_model_len mml
+// with n batched tokens: the language model's (activation), or with a
+// multimodal encoder profiled first the larger of its phase and the
+// language model's with the encoder's outputs held (vllm_encoder.go).
+func (r *vllmRun) profilePeak(mml, n int) Bytes {
+	act := r.activation(n)
+	if e, ok := r.encoderProfile(mml, n); ok {
+		act = max(e.peak+r.cublas, act+e.held)
+	}
+	return act
+}
+
 // cudaGraphBytes estimates the captured graphs: V1 captures piecewise graphs
 // (one per attention split, layers + 1) for each size of
 // vllmCaptureSizes; V0 full graphs for 35 sizes up to 256
@@ -958,7 +971,7 @@ func (r *vllmRun) start(mml, n int) vllmStart {
 	} else if n == 0 {
 		st.mnbt = r.mnbt
 	}
-	st.act = r.activation(st.mnbt)
+	st.act = r.profilePeak(mml, st.mnbt)
 	capacity := Bytes(r.gmu * float64(r.total))
 	avail := capacity - r.weights - st.act - r.charged()
 	if r.prof.graphsInBudget {
@@ -1267,6 +1280,9 @@ func (r *vllmRun) result(eng Engine) Result {
 	res.Assumptions = append(res.Assumptions, "the boundary is the largest --max-model-len that starts with --max-num-batched-tokens "+strconv.Itoa(res.Boundary.PrefillAtMaxTotal)+"; one request's input plus output may use all of it")
 	if r.statePage > 0 {
 		res.Assumptions = append(res.Assumptions, "the profile run's forward peak counts the state layers' mixers as attention and MLP would (their kernels' own workspaces are not modelled); their state is sized")
+	}
+	if e, ok := r.encoderProfile(st.mml, st.mnbt); ok {
+		res.Assumptions = append(res.Assumptions, fmt.Sprintf("the profile encodes %d dummy %s item(s) of %d tokens (the largest the processor makes) before the language model's run; its outputs and pixels (%s) stay held through that run, and its largest block peaks at %s (docs/VLLM-ENCODER.md); --limit-mm-per-prompt with every modality 0 skips it", e.items, e.modality, e.tokens, e.held, e.peak))
 	}
 	if r.s.Spec.On() {
 		res.Assumptions = append(res.Assumptions, "speculative decoding: the draft's weights and KV layers are sized; the drafter's forward in the profile run and its CUDA graphs are taken to fit within the target's (docs/SPECULATIVE.md §4)")

@@ -302,7 +302,7 @@ func settingsFrom(c *cli.Command, set map[string]any, engine string) (estimate.S
 		return s, fmt.Errorf("--mamba-ssm-cache-dtype / --mamba-ssm-dtype: %w", err)
 	}
 	if v := str("limit-mm-per-prompt"); v != "" {
-		if s.TextOnly, err = textOnly(v); err != nil {
+		if s.TextOnly, s.NoVideo, err = textOnly(v); err != nil {
 			return s, err
 		}
 	}
@@ -383,32 +383,37 @@ func titles(engines []string) string {
 }
 
 // textOnly reads --limit-mm-per-prompt ('{"image": 0, "video": 0}' or
-// image=0,video=0): true when every modality's limit is 0. vLLM also
-// accepts per-modality objects ({"image": {"count": 2, ...}}); their count
-// is what is read.
-func textOnly(v string) (bool, error) {
+// image=0,video=0): all is true when image's limit and every other one
+// given are 0, video when video's is (the estimate decides whether the
+// model has other modalities). vLLM also accepts per-modality objects
+// ({"image": {"count": 2, ...}}); their count is what is read.
+func textOnly(v string) (all, video bool, err error) {
 	limits := map[string]any{}
 	if strings.HasPrefix(strings.TrimSpace(v), "{") {
 		if err := json.Unmarshal([]byte(v), &limits); err != nil {
-			return false, cmdutil.Usage(`give JSON such as '{"image": 0}' or image=0,video=0`, "--limit-mm-per-prompt %q: %v", v, err)
+			return false, false, cmdutil.Usage(`give JSON such as '{"image": 0}' or image=0,video=0`, "--limit-mm-per-prompt %q: %v", v, err)
 		}
 	} else {
 		for _, kv := range strings.Split(v, ",") {
 			k, n, ok := strings.Cut(kv, "=")
 			f, err := strconv.ParseFloat(strings.TrimSpace(n), 64)
 			if !ok || err != nil || strings.TrimSpace(k) == "" {
-				return false, cmdutil.Usage(`give JSON such as '{"image": 0}' or image=0,video=0`, "--limit-mm-per-prompt %q: want modality=count pairs", v)
+				return false, false, cmdutil.Usage(`give JSON such as '{"image": 0}' or image=0,video=0`, "--limit-mm-per-prompt %q: want modality=count pairs", v)
 			}
 			limits[strings.TrimSpace(k)] = f
 		}
 	}
-	for _, l := range limits {
+	_, all = limits["image"]
+	for name, l := range limits {
 		if obj, ok := l.(map[string]any); ok {
 			l = obj["count"]
 		}
-		if n, ok := l.(float64); !ok || n != 0 {
-			return false, nil
+		zero := false
+		if n, ok := l.(float64); ok && n == 0 {
+			zero = true
 		}
+		all = all && zero
+		video = video || (name == "video" && zero)
 	}
-	return len(limits) > 0, nil
+	return all, video, nil
 }

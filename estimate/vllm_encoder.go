@@ -1,0 +1,104 @@
+package estimate
+
+// vLLM V1's multimodal profile (docs/VLLM-ENCODER.md, read in vLLM's
+// source at v0.19.0–v0.21.0): before the language model's dummy run,
+// profile_run runs the vision encoder on a dummy batch of the modality
+// with the most tokens per item, as many items as the encoder budget
+// takes, and keeps the encoder's outputs and the batch's pixels until the
+// language model's run is over. The torch peak is therefore
+//
+//	max(pixels + the encoder's largest block, the LM's peak + outputs + pixels)
+//
+// (§1.1, §3.3). Sized for the towers whose processor and block were read:
+// Qwen2-VL/Qwen2.5-VL and Gemma 3's SigLIP; the others stay unmodelled.
+
+// vllmEncoderFrom is the first release whose encoder profile is sized.
+var vllmEncoderFrom = Version{0, 19, 0}
+
+// qwenVLMaxPixels is Qwen2-VL/Qwen2.5-VL's image processor max_pixels
+// (12845056 = 3584², the published preprocessor_config.json; vLLM's
+// get_image_size_with_most_features factors it, docs/VLLM-ENCODER.md §2.1).
+const qwenVLMaxPixels = 12845056
+
+// qwenVLMaxFrames is _MAX_FRAMES_PER_VIDEO (docs/VLLM-ENCODER.md §2.1).
+const qwenVLMaxFrames = 14
+
+// vllmEncoder is one encoder profile: its phase's peak and what it leaves
+// held through the language model's run.
+type vllmEncoder struct {
+	peak, held Bytes
+	items      int
+	tokens     int // per item
+	modality   string
+}
+
+// encoderProfile sizes the encoder's part of the profile at max_model_len
+// mml with n batched tokens; ok is false when the model has none or its
+// tower is not sized.
+func (r *vllmRun) encoderProfile(mml, n int) (vllmEncoder, bool) {
+	t := &r.m.VisionTower
+	if !r.m.Vision || r.mmProfileOff() || !r.prof.v1 || r.prof.v.Less(vllmEncoderFrom) {
+		return vllmEncoder{}, false
+	}
+	var e vllmEncoder
+	var patches, pixPerPatch int64 // per item
+	switch {
+	case t.Kind == VisionQwen25VL && t.PatchSize > 0 && t.SpatialMerge > 0:
+		unit := t.PatchSize * t.SpatialMerge
+		image := qwenVLMaxPixels / (unit * unit)
+		e.tokens, e.modality = image, "image"
+		// A video of frames pairs up to max_model_len (at most 14 frames)
+		// ties with an image at one pair and wins above; ties go to video.
+		if !r.s.NoVideo {
+			e.tokens, e.modality = image*max(1, min(qwenVLMaxFrames/2, mml/image)), "video"
+		}
+		patches = int64(e.tokens) * int64(t.SpatialMerge*t.SpatialMerge)
+		pixPerPatch = int64(max(t.InChannels, 3) * max(t.TemporalPatch, 1) * t.PatchSize * t.PatchSize)
+	case t.Kind == VisionSiglip && (r.m.Type == "gemma3" || r.m.Type == "gemma3_text") && t.PatchSize > 0 && t.ImageSize > 0:
+		side := t.ImageSize / t.PatchSize
+		e.tokens, e.modality = (side/4)*(side/4), "image" // 4×4 average pooling: 256
+		patches = int64(side * side)
+		pixPerPatch = int64(max(t.InChannels, 3) * t.PatchSize * t.PatchSize)
+	default:
+		return vllmEncoder{}, false
+	}
+	// MultiModalBudget: the budget is max(max_num_batched_tokens, tokens
+	// per item); items = max(1, min(budget // T, max_num_seqs ·
+	// max(1, min(999, max_model_len // T)))) (§1.2, §1.3).
+	budget := max(n, e.tokens)
+	e.items = max(1, min(budget/e.tokens, r.seqsAt(n)*max(1, min(999, mml/e.tokens))))
+	nn := int64(e.items) * patches
+	h, i := int64(t.Hidden), int64(t.Intermediate)
+	pix := nn * pixPerPatch * r.elt
+	e.held = Bytes(pix + int64(e.items)*int64(e.tokens)*int64(r.m.Hidden)*r.elt)
+	e.peak = Bytes(pix + r.encoderBlock(nn, h, i))
+	return e, true
+}
+
+// encoderBlock is the encoder's largest block in bytes for nn patches
+// (§3.2): Qwen2.5-VL max(10NH + 6NI, 22NH) with the default compile mode's
+// unfused fp32 norm (6NH + 6NI under --enforce-eager), SigLIP max(6NH +
+// 4NI, 14NH); in units of 2-byte elements, scaled to the dtype.
+func (r *vllmRun) encoderBlock(nn, h, i int64) int64 {
+	var b int64
+	if r.m.VisionTower.Kind == VisionQwen25VL {
+		b = max(10*nn*h+6*nn*i, 22*nn*h)
+		if r.s.EnforceEager {
+			b = max(6*nn*h+6*nn*i, 22*nn*h)
+		}
+	} else {
+		b = max(6*nn*h+4*nn*i, 14*nn*h)
+	}
+	return b * r.elt / 2
+}
+
+// mmProfileOff reports a --limit-mm-per-prompt that turns every modality
+// of the model off, so vLLM skips the encoder's profile: image 0, and
+// video 0 for the Qwen towers, which take videos (§1.2).
+func (r *vllmRun) mmProfileOff() bool {
+	switch r.m.VisionTower.Kind {
+	case VisionQwen25VL, VisionQwen3VL:
+		return r.s.TextOnly && r.s.NoVideo
+	}
+	return r.s.TextOnly
+}
