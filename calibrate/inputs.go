@@ -2,6 +2,7 @@ package calibrate
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"strings"
 
@@ -69,10 +70,29 @@ func reportSettings(r Report) estimate.Settings {
 		s.CUDAMemoryFraction = r.MemoryFraction
 	case "vllm":
 		s.GPUMemoryUtilization, s.MaxModelLen, s.MaxNumBatchedTokens, s.BlockSize = r.MemoryFraction, r.MaxModelLen, r.MaxBatchPrefillTokens, r.BlockSize
+		s.OfflineLLM = r.OfflineLLM
+		s.Spec = reportSpec(r.Speculative)
 	case "sglang":
 		s.MemFractionStatic, s.MaxModelLen = r.MemoryFraction, r.MaxModelLen
 	}
 	return s
+}
+
+// reportSpec reads a row's speculative_config: an MTP or n-gram draft
+// (a draft checkpoint would need its own metadata; such rows are marked
+// not evaluable). Unreadable JSON gives none.
+func reportSpec(raw string) estimate.Speculative {
+	var c struct {
+		Method string `json:"method"`
+		Tokens int    `json:"num_speculative_tokens"`
+	}
+	if raw == "" || json.Unmarshal([]byte(raw), &c) != nil {
+		return estimate.Speculative{}
+	}
+	if strings.HasSuffix(c.Method, "_mtp") {
+		c.Method = "mtp"
+	}
+	return estimate.Speculative{Method: c.Method, Tokens: c.Tokens}
 }
 
 // reportVersion is the release to estimate the row with, and a note when it

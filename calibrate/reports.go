@@ -36,6 +36,12 @@ type Report struct {
 	BlockSize             int
 	// SettingsUnknown is true when the row says its settings are not shown.
 	SettingsUnknown bool
+	// OfflineLLM is vLLM's offline LLM class (llm_class=true: `vllm bench`,
+	// LLM(...)), whose batch defaults differ from `vllm serve`'s.
+	OfflineLLM bool
+	// Speculative is vLLM's --speculative-config as the row gives it
+	// (speculative_config={...}), "" for none.
+	Speculative string
 	// Reported figures.
 	KVTokens      int
 	KVTokensBasis string
@@ -138,6 +144,12 @@ func parseRow(get func(string) string) (Report, error) {
 	r.MaxModelLen = settingInt(settings, "max_model_len", "max_total_tokens")
 	r.MaxInputTokens = settingInt(settings, "max_input_tokens", "max_input_length")
 	r.MaxBatchPrefillTokens = settingInt(settings, "max_batch_prefill_tokens", "max_num_batched_tokens")
+	r.OfflineLLM = strings.Contains(settings, "llm_class=true")
+	if _, spec, ok := strings.Cut(settings, "speculative_config="); ok {
+		if end := strings.IndexByte(spec, '}'); strings.HasPrefix(spec, "{") && end > 0 {
+			r.Speculative = spec[:end+1]
+		}
+	}
 	upper := strings.ToUpper(r.Notes)
 	r.Doubtful = strings.Contains(upper, "DOUBTFUL") || strings.Contains(upper, "APPROXIMATE")
 	if i := strings.Index(r.Notes, "NOT EVALUABLE:"); i >= 0 {

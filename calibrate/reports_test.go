@@ -24,10 +24,10 @@ func readDev(t *testing.T) []Report {
 
 func TestReadReportsDevFile(t *testing.T) {
 	reps := readDev(t)
-	// 25 rows to issue 10, 45 from public logs of 2026 (rows 101–130,
-	// 201–210, 301–305).
-	if len(reps) != 70 {
-		t.Fatalf("%d rows, want 70", len(reps))
+	// 25 rows to issue 10, 56 from public logs of 2026 (rows 101–130,
+	// 201–210, 301–307, 311–319).
+	if len(reps) != 81 {
+		t.Fatalf("%d rows, want 81", len(reps))
 	}
 	by := map[string]Report{}
 	for _, r := range reps {
@@ -124,5 +124,23 @@ func TestNotEvaluable(t *testing.T) {
 	res := Accuracy([]Report{r101}, func(Report) (Prediction, error) { called = true; return Prediction{}, nil })
 	if called || res.Rows[0].Status != StatusSkipped || !strings.HasPrefix(res.Rows[0].Reason, "not evaluable: the checkpoint is") {
 		t.Errorf("called %v, row %+v", called, res.Rows[0])
+	}
+}
+
+// TestReadReportSpeculative: a row's llm_class and speculative_config
+// reach the estimate's settings (rows 306 and 307).
+func TestReadReportSpeculative(t *testing.T) {
+	by := map[string]Report{}
+	for _, r := range readDev(t) {
+		by[r.RowID] = r
+	}
+	if r := by["307"]; !r.OfflineLLM || r.Speculative != `{"method":"mtp","num_speculative_tokens":1}` {
+		t.Errorf("row 307: llm class %v, speculative %q", r.OfflineLLM, r.Speculative)
+	}
+	if s := reportSettings(by["307"]); s.Spec.Method != "mtp" || s.Spec.Tokens != 1 || !s.OfflineLLM {
+		t.Errorf("row 307 settings: %+v", s.Spec)
+	}
+	if r := by["306"]; !r.OfflineLLM || r.Speculative != "" {
+		t.Errorf("row 306: llm class %v, speculative %q", r.OfflineLLM, r.Speculative)
 	}
 }

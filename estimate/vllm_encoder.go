@@ -10,7 +10,8 @@ package estimate
 //	max(pixels + the encoder's largest block, the LM's peak + outputs + pixels)
 //
 // (§1.1, §3.3). Sized for the towers whose processor and block were read:
-// Qwen2-VL/Qwen2.5-VL and Gemma 3's SigLIP; the others stay unmodelled.
+// Qwen2-VL/Qwen2.5-VL, Qwen3-VL and Qwen3.5, Gemma 3's SigLIP; the others
+// (Pixtral, Llama 4, Phi-4-multimodal) stay unmodelled.
 
 // vllmEncoderFrom is the first release whose encoder profile is sized.
 var vllmEncoderFrom = Version{0, 19, 0}
@@ -22,6 +23,16 @@ const qwenVLMaxPixels = 12845056
 
 // qwenVLMaxFrames is _MAX_FRAMES_PER_VIDEO (docs/VLLM-ENCODER.md §2.1).
 const qwenVLMaxFrames = 14
+
+// qwen3VLImagePixels and qwen3VLVideoPixels are Qwen3-VL's and Qwen3.5's
+// published processor limits (size.longest_edge of preprocessor_config.json
+// and video_preprocessor_config.json: 4096² and 25165824); vLLM's dummy
+// video is two frames of video_pixels/2 whatever max_model_len
+// (docs/VLLM-ENCODER.md §2.2).
+const (
+	qwen3VLImagePixels = 16777216
+	qwen3VLVideoPixels = 25165824
+)
 
 // vllmEncoder is one encoder profile: its phase's peak and what it leaves
 // held through the language model's run.
@@ -54,6 +65,15 @@ func (r *vllmRun) encoderProfile(mml, n int) (vllmEncoder, bool) {
 		}
 		patches = int64(e.tokens) * int64(t.SpatialMerge*t.SpatialMerge)
 		pixPerPatch = int64(max(t.InChannels, 3) * max(t.TemporalPatch, 1) * t.PatchSize * t.PatchSize)
+	case t.Kind == VisionQwen3VL && t.PatchSize > 0 && t.SpatialMerge > 0:
+		unit := t.PatchSize * t.SpatialMerge
+		image, video := qwen3VLImagePixels/(unit*unit), qwen3VLVideoPixels/2/(unit*unit)
+		e.tokens, e.modality = image, "image"
+		if video >= image && !r.s.NoVideo {
+			e.tokens, e.modality = video, "video"
+		}
+		patches = int64(e.tokens) * int64(t.SpatialMerge*t.SpatialMerge)
+		pixPerPatch = int64(max(t.InChannels, 3) * max(t.TemporalPatch, 1) * t.PatchSize * t.PatchSize)
 	case t.Kind == VisionSiglip && (r.m.Type == "gemma3" || r.m.Type == "gemma3_text") && t.PatchSize > 0 && t.ImageSize > 0:
 		side := t.ImageSize / t.PatchSize
 		e.tokens, e.modality = (side/4)*(side/4), "image" // 4×4 average pooling: 256
@@ -70,23 +90,34 @@ func (r *vllmRun) encoderProfile(mml, n int) (vllmEncoder, bool) {
 	nn := int64(e.items) * patches
 	h, i := int64(t.Hidden), int64(t.Intermediate)
 	pix := nn * pixPerPatch * r.elt
-	e.held = Bytes(pix + int64(e.items)*int64(e.tokens)*int64(r.m.Hidden)*r.elt)
+	out := int64(r.m.Hidden)
+	if t.Kind == VisionQwen3VL {
+		// The merger's output and the DeepStack features, concatenated.
+		out = int64(max(t.OutHidden, 1)) * int64(1+t.Deepstack)
+	}
+	e.held = Bytes(pix + int64(e.items)*int64(e.tokens)*out*r.elt)
 	e.peak = Bytes(pix + r.encoderBlock(nn, h, i))
 	return e, true
 }
 
 // encoderBlock is the encoder's largest block in bytes for nn patches
 // (§3.2): Qwen2.5-VL max(10NH + 6NI, 22NH) with the default compile mode's
-// unfused fp32 norm (6NH + 6NI under --enforce-eager), SigLIP max(6NH +
-// 4NI, 14NH); in units of 2-byte elements, scaled to the dtype.
+// unfused fp32 norm (6NH + 6NI under --enforce-eager), Qwen3-VL max(6NH +
+// 4NI, 22NH) plus the DeepStack features kept so far (N/4 × out_hidden
+// each), SigLIP max(6NH + 4NI, 14NH); in units of 2-byte elements, scaled
+// to the dtype.
 func (r *vllmRun) encoderBlock(nn, h, i int64) int64 {
+	t := &r.m.VisionTower
 	var b int64
-	if r.m.VisionTower.Kind == VisionQwen25VL {
+	switch t.Kind {
+	case VisionQwen25VL:
 		b = max(10*nn*h+6*nn*i, 22*nn*h)
 		if r.s.EnforceEager {
 			b = max(6*nn*h+6*nn*i, 22*nn*h)
 		}
-	} else {
+	case VisionQwen3VL:
+		b = max(6*nn*h+4*nn*i, 22*nn*h) + int64(t.Deepstack)*nn/4*int64(t.OutHidden)*2
+	default:
 		b = max(6*nn*h+4*nn*i, 14*nn*h)
 	}
 	return b * r.elt / 2
