@@ -46,9 +46,8 @@ func (sp *Speculative) usesDraftModel() bool {
 // SpeculativeMethods are the Speculative.Method values the estimator sizes.
 var SpeculativeMethods = []string{"mtp", "eagle", "eagle3", "draft_model", "ngram"}
 
-// check refuses what no start can do: an unknown method, MTP on a model
-// without MTP layers, a draft method without its draft, a draft whose
-// vocabulary differs from the target's.
+// check refuses what no start can do: an unknown method, negative counts,
+// MTP on a model without MTP layers, a draft method without its draft.
 func (sp *Speculative) check(m *Model) error {
 	if !sp.On() {
 		return nil

@@ -426,10 +426,12 @@ type vllmRun struct {
 	weights Bytes
 	// draftWeights is the speculative draft's share of weights (vllm_spec.go).
 	draftWeights Bytes
-	ctx          Bytes // CUDA context (present always)
-	comm         Bytes // NCCL / all-reduce buffers at TP ≥ 2
-	graphs       Bytes // CUDA-graph memory estimate
-	cublas       Bytes // cuBLAS workspace allocated at the first GEMM of the profile
+	// encMemo is the last encoder profile sized (vllm_encoder.go).
+	encMemo encoderMemo
+	ctx     Bytes // CUDA context (present always)
+	comm    Bytes // NCCL / all-reduce buffers at TP ≥ 2
+	graphs  Bytes // CUDA-graph memory estimate
+	cublas  Bytes // cuBLAS workspace allocated at the first GEMM of the profile
 
 	// hybrid KV groups (V1 ≥ v0.10): group size and count, 0 when uniform.
 	groupSize, groups int
@@ -900,36 +902,40 @@ func vllmCaptureSizes(v Version, seqs, mnbt int) (int, int) {
 	if mnbt > 0 && v.AtLeast(0, 11, 1) {
 		top = min(top, mnbt)
 	}
-	n, last := 0, min(top, 4)
-	eachCaptureSize(v, top, mnbt, func(s int) {
-		if s >= 8 {
-			last = s
-		}
-		n++
-	})
-	return n, last
+	var buf [captureSizesMax]int
+	sizes := captureSizes(v, top, mnbt, &buf)
+	last := min(top, 4)
+	if n := len(sizes); n > 0 && sizes[n-1] >= 8 {
+		last = sizes[n-1]
+	}
+	return len(sizes), last
 }
 
-// eachCaptureSize calls f with each size of V1's capture list up to top:
-// 1, 2, 4, then steps of 8 (of 16 from 256, v0.11.1 on), none above mnbt.
-func eachCaptureSize(v Version, top, mnbt int, f func(int)) {
+// captureSizesMax bounds V1's capture list (67 sizes up to 512 before
+// v0.11.1, 51 after).
+const captureSizesMax = 80
+
+// captureSizes fills buf with V1's capture list up to top: 1, 2, 4, then
+// steps of 8 (of 16 from 256, v0.11.1 on), none above mnbt.
+func captureSizes(v Version, top, mnbt int, buf *[captureSizesMax]int) []int {
+	out := buf[:0]
 	for _, s := range []int{1, 2, 4} {
 		if s <= top && (mnbt <= 0 || s <= mnbt) {
-			f(s)
+			out = append(out, s)
 		}
 	}
-	step := func(s int) int {
-		if s >= 256 && v.AtLeast(0, 11, 1) {
-			return 16
-		}
-		return 8
-	}
-	for s := 8; s <= top; s += step(s) {
+	for s := 8; s <= top && len(out) < captureSizesMax; {
 		if mnbt > 0 && s > mnbt {
 			break
 		}
-		f(s)
+		out = append(out, s)
+		if s >= 256 && v.AtLeast(0, 11, 1) {
+			s += 16
+		} else {
+			s += 8
+		}
 	}
+	return out
 }
 
 // charged returns the non-torch bytes the release's budget subtracts.

@@ -47,6 +47,23 @@ type vllmEncoder struct {
 // mml with n batched tokens; ok is false when the model has none or its
 // tower is not sized.
 func (r *vllmRun) encoderProfile(mml, n int) (vllmEncoder, bool) {
+	// The searches ask again and again for the same few starts.
+	if c := &r.encMemo; c.set && c.mml == mml && c.n == n {
+		return c.e, c.ok
+	}
+	e, ok := r.sizeEncoder(mml, n)
+	r.encMemo = encoderMemo{set: true, mml: mml, n: n, e: e, ok: ok}
+	return e, ok
+}
+
+// encoderMemo is the last encoderProfile answer.
+type encoderMemo struct {
+	set, ok bool
+	mml, n  int
+	e       vllmEncoder
+}
+
+func (r *vllmRun) sizeEncoder(mml, n int) (vllmEncoder, bool) {
 	t := &r.m.VisionTower
 	if !r.m.Vision || r.mmProfileOff() || !r.prof.v1 || r.prof.v.Less(vllmEncoderFrom) {
 		return vllmEncoder{}, false

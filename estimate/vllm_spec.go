@@ -65,10 +65,11 @@ func specCaptureSizes(v Version, seqs, mnbt, q int) (int, int) {
 		top = min(top, mnbt)
 	}
 	n, last := 0, 0
-	eachCaptureSize(v, top, mnbt, func(s int) {
+	var buf [captureSizesMax]int
+	for _, s := range captureSizes(v, top, mnbt, &buf) {
 		if r := (s + q - 1) / q * q; r <= top && r > last {
 			n, last = n+1, r
 		}
-	})
+	}
 	return n, last
 }
