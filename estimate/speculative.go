@@ -43,6 +43,11 @@ func (sp *Speculative) usesDraftModel() bool {
 	return sp.Method == "eagle" || sp.Method == "eagle3" || sp.Method == "draft_model"
 }
 
+// maxSpecTokens bounds the draft tokens, steps and top-k: drafts propose a
+// handful of tokens (vLLM's MTP layers up to 3, SGLang's defaults 4–8), a
+// thousand is a typo.
+const maxSpecTokens = 1024
+
 // SpeculativeMethods are the Speculative.Method values the estimator sizes.
 var SpeculativeMethods = []string{"mtp", "eagle", "eagle3", "draft_model", "ngram"}
 
@@ -61,6 +66,8 @@ func (sp *Speculative) check(m *Model) error {
 		return fmt.Errorf("%w: speculative method %q (modelled: %s)", ErrUnsupported, sp.Method, strings.Join(SpeculativeMethods, ", "))
 	case sp.Tokens < 0 || sp.Steps < 0 || sp.TopK < 0:
 		return fmt.Errorf("%w: speculative token, step and top-k counts must be > 0", ErrInvalid)
+	case sp.Tokens > maxSpecTokens || sp.Steps > maxSpecTokens || sp.TopK > maxSpecTokens:
+		return fmt.Errorf("%w: speculative token, step and top-k counts above %d", ErrImplausible, maxSpecTokens)
 	case sp.Method == "mtp" && m.MTPLayers == 0:
 		return fmt.Errorf("%w: the model has no multi-token-prediction layers (no num_nextn_predict_layers or mtp_num_hidden_layers in its config), so method mtp has no draft", ErrInvalid)
 	case sp.Method == "mtp" && m.MTPLayers > MaxLayers:

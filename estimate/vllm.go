@@ -594,7 +594,7 @@ func (r *vllmRun) resolveLimits() {
 // warnUnmodelled warns about what the start does that is assumed or not modelled.
 func (r *vllmRun) warnUnmodelled() {
 	p := &r.prof
-	if _, sized := r.encoderProfile(r.mml, max(r.mnbt, 1)); r.m.Vision && !r.mmProfileOff() && !sized {
+	if r.m.Vision && !r.mmProfileOff() && !r.encoderSized() {
 		// The profile run encodes dummy items of the largest size, up to
 		// --limit-mm-per-prompt per request, and keeps their outputs as the
 		// encoder cache (docs/VLLM-ENCODER.md); sized for the towers
@@ -855,6 +855,9 @@ func (r *vllmRun) activation(n int) Bytes {
 // language model's with the encoder's outputs held (vllm_encoder.go).
 func (r *vllmRun) profilePeak(mml, n int) Bytes {
 	act := r.activation(n)
+	if !r.m.Vision {
+		return act
+	}
 	if e, ok := r.encoderProfile(mml, n); ok {
 		act = max(e.peak+r.cublas, act+e.held)
 	}
@@ -902,13 +905,27 @@ func vllmCaptureSizes(v Version, seqs, mnbt int) (int, int) {
 	if mnbt > 0 && v.AtLeast(0, 11, 1) {
 		top = min(top, mnbt)
 	}
-	var buf [captureSizesMax]int
-	sizes := captureSizes(v, top, mnbt, &buf)
-	last := min(top, 4)
-	if n := len(sizes); n > 0 && sizes[n-1] >= 8 {
-		last = sizes[n-1]
+	// Counted without building the list (captureSizes does, for the
+	// rounding speculative decoding needs): this runs for every start.
+	n, last := 0, min(top, 4)
+	for _, s := range []int{1, 2, 4} {
+		if s <= top && (mnbt <= 0 || s <= mnbt) {
+			n++
+		}
 	}
-	return len(sizes), last
+	for s := 8; s <= top && (mnbt <= 0 || s <= mnbt); s += captureStep(v, s) {
+		n, last = n+1, s
+	}
+	return n, last
+}
+
+// captureStep is the capture list's step after size s: 8, and 16 from
+// 256 on v0.11.1 and later.
+func captureStep(v Version, s int) int {
+	if s >= 256 && v.AtLeast(0, 11, 1) {
+		return 16
+	}
+	return 8
 }
 
 // captureSizesMax bounds V1's capture list (67 sizes up to 512 before
@@ -924,16 +941,8 @@ func captureSizes(v Version, top, mnbt int, buf *[captureSizesMax]int) []int {
 			out = append(out, s)
 		}
 	}
-	for s := 8; s <= top && len(out) < captureSizesMax; {
-		if mnbt > 0 && s > mnbt {
-			break
-		}
+	for s := 8; s <= top && (mnbt <= 0 || s <= mnbt) && len(out) < captureSizesMax; s += captureStep(v, s) {
 		out = append(out, s)
-		if s >= 256 && v.AtLeast(0, 11, 1) {
-			s += 16
-		} else {
-			s += 8
-		}
 	}
 	return out
 }
@@ -1287,7 +1296,7 @@ func (r *vllmRun) result(eng Engine) Result {
 	if r.statePage > 0 {
 		res.Assumptions = append(res.Assumptions, "the profile run's forward peak counts the state layers' mixers as attention and MLP would (their kernels' own workspaces are not modelled); their state is sized")
 	}
-	if e, ok := r.encoderProfile(st.mml, st.mnbt); ok {
+	if e, ok := r.encoderProfile(st.mml, st.mnbt); r.m.Vision && ok {
 		res.Assumptions = append(res.Assumptions, fmt.Sprintf("the profile encodes %d dummy %s item(s) of %d tokens (the largest the processor makes) before the language model's run; its outputs and pixels (%s) stay held through that run, and its largest block peaks at %s (docs/VLLM-ENCODER.md); --limit-mm-per-prompt with every modality 0 skips it", e.items, e.modality, e.tokens, e.held, e.peak))
 	}
 	if r.s.Spec.On() {

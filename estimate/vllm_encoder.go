@@ -150,3 +150,9 @@ func (r *vllmRun) mmProfileOff() bool {
 	}
 	return r.s.TextOnly
 }
+
+// encoderSized reports whether this start's encoder profile is sized.
+func (r *vllmRun) encoderSized() bool {
+	_, ok := r.encoderProfile(r.mml, max(r.mnbt, 1))
+	return ok
+}

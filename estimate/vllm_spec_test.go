@@ -116,6 +116,7 @@ func TestSpecRefusals(t *testing.T) {
 		{"unknown method", "sglang", Speculative{Method: "medusa", Tokens: 3}, ErrUnsupported},
 		{"ngram without tokens", "vllm", Speculative{Method: "ngram"}, ErrInvalid},
 		{"tgi", "tgi", Speculative{Method: "ngram", Tokens: 3}, ErrInvalid},
+		{"a typo's token count", "vllm", Speculative{Method: "ngram", Tokens: 1 << 20}, ErrImplausible},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Run(llama, Hardware{GPU: devH100, Count: 1}, Engine{Name: tt.eng}, Settings{Spec: tt.s})
