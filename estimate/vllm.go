@@ -1292,7 +1292,9 @@ func (r *vllmRun) result(eng Engine) Result {
 	}
 	res.PerGPU = r.perGPU(&st)
 	res.Boundary = r.boundary(res.Startup.Fits)
-	res.Assumptions = append(res.Assumptions, "the boundary is the largest --max-model-len that starts with --max-num-batched-tokens "+strconv.Itoa(res.Boundary.PrefillAtMaxTotal)+"; one request's input plus output may use all of it")
+	if res.Boundary.PrefillAtMaxTotal > 0 {
+		res.Assumptions = append(res.Assumptions, "the boundary is the largest --max-model-len that starts with --max-num-batched-tokens "+strconv.Itoa(res.Boundary.PrefillAtMaxTotal)+"; one request's input plus output may use all of it")
+	}
 	if r.statePage > 0 {
 		res.Assumptions = append(res.Assumptions, "the profile run's forward peak counts the state layers' mixers as attention and MLP would (their kernels' own workspaces are not modelled); their state is sized")
 	}
@@ -1327,7 +1329,10 @@ func (r *vllmRun) startup(st *vllmStart) Startup {
 		Failure:               st.fail,
 		Message:               st.msg,
 	}
-	if st.fail == "" || st.fail == FailureMaxModelLen {
+	if st.fail == "" || st.fail == FailureMaxModelLen || (st.fail == FailureNoKVMemory && r.prof.logAvailable) {
+		// V1 logs the budget before it refuses a negative one ("Available
+		// KV cache memory: -14.28 GiB" then "No available memory for the
+		// cache blocks", testdata/startup_reports_dev.csv row 302).
 		up.LogLines = r.logLines(*st)
 	}
 	if st.numBlocks > 0 && (st.fail == "" || st.fail == FailureMaxModelLen) {

@@ -29,6 +29,11 @@ func TestVLLMEncoderProfile(t *testing.T) {
 	if act := r.profilePeak(r.mml, r.mnbt); act != e.peak+r.cublas {
 		t.Errorf("activation %d, want the encoder's %d + cuBLAS %d", act, e.peak, r.cublas)
 	}
+	// The start fails as the logged one did, and says its negative budget
+	// first ("Available KV cache memory: -14.28 GiB" in the log).
+	if res := r.result(Engine{Name: "vllm", Version: "0.23.0"}); res.Startup.Failure != FailureNoKVMemory || hasLine(res.Startup.LogLines, "Available KV cache memory: -") == "" {
+		t.Errorf("Qwen2.5-VL at 0.22: failure %q, log %q; want no_kv_cache_memory after a negative budget", res.Startup.Failure, res.Startup.LogLines)
+	}
 	// At max_model_len 32768 the video has 4 frames, 2·16384 tokens.
 	if e, _ := r.encoderProfile(32768, r.mnbt); e.modality != "video" || e.tokens != 32768 || e.items != 1 {
 		t.Errorf("at 32768: %+v, want 1 video of 32,768 tokens", e)
