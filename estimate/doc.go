@@ -21,10 +21,13 @@
 //     of each release, the profile run's forward and sampler peaks, batch
 //     defaults, block rounding and the max_model_len check, and the search
 //     for the largest max_model_len; vllm_groups.go: the hybrid KV cache
-//     groups, state pages and the max_num_seqs state check.
+//     groups, state pages and the max_num_seqs state check; vllm_spec.go:
+//     a speculative draft; vllm_encoder.go: the multimodal encoder's
+//     profile.
 //   - sglang.go: SGLang v0.1 – v0.5.x: mem_fraction_static and its defaults
 //     per era, the KV pool, the largest context length; sglang_state.go: the
-//     v0.5.18 state pool, indexer cell and multimodal reservation.
+//     v0.5.18 state pool, indexer cell and multimodal reservation;
+//     sglang_spec.go: a speculative draft.
 //
 // layers.go names the layer kinds a model's cache-holding modules have and
 // which engines size which; synth_hybrid.go and synth_vision.go derive the
@@ -37,7 +40,9 @@
 // model.go (Model, DType, Tensor), tensors.go (how tensors shard and what
 // quantized ones weigh), synth.go (tensors derived from config.json),
 // serving.go (what vLLM and SGLang do alike: tensor parallelism, dtypes,
-// weights per rank, the forward's activations), kv.go (KV bytes per token),
+// weights per rank, the forward's activations), kv.go (KV bytes per token;
+// kvformat.go the block-scaled and per-token-head formats),
+// speculative.go (a draft's weights and KV, both engines),
 // search.go (the boundary searches), corrections.go (calibrated adjustments),
 // limits.go (what Run refuses as beyond physical sense before any
 // arithmetic, ErrImplausible, and the check that no byte figure of a
