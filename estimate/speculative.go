@@ -2,6 +2,7 @@ package estimate
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -57,12 +58,8 @@ func (sp *Speculative) check(m *Model) error {
 	if !sp.On() {
 		return nil
 	}
-	known := false
-	for _, k := range SpeculativeMethods {
-		known = known || sp.Method == k
-	}
 	switch {
-	case !known:
+	case !slices.Contains(SpeculativeMethods, sp.Method):
 		return fmt.Errorf("%w: speculative method %q (modelled: %s)", ErrUnsupported, sp.Method, strings.Join(SpeculativeMethods, ", "))
 	case sp.Tokens < 0 || sp.Steps < 0 || sp.TopK < 0:
 		return fmt.Errorf("%w: speculative token, step and top-k counts must be > 0", ErrInvalid)

@@ -128,7 +128,7 @@ func vllmSpec(raw, model string) (specRequest, error) {
 		req.draft = c.Model
 	case "mtp", "ngram":
 	default:
-		return req, cmdutil.Usage("vramcalc sizes mtp, eagle, eagle3, draft_model and ngram", "--speculative-config method %q is not modelled", c.Method)
+		return req, cmdutil.Usage("vramcalc sizes "+strings.Join(estimate.SpeculativeMethods, ", "), "--speculative-config method %q is not modelled", c.Method)
 	}
 	return req, nil
 }
