@@ -54,6 +54,16 @@ func specFrom(set map[string]any, model string) (specRequest, error) {
 		return specRequest{}, nil
 	}
 	req := specRequest{spec: estimate.Speculative{Tokens: i("speculative-num-draft-tokens"), Steps: i("speculative-num-steps"), TopK: i("speculative-eagle-topk")}}
+	if _, steps := set["speculative-num-steps"]; !steps && algo != "NGRAM" {
+		// SGLang chooses steps, top-k and draft tokens together and asserts
+		// that neither of the other two is given without the steps
+		// (docs/SPECULATIVE.md §5.1; speculative_hook.py in v0.5.18).
+		for _, f := range []string{"speculative-eagle-topk", "speculative-num-draft-tokens"} {
+			if _, ok := set[f]; ok {
+				return specRequest{}, cmdutil.Usage("give --speculative-num-steps too, or leave all three to SGLang", "--%s without --speculative-num-steps: SGLang refuses to start (it asserts that top-k and draft tokens are unset when it chooses the steps)", f)
+			}
+		}
+	}
 	own := path == "" || path == model
 	switch algo {
 	case "NEXTN", "EAGLE":
