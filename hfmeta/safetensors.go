@@ -318,10 +318,15 @@ func shapeKey(shape []int64) string {
 // estimate.WeightsFrom* label. When no tensor is left both stay empty: the
 // estimate then derives the weights from config.json and says so. Every
 // source calls it once, after setting m.Model from config.json.
+// SkippedLayersNote ends the warning SetTensors gives when it drops the
+// layers numbered past the decoder's; a caller that does load them (an
+// MTP draft) rewrites that warning by it.
+const SkippedLayersNote = " (not loaded for serving, e.g. a multi-token-prediction layer)"
+
 func (m *Meta) SetTensors(ts []estimate.Tensor, from string) {
 	kept, dropped := estimate.LoadedTensors(ts, m.Model.Layers)
 	if dropped > 0 {
-		m.Warnings = append(m.Warnings, fmt.Sprintf("skipped %d tensors of layers numbered %d and above (not loaded for serving, e.g. a multi-token-prediction layer)", dropped, m.Model.Layers))
+		m.Warnings = append(m.Warnings, fmt.Sprintf("skipped %d tensors of layers numbered %d and above", dropped, m.Model.Layers)+SkippedLayersNote)
 	}
 	m.Model.Tensors, m.Model.TensorsFrom = CompactTensors(kept), ""
 	if len(m.Model.Tensors) > 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/vramcalc/vramcalc/estimate"
+	"github.com/vramcalc/vramcalc/hfmeta"
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
 )
 
@@ -166,7 +167,7 @@ func (sr specRequest) resolve(ctx context.Context, c *cli.Command, e cmdutil.Env
 func mtpWarnings(ws []string) []string {
 	out := make([]string, 0, len(ws))
 	for _, w := range ws {
-		if before, ok := strings.CutSuffix(w, " (not loaded for serving, e.g. a multi-token-prediction layer)"); ok {
+		if before, ok := strings.CutSuffix(w, hfmeta.SkippedLayersNote); ok {
 			w = before + ": the MTP draft loads them; they are sized as derived from config.json (docs/SPECULATIVE.md §2.1)"
 		}
 		out = append(out, w)
