@@ -274,6 +274,18 @@ type Model struct {
 
 	// QuantMethod (quantization_config.quant_method) names a pre-quantized checkpoint (fp8, gptq, awq, mxfp4, ...).
 	QuantMethod string
+	// QuantActOrder: a GPTQ checkpoint quantized with act-order
+	// (quantization_config.desc_act) or per channel (group_size −1). vLLM
+	// and SGLang then keep every row-parallel layer's scales and zero
+	// points whole on each rank instead of splitting their input groups
+	// (marlin_repeat_scales_on_all_ranks,
+	// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/quantization/utils/marlin_utils.py#L272-L278,
+	// used at
+	// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/quantization/gptq_marlin.py#L386-L397;
+	// the same in
+	// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/layers/quantization/marlin_utils.py#L299-L305
+	// and https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/layers/quantization/gptq/schemes/gptq_marlin.py#L79-L85).
+	QuantActOrder bool
 	// Vision is true when the config has a vision_config (a VLM).
 	Vision bool
 	// VisionTower is the vision encoder and projector read from

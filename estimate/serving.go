@@ -236,7 +236,11 @@ func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits i
 				elems = ceilDiv64(elems, w)
 			}
 		case row:
-			if !f.bias {
+			// GPTQ act-order keeps a row-parallel layer's scales and
+			// qzeros whole on every rank (Model.QuantActOrder); its g_idx
+			// is split like the weight.
+			whole := f.bias || (m.QuantActOrder && f.scale && !strings.HasSuffix(t.Name, "g_idx"))
+			if !whole {
 				elems = ceilDiv64(elems, w)
 			}
 		case embedding, lmHead:
@@ -247,14 +251,20 @@ func servingWeights(m Model, tensors []Tensor, tp int, s Settings, computeBits i
 		}
 		total += (elems*int64(bits16)/16 + 7) / 8 * t.N()
 	}
-	if m.MaxPositions > 0 {
-		rot := int64(m.HeadSize())
-		if m.IsMLA() && m.QKRopeHeadDim > 0 {
-			rot = int64(m.QKRopeHeadDim)
-		}
-		total += int64(m.MaxPositions) * rot * int64(computeBits/8)
+	return Bytes(total) + ropeCache(m, computeBits), c.err(tensors)
+}
+
+// ropeCache is the rotary cos/sin cache: max_position × the rotary
+// dimension (the head size, qk_rope_head_dim for MLA) in the compute dtype.
+func ropeCache(m Model, computeBits int) Bytes {
+	if m.MaxPositions <= 0 {
+		return 0
 	}
-	return Bytes(total), c.err(tensors)
+	rot := int64(m.HeadSize())
+	if m.IsMLA() && m.QKRopeHeadDim > 0 {
+		rot = int64(m.QKRopeHeadDim)
+	}
+	return Bytes(int64(m.MaxPositions) * rot * int64(computeBits/8))
 }
 
 // isKVProj reports a separate k_proj or v_proj tensor (not MLA's kv_a/kv_b).

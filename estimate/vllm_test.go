@@ -275,6 +275,36 @@ func TestVLLMWeights(t *testing.T) {
 	}
 }
 
+// TestGPTQActOrderScales pins the row-parallel shard of a GPTQ 4-bit,
+// group-128 o_proj of Llama-3-70B (8192 → 8192) at TP 4: with act-order
+// its scales and qzeros stay whole on every rank, its qweight and g_idx
+// split.
+func TestGPTQActOrderScales(t *testing.T) {
+	ts := []Tensor{
+		{Name: "model.layers.0.self_attn.o_proj.qweight", DType: I32, Shape: []int64{1024, 8192}}, // 8192/8 packed rows
+		{Name: "model.layers.0.self_attn.o_proj.scales", DType: F16, Shape: []int64{64, 8192}},    // 8192/128 groups
+		{Name: "model.layers.0.self_attn.o_proj.qzeros", DType: I32, Shape: []int64{64, 1024}},
+		{Name: "model.layers.0.self_attn.o_proj.g_idx", DType: I32, Shape: []int64{8192}},
+	}
+	m := Model{Layers: 1, Heads: 64, KVHeads: 8, Hidden: 8192, QuantMethod: "gptq"}
+	for _, c := range []struct {
+		act  bool
+		want Bytes
+	}{
+		// qweight 1024·8192·4/4 = 8,388,608; scales 64·8192·2/4 = 262,144;
+		// qzeros 64·1024·4/4 = 65,536; g_idx 8192·4/4 = 8,192.
+		{false, 8_388_608 + 262_144 + 65_536 + 8_192},
+		// act-order: scales 64·8192·2 = 1,048,576 and qzeros 64·1024·4 =
+		// 262,144 whole.
+		{true, 8_388_608 + 1_048_576 + 262_144 + 8_192},
+	} {
+		m.QuantActOrder = c.act
+		if got := must(servingWeights(m, ts, 4, Settings{}, 16)); got != c.want {
+			t.Errorf("act-order %v: o_proj shard %d B, want %d", c.act, got, c.want)
+		}
+	}
+}
+
 func TestVLLMBatchDefaults(t *testing.T) {
 	h100Name := devH100
 	a100 := devA100

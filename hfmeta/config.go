@@ -176,6 +176,7 @@ func (p *parser) parse() (estimate.Model, []string, error) {
 	}
 	// Pre-quantized checkpoints.
 	m.QuantMethod = p.quantMethod()
+	m.QuantActOrder = p.gptqActOrder(m.QuantMethod)
 	p.optProjection(m)
 	p.visionTower(&m)
 	m.Unmodelled = p.unmodelled(&m, p.layerKinds(&m))
@@ -563,6 +564,20 @@ func (p *parser) gemmaLayerTypes(m estimate.Model) []string {
 		}
 	}
 	return out
+}
+
+// gptqActOrder reads whether a GPTQ checkpoint was quantized with
+// act-order (desc_act true) or per channel (group_size −1): its
+// row-parallel scales are then whole on every rank (Model.QuantActOrder).
+func (p *parser) gptqActOrder(method string) bool {
+	if method != "gptq" {
+		return false
+	}
+	_, v, _ := p.find("quantization_config")
+	qc, _ := v.(map[string]any)
+	act, _ := qc["desc_act"].(bool)
+	group, ok := qc["group_size"].(float64)
+	return act || (ok && group == -1)
 }
 
 // quantMethod reads quantization_config.quant_method (text or top level).
