@@ -80,6 +80,10 @@ type Settings struct {
 	// "pytorch" (the native path: a sort before v0.17, the Triton kernel
 	// from it); "" means the release's default for its official image.
 	Sampler string
+	// ModelRunner is vLLM's runner choice, VLLM_USE_V2_MODEL_RUNNER: "v1"
+	// (=0), "v2" (=1) or "" for the release's rule (vllm_mrv2.go);
+	// ParseModelRunner reads it.
+	ModelRunner string
 	// TextOnly is vLLM's --limit-mm-per-prompt with image 0 and every
 	// other modality given 0: with video 0 too (NoVideo) or a tower without
 	// video, the encoder is not profiled (mmProfileOff).

@@ -138,6 +138,9 @@ const (
 	// taken for ≥ 8 rows
 	// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/sample/ops/topk_topp_sampler.py#L251-L252).
 	samplerTriton
+	// samplerMRv2Copy: Model Runner V2 before v0.26 copies the logits to
+	// fp32 and samples without top-k/top-p (docs/VLLM-MRV2.md §1 [A3]).
+	samplerMRv2Copy
 )
 
 // vllmProfile is the sizing behaviour of one vLLM release and engine.
@@ -446,6 +449,9 @@ type vllmRun struct {
 	// blockRaised: the block size was raised to hold a state page.
 	blockRaised bool
 
+	// mrv2: the start runs on Model Runner V2 (vllm_mrv2.go).
+	mrv2 bool
+
 	attention string
 	quiet     bool
 	warnings  []string
@@ -538,6 +544,7 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 		r.comm = vllmCommBytes(p, hw.GPU)
 	}
 	r.cublas = cublasWorkspace(hw.GPU)
+	r.setupMRv2()
 	r.graphs = r.cudaGraphBytes()
 	if err := r.setupHybrid(); err != nil {
 		return nil, err
@@ -594,7 +601,7 @@ func (r *vllmRun) resolveLimits() {
 // warnUnmodelled warns about what the start does that is assumed or not modelled.
 func (r *vllmRun) warnUnmodelled() {
 	p := &r.prof
-	if r.m.Vision && !r.mmProfileOff() && !r.encoderSized() {
+	if r.m.Vision && !r.mmProfileOff() && !r.mrv2NoEncoder() && !r.encoderSized() {
 		// The profile run encodes dummy items of the largest size, up to
 		// --limit-mm-per-prompt per request, and keeps their outputs as the
 		// encoder cache (docs/VLLM-ENCODER.md); sized for the towers
@@ -606,10 +613,6 @@ func (r *vllmRun) warnUnmodelled() {
 	}
 	if p.sampler == samplerFlashInfer {
 		r.note("vLLM " + p.v.String() + " uses the FlashInfer top-k/top-p sampler when FlashInfer is installed (assumed); without it the profile's sampler peak is ~2.7× larger")
-	}
-	if p.v.AtLeast(0, 22, 0) {
-		// docs/VLLM-HYBRID.md §0 and the release notes of v0.22.0 – v0.32.0.
-		r.note("vLLM " + p.v.String() + ": the profiling changes of v0.22 – v0.32 (Model Runner V2 by default for Qwen3 from v0.22, Llama and Mistral from v0.23, every dense model from v0.25; its CUDA-graph estimate and sampler dummy run) are not modelled: the activation peak and CUDA-graph terms are v0.21's, so the KV budget may be off by a few GiB; the hybrid-cache layout, its log lines, the max_num_seqs check and the batch defaults (16384 tokens on cards of 160 GiB from v0.28) are this release's")
 	}
 	if r.tp > 1 {
 		r.note("non-torch memory at TP " + strconv.Itoa(r.tp) + " (NCCL and all-reduce buffers) depends on the interconnect; " + r.comm.String() + " per GPU assumed")
@@ -827,6 +830,8 @@ func samplerBytes(kind vllmSampler, rows, vocab, vpad int64, sms int) int64 {
 	case samplerTriton:
 		progs := min(int64(sms), rows)
 		return base + rows*vocab*12 + 4*min(nextPow2(progs), int64(sms))*vocab
+	case samplerMRv2Copy:
+		return base + rows*vocab*4
 	}
 	return base
 }
@@ -859,7 +864,11 @@ func (r *vllmRun) profilePeak(mml, n int) Bytes {
 		return act
 	}
 	if e, ok := r.encoderProfile(mml, n); ok {
-		act = max(e.peak+r.cublas, act+e.held)
+		held := e.held
+		if r.mrv2 {
+			held -= e.pix // freed before the language model's run (docs/VLLM-ENCODER.md §1.6)
+		}
+		act = max(e.peak+r.cublas, act+held)
 	}
 	return act
 }
@@ -988,7 +997,7 @@ func (r *vllmRun) start(mml, n int) vllmStart {
 	}
 	st.act = r.profilePeak(mml, st.mnbt)
 	capacity := Bytes(r.gmu * float64(r.total))
-	avail := capacity - r.weights - st.act - r.charged()
+	avail := capacity - r.weights - st.act - r.charged() - r.mrv2Charged(st.mnbt)
 	if r.prof.graphsInBudget {
 		avail -= r.graphs
 	}
@@ -1204,7 +1213,7 @@ func (r *vllmRun) logLines(st vllmStart) []string {
 	default:
 		lines = append(lines, "# GPU blocks: "+strconv.FormatInt(st.numBlocks, 10))
 	}
-	if p.graphsInBudget && !r.s.EnforceEager {
+	if p.graphsInBudget && !r.s.EnforceEager && !r.mrv2 {
 		lines = append(lines, "Estimated CUDA graph memory: "+fixed2(r.graphs.GiBs())+" GiB total")
 	}
 	return lines

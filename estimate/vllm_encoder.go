@@ -38,6 +38,9 @@ const (
 // held through the language model's run.
 type vllmEncoder struct {
 	peak, held Bytes
+	// pix is held's pixel batch, which Model Runner V2 frees before the
+	// language model's run (docs/VLLM-ENCODER.md §1.6).
+	pix Bytes
 	items      int
 	tokens     int // per item
 	modality   string
@@ -65,7 +68,7 @@ type encoderMemo struct {
 
 func (r *vllmRun) sizeEncoder(mml, n int) (vllmEncoder, bool) {
 	t := &r.m.VisionTower
-	if !r.m.Vision || r.mmProfileOff() || !r.prof.v1 || r.prof.v.Less(vllmEncoderFrom) {
+	if !r.m.Vision || r.mmProfileOff() || !r.prof.v1 || r.prof.v.Less(vllmEncoderFrom) || r.mrv2NoEncoder() {
 		return vllmEncoder{}, false
 	}
 	var e vllmEncoder
@@ -112,6 +115,7 @@ func (r *vllmRun) sizeEncoder(mml, n int) (vllmEncoder, bool) {
 		// The merger's output and the DeepStack features, concatenated.
 		out = int64(max(t.OutHidden, 1)) * int64(1+t.Deepstack)
 	}
+	e.pix = Bytes(pix)
 	e.held = Bytes(pix + int64(e.items)*int64(e.tokens)*out*r.elt)
 	e.peak = Bytes(pix + r.encoderBlock(nn, h, i))
 	return e, true

@@ -72,6 +72,7 @@ var engineFlags = map[string]engineFlag{
 	"mamba-cache-mode":             {[]string{"vllm"}, nil},
 	"limit-mm-per-prompt":          {[]string{"vllm"}, nil},
 	"sampler":                      {[]string{"vllm"}, nil},
+	"model-runner":                 {[]string{"vllm"}, nil},
 	"mamba-ssm-cache-dtype":        {[]string{"vllm"}, map[string]string{"sglang": "--mamba-ssm-dtype"}},
 	"mamba-ssm-dtype":              {[]string{"sglang"}, map[string]string{"vllm": "--mamba-ssm-cache-dtype"}},
 	"llm-class":                    {[]string{"vllm"}, nil},
@@ -147,6 +148,7 @@ func vllmFlags() []cli.Flag {
 		&cli.StringFlag{Name: "quantization", Aliases: []string{"q"}, Usage: "vLLM and SGLang -q/--quantization, e.g. fp8", Category: "vLLM"},
 		&cli.BoolFlag{Name: "enforce-eager", Usage: "vLLM --enforce-eager (no CUDA graphs)", Category: "vLLM"},
 		&cli.StringFlag{Name: "sampler", Usage: "the top-k/top-p path of vLLM's profile run: flashinfer (VLLM_USE_FLASHINFER_SAMPLER=1 with FlashInfer installed) or pytorch (the native path); default: the release's for its official image, stated as an assumption", Category: "vLLM"},
+		&cli.StringFlag{Name: "model-runner", Usage: "vLLM's model runner, as VLLM_USE_V2_MODEL_RUNNER sets it: v1 (=0), v2 (=1) or auto (the release's rule: Model Runner V2 for more models from v0.22, every model from v0.29; docs/VLLM-MRV2.md)", Category: "vLLM"},
 		&cli.StringFlag{Name: "limit-mm-per-prompt", Usage: "vLLM --limit-mm-per-prompt, as JSON ('{\"image\": 0}') or image=0,video=0; every modality 0 skips the encoder's profiling (text only); otherwise the encoder's profiling is not modelled and the estimate says so", Category: "vLLM"},
 		&cli.StringFlag{Name: "mamba-cache-mode", Usage: "vLLM --mamba-cache-mode for models with state layers: none (one state block per running request and state group) or align (two; prefix caching); default: the release's", Category: "vLLM"},
 		&cli.StringFlag{Name: "mamba-ssm-cache-dtype", Usage: "vLLM --mamba-ssm-cache-dtype: the recurrent state's dtype (float32, bfloat16, float16); default: the model's (float32 for Nemotron-H, the config's mamba_ssm_dtype for Qwen3.5)", Category: "vLLM"},
@@ -301,17 +303,26 @@ func settingsFrom(c *cli.Command, set map[string]any, engine string) (estimate.S
 	if s.MambaSSMDType, err = estimate.ParseDType(str("mamba-ssm-cache-dtype") + str("mamba-ssm-dtype")); err != nil {
 		return s, fmt.Errorf("--mamba-ssm-cache-dtype / --mamba-ssm-dtype: %w", err)
 	}
+	return s, vllmSettings(&s, str)
+}
+
+// vllmSettings reads the vLLM-only flags that need parsing.
+func vllmSettings(s *estimate.Settings, str func(string) string) error {
+	var err error
+	if s.ModelRunner, err = estimate.ParseModelRunner(str("model-runner")); err != nil {
+		return cmdutil.WithHint(fmt.Errorf("--model-runner: %w", err), "v1 and v2 are VLLM_USE_V2_MODEL_RUNNER=0 and =1; auto lets the release choose")
+	}
 	if v := str("limit-mm-per-prompt"); v != "" {
 		if s.TextOnly, s.NoVideo, err = textOnly(v); err != nil {
-			return s, err
+			return err
 		}
 	}
 	switch s.MambaCacheMode = str("mamba-cache-mode"); s.MambaCacheMode {
 	case "", "none", "align":
 	default:
-		return s, cmdutil.Usage("vramcalc models --mamba-cache-mode none and align", "--mamba-cache-mode %q is not modelled (\"all\" keeps a state block per block of context)", s.MambaCacheMode)
+		return cmdutil.Usage("vramcalc models --mamba-cache-mode none and align", "--mamba-cache-mode %q is not modelled (\"all\" keeps a state block per block of context)", s.MambaCacheMode)
 	}
-	return s, nil
+	return nil
 }
 
 // setFlags are the flags given on the command line, with their values:
