@@ -121,6 +121,10 @@ func (sglangSizer) kvBytesPerToken(m Model, ws, elt int) (Bytes, error) {
 	return servingKVBytesPerToken(m, ws, elt), nil
 }
 
+// sglangNewestRead is the newest SGLang release whose source vramcalc
+// models (docs/SGLANG-2026.md, read at tag v0.5.18).
+var sglangNewestRead = Version{0, 5, 18}
+
 func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, error) {
 	v, err := parseRelease(z.info(), ver)
 	if err != nil {
@@ -171,6 +175,10 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 		r.preLoad = sglangPreLoadMid
 	default:
 		r.preLoad = sglangPreLoad
+	}
+	if sglangNewestRead.Less(v) {
+		// Releases after the newest tag read (docs/SGLANG-2026.md).
+		r.warn("SGLang %s is newer than the newest release vramcalc has read (v%s): its sizing is taken as v%s's", v, sglangNewestRead, sglangNewestRead)
 	}
 	if tp > 1 {
 		r.comm = vllmCommPlain

@@ -301,3 +301,16 @@ func TestSGLangFractionAdvice(t *testing.T) {
 		t.Errorf("weights too big: %s, warnings %q", res.Startup.Failure, res.Warnings)
 	}
 }
+
+// TestSGLangNewerRelease: a release after the newest tag read is sized as
+// v0.5.18 and says so; v0.5.18 itself does not.
+func TestSGLangNewerRelease(t *testing.T) {
+	newer := runOK(t, llama31_8B, devH100, 1, "sglang", "0.5.20", Settings{})
+	read := runOK(t, llama31_8B, devH100, 1, "sglang", "0.5.18", Settings{})
+	if hasLine(newer.Warnings, "SGLang 0.5.20 is newer than the newest release vramcalc has read (v0.5.18)") == "" || hasLine(read.Warnings, "SGLang 0.5.18 is newer") != "" {
+		t.Errorf("warnings: 0.5.20 %q; 0.5.18 %q", newer.Warnings, read.Warnings)
+	}
+	if newer.Startup.MaxBatchTotalTokens != read.Startup.MaxBatchTotalTokens || newer.Startup.MaxBatchTotalTokens == 0 {
+		t.Errorf("0.5.20 sized %d KV tokens, v0.5.18 %d: want v0.5.18's", newer.Startup.MaxBatchTotalTokens, read.Startup.MaxBatchTotalTokens)
+	}
+}
