@@ -168,14 +168,7 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 			return Result{}, err
 		}
 	}
-	switch {
-	case !v.AtLeast(0, 4, 2):
-		r.preLoad = sglangPreLoadEarly
-	case !v.AtLeast(0, 5, 5):
-		r.preLoad = sglangPreLoadMid
-	default:
-		r.preLoad = sglangPreLoad
-	}
+	r.preLoad = sglangPreLoadFor(v)
 	if sglangNewestRead.Less(v) {
 		// Releases after the newest tag read (docs/SGLANG-2026.md).
 		r.warn("SGLang %s is newer than the newest release vramcalc has read (v%s): its sizing is taken as v%s's", v, sglangNewestRead, sglangNewestRead)
@@ -188,6 +181,17 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 		r.warn("SGLang's total is the free memory after distributed init; at TP %d NCCL and all-reduce buffers take %s per GPU here (interconnect-dependent)", tp, r.comm)
 	}
 	return r.result(Engine{Name: "sglang", Version: ver}), nil
+}
+
+// sglangPreLoadFor is the memory a release takes before the weights.
+func sglangPreLoadFor(v Version) Bytes {
+	switch {
+	case !v.AtLeast(0, 4, 2):
+		return sglangPreLoadEarly
+	case !v.AtLeast(0, 5, 5):
+		return sglangPreLoadMid
+	}
+	return sglangPreLoad
 }
 
 // setupCell sizes the pool's cell: the KV per token of the element type

@@ -40,10 +40,10 @@ type vllmEncoder struct {
 	peak, held Bytes
 	// pix is held's pixel batch, which Model Runner V2 frees before the
 	// language model's run (docs/VLLM-ENCODER.md §1.6).
-	pix Bytes
-	items      int
-	tokens     int // per item
-	modality   string
+	pix      Bytes
+	items    int
+	tokens   int // per item
+	modality string
 }
 
 // encoderProfile sizes the encoder's part of the profile at max_model_len
