@@ -58,6 +58,7 @@ var knownTypes = map[string]bool{
 	"qwen3_next": true, "qwen3_5": true, "qwen3_5_text": true, "qwen3_5_moe": true, "qwen3_5_moe_text": true,
 	"nemotron_h": true, "granitemoehybrid": true, "jamba": true, "bamba": true, "falcon_h1": true,
 	"gemma3n": true, "gemma3n_text": true, "llama4": true, "llama4_text": true, "deepseek_v32": true,
+	"kimi_linear": true, "minimax_text_01": true, "minimax_m1": true,
 }
 
 // tiedByDefault lists the model types whose transformers config class leaves
