@@ -149,7 +149,7 @@ func vllmFlags() []cli.Flag {
 		&cli.StringFlag{Name: "sampler", Usage: "the top-k/top-p path of vLLM's profile run: flashinfer (VLLM_USE_FLASHINFER_SAMPLER=1 with FlashInfer installed) or pytorch (the native path); default: the release's for its official image, stated as an assumption", Category: "vLLM"},
 		&cli.StringFlag{Name: "limit-mm-per-prompt", Usage: "vLLM --limit-mm-per-prompt, as JSON ('{\"image\": 0}') or image=0,video=0; every modality 0 skips the encoder's profiling (text only); otherwise the encoder's profiling is not modelled and the estimate says so", Category: "vLLM"},
 		&cli.StringFlag{Name: "mamba-cache-mode", Usage: "vLLM --mamba-cache-mode for models with state layers: none (one state block per running request and state group) or align (two; prefix caching); default: the release's", Category: "vLLM"},
-		&cli.StringFlag{Name: "mamba-ssm-cache-dtype", Usage: "vLLM --mamba-ssm-cache-dtype: the recurrent state's dtype (float32, bfloat16, float16); default: the model's (float32 for Nemotron-H, the config's mamba_ssm_dtype for Qwen3.5)", Category: "vLLM"},
+		&cli.StringFlag{Name: "mamba-ssm-cache-dtype", Usage: "vLLM --mamba-ssm-cache-dtype: the recurrent state's dtype (float32, bfloat16, float16); default: the model's (float32 for Nemotron-H, the config's mamba_ssm_dtype for Qwen3.5); ignored for Kimi-Linear (float32 always) and MiniMax-Text-01/M1 (the model dtype)", Category: "vLLM"},
 		&cli.BoolFlag{Name: "llm-class", Usage: "use the defaults of vLLM's offline LLM class instead of `vllm serve`", Category: "vLLM"},
 		vllmSpecFlag(),
 	}
