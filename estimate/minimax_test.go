@@ -1,6 +1,9 @@
 package estimate
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // miniMaxM1 is MiniMax-M1 as hfmeta reads its config.json: 80 layers,
 // every eighth full attention (8 KV heads × 128), the others lightning
@@ -36,5 +39,39 @@ func TestSynthesizeMiniMaxM1(t *testing.T) {
 	}
 	if n, by := synthElements(ts); n != 456_089_655_296 || by[F32] != 15_728_640 || bytes != 912_210_767_872 {
 		t.Errorf("elements %d (F32 %d), bytes %d; want 456089655296 (15728640), 912210767872", n, by[F32], bytes)
+	}
+}
+
+// TestLightningStateVLLM: one lightning layer keeps (H/tp)·D·D elements in
+// the model dtype and no conv state; --mamba-ssm-cache-dtype does not
+// change it (a warning says so). TP 1: 64·128·128·2 = 2,097,152 B; TP 8:
+// 8·128·128·2 = 262,144 B. The full layers' KV: 10·2·(8/tp)·128·2 = 40,960
+// B per token at TP 1, 5,120 at TP 8; blocks 16·⌈2,097,152 / (16·4096)⌉ =
+// 512 and 16·⌈262,144 / (16·512)⌉ = 512, no padding.
+func TestLightningStateVLLM(t *testing.T) {
+	for _, c := range []struct {
+		tp       int
+		ssm      DType
+		page, kv Bytes
+	}{
+		{1, "", 2_097_152, 40_960},
+		{8, "", 262_144, 5_120},
+		{8, F32, 262_144, 5_120},
+	} {
+		r, err := newVLLMRun(miniMaxM1(), Hardware{GPU: devH100, Count: c.tp}, Settings{MambaSSMDType: c.ssm}, vllmProfileFor(Version{0, 21, 0}, true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.statePage != c.page || r.perToken != c.kv || r.bs != 512 || r.pageBytes() != c.page {
+			t.Errorf("tp %d ssm %q: state %d, KV %d, block %d, page %d; want %d, %d, 512, %d", c.tp, c.ssm, r.statePage, r.perToken, r.bs, r.pageBytes(), c.page, c.kv, c.page)
+		}
+		warned := strings.Contains(strings.Join(r.warnings, "\n"), "--mamba-ssm-cache-dtype F32 is ignored")
+		if warned != (c.ssm != "") {
+			t.Errorf("tp %d ssm %q: warned %v (%q)", c.tp, c.ssm, warned, r.warnings)
+		}
+		// 10 full and 70 lightning layers: groups of 10, 1 + 7.
+		if r.groupSize != 10 || r.groups != 8 {
+			t.Errorf("tp %d: group size %d, groups %d; want 10, 8", c.tp, r.groupSize, r.groups)
+		}
 	}
 }

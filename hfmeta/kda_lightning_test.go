@@ -104,3 +104,32 @@ func TestMiniMaxM1FromCatalog(t *testing.T) {
 		t.Errorf("vLLM 0.23.0: %v", err)
 	}
 }
+
+// TestLightningAndKDAParse: MiniMax's layout falls back to HF layer_types
+// ("linear_attention"/"full_attention") without attn_type_list, as vLLM
+// does; a kda_layers list that is not integers leaves Kimi-Linear's
+// layout unread, and the config says so (Model.Unmodelled) rather than
+// sizing the KDA layers as MLA.
+func TestLightningAndKDAParse(t *testing.T) {
+	mm := `{"model_type": "minimax_text_01", "num_hidden_layers": 4, "hidden_size": 512, "num_attention_heads": 8,
+		"num_key_value_heads": 8, "head_dim": 64, "vocab_size": 1000, "intermediate_size": 1024, "num_local_experts": 4,
+		"layer_types": ["linear_attention", "linear_attention", "linear_attention", "full_attention"]}`
+	m, _, err := hfmeta.ParseConfig([]byte(mm))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []estimate.LayerKind{estimate.KindLinear, estimate.KindLinear, estimate.KindLinear, estimate.KindFull}
+	if fmt.Sprint(m.Kinds) != fmt.Sprint(want) || len(m.Unmodelled) != 0 || m.State.ValueHeads != 8 || m.State.ValueHeadDim != 64 {
+		t.Errorf("minimax layer_types: kinds %v, unmodelled %q, state %+v", m.Kinds, m.Unmodelled, m.State)
+	}
+	kl := `{"model_type": "kimi_linear", "num_hidden_layers": 2, "hidden_size": 512, "num_attention_heads": 8, "vocab_size": 1000,
+		"kv_lora_rank": 64, "qk_rope_head_dim": 16, "linear_attn_config": {"kda_layers": ["1"], "num_heads": 8, "head_dim": 64,
+		"short_conv_kernel_size": 4}}`
+	k, _, err := hfmeta.ParseConfig([]byte(kl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(k.Kinds) != 0 || len(k.Unmodelled) == 0 || !strings.Contains(k.Unmodelled[0], "linear_attn_config") {
+		t.Errorf("kimi_linear with string kda_layers: kinds %v, unmodelled %q", k.Kinds, k.Unmodelled)
+	}
+}
