@@ -40,7 +40,9 @@ func layoutDerived(m Model) bool {
 	case "deepseek_v32":
 		return m.IsMLA() && m.IndexHeadDim > 0 && m.IndexHeads > 0
 	case "minimax_text_01", "minimax_m1":
-		return len(m.Kinds) == m.Layers && st.Mixer == MixerLightning && st.ValueHeads > 0 && st.ValueHeadDim > 0 && m.IsMoE()
+		// A shared MLP (shared_intermediate_size > 0) is not derived.
+		return len(m.Kinds) == m.Layers && st.Mixer == MixerLightning && st.ValueHeads > 0 && st.ValueHeadDim > 0 &&
+			m.IsMoE() && m.SharedExpertWidth == 0
 	case "kimi_linear":
 		return len(m.Kinds) == m.Layers && st.Mixer == MixerKDA && st.ValueHeads > 0 && st.ValueHeadDim > 0 &&
 			st.ConvKernel > 0 && m.IsMLA()
@@ -509,7 +511,8 @@ func (s *synth) kimiLinear() {
 // (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/models/minimax_text_01.py#L151-L158;
 // the M1 checkpoint stores it so: its total_size is the bfloat16 rest plus
 // 4 bytes per router element) and experts w1/w3/w2 of intermediate_size.
-// A shared MLP (shared_intermediate_size > 0) is not derived.
+// A shared MLP (shared_intermediate_size > 0, none in the public configs)
+// is not derived: layoutDerived refuses such a config.
 func (s *synth) miniMaxText01() {
 	m := &s.m
 	st, H := m.State, m.Hidden

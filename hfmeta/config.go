@@ -259,7 +259,7 @@ func (p *parser) mlpAndContext(m *estimate.Model) {
 	// model_max_length is the context of configs without the others
 	// (Kimi-Linear), as vLLM and SGLang read it
 	// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/transformers_utils/model_arch_config_convertor.py#L278-L310,
-	// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/utils/hf_transformers/common.py#L521-L546).
+	// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/utils/hf_transformers/common.py#L521-L547).
 	// Both prefer it to max_position_embeddings when a config has both
 	// (Command-R); that is not modelled, and no catalog config has both.
 	m.MaxPositions = p.optional("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "max_sequence_length", "model_max_length")
