@@ -17,6 +17,44 @@ var ErrUnsupported = errors.New("estimate: unsupported")
 // estimate sizes it (another engine can).
 var ErrNotServed = errors.New("estimate: not served by this engine")
 
+// NotServedError is ErrNotServed with the reason and what to do instead.
+type NotServedError struct {
+	// Why says which engine and release do not serve the model and why.
+	Why string
+	// Hint names what serves it.
+	Hint string
+}
+
+func (e *NotServedError) Error() string { return ErrNotServed.Error() + ": " + e.Why }
+
+// Unwrap makes errors.Is(err, ErrNotServed) hold.
+func (e *NotServedError) Unwrap() error { return ErrNotServed }
+
+// miniMaxGoneVLLM is the first vLLM release without MiniMax-Text-01 and
+// MiniMax-M1: PR #45993 (2026-06-22) removed them after v0.23
+// (docs/VLLM-HYBRID.md §11).
+var miniMaxGoneVLLM = Version{0, 24, 0}
+
+// checkServed refuses a model the engine's release does not implement:
+// MiniMax-Text-01 and MiniMax-M1 on TGI and SGLang (no release has the
+// model classes, docs/SGLANG-2026.md §9; TGI has none either, tgi.go's
+// tgiNativeTypes) and on vLLM after v0.23.
+func checkServed(m Model, engine string, v Version) error {
+	if m.Type != "minimax_text_01" && m.Type != "minimax_m1" {
+		return nil
+	}
+	switch {
+	case engine == "sglang" || engine == "tgi":
+		title := map[string]string{"sglang": "SGLang", "tgi": "TGI"}[engine]
+		return &NotServedError{Why: fmt.Sprintf("%s %s has no implementation of model_type %q (MiniMaxText01ForCausalLM / MiniMaxM1ForCausalLM)", title, v, m.Type),
+			Hint: "use --engine vllm with --engine-version 0.23 or older, the last vLLM releases that serve MiniMax-Text-01 and MiniMax-M1"}
+	case engine == "vllm" && !v.Less(miniMaxGoneVLLM):
+		return &NotServedError{Why: fmt.Sprintf("vLLM %s no longer has model_type %q: PR #45993 removed MiniMax-Text-01 and MiniMax-M1 after v0.23", v, m.Type),
+			Hint: "use --engine-version 0.23 or older"}
+	}
+	return nil
+}
+
 // IsInvalid reports whether err comes from input the engine would reject.
 func IsInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
 
@@ -111,6 +149,11 @@ func Run(m Model, hw Hardware, eng Engine, s Settings) (res Result, err error) {
 	towerFromConfig := m.Vision && !towerDerived(m) && (len(m.Tensors) == 0 || m.TensorsFrom == WeightsFromConfig || m.TensorsFrom == WeightsFromCatalogUnchecked)
 	if err := checkInputs(&m, hw, info, &s); err != nil {
 		return Result{}, err
+	}
+	if v, verr := ParseVersion(ver); verr == nil {
+		if err := checkServed(m, info.Name, v); err != nil {
+			return Result{}, err
+		}
 	}
 	if res, err = z.run(m, hw, ver, s); err == nil {
 		err = checkResult(&res)

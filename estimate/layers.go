@@ -66,7 +66,23 @@ type State struct {
 	// SSMDType is the recurrent state's dtype when the config fixes it
 	// (mamba_ssm_cache_dtype); "" means the engine's default.
 	SSMDType DType
+	// Mixer names a KindLinear mixer whose state the engines type or shape
+	// differently from a gated delta net's: MixerKDA (Kimi-Linear) or
+	// MixerLightning (MiniMax-Text-01 / M1); "" for a gated delta net.
+	Mixer string
 }
+
+// KindLinear mixers other than the gated delta net (State.Mixer).
+const (
+	// MixerKDA is Kimi Delta Attention: the gated delta net's geometry
+	// with KeyHeads = ValueHeads = num_heads and KeyHeadDim = ValueHeadDim
+	// = head_dim, three conv states (q, k, v), and a recurrent state vLLM
+	// always keeps in float32.
+	MixerKDA = "kda"
+	// MixerLightning is MiniMax's lightning attention: one (heads, head_dim,
+	// head_dim) state in the model dtype, no conv state (ConvKernel 1).
+	MixerLightning = "lightning"
+)
 
 // CacheKinds lists the model's cache-holding modules in layer order: Kinds
 // when the config spells them out, else one per layer, MLA for latent

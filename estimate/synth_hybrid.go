@@ -39,6 +39,13 @@ func layoutDerived(m Model) bool {
 		return len(m.Kinds) == 2*m.Layers && mamba2
 	case "deepseek_v32":
 		return m.IsMLA() && m.IndexHeadDim > 0 && m.IndexHeads > 0
+	case "minimax_text_01", "minimax_m1":
+		// A shared MLP (shared_intermediate_size > 0) is not derived.
+		return len(m.Kinds) == m.Layers && st.Mixer == MixerLightning && st.ValueHeads > 0 && st.ValueHeadDim > 0 &&
+			m.IsMoE() && m.SharedExpertWidth == 0
+	case "kimi_linear":
+		return len(m.Kinds) == m.Layers && st.Mixer == MixerKDA && st.ValueHeads > 0 && st.ValueHeadDim > 0 &&
+			st.ConvKernel > 0 && m.IsMLA()
 	case "llama4", "llama4_text":
 		return m.IsMoE() && m.SparseStep > 0 && m.SharedExpertWidth > 0 && m.QuantMethod == ""
 	}
@@ -60,6 +67,10 @@ func (s *synth) hybrid() {
 		s.falconH1()
 	case "llama4", "llama4_text":
 		s.llama4()
+	case "kimi_linear":
+		s.kimiLinear()
+	case "minimax_text_01", "minimax_m1":
+		s.miniMaxText01()
 	default:
 		s.qwenNext()
 	}
@@ -423,4 +434,104 @@ func (s *synth) llama4() {
 		s.linear(lp+"feed_forward.down_proj", dense, H, m.Intermediate, true)
 	}
 	s.embedAndHead(p, head, false)
+}
+
+// kimiLinear covers Kimi-Linear (tensor names and shapes as vLLM's
+// KimiLinearForCausalLM loads them and as the 48B-A3B checkpoint stores
+// them, report kda-minimax §5). A KDA layer
+// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/layers/kda.py#L137-L245),
+// with P = heads·head_dim: q/k/v_proj [P, H], f_a_proj and g_a_proj
+// [head_dim, H], f_b_proj and g_b_proj [P, head_dim], b_proj [heads, H],
+// q/k/v_conv1d [P, 1, kernel], A_log [1, 1, heads, 1] and dt_bias [P] in
+// float32, o_norm [head_dim] and o_proj [H, P]. The other layers are MLA
+// without a q LoRA (KimiMLAAttention,
+// https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/models/kimi_linear.py#L214-L245).
+// Layer i is MoE when i ≥ first_k_dense_replace and i % moe_layer_freq
+// == 0 (#L329-L348 of that file): a router with a correction bias, the
+// routed experts w1/w3/w2 and num_shared_experts shared experts as one
+// MLP; the others a dense MLP.
+func (s *synth) kimiLinear() {
+	m := &s.m
+	st, H, nh := m.State, m.Hidden, m.Heads
+	D := st.ValueHeadDim
+	P := st.ValueHeads * D
+	lp := "model.layers.*."
+	s.add("model.embed_tokens.weight", 1, m.Vocab, H)
+	n := s.kindCount(KindLinear)
+	ap := lp + "self_attn."
+	for _, name := range []string{"q_proj", "k_proj", "v_proj"} {
+		s.linear(ap+name, n, P, H, true)
+	}
+	s.linear(ap+"f_a_proj", n, D, H, true)
+	s.linear(ap+"f_b_proj", n, P, D, true)
+	s.linear(ap+"g_a_proj", n, D, H, true)
+	s.linear(ap+"g_b_proj", n, P, D, true)
+	s.linear(ap+"b_proj", n, st.ValueHeads, H, false)
+	for _, name := range []string{"q_conv1d", "k_conv1d", "v_conv1d"} {
+		s.add(ap+name+".weight", n, P, 1, st.ConvKernel)
+	}
+	s.addT(ap+"A_log", F32, n, 1, 1, st.ValueHeads, 1)
+	s.addT(ap+"dt_bias", F32, n, P)
+	s.add(ap+"o_norm.weight", n, D)
+	s.linear(ap+"o_proj", n, H, P, true)
+	mla := s.kindCount(KindMLA)
+	rope, nope, vd := m.QKRopeHeadDim, m.QKNopeHeadDim, m.VHeadDim
+	s.linear(ap+"q_proj", mla, nh*(nope+rope), H, true)
+	s.linear(ap+"kv_a_proj_with_mqa", mla, m.KVLoraRank+rope, H, true)
+	s.add(ap+"kv_a_layernorm.weight", mla, m.KVLoraRank)
+	s.linear(ap+"kv_b_proj", mla, nh*(nope+vd), m.KVLoraRank, true)
+	s.linear(ap+"o_proj", mla, H, nh*vd, true)
+	s.add(lp+"input_layernorm.weight", m.Layers, H)
+	s.add(lp+"post_attention_layernorm.weight", m.Layers, H)
+	sparse := 0
+	for i := range m.Layers {
+		if m.Experts > 0 && i >= m.DenseLayers && i%max(m.SparseStep, 1) == 0 {
+			sparse++
+		}
+	}
+	s.gatedMLP(lp+"mlp.", m.Layers-sparse, m.Intermediate)
+	mp := lp + "block_sparse_moe."
+	s.add(mp+"gate.weight", sparse, m.Experts, H)
+	s.add(mp+"gate.e_score_correction_bias", sparse, m.Experts)
+	W := m.ExpertWidth()
+	s.linear(mp+"experts.*.w1", sparse*m.Experts, W, H, true)
+	s.linear(mp+"experts.*.w3", sparse*m.Experts, W, H, true)
+	s.linear(mp+"experts.*.w2", sparse*m.Experts, H, W, true)
+	s.gatedMLP(mp+"shared_experts.", sparse, m.SharedExperts*W)
+	s.embedAndHead("model.", "lm_head.weight", false)
+}
+
+// miniMaxText01 covers MiniMax-Text-01 and MiniMax-M1 (the checkpoints
+// name their tensors as vLLM's MiniMaxText01ForCausalLM does, report
+// kda-minimax §5.4). A lightning layer
+// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/layers/mamba/linear_attn.py#L302-L326),
+// with I = heads·head_dim: qkv_proj [3·I, H], output_gate [I, H], out_proj
+// [H, I] and norm [I]; a full layer q/k/v/o projections of GQA. Every
+// layer is MoE: a router kept in float32
+// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/models/minimax_text_01.py#L151-L158;
+// the M1 checkpoint stores it so: its total_size is the bfloat16 rest plus
+// 4 bytes per router element) and experts w1/w3/w2 of intermediate_size.
+// A shared MLP (shared_intermediate_size > 0, none in the public configs)
+// is not derived: layoutDerived refuses such a config.
+func (s *synth) miniMaxText01() {
+	m := &s.m
+	st, H := m.State, m.Hidden
+	inner := st.ValueHeads * st.ValueHeadDim
+	lp := "model.layers.*."
+	s.add("model.embed_tokens.weight", 1, m.Vocab, H)
+	n := s.kindCount(KindLinear)
+	s.linear(lp+"self_attn.qkv_proj", n, 3*inner, H, true)
+	s.linear(lp+"self_attn.output_gate", n, inner, H, true)
+	s.linear(lp+"self_attn.out_proj", n, H, inner, true)
+	s.add(lp+"self_attn.norm.weight", n, inner)
+	s.attention(lp+"self_attn.", s.kindCount(KindFull), false, false)
+	s.add(lp+"input_layernorm.weight", m.Layers, H)
+	s.add(lp+"post_attention_layernorm.weight", m.Layers, H)
+	mp := lp + "block_sparse_moe."
+	s.addT(mp+"gate.weight", F32, m.Layers, m.Experts, H)
+	W := m.ExpertWidth()
+	s.linear(mp+"experts.*.w1", m.Layers*m.Experts, W, H, true)
+	s.linear(mp+"experts.*.w3", m.Layers*m.Experts, W, H, true)
+	s.linear(mp+"experts.*.w2", m.Layers*m.Experts, H, W, true)
+	s.embedAndHead("model.", "lm_head.weight", false)
 }

@@ -118,6 +118,16 @@ func TestSynthesizeHybridParameterCounts(t *testing.T) {
 		// 671,067,257,432 (DeepSeek-V3) + 61·13,960,248 = 671,918,832,560 =
 		// 685,396,921,376 − (13,464,128,568 + 13,960,248).
 		{"DeepSeek-V3.2", dsv32, 671_918_832_560},
+		// Kimi-Linear-48B-A3B-Instruct: 49,122,681,728, the sum over the
+		// checkpoint's tensors (its catalog source.txt). KDA layer (×20):
+		// q/k/v/o 4·4096·2304 + f_a, g_a 2·128·2304 + f_b, g_b 2·4096·128 +
+		// b 32·2304 + convs 3·4096·4 + A_log 32 + dt_bias 4096 + o_norm 128
+		// = 39,514,272; MLA layer (×7): q 6144·2304 + kv_a 576·2304 + 512 +
+		// kv_b 8192·512 + o 2304·4096 = 29,114,880; layer 0's MLP
+		// 3·9216·2304 = 63,700,992; MoE (×26): router 256·2304 + 256 +
+		// experts 256·3·1024·2304 + shared 3·1024·2304 = 1,819,607,296;
+		// 2·27 + 1 norms·2304; embed and lm_head 2·163840·2304.
+		{"Kimi-Linear-48B-A3B", kimiLinear48B(), 49_122_681_728},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

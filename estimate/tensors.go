@@ -82,6 +82,16 @@ func linearKind(layer string) (shardKind, bool) {
 		return column, true
 	case "o_proj", "down_proj", "w2", "fc2", "out_proj", "c_proj", "dense_4h_to_h", "dense":
 		return row, true
+	case "f_b_proj", "g_b_proj", "b_proj", "q_conv1d", "k_conv1d", "v_conv1d":
+		// Kimi-Linear's KDA projections and convolutions, which vLLM
+		// splits on the output (ColumnParallelLinear,
+		// https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/layers/kda.py#L167-L235);
+		// TGI does not serve the model.
+		return column, true
+	case "output_gate":
+		// MiniMax's lightning-attention output gate, column-parallel in
+		// vLLM (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/layers/mamba/linear_attn.py#L309-L315).
+		return column, true
 	}
 	return replicated, false
 }

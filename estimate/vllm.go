@@ -516,7 +516,7 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/config/cache.py#L198-L209; docs/ENGINES-REVIEW-VLLM.md
 	// §8), unless the MLA backend forces or prefers another (vllmAttention).
 	var mlaBS int
-	r.attention, mlaBS = vllmAttention(m, hw, p)
+	r.attention, mlaBS = vllmAttention(m, hw, p, s.KVCacheDType == F8E4M3 || s.KVCacheDType == F8E5M2)
 	r.bs = s.BlockSize
 	if r.bs == 0 {
 		r.bs = 16
@@ -722,6 +722,12 @@ func (r *vllmRun) v0Chunked(mml int) bool {
 //     https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/v1/attention/backends/mla/flashinfer_mla.py#L49-L50)
 //     (priorities:
 //     https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/platforms/cuda.py#L83-L98).
+//     With an fp8 KV cache on Hopper FLASH_ATTN_MLA is passed over (its KV
+//     dtypes are auto, float16 and bfloat16,
+//     https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/v1/attention/backends/mla/flashattn_mla.py#L45-L49)
+//     for the next, FLASHMLA, which takes fp8 and blocks of 64 only
+//     (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/v1/attention/backends/mla/flashmla.py#L49-L59;
+//     order https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/platforms/cuda.py#L123-L130).
 //   - Elsewhere, and before v0.8.0, Triton MLA with the default 16.
 //
 // Limitations: the backends' own availability checks (FA3 built, FlashMLA
@@ -729,7 +735,7 @@ func (r *vllmRun) v0Chunked(mml int) bool {
 // FLASH_ATTN (XFORMERS below compute capability 8.0, as V0), although v0.19.0
 // puts FLASHINFER first on Blackwell
 // (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/platforms/cuda.py#L100-L106).
-func vllmAttention(m Model, hw Hardware, p vllmProfile) (string, int) {
+func vllmAttention(m Model, hw Hardware, p vllmProfile, fp8KV bool) (string, int) {
 	cc := hw.GPU.ComputeCapability
 	if !m.IsMLA() {
 		if cc > 0 && cc < 80 {
@@ -741,6 +747,8 @@ func vllmAttention(m Model, hw Hardware, p vllmProfile) (string, int) {
 	hopper, blackwell := cc >= 90 && cc < 100, cc >= 100 && cc < 110
 	switch {
 	case !v.AtLeast(0, 8, 0):
+	case v.AtLeast(0, 18, 0) && hopper && fp8KV:
+		return "FLASHMLA", 64
 	case v.AtLeast(0, 18, 0) && hopper:
 		return "FLASH_ATTN_MLA", 16
 	case v.AtLeast(0, 18, 0) && blackwell:

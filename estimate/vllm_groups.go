@@ -18,10 +18,13 @@ import (
 // off for hybrid models and the mode is "none".
 var vllmStateModeFrom = Version{0, 29, 0}
 
-// vllmLogCapacityFrom is the first release taken to log the KV size as
+// vllmLogCapacityFrom is the first release that logs the KV size as
 // int(max_concurrency × max_model_len) (docs/VLLM-HYBRID.md §3.3, checked
-// on a v0.22.0 log); earlier, num_blocks // groups × block_size.
-var vllmLogCapacityFrom = Version{0, 22, 0}
+// on a v0.22.0 log; read at
+// https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/v1/core/kv_cache_utils.py#L1696-L1710);
+// earlier, num_blocks // groups × block_size
+// (https://github.com/vllm-project/vllm/blob/v0.20.0/vllm/v1/core/kv_cache_utils.py#L1693-L1698).
+var vllmLogCapacityFrom = Version{0, 21, 0}
 
 // setupHybrid sizes the state page, raises the block size so that one
 // attention page holds a state page, and groups the layers the way V1's
@@ -124,30 +127,20 @@ func vllmBucket(k LayerKind) LayerKind {
 }
 
 // setupState sizes one state layer's page (docs/VLLM-HYBRID.md §1.4) and
-// aligns the block size to it (§2.2): block = 16 · ⌈state page / (16 ·
-// attention page per token)⌉ when that exceeds the block size (the
-// alignment is the larger of 16 and --block-size), the state page then
-// padded to block · attention page per token.
+// aligns the block size to it (§2.2): block = A · ⌈state page / (A ·
+// attention page per token)⌉ when that exceeds the block size (A is
+// stateAlign's), the state page then padded to block · attention page per
+// token.
 func (r *vllmRun) setupState() error {
-	conv := r.elt
-	ssm := conv
-	switch {
-	case r.s.MambaSSMDType != "":
-		ssm = int64(r.s.MambaSSMDType.Bits() / 8)
-	case r.m.State.SSMDType != "" && (r.m.Type == "nemotron_h" || strings.HasPrefix(r.m.Type, "qwen3_5")):
-		// The config's own state dtype, which vLLM applies for these
-		// families only (Qwen3.5's mamba_ssm_dtype, Nemotron-H's
-		// mamba_ssm_cache_dtype; docs/VLLM-HYBRID.md §1.2).
-		ssm = int64(r.m.State.SSMDType.Bits() / 8)
-	case r.m.Type == "nemotron_h":
-		// NemotronHForCausalLMConfig: float32 when the config names none
-		// (DEFAULT_MAMBA_SSM_CACHE_DTYPE, docs/VLLM-HYBRID.md §1.2).
-		ssm = 4
-	}
+	conv, ssm := r.stateDTypes()
 	st := r.m.State
-	if st.Kind != KindMamba && r.s.Spec.On() {
+	if st.Kind != KindMamba && st.Mixer == "" && r.s.Spec.On() {
 		// A Mamba2 or gated delta net conv state keeps num_speculative_tokens
-		// more rows (docs/SPECULATIVE.md §3.3).
+		// more rows (docs/SPECULATIVE.md §3.3). KDA's does not up to v0.21
+		// (kda_state_shape takes num_spec and ignores it,
+		// https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/layers/mamba/mamba_utils.py#L236-L267;
+		// vLLM main adds the rows from 2026-06-04, a release not pinned),
+		// and lightning attention has no conv state.
 		st.ConvKernel += r.s.Spec.Tokens
 	}
 	page, err := vllmStatePage(st, r.tp, conv, ssm)
@@ -169,12 +162,94 @@ func (r *vllmRun) setupState() error {
 	if r.attnPage1 <= 0 {
 		return nil
 	}
-	align := max(16, r.s.BlockSize)
+	align := r.stateAlign()
 	need := int(ceilDiv64(int64(page), int64(align)*int64(r.attnPage1))) * align
 	if need > r.bs {
 		r.bs, r.blockRaised = need, true
 	}
 	return nil
+}
+
+// stateDTypes are the element bytes of the conv and the recurrent state
+// (MambaStateDtypeCalculator, docs/VLLM-HYBRID.md §1.2): the model dtype
+// for both, the recurrent one --mamba-ssm-cache-dtype when given or the
+// config's for the families vLLM reads it for. KDA's recurrent state is
+// float32 whatever the flags (kda_state_dtype,
+// https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/layers/mamba/mamba_utils.py#L118-L125),
+// lightning attention's one state the model dtype
+// (linear_attention_state_dtype, same file #L52-L59).
+func (r *vllmRun) stateDTypes() (conv, ssm int64) {
+	conv, ssm = r.elt, r.elt
+	mixer := r.m.State.Mixer
+	switch {
+	case mixer != "":
+		if mixer == MixerKDA {
+			ssm = 4
+		}
+		if r.s.MambaSSMDType != "" && !r.quiet {
+			r.note("--mamba-ssm-cache-dtype " + string(r.s.MambaSSMDType) + " is ignored: vLLM keeps " + pick(mixer == MixerKDA, "Kimi-Linear's KDA recurrent state in float32", "MiniMax's lightning-attention state in the model dtype") + " whatever it says")
+		}
+	case r.s.MambaSSMDType != "":
+		ssm = int64(r.s.MambaSSMDType.Bits() / 8)
+	case r.m.State.SSMDType != "" && (r.m.Type == "nemotron_h" || strings.HasPrefix(r.m.Type, "qwen3_5")):
+		// The config's own state dtype, which vLLM applies for these
+		// families only (Qwen3.5's mamba_ssm_dtype, Nemotron-H's
+		// mamba_ssm_cache_dtype; docs/VLLM-HYBRID.md §1.2).
+		ssm = int64(r.m.State.SSMDType.Bits() / 8)
+	case r.m.Type == "nemotron_h":
+		// NemotronHForCausalLMConfig: float32 when the config names none
+		// (DEFAULT_MAMBA_SSM_CACHE_DTYPE, docs/VLLM-HYBRID.md §1.2).
+		ssm = 4
+	}
+	return conv, ssm
+}
+
+// vllmKernelAlignFrom is the first release that aligns a hybrid's
+// attention block to the chosen backend's kernel block size (Platform.
+// _align_hybrid_block_size,
+// https://github.com/vllm-project/vllm/blob/v0.20.0/vllm/platforms/interface.py#L575-L584).
+var vllmKernelAlignFrom = Version{0, 20, 0}
+
+// stateAlign is the alignment A of a hybrid's attention block. Without
+// MLA it is the larger of 16 and --block-size. With MLA, releases before
+// vllmKernelAlignFrom take 64, or 128 with CUTLASS_MLA
+// (HybridAttentionMambaModelConfig,
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/models/config.py#L200-L216;
+// the release that brought this rule was not read and it is applied to
+// every earlier one); later ones the larger of the MLA backend's smallest
+// kernel block size (vllmMLAKernelMin) and the block size the backend
+// chose (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/platforms/interface.py#L614-L622).
+func (r *vllmRun) stateAlign() int {
+	switch {
+	case !r.m.IsMLA():
+		return max(16, r.s.BlockSize)
+	case r.prof.v.Less(vllmKernelAlignFrom):
+		return pick(r.attention == "CUTLASS_MLA", 128, 64)
+	}
+	return max(vllmMLAKernelMin(r.attention), r.bs)
+}
+
+// vllmMLAKernelMin is an MLA backend's smallest kernel block size
+// (get_supported_kernel_block_sizes, v0.21.0): FLASH_ATTN_MLA and
+// TRITON_MLA MultipleOf(16)
+// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/v1/attention/backends/mla/flashattn_mla.py#L52-L53,
+// https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/v1/attention/backends/mla/triton_mla.py#L45-L46),
+// FLASHINFER_MLA [32, 64]
+// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/v1/attention/backends/mla/flashinfer_mla.py#L49-L50),
+// FLASHMLA [64]
+// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/v1/attention/backends/mla/flashmla.py#L58-L59),
+// CUTLASS_MLA [128]
+// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/v1/attention/backends/mla/cutlass_mla.py#L49-L50).
+func vllmMLAKernelMin(backend string) int {
+	switch backend {
+	case "FLASHINFER_MLA":
+		return 32
+	case "FLASHMLA":
+		return 64
+	case "CUTLASS_MLA":
+		return 128
+	}
+	return 16
 }
 
 // vllmStatePage is one state layer's state per sequence on one of tp ranks
@@ -427,4 +502,12 @@ func (r *vllmRun) marlinPadding(tensors []Tensor) Bytes {
 	}
 	per := stored / int64(r.tp)
 	return Bytes(per*hp*ip/(h*i) - per)
+}
+
+// pick is c ? a : b.
+func pick[T any](c bool, a, b T) T {
+	if c {
+		return a
+	}
+	return b
 }

@@ -21,13 +21,6 @@ var qwen35_4B = func() Model {
 	return m
 }()
 
-func pick[T any](c bool, a, b T) T {
-	if c {
-		return a
-	}
-	return b
-}
-
 func TestVLLMStatePage(t *testing.T) {
 	for _, c := range []struct {
 		name      string

@@ -58,6 +58,7 @@ var knownTypes = map[string]bool{
 	"qwen3_next": true, "qwen3_5": true, "qwen3_5_text": true, "qwen3_5_moe": true, "qwen3_5_moe_text": true,
 	"nemotron_h": true, "granitemoehybrid": true, "jamba": true, "bamba": true, "falcon_h1": true,
 	"gemma3n": true, "gemma3n_text": true, "llama4": true, "llama4_text": true, "deepseek_v32": true,
+	"kimi_linear": true, "minimax_text_01": true, "minimax_m1": true,
 }
 
 // tiedByDefault lists the model types whose transformers config class leaves
@@ -255,7 +256,13 @@ func (p *parser) mlpAndContext(m *estimate.Model) {
 			m.Intermediate = 4 * m.Hidden
 		}
 	}
-	m.MaxPositions = p.optional("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "max_sequence_length")
+	// model_max_length is the context of configs without the others
+	// (Kimi-Linear), as vLLM and SGLang read it
+	// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/transformers_utils/model_arch_config_convertor.py#L278-L310,
+	// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/utils/hf_transformers/common.py#L521-L547).
+	// Both prefer it to max_position_embeddings when a config has both
+	// (Command-R); that is not modelled, and no catalog config has both.
+	m.MaxPositions = p.optional("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "max_sequence_length", "model_max_length")
 }
 
 // embeddingTying reads tie_word_embeddings, with the config class default

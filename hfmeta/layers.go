@@ -1,6 +1,11 @@
 package hfmeta
 
-import "github.com/vramcalc/vramcalc/estimate"
+import (
+	"encoding/json"
+	"slices"
+
+	"github.com/vramcalc/vramcalc/estimate"
+)
 
 // layerKinds fills Model.Kinds, Model.State, Model.AttentionChunk and
 // Model.IndexHeadDim for the layouts it knows (issue 11 §1), from the keys
@@ -35,6 +40,14 @@ func (p *parser) layerKinds(m *estimate.Model) map[int]bool {
 			done[3] = true
 		}
 		p.llama4MoE(m)
+	case "kimi_linear":
+		if p.kimiLinear(m) {
+			done[0], done[1] = true, true
+		}
+	case "minimax_text_01", "minimax_m1":
+		if p.lightning(m) {
+			done[0], done[1] = true, true
+		}
 	case "deepseek_v32":
 		if m.IsMLA() {
 			m.IndexHeadDim = p.optional("index_head_dim")
@@ -114,6 +127,108 @@ func (p *parser) gatedDeltaNet(m *estimate.Model) bool {
 			}
 		}
 	}
+	return true
+}
+
+// intList reads a JSON array of non-negative integers under key (text
+// config first); ok is false when absent or when an entry is not one.
+func (p *parser) intList(key string) ([]int, bool) {
+	_, v, found := p.find(key)
+	return intsOf(v, found)
+}
+
+// intsOf converts a decoded JSON array of non-negative integers.
+func intsOf(v any, found bool) ([]int, bool) {
+	l, isList := v.([]any)
+	if !found || !isList {
+		return nil, false
+	}
+	out := make([]int, 0, len(l))
+	for _, e := range l {
+		n, isNum := e.(json.Number)
+		i, err := n.Int64()
+		if !isNum || err != nil || i < 0 || i > 1<<20 {
+			return nil, false
+		}
+		out = append(out, int(i))
+	}
+	return out, true
+}
+
+// kimiLinear reads Kimi-Linear's layout from linear_attn_config: layer i
+// (0-based) is a Kimi Delta Attention mixer when i+1 is in kda_layers
+// (1-indexed), every other layer MLA (KimiLinearConfig.is_kda_layer,
+// https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/transformers_utils/configs/kimi_linear.py#L144-L148;
+// SGLang the same,
+// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/configs/kimi_linear.py#L156-L168).
+// The KDA state has the gated delta net's geometry with num_heads key and
+// value heads of head_dim and a short_conv_kernel_size conv
+// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/layers/kda.py#L91-L105).
+// The top-level head_dim and num_key_value_heads do not size the MLA KV.
+func (p *parser) kimiLinear(m *estimate.Model) bool {
+	cfg, _ := p.text["linear_attn_config"].(map[string]any)
+	num := func(k string) int {
+		n, ok := cfg[k].(json.Number)
+		i, err := n.Int64()
+		if !ok || err != nil || i <= 0 || i > 1<<20 {
+			return 0
+		}
+		return int(i)
+	}
+	h, d, k := num("num_heads"), num("head_dim"), num("short_conv_kernel_size")
+	kda, ok := intsOf(cfg["kda_layers"], cfg != nil)
+	if !ok || h == 0 || d == 0 || k == 0 || !m.IsMLA() || m.Layers == 0 {
+		return false
+	}
+	kinds := make([]estimate.LayerKind, m.Layers)
+	for i := range kinds {
+		kinds[i] = pick(slices.Contains(kda, i+1), estimate.KindLinear, estimate.KindMLA)
+	}
+	m.Kinds = kinds
+	m.State = estimate.State{Kind: estimate.KindLinear, Mixer: estimate.MixerKDA, ConvKernel: k,
+		KeyHeads: h, KeyHeadDim: d, ValueHeads: h, ValueHeadDim: d}
+	m.SharedExperts = p.optional("num_shared_experts")
+	m.ExpertsPerToken = max(m.ExpertsPerToken, p.optional("num_experts_per_token"))
+	m.SparseStep = max(p.optional("moe_layer_freq"), 1)
+	return true
+}
+
+// lightning reads MiniMax-Text-01's and MiniMax-M1's layout: attn_type_list
+// (or decoder_attention_types, or layer_types) with 0 a lightning-attention
+// layer and 1 full softmax attention, every layer full when none is given
+// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/models/minimax_text_01.py#L508-L524).
+// A lightning layer keeps one (num_attention_heads, head_dim, head_dim)
+// state and no conv state
+// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/layers/mamba/linear_attn.py#L253-L264).
+func (p *parser) lightning(m *estimate.Model) bool {
+	types, ok := p.intList("attn_type_list")
+	if !ok {
+		types, ok = p.intList("decoder_attention_types")
+	}
+	var kinds []estimate.LayerKind
+	switch {
+	case ok && len(types) == m.Layers:
+		for _, t := range types {
+			if t > 1 {
+				return false
+			}
+			kinds = append(kinds, pick(t == 1, estimate.KindFull, estimate.KindLinear))
+		}
+	case len(m.LayerTypes) == m.Layers:
+		if kinds, ok = kindsFromLayerTypes(m.LayerTypes, estimate.KindLinear); !ok {
+			return false
+		}
+	default:
+		return false
+	}
+	hd := m.HeadSize()
+	if hd == 0 || m.Layers == 0 {
+		return false
+	}
+	m.Kinds, m.LayerTypes = kinds, nil
+	m.State = estimate.State{Kind: estimate.KindLinear, Mixer: estimate.MixerLightning, ConvKernel: 1,
+		KeyHeads: m.Heads, KeyHeadDim: hd, ValueHeads: m.Heads, ValueHeadDim: hd}
+	m.SharedExpertWidth = p.optional("shared_intermediate_size")
 	return true
 }
 

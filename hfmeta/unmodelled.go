@@ -17,7 +17,8 @@ import (
 // estimate.Run warns and rates the figures' confidence low instead of
 // sizing such layers as ordinary attention.
 var unmodelledKeys = []struct{ keys []string }{
-	{[]string{"layers_block_type", "hybrid_override_pattern", "attn_layer_period", "attn_layer_offset", "full_attention_interval"}},
+	{[]string{"layers_block_type", "hybrid_override_pattern", "attn_layer_period", "attn_layer_offset", "full_attention_interval",
+		"linear_attn_config", "attn_type_list", "decoder_attention_types"}},
 	{[]string{"mamba_d_state", "mamba_d_conv", "mamba_expand", "mamba_n_heads", "mamba_d_head", "mamba_d_ssm", "ssm_state_size", "ssm_cfg",
 		"linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim", "linear_conv_kernel_dim"}},
 	{[]string{"num_kv_shared_layers"}},

@@ -151,7 +151,7 @@ func vllmFlags() []cli.Flag {
 		&cli.StringFlag{Name: "model-runner", Usage: "vLLM's model runner, as VLLM_USE_V2_MODEL_RUNNER sets it: v1 (=0), v2 (=1) or auto (the release's rule: Model Runner V2 for more models from v0.22, every model from v0.29; docs/VLLM-MRV2.md)", Category: "vLLM"},
 		&cli.StringFlag{Name: "limit-mm-per-prompt", Usage: "vLLM --limit-mm-per-prompt, as JSON ('{\"image\": 0}') or image=0,video=0; every modality 0 skips the encoder's profiling (text only); otherwise the encoder's profiling is not modelled and the estimate says so", Category: "vLLM"},
 		&cli.StringFlag{Name: "mamba-cache-mode", Usage: "vLLM --mamba-cache-mode for models with state layers: none (one state block per running request and state group) or align (two; prefix caching); default: the release's", Category: "vLLM"},
-		&cli.StringFlag{Name: "mamba-ssm-cache-dtype", Usage: "vLLM --mamba-ssm-cache-dtype: the recurrent state's dtype (float32, bfloat16, float16); default: the model's (float32 for Nemotron-H, the config's mamba_ssm_dtype for Qwen3.5)", Category: "vLLM"},
+		&cli.StringFlag{Name: "mamba-ssm-cache-dtype", Usage: "vLLM --mamba-ssm-cache-dtype: the recurrent state's dtype (float32, bfloat16, float16); default: the model's (float32 for Nemotron-H, the config's mamba_ssm_dtype for Qwen3.5); ignored for Kimi-Linear (float32 always) and MiniMax-Text-01/M1 (the model dtype)", Category: "vLLM"},
 		&cli.BoolFlag{Name: "llm-class", Usage: "use the defaults of vLLM's offline LLM class instead of `vllm serve`", Category: "vLLM"},
 		vllmSpecFlag(),
 	}

@@ -86,6 +86,8 @@ var goldenCases = []struct {
 	{"sglang.llama-3.1-8b.1xH100", []string{"meta-llama/Llama-3.1-8B-Instruct", "--gpu", "H100", "--engine", "sglang"}},
 	{"sglang.qwen3-235b-fp8.4xH100", []string{"Qwen/Qwen3-235B-A22B-FP8", "--gpu", "H100", "--gpus", "4", "--engine", "sglang", "--mem-fraction-static", "0.93"}},
 	{"vllm.deepseek-v3.8xH200-mtp", []string{"deepseek-ai/DeepSeek-V3", "--gpu", "H200", "--gpus", "8", "--engine", "vllm", "--speculative-config", `{"method":"mtp","num_speculative_tokens":1}`}},
+	{"vllm.kimi-linear.2xH100-v0.21", []string{"moonshotai/Kimi-Linear-48B-A3B-Instruct", "--gpu", "H100", "--gpus", "2", "--engine", "vllm", "--engine-version", "0.21.0", "--max-model-len", "131072"}},
+	{"sglang.kimi-linear.2xH100-0.5.18", []string{"moonshotai/Kimi-Linear-48B-A3B-Instruct", "--gpu", "H100", "--gpus", "2", "--engine", "sglang", "--engine-version", "0.5.18", "--context-length", "131072"}},
 	{"sglang.deepseek-v3.8xH200-nextn-0.5.18", []string{"deepseek-ai/DeepSeek-V3", "--gpu", "H200", "--gpus", "8", "--engine", "sglang", "--engine-version", "0.5.18", "--speculative-algorithm", "NEXTN"}},
 }
 

@@ -168,6 +168,16 @@ func TestCatalogSpotChecks(t *testing.T) {
 			[]string{"language_model.model.embed_tokens.weight", "vision_tower.vision_model.embeddings.position_embedding.weight",
 				"multi_modal_projector.mm_input_projection_weight"}},
 		{"meta-llama/Llama-2-7b", 0, 0, []estimate.DType{estimate.F16}, nil},
+		// 2 B × 49,122,599,168 BF16 + 4 B × 82,560 F32 (A_log 32 and dt_bias
+		// 4096 on each of 20 KDA layers) = 98,245,528,576 B (91.50 GiB, the
+		// report's "91.50 GB").
+		{"moonshotai/Kimi-Linear-48B-A3B-Instruct", 49_122_681_728, 98_245_528_576, []estimate.DType{estimate.BF16, estimate.F32},
+			[]string{"model.layers.*.self_attn.f_b_proj.weight", "model.layers.*.self_attn.kv_a_proj_with_mqa.weight"}},
+		// No parameter count; the total_size of its index.json,
+		// 912,210,767,872 B = 2 B × 456,073,926,656 BF16 + 4 B × 15,728,640
+		// F32 routers (80 layers × 32 experts × 6144).
+		{"MiniMaxAI/MiniMax-M1-80k", 0, 912_210_767_872, []estimate.DType{estimate.BF16, estimate.F32},
+			[]string{"model.layers.*.self_attn.output_gate.weight", "model.layers.*.block_sparse_moe.experts.*.w1.weight"}},
 	}
 	for _, tt := range tests {
 		e, ok := catalog.Lookup(tt.id)

@@ -249,6 +249,7 @@ func Hint(err error) string {
 	var ue *UsageError
 	var re *estimate.ReleaseError
 	var te timeout
+	var ns *estimate.NotServedError
 	switch {
 	case errors.As(err, &he):
 		return he.hint
@@ -275,6 +276,8 @@ func Hint(err error) string {
 		return "--vram takes a nominal size (80, 80GB) or exact memory (79.19GiB, 81559MiB, 85017755648B)"
 	case errors.Is(err, estimate.ErrUnknownDType):
 		return "use bfloat16 or float16 for --dtype, fp8_e4m3fn or fp8_e5m2 for --kv-cache-dtype"
+	case errors.As(err, &ns):
+		return ns.Hint
 	case errors.Is(err, estimate.ErrNotServed):
 		return "use --engine vllm or --engine sglang, which serve it (vramcalc does not size its state layers yet: the figures come with confidence low)"
 	case errors.Is(err, estimate.ErrUnsupported):

@@ -103,6 +103,7 @@ var params = map[string]int64{
 	"nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16":    31_577_937_344,
 	"deepseek-ai__DeepSeek-V3.2":                     685_396_921_376,
 	"meta-llama__Llama-4-Maverick-17B-128E-Instruct": 401_583_781_376,
+	"moonshotai__Kimi-Linear-48B-A3B-Instruct":       49_122_681_728,
 }
 
 // override adds or changes tensors where the real checkpoint differs from
