@@ -136,6 +136,11 @@ func (r *vllmRun) setupMRv2() {
 	if v.Less(vllmMRv2Lean) {
 		b.WriteString("; its penalty counts (" + r.mrv2Penalties(r.seqsAt(r.mnbt)).String() + ") are allocated outside the budget")
 	}
+	if !r.s.EnforceEager {
+		// testdata/startup_reports_dev.csv rows 404 and 405: the same
+		// worker, 1.18 GiB of profile peak compiling, 0.19 GiB with the cache.
+		b.WriteString("; a start that compiles the model (no torch.compile cache under VLLM_CACHE_ROOT) has peaked about 1 GiB higher in the profile than one with the cache, which is sized here: expect up to that much less KV on a first start")
+	}
 	if v.AtLeast(0, 30, 0) {
 		b.WriteString("; v0.29's terms are assumed for v0.30 and later (not re-read)")
 	}

@@ -35,13 +35,13 @@ func accuracyOn(t *testing.T, file string) (rows []accuracyRowJSON, engines map[
 }
 
 // TestAccuracyTargets fails when the estimate regresses past the targets on
-// the dev file: vLLM median |error| ≤ 2% and worst ≤ 8% over its 32 scored
+// the dev file: vLLM median |error| ≤ 2% and worst ≤ 8% over its 36 scored
 // rows but the ones the README explains (explained), TGI median ≤ 5% on its
-// 2 credible rows, SGLang ≤ 3% on its 2 rows. The 2026 rows of community or
+// 2 credible rows, SGLang ≤ 3% on its 4 rows. The 2026 rows of community or
 // local checkpoints are listed as not evaluable, not scored.
 func TestAccuracyTargets(t *testing.T) {
 	rows, engines := accuracyOn(t, "startup_reports_dev.csv")
-	for name, want := range map[string]int{"vllm": 32, "tgi": 2, "sglang": 2} {
+	for name, want := range map[string]int{"vllm": 36, "tgi": 2, "sglang": 4} {
 		e := engines[name]
 		if e.Scored != want || e.Errors != 0 || e.MedianAbsPct > e.MedianTarget {
 			t.Errorf("%s: %d rows scored (want %d), %d errors, median %.2f%%: target missed", name, e.Scored, want, e.Errors, e.MedianAbsPct)
@@ -79,7 +79,13 @@ func TestAccuracyTargets(t *testing.T) {
 // sampler, so the profile's peak was 2.12 GiB where v0.11.0's default
 // (the sort path, measured in rows 20–23) gives 4.86; with --sampler
 // flashinfer the row is +0.90%.
-var explained = map[string][2]float64{"206": {-11, -8}}
+//
+// Rows 403 and 404 (vLLM 0.28.0 and 0.27.1 on Model Runner V2): first starts
+// that compiled the model, whose profile peaked about 1 GiB higher than a
+// start with torch.compile's cache (row 404's peak 1.18 GiB, row 405's on
+// the same worker with the cache 0.19 GiB, −0.63% here); vramcalc sizes the
+// cached start and warns.
+var explained = map[string][2]float64{"206": {-11, -8}, "403": {8, 13}, "404": {16, 23}}
 
 func TestAccuracyErrors(t *testing.T) {
 	_, errOut, code := runCLI(t, "accuracy", "no-such-file.csv")
