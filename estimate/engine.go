@@ -39,9 +39,13 @@ var miniMaxGoneVLLM = Version{0, 24, 0}
 // MiniMax-Text-01 and MiniMax-M1 on TGI and SGLang (no release has the
 // model classes, docs/SGLANG-2026.md §9; TGI has none either, tgi.go's
 // tgiNativeTypes) and on vLLM after v0.23.
-func checkServed(m Model, engine string, v Version) error {
+func checkServed(m Model, engine, ver string) error {
 	if m.Type != "minimax_text_01" && m.Type != "minimax_m1" {
-		return nil
+		return nil // before parsing the version: Run's hot path
+	}
+	v, err := ParseVersion(ver)
+	if err != nil {
+		return nil // the sizer reports it
 	}
 	switch {
 	case engine == "sglang" || engine == "tgi":
@@ -150,10 +154,8 @@ func Run(m Model, hw Hardware, eng Engine, s Settings) (res Result, err error) {
 	if err := checkInputs(&m, hw, info, &s); err != nil {
 		return Result{}, err
 	}
-	if v, verr := ParseVersion(ver); verr == nil {
-		if err := checkServed(m, info.Name, v); err != nil {
-			return Result{}, err
-		}
+	if err := checkServed(m, info.Name, ver); err != nil {
+		return Result{}, err
 	}
 	if res, err = z.run(m, hw, ver, s); err == nil {
 		err = checkResult(&res)
