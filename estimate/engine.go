@@ -36,16 +36,28 @@ func (e *NotServedError) Unwrap() error { return ErrNotServed }
 var miniMaxGoneVLLM = Version{0, 24, 0}
 
 // checkServed refuses a model the engine's release does not implement:
+// NemotronH MoE models (Nemotron-3-Nano) on SGLang before v0.5.6;
 // MiniMax-Text-01 and MiniMax-M1 on TGI and SGLang (no release has the
 // model classes, docs/SGLANG-2026.md §9; TGI has none either, tgi.go's
 // tgiNativeTypes) and on vLLM after v0.23.
 func checkServed(m Model, engine, ver string) error {
-	if m.Type != "minimax_text_01" && m.Type != "minimax_m1" {
+	nemotronMoE := m.Type == "nemotron_h" && m.IsMoE() && engine == "sglang"
+	if m.Type != "minimax_text_01" && m.Type != "minimax_m1" && !nemotronMoE {
 		return nil // before parsing the version: Run's hot path
 	}
 	v, err := ParseVersion(ver)
 	if err != nil {
 		return nil // the sizer reports it
+	}
+	if nemotronMoE {
+		// SGLang's NemotronHMoE arrived in v0.5.6: v0.5.5's nemotron_h.py
+		// has no expert layers
+		// (https://github.com/sgl-project/sglang/blob/v0.5.6/python/sglang/srt/models/nemotron_h.py#L121-L139).
+		if v.Less(Version{0, 5, 6}) {
+			return &NotServedError{Why: fmt.Sprintf("SGLang %s's nemotron_h has no MoE layers (Nemotron-3-Nano and other NemotronH MoE models need v0.5.6)", v),
+				Hint: "use --engine-version 0.5.6 or later, or --engine vllm"}
+		}
+		return nil
 	}
 	switch {
 	case engine == "sglang" || engine == "tgi":

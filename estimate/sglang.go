@@ -92,6 +92,8 @@ type sglangRun struct {
 	// part stateConv); stateSlots the state pool's slots (sglang_state.go).
 	statePerReq, stateConv Bytes
 	stateSlots             int
+	// quietState: v0.5.5's fixed state pool was warned about once.
+	quietState bool
 	// specStates is the requests' slots that hold the speculative
 	// intermediate states (sglang_state.go).
 	specStates int
@@ -163,10 +165,8 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 	if err := r.setupSpec(); err != nil {
 		return Result{}, err
 	}
-	if m.stateLayers() > 0 && sglangStateModelled(m, v) {
-		if r.statePerReq, r.stateConv, err = sglangStatePerRequest(m, tp, s.MambaSSMDType); err != nil {
-			return Result{}, err
-		}
+	if err := r.setupState(); err != nil {
+		return Result{}, err
 	}
 	r.preLoad = sglangPreLoadFor(v)
 	if sglangNewestRead.Less(v) {
@@ -496,8 +496,8 @@ func (r *sglangRun) result(eng Engine) Result {
 	res.unmodelled = r.unmodelled
 	res.StateBytesPerSequence = r.statePerReq
 	if st.Fits && r.statePerReq > 0 {
-		res.MaxConcurrentSequences = r.stateSlots / sglangSlotsPerRequest
-		res.Assumptions = append(res.Assumptions, fmt.Sprintf("SGLang's state pool takes %.2f of what the weights leave (--mamba-full-memory-ratio %g) and %d state slots per running request (--mamba-radix-cache-strategy auto with the overlap scheduler)", sglangMambaFullRatio/(1+sglangMambaFullRatio), sglangMambaFullRatio, sglangSlotsPerRequest))
+		res.MaxConcurrentSequences = r.stateSlots / r.slotsPerRequest()
+		res.Assumptions = append(res.Assumptions, r.stateAssumption())
 	}
 	res.Assumptions = append(res.Assumptions, "the boundary is the largest --context-length whose one request fits the KV pool; its input plus output may use all of it")
 	if a := r.specAssumption(); a != "" {
@@ -558,9 +558,9 @@ func (r *sglangRun) serve(st *Startup, tokens int, availGiB float64) Bytes {
 	}
 	if r.statePerReq > 0 {
 		st.LogLines = append(st.LogLines, r.stateLine())
-		if capped := r.stateSlots / sglangSlotsPerRequest; capped < running {
+		if capped := r.stateSlots / r.slotsPerRequest(); capped < running {
 			running = capped
-			r.warn("max_running_requests is capped to %d by the mamba state cache (max_mamba_cache_size=%d, %d state slots per request)", capped, r.stateSlots, sglangSlotsPerRequest)
+			r.warn("max_running_requests is capped to %d by the mamba state cache (max_mamba_cache_size=%d, %d state slots per request)", capped, r.stateSlots, r.slotsPerRequest())
 		}
 	}
 	if per := requestShape(r.s, r.ctxLen); per > 0 {
@@ -632,7 +632,7 @@ func (r *sglangRun) fractionAdvice(st Startup, totalGiB, availGiB float64) {
 		return
 	}
 	starts := func(poolTokens int) float64 {
-		f := 1 - (availGiB-(Bytes(poolTokens)*r.cell).GiBs())/totalGiB
+		f := 1 - (availGiB-r.restFor(poolTokens))/totalGiB
 		return math.Ceil(f*1000) / 1000
 	}
 	full, one := starts(r.ctxLen), starts(r.page)
@@ -644,8 +644,27 @@ func (r *sglangRun) fractionAdvice(st Startup, totalGiB, availGiB float64) {
 		fit := int((availGiB-totalGiB*(1-f))*float64(GiB)/float64(r.cell)) / r.page * r.page
 		r.warn("--mem-fraction-static %.3f starts, with a KV pool shorter than --context-length %d (requests are capped); full-length requests need --mem-fraction-static %.3f with --context-length %d at most, or more GPUs (--tp-size)", one, r.ctxLen, f, fit)
 	default:
-		r.warn("no --mem-fraction-static both starts and leaves the %.2f GiB the forward pass and CUDA graphs need at run time (the weights leave %.2f GiB of %.2f): use more GPUs (--tp-size), a quantized checkpoint or a smaller --chunked-prefill-size", needGiB, availGiB, totalGiB)
+		more := ""
+		if r.radixOffV055() {
+			more = ", or fewer state slots with --max-running-requests"
+		}
+		r.warn("no --mem-fraction-static both starts and leaves the %.2f GiB the forward pass and CUDA graphs need at run time (the weights leave %.2f GiB of %.2f): use more GPUs (--tp-size), a quantized checkpoint or a smaller --chunked-prefill-size%s", needGiB, availGiB, totalGiB, more)
 	}
+}
+
+// restFor is the GiB the static pool must hold for a KV pool of
+// poolTokens: the KV, and the state pool beside it (a fixed number of
+// slots with v0.5.5's radix cache off, else R/(1+R) of the rest plus a
+// slot, sglang_state.go).
+func (r *sglangRun) restFor(poolTokens int) float64 {
+	kv := (Bytes(poolTokens) * r.cell).GiBs()
+	switch {
+	case r.statePerReq == 0:
+		return kv
+	case r.radixOffV055():
+		return kv + (Bytes(r.stateSlots) * r.statePerReq).GiBs()
+	}
+	return kv*(1+sglangMambaFullRatio) + r.statePerReq.GiBs()
 }
 
 func (r *sglangRun) dtypeName() string {

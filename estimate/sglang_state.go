@@ -28,10 +28,87 @@ const sglangMambaFullRatio = 0.9
 // https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/mem_cache/kv_cache_configurator.py#L1813-L1842).
 const sglangSlotsPerRequest = 5
 
+// v0.5.5 and v0.5.6 size the state pool in ModelRunner.handle_max_mamba_cache
+// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1320-L1372,
+// the same function at v0.5.6): R/(1+R) of what the weights leave, in
+// whole requests of state (of 1 + D with D draft tokens), charged without
+// a padding slot, for the "mambaish" models only: Falcon-H1 and Nemotron-H
+// (Mamba2), Qwen3-Next (gated delta net) and Kimi-Linear (KDA)
+// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1374-L1397).
+// The releases between v0.5.6 and v0.5.18 moved the code (pool_configurator.py
+// from v0.5.12, kv_cache_configurator.py from v0.5.16) and were not read.
+var (
+	sglangStateV055  = Version{0, 5, 5}
+	sglangStateV055e = Version{0, 5, 7} // the first release after the v0.5.5 form
+)
+
+// sglangMambaishV055 are the model types v0.5.5's state pool serves.
+var sglangMambaishV055 = map[string]bool{"falcon_h1": true, "nemotron_h": true, "qwen3_next": true, "kimi_linear": true}
+
+// sglangSlotsV055 is v0.5.5's MAMBA_CACHE_SIZE_MAX_RUNNING_REQUESTS_RATIO
+// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L213),
+// applied at https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L1565-L1573.
+const sglangSlotsV055 = 3
+
 // sglangStateModelled reports whether this release's state pool is modelled
 // for the model's state kind (Mamba2 and gated delta nets; not Mamba1).
 func sglangStateModelled(m Model, v Version) bool {
-	return !v.Less(sglangStateFrom) && (m.State.Kind == KindMamba2 || m.State.Kind == KindLinear)
+	if m.State.Kind != KindMamba2 && m.State.Kind != KindLinear {
+		return false
+	}
+	return !v.Less(sglangStateFrom) || (sglangStateEarly(v) && sglangMambaishV055[m.Type])
+}
+
+// sglangStateEarly reports a release with v0.5.5's state pool.
+func sglangStateEarly(v Version) bool { return !v.Less(sglangStateV055) && v.Less(sglangStateV055e) }
+
+// slotsPerRequest is how many state slots one running request takes.
+func (r *sglangRun) slotsPerRequest() int {
+	switch {
+	case r.radixOffV055():
+		return 1
+	case sglangStateEarly(r.v):
+		return sglangSlotsV055
+	}
+	return sglangSlotsPerRequest
+}
+
+// radixOffV055 reports v0.5.5's Mamba2 models and Kimi-Linear, for which
+// it turns the radix cache off
+// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/model_executor/model_runner.py#L410-L413,
+// https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L1055-L1059):
+// their state pool is then --max-running-requests slots, or 512.
+func (r *sglangRun) radixOffV055() bool {
+	return sglangStateEarly(r.v) && (r.m.Type == "falcon_h1" || r.m.Type == "nemotron_h" || r.m.Type == "kimi_linear")
+}
+
+// setupState sizes one request's state when the release's pool is
+// modelled for the model.
+func (r *sglangRun) setupState() error {
+	if r.m.stateLayers() == 0 || !sglangStateModelled(r.m, r.v) {
+		return nil
+	}
+	ssm := r.s.MambaSSMDType
+	if ssm == "" && sglangStateEarly(r.v) {
+		// v0.5.5 reads only --mamba-ssm-dtype (default float32), not the
+		// config (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/configs/mamba_utils.py#L96-L104).
+		ssm = F32
+	}
+	var err error
+	r.statePerReq, r.stateConv, err = sglangStatePerRequest(r.m, r.tp, ssm)
+	return err
+}
+
+// stateAssumption says how the state pool was split and capped.
+func (r *sglangRun) stateAssumption() string {
+	how := "(--mamba-radix-cache-strategy auto with the overlap scheduler)"
+	switch {
+	case r.radixOffV055():
+		how = "(SGLang " + r.v.String() + " turns the radix cache off for this model and keeps --max-running-requests, or 512, slots)"
+	case sglangStateEarly(r.v):
+		how = "(MAMBA_CACHE_SIZE_MAX_RUNNING_REQUESTS_RATIO with the radix cache on)"
+	}
+	return fmt.Sprintf("SGLang's state pool takes %.2f of what the weights leave (--mamba-full-memory-ratio %g) and %d state slots per running request %s", sglangMambaFullRatio/(1+sglangMambaFullRatio), sglangMambaFullRatio, r.slotsPerRequest(), how)
 }
 
 // sglangStatePerRequest is one request's state on one of tp ranks over
@@ -72,6 +149,9 @@ func (r *sglangRun) carveState(rest float64) float64 {
 	if r.statePerReq == 0 || rest <= 0 {
 		return rest
 	}
+	if sglangStateEarly(r.v) {
+		return r.carveStateV055(rest)
+	}
 	budget := int64(math.Floor(rest * sglangMambaFullRatio / (1 + sglangMambaFullRatio) * float64(GiB)))
 	per := int64(r.statePerReq)
 	d := int64(0)
@@ -89,6 +169,28 @@ func (r *sglangRun) carveState(rest float64) float64 {
 		r.specStates = min(r.specRequests(), r.stateSlots/sglangSlotsPerRequest) + 1
 	}
 	return rest - float64(int64(r.stateSlots+1)*per+int64(r.specStates)*per*d)/float64(GiB)
+}
+
+// carveStateV055 is v0.5.5's carve: K = ⌊⌊rest·R/(1+R)·2^30⌋ / per /
+// (1 + D)⌋ slots (--max-running-requests or 512 with the radix cache off),
+// K·per·(1 + D) charged (the tensors hold K + 1 slots).
+func (r *sglangRun) carveStateV055(rest float64) float64 {
+	per := float64(r.statePerReq)
+	d := 0.0
+	if r.s.Spec.On() {
+		d = float64(r.spec.draftTokens)
+	}
+	raw := rest * sglangMambaFullRatio / (1 + sglangMambaFullRatio) * float64(GiB)
+	r.stateSlots = int(math.Floor(math.Floor(raw/per) / (1 + d)))
+	if r.radixOffV055() {
+		r.stateSlots = cmp.Or(r.s.MaxNumSeqs, 512)
+		if r.s.MaxNumSeqs == 0 && !r.quietState {
+			r.quietState = true
+			r.warn("SGLang %s turns the radix cache off for this model and keeps 512 state slots (%s) unless --max-running-requests sets fewer", r.v, Bytes(512*r.statePerReq))
+		}
+	}
+	r.specStates = 0
+	return rest - float64(r.stateSlots)*per*(1+d)/float64(GiB)
 }
 
 // stateLine is the state pool's log line (GB = 2^30 bytes).

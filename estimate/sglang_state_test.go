@@ -1,6 +1,7 @@
 package estimate
 
 import (
+	"errors"
 	"math"
 	"strings"
 	"testing"
@@ -73,12 +74,20 @@ func TestSGLangStateRun(t *testing.T) {
 	if !strings.Contains(strings.Join(res.Startup.LogLines, "\n"), "Mamba Cache is allocated. max_mamba_cache_size: ") {
 		t.Errorf("log lines %q", res.Startup.LogLines)
 	}
-	old, err := Run(m, hw, Engine{Name: "sglang", Version: "0.5.5"}, Settings{})
+	// v0.5.5 sizes it its own way (TestSGLangStatePoolV055); v0.5.8 was not read.
+	early, err := Run(m, hw, Engine{Name: "sglang", Version: "0.5.5"}, Settings{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if early.Confidence != ConfidenceHigh || !strings.Contains(strings.Join(early.Warnings, "\n"), "3 state slots per request") {
+		t.Errorf("v0.5.5: confidence %s, warnings %q", early.Confidence, early.Warnings)
+	}
+	old, err := Run(m, hw, Engine{Name: "sglang", Version: "0.5.8"}, Settings{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if old.Confidence != ConfidenceLow || !strings.Contains(strings.Join(old.Warnings, "\n"), "36 linear_attention layers are not modelled for SGLang") {
-		t.Errorf("v0.5.5: confidence %s, warnings %q", old.Confidence, old.Warnings)
+		t.Errorf("v0.5.8: confidence %s, warnings %q", old.Confidence, old.Warnings)
 	}
 }
 
@@ -169,5 +178,58 @@ func TestSGLangPrefillGraphReserve(t *testing.T) {
 	r.resolveDefaults()
 	if r.mfs != 0.886 {
 		t.Errorf("DeepSeek-V3 on 8 H200s: mfs %.3f, want 0.886", r.mfs)
+	}
+}
+
+// TestSGLangStatePoolV055: v0.5.5's handle_max_mamba_cache on the same
+// 26.79 GiB. Qwen3-Next keeps the radix cache: K = ⌊12.69 GiB / 19,316,736
+// B⌋ = ⌊705.39⌋ = 705 slots, 705·19,316,736 B charged (no padding slot),
+// and 705 // 3 = 235 running requests. Kimi-Linear (and the Mamba2
+// models) turn the radix cache off: 512 slots, one per request.
+func TestSGLangStatePoolV055(t *testing.T) {
+	const per = 19_316_736
+	r := &sglangRun{statePerReq: per, v: Version{0, 5, 5}, m: Model{Type: "qwen3_next"}}
+	left := r.carveState(26.79)
+	if r.stateSlots != 705 || r.slotsPerRequest() != 3 || left != 26.79-705*float64(per)/float64(GiB) {
+		t.Errorf("qwen3_next v0.5.5: %d slots, %d per request, %.6f GiB left", r.stateSlots, r.slotsPerRequest(), left)
+	}
+	k := &sglangRun{statePerReq: per, v: Version{0, 5, 6}, m: Model{Type: "kimi_linear"}}
+	if left := k.carveState(26.79); k.stateSlots != 512 || k.slotsPerRequest() != 1 || left != 26.79-512*float64(per)/float64(GiB) {
+		t.Errorf("kimi_linear v0.5.6: %d slots, %d per request, %.6f GiB left", k.stateSlots, k.slotsPerRequest(), left)
+	}
+	k.s.MaxNumSeqs = 64 // --max-running-requests 64
+	if k.carveState(26.79); k.stateSlots != 64 {
+		t.Errorf("--max-running-requests 64: %d slots", k.stateSlots)
+	}
+	// v0.5.8 to v0.5.17 were not read: not modelled.
+	if sglangStateModelled(qwen3Next80B(), Version{0, 5, 8}) || !sglangStateModelled(qwen3Next80B(), Version{0, 5, 5}) {
+		t.Error("the state pool is modelled at v0.5.5 – v0.5.6 and from v0.5.18 only")
+	}
+}
+
+// TestSGLangNemotronMoE: v0.5.5 has no NemotronH MoE layers, so
+// Nemotron-3-Nano is refused there with what serves it; v0.5.6 sizes it,
+// its radix cache off: 512 state slots unless --max-running-requests.
+func TestSGLangNemotronMoE(t *testing.T) {
+	m := synNemotron3Nano
+	m.Kinds = nil
+	for _, c := range m.BlockPattern {
+		switch c {
+		case 'M':
+			m.Kinds = append(m.Kinds, KindMamba2)
+		case '*':
+			m.Kinds = append(m.Kinds, KindFull)
+		}
+	}
+	m.StateLayers = true
+	hw := Hardware{GPU: devH100, Count: 2}
+	_, err := Run(m, hw, Engine{Name: "sglang", Version: "0.5.5"}, Settings{NumShard: 2})
+	var ns *NotServedError
+	if !errors.As(err, &ns) || !errors.Is(err, ErrNotServed) || !strings.Contains(ns.Hint, "0.5.6") {
+		t.Fatalf("v0.5.5: %v; want not served, with a hint naming v0.5.6", err)
+	}
+	res, err := Run(m, hw, Engine{Name: "sglang", Version: "0.5.6"}, Settings{NumShard: 2, MaxNumSeqs: 64})
+	if err != nil || !strings.Contains(strings.Join(res.Startup.LogLines, "\n"), "max_mamba_cache_size: 64,") {
+		t.Errorf("v0.5.6 with --max-running-requests 64: %v, %q", err, res.Startup.LogLines)
 	}
 }
