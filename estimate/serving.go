@@ -68,13 +68,16 @@ func servingDTypes(s Settings) (elt int64, kvElt int, err error) {
 func padVocab(v int) int { return (v + 63) / 64 * 64 }
 
 // nvlsBoard reports an NVSwitch Hopper (or later) board, where NCCL sets up
-// NVLink SHARP buffers: SXM H100/H200/B200, not PCIe or NVL cards.
+// NVLink SHARP buffers: SXM H100/H200/B200/B300, not PCIe or NVL cards, and
+// not the GeForce and RTX PRO Blackwell cards (compute capability 12.x),
+// which have no NVLink at all.
 func nvlsBoard(g GPU) bool {
 	n := g.Name
-	if containsFold(n, "pcie") || containsFold(n, "nvl") {
+	if containsFold(n, "pcie") || containsFold(n, "nvl") || containsFold(n, "geforce") || containsFold(n, "rtx") {
 		return false
 	}
-	return g.ComputeCapability >= 90 || containsFold(n, "h100") || containsFold(n, "h200") || containsFold(n, "b200")
+	datacenter := g.ComputeCapability >= 90 && g.ComputeCapability < 110
+	return datacenter || containsFold(n, "h100") || containsFold(n, "h200") || containsFold(n, "b200")
 }
 
 // containsFold reports whether s contains the lower-case ASCII sub in any

@@ -314,3 +314,29 @@ func TestSGLangNewerRelease(t *testing.T) {
 		t.Errorf("0.5.20 sized %d KV tokens, v0.5.18 %d: want v0.5.18's", newer.Startup.MaxBatchTotalTokens, read.Startup.MaxBatchTotalTokens)
 	}
 }
+
+// TestNVLSBoard: NCCL's NVLink SHARP buffers (sglangDistInit, vLLM's
+// vllmCommNVLS) belong to NVSwitch datacenter boards only; GeForce and RTX
+// PRO Blackwell cards (compute capability 12.0) have no NVLink. On such a
+// card, Qwen3-32B at TP 4 on SGLang 0.5.13 (testdata/startup_reports_dev.csv
+// row 400) goes from −7.13% to +1.50% once the 1.25 GiB is not charged.
+func TestNVLSBoard(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cc   int
+		want bool
+	}{
+		{"NVIDIA H100 80GB HBM3", 90, true},
+		{"NVIDIA H200", 90, true},
+		{"NVIDIA B200", 100, true},
+		{"NVIDIA H100 PCIe", 90, false},
+		{"NVIDIA H100 NVL", 90, false},
+		{"NVIDIA A100-SXM4-80GB", 80, false},
+		{"NVIDIA GeForce RTX 5090", 120, false},
+		{"NVIDIA RTX PRO 6000 Blackwell Server Edition", 120, false},
+	} {
+		if got := nvlsBoard(GPU{Name: c.name, ComputeCapability: c.cc}); got != c.want {
+			t.Errorf("%s (CC %d): NVLS %v, want %v", c.name, c.cc, got, c.want)
+		}
+	}
+}
