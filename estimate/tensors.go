@@ -53,10 +53,12 @@ func classifyTensor(name string) shardKind {
 	if i := strings.IndexByte(base, '.'); i >= 0 {
 		first = base[:i]
 	}
-	if first == "lm_head" || name == "output.weight" || first == "embed_out" || strings.Contains(base, ".embed_out") {
+	last := base[strings.LastIndexByte(base, '.')+1:]
+	// A VLM's head sits under its language model ("language_model.lm_head"
+	// in Llama 4 and Mistral 3 checkpoints).
+	if first == "lm_head" || last == "lm_head" || name == "output.weight" || first == "embed_out" || strings.Contains(base, ".embed_out") {
 		return lmHead
 	}
-	last := base[strings.LastIndexByte(base, '.')+1:]
 	switch last {
 	case "embed_tokens", "wte", "word_embeddings", "tok_embeddings", "embed_in":
 		return embedding
