@@ -494,11 +494,23 @@ func TestClassifyTensor(t *testing.T) {
 		// Llama 4's and Mistral 3's head under the language model: split on
 		// the vocab, not replicated (testdata/startup_reports_dev.csv row
 		// 203, Llama-4-Scout at TP 4: 1.45 GiB per GPU, −6.64% → +1.98%).
-		"language_model.lm_head.weight":                      lmHead,
-		"language_model.model.embed_tokens.weight":           embedding,
-		"transformer.h.*.attn.c_attn.weight":                 column,
-		"model.decoder.layers.*.self_attn.out_proj.weight":   row,
-		"model.layers.*.self_attn.kv_a_proj_with_mqa.weight": replicated,
+		"language_model.lm_head.weight":            lmHead,
+		"language_model.model.embed_tokens.weight": embedding,
+		// State mixers split like vLLM's parallel linears: Qwen3-Next-80B
+		// at TP 4 loses 1.27 GiB per GPU of in_proj_qkvz (36·12288·2048·2 B
+		// × 3/4) that was counted whole on every rank.
+		"model.layers.*.linear_attn.in_proj_qkvz.weight":               column,
+		"model.language_model.layers.*.linear_attn.in_proj_qkv.weight": column,
+		"model.language_model.layers.*.linear_attn.in_proj_b.weight":   column,
+		"model.layers.*.linear_attn.conv1d.weight":                     column,
+		"backbone.layers.*.mixer.in_proj.weight":                       column,
+		"backbone.layers.*.mixer.out_proj.weight":                      row,
+		"model.layers.*.mamba.x_proj.weight":                           row,
+		"backbone.embeddings.weight":                                   embedding,
+		"vision_model.embeddings.patch_embedding.weight":               replicated,
+		"transformer.h.*.attn.c_attn.weight":                           column,
+		"model.decoder.layers.*.self_attn.out_proj.weight":             row,
+		"model.layers.*.self_attn.kv_a_proj_with_mqa.weight":           replicated,
 	}
 	for name, want := range cases {
 		if got := classifyTensor(name); got != want {

@@ -62,6 +62,13 @@ func classifyTensor(name string) shardKind {
 	switch last {
 	case "embed_tokens", "wte", "word_embeddings", "tok_embeddings", "embed_in":
 		return embedding
+	case "embeddings":
+		// Nemotron-H's backbone.embeddings, vLLM's embed_tokens
+		// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/models/nemotron_h.py#L575-L578,
+		// renamed at #L799).
+		if first == "backbone" {
+			return embedding
+		}
 	}
 	if k, ok := linearKind(last); ok {
 		return k
@@ -90,6 +97,20 @@ func linearKind(layer string) (shardKind, bool) {
 		// https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/layers/kda.py#L167-L235);
 		// TGI does not serve the model.
 		return column, true
+	case "in_proj", "conv1d", "dt_proj", "in_proj_qkvz", "in_proj_ba", "in_proj_qkv", "in_proj_z", "in_proj_b", "in_proj_a":
+		// The state mixers' input projections and convolutions, split on
+		// the output: Mamba's in_proj, conv1d and dt_proj
+		// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/mamba/mamba_mixer.py#L85-L120),
+		// Mamba2's (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/mamba/mamba_mixer2.py#L306-L350),
+		// the gated delta net's in_proj_qkvz / in_proj_qkv + in_proj_z and
+		// in_proj_ba (Qwen3.5's in_proj_b and in_proj_a packed into it)
+		// and its conv1d
+		// (https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/layers/mamba/gdn_linear_attn.py#L265-L320).
+		// TGI serves none of these models.
+		return column, true
+	case "x_proj":
+		// Mamba's x_proj is row-parallel (mamba_mixer.py#L105 above).
+		return row, true
 	case "output_gate":
 		// MiniMax's lightning-attention output gate, column-parallel in
 		// vLLM (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/model_executor/layers/mamba/linear_attn.py#L309-L315).
