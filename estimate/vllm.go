@@ -544,8 +544,8 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 		r.comm = vllmCommBytes(p, hw.GPU)
 	}
 	r.cublas = cublasWorkspace(hw.GPU)
-	r.setupMRv2()
 	r.graphs = r.cudaGraphBytes()
+	r.setupMRv2()
 	if err := r.setupHybrid(); err != nil {
 		return nil, err
 	}

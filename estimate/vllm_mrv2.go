@@ -128,7 +128,7 @@ func (r *vllmRun) setupMRv2() {
 		b.WriteString(" (so --sampler " + r.s.Sampler + " does not change it)")
 	}
 	if v.Less(vllmMRv2All) && !r.s.EnforceEager {
-		b.WriteString("; no CUDA-graph memory is reserved, so capturing the graphs after the KV cache takes " + r.cudaGraphBytes().String() + " (derived) beyond --gpu-memory-utilization")
+		b.WriteString("; no CUDA-graph memory is reserved, so capturing the graphs after the KV cache takes " + r.graphs.String() + " (derived) beyond --gpu-memory-utilization")
 	}
 	if r.m.Vision && v.Less(vllmMRv2Lean) {
 		b.WriteString("; the multimodal encoder is not profiled, so its first large image runs outside the budget")
