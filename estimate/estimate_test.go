@@ -508,9 +508,21 @@ func TestClassifyTensor(t *testing.T) {
 		"model.layers.*.mamba.x_proj.weight":                           row,
 		"backbone.embeddings.weight":                                   embedding,
 		"vision_model.embeddings.patch_embedding.weight":               replicated,
-		"transformer.h.*.attn.c_attn.weight":                           column,
-		"model.decoder.layers.*.self_attn.out_proj.weight":             row,
-		"model.layers.*.self_attn.kv_a_proj_with_mqa.weight":           replicated,
+		// Qwen-VL vision towers split like the engines' parallel linears:
+		// Qwen2.5-VL-32B at TP 2 holds 262,266,880 B less per GPU
+		// (TestVisionTowerPerShard).
+		"visual.blocks.*.attn.qkv.weight":                        column,
+		"visual.blocks.*.attn.proj.bias":                         row,
+		"model.visual.blocks.*.mlp.linear_fc1.weight":            column,
+		"model.visual.blocks.*.mlp.linear_fc2.weight":            row,
+		"visual.merger.mlp.0.weight":                             column,
+		"visual.merger.mlp.2.weight":                             row,
+		"model.visual.deepstack_merger_list.*.linear_fc2.weight": row,
+		"visual.patch_embed.proj.weight":                         replicated,
+		"multi_modal_projector.linear_1.weight":                  replicated,
+		"transformer.h.*.attn.c_attn.weight":                     column,
+		"model.decoder.layers.*.self_attn.out_proj.weight":       row,
+		"model.layers.*.self_attn.kv_a_proj_with_mqa.weight":     replicated,
 	}
 	for name, want := range cases {
 		if got := classifyTensor(name); got != want {
@@ -580,6 +592,46 @@ func TestContainsFold(t *testing.T) {
 	} {
 		if got := containsFold(c.s, c.sub); got != c.want {
 			t.Errorf("containsFold(%q, %q) = %v", c.s, c.sub, got)
+		}
+	}
+}
+
+// TestVisionTowerPerShard: Qwen2.5-VL-32B's vision tower (32 blocks, hidden
+// 1280, MLP 3456, merger 5120, as hfmeta compacts it) splits across TP 2
+// like the engines' parallel linears. Elements: patch_embed 1280·3·2·14·14
+// = 1,505,280, norm1+norm2 2·32·1280 = 81,920, qkv 32·3840·1280 =
+// 157,286,400 (+ bias 122,880), proj 32·1280² = 52,428,800 (+ 40,960),
+// gate+up 2·32·3456·1280 = 283,115,520 (+ 221,184), down 141,557,760
+// (+ 40,960), ln_q 1280, merger mlp.0+mlp.2 2·5120² = 52,428,800
+// (+ 10,240): 688,841,984 → 1,377,683,968 B at TP 1. At TP 2 the norms,
+// patch embedding and row biases (proj, down, merger) stay whole:
+// 1,505,280+81,920+1,280+40,960+40,960+10,240 = 1,680,640, the other
+// 687,161,344 halve: (1,680,640 + 343,580,672)·2 = 690,522,624 B per GPU
+// (it was 1,377,683,968 − 262,266,880 more when qkv, proj and the merger
+// were counted whole).
+func TestVisionTowerPerShard(t *testing.T) {
+	b := func(name string, count int64, shape ...int64) Tensor {
+		return Tensor{Name: name, DType: BF16, Shape: shape, Count: count}
+	}
+	tower := []Tensor{
+		b("visual.patch_embed.proj.weight", 0, 1280, 3, 2, 14, 14),
+		b("visual.blocks.*.norm1.weight", 32, 1280), b("visual.blocks.*.norm2.weight", 32, 1280),
+		b("visual.blocks.*.attn.qkv.weight", 32, 3840, 1280), b("visual.blocks.*.attn.qkv.bias", 32, 3840),
+		b("visual.blocks.*.attn.proj.weight", 32, 1280, 1280), b("visual.blocks.*.attn.proj.bias", 32, 1280),
+		b("visual.blocks.*.mlp.gate_proj.weight", 32, 3456, 1280), b("visual.blocks.*.mlp.gate_proj.bias", 32, 3456),
+		b("visual.blocks.*.mlp.up_proj.weight", 32, 3456, 1280), b("visual.blocks.*.mlp.up_proj.bias", 32, 3456),
+		b("visual.blocks.*.mlp.down_proj.weight", 32, 1280, 3456), b("visual.blocks.*.mlp.down_proj.bias", 32, 1280),
+		b("visual.merger.ln_q.weight", 0, 1280),
+		b("visual.merger.mlp.*.weight", 2, 5120, 5120), b("visual.merger.mlp.*.bias", 2, 5120),
+	}
+	m := Model{Layers: 64, Vocab: 152064}
+	for _, c := range []struct {
+		ws   int
+		want Bytes
+	}{{1, 1_377_683_968}, {2, 690_522_624}} {
+		got, err := weightsPerShard(m, tower, c.ws, Settings{}, 16)
+		if err != nil || got != c.want {
+			t.Errorf("TP %d: tower = %d B, %v; want %d", c.ws, int64(got), err, int64(c.want))
 		}
 	}
 }

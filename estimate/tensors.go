@@ -73,6 +73,58 @@ func classifyTensor(name string) shardKind {
 	if k, ok := linearKind(last); ok {
 		return k
 	}
+	return visionKind(base, last)
+}
+
+// visionKind splits the Qwen-VL vision towers' linears, which all three
+// engines shard across TP by default: the block's fused attn.qkv on its
+// output and attn.proj on its input, Qwen3-VL's mlp.linear_fc1/linear_fc2
+// and the patch mergers' linear_fc1/linear_fc2 (Qwen3-VL, its deepstack
+// mergers) and mlp.0/mlp.2 (Qwen2/2.5-VL) as column/row. vLLM (default
+// mm_encoder_tp_mode "weights",
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/config/multimodal.py#L144):
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/models/qwen2_5_vl.py#L334-L350,
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/models/qwen2_5_vl.py#L546-L563,
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/models/qwen3_vl.py#L190-L206 and
+// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/model_executor/models/qwen3_vl.py#L291-L306;
+// SGLang (https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/layers/attention/vision.py#L1130-L1157,
+// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/models/qwen2_5_vl.py#L235-L253,
+// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/models/qwen3_vl.py#L120-L135);
+// TGI (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/qwen2_5_vl.py#L407-L420,
+// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/custom_modeling/qwen2_5_vl.py#L601-L606).
+// The patch embedding's proj (a convolution) stays whole, as do the
+// multimodal projectors' linear_1/linear_2, which the engines treat per model.
+func visionKind(base, last string) shardKind {
+	switch last {
+	case "qkv":
+		if strings.HasSuffix(base, ".attn.qkv") {
+			return column
+		}
+	case "proj":
+		if strings.HasSuffix(base, ".attn.proj") {
+			return row
+		}
+	case "linear_fc1":
+		return column
+	case "linear_fc2":
+		return row
+	case "0":
+		if strings.HasSuffix(base, "merger.mlp.0") {
+			return column
+		}
+	case "2":
+		if strings.HasSuffix(base, "merger.mlp.2") {
+			return row
+		}
+	case "*":
+		// mlp.0 and mlp.2 of one shape compact into one group
+		// (hfmeta.CompactTensors): both weights split; row keeps the two
+		// biases whole, over by half of mlp.0's bias (5 KiB at TP 2 for a
+		// 5120-wide merger) rather than under.
+		if strings.HasSuffix(base, "merger.mlp.*") {
+			return row
+		}
+	}
 	return replicated
 }
 
