@@ -102,7 +102,7 @@ var gemma3TextDefaults = []struct {
 // "num_hidden_layers 2147483000 is beyond 2048". It never panics.
 func ParseConfig(data []byte) (estimate.Model, []string, error) {
 	var root map[string]any
-	dec := json.NewDecoder(bytes.NewReader(data))
+	dec := json.NewDecoder(bytes.NewReader(pythonConstants(data)))
 	dec.UseNumber()
 	if err := dec.Decode(&root); err != nil {
 		return estimate.Model{}, nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
@@ -115,6 +115,55 @@ func ParseConfig(data []byte) (estimate.Model, []string, error) {
 	}
 	p := &parser{root: root}
 	return p.parse()
+}
+
+// pythonConstants returns data with the bare NaN, Infinity and -Infinity
+// that Python's json module writes for non-finite floats replaced by null
+// outside strings. transformers saves config.json with json.dumps, which
+// allows them (Nemotron-H, Granite-4.0-H and Bamba store "time_step_limit":
+// [0.0, Infinity]); encoding/json does not. No size vramcalc reads is
+// non-finite, so null loses nothing. data without them is returned as is.
+func pythonConstants(data []byte) []byte {
+	if !bytes.Contains(data, []byte("Infinity")) && !bytes.Contains(data, []byte("NaN")) {
+		return data
+	}
+	out := make([]byte, 0, len(data))
+	inString, escaped := false, false
+	for i := 0; i < len(data); i++ {
+		c := data[i]
+		if inString {
+			out = append(out, c)
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+			continue
+		}
+		if c == '"' {
+			inString = true
+		}
+		if n := constantAt(data[i:]); n > 0 {
+			out = append(out, "null"...)
+			i += n - 1
+			continue
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// constantAt is the length of the Python constant b starts with, 0 if none.
+func constantAt(b []byte) int {
+	for _, k := range [...]string{"-Infinity", "Infinity", "NaN"} {
+		if bytes.HasPrefix(b, []byte(k)) {
+			return len(k)
+		}
+	}
+	return 0
 }
 
 // parser holds the state of one ParseConfig call.

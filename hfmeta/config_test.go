@@ -343,3 +343,29 @@ func gemmaPattern(n, every int) []string {
 	}
 	return out
 }
+
+// TestPythonConstants: the NaN and ±Infinity Python's json module writes
+// become null outside strings and stay untouched inside them, so a real
+// Nemotron-H config ("time_step_limit": [0.0, Infinity]) parses.
+func TestPythonConstants(t *testing.T) {
+	cases := []struct{ in, want string }{
+		{`{"a": [0.0, Infinity]}`, `{"a": [0.0, null]}`},
+		{`{"a": -Infinity, "b": NaN}`, `{"a": null, "b": null}`},
+		{`{"s": "Infinity \"NaN\" -Infinity", "t": Infinity}`, `{"s": "Infinity \"NaN\" -Infinity", "t": null}`},
+		{`{"s": "a\\", "t": NaN}`, `{"s": "a\\", "t": null}`},
+		{`{"plain": 1}`, `{"plain": 1}`},
+	}
+	for _, c := range cases {
+		if got := string(hfmeta.PythonConstants([]byte(c.in))); got != c.want {
+			t.Errorf("PythonConstants(%s) = %s, want %s", c.in, got, c.want)
+		}
+	}
+	cfg := `{"model_type": "nemotron_h", "num_hidden_layers": 4, "hidden_size": 1024, "vocab_size": 32000,
+		"num_attention_heads": 8, "num_key_value_heads": 2, "head_dim": 128, "hybrid_override_pattern": "M-M*",
+		"mamba_num_heads": 32, "mamba_head_dim": 64, "ssm_state_size": 128, "n_groups": 8, "conv_kernel": 4,
+		"intermediate_size": 4096, "time_step_limit": [0.0, Infinity]}`
+	m, _, err := hfmeta.ParseConfig([]byte(cfg))
+	if err != nil || m.Layers != 4 {
+		t.Fatalf("ParseConfig with Infinity: layers %d, %v", m.Layers, err)
+	}
+}

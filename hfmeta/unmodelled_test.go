@@ -155,11 +155,11 @@ func TestNoSilentGuess(t *testing.T) {
 			}
 		}
 	}
-	// The fixtures give 10 (6 on SGLang's default release, whose state
-	// pool v0.5.5 sizes for qwen3_next and kimi_linear but not jamba or
-	// granite; falcon_h1, gemma3n and nemotron_h on vLLM; deepseek_v32 on
-	// TGI, which refuses the state-layer ones; the tiny granite fixture
-	// does not divide over 8 GPUs; no engine but vLLM serves minimax_m1),
+	// The fixtures give several (falcon_h1, gemma3n and nemotron_h on
+	// vLLM; deepseek_v32 on TGI, which refuses the state-layer ones;
+	// SGLang's default release v0.5.5 refuses jamba and granitemoehybrid,
+	// which it has no class for, estimate/served.go; no engine but vLLM
+	// serves minimax_m1),
 	// and the catalog's vision models on vLLM whose encoder profile is not
 	// sized (Pixtral, Llama 4, Phi-4-multimodal) at least 3.
 	if low < 13 {
@@ -184,8 +184,8 @@ func shown(res estimate.Result, m estimate.Model) bool {
 // attention and Jamba's Mamba layers on vLLM, DeepSeek-V3.2's
 // indexer on vLLM, Llama 4's chunked layers on vLLM and TGI (which
 // allocates them at full length; SGLang's default release v0.5.5 sizes
-// the state pool of Qwen3-Next and Kimi-Linear, not Jamba's, and its
-// chunked layers not at all; TGI refuses state layers and does not size
+// the state pool of Qwen3-Next and Kimi-Linear, has no Jamba class, and
+// does not size its chunked layers at all; TGI refuses state layers and does not size
 // the indexer; no SGLang release serves MiniMax-Text-01 / M1).
 var highOn = map[string][]string{"qwen3_next.json": {"vllm", "sglang"}, "jamba.json": {"vllm"}, "deepseek_v32.json": {"vllm"},
 	"llama4.json": {"tgi", "vllm"}, "kimi_linear.json": {"vllm", "sglang"}, "minimax_m1.json": {"vllm"}}
@@ -195,7 +195,7 @@ var highOn = map[string][]string{"qwen3_next.json": {"vllm", "sglang"}, "jamba.j
 // or a model_type the parser does not know (its standard keys are a guess).
 func mustFlag(t *testing.T, cfg []byte) bool {
 	var root map[string]any
-	if err := json.Unmarshal(cfg, &root); err != nil {
+	if err := json.Unmarshal(hfmeta.PythonConstants(cfg), &root); err != nil {
 		t.Fatal(err)
 	}
 	scopes := []map[string]any{root}

@@ -4,6 +4,7 @@ package catalog
 
 // index lists the entries of models/, sorted case-insensitively by ID.
 var index = []indexEntry{
+	{ID: "ai21labs/AI21-Jamba-1.5-Mini", Dir: "ai21labs__AI21-Jamba-1.5-Mini", Params: 51570323328},
 	{ID: "codellama/CodeLlama-13b-Instruct-hf", Dir: "codellama__CodeLlama-13b-Instruct-hf", Params: 13016028160},
 	{ID: "deepseek-ai/deepseek-coder-6.7b-instruct", Dir: "deepseek-ai__deepseek-coder-6.7b-instruct", Params: 6740512768},
 	{ID: "deepseek-ai/DeepSeek-R1", Dir: "deepseek-ai__DeepSeek-R1", Params: 684531386000},
@@ -58,6 +59,7 @@ var index = []indexEntry{
 	{ID: "mistralai/Mixtral-8x7B-v0.1", Dir: "mistralai__Mixtral-8x7B-v0.1", Params: 0},
 	{ID: "moonshotai/Kimi-K2-Instruct", Dir: "moonshotai__Kimi-K2-Instruct", Params: 0},
 	{ID: "moonshotai/Kimi-Linear-48B-A3B-Instruct", Dir: "moonshotai__Kimi-Linear-48B-A3B-Instruct", Params: 49122681728},
+	{ID: "nvidia/Nemotron-H-56B-Base-8K", Dir: "nvidia__Nemotron-H-56B-Base-8K", Params: 0},
 	{ID: "nvidia/NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", Dir: "nvidia__NVIDIA-Nemotron-3-Nano-30B-A3B-BF16", Params: 31577937344},
 	{ID: "openai/gpt-oss-120b", Dir: "openai__gpt-oss-120b", Params: 120412337472},
 	{ID: "openai/gpt-oss-20b", Dir: "openai__gpt-oss-20b", Params: 21511953984},

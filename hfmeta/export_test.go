@@ -1,0 +1,4 @@
+package hfmeta
+
+// PythonConstants exposes pythonConstants to the external tests.
+var PythonConstants = pythonConstants
