@@ -30,47 +30,6 @@ func (e *NotServedError) Error() string { return ErrNotServed.Error() + ": " + e
 // Unwrap makes errors.Is(err, ErrNotServed) hold.
 func (e *NotServedError) Unwrap() error { return ErrNotServed }
 
-// miniMaxGoneVLLM is the first vLLM release without MiniMax-Text-01 and
-// MiniMax-M1: PR #45993 (2026-06-22) removed them after v0.23
-// (docs/VLLM-HYBRID.md §11).
-var miniMaxGoneVLLM = Version{0, 24, 0}
-
-// checkServed refuses a model the engine's release does not implement:
-// NemotronH MoE models (Nemotron-3-Nano) on SGLang before v0.5.6;
-// MiniMax-Text-01 and MiniMax-M1 on TGI and SGLang (no release has the
-// model classes, docs/SGLANG-2026.md §9; TGI has none either, tgi.go's
-// tgiNativeTypes) and on vLLM after v0.23.
-func checkServed(m Model, engine, ver string) error {
-	nemotronMoE := m.Type == "nemotron_h" && m.IsMoE() && engine == "sglang"
-	if m.Type != "minimax_text_01" && m.Type != "minimax_m1" && !nemotronMoE {
-		return nil // before parsing the version: Run's hot path
-	}
-	v, err := ParseVersion(ver)
-	if err != nil {
-		return nil // the sizer reports it
-	}
-	if nemotronMoE {
-		// SGLang's NemotronHMoE arrived in v0.5.6: v0.5.5's nemotron_h.py
-		// has no expert layers
-		// (https://github.com/sgl-project/sglang/blob/v0.5.6/python/sglang/srt/models/nemotron_h.py#L121-L139).
-		if v.Less(Version{0, 5, 6}) {
-			return &NotServedError{Why: fmt.Sprintf("SGLang %s's nemotron_h has no MoE layers (Nemotron-3-Nano and other NemotronH MoE models need v0.5.6)", v),
-				Hint: "use --engine-version 0.5.6 or later, or --engine vllm"}
-		}
-		return nil
-	}
-	switch {
-	case engine == "sglang" || engine == "tgi":
-		title := map[string]string{"sglang": "SGLang", "tgi": "TGI"}[engine]
-		return &NotServedError{Why: fmt.Sprintf("%s %s has no implementation of model_type %q (MiniMaxText01ForCausalLM / MiniMaxM1ForCausalLM)", title, v, m.Type),
-			Hint: "use --engine vllm with --engine-version 0.23 or older, the last vLLM releases that serve MiniMax-Text-01 and MiniMax-M1"}
-	case engine == "vllm" && !v.Less(miniMaxGoneVLLM):
-		return &NotServedError{Why: fmt.Sprintf("vLLM %s no longer has model_type %q: PR #45993 removed MiniMax-Text-01 and MiniMax-M1 after v0.23", v, m.Type),
-			Hint: "use --engine-version 0.23 or older"}
-	}
-	return nil
-}
-
 // IsInvalid reports whether err comes from input the engine would reject.
 func IsInvalid(err error) bool { return errors.Is(err, ErrInvalid) }
 

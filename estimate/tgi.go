@@ -228,6 +228,16 @@ var tgiNativeTypes = map[string]bool{
 	"santacoder": true, "bloom": true, "mpt": true, "gpt2": true, "gpt_neox": true, "gptj": true, "idefics": true, "mllama": true,
 }
 
+// tgiServes refuses a model with state layers TGI has no implementation
+// of.
+func tgiServes(m Model, v Version) error {
+	if m.StateLayers && !tgiNativeTypes[m.Type] {
+		return &NotServedError{Why: fmt.Sprintf("TGI %s has no implementation of model_type %q, whose state-space or linear-attention layers keep per-sequence state: it falls back to transformers' CausalLM, unsharded and without the paged KV budget vramcalc sizes", v, m.Type),
+			Hint: servedHint(m.Type)}
+	}
+	return nil
+}
+
 func newTGIRun(m Model, hw Hardware, s Settings, v Version) (*tgiRun, error) {
 	r := &tgiRun{m: m, hw: hw, s: s, prof: tgiProfileFor(v), total: hw.GPU.TotalBytes}
 	r.ws = s.NumShard
@@ -239,8 +249,8 @@ func newTGIRun(m Model, hw Hardware, s Settings, v Version) (*tgiRun, error) {
 		r.mf = 1.0
 	}
 	r.capTorch = Bytes(r.mf * float64(r.total))
-	if m.StateLayers && !tgiNativeTypes[m.Type] {
-		return nil, fmt.Errorf("%w: TGI %s has no implementation of model_type %q, whose state-space or linear-attention layers keep per-sequence state: it falls back to transformers' CausalLM, unsharded and without the paged KV budget vramcalc sizes", ErrNotServed, v, m.Type)
+	if err := tgiServes(m, v); err != nil {
+		return nil, err
 	}
 	r.resolveWiggle(v)
 	if err := r.checkQuantize(); err != nil {

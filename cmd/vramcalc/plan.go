@@ -75,6 +75,9 @@ func runPlan(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 		req.ModelRef, req.Local = meta.Location, true
 	}
 	req.HubCache = cmdutil.HubCacheWord(e.Getenv)
+	if err := estimate.Served(req.Model, req.Engine); err != nil {
+		return fmt.Errorf("plan %s: %w", req.ModelRef, err)
+	}
 	res := plan.Run(req)
 	rows := res.Rows
 	if !c.Bool("all") {

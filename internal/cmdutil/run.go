@@ -279,7 +279,7 @@ func Hint(err error) string {
 	case errors.As(err, &ns):
 		return ns.Hint
 	case errors.Is(err, estimate.ErrNotServed):
-		return "use --engine vllm or --engine sglang, which serve it (vramcalc does not size its state layers yet: the figures come with confidence low)"
+		return "use --engine vllm or --engine sglang"
 	case errors.Is(err, estimate.ErrUnsupported):
 		return "`vramcalc estimate --help` lists the engines and releases vramcalc models"
 	case errors.Is(err, estimate.ErrImplausible):
