@@ -40,11 +40,11 @@ func ExampleRun_vllm() {
 		fmt.Println(l)
 	}
 	// Output:
-	// 0.19.0 true 33072 33072
+	// 0.31.0 true 33808 33808
 	// Model loading took 14.9888 GiB
-	// Available KV cache memory: 4.04 GiB
-	// GPU KV cache size: 33,072 tokens
-	// Maximum concurrency for 16,384 tokens per request: 2.02x
+	// Available KV cache memory: 4.13 GiB
+	// GPU KV cache size: 33,808 tokens
+	// Maximum concurrency for 16,384 tokens per request: 2.06x
 }
 
 // KV bytes per token: 2 (K and V) × 32 layers × 8 KV heads × 128 × 2 bytes.
@@ -64,6 +64,6 @@ func ExampleEngines() {
 	}
 	// Output:
 	// TGI: 1.0.0 – 3.3.x (default 3.3.7)
-	// vLLM: 0.2.0 – 0.32.x (default 0.19.0)
-	// SGLang: 0.1.0 – 0.5.x (default 0.5.5)
+	// vLLM: 0.2.0 – 0.32.x (default 0.31.0)
+	// SGLang: 0.1.0 – 0.5.x (default 0.5.18)
 }

@@ -12,14 +12,14 @@ import (
 // history. docs/ENGINES.md §7 and docs/ENGINES-REVIEW-VLLM.md §7 are the spec
 // and its review.
 
-// DefaultSGLangVersion is the release assumed when none is given: v0.5.5, a
-// late-2025 release that sizes --mem-fraction-static with the reserve
-// formula of sglang#10975 (merged 2025-09-29, first in v0.5.3) and the
-// post-#10975 chunked prefill buckets
-// (https://github.com/sgl-project/sglang/blob/v0.5.5/python/sglang/srt/server_args.py#L665-L829,
-// _handle_gpu_memory_settings; docs/ENGINES-REVIEW-VLLM.md summary rows 7b,
-// 7c).
-const DefaultSGLangVersion = "0.5.5"
+// DefaultSGLangVersion is the release assumed when none is given: v0.5.18,
+// the newest release whose memory code was read for issue 11
+// (docs/SGLANG-2026.md): --mem-fraction-static from the card when unset,
+// the hybrid state pool and the sparse indexer in the KV cell, and the
+// model classes of Qwen3.5, Granite-4.0-H, Gemma 4 and DeepSeek-V4
+// (served.go), which v0.5.5 (the default before issue 11, the first with
+// the reserve formula of sglang#10975) lacks.
+const DefaultSGLangVersion = "0.5.18"
 
 // SGLang runtime terms: device memory in use before the weights load, which
 // SGLang's "total" (the free memory after distributed init) leaves out.

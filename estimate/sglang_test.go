@@ -159,7 +159,7 @@ func TestSGLangPool(t *testing.T) {
 	// weights = 85,017,755,648 − 737 MiB = 84,244,955,136 B (78.4588 GiB);
 	// rest = mfs·total − weights = 0.835·78.4588 − 14.9883 GiB; tokens =
 	// ⌊rest·2^30 / 131,072⌋.
-	res := runOK(t, llama31_8B, devH100, 1, "sglang", "", Settings{})
+	res := runOK(t, llama31_8B, devH100, 1, "sglang", "0.5.5", Settings{})
 	total := float64(85_017_755_648-737*(1<<20)) / (1 << 30)
 	w := res.PerGPU.Weights.GiBs()
 	want := int(math.Floor((0.835*total - w) * (1 << 30) / 131072))
@@ -175,11 +175,11 @@ func TestSGLangPool(t *testing.T) {
 	}
 	// SGLang's own --max-total-tokens caps the pool (then page rounding);
 	// a cap above the profiled value is ignored with SGLang's warning.
-	capped := runOK(t, llama31_8B, devH100, 1, "sglang", "", Settings{SGLangMaxTotalTokens: 100_000, BlockSize: 64})
+	capped := runOK(t, llama31_8B, devH100, 1, "sglang", "0.5.5", Settings{SGLangMaxTotalTokens: 100_000, BlockSize: 64})
 	if got := capped.Startup.MaxBatchTotalTokens; got != 99_968 { // ⌊100,000/64⌋·64
 		t.Errorf("capped pool %d, want 99,968", got)
 	}
-	loose := runOK(t, llama31_8B, devH100, 1, "sglang", "", Settings{SGLangMaxTotalTokens: 10 * want})
+	loose := runOK(t, llama31_8B, devH100, 1, "sglang", "0.5.5", Settings{SGLangMaxTotalTokens: 10 * want})
 	if loose.Startup.MaxBatchTotalTokens != want || !strings.Contains(strings.Join(loose.Warnings, "\n"), fmt.Sprintf("max_total_tokens=%d is larger than the profiled value %d", 10*want, want)) {
 		t.Errorf("cap above the pool: %d tokens, warnings %q", loose.Startup.MaxBatchTotalTokens, loose.Warnings)
 	}

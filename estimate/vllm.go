@@ -13,18 +13,15 @@ import (
 // docs/ENGINES-REVIEW-VLLM.md are the spec and its review (the review
 // overrides the spec); measured figures are rows of testdata/startup_reports_dev.csv.
 
-// DefaultVLLMVersion is the release assumed when none is given: v0.19.0, the
-// newest release with measured startup figures in the dev reports
-// (testdata/startup_reports_dev.csv rows 25–27) and the last one before v0.20.0 raised the
-// default --gpu-memory-utilization to 0.92 and subtracted its CUDA-graph
-// estimate from the budget by default (PR #38284:
-// https://github.com/vllm-project/vllm/blob/v0.20.0/vllm/config/cache.py#L66,
-// https://github.com/vllm-project/vllm/blob/v0.20.0/vllm/envs.py#L1724-L1725,
-// https://github.com/vllm-project/vllm/blob/v0.20.0/vllm/v1/worker/gpu_worker.py#L399-L403; v0.19.0 has 0.9 and
-// the estimate off, https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/config/cache.py#L41,
-// https://github.com/vllm-project/vllm/blob/v0.19.0/vllm/envs.py#L1654-L1655). That estimate is modelled only
-// roughly here.
-const DefaultVLLMVersion = "0.19.0"
+// DefaultVLLMVersion is the release assumed when none is given: v0.31.0,
+// the newest release with a measured startup figure in the dev reports
+// (testdata/startup_reports_dev.csv row 321, Llama-3.1-8B on an A100:
+// +1.12%) and whose budget formula the research for issue 11 confirmed
+// (docs/VLLM-MRV2.md appendix §0; v0.32 is modelled with the same terms
+// but unconfirmed). It runs every model on Model Runner V2 with the
+// 0.92 --gpu-memory-utilization and the CUDA-graph estimate of v0.20+
+// (vllm_mrv2.go). Before issue 11 the default was v0.19.0.
+const DefaultVLLMVersion = "0.31.0"
 
 // Runtime terms of a vLLM start. They are properties of the CUDA/PyTorch/NCCL
 // stack under the engine, not engine constants; each comes from a figure the

@@ -142,7 +142,10 @@ func (r *vllmRun) setupMRv2() {
 		b.WriteString("; a start that compiles the model (no torch.compile cache under VLLM_CACHE_ROOT) has peaked about 1 GiB higher in the profile than one with the cache, which is sized here: expect up to that much less KV on a first start")
 	}
 	if v.AtLeast(0, 30, 0) {
-		b.WriteString("; v0.29's terms are assumed for v0.30 and later (not re-read)")
+		// docs/VLLM-MRV2.md appendix §0: v0.31's budget matches a real
+		// start (testdata/startup_reports_dev.csv row 321); v0.30 and
+		// v0.32 are not confirmed.
+		b.WriteString("; v0.29's terms are used for v0.30 and later (v0.31's budget checked against a real start, v0.30's and v0.32's not)")
 	}
 	r.note(b.String() + " (docs/VLLM-MRV2.md)")
 }

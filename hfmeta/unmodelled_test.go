@@ -157,8 +157,7 @@ func TestNoSilentGuess(t *testing.T) {
 	}
 	// The fixtures give several (falcon_h1, gemma3n and nemotron_h on
 	// vLLM; deepseek_v32 on TGI, which refuses the state-layer ones;
-	// SGLang's default release v0.5.5 refuses jamba and granitemoehybrid,
-	// which it has no class for, estimate/served.go; no engine but vLLM
+	// SGLang has no jamba class, estimate/served.go; no engine but vLLM
 	// serves minimax_m1),
 	// and the catalog's vision models on vLLM whose encoder profile is not
 	// sized (Pixtral, Llama 4, Phi-4-multimodal) at least 3.
@@ -181,13 +180,14 @@ func shown(res estimate.Result, m estimate.Model) bool {
 // highOn lists the shape fixtures whose layout vramcalc derives from
 // config.json alone, on the engines that size every kind they have: the
 // gated delta nets, Kimi-Linear's KDA and MLA, MiniMax's lightning
-// attention and Jamba's Mamba layers on vLLM, DeepSeek-V3.2's
-// indexer on vLLM, Llama 4's chunked layers on vLLM and TGI (which
-// allocates them at full length; SGLang's default release v0.5.5 sizes
-// the state pool of Qwen3-Next and Kimi-Linear, has no Jamba class, and
-// does not size its chunked layers at all; TGI refuses state layers and does not size
-// the indexer; no SGLang release serves MiniMax-Text-01 / M1).
-var highOn = map[string][]string{"qwen3_next.json": {"vllm", "sglang"}, "jamba.json": {"vllm"}, "deepseek_v32.json": {"vllm"},
+// attention and Jamba's Mamba layers on vLLM, DeepSeek-V3.2's indexer on
+// vLLM and SGLang (its default release v0.5.18 puts it in the KV cell),
+// Llama 4's chunked layers on vLLM and TGI (which allocates them at full
+// length; SGLang sizes the state pool of Qwen3-Next and Kimi-Linear, has
+// no Jamba class, and does not size chunked layers at all; TGI refuses
+// state layers and does not size the indexer; no SGLang release serves
+// MiniMax-Text-01 / M1).
+var highOn = map[string][]string{"qwen3_next.json": {"vllm", "sglang"}, "jamba.json": {"vllm"}, "deepseek_v32.json": {"vllm", "sglang"},
 	"llama4.json": {"tgi", "vllm"}, "kimi_linear.json": {"vllm", "sglang"}, "minimax_m1.json": {"vllm"}}
 
 // mustFlag reports whether a config holds something issue 11 lists: one of
