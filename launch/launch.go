@@ -78,7 +78,7 @@ func Command(s Spec) string {
 	var line []string
 	switch s.Engine {
 	case "vllm":
-		line = []string{"vllm serve", quote(s.Model)}
+		line = append(vllmEnv(s.Settings), "vllm serve", quote(s.Model))
 	case "sglang":
 		line = []string{"python -m sglang.launch_server", "--model-path " + quote(s.Model)}
 	default:
@@ -157,8 +157,31 @@ func vllmFlags(s Spec) []flag {
 		{"--kv-cache-dtype", kvDType(st.KVCacheDType)},
 		{"--dtype", dtype(st.DType)},
 		{"--enforce-eager", st.EnforceEager},
+		{"--mamba-cache-mode", st.MambaCacheMode},
+		{"--mamba-ssm-cache-dtype", dtype(st.MambaSSMDType)},
 		{"--speculative-config", vllmSpecConfig(st.Spec)},
 	}
+}
+
+// vllmEnv are the environment variables Command sets before `vllm serve`
+// for the choices vLLM reads from the environment only: the model runner
+// (VLLM_USE_V2_MODEL_RUNNER) and the FlashInfer top-k/top-p sampler
+// (VLLM_USE_FLASHINFER_SAMPLER); the release's own rule is left alone.
+func vllmEnv(st estimate.Settings) []string {
+	var env []string
+	switch st.ModelRunner {
+	case "v1":
+		env = append(env, "VLLM_USE_V2_MODEL_RUNNER=0")
+	case "v2":
+		env = append(env, "VLLM_USE_V2_MODEL_RUNNER=1")
+	}
+	switch st.Sampler {
+	case "flashinfer":
+		env = append(env, "VLLM_USE_FLASHINFER_SAMPLER=1")
+	case "pytorch":
+		env = append(env, "VLLM_USE_FLASHINFER_SAMPLER=0")
+	}
+	return env
 }
 
 // vllmSpecConfig is --speculative-config's JSON, "" without speculation.
@@ -201,6 +224,7 @@ func sglangFlags(s Spec) []flag {
 		{"--quantization", st.Quantize},
 		{"--kv-cache-dtype", kvDType(st.KVCacheDType)},
 		{"--dtype", dtype(st.DType)},
+		{"--mamba-ssm-dtype", dtype(st.MambaSSMDType)},
 	}, sglangSpecFlags(st.Spec)...)
 }
 

@@ -31,6 +31,12 @@ func TestCommand(t *testing.T) {
 			`python -m sglang.launch_server --model-path deepseek-ai/DeepSeek-V3 --tp-size 8 --mem-fraction-static 0.85 --context-length 65536 --max-total-tokens 500000 --max-running-requests 64`},
 		{"vllm eagle3 draft", Spec{Engine: "vllm", Model: "meta-llama/Llama-3.1-8B-Instruct", Settings: estimate.Settings{Spec: estimate.Speculative{Method: "eagle3", Tokens: 3, DraftPath: "yuhuili/EAGLE3-LLaMA3.1-Instruct-8B"}}},
 			`vllm serve meta-llama/Llama-3.1-8B-Instruct --speculative-config '{"method":"eagle3","model":"yuhuili/EAGLE3-LLaMA3.1-Instruct-8B","num_speculative_tokens":3}'`},
+		{"vllm hybrid on Model Runner V1 with the PyTorch sampler", Spec{Engine: "vllm", Model: "Qwen/Qwen3-Next-80B-A3B-Thinking", Shards: 4, Settings: estimate.Settings{ModelRunner: "v1", Sampler: "pytorch", MambaCacheMode: "align", MambaSSMDType: estimate.F32}},
+			`VLLM_USE_V2_MODEL_RUNNER=0 VLLM_USE_FLASHINFER_SAMPLER=0 vllm serve Qwen/Qwen3-Next-80B-A3B-Thinking --tensor-parallel-size 4 --mamba-cache-mode align --mamba-ssm-cache-dtype float32`},
+		{"vllm V2 runner, FlashInfer sampler", Spec{Engine: "vllm", Model: "m", Settings: estimate.Settings{ModelRunner: "v2", Sampler: "flashinfer"}},
+			`VLLM_USE_V2_MODEL_RUNNER=1 VLLM_USE_FLASHINFER_SAMPLER=1 vllm serve m`},
+		{"sglang state in bfloat16", Spec{Engine: "sglang", Model: "m", Settings: estimate.Settings{MambaSSMDType: estimate.BF16}},
+			`python -m sglang.launch_server --model-path m --mamba-ssm-dtype bfloat16`},
 		{"sglang NEXTN with the target's own path", Spec{Engine: "sglang", Model: "Qwen/Qwen3-Next-80B-A3B-Instruct", Shards: 4, Settings: estimate.Settings{Spec: estimate.Speculative{Method: "mtp", Steps: 3, TopK: 1, Tokens: 4, DraftPath: "Qwen/Qwen3-Next-80B-A3B-Instruct"}}},
 			`python -m sglang.launch_server --model-path Qwen/Qwen3-Next-80B-A3B-Instruct --tp-size 4 --speculative-algorithm NEXTN --speculative-draft-model-path Qwen/Qwen3-Next-80B-A3B-Instruct --speculative-num-steps 3 --speculative-eagle-topk 1 --speculative-num-draft-tokens 4`},
 	} {

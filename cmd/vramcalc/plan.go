@@ -38,6 +38,8 @@ func planCommand(e cmdutil.Env) *cli.Command {
 		&cli.BoolFlag{Name: "all", Usage: "also list set-ups that miss --concurrency or do not start, and why"},
 		&cli.FloatFlag{Name: "cuda-memory-fraction", HideDefault: true, Usage: "TGI --cuda-memory-fraction", Category: "TGI"},
 		&cli.FloatFlag{Name: "gpu-memory-utilization", HideDefault: true, Usage: "vLLM --gpu-memory-utilization", Category: "vLLM"},
+		&cli.StringFlag{Name: "model-runner", Usage: "vLLM's model runner (VLLM_USE_V2_MODEL_RUNNER): v1, v2 or auto (the release's rule); the launch lines set it", Category: "vLLM"},
+		&cli.StringFlag{Name: "sampler", Usage: "the top-k/top-p path of vLLM's profile run: flashinfer or pytorch (VLLM_USE_FLASHINFER_SAMPLER); default: the release's for its official image", Category: "vLLM"},
 		&cli.FloatFlag{Name: "mem-fraction-static", HideDefault: true, Usage: "SGLang --mem-fraction-static", Category: "SGLang"},
 		cmdutil.OutputFlag(),
 		vllmSpecFlag(),
@@ -142,8 +144,12 @@ func planBase(c *cli.Command, eng estimate.Engine) (estimate.Settings, error) {
 		CUDAMemoryFraction:   c.Float("cuda-memory-fraction"),
 		GPUMemoryUtilization: c.Float("gpu-memory-utilization"),
 		MemFractionStatic:    c.Float("mem-fraction-static"),
+		Sampler:              c.String("sampler"),
 	}
 	var err error
+	if s.ModelRunner, err = estimate.ParseModelRunner(c.String("model-runner")); err != nil {
+		return s, cmdutil.WithHint(fmt.Errorf("--model-runner: %w", err), "v1 and v2 are VLLM_USE_V2_MODEL_RUNNER=0 and =1; auto lets the release choose")
+	}
 	if s.DType, err = estimate.ParseDType(c.String("dtype")); err != nil {
 		return s, fmt.Errorf("--dtype: %w", err)
 	}
