@@ -96,36 +96,29 @@ func classifyTensor(name string) shardKind {
 // multimodal projectors' linear_1/linear_2, which the engines treat per model.
 func visionKind(base, last string) shardKind {
 	switch last {
-	case "qkv":
-		if strings.HasSuffix(base, ".attn.qkv") {
-			return column
-		}
-	case "proj":
-		if strings.HasSuffix(base, ".attn.proj") {
-			return row
-		}
 	case "linear_fc1":
 		return column
 	case "linear_fc2":
 		return row
-	case "0":
-		if strings.HasSuffix(base, "merger.mlp.0") {
-			return column
-		}
-	case "2":
-		if strings.HasSuffix(base, "merger.mlp.2") {
-			return row
-		}
-	case "*":
-		// mlp.0 and mlp.2 of one shape compact into one group
-		// (hfmeta.CompactTensors): both weights split; row keeps the two
-		// biases whole, over by half of mlp.0's bias (5 KiB at TP 2 for a
-		// 5120-wide merger) rather than under.
-		if strings.HasSuffix(base, "merger.mlp.*") {
-			return row
+	}
+	for _, v := range visionLinears {
+		if strings.HasSuffix(base, v.suffix) {
+			return v.kind
 		}
 	}
 	return replicated
+}
+
+// visionLinears are the vision towers' linears named by their place. mlp.0
+// and mlp.2 of one shape compact into one group (hfmeta.CompactTensors):
+// both weights split; row keeps the two biases whole, over by half of
+// mlp.0's bias (5 KiB at TP 2 for a 5120-wide merger) rather than under.
+var visionLinears = [...]struct {
+	suffix string
+	kind   shardKind
+}{
+	{".attn.qkv", column}, {".attn.proj", row},
+	{"merger.mlp.0", column}, {"merger.mlp.2", row}, {"merger.mlp.*", row},
 }
 
 // linearKind says whether a layer name is column- or row-parallel: the

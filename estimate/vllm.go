@@ -142,6 +142,8 @@ const (
 
 // vllmProfile is the sizing behaviour of one vLLM release and engine.
 type vllmProfile struct {
+	// quiet makes newVLLMRun build a run for a boundary search: no notes.
+	quiet  bool
 	v      Version
 	v1     bool
 	budget vllmBudget
@@ -503,7 +505,7 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	if err != nil {
 		return nil, err
 	}
-	r := &vllmRun{m: m, hw: hw, s: s, prof: p, tp: tp, total: hw.GPU.TotalBytes, elt: elt}
+	r := &vllmRun{m: m, hw: hw, s: s, prof: p, tp: tp, total: hw.GPU.TotalBytes, elt: elt, quiet: p.quiet}
 	r.gmu = s.GPUMemoryUtilization
 	if r.gmu == 0 {
 		r.gmu = p.gmu
@@ -546,7 +548,9 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	if err := r.setupHybrid(); err != nil {
 		return nil, err
 	}
-	r.warnUnmodelled()
+	if !r.quiet {
+		r.warnUnmodelled()
+	}
 	return r, nil
 }
 

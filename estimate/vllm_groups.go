@@ -327,19 +327,44 @@ func (r *vllmRun) boundarySeqs() int {
 	if !r.stateBlockCheck() {
 		return 0
 	}
-	starts := func(n int) bool {
+	quiet := r.prof
+	quiet.quiet = true
+	trial := func(n int) vllmStart {
 		s := r.s
 		s.MaxNumSeqs = n
-		c, err := newVLLMRun(r.m, r.hw, s, r.prof)
+		c, err := newVLLMRun(r.m, r.hw, s, quiet)
 		if err != nil {
-			return false
+			return vllmStart{fail: "error"}
 		}
-		c.quiet = true
 		st := c.start(c.mml, 0)
 		c.check(&st)
-		return st.fail == ""
+		return st
 	}
+	starts := func(n int) bool { return trial(n).fail == "" }
 	lo, hi := 0, 1<<16
+	// The edge is where max_num_seqs meets the pool's blocks, which shrink
+	// almost linearly as max_num_seqs grows (graph and penalty memory):
+	// a secant step from this run's own max_num_seqs lands on or beside
+	// it, and a gallop from there brackets it for the bisection below.
+	// Any guess is only a start: the bracket is checked.
+	own := r.start(r.mml, 0)
+	n0, b0 := r.seqsAt(own.mnbt), own.numBlocks
+	if b0 > 0 {
+		guess := min(int(b0), hi)
+		if n1 := guess; n1 != n0 {
+			f0, f1 := b0-int64(n0), trial(n1).numBlocks-int64(n1)
+			if f1 != f0 {
+				guess = n1 - int(f1*int64(n1-n0)/(f1-f0))
+			}
+		}
+		if own.mnbt > 0 {
+			// SchedulerConfig refuses max_num_seqs above
+			// max_num_batched_tokens (vllm.go's check), so a model whose
+			// state is small meets that first.
+			guess = min(guess, own.mnbt)
+		}
+		lo, hi = bracket(starts, min(max(guess, 1), hi), hi)
+	}
 	for lo < hi {
 		mid := (lo + hi + 1) / 2
 		if starts(mid) {
@@ -349,6 +374,36 @@ func (r *vllmRun) boundarySeqs() int {
 		}
 	}
 	return lo
+}
+
+// bracket narrows [0, hi] around the largest n ≥ 1 with starts(n) (0
+// when none), galloping out from guess; starts holds up to the edge and
+// not past it. It returns lo, which starts (or is 0), and hi ≥ lo.
+func bracket(starts func(int) bool, guess, hi int) (int, int) {
+	lo := 0
+	if starts(guess) {
+		lo = guess
+		for step := 1; lo < hi; step *= 2 {
+			next := min(lo+step, hi)
+			if !starts(next) {
+				return lo, next - 1
+			}
+			lo = next
+		}
+		return lo, hi
+	}
+	hi = guess - 1
+	for step := 1; hi > lo; step *= 2 {
+		next := max(hi-step, 1)
+		if next > hi {
+			break
+		}
+		if starts(next) {
+			return next, hi
+		}
+		hi = next - 1
+	}
+	return lo, hi
 }
 
 // maxSequences is how many sequences the state pool lets run at once: one

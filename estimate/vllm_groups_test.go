@@ -271,3 +271,33 @@ func TestVLLMSamplerFlag(t *testing.T) {
 		t.Errorf("--sampler fast: %v, want ErrInvalid", err)
 	}
 }
+
+// TestVLLMBoundarySeqsEdge: the boundary's max_num_seqs, found by a
+// gallop from the pool's blocks and a bisection, is the edge on every
+// release and budget: it starts, and one more sequence fails the state
+// check (and a budget that holds no state block gives 0).
+func TestVLLMBoundarySeqsEdge(t *testing.T) {
+	hw := Hardware{GPU: devH100, Count: 1}
+	for _, ver := range []string{"0.22.0", "0.27.1", "0.31.0"} {
+		for _, gmu := range []float64{0.3, 0.5, 0.92} {
+			s := Settings{MaxModelLen: 262144, GPUMemoryUtilization: gmu}
+			res, err := Run(qwen35_4B, hw, Engine{Name: "vllm", Version: ver}, s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := res.Boundary.MaxNumSeqs
+			if b <= 0 {
+				t.Errorf("%s gmu %.2f: boundary max_num_seqs %d", ver, gmu, b)
+				continue
+			}
+			s.MaxNumSeqs = b
+			if r, _ := Run(qwen35_4B, hw, Engine{Name: "vllm", Version: ver}, s); !r.Startup.Fits {
+				t.Errorf("%s gmu %.2f: %d seqs do not start: %s", ver, gmu, b, r.Startup.Message)
+			}
+			s.MaxNumSeqs = b + 1
+			if r, _ := Run(qwen35_4B, hw, Engine{Name: "vllm", Version: ver}, s); r.Startup.Failure != FailureStateBlocks {
+				t.Errorf("%s gmu %.2f: %d seqs: failure %q, want the state check", ver, gmu, b+1, r.Startup.Failure)
+			}
+		}
+	}
+}

@@ -102,7 +102,7 @@ func (r *vllmRun) setupMRv2() {
 	}
 	on, why := mrv2Choice(&r.m, &r.s, r.prof.v)
 	if !on {
-		if why != "" {
+		if why != "" && !r.quiet {
 			r.note("vLLM " + r.prof.v.String() + " runs this start on Model Runner V1 (" + why + "), whose profile is sized with v0.21's terms")
 		}
 		return
@@ -118,6 +118,9 @@ func (r *vllmRun) setupMRv2() {
 	}
 	// profile_cudagraph_memory returns 0 before v0.29 (§2 [B1]–[B3]).
 	r.prof.graphsInBudget = r.prof.graphsInBudget && !v.Less(vllmMRv2All)
+	if r.quiet {
+		return // a boundary search's run: no note
+	}
 	var b strings.Builder
 	b.WriteString("vLLM " + v.String() + " runs this start on Model Runner V2 (" + why + "; VLLM_USE_V2_MODEL_RUNNER=0 or --model-runner v1 turns it off): its profile's sampler computes the logits")
 	if v.Less(vllmMRv2Lean) {
