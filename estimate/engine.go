@@ -152,6 +152,12 @@ func (r *Result) rateConfidence(m Model, towerFromConfig bool, e EngineInfo, ver
 	}
 	guessed = append(guessed[:len(guessed):len(guessed)], unsizedKinds(&m, r.LayerKinds, e, ver)...)
 	guessed = append(guessed, r.unmodelled...)
+	if e.Name == "tgi" && m.Type != "" && !tgiNativeTypes[m.Type] {
+		// https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/__init__.py#L1738-L1774
+		// (docs/ENGINES.md §3, "Unknown architectures"): the same warm-up, with
+		// transformers' layers; CausalLM has no KV pool.
+		guessed = append(guessed, "TGI has no implementation of model_type "+strconv.Quote(m.Type)+": it runs it through transformers (TransformersFlashCausalLM with paged attention when the class supports TGI's attention backend, else CausalLM, unsharded and unpaged), sized here as its own models are")
+	}
 	if (len(m.Kinds) > 0 || m.IndexHeadDim > 0) && (m.TensorsFrom == WeightsFromConfig || m.TensorsFrom == WeightsFromCatalogUnchecked) && !layoutDerived(m) {
 		guessed = append(guessed, "the weights of a "+describeCounts(r.LayerKinds)+" layout: config.json alone gives them as attention and MLP layers (state mixers and skipped MLPs are not derived); the checkpoint's safetensors headers give them exactly")
 	}

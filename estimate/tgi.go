@@ -228,6 +228,10 @@ var tgiNativeTypes = map[string]bool{
 	"santacoder": true, "bloom": true, "mpt": true, "gpt2": true, "gpt_neox": true, "gptj": true, "idefics": true, "mllama": true,
 }
 
+// TGINativeType reports whether TGI v3.3.7 implements a model_type itself
+// (tgiNativeTypes); other types run through its transformers fallback.
+func TGINativeType(modelType string) bool { return tgiNativeTypes[modelType] }
+
 // tgiServes refuses a model with state layers TGI has no implementation
 // of.
 func tgiServes(m Model, v Version) error {
