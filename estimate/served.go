@@ -72,31 +72,27 @@ var servedFrom = map[string]servedEntry{
 	"bamba":            {arch: "BambaForCausalLM", sglang: neverServed, vllm: Version{0, 7, 3}, vllmUntil: Version{0, 24, 0}},
 	"mistral3":         {arch: "Mistral3ForConditionalGeneration", sglang: Version{0, 4, 7}, vllm: Version{0, 8, 3}},
 	"phi4mm":           {arch: "Phi4MMForCausalLM", sglang: Version{0, 4, 7}, vllm: Version{0, 8, 0}},
+	// vLLM maps MiniMax-Text-01 and MiniMax-M1 from v0.8.3 and v0.9.2
+	// (https://github.com/vllm-project/vllm/blob/v0.8.3/vllm/model_executor/models/registry.py#L38,
+	// https://github.com/vllm-project/vllm/blob/v0.9.2/vllm/model_executor/models/registry.py#L39)
+	// until PR #45993 removed them after v0.23 (docs/VLLM-HYBRID.md §11); no
+	// SGLang release has them (docs/SGLANG-2026.md §9).
+	"minimax_text_01": {arch: "MiniMaxText01ForCausalLM", sglang: neverServed, vllm: Version{0, 8, 3}, vllmUntil: Version{0, 24, 0}},
+	"minimax_m1":      {arch: "MiniMaxM1ForCausalLM", sglang: neverServed, vllm: Version{0, 9, 2}, vllmUntil: Version{0, 24, 0}},
 }
 
-// miniMaxGoneVLLM is the first vLLM release without MiniMax-Text-01 and
-// MiniMax-M1: PR #45993 (2026-06-22) removed them after v0.23
-// (docs/VLLM-HYBRID.md §11).
-var miniMaxGoneVLLM = Version{0, 24, 0}
-
 // checkServed refuses a model the engine's release does not implement: a
-// model type of servedFrom before its first release (or with none);
-// NemotronH MoE models (Nemotron-3-Nano) on SGLang before v0.5.6;
-// MiniMax-Text-01 and MiniMax-M1 on TGI and SGLang (no release has the
-// model classes, docs/SGLANG-2026.md §9; TGI has none either, tgi.go's
-// tgiNativeTypes) and on vLLM after v0.23.
+// model type of servedFrom outside its releases (or with none), and
+// NemotronH MoE models (Nemotron-3-Nano) on SGLang before v0.5.6. TGI
+// refuses the state models it lacks itself (tgiServes).
 func checkServed(m Model, engine, ver string) error {
 	e, listed := servedFrom[m.Type]
-	miniMax := m.Type == "minimax_text_01" || m.Type == "minimax_m1"
-	if !listed && !miniMax {
+	if !listed {
 		return nil // before parsing the version: Run's hot path
 	}
 	v, err := ParseVersion(ver)
 	if err != nil {
 		return nil // the sizer reports it
-	}
-	if miniMax {
-		return checkMiniMax(m, engine, v)
 	}
 	if err := e.check(m, engine, v); err != nil {
 		return err
@@ -152,9 +148,13 @@ func (e servedEntry) check(m Model, engine string, v Version) error {
 			Why:  fmt.Sprintf("no %s release vramcalc models implements %s (model_type %q); its Transformers fallback does not keep this model's state in the pools vramcalc sizes", title, e.arch, m.Type),
 			Hint: e.otherEngines(engine)}
 	}
+	hint := fmt.Sprintf("use --engine-version %s or later", first)
+	if engine == "vllm" && e.vllmUntil != (Version{}) {
+		hint = fmt.Sprintf("use --engine-version %s to %d.%d", first, e.vllmUntil.Major, e.vllmUntil.Minor-1)
+	}
 	return &NotServedError{
 		Why:  fmt.Sprintf("%s %s has no implementation of %s (model_type %q): it arrived in v%s", title, v, e.arch, m.Type, first),
-		Hint: fmt.Sprintf("use --engine-version %s or later", first)}
+		Hint: hint}
 }
 
 // otherEngines names the engines that serve the entry's model.
@@ -170,31 +170,6 @@ func (e servedEntry) otherEngines(not string) string {
 		return "use --engine sglang, which serves it"
 	}
 	return "no engine vramcalc models serves it"
-}
-
-// checkMiniMax refuses MiniMax-Text-01 and MiniMax-M1 where no release
-// has them: vLLM maps them from v0.8.3 and v0.9.2
-// (https://github.com/vllm-project/vllm/blob/v0.8.3/vllm/model_executor/models/registry.py#L38,
-// https://github.com/vllm-project/vllm/blob/v0.9.2/vllm/model_executor/models/registry.py#L39)
-// to v0.23.
-func checkMiniMax(m Model, engine string, v Version) error {
-	first, arch := Version{0, 8, 3}, "MiniMaxText01ForCausalLM"
-	if m.Type == "minimax_m1" {
-		first, arch = Version{0, 9, 2}, "MiniMaxM1ForCausalLM"
-	}
-	switch {
-	case engine == "vllm" && v.Less(first):
-		return &NotServedError{Why: fmt.Sprintf("vLLM %s has no implementation of %s (model_type %q): it arrived in v%s", v, arch, m.Type, first),
-			Hint: fmt.Sprintf("use --engine-version %s to 0.23", first)}
-	case engine == "sglang" || engine == "tgi":
-		title := map[string]string{"sglang": "SGLang", "tgi": "TGI"}[engine]
-		return &NotServedError{Why: fmt.Sprintf("%s %s has no implementation of model_type %q (MiniMaxText01ForCausalLM / MiniMaxM1ForCausalLM)", title, v, m.Type),
-			Hint: "use --engine vllm with --engine-version 0.23 or older, the last vLLM releases that serve MiniMax-Text-01 and MiniMax-M1"}
-	case engine == "vllm" && !v.Less(miniMaxGoneVLLM):
-		return &NotServedError{Why: fmt.Sprintf("vLLM %s no longer has model_type %q: PR #45993 removed MiniMax-Text-01 and MiniMax-M1 after v0.23", v, m.Type),
-			Hint: "use --engine-version 0.23 or older"}
-	}
-	return nil
 }
 
 // servedHint names the engines that serve a model type TGI does not, for
