@@ -35,9 +35,10 @@ with --max-input-tokens = total − 1 unless you give it, and the release's defa
 the warm-up prefill, not the KV budget.
 
 Each engine's flags keep that engine's own names; another engine's flag is refused with
-its equivalent named. Releases modelled: TGI 1.0.0 – 3.3.x (default 3.3.7), vLLM 0.2.0 –
-0.32.x (default 0.19.0; 0.8.5-v0 forces the V0 engine), SGLang 0.1.0 – 0.5.x (default
-0.5.5); another release is refused the same way for every engine.
+its equivalent named. Releases modelled: TGI 1.0.0 – 3.3.x (default ` + estimate.DefaultTGIVersion + `), vLLM 0.2.0 –
+0.32.x (default ` + estimate.DefaultVLLMVersion + `; 0.8.5-v0 forces the V0 engine), SGLang 0.1.0 – 0.5.x (default
+` + estimate.DefaultSGLangVersion + `); another release is refused the same way for every engine, and so is
+a release without the model's architecture (naming the first that has it).
 
 --gpu names a card; --vram gives memory alone (--vram 80: a card sold as 80 GB, the
 smallest total such cards report; exact memory as --vram 79.19GiB, 81559MiB or
