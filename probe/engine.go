@@ -34,11 +34,16 @@ type Engine interface {
 }
 
 // LaunchOptions are engine settings that do not vary between points.
+// NumShard is the tensor-parallel degree of every engine; the fractions
+// are each engine's own (TGI --cuda-memory-fraction, vLLM
+// --gpu-memory-utilization, SGLang --mem-fraction-static).
 type LaunchOptions struct {
-	NumShard           int
-	CUDAMemoryFraction float64
-	Quantize           string
-	KVCacheDType       string
+	NumShard             int
+	CUDAMemoryFraction   float64
+	GPUMemoryUtilization float64
+	MemFractionStatic    float64
+	Quantize             string
+	KVCacheDType         string
 }
 
 // TGI drives text-generation-inference's launcher (ghcr.io/huggingface/text-generation-inference).
@@ -123,8 +128,12 @@ func (TGI) ParseLog(line string, r *Reported) {
 
 // ParseMetrics implements Engine: the tgi_batch_max_total_tokens gauge
 // (v2.3.1+, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/lib.rs#L138).
-func (TGI) ParseMetrics(body string) int {
-	m := tgiGauge.FindStringSubmatch(body)
+func (TGI) ParseMetrics(body string) int { return gaugeValue(tgiGauge, body) }
+
+// gaugeValue is the value of the Prometheus gauge re matches in body (its
+// first group), 0 when absent.
+func gaugeValue(re *regexp.Regexp, body string) int {
+	m := re.FindStringSubmatch(body)
 	if m == nil {
 		return 0
 	}

@@ -50,7 +50,10 @@ type Observation struct {
 	LogTail []string `json:"log_tail,omitempty"`
 }
 
-// Point is one set of launch limits to try.
+// Point is one set of launch limits to try, in TGI's names; vLLM and
+// SGLang read MaxTotalTokens as --max-model-len / --context-length (the
+// longest request) and MaxBatchPrefillTokens as --max-num-batched-tokens /
+// --chunked-prefill-size, and leave MaxInputTokens out.
 type Point struct {
 	MaxInputTokens        int `json:"max_input_tokens"`
 	MaxTotalTokens        int `json:"max_total_tokens"`
@@ -81,6 +84,22 @@ type Reported struct {
 	// free."): how far a failed allocation was short.
 	OOMRequestBytes int64 `json:"oom_request_bytes,omitempty"`
 	OOMFreeBytes    int64 `json:"oom_free_bytes,omitempty"`
+
+	// KVTokens is the KV pool in tokens as vLLM ("GPU KV cache size: N
+	// tokens") or SGLang ("max_total_num_tokens=N") prints it.
+	KVTokens int `json:"kv_tokens,omitempty"`
+	// KVBytes is the KV pool per GPU: vLLM's "Available KV cache memory: X
+	// GiB", SGLang's K + V (or KV) size in GB.
+	KVBytes int64 `json:"kv_bytes,omitempty"`
+	// WeightsBytes is what loading the weights took per GPU: vLLM's "Model
+	// loading took X GiB", SGLang's "Load weight end. … mem usage=X GB".
+	WeightsBytes int64 `json:"weights_bytes,omitempty"`
+	// MaxConcurrency is vLLM's "Maximum concurrency for N tokens per
+	// request: X" (×100, so two decimals stay exact).
+	MaxConcurrencyX100 int `json:"max_concurrency_x100,omitempty"`
+	// EstimatedMaxModelLen is the longest max_model_len vLLM estimates fits
+	// when it refuses one ("the estimated maximum model length is N").
+	EstimatedMaxModelLen int `json:"estimated_max_model_len,omitempty"`
 }
 
 // RequestStats summarizes the requests of one launch.
