@@ -14,6 +14,10 @@
 //     (CGO_ENABLED=0, not Linux) a stub Open always returns ErrUnavailable.
 //   - SimSampler: the TGI simulator's GET /sim/gpus endpoint (the contract
 //     is in SimSampler's documentation).
+//   - AMDSampler: AMD GPUs through the amdgpu driver's sysfs files
+//     (mem_info_vram_total / mem_info_vram_used); pure Go, no ROCm library.
+//     validate does not offer it yet: it also needs ROCm containers
+//     (/dev/kfd and /dev/dri instead of --gpus), issue 12 §6.
 //   - Fake: plays back per-device samples, by call or by time; Null has no
 //     devices. Neither needs cgo, so tests of packages that take a Sampler
 //     build with CGO_ENABLED=0, which go-nvml's own mocks cannot.
