@@ -35,6 +35,9 @@ type Spec struct {
 	// HubCache is the host's Hugging Face hub cache as a shell word for
 	// Command's mount (TGI); "" means DefaultHubCache.
 	HubCache string
+	// LimitMMPerPrompt is vLLM's --limit-mm-per-prompt as the user gave it
+	// (JSON or modality=count pairs), written as given.
+	LimitMMPerPrompt string
 }
 
 // DefaultHubCache is the hub cache huggingface_hub uses unless
@@ -159,6 +162,7 @@ func vllmFlags(s Spec) []flag {
 		{"--enforce-eager", st.EnforceEager},
 		{"--mamba-cache-mode", st.MambaCacheMode},
 		{"--mamba-ssm-cache-dtype", dtype(st.MambaSSMDType)},
+		{"--limit-mm-per-prompt", s.LimitMMPerPrompt},
 		{"--speculative-config", vllmSpecConfig(st.Spec)},
 	}
 }

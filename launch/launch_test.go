@@ -33,6 +33,8 @@ func TestCommand(t *testing.T) {
 			`vllm serve meta-llama/Llama-3.1-8B-Instruct --speculative-config '{"method":"eagle3","model":"yuhuili/EAGLE3-LLaMA3.1-Instruct-8B","num_speculative_tokens":3}'`},
 		{"vllm hybrid on Model Runner V1 with the PyTorch sampler", Spec{Engine: "vllm", Model: "Qwen/Qwen3-Next-80B-A3B-Thinking", Shards: 4, Settings: estimate.Settings{ModelRunner: "v1", Sampler: "pytorch", MambaCacheMode: "align", MambaSSMDType: estimate.F32}},
 			`VLLM_USE_V2_MODEL_RUNNER=0 VLLM_USE_FLASHINFER_SAMPLER=0 vllm serve Qwen/Qwen3-Next-80B-A3B-Thinking --tensor-parallel-size 4 --mamba-cache-mode align --mamba-ssm-cache-dtype float32`},
+		{"vllm text only", Spec{Engine: "vllm", Model: "Qwen/Qwen2.5-VL-7B-Instruct", LimitMMPerPrompt: `{"image":0,"video":0}`},
+			`vllm serve Qwen/Qwen2.5-VL-7B-Instruct --limit-mm-per-prompt '{"image":0,"video":0}'`},
 		{"vllm V2 runner, FlashInfer sampler", Spec{Engine: "vllm", Model: "m", Settings: estimate.Settings{ModelRunner: "v2", Sampler: "flashinfer"}},
 			`VLLM_USE_V2_MODEL_RUNNER=1 VLLM_USE_FLASHINFER_SAMPLER=1 vllm serve m`},
 		{"sglang state in bfloat16", Spec{Engine: "sglang", Model: "m", Settings: estimate.Settings{MambaSSMDType: estimate.BF16}},

@@ -181,6 +181,8 @@ type estimateOptions struct {
 	notes []string
 	// spec is the speculative decoding asked for, its draft not yet resolved.
 	spec specRequest
+	// limitMM is vLLM's --limit-mm-per-prompt as given, for the launch line.
+	limitMM string
 }
 
 func runEstimate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
@@ -219,7 +221,7 @@ func estimateOptionsFrom(c *cli.Command) (estimateOptions, error) {
 	if c.NArg() != 1 {
 		return o, cmdutil.Usage("vramcalc estimate meta-llama/Llama-3.1-8B-Instruct --gpu L4", "estimate takes one MODEL argument, got %d", c.NArg())
 	}
-	o.model = c.Args().First()
+	o.model, o.limitMM = c.Args().First(), c.String("limit-mm-per-prompt")
 	var err error
 	if o.output, err = cmdutil.Format(c); err != nil {
 		return o, err

@@ -134,7 +134,7 @@ func newReport(o estimateOptions, meta hfmeta.Meta, res estimate.Result, hubCach
 	if r.ModelSource == "" {
 		r.ModelSource = "unknown"
 	}
-	spec := launch.Spec{Model: o.model, Settings: o.settings, HubCache: hubCache}
+	spec := launch.Spec{Model: o.model, Settings: o.settings, HubCache: hubCache, LimitMMPerPrompt: o.limitMM}
 	if meta.Source == "local" {
 		spec.Model, spec.Local = meta.Location, true
 	}
