@@ -140,7 +140,7 @@ func tgiFlags() []cli.Flag {
 
 func vllmFlags() []cli.Flag {
 	return []cli.Flag{
-		&cli.FloatFlag{Name: "gpu-memory-utilization", HideDefault: true, Usage: "vLLM --gpu-memory-utilization; default: the release's (0.9, 0.92 from v0.21)", Category: "vLLM"},
+		&cli.FloatFlag{Name: "gpu-memory-utilization", HideDefault: true, Usage: "vLLM --gpu-memory-utilization; default: the release's (0.9, 0.92 from v0.20)", Category: "vLLM"},
 		&cli.IntFlag{Name: "max-model-len", HideDefault: true, Usage: "vLLM --max-model-len; default: the model's max_position_embeddings", Category: "vLLM"},
 		&cli.IntFlag{Name: "max-num-batched-tokens", HideDefault: true, Usage: "vLLM --max-num-batched-tokens; default: the release's for the GPU", Category: "vLLM"},
 		&cli.IntFlag{Name: "max-num-seqs", HideDefault: true, Usage: "vLLM --max-num-seqs", Category: "vLLM"},
