@@ -86,6 +86,9 @@ var servedFrom = map[string]servedEntry{
 // NemotronH MoE models (Nemotron-3-Nano) on SGLang before v0.5.6. TGI
 // refuses the state models it lacks itself (tgiServes).
 func checkServed(m Model, engine, ver string) error {
+	if engine == "tgi" {
+		return nil // TGI's own refusal is tgiServes
+	}
 	e, listed := servedFrom[m.Type]
 	if !listed {
 		return nil // before parsing the version: Run's hot path
