@@ -117,7 +117,7 @@ func (t textReport) start() error {
 	rows = append(rows, []string{lb.budget, cmdutil.Num(st.MaxBatchTotalTokens)},
 		[]string{"max concurrent requests", concurrencyOf(r, st.MaxConcurrentRequests)})
 	if r.StateBytes > 0 {
-		rows = append(rows, []string{"state per sequence", cmdutil.GiB(r.StateBytes) + " GiB"},
+		rows = append(rows, []string{"state per sequence", estimate.Bytes(r.StateBytes).String()},
 			[]string{"max concurrent sequences (state)", cmdutil.Num(r.MaxSequences)})
 	}
 	rows = append(rows, []string{"outcome", outcome})
