@@ -19,10 +19,14 @@ var ErrBadCorrections = errors.New("calibrate: bad corrections file")
 // File is the JSON corrections file `vramcalc calibrate` writes and
 // `vramcalc estimate --corrections` reads.
 type File struct {
-	Version          int     `json:"version"`
-	Engine           string  `json:"engine"`
-	EngineVersion    string  `json:"engine_version"`
-	GPU              string  `json:"gpu"`
+	Version       int    `json:"version"`
+	Engine        string `json:"engine"`
+	EngineVersion string `json:"engine_version"`
+	GPU           string `json:"gpu"`
+	// TensorParallel is the shard count the starts ran at (0 in files
+	// written before it was recorded): corrections fitted at TP 1 do not
+	// carry NCCL's buffers or the sharded activations of TP 8.
+	TensorParallel   int     `json:"tensor_parallel,omitempty"`
 	ActivationFactor float64 `json:"activation_factor"`
 	OverheadBytes    int64   `json:"overhead_bytes"`
 	// Wiggle is 0 when the release's default was kept.
@@ -48,7 +52,7 @@ type FitInfo struct {
 // NewFile puts fitted corrections and their report in the file format.
 func NewFile(c estimate.Corrections, rep FitReport) File {
 	return File{
-		Version: FileVersion, Engine: c.Engine, EngineVersion: c.EngineVersion, GPU: c.GPU,
+		Version: FileVersion, Engine: c.Engine, EngineVersion: c.EngineVersion, GPU: c.GPU, TensorParallel: c.TensorParallel,
 		ActivationFactor: round(c.ActivationFactor, 6), OverheadBytes: int64(c.OverheadBytes), Wiggle: round(c.Wiggle, 6),
 		MarginPct: round(c.MarginPct, 4), SafeSide: c.SafeSide,
 		Fit: FitInfo{
@@ -62,7 +66,7 @@ func NewFile(c estimate.Corrections, rep FitReport) File {
 // Corrections is the file's corrections for the estimate.
 func (f File) Corrections() estimate.Corrections {
 	return estimate.Corrections{
-		Version: f.Version, Engine: f.Engine, EngineVersion: f.EngineVersion, GPU: f.GPU,
+		Version: f.Version, Engine: f.Engine, EngineVersion: f.EngineVersion, GPU: f.GPU, TensorParallel: f.TensorParallel,
 		ActivationFactor: f.ActivationFactor, OverheadBytes: estimate.Bytes(f.OverheadBytes), Wiggle: f.Wiggle,
 		MarginPct: f.MarginPct, SafeSide: f.SafeSide,
 	}

@@ -10,14 +10,14 @@ import (
 )
 
 func TestFileRoundTrip(t *testing.T) {
-	c := estimate.Corrections{Engine: "tgi", EngineVersion: "3.3.7", GPU: "NVIDIA L4", ActivationFactor: 1.0412345678,
+	c := estimate.Corrections{Engine: "tgi", EngineVersion: "3.3.7", GPU: "NVIDIA L4", TensorParallel: 2, ActivationFactor: 1.0412345678,
 		OverheadBytes: 268_435_456, MarginPct: 2.345678, SafeSide: "below"}
 	rep := FitReport{N: 12, Params: []string{"activation_factor", "overhead_bytes"}, MedianAbsPctBefore: 3.1, MedianAbsPctAfter: 0.8, P95AbsPctBefore: 6.2, P95AbsPctAfter: 2.345678}
 	var buf bytes.Buffer
 	if err := WriteFile(&buf, NewFile(c, rep)); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{`"version": 1`, `"engine": "tgi"`, `"engine_version": "3.3.7"`, `"gpu": "NVIDIA L4"`,
+	for _, want := range []string{`"version": 1`, `"engine": "tgi"`, `"engine_version": "3.3.7"`, `"gpu": "NVIDIA L4"`, `"tensor_parallel": 2`,
 		`"activation_factor": 1.041235`, `"overhead_bytes": 268435456`, `"wiggle": 0`, `"margin_pct": 2.3457`, `"safe_side": "below"`,
 		`"n": 12`, `"median_abs_pct_before": 3.1`, `"median_abs_pct_after": 0.8`} {
 		if !strings.Contains(buf.String(), want) {
@@ -30,7 +30,7 @@ func TestFileRoundTrip(t *testing.T) {
 	}
 	got := f.Corrections()
 	// 268,435,456 B = 256 MiB; the factor is kept to 6 decimals.
-	if got.OverheadBytes != 256*estimate.MiB || got.ActivationFactor != 1.041235 || got.Version != 1 || got.SafeSide != "below" || got.GPU != "NVIDIA L4" {
+	if got.OverheadBytes != 256*estimate.MiB || got.ActivationFactor != 1.041235 || got.Version != 1 || got.SafeSide != "below" || got.GPU != "NVIDIA L4" || got.TensorParallel != 2 {
 		t.Errorf("read back %+v", got)
 	}
 }

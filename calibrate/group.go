@@ -22,11 +22,16 @@ type Group struct {
 	// Engine is "tgi"; GPU the GPU's name ("22.00 GiB" when it has none,
 	// "all" when grouped ByEngine).
 	Engine, GPU string
-	Starts      []Start
+	// TP is the starts' shard count: starts at different TP degrees are
+	// never fitted together (NCCL's buffers and the sharded activations
+	// differ, issue 12 §5).
+	TP     int
+	Starts []Start
 }
 
-// GroupStarts groups starts by engine and GPU (by ByGPU) or by engine alone
-// (ByEngine), in the order the groups first appear.
+// GroupStarts groups starts by engine, tensor-parallel degree and GPU (by
+// ByGPU) or by engine and degree alone (ByEngine), in the order the groups
+// first appear.
 func GroupStarts(starts []Start, by string) []Group {
 	idx := map[string]int{}
 	var groups []Group
@@ -38,16 +43,26 @@ func GroupStarts(starts []Start, by string) []Group {
 		if by == ByEngine {
 			gpu = "all"
 		}
-		key := "tgi\x00" + gpu
+		tp := startTP(s)
+		key := fmt.Sprintf("tgi\x00%s\x00%d", gpu, tp)
 		i, ok := idx[key]
 		if !ok {
 			i = len(groups)
 			idx[key] = i
-			groups = append(groups, Group{Engine: "tgi", GPU: gpu})
+			groups = append(groups, Group{Engine: "tgi", GPU: gpu, TP: tp})
 		}
 		groups[i].Starts = append(groups[i].Starts, s)
 	}
 	return groups
+}
+
+// startTP is a start's shard count: --num-shard when it was given, else
+// every GPU it ran on (TGI's default).
+func startTP(s Start) int {
+	if n := s.Inputs.Settings.NumShard; n > 0 {
+		return n
+	}
+	return max(s.Inputs.Hardware.Count, 1)
 }
 
 // Versions are the group's TGI releases, sorted; a start without one counts
@@ -129,17 +144,22 @@ type Calibration struct {
 // report, in the file format, naming the engine, its releases (comma
 // separated) and the GPU.
 func (g Group) Calibration(c estimate.Corrections, rep FitReport) Calibration {
-	c.Version, c.Engine, c.EngineVersion, c.GPU = FileVersion, g.Engine, strings.Join(g.Versions(), ","), g.GPU
+	c.Version, c.Engine, c.EngineVersion, c.GPU, c.TensorParallel = FileVersion, g.Engine, strings.Join(g.Versions(), ","), g.GPU, g.TP
 	return Calibration{File: NewFile(c, rep), Report: rep, Starts: g.Starts}
 }
 
 // GroupPath is where one of several groups' corrections goes when out was
-// asked for: out with "-<engine>-<gpu>" before its extension, lower-case,
-// other characters than letters, digits and dots as "-"
-// ("corrections.json" → "corrections-tgi-nvidia-l4.json").
+// asked for: out with "-<engine>-<gpu>" (and "-tp<N>" above one shard)
+// before its extension, lower-case, other characters than letters, digits
+// and dots as "-" ("corrections.json" → "corrections-tgi-nvidia-l4.json",
+// "corrections-tgi-nvidia-l4-tp2.json").
 func GroupPath(out string, f File) string {
 	ext := filepath.Ext(out)
-	return strings.TrimSuffix(out, ext) + "-" + slug(f.Engine+"-"+f.GPU) + ext
+	name := f.Engine + "-" + f.GPU
+	if f.TensorParallel > 1 {
+		name += fmt.Sprintf("-tp%d", f.TensorParallel)
+	}
+	return strings.TrimSuffix(out, ext) + "-" + slug(name) + ext
 }
 
 func slug(s string) string {

@@ -70,6 +70,18 @@ func TestGroupStarts(t *testing.T) {
 	if got := summary(GroupStarts(starts, ByEngine)); !reflect.DeepEqual(got, byEngine) {
 		t.Errorf("by engine: %+v, want %+v", got, byEngine)
 	}
+	// Starts at another tensor-parallel degree are another group, by GPU
+	// and by engine alike: TP 2 on two L4s (e), --num-shard 2 (f).
+	e, f := start(t, "e", m, "L4", "3.3.7", 4096), start(t, "f", m, "L4", "3.3.7", 4096)
+	e.Inputs.Hardware.Count = 2
+	f.Inputs.Hardware.Count, f.Inputs.Settings.NumShard = 4, 2
+	gs := GroupStarts(append(starts, e, f), ByEngine)
+	if len(gs) != 2 || gs[0].TP != 1 || len(gs[0].Starts) != 4 || gs[1].TP != 2 || len(gs[1].Starts) != 2 {
+		t.Errorf("by engine with TP 2 starts: %d groups %+v", len(gs), gs)
+	}
+	if cal := gs[1].Calibration(estimate.Corrections{}, FitReport{}); cal.File.TensorParallel != 2 {
+		t.Errorf("the TP 2 group's file records TP %d", cal.File.TensorParallel)
+	}
 }
 
 // TestGroupFitOptions: what a group's starts can tell apart.
@@ -168,5 +180,9 @@ func TestGroupPath(t *testing.T) {
 		if got := GroupPath(tt.out, File{Engine: "tgi", GPU: tt.gpu}); got != tt.want {
 			t.Errorf("GroupPath(%q, %q) = %q, want %q", tt.out, tt.gpu, got, tt.want)
 		}
+	}
+	// Two groups of one GPU at TP 1 and 2 go to two files.
+	if got := GroupPath("corrections.json", File{Engine: "tgi", GPU: "NVIDIA L4", TensorParallel: 2}); got != "corrections-tgi-nvidia-l4-tp2.json" {
+		t.Errorf("TP 2: %q", got)
 	}
 }

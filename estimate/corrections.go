@@ -12,10 +12,12 @@ import (
 type Corrections struct {
 	// Version is the file format version (1).
 	Version int
-	// Engine, EngineVersion and GPU say what the corrections were fitted on.
-	Engine        string
-	EngineVersion string
-	GPU           string
+	// Engine, EngineVersion, GPU and TensorParallel (the shard count; 0:
+	// not recorded) say what the corrections were fitted on.
+	Engine         string
+	EngineVersion  string
+	GPU            string
+	TensorParallel int
 	// ActivationFactor multiplies the prefill activation peak; 0 means 1.
 	ActivationFactor float64
 	// OverheadBytes is added to the modelled overhead of each GPU (like

@@ -211,7 +211,11 @@ func calibrationJSON(cals []calibrate.Calibration, written []string, skipped []c
 // a table of its starts.
 func renderGroupFit(w io.Writer, cal calibrate.Calibration, written string) error {
 	f := cal.File
-	fmt.Fprintf(w, "%s %s on %s: %d starts, fitted %s\n", f.Engine, f.EngineVersion, f.GPU, f.Fit.N, strings.Join(f.Fit.Params, ", "))
+	on := f.GPU
+	if f.TensorParallel > 1 {
+		on += fmt.Sprintf(" at tensor-parallel %d", f.TensorParallel)
+	}
+	fmt.Fprintf(w, "%s %s on %s: %d starts, fitted %s\n", f.Engine, f.EngineVersion, on, f.Fit.N, strings.Join(f.Fit.Params, ", "))
 	wig := "release default"
 	if f.Wiggle > 0 {
 		wig = fmt.Sprintf("%.4f", f.Wiggle)

@@ -30,6 +30,12 @@ func LoadCorrections(path string, eng estimate.Engine, hw estimate.Hardware) (es
 	if file.GPU != "" && file.GPU != "all" && hw.GPU.Name != "" && file.GPU != hw.GPU.Name {
 		notes = append(notes, fmt.Sprintf("the corrections were fitted on %s, this estimate is for %s", file.GPU, hw.GPU.Name))
 	}
+	switch tp := file.TensorParallel; {
+	case tp > 0 && hw.Count > 0 && hw.Count != tp:
+		notes = append(notes, fmt.Sprintf("the corrections were fitted at tensor-parallel %d, this estimate is at %d: NCCL's buffers and the sharded activations differ, so they may not carry over", tp, hw.Count))
+	case tp > 0 && hw.Count == 0:
+		notes = append(notes, fmt.Sprintf("the corrections were fitted at tensor-parallel %d and are applied to every degree", tp))
+	}
 	ver := eng.Version
 	if ver == "" {
 		ver = estimate.DefaultTGIVersion
