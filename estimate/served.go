@@ -140,7 +140,7 @@ func (e servedEntry) check(m Model, engine string, v Version) error {
 		if e.vllmUntil != (Version{}) && !v.Less(e.vllmUntil) {
 			return &NotServedError{
 				Why:  fmt.Sprintf("vLLM %s no longer has %s (model_type %q): it was removed in v%s", v, e.arch, m.Type, e.vllmUntil),
-				Hint: fmt.Sprintf("use --engine-version %d.%d or older", e.vllmUntil.Major, e.vllmUntil.Minor-1)}
+				Hint: "use --engine-version " + e.lastVLLM() + " or older"}
 		}
 	}
 	if engine == "tgi" || first == (Version{}) || !v.Less(first) {
@@ -153,18 +153,24 @@ func (e servedEntry) check(m Model, engine string, v Version) error {
 	}
 	hint := fmt.Sprintf("use --engine-version %s or later", first)
 	if engine == "vllm" && e.vllmUntil != (Version{}) {
-		hint = fmt.Sprintf("use --engine-version %s to %d.%d", first, e.vllmUntil.Major, e.vllmUntil.Minor-1)
+		hint = fmt.Sprintf("use --engine-version %s to %s", first, e.lastVLLM())
 	}
 	return &NotServedError{
 		Why:  fmt.Sprintf("%s %s has no implementation of %s (model_type %q): it arrived in v%s", title, v, e.arch, m.Type, first),
 		Hint: hint}
 }
 
+// lastVLLM is the last vLLM series with the model ("0.23" when vllmUntil
+// is v0.24.0).
+func (e servedEntry) lastVLLM() string {
+	return fmt.Sprintf("%d.%d", e.vllmUntil.Major, e.vllmUntil.Minor-1)
+}
+
 // otherEngines names the engines that serve the entry's model.
 func (e servedEntry) otherEngines(not string) string {
 	switch {
 	case not != "vllm" && e.vllmUntil != (Version{}):
-		return fmt.Sprintf("use --engine vllm with --engine-version %d.%d or older, the last vLLM releases that serve it", e.vllmUntil.Major, e.vllmUntil.Minor-1)
+		return "use --engine vllm with --engine-version " + e.lastVLLM() + " or older, the last vLLM releases that serve it"
 	case not != "vllm" && e.vllm != neverServed && not != "sglang" && e.sglang != neverServed:
 		return "use --engine vllm or --engine sglang, which serve it"
 	case not != "vllm" && e.vllm != neverServed:
