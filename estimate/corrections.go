@@ -5,8 +5,8 @@ import (
 	"math"
 )
 
-// Corrections are fitted adjustments to the TGI estimate for one engine
-// release and GPU, written by `vramcalc calibrate` from observed starts
+// Corrections are fitted adjustments to the estimate for one engine
+// release, GPU and tensor-parallel degree, written by `vramcalc calibrate` from observed starts
 // (validate's results, startup reports). Each multiplies or adds to a term
 // the estimator already has; none replaces the physics.
 type Corrections struct {
@@ -23,6 +23,10 @@ type Corrections struct {
 	// OverheadBytes is added to the modelled overhead of each GPU (like
 	// Settings.ExtraOverheadBytes); negative means less.
 	OverheadBytes Bytes
+	// CUDAGraphBytes is added to vLLM's CUDA-graph memory per GPU (the
+	// captured pool beyond the modelled one; v0.20+ budgets it before the
+	// KV pool); negative means less. Other engines ignore it.
+	CUDAGraphBytes Bytes
 	// Wiggle overrides the release's TGI_WIGGLE_ROOM default when > 0 (an
 	// explicit Settings.WiggleRoom still wins: it is what the engine reads).
 	Wiggle float64
@@ -50,6 +54,14 @@ func (c *Corrections) overhead() Bytes {
 	return c.OverheadBytes
 }
 
+// graphs is the CUDA-graph memory correction.
+func (c *Corrections) graphs() Bytes {
+	if c == nil {
+		return 0
+	}
+	return c.CUDAGraphBytes
+}
+
 // validate reports what is wrong with c (nil when usable).
 func (c *Corrections) validate() []string {
 	if c == nil {
@@ -74,8 +86,12 @@ func (c *Corrections) note() string {
 	if c.SafeSide == "above" {
 		side = "the safe side is above it: the real budget was mostly at or above the prediction"
 	}
-	return fmt.Sprintf("calibrated corrections (%s %s on %s): activation ×%.3f, overhead %+.0f MiB, wiggle %s; the KV budget was within ±%.2f%% of the prediction for 95%% of the fitted starts; %s",
-		c.Engine, c.EngineVersion, c.GPU, c.activationFactor(), float64(c.OverheadBytes)/float64(MiB), wiggleText(c.Wiggle), c.MarginPct, side)
+	graphs := ""
+	if c.CUDAGraphBytes != 0 {
+		graphs = fmt.Sprintf(", CUDA graphs %+.0f MiB", float64(c.CUDAGraphBytes)/float64(MiB))
+	}
+	return fmt.Sprintf("calibrated corrections (%s %s on %s): activation ×%.3f, overhead %+.0f MiB%s, wiggle %s; the KV budget was within ±%.2f%% of the prediction for 95%% of the fitted starts; %s",
+		c.Engine, c.EngineVersion, c.GPU, c.activationFactor(), float64(c.OverheadBytes)/float64(MiB), graphs, wiggleText(c.Wiggle), c.MarginPct, side)
 }
 
 func wiggleText(w float64) string {

@@ -298,7 +298,7 @@ func within(hw Hardware, s *Settings) bool {
 	c := s.Corrections
 	return tokens < MaxTokens && hw.Count < MaxGPUs && hw.GPU.TotalBytes < MaxGPUBytes &&
 		uint(hw.GPU.SMITotalMiB) < uint(MaxGPUBytes/MiB) && s.ExtraOverheadBytes < MaxGPUBytes && s.ExtraOverheadBytes > -MaxGPUBytes &&
-		(c == nil || (c.OverheadBytes < MaxGPUBytes && c.OverheadBytes > -MaxGPUBytes && c.ActivationFactor <= maxFactor))
+		(c == nil || (c.OverheadBytes < MaxGPUBytes && c.OverheadBytes > -MaxGPUBytes && c.CUDAGraphBytes < MaxGPUBytes && c.CUDAGraphBytes > -MaxGPUBytes && c.ActivationFactor <= maxFactor))
 }
 
 // checkMagnitudes refuses GPUs, settings and corrections beyond their
@@ -327,6 +327,9 @@ func checkMagnitudes(hw Hardware, e EngineInfo, s *Settings) error {
 	if c := s.Corrections; c != nil {
 		if v := c.OverheadBytes; v > MaxGPUBytes || v < -MaxGPUBytes {
 			bad = append(bad, beyond("corrections overhead_bytes", int64(v), int64(MaxGPUBytes)))
+		}
+		if v := c.CUDAGraphBytes; v > MaxGPUBytes || v < -MaxGPUBytes {
+			bad = append(bad, beyond("corrections cuda_graph_bytes", int64(v), int64(MaxGPUBytes)))
 		}
 		if c.ActivationFactor > maxFactor {
 			bad = append(bad, fmt.Sprintf("corrections activation_factor %g is beyond %d", c.ActivationFactor, maxFactor))

@@ -41,16 +41,19 @@ type Settings struct {
 	// ExtraOverheadBytes is memory in use on each GPU beyond what the
 	// estimator models (other processes, a larger CUDA context); negative
 	// means less. validate's search and calibrate set it from observations.
-	// TGI only for now.
+	// TGI: more CUDA context; vLLM: more non-torch memory charged before the
+	// KV pool; SGLang: more memory before the weights.
 	ExtraOverheadBytes Bytes
 	// ExtraReserveBytes is memory on each GPU the KV pool is sized
 	// without, beyond the engine's own reserve (TGI's wiggle room):
 	// negative means the pool gets more. It moves the budget, not the
-	// warm-up; validate's search sets it from observations. TGI only.
+	// warm-up; validate's search sets it from observations. vLLM and
+	// SGLang: memory the pool is sized without.
 	ExtraReserveBytes Bytes
 	// Corrections are fitted adjustments (vramcalc calibrate): the prefill
 	// activation peak ×ActivationFactor, OverheadBytes more per GPU, and
-	// Wiggle for the release's default. nil means none. TGI only for now.
+	// Wiggle for the release's default (TGI), CUDAGraphBytes (vLLM). nil
+	// means none.
 	Corrections *Corrections
 
 	// vLLM and SGLang settings (TGI ignores them). The tensor-parallel

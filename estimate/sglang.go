@@ -168,7 +168,10 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 	if err := r.setupState(); err != nil {
 		return Result{}, err
 	}
-	r.preLoad = sglangPreLoadFor(v)
+	// What the launches or a calibration show in use beyond the model is
+	// taken as there before SGLang measures the card (memory before the
+	// weights): it lowers both the total and the free memory.
+	r.preLoad = sglangPreLoadFor(v) + s.ExtraOverheadBytes + s.Corrections.overhead()
 	if sglangNewestRead.Less(v) {
 		// Releases after the newest tag read (docs/SGLANG-2026.md).
 		r.warn("SGLang %s is newer than the newest release vramcalc has read (v%s): its sizing is taken as v%s's", v, sglangNewestRead, sglangNewestRead)
@@ -452,7 +455,7 @@ func sglangLargeCardFraction(v Version, mem int) (float64, bool) {
 func (r *sglangRun) maxTotalTokens() (int, float64, float64) {
 	totalGiB := (r.total - r.preLoad - r.comm).GiBs()
 	availGiB := (r.total - r.preLoad - r.comm - r.weights - r.budgetedDraft()).GiBs()
-	rest := r.carveState(availGiB - totalGiB*(1-r.mfs) - r.mmReservationGiB())
+	rest := r.carveState(availGiB - totalGiB*(1-r.mfs) - r.mmReservationGiB() - r.s.ExtraReserveBytes.GiBs())
 	tokens := int(math.Floor(rest * float64(GiB) / float64(r.budgetCell())))
 	if tokens > 0 {
 		tokens += r.specHeadroom()

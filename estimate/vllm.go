@@ -544,6 +544,9 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	}
 	r.cublas = cublasWorkspace(hw.GPU)
 	r.graphs = r.cudaGraphBytes()
+	if r.graphs > 0 {
+		r.graphs = max(0, r.graphs+s.Corrections.graphs())
+	}
 	r.setupMRv2()
 	if err := r.setupHybrid(); err != nil {
 		return nil, err
@@ -1005,13 +1008,17 @@ func (r *vllmRun) start(mml, n int) vllmStart {
 		st.mnbt = r.mnbt
 	}
 	st.act = r.profilePeak(mml, st.mnbt)
+	if f := r.s.Corrections.activationFactor(); f != 1 {
+		st.act = Bytes(f * float64(st.act))
+	}
+	extra := r.s.ExtraOverheadBytes + r.s.Corrections.overhead()
 	capacity := Bytes(r.gmu * float64(r.total))
-	avail := capacity - r.weights - st.act - r.charged() - r.mrv2Charged(st.mnbt)
+	avail := capacity - r.weights - st.act - r.charged() - r.mrv2Charged(st.mnbt) - extra - r.s.ExtraReserveBytes
 	if r.prof.graphsInBudget {
 		avail -= r.graphs
 	}
 	st.avail = avail
-	st.usedAtPeak = r.ctx + r.comm + r.prof.nonTorch + r.weights + st.act
+	st.usedAtPeak = r.ctx + r.comm + r.prof.nonTorch + r.weights + st.act + extra
 	if avail > 0 {
 		st.numBlocks = int64(avail) / int64(r.blockBytes())
 	}
@@ -1367,7 +1374,7 @@ func (r *vllmRun) startup(st *vllmStart) Startup {
 
 // perGPU is the per-GPU memory breakdown of the checked start st.
 func (r *vllmRun) perGPU(st *vllmStart) Breakdown {
-	b := Breakdown{Weights: r.weights, CUDAContext: r.ctx, NCCL: r.comm, Other: r.prof.nonTorch, ActivationPeak: st.act}
+	b := Breakdown{Weights: r.weights, CUDAContext: r.ctx, NCCL: r.comm, Other: r.prof.nonTorch + r.s.ExtraOverheadBytes + r.s.Corrections.overhead(), ActivationPeak: st.act}
 	if st.avail > 0 && (st.fail == "" || st.fail == FailureMaxModelLen) {
 		b.KVCache = st.avail
 	}
