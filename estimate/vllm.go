@@ -544,9 +544,6 @@ func newVLLMRun(m Model, hw Hardware, s Settings, p vllmProfile) (*vllmRun, erro
 	}
 	r.cublas = cublasWorkspace(hw.GPU)
 	r.graphs = r.cudaGraphBytes()
-	if r.graphs > 0 {
-		r.graphs = max(0, r.graphs+s.Corrections.graphs())
-	}
 	r.setupMRv2()
 	if err := r.setupHybrid(); err != nil {
 		return nil, err
@@ -890,7 +887,7 @@ func (r *vllmRun) profilePeak(mml, n int) Bytes {
 // vllmCaptureSizes; V0 full graphs for 35 sizes up to 256
 // (https://github.com/vllm-project/vllm/blob/v0.6.4/vllm/worker/model_runner.py#L74-L76). Each holds its nodes; the pool
 // holds the largest size's activations (derived, see
-// vllmGraphBytesPerPiece).
+// vllmGraphBytesPerPiece); a calibrated correction is added.
 func (r *vllmRun) cudaGraphBytes() Bytes {
 	if r.s.EnforceEager {
 		return 0
@@ -903,8 +900,9 @@ func (r *vllmRun) cudaGraphBytes() Bytes {
 		sizes, top = 35, min(256, max(r.seqs, 1)*2)
 	}
 	pieces := int64(r.m.Layers + 1)
-	return Bytes(int64(sizes)*pieces)*vllmGraphBytesPerPiece +
+	g := Bytes(int64(sizes)*pieces)*vllmGraphBytesPerPiece +
 		Bytes(servingForwardBytes(&r.m, r.tp, int64(top), r.elt, r.prof.fwdHidden))
+	return max(0, g+r.s.Corrections.graphs())
 }
 
 // vllmCaptureSizes is how many batch sizes V1 captures CUDA graphs for, and
