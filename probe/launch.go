@@ -3,7 +3,6 @@ package probe
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -527,7 +526,8 @@ func (c *Config) sendRequests(ctx context.Context, httpc *http.Client, base stri
 		n = max(budget/per, 1)
 	}
 	st.Concurrency = n
-	prompt, err := exactPrompt(ctx, httpc, base, rp.InputTokens)
+	api := servingAPIFor(c.Engine, c.Model)
+	prompt, err := exactPrompt(ctx, httpc, base, api, rp.InputTokens)
 	switch {
 	case err != nil && ctx.Err() != nil:
 		// Cut by the interrupt: nothing was served or failed.
@@ -542,7 +542,7 @@ func (c *Config) sendRequests(ctx context.Context, httpc *http.Client, base stri
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			got, reason, err := generate(ctx, httpc, base, prompt, rp.OutputTokens, rp.Grammar)
+			got, reason, err := generate(ctx, httpc, base, api, prompt, rp.OutputTokens, rp.Grammar)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil && ctx.Err() != nil {
@@ -568,89 +568,6 @@ func (c *Config) sendRequests(ctx context.Context, httpc *http.Client, base stri
 	return st
 }
 
-// exactPrompt builds a prompt of exactly n tokens as the server's own
-// tokenizer (POST /tokenize) counts them: a repeated word, trimmed or grown
-// until the count matches.
-func exactPrompt(ctx context.Context, httpc *http.Client, base string, n int) (string, error) {
-	words := n
-	for range 8 {
-		text := strings.TrimSpace(strings.Repeat(" hello", words))
-		got, err := countTokens(ctx, httpc, base, text)
-		if err != nil {
-			return "", err
-		}
-		if got == n {
-			return text, nil
-		}
-		if got <= 0 {
-			return "", errors.New("probe: /tokenize counted no tokens")
-		}
-		words = max(words*n/got, 1)
-		if got < n && words*n/got == words {
-			words++
-		}
-	}
-	return "", fmt.Errorf("probe: no prompt of exactly %d tokens", n)
-}
-
-func countTokens(ctx context.Context, httpc *http.Client, base, text string) (int, error) {
-	body, _ := json.Marshal(map[string]any{"inputs": text})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/tokenize", strings.NewReader(string(body)))
-	if err != nil {
-		return 0, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpc.Do(req)
-	if err != nil {
-		return 0, fmt.Errorf("probe: tokenize: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return 0, fmt.Errorf("probe: tokenize: HTTP %d", resp.StatusCode)
-	}
-	var toks []json.RawMessage
-	if err := json.NewDecoder(resp.Body).Decode(&toks); err != nil {
-		return 0, fmt.Errorf("probe: tokenize: %w", err)
-	}
-	return len(toks), nil
-}
-
-// generate asks for exactly m new tokens with no stop sequences and returns
-// what the server says it generated.
-func generate(ctx context.Context, httpc *http.Client, base, prompt string, m int, grammar bool) (int, string, error) {
-	params := map[string]any{"max_new_tokens": m, "stop": []string{}, "details": true, "do_sample": false}
-	if grammar {
-		// No accepting state before 16·m characters: EOS is not allowed
-		// until far past max_new_tokens (TGI's grammar parameter, v1.4+).
-		params["grammar"] = map[string]any{"type": "regex", "value": fmt.Sprintf("[\\s\\S]{%d,}", 16*m)}
-	}
-	body, _ := json.Marshal(map[string]any{"inputs": prompt, "parameters": params})
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/generate", strings.NewReader(string(body)))
-	if err != nil {
-		return 0, "", err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := httpc.Do(req)
-	if err != nil {
-		return 0, "", fmt.Errorf("probe: generate: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return 0, "", &httpStatusError{code: resp.StatusCode, body: string(b)}
-	}
-	var out struct {
-		Details struct {
-			FinishReason    string `json:"finish_reason"`
-			GeneratedTokens int    `json:"generated_tokens"`
-		} `json:"details"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
-		return 0, "", fmt.Errorf("probe: generate: %w", err)
-	}
-	return out.Details.GeneratedTokens, out.Details.FinishReason, nil
-}
-
 // httpStatusError is a non-200 answer to a request.
 type httpStatusError struct {
 	code int
@@ -658,5 +575,5 @@ type httpStatusError struct {
 }
 
 func (e *httpStatusError) Error() string {
-	return fmt.Sprintf("probe: generate: HTTP %d: %s", e.code, strconv.Quote(e.body))
+	return fmt.Sprintf("HTTP %d: %s", e.code, strconv.Quote(e.body))
 }

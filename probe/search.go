@@ -29,6 +29,9 @@ type Estimate struct {
 	Capacity int64
 	// TokenBytes is the KV cache of one token on one GPU.
 	TokenBytes int64
+	// KVBytes is the KV pool per GPU (vLLM's "Available KV cache memory"),
+	// also at a start vLLM refuses for its max_model_len.
+	KVBytes int64
 }
 
 // Headroom is the KV the pool gets beyond the warm-up's own blocks, in tokens.
@@ -686,8 +689,13 @@ func (pl Plan) measure(o Observation, t int) measure {
 	if reported == 0 && o.Reported.KVBlocks > 0 {
 		reported = o.Reported.KVBlocks * max(o.Reported.BlockSize, 1)
 	}
-	if reported > est.WarmTokens && est.Budget > est.WarmTokens && est.TokenBytes > 0 {
+	switch {
+	case reported > est.WarmTokens && est.Budget > est.WarmTokens && est.TokenBytes > 0:
 		m.budget, m.hasBudget = int64(est.Budget-reported)*est.TokenBytes, true
+	case reported == 0 && o.Reported.KVBytes > 0 && est.KVBytes > 0:
+		// vLLM refused the max_model_len after logging its pool in GiB
+		// (two decimals: ±5 MiB).
+		m.budget, m.hasBudget = est.KVBytes-o.Reported.KVBytes, true
 	}
 	if peak := o.WarmupPeak(); peak > 0 && reported > 0 && est.WarmBytes > 0 {
 		m.peak, m.hasPeak = int64(peak)-est.WarmBytes, true

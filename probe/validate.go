@@ -151,6 +151,12 @@ func Validate(ctx context.Context, v Validation) (Result, error) {
 	if cfg.Launch.CUDAMemoryFraction == 0 {
 		cfg.Launch.CUDAMemoryFraction = v.Settings.CUDAMemoryFraction
 	}
+	if cfg.Launch.GPUMemoryUtilization == 0 {
+		cfg.Launch.GPUMemoryUtilization = v.Settings.GPUMemoryUtilization
+	}
+	if cfg.Launch.MemFractionStatic == 0 {
+		cfg.Launch.MemFractionStatic = v.Settings.MemFractionStatic
+	}
 	res.Edge, err = Search(ctx, plan, rec.launcher(&cfg), rec.done)
 	return res, err
 }
@@ -203,8 +209,15 @@ func (e *estimator) predict(p Point) Estimate {
 		return Estimate{}
 	}
 	st := r.Startup
-	return Estimate{Fits: st.Fits, Budget: st.MaxBatchTotalTokens, WarmTokens: st.WarmupTokens,
-		WarmBytes: int64(st.WarmupBytes), Capacity: int64(st.CapacityBytes), TokenBytes: int64(r.KVBytesPerToken)}
+	est := Estimate{Fits: st.Fits, Budget: st.MaxBatchTotalTokens, WarmTokens: st.WarmupTokens,
+		WarmBytes: int64(st.WarmupBytes), Capacity: int64(st.CapacityBytes), TokenBytes: int64(r.KVBytesPerToken), KVBytes: int64(r.PerGPU.KVCache)}
+	if e.eng.Name != "tgi" {
+		// vLLM and SGLang allocate the whole pool before they serve, so a
+		// peak read until then is the pool's, not a warm-up's: the shift
+		// comes from the pool they report alone.
+		est.WarmBytes = 0
+	}
+	return est
 }
 
 // shifted is the estimate's edge with what launches showed it missed:
@@ -346,7 +359,8 @@ func openRecord(v Validation, prefill int) (*record, error) {
 func header(v Validation, runID string, prefill int) results.Header {
 	h := results.Header{Run: runID, Started: time.Now().UTC(), Model: v.Launch.Model, EngineVersion: v.EngineVersion, Image: v.Launch.Image,
 		GPU: v.Hardware.GPU.Name, GPUBytes: int64(v.Hardware.GPU.TotalBytes), GPUCount: v.Hardware.Count, GPUIDs: v.Launch.GPUIDs,
-		Settings: results.RunSettings{CUDAMemoryFraction: v.Settings.CUDAMemoryFraction, MaxBatchPrefillTokens: prefill, Tolerance: v.Tolerance,
+		Settings: results.RunSettings{CUDAMemoryFraction: v.Settings.CUDAMemoryFraction, GPUMemoryUtilization: v.Settings.GPUMemoryUtilization,
+			MemFractionStatic: v.Settings.MemFractionStatic, MaxBatchPrefillTokens: prefill, Tolerance: v.Tolerance,
 			Confirm: v.Confirm, MarginBytes: v.Margin, MaxLaunches: v.MaxLaunches, Corrections: v.Settings.Corrections, Resume: v.Resume}}
 	if v.Launch.Engine != nil {
 		h.Engine = v.Launch.Engine.Name()

@@ -41,9 +41,16 @@ type Header struct {
 
 // RunSettings are the settings of a run that apply to every launch.
 type RunSettings struct {
-	CUDAMemoryFraction float64 `json:"cuda_memory_fraction,omitempty"`
+	// CUDAMemoryFraction is TGI's --cuda-memory-fraction,
+	// GPUMemoryUtilization vLLM's --gpu-memory-utilization,
+	// MemFractionStatic SGLang's --mem-fraction-static (0: the engine's default).
+	CUDAMemoryFraction   float64 `json:"cuda_memory_fraction,omitempty"`
+	GPUMemoryUtilization float64 `json:"gpu_memory_utilization,omitempty"`
+	MemFractionStatic    float64 `json:"mem_fraction_static,omitempty"`
 	// MaxBatchPrefillTokens is the prefill of every point (the engine's
-	// default for the GPU unless one was given).
+	// default for the GPU unless one was given): TGI's
+	// --max-batch-prefill-tokens, vLLM's --max-num-batched-tokens, SGLang's
+	// --chunked-prefill-size.
 	MaxBatchPrefillTokens int     `json:"max_batch_prefill_tokens,omitempty"`
 	Tolerance             float64 `json:"tolerance,omitempty"`
 	// Confirm is how many fresh launches in a row the recommendation

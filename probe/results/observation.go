@@ -166,10 +166,15 @@ func (o Observation) WarmupPeak() uint64 {
 // OK reports a launch that started and served.
 func (o Observation) OK() bool { return o.Outcome == "ok" }
 
-// Budget is the KV budget the engine reported, log line first.
+// Budget is the KV budget the engine reported, log lines first (TGI's
+// "Setting max batch total tokens", vLLM's "GPU KV cache size", SGLang's
+// max_total_num_tokens), then the gauge.
 func (o Observation) Budget() int {
 	if o.Reported.MaxBatchTotalTokensLog > 0 {
 		return o.Reported.MaxBatchTotalTokensLog
+	}
+	if o.Reported.KVTokens > 0 {
+		return o.Reported.KVTokens
 	}
 	return o.Reported.MaxBatchTotalTokensMetric
 }
