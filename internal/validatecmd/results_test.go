@@ -59,7 +59,7 @@ func TestValidateErrorHints(t *testing.T) {
 		{"docker socket", fmt.Errorf("docker: ping: %w", &fs.PathError{Op: "dial", Path: "docker.sock", Err: syscall.EACCES}), ""},
 		{"no engine", fmt.Errorf("docker: %w", probe.ErrNoEngine), "validate needs a Docker Engine: start it, or set DOCKER_HOST"},
 	} {
-		err := validateError(tc.err, out)
+		err := validateError(tc.err, out, engineSpecs["tgi"])
 		if got := cmdutil.Hint(err); got != tc.hint || !errors.Is(err, tc.err) {
 			t.Errorf("%s: hint %q, want %q", tc.name, got, tc.hint)
 		}
@@ -79,7 +79,7 @@ func TestValidateOutReadOnly(t *testing.T) {
 	}
 	out := filepath.Join(dir, "results.jsonl")
 	_, _, err := results.OpenStore(out)
-	if got := cmdutil.Hint(validateError(err, out)); !errors.Is(err, fs.ErrPermission) || !strings.HasPrefix(got, "--out cannot be written") {
+	if got := cmdutil.Hint(validateError(err, out, engineSpecs["tgi"])); !errors.Is(err, fs.ErrPermission) || !strings.HasPrefix(got, "--out cannot be written") {
 		t.Errorf("%v: hint %q", err, got)
 	}
 }

@@ -27,44 +27,46 @@ import (
 	"github.com/vramcalc/vramcalc/probe/results"
 )
 
-const validateDescription = `Finds a --max-total-tokens you can deploy with real TGI containers and proves it: the
-recommended value is one that started on --confirm consecutive fresh launches. Each launch is
-read as a correction of the estimate (the KV budget TGI logs, the warm-up's NVML peak, what a
-failed warm-up says); the recommendation is the corrected edge less a margin that covers the
-spread between launches (--margin, or twice the spread the launches show when larger). A
-launch that fails at the recommendation moves it down and the confirmations start over.
-The result says what was seen: the largest value that started, the smallest that failed,
-the recommendation and its confirmations, the spread, and whether values start on disjoint
-ranges (TGI's warm-up at the default prefill).
+const validateDescription = `Finds the limit you can deploy with real engine containers and proves it: TGI's
+--max-total-tokens, vLLM's --max-model-len or SGLang's --context-length (--engine), the other
+settings held fixed. The recommended value is one that started on --confirm consecutive fresh
+launches. Each launch is read as a correction of the estimate: the KV pool the engine logs (TGI's
+"Setting max batch total tokens", vLLM's "GPU KV cache size" or, when it refuses a length, its
+"Available KV cache memory", SGLang's max_total_num_tokens), TGI's warm-up NVML peak, what a
+failed warm-up says. vLLM and SGLang print their pool on the first launch, so the edge is
+usually placed in one or two launches before the confirmations. The recommendation is the
+corrected edge less a margin that covers the spread between launches (--margin, or twice the
+spread the launches show when larger). A launch that fails at the recommendation moves it down
+and the confirmations start over. The result says what was seen: the largest value that
+started, the smallest that failed, the recommendation and its confirmations, the spread, and
+whether values start on disjoint ranges (TGI's warm-up at the default prefill).
 
-Each launch appends one observation (settings, TGI's reported budget from the log line and the
-tgi_batch_max_total_tokens gauge, NVML peak per GPU, outcome and failure kind, timings) to
---out, fsync'd; --resume skips points already in it. Containers carry the
-label vramcalc.run=<id>, publish on loopback addresses only, get the Hugging Face cache mounted and
-HF_TOKEN by environment (never logged), and are removed whatever happens (Ctrl-C included).
+Each launch appends one observation (settings, the engine's reported pool from its log and
+metrics, NVML peak per GPU, outcome and failure kind, timings) to --out, fsync'd; --resume skips
+points already in it. Containers carry the label vramcalc.run=<id>, publish on loopback
+addresses only, get the Hugging Face cache mounted and HF_TOKEN by environment (never logged),
+and are removed whatever happens (Ctrl-C included). Requests are token-exact through the
+engine's own tokenizer endpoint (TGI /tokenize, vLLM /tokenize, SGLang /v1/tokenize).
 
-  vramcalc validate meta-llama/Llama-3.1-8B-Instruct --gpu-ids 0 --image ghcr.io/huggingface/text-generation-inference:3.3.7 --out results.jsonl
+  vramcalc validate meta-llama/Llama-3.1-8B-Instruct --gpu-ids 0 --out results.jsonl
+  vramcalc validate meta-llama/Llama-3.1-8B-Instruct --engine vllm --gpu-ids 0 --gpu-memory-utilization 0.9 --out vllm.jsonl
+  vramcalc validate Qwen/Qwen3-8B --engine sglang --gpu-ids 0,1 --mem-fraction-static 0.85 --out sglang.jsonl
   vramcalc validate meta-llama/Llama-3.1-8B-Instruct --gpu L4 --gpu-ids none --image vramcalc/tgisim:dev --sim-gpus container:9400 --out sim.jsonl
 
-Token counts come from TGI's own POST /tokenize (github.com/daulet/tokenizers needs a Rust
-build that cannot be done here).`
+On AMD hosts, --sampler amd reads GPU memory from amdgpu's sysfs files.`
 
 // Command is `vramcalc validate`.
 func Command(e cmdutil.Env) *cli.Command {
 	return &cli.Command{
 		Name:        "validate",
-		Usage:       "pin the real boundary with a few TGI containers at the predicted edge",
+		Usage:       "pin the real boundary with a few TGI, vLLM or SGLang containers at the predicted edge",
 		ArgsUsage:   "MODEL",
 		Description: validateDescription,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "image", Value: "ghcr.io/huggingface/text-generation-inference:" + estimate.DefaultTGIVersion, Usage: "TGI `IMAGE` to launch"},
+		Flags: append(engineFlags(), []cli.Flag{
 			&cli.StringFlag{Name: "gpu-ids", Value: "all", Usage: "GPUs for the containers: all, none (the simulator) or a list such as 0,1"},
 			&cli.StringFlag{Name: "gpu", Usage: "GPU `NAME` for the estimate when NVML cannot tell (vramcalc gpus)"},
 			&cli.StringFlag{Name: "vram", Usage: "memory per GPU for the estimate (`SIZE`, as for estimate)"},
 			&cli.IntFlag{Name: "gpus", Usage: "GPU count for the estimate; default: the --gpu-ids count or NVML's"},
-			&cli.StringFlag{Name: "engine-version", Value: estimate.DefaultTGIVersion, Usage: "TGI release the image runs (`VERSION`)"},
-			&cli.IntFlag{Name: "max-batch-prefill-tokens", HideDefault: true, Usage: "fixed prefill for every launch; default: TGI's own for this GPU"},
-			&cli.FloatFlag{Name: "cuda-memory-fraction", Value: 1.0, Usage: "TGI --cuda-memory-fraction"},
 			&cli.StringFlag{Name: "out", Value: "results.jsonl", Usage: "observations `FILE` (JSONL, appended)"},
 			&cli.BoolFlag{Name: "resume", Usage: "skip points already in --out (after a crash or Ctrl-C)"},
 			&cli.IntFlag{Name: "confirm", Value: probe.DefaultConfirm, Usage: "fresh launches in a row the recommendation must start on"},
@@ -81,12 +83,12 @@ func Command(e cmdutil.Env) *cli.Command {
 			&cli.StringSliceFlag{Name: "env", Usage: "extra KEY=VALUE for the container (repeatable)"},
 			&cli.StringFlag{Name: "sim-gpus", Usage: "read GPU memory from the simulator's /sim/gpus instead of NVML: at this `URL`, or container:PORT for that port of each launch (published on a free host port)"},
 			&cli.StringSliceFlag{Name: "publish", Usage: "also publish a container port as docker -p does: HOST:CONTAINER or IP:HOST:CONTAINER with a loopback IP (repeatable)"},
-			&cli.IntFlag{Name: "port", HideDefault: true, Usage: "host `PORT` for the engine's port (TGI's 80); default: the Docker Engine picks a free one"},
+			&cli.IntFlag{Name: "port", HideDefault: true, Usage: "host `PORT` for the engine's port (TGI's 80, vLLM's 8000, SGLang's 30000); default: the Docker Engine picks a free one"},
 			&cli.BoolFlag{Name: "offline", Usage: "never use the network for the model's metadata"},
 			cmdutil.TimeoutFlag(),
 			&cli.StringFlag{Name: "corrections", Usage: "start from an estimate with fitted corrections from `FILE` (vramcalc calibrate --out)"},
 			cmdutil.OutputFlag(),
-		},
+		}...),
 		Action: func(ctx context.Context, c *cli.Command) error { return runValidate(ctx, c, e) },
 	}
 }
@@ -115,21 +117,21 @@ func runValidate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	res, err := probe.Validate(ctx, v)
 	prog.finish()
 	if err != nil {
-		return validateError(err, v.Results)
+		return validateError(err, v.Results, engineSpecs[v.Launch.Engine.Name()])
 	}
-	return renderValidation(e, format, model, res)
+	return renderValidation(e, format, model, engineSpecs[v.Launch.Engine.Name()], res)
 }
 
 // validateError gives err the hint that says what to do next; out is the
 // results file (--out), whose own file system errors get theirs.
-func validateError(err error, out string) error {
+func validateError(err error, out string, spec engineSpec) error {
 	var pe *fs.PathError
 	outErr := errors.As(err, &pe) && pe.Path == out
 	switch {
 	case errors.Is(err, probe.ErrNoEdge):
 		return cmdutil.WithHint(err, "run vramcalc estimate for the breakdown; validate needs a predicted edge to probe")
 	case errors.Is(err, probe.ErrImageNotFound):
-		return cmdutil.WithHint(err, "pull the image first (docker pull), or build the simulator: cmd/tgisim/build-image.sh")
+		return cmdutil.WithHint(err, "pull the image first (docker pull), or build the simulator: cmd/"+spec.simulator+"/build-image.sh")
 	case errors.Is(err, probe.ErrNoEngine):
 		return cmdutil.WithHint(err, "validate needs a Docker Engine: start it, or set DOCKER_HOST")
 	case errors.Is(err, results.ErrLocked):
@@ -153,7 +155,11 @@ func validateError(err error, out string) error {
 // validationInputs turns the flags into probe.Validation, all but the
 // runtime and the progress display.
 func validationInputs(ctx context.Context, c *cli.Command, e cmdutil.Env, model string) (probe.Validation, error) {
-	if out := c.Int("output-tokens"); out <= 0 || out > 1024 {
+	name, spec, err := engineOf(c)
+	if err != nil {
+		return probe.Validation{}, err
+	}
+	if out := c.Int("output-tokens"); out <= 0 || (name == "tgi" && out > 1024) {
 		return probe.Validation{}, cmdutil.WithHint(fmt.Errorf("--output-tokens must be in 1..1024, got %d", out), "TGI ≥ 3.1.1 validates and generates longer requests in 1024-token chunks")
 	}
 	gpuIDs, err := parseGPUIDs(c.String("gpu-ids"))
@@ -179,9 +185,10 @@ func validationInputs(ctx context.Context, c *cli.Command, e cmdutil.Env, model 
 	if err != nil {
 		return probe.Validation{}, cmdutil.WithHint(fmt.Errorf("--margin: %w", err), "a size such as 256MiB or 1GiB")
 	}
-	settings := estimate.Settings{CUDAMemoryFraction: c.Float("cuda-memory-fraction"), MaxBatchPrefillTokens: int(c.Int("max-batch-prefill-tokens"))}
+	settings := engineSettings(c, name)
+	image, version := spec.imageAndVersion(c)
 	if path := c.String("corrections"); path != "" {
-		corr, _, err := cmdutil.LoadCorrections(path, estimate.Engine{Name: "tgi", Version: c.String("engine-version")}, hw)
+		corr, _, err := cmdutil.LoadCorrections(path, estimate.Engine{Name: name, Version: version}, hw)
 		if err != nil {
 			return probe.Validation{}, err
 		}
@@ -191,8 +198,9 @@ func validationInputs(ctx context.Context, c *cli.Command, e cmdutil.Env, model 
 	if err != nil {
 		return probe.Validation{}, err
 	}
+	launch.Engine, launch.Image = spec.probe, image
 	launch.Sampler, launch.SimGPUsPort, launch.GPUIndices, launch.GPUIDs = sampler, simPort, indices, gpuIDs
-	return probe.Validation{Model: meta.Model, Hardware: hw, EngineVersion: c.String("engine-version"), Settings: settings,
+	return probe.Validation{Model: meta.Model, Hardware: hw, EngineVersion: version, Settings: settings,
 		Tolerance: c.Float("tolerance"), Confirm: int(c.Int("confirm")), Margin: int64(margin), MaxLaunches: int(c.Int("max-launches")), Results: c.String("out"), Resume: c.Bool("resume"),
 		Launch: launch}, nil
 }
@@ -214,6 +222,9 @@ func validateSampler(c *cli.Command, gpuIDs []string) (nvml.Sampler, int, error)
 	}
 	if gpuIDs == nil {
 		return nil, 0, nil
+	}
+	if hs, ok, err := hostSampler(c); ok || err != nil {
+		return hs, 0, err
 	}
 	s, err := driver.Open()
 	switch {
@@ -273,7 +284,7 @@ func cutLast(s, sep string) (before, after string, found bool) {
 // launchConfig is how each point's container starts: image, engine, model,
 // environment, the token, the cache, extra ports and the requests.
 func launchConfig(c *cli.Command, e cmdutil.Env, model string) (probe.Config, error) {
-	cfg := probe.Config{Engine: probe.TGI{}, Image: c.String("image"), Model: model,
+	cfg := probe.Config{Model: model,
 		Env: append([]string{"HF_HOME=/data"}, c.StringSlice("env")...), HealthTimeout: c.Duration("health-timeout"),
 		Requests: probe.RequestPlan{InputTokens: int(c.Int("input-tokens")), OutputTokens: int(c.Int("output-tokens")), Concurrency: int(c.Int("concurrency")),
 			Tolerance: int(c.Int("tolerance-tokens")), Grammar: c.Bool("grammar")}}
@@ -385,47 +396,47 @@ var ErrNotConfirmed = errors.New("validate: no recommendation confirmed")
 // reconciles, per component, the estimate, the engine's own log and
 // metrics, and NVML. A recommendation that is not confirmed is shown and
 // is an error (exit 1).
-func renderValidation(e cmdutil.Env, format, model string, res probe.Result) error {
+func renderValidation(e cmdutil.Env, format, model string, spec engineSpec, res probe.Result) error {
 	edge := res.Edge
 	var err error
 	if !edge.Confirmed {
-		err = cmdutil.WithHint(fmt.Errorf("%w: %s", ErrNotConfirmed, notConfirmedText(edge)), "raise --max-launches and run again with --resume: the launches already made are kept")
+		err = cmdutil.WithHint(fmt.Errorf("%w: %s", ErrNotConfirmed, notConfirmedText(edge, spec)), "raise --max-launches and run again with --resume: the launches already made are kept")
 	}
 	switch format {
 	case cmdutil.FormatJSON:
-		if werr := cmdutil.JSON(e.Stdout, newValidationJSON(model, res)); werr != nil {
+		if werr := cmdutil.JSON(e.Stdout, newValidationJSON(model, spec, res)); werr != nil {
 			return werr
 		}
 		return err
 	case cmdutil.FormatCSV:
-		if werr := observationRows(edge.Observations).Write(e.Stdout, format); werr != nil {
+		if werr := observationRows(edge.Observations, spec).Write(e.Stdout, format); werr != nil {
 			return werr
 		}
 		return err
 	}
-	if werr := renderText(e, format, model, res); werr != nil {
+	if werr := renderText(e, format, model, spec, res); werr != nil {
 		return werr
 	}
 	return err
 }
 
-func notConfirmedText(edge probe.Edge) string {
+func notConfirmedText(edge probe.Edge, spec engineSpec) string {
 	if edge.Recommended.MaxTotalTokens == 0 {
 		return fmt.Sprintf("no value to recommend after %d launches", edge.Launches)
 	}
-	return fmt.Sprintf("--max-total-tokens %d started on %d of %d launches after %d launches in all", edge.Recommended.MaxTotalTokens, edge.Started, edge.Tried, edge.Launches)
+	return fmt.Sprintf("%s %d started on %d of %d launches after %d launches in all", spec.limit, edge.Recommended.MaxTotalTokens, edge.Started, edge.Tried, edge.Launches)
 }
 
 // renderText is the table output: the verdict, the notes, one row per
 // launch, and the estimate against the measurements.
-func renderText(e cmdutil.Env, format, model string, res probe.Result) error {
+func renderText(e cmdutil.Env, format, model string, spec engineSpec, res probe.Result) error {
 	edge := res.Edge
-	fmt.Fprintf(e.Stdout, "%s: %s\n", model, verdictText(edge))
+	fmt.Fprintf(e.Stdout, "%s: %s\n", model, verdictText(edge, spec))
 	fmt.Fprintf(e.Stdout, "seen in %d launches (run %s): %s\n", edge.Launches, res.RunID, seenText(edge))
 	for _, n := range edge.Notes {
 		fmt.Fprintln(e.Stdout, "note: "+n)
 	}
-	if err := observationRows(edge.Observations).Write(e.Stdout, format); err != nil {
+	if err := observationRows(edge.Observations, spec).Write(e.Stdout, format); err != nil {
 		return err
 	}
 	zero, pg := res.Estimate, res.Estimate.PerGPU
@@ -441,20 +452,20 @@ func renderText(e cmdutil.Env, format, model string, res probe.Result) error {
 	fmt.Fprintln(e.Stdout)
 	return cmdutil.Rows{Header: []string{"", "estimate", "measured"}, Rows: [][]string{
 		{"context + weights after load, GiB per GPU (NVML)", cmdutil.GiB(int64(pg.CUDAContext + pg.NCCL + pg.Other + pg.Weights)), loaded},
-		{"--max-total-tokens: the estimate's edge, the largest that started", cmdutil.Num(zero.Boundary.MaxTotalTokens), cmdutil.Num(edge.Lo)},
-		{"default --max-batch-prefill-tokens", cmdutil.Num(zero.Startup.MaxBatchPrefillTokens), cmdutil.Num(res.Plan.Prefill)},
+		{spec.limit + ": the estimate's edge, the largest that started", cmdutil.Num(zero.Boundary.MaxTotalTokens), cmdutil.Num(edge.Lo)},
+		{"default " + spec.prefill, cmdutil.Num(zero.Startup.MaxBatchPrefillTokens), cmdutil.Num(res.Plan.Prefill)},
 	}}.Write(e.Stdout, format)
 }
 
 // verdictText is the recommendation and its evidence in one line.
-func verdictText(edge probe.Edge) string {
+func verdictText(edge probe.Edge, spec engineSpec) string {
 	r := edge.Recommended
 	if r.MaxTotalTokens == 0 {
 		return "no recommendation"
 	}
 	prefill := ""
 	if r.MaxBatchPrefillTokens > 0 {
-		prefill = " --max-batch-prefill-tokens " + strconv.Itoa(r.MaxBatchPrefillTokens)
+		prefill = " " + spec.prefill + " " + strconv.Itoa(r.MaxBatchPrefillTokens)
 	}
 	status := fmt.Sprintf("started on %d of %d fresh launches in a row", edge.Started, edge.Tried)
 	if !edge.Confirmed {
@@ -466,7 +477,11 @@ func verdictText(edge probe.Edge) string {
 	if edge.AtCap && r.MaxTotalTokens == edge.Lo {
 		at = " (the model's context: memory is not the limit)"
 	}
-	return fmt.Sprintf("recommended --max-input-tokens %d --max-total-tokens %d%s%s: %s", r.MaxInputTokens, r.MaxTotalTokens, prefill, at, status)
+	limits := fmt.Sprintf("%s %d", spec.limit, r.MaxTotalTokens)
+	if spec.limit == "--max-total-tokens" {
+		limits = fmt.Sprintf("--max-input-tokens %d --max-total-tokens %d", r.MaxInputTokens, r.MaxTotalTokens)
+	}
+	return fmt.Sprintf("recommended %s%s%s: %s", limits, prefill, at, status)
 }
 
 // seenText is the largest start, the smallest failure and the spread.
@@ -491,7 +506,11 @@ func orNone(n int) string {
 // validationJSON is validate's -o json: one object, the fields scripts
 // rely on first.
 type validationJSON struct {
-	Model           string              `json:"model"`
+	Model string `json:"model"`
+	// Engine is tgi, vllm or sglang; LimitFlag the engine's flag that
+	// max_total_tokens stands for (--max-model-len, --context-length).
+	Engine          string              `json:"engine"`
+	LimitFlag       string              `json:"limit_flag"`
 	RunID           string              `json:"run_id"`
 	Recommended     *recommendedJSON    `json:"recommended"`
 	Confirmed       bool                `json:"confirmed"`
@@ -521,9 +540,9 @@ type confirmationsJSON struct {
 	Started int `json:"started"`
 }
 
-func newValidationJSON(model string, res probe.Result) validationJSON {
+func newValidationJSON(model string, spec engineSpec, res probe.Result) validationJSON {
 	edge := res.Edge
-	v := validationJSON{Model: model, RunID: res.RunID, Confirmed: edge.Confirmed, Confirmations: confirmationsJSON{Tried: edge.Tried, Started: edge.Started},
+	v := validationJSON{Model: model, Engine: spec.probe.Name(), LimitFlag: spec.limit, RunID: res.RunID, Confirmed: edge.Confirmed, Confirmations: confirmationsJSON{Tried: edge.Tried, Started: edge.Started},
 		LargestStart: edge.Lo, SmallestFailure: edge.Hi, Launches: edge.Launches, SpreadBytes: edge.SpreadBytes, Spread: edge.Spread,
 		Fragmented: edge.Fragmented, Ranges: cmdutil.NonNil(edge.Ranges), AtCap: edge.AtCap, Notes: cmdutil.NonNil(edge.Notes),
 		Predicted: res.Plan.Predicted, Prefill: res.Plan.Prefill, Observations: cmdutil.NonNil(edge.Observations)}
@@ -535,8 +554,8 @@ func newValidationJSON(model string, res probe.Result) validationJSON {
 
 // observationRows is one row per launch: the estimate beside what TGI and
 // NVML reported.
-func observationRows(obs []probe.Observation) cmdutil.Rows {
-	t := cmdutil.Rows{Header: []string{"--max-total-tokens", "outcome", "KV budget: estimate", "TGI log", "gauge", "warm-up GiB: estimate", "NVML peak"}}
+func observationRows(obs []probe.Observation, spec engineSpec) cmdutil.Rows {
+	t := cmdutil.Rows{Header: []string{spec.limit, "outcome", "KV budget: estimate", spec.log, "gauge", "warm-up GiB: estimate", "NVML peak"}}
 	for _, o := range obs {
 		peak := ""
 		if p := o.MaxPeak(); p > 0 {
@@ -546,7 +565,7 @@ func observationRows(obs []probe.Observation) cmdutil.Rows {
 		if o.Failure != "" {
 			status += ": " + o.Failure
 		}
-		t.Rows = append(t.Rows, []string{cmdutil.Num(o.Point.MaxTotalTokens), status, cmdutil.Num(o.Predicted.MaxBatchTotalTokens), cmdutil.Num(o.Reported.MaxBatchTotalTokensLog),
+		t.Rows = append(t.Rows, []string{cmdutil.Num(o.Point.MaxTotalTokens), status, cmdutil.Num(o.Predicted.MaxBatchTotalTokens), cmdutil.Num(max(o.Reported.MaxBatchTotalTokensLog, o.Reported.KVTokens)),
 			cmdutil.Num(o.Reported.MaxBatchTotalTokensMetric), cmdutil.GiB(o.Predicted.WarmupBytes), peak})
 	}
 	return t
