@@ -29,6 +29,9 @@ type File struct {
 	TensorParallel   int     `json:"tensor_parallel,omitempty"`
 	ActivationFactor float64 `json:"activation_factor"`
 	OverheadBytes    int64   `json:"overhead_bytes"`
+	// CUDAGraphBytes is vLLM's captured-graph memory beyond the estimate's,
+	// measured from its log (0: none measured).
+	CUDAGraphBytes int64 `json:"cuda_graph_bytes,omitempty"`
 	// Wiggle is 0 when the release's default was kept.
 	Wiggle    float64 `json:"wiggle"`
 	MarginPct float64 `json:"margin_pct"`
@@ -53,7 +56,7 @@ type FitInfo struct {
 func NewFile(c estimate.Corrections, rep FitReport) File {
 	return File{
 		Version: FileVersion, Engine: c.Engine, EngineVersion: c.EngineVersion, GPU: c.GPU, TensorParallel: c.TensorParallel,
-		ActivationFactor: round(c.ActivationFactor, 6), OverheadBytes: int64(c.OverheadBytes), Wiggle: round(c.Wiggle, 6),
+		ActivationFactor: round(c.ActivationFactor, 6), OverheadBytes: int64(c.OverheadBytes), CUDAGraphBytes: int64(c.CUDAGraphBytes), Wiggle: round(c.Wiggle, 6),
 		MarginPct: round(c.MarginPct, 4), SafeSide: c.SafeSide,
 		Fit: FitInfo{
 			N: rep.N, Params: rep.Params, Outliers: rep.Outliers,
@@ -67,7 +70,7 @@ func NewFile(c estimate.Corrections, rep FitReport) File {
 func (f File) Corrections() estimate.Corrections {
 	return estimate.Corrections{
 		Version: f.Version, Engine: f.Engine, EngineVersion: f.EngineVersion, GPU: f.GPU, TensorParallel: f.TensorParallel,
-		ActivationFactor: f.ActivationFactor, OverheadBytes: estimate.Bytes(f.OverheadBytes), Wiggle: f.Wiggle,
+		ActivationFactor: f.ActivationFactor, OverheadBytes: estimate.Bytes(f.OverheadBytes), CUDAGraphBytes: estimate.Bytes(f.CUDAGraphBytes), Wiggle: f.Wiggle,
 		MarginPct: f.MarginPct, SafeSide: f.SafeSide,
 	}
 }

@@ -1,7 +1,9 @@
 package calibrate
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -19,7 +21,7 @@ const (
 
 // Group is the starts one set of corrections is fitted to.
 type Group struct {
-	// Engine is "tgi"; GPU the GPU's name ("22.00 GiB" when it has none,
+	// Engine is "tgi", "vllm" or "sglang"; GPU the GPU's name ("22.00 GiB" when it has none,
 	// "all" when grouped ByEngine).
 	Engine, GPU string
 	// TP is the starts' shard count: starts at different TP degrees are
@@ -43,13 +45,13 @@ func GroupStarts(starts []Start, by string) []Group {
 		if by == ByEngine {
 			gpu = "all"
 		}
-		tp := startTP(s)
-		key := fmt.Sprintf("tgi\x00%s\x00%d", gpu, tp)
+		tp, eng := startTP(s), cmp.Or(s.Inputs.Engine.Name, "tgi")
+		key := fmt.Sprintf("%s\x00%s\x00%d", eng, gpu, tp)
 		i, ok := idx[key]
 		if !ok {
 			i = len(groups)
 			idx[key] = i
-			groups = append(groups, Group{Engine: "tgi", GPU: gpu, TP: tp})
+			groups = append(groups, Group{Engine: eng, GPU: gpu, TP: tp})
 		}
 		groups[i].Starts = append(groups[i].Starts, s)
 	}
@@ -65,15 +67,18 @@ func startTP(s Start) int {
 	return max(s.Inputs.Hardware.Count, 1)
 }
 
-// Versions are the group's TGI releases, sorted; a start without one counts
-// as estimate.DefaultTGIVersion.
+// defaultVersions are the release a start without one counts as.
+var defaultVersions = map[string]string{"tgi": estimate.DefaultTGIVersion, "vllm": estimate.DefaultVLLMVersion, "sglang": estimate.DefaultSGLangVersion}
+
+// Versions are the group's releases, sorted; a start without one counts
+// as the engine's default (estimate.DefaultTGIVersion …).
 func (g Group) Versions() []string {
 	seen := map[string]bool{}
 	var vs []string
 	for _, s := range g.Starts {
 		v := s.Inputs.Engine.Version
 		if v == "" {
-			v = estimate.DefaultTGIVersion
+			v = defaultVersions[g.Engine]
 		}
 		if !seen[v] {
 			seen[v] = true
@@ -84,13 +89,28 @@ func (g Group) Versions() []string {
 	return vs
 }
 
-// FitOptions picks the corrections the group's starts can tell apart: one
-// or two starts fit the overhead only, three to five add the activation
-// factor, six or more of one TGI release before 3.0 add the wiggle, starting
-// from the release's default.
+// FitOptions picks the corrections the group's starts can tell apart.
+// TGI: one or two starts fit the overhead only, three to five add the
+// activation factor, six or more of one release before 3.0 add the
+// wiggle, starting from the release's default. vLLM: the non-torch
+// overhead, and the profile peak's factor from three starts whose peaks
+// differ enough to tell it from the overhead (minPeakSpread); the
+// CUDA-graph term is not fitted but measured
+// (GraphCorrection). SGLang: the memory before the weights (its pool has
+// no activation term to fit).
 func (g Group) FitOptions() FitOptions {
 	n := len(g.Starts)
 	opt := FitOptions{Params: ParamOverhead}
+	switch g.Engine {
+	case "sglang":
+		return opt
+	case "vllm":
+		opt.Start.CUDAGraphBytes = g.GraphCorrection()
+		if n >= 3 && g.peakSpread() >= minPeakSpread {
+			opt.Params |= ParamActivation
+		}
+		return opt
+	}
 	if n >= 3 {
 		opt.Params |= ParamActivation
 	}
@@ -104,6 +124,58 @@ func (g Group) FitOptions() FitOptions {
 		}
 	}
 	return opt
+}
+
+// minPeakSpread is how much larger the largest profile peak of a group's
+// starts must be than its smallest for the peak's factor to be told from
+// the overhead: below it the factor moves every pool alike, as the overhead
+// does (vLLM 0.21's peak on an H100 is 1.82–1.93 GiB from 2,048 to 16,384
+// batched tokens, its sampler's; from 32,768 the forward's dominates).
+const minPeakSpread = 1.5
+
+// peakSpread is the largest over the smallest estimated profile peak of
+// the starts (0 when one cannot be estimated).
+func (g Group) peakSpread() float64 {
+	lo, hi := estimate.Bytes(0), estimate.Bytes(0)
+	for _, s := range g.Starts {
+		res, err := estimate.Run(s.Inputs.Model, s.Inputs.Hardware, s.Inputs.Engine, s.Inputs.Settings)
+		p := res.PerGPU.ActivationPeak
+		if err != nil || p <= 0 {
+			return 0
+		}
+		if lo == 0 || p < lo {
+			lo = p
+		}
+		hi = max(hi, p)
+	}
+	if lo == 0 {
+		return 0
+	}
+	return float64(hi) / float64(lo)
+}
+
+// GraphCorrection is the median, over the starts whose vLLM logged its
+// captured CUDA graphs, of that memory less the estimate's (0 when none
+// did): a measurement, not a fit, so that the graphs, which v0.20+
+// budgets before the pool exactly as the overhead, are not confused with
+// it.
+func (g Group) GraphCorrection() estimate.Bytes {
+	var d []int64
+	for _, s := range g.Starts {
+		if s.GraphBytes <= 0 {
+			continue
+		}
+		res, err := estimate.Run(s.Inputs.Model, s.Inputs.Hardware, s.Inputs.Engine, s.Inputs.Settings)
+		if err != nil || res.PerGPU.CUDAGraphs == 0 {
+			continue
+		}
+		d = append(d, s.GraphBytes-int64(res.PerGPU.CUDAGraphs))
+	}
+	if len(d) == 0 {
+		return 0
+	}
+	slices.Sort(d)
+	return estimate.Bytes(d[len(d)/2])
 }
 
 // Samples are the group's reported budgets, in Starts order.

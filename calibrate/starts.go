@@ -1,6 +1,7 @@
 package calibrate
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,14 +16,18 @@ import (
 	"github.com/vramcalc/vramcalc/probe/results"
 )
 
-// Start is one observed TGI start to calibrate on: the KV budget it
-// reported and the estimate's inputs for it.
+// Start is one observed start of TGI, vLLM or SGLang to calibrate on: the
+// KV budget it reported (TGI's max batch total tokens, vLLM's GPU KV cache
+// size, SGLang's max_total_num_tokens) and the estimate's inputs for it.
 type Start struct {
 	// ID names it: the file's name and the row id ("reports.csv:3") or the
 	// 1-based line ("results.jsonl:7").
 	ID       string
 	Reported int
-	Inputs   Inputs
+	// GraphBytes is the CUDA-graph memory vLLM logged ("Graph capturing
+	// finished in N secs, took X GiB"); 0 when not reported.
+	GraphBytes int64
+	Inputs     Inputs
 }
 
 // Skip is an observation left out, with why.
@@ -38,7 +43,7 @@ type Fallbacks struct {
 	// GPUs is the GPU count of a start whose file does not record its
 	// GPUs; 0 means 1.
 	GPUs int
-	// EngineVersion is the TGI release of a start whose file and image tag
+	// EngineVersion is the release of a start whose file and image tag
 	// do not say it; "" means the engine's default.
 	EngineVersion string
 }
@@ -47,13 +52,13 @@ type Fallbacks struct {
 // file that does not record its GPU when Fallbacks name none.
 var ErrNoGPU = errors.New("the validate file does not record its GPU")
 
-// ReadStarts reads the observed TGI starts in r: a startup-report CSV when
+// ReadStarts reads the observed starts in r (TGI, vLLM and SGLang): a startup-report CSV when
 // name ends in ".csv" (see ReadReports; errors wrap ErrBadReports), else
 // validate's results JSONL. name is the file's base name and prefixes every
 // ID. Models are resolved with client, once per model of a results file.
 // What cannot be calibrated on is returned as Skips: rows of a CSV marked
 // doubtful, without settings or kv_tokens or whose model or GPU is not
-// found, launches of other engines or that did not start.
+// found, launches that did not start or reported no pool.
 func ReadStarts(ctx context.Context, client *hfmeta.Client, name string, r io.Reader, fb Fallbacks) ([]Start, []Skip, error) {
 	if strings.EqualFold(path.Ext(name), ".csv") {
 		reps, err := ReadReports(r)
@@ -70,16 +75,14 @@ func ReadStarts(ctx context.Context, client *hfmeta.Client, name string, r io.Re
 	return observationStarts(ctx, client, name, c, fb)
 }
 
-// reportStarts are the TGI rows of a startup-report CSV with a credible
-// kv_tokens; other engines' rows are neither starts nor skips.
+// reportStarts are the rows of a startup-report CSV with a credible
+// kv_tokens.
 func reportStarts(ctx context.Context, client *hfmeta.Client, name string, reps []Report) ([]Start, []Skip) {
 	var starts []Start
 	var skips []Skip
 	for _, r := range reps {
 		id := name + ":" + r.RowID
 		switch {
-		case r.Engine != "tgi":
-			continue
 		case r.Doubtful:
 			skips = append(skips, Skip{id, "marked doubtful or approximate"})
 			continue
@@ -100,17 +103,17 @@ func reportStarts(ctx context.Context, client *hfmeta.Client, name string, reps 
 	return starts, skips
 }
 
-// observationStarts are the TGI launches of a results file that started
-// and reported a KV budget, named by their line.
+// observationStarts are the launches of a results file that started and
+// reported a KV budget, named by their line.
 func observationStarts(ctx context.Context, client *hfmeta.Client, name string, c results.Contents, fb Fallbacks) ([]Start, []Skip, error) {
 	var starts []Start
 	var skips []Skip
 	models := map[string]estimate.Model{}
 	for i, o := range c.Observations {
 		id := fmt.Sprintf("%s:%d", name, c.Lines[i])
-		o = withHeader(o, c)
-		if o.Engine != "" && !strings.EqualFold(o.Engine, "tgi") {
-			skips = append(skips, Skip{id, "engine " + o.Engine + " (TGI only)"})
+		o, run := withHeader(o, c)
+		if _, ok := engineNames[strings.ToLower(o.Engine)]; !ok && o.Engine != "" {
+			skips = append(skips, Skip{id, "engine " + o.Engine + " is not one vramcalc estimates"})
 			continue
 		}
 		if !o.OK() || o.Budget() <= 0 {
@@ -126,19 +129,24 @@ func observationStarts(ctx context.Context, client *hfmeta.Client, name string, 
 			m = meta.Model
 			models[o.Model] = m
 		}
-		in, err := observationInputs(o, m, fb)
+		in, err := observationInputs(o, run, m, fb)
 		if err != nil {
 			return nil, nil, fmt.Errorf("calibrate %s: %w", name, err)
 		}
-		starts = append(starts, Start{ID: id, Reported: o.Budget(), Inputs: in})
+		starts = append(starts, Start{ID: id, Reported: o.Budget(), GraphBytes: o.Reported.GraphBytes, Inputs: in})
 	}
 	return starts, skips, nil
 }
 
+// engineNames are the engines a results file's launches may be of.
+var engineNames = map[string]bool{"tgi": true, "vllm": true, "sglang": true}
+
 // observationInputs are the estimate's inputs for one launch of model m:
-// its GPU (observationHardware), its release (the file's, the image tag's,
-// else the fallback's, else the engine default, noted) and its point.
-func observationInputs(o results.Observation, m estimate.Model, fb Fallbacks) (Inputs, error) {
+// its engine (TGI when the file does not say), its GPU
+// (observationHardware), its release (the file's, the image tag's, else the
+// fallback's, else the engine default, noted), its point in the engine's
+// own flags and the run's memory fraction.
+func observationInputs(o results.Observation, run results.RunSettings, m estimate.Model, fb Fallbacks) (Inputs, error) {
 	hw, err := observationHardware(o, fb)
 	if err != nil {
 		return Inputs{}, err
@@ -154,8 +162,22 @@ func observationInputs(o results.Observation, m estimate.Model, fb Fallbacks) (I
 	if version == "" {
 		notes = append(notes, "version not recorded: engine default")
 	}
-	s := estimate.Settings{MaxInputTokens: o.Point.MaxInputTokens, MaxTotalTokens: o.Point.MaxTotalTokens, MaxBatchPrefillTokens: o.Point.MaxBatchPrefillTokens}
-	return Inputs{Model: m, Hardware: hw, Engine: estimate.Engine{Name: "tgi", Version: version}, Settings: s, Notes: notes}, nil
+	eng := cmp.Or(strings.ToLower(o.Engine), "tgi")
+	return Inputs{Model: m, Hardware: hw, Engine: estimate.Engine{Name: eng, Version: version}, Settings: pointSettings(eng, o.Point, run), Notes: notes}, nil
+}
+
+// pointSettings are a launch's settings in its engine's flags: the point
+// searched (TGI's max input/total tokens, vLLM's --max-model-len, SGLang's
+// --context-length), its prefill, and the run's memory fraction.
+func pointSettings(eng string, p results.Point, run results.RunSettings) estimate.Settings {
+	switch eng {
+	case "vllm":
+		return estimate.Settings{MaxModelLen: p.MaxTotalTokens, MaxNumBatchedTokens: p.MaxBatchPrefillTokens, GPUMemoryUtilization: run.GPUMemoryUtilization}
+	case "sglang":
+		return estimate.Settings{MaxModelLen: p.MaxTotalTokens, ChunkedPrefillSize: p.MaxBatchPrefillTokens, MemFractionStatic: run.MemFractionStatic}
+	}
+	return estimate.Settings{MaxInputTokens: p.MaxInputTokens, MaxTotalTokens: p.MaxTotalTokens, MaxBatchPrefillTokens: p.MaxBatchPrefillTokens,
+		CUDAMemoryFraction: run.CUDAMemoryFraction}
 }
 
 // ReadObservations reads the observations of validate's results JSONL with
@@ -165,12 +187,15 @@ func observationInputs(o results.Observation, m estimate.Model, fb Fallbacks) (I
 func ReadObservations(r io.Reader) ([]results.Observation, error) { return results.Read(r) }
 
 // withHeader fills in what an observation does not record from its run's
-// header: the GPUs (when the header names a GPU gpus.Lookup knows) and the
-// engine release.
-func withHeader(o results.Observation, c results.Contents) results.Observation {
+// header: the GPUs (when the header names a GPU gpus.Lookup knows), the
+// engine and its release; and returns the run's settings.
+func withHeader(o results.Observation, c results.Contents) (results.Observation, results.RunSettings) {
 	h, ok := c.Header(o.Run)
 	if !ok {
-		return o
+		return o, results.RunSettings{}
+	}
+	if o.Engine == "" {
+		o.Engine = h.Engine
 	}
 	if _, err := gpus.Lookup(h.GPU); err == nil && len(o.GPUs) == 0 && h.GPUCount > 0 {
 		o.GPUs = slices.Repeat([]string{h.GPU}, h.GPUCount)
@@ -178,7 +203,7 @@ func withHeader(o results.Observation, c results.Contents) results.Observation {
 	if o.EngineVersion == "" {
 		o.EngineVersion = h.EngineVersion
 	}
-	return o
+	return o, h.Settings
 }
 
 // observationHardware is the GPU of one launch: the fallbacks' when they

@@ -25,7 +25,7 @@ func offline(t *testing.T) *hfmeta.Client {
 // resultsFile is a validate results file of the first n of five launches
 // of Llama-3.1-8B-Instruct, and a torn last line:
 //  1. TGI 3.3.7 (the image tag) on one L4, budget 27,000;
-//  2. vLLM: not TGI;
+//  2. TensorRT-LLM: an engine vramcalc does not estimate;
 //  3. TGI that failed to start;
 //  4. TGI 2.4.1 (recorded) on two L4s, budget 50,000;
 //  5. TGI without a GPU or a release (image "tgisim"), budget 30,000.
@@ -35,7 +35,7 @@ func resultsFile(t *testing.T, n int) []byte {
 	pt := results.Point{MaxInputTokens: 4095, MaxTotalTokens: 4096, MaxBatchPrefillTokens: 4096}
 	obs := []results.Observation{
 		{Run: "r", Seq: 1, Engine: "tgi", Image: image, Model: llama8B, GPUs: []string{"NVIDIA L4"}, Point: pt, Outcome: "ok", Reported: results.Reported{MaxBatchTotalTokensLog: 27_000}},
-		{Run: "r", Seq: 2, Engine: "vllm", Image: "vllm/vllm-openai:v0.11.0", Model: llama8B, Outcome: "ok", Reported: results.Reported{MaxBatchTotalTokensLog: 1}},
+		{Run: "r", Seq: 2, Engine: "trtllm", Image: "nvcr.io/nvidia/tritonserver:25.01-trtllm-python-py3", Model: llama8B, Outcome: "ok", Reported: results.Reported{MaxBatchTotalTokensLog: 1}},
 		{Run: "r", Seq: 3, Engine: "tgi", Image: image, Model: llama8B, GPUs: []string{"NVIDIA L4"}, Point: pt, Outcome: "failed", Failure: estimate.FailureWarmupOOM},
 		{Run: "r", Seq: 4, Engine: "tgi", Image: image, EngineVersion: "2.4.1", Model: llama8B, GPUs: []string{"NVIDIA L4", "NVIDIA L4"}, Point: pt, Outcome: "ok", Reported: results.Reported{MaxBatchTotalTokensMetric: 50_000}},
 		{Run: "r", Seq: 5, Image: "tgisim", Model: llama8B, Point: pt, Outcome: "ok", Reported: results.Reported{MaxBatchTotalTokensLog: 30_000}},
@@ -93,7 +93,7 @@ func TestReadStartsResults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wantSkips := []Skip{{"results.jsonl:2", "engine vllm (TGI only)"}, {"results.jsonl:3", "did not start, or no KV budget reported"}}
+			wantSkips := []Skip{{"results.jsonl:2", "engine trtllm is not one vramcalc estimates"}, {"results.jsonl:3", "did not start, or no KV budget reported"}}
 			if !reflect.DeepEqual(skips, wantSkips) {
 				t.Errorf("skips %+v, want %+v", skips, wantSkips)
 			}
@@ -166,7 +166,9 @@ func TestReadStartsErrors(t *testing.T) {
 
 // TestReadStartsDevCSV: the dev file's TGI rows with a credible kv_tokens
 // are rows 3 and 9; row 6 does not show its settings and row 7 is marked
-// DOUBTFUL. The other engines' rows are neither.
+// DOUBTFUL. Its vLLM and SGLang rows are starts too: 28 and 5 whose model
+// the embedded catalog holds; the 57 skipped rows say why (doubtful, no
+// kv_tokens, a model or GPU not found offline).
 func TestReadStartsDevCSV(t *testing.T) {
 	f, err := os.Open("../testdata/startup_reports_dev.csv")
 	if err != nil {
@@ -178,8 +180,15 @@ func TestReadStartsDevCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantSkips := []Skip{{"startup_reports_dev.csv:6", "settings not shown"}, {"startup_reports_dev.csv:7", "marked doubtful or approximate"}}
-	if !reflect.DeepEqual(skips, wantSkips) {
-		t.Errorf("skips %+v, want %+v", skips, wantSkips)
+	if len(skips) != 57 || !reflect.DeepEqual(skips[:2], wantSkips) {
+		t.Errorf("%d skips, first %+v; want 57, first %+v", len(skips), skips[:min(2, len(skips))], wantSkips)
+	}
+	byEngine := map[string][]Start{}
+	for _, s := range starts {
+		byEngine[s.Inputs.Engine.Name] = append(byEngine[s.Inputs.Engine.Name], s)
+	}
+	if n := [3]int{len(byEngine["tgi"]), len(byEngine["vllm"]), len(byEngine["sglang"])}; n != [3]int{2, 28, 5} {
+		t.Errorf("starts by engine (tgi, vllm, sglang) %v, want [2 28 5]", n)
 	}
 	type got struct {
 		id, model, gpu, version string
@@ -194,15 +203,18 @@ func TestReadStartsDevCSV(t *testing.T) {
 		// An A10 (OCI VM): 23,595,909,120 B; cuda_memory_fraction=1.0.
 		{"startup_reports_dev.csv:9", "tokyotech-llm/Swallow-7b-hf", "NVIDIA A10", "2.0.3", 15_232, 23_595_909_120, 4095, 4096, 4145, 1},
 	}
-	if len(starts) != len(want) {
-		t.Fatalf("%d starts, want %d", len(starts), len(want))
-	}
-	for i, s := range starts {
+	for i, s := range byEngine["tgi"] {
 		in := s.Inputs
 		g := got{s.ID, in.Model.ID, in.Hardware.GPU.Name, in.Engine.Version, s.Reported, in.Hardware.GPU.TotalBytes,
 			in.Settings.MaxInputTokens, in.Settings.MaxTotalTokens, in.Settings.MaxBatchPrefillTokens, in.Settings.CUDAMemoryFraction}
-		if g != want[i] || in.Hardware.Count != 1 || in.Engine.Name != "tgi" {
-			t.Errorf("start %d = %+v (%d GPUs, engine %q)\nwant %+v", i, g, in.Hardware.Count, in.Engine.Name, want[i])
+		if i >= len(want) || g != want[i] || in.Hardware.Count != 1 {
+			t.Errorf("TGI start %d = %+v (%d GPUs)", i, g, in.Hardware.Count)
+		}
+	}
+	// Row 400: SGLang 0.5.13 serving Qwen3-32B with --mem-fraction-static 0.88, 187,069 tokens.
+	for _, s := range byEngine["sglang"] {
+		if s.ID == "startup_reports_dev.csv:400" && (s.Reported != 187_069 || s.Inputs.Model.ID != "Qwen/Qwen3-32B" || s.Inputs.Engine.Version != "0.5.13" || s.Inputs.Settings.MemFractionStatic != 0.88) {
+			t.Errorf("row 400: %+v", s)
 		}
 	}
 }

@@ -36,6 +36,11 @@ func TestVLLMParseLog(t *testing.T) {
 	if r.EstimatedMaxModelLen != 33808 {
 		t.Errorf("estimated maximum model length %d, want 33808", r.EstimatedMaxModelLen)
 	}
+	r = Reported{}
+	VLLM{}.ParseLog("(EngineCore pid=214) INFO 11-20 10:02:01 [gpu_model_runner.py:6243] Graph capturing finished in 12 secs, took 0.45 GiB", &r)
+	if r.GraphBytes != 483_183_820 { // ⌊0.45·2^30⌋
+		t.Errorf("graph capture line: %d B, want 483,183,820", r.GraphBytes)
+	}
 }
 
 // TestVLLMClassifyAndMetrics: vLLM's refusals name their failure kinds, and

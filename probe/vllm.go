@@ -45,14 +45,17 @@ func (VLLM) Args(model string, p Point, o LaunchOptions) []string {
 // (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/v1/worker/gpu_worker.py#L462-L463),
 // "GPU KV cache size: %s tokens" and "Maximum concurrency for %s tokens per
 // request: %.2fx" (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/v1/core/kv_cache_utils.py#L1710-L1715),
-// and the refusal's "the estimated maximum model length is N"
-// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/v1/core/kv_cache_utils.py#L689-L722).
+// the refusal's "the estimated maximum model length is N"
+// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/v1/core/kv_cache_utils.py#L689-L722),
+// and "Graph capturing finished in %.0f secs, took %.2f GiB"
+// (https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/v1/worker/gpu_model_runner.py#L6243-L6244).
 var (
 	vllmWeights     = regexp.MustCompile(`Model loading took ([0-9.]+) GiB`)
 	vllmKVMemory    = regexp.MustCompile(`Available KV cache memory: (-?[0-9.]+) GiB`)
 	vllmKVTokens    = regexp.MustCompile(`GPU KV cache size: ([0-9,]+) tokens`)
 	vllmConcurrency = regexp.MustCompile(`Maximum concurrency for [0-9,]+ tokens per request: ([0-9.]+)x`)
 	vllmEstimated   = regexp.MustCompile(`the estimated maximum model length is (\d+)`)
+	vllmGraphs      = regexp.MustCompile(`Graph capturing finished in [0-9.]+ secs, took (-?[0-9.]+) GiB`)
 	vllmCacheInfo   = regexp.MustCompile(`(?m)^vllm:cache_config_info\{([^}]*)\}`)
 )
 
@@ -83,6 +86,9 @@ func (VLLM) ParseLog(line string, r *Reported) {
 	}
 	if m := vllmEstimated.FindStringSubmatch(line); m != nil {
 		r.EstimatedMaxModelLen = atoi(m[1])
+	}
+	if m := vllmGraphs.FindStringSubmatch(line); m != nil {
+		r.GraphBytes = gib(m[1])
 	}
 	if m := torchOOM.FindStringSubmatch(line); m != nil {
 		r.OOMRequestBytes, r.OOMFreeBytes = torchBytes(m[1], m[2]), torchBytes(m[3], m[4])

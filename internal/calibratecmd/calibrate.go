@@ -24,27 +24,38 @@ import (
 func Command(e cmdutil.Env) *cli.Command {
 	return &cli.Command{
 		Name:      "calibrate",
-		Usage:     "fit the TGI estimate's corrections (activation factor, overhead, wiggle) to observed KV budgets",
+		Usage:     "fit the estimate's corrections to observed KV pools of TGI, vLLM and SGLang",
 		ArgsUsage: "FILE…",
-		Description: `Reads observed TGI starts and fits, per engine and GPU, the corrections vramcalc
-estimate --corrections applies: a factor on the warm-up prefill's activation peak, memory
-per GPU beyond the modelled overhead, and (TGI < 3.0 only, where it is distinguishable
-from the overhead) the wiggle room. The fit minimises a Cauchy loss on the relative error
-of the KV budget ("Setting max batch total tokens to N") with Nelder-Mead, and leaves out,
-in a second pass, starts still off by more than 20%.
+		Description: `Reads observed starts and fits, per engine, release, GPU and tensor-parallel degree, the
+corrections vramcalc estimate --corrections (and plan, validate) applies, each engine's own:
 
-FILE is a validate results file (*.jsonl: the reported budget of every launch that
-started) or a startup-report CSV (*.csv: TGI rows with kv_tokens; rows marked DOUBTFUL or
-APPROXIMATE and rows whose settings are not shown are skipped). Validate files do not
-record the GPU or the release: they come from --gpu/--vram, --gpus and --engine-version
-(the image tag when it is a version) unless the file has them.
+  TGI     a factor on the warm-up prefill's activation peak, memory per GPU beyond the
+          modelled overhead, and (TGI < 3.0 only, where it is distinguishable from the
+          overhead) the wiggle room;
+  vLLM    the non-torch memory beyond the modelled one, a factor on the profile run's peak
+          (only when the starts' peaks differ by 1.5x or more: otherwise it moves every pool
+          as the overhead does), and the CUDA-graph memory, measured from "Graph capturing
+          finished … took X GiB" rather than fitted;
+  SGLang  the memory in use before the weights (its pool has no activation term).
+
+The fit minimises a Cauchy loss on the relative error of the reported KV pool (TGI's
+"Setting max batch total tokens to N", vLLM's "GPU KV cache size", SGLang's
+max_total_num_tokens) with Nelder-Mead, and leaves out, in a second pass, starts still off
+by more than 20%.
+
+FILE is a validate results file (*.jsonl: the reported pool of every launch that started)
+or a startup-report CSV (*.csv: rows with kv_tokens; rows marked DOUBTFUL or APPROXIMATE and
+rows whose settings are not shown are skipped). Validate files record the engine and, from
+this release, each engine's memory fraction; the GPU and the release come from --gpu/--vram,
+--gpus and --engine-version (the image tag when it is a version) unless the file has them.
 
 How many corrections are fitted follows the data: one or two starts fit the overhead
-only, three to five add the activation factor, six or more of one TGI 2.x release add the
-wiggle. With --out the corrections are written (one group) or FILE-<engine>-<gpu>.json
-per group.
+only; TGI adds the activation factor from three starts and the wiggle from six of one 2.x
+release. With --out the corrections are written (one group) or FILE-<engine>-<gpu>.json
+per group (-tp<N> above one GPU).
 
   vramcalc calibrate results.jsonl --gpu L4 --out corrections.json
+  vramcalc calibrate vllm.jsonl --gpu H100 --engine-version 0.21.0 --out vllm-h100.json
   vramcalc calibrate testdata/startup_reports_dev.csv --by engine`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "out", Usage: "write the corrections to `FILE` (JSON, version 1)"},
@@ -52,7 +63,7 @@ per group.
 			&cli.StringFlag{Name: "gpu", Usage: "GPU `NAME` of validate files that do not record it"},
 			&cli.StringFlag{Name: "vram", Usage: "memory per GPU (`SIZE`) of validate files that do not record it"},
 			&cli.IntFlag{Name: "gpus", Value: 1, Usage: "GPUs per start in validate files that do not record them"},
-			&cli.StringFlag{Name: "engine-version", Usage: "TGI release (`VERSION`) of validate files that do not record it"},
+			&cli.StringFlag{Name: "engine-version", Usage: "engine release (`VERSION`) of validate files that do not record it"},
 			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "table", Usage: "`FORMAT`: table or json"},
 		},
 		Action: func(ctx context.Context, c *cli.Command) error { return runCalibrate(ctx, c, e) },
@@ -83,7 +94,7 @@ func runCalibrate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 		starts, skipped = append(starts, s...), append(skipped, sk...)
 	}
 	if len(starts) == 0 {
-		return cmdutil.WithHint(errors.New("calibrate: no usable TGI starts in the files"), "validate files need launches that started; CSVs need TGI rows with kv_tokens")
+		return cmdutil.WithHint(errors.New("calibrate: no usable starts in the files"), "validate files need launches that started and reported their KV pool; CSVs need rows with kv_tokens")
 	}
 	var cals []calibrate.Calibration
 	for _, g := range calibrate.GroupStarts(starts, by) {
@@ -220,7 +231,11 @@ func renderGroupFit(w io.Writer, cal calibrate.Calibration, written string) erro
 	if f.Wiggle > 0 {
 		wig = fmt.Sprintf("%.4f", f.Wiggle)
 	}
-	fmt.Fprintf(w, "  activation ×%.4f, overhead %+.1f MiB per GPU, wiggle %s\n", f.ActivationFactor, float64(f.OverheadBytes)/float64(estimate.MiB), wig)
+	graphs := ""
+	if f.CUDAGraphBytes != 0 {
+		graphs = fmt.Sprintf(", CUDA graphs %+.1f MiB (measured)", float64(f.CUDAGraphBytes)/float64(estimate.MiB))
+	}
+	fmt.Fprintf(w, "  activation ×%.4f, overhead %+.1f MiB per GPU%s, wiggle %s\n", f.ActivationFactor, float64(f.OverheadBytes)/float64(estimate.MiB), graphs, wig)
 	fmt.Fprintf(w, "  |error| median %.2f%% → %.2f%%, 95th percentile %.2f%% → %.2f%%; margin ±%.2f%%, safe side %s\n",
 		f.Fit.MedianAbsPctBefore, f.Fit.MedianAbsPctAfter, f.Fit.P95AbsPctBefore, f.Fit.P95AbsPctAfter, f.MarginPct, f.SafeSide)
 	if len(f.Fit.Outliers) > 0 {

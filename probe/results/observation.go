@@ -97,6 +97,9 @@ type Reported struct {
 	// MaxConcurrency is vLLM's "Maximum concurrency for N tokens per
 	// request: X" (×100, so two decimals stay exact).
 	MaxConcurrencyX100 int `json:"max_concurrency_x100,omitempty"`
+	// GraphBytes is the CUDA-graph memory vLLM logged once captured
+	// ("Graph capturing finished in N secs, took X GiB").
+	GraphBytes int64 `json:"graph_bytes,omitempty"`
 	// EstimatedMaxModelLen is the longest max_model_len vLLM estimates fits
 	// when it refuses one ("the estimated maximum model length is N").
 	EstimatedMaxModelLen int `json:"estimated_max_model_len,omitempty"`
