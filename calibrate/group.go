@@ -3,8 +3,8 @@ package calibrate
 import (
 	"cmp"
 	"fmt"
-	"slices"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
