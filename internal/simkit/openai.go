@@ -82,7 +82,7 @@ type completionRequest struct {
 
 // chatRequest is the part of a chat request the simulators read.
 type chatRequest struct {
-	Messages            []chatMessage  `json:"messages"`
+	Messages            []ChatMessage  `json:"messages"`
 	MaxTokens           *int           `json:"max_tokens"`
 	MaxCompletionTokens *int           `json:"max_completion_tokens"`
 	MinTokens           int            `json:"min_tokens"`
@@ -91,7 +91,9 @@ type chatRequest struct {
 	StreamOptions       *streamOptions `json:"stream_options"`
 }
 
-type chatMessage struct {
+// ChatMessage is one message of a chat request: content is a string or
+// a list of parts.
+type ChatMessage struct {
 	Role    string          `json:"role"`
 	Content json.RawMessage `json:"content"`
 }
@@ -117,9 +119,9 @@ func (a *API) PromptTokens(raw json.RawMessage) (int, error) {
 	return 0, fmt.Errorf("simkit: prompt must be a string or a list of token ids")
 }
 
-// ChatTokens counts a chat: the "role: text" lines and "assistant:"
-// through the toy tokenizer, plus ImageTokens per image part.
-func (a *API) ChatTokens(msgs []chatMessage) (int, error) {
+// ChatPrompt is the text a chat is rendered to, "role: text" lines and
+// "assistant:", and the number of image parts in it.
+func ChatPrompt(msgs []ChatMessage) (string, int, error) {
 	var text strings.Builder
 	images := 0
 	for _, m := range msgs {
@@ -130,7 +132,7 @@ func (a *API) ChatTokens(msgs []chatMessage) (int, error) {
 				Text string `json:"text"`
 			}
 			if err := json.Unmarshal(m.Content, &parts); err != nil {
-				return 0, fmt.Errorf("simkit: message content must be a string or a list of parts")
+				return "", 0, fmt.Errorf("simkit: message content must be a string or a list of parts")
 			}
 			for _, p := range parts {
 				switch p.Type {
@@ -144,7 +146,17 @@ func (a *API) ChatTokens(msgs []chatMessage) (int, error) {
 		fmt.Fprintf(&text, "%s: %s\n", m.Role, s)
 	}
 	text.WriteString("assistant:")
-	return len(Tokenize(text.String(), a.Vocab)) + images*a.ImageTokens, nil
+	return text.String(), images, nil
+}
+
+// ChatTokens counts a chat: its rendered text through the toy tokenizer
+// plus ImageTokens per image part.
+func (a *API) ChatTokens(msgs []ChatMessage) (int, error) {
+	text, images, err := ChatPrompt(msgs)
+	if err != nil {
+		return 0, err
+	}
+	return len(Tokenize(text, a.Vocab)) + images*a.ImageTokens, nil
 }
 
 func (a *API) completions(w http.ResponseWriter, r *http.Request) {
