@@ -31,6 +31,12 @@ var depRules = []struct {
 		"vramcalc links calibrate (accuracy, --corrections): fitting belongs in calibrate/fit, probe's Docker and NVML clients in validate"},
 	{"./probe", []string{"github.com/moby/...", "github.com/containerd/...", "github.com/opencontainers/..."},
 		"probe is the engine-neutral core; the Docker Engine client is probe/docker"},
+	{"./internal/simkit", []string{"github.com/vramcalc/vramcalc/estimate", "github.com/vramcalc/vramcalc/probe/...", "github.com/vramcalc/vramcalc/hfmeta/..."},
+		"the simulators are the ground truth the estimator is tested against: their physics are written from the engines' source, never from estimate"},
+	{"./cmd/vllmsim", []string{"github.com/vramcalc/vramcalc/estimate", "github.com/vramcalc/vramcalc/probe/...", "github.com/vramcalc/vramcalc/hfmeta/..."},
+		"the simulators are the ground truth the estimator is tested against: their physics are written from the engines' source, never from estimate"},
+	{"./cmd/sglangsim", []string{"github.com/vramcalc/vramcalc/estimate", "github.com/vramcalc/vramcalc/probe/...", "github.com/vramcalc/vramcalc/hfmeta/..."},
+		"the simulators are the ground truth the estimator is tested against: their physics are written from the engines' source, never from estimate"},
 }
 
 // listedPackage is what go list -json says of a package.

@@ -1,0 +1,90 @@
+package simkit
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Leak is the optional slow growth of device memory under load
+// (SIM_LEAK_BYTES_PER_REQUEST): every finished request leaves PerRequest
+// bytes on each of the first Ranks GPUs. The first time a GPU would go
+// past its total, OnOOM is called once with the allocation torch would
+// refuse, and the leak stops.
+type Leak struct {
+	GPUs       *GPUs
+	Ranks      int
+	PerRequest int64
+	OnOOM      func(TorchOOM)
+	mu         sync.Mutex
+	fired      bool
+}
+
+// Finished records one finished request.
+func (l *Leak) Finished() {
+	if l == nil || l.PerRequest <= 0 {
+		return
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fired {
+		return
+	}
+	for i := range l.Ranks {
+		used, total := l.GPUs.Used(i), l.GPUs.Total()
+		if used+l.PerRequest > total {
+			l.fired = true
+			if l.OnOOM != nil {
+				l.OnOOM(TorchOOM{Request: l.PerRequest, Total: total, Free: total - used, InUse: used, Allocated: used, GPU: i})
+			}
+			return
+		}
+	}
+	for i := range l.Ranks {
+		l.GPUs.Set(i, l.GPUs.Used(i)+l.PerRequest)
+	}
+}
+
+// Serve serves h on ln until ctx ends or die is closed, then shuts the
+// server down (requests in flight get a second), and reports whether it
+// stopped because of die.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler, die <-chan struct{}) (died bool, err error) {
+	reqCtx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	hs := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return reqCtx }}
+	served := make(chan error, 1)
+	go func() { served <- hs.Serve(ln) }()
+	select {
+	case <-ctx.Done():
+	case <-die:
+		died = true
+	case err = <-served:
+		return false, err
+	}
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), time.Second)
+	defer scancel()
+	hs.Shutdown(sctx)
+	return died, nil
+}
+
+// ServeGPUs serves GET /sim/gpus on its own port (SIM_GPUS_PORT) from
+// launch on, so a sampler sees the start's memory before the engine's
+// port opens; the returned function stops it.
+func ServeGPUs(listen func(network, addr string) (net.Listener, error), host string, port int, g *GPUs) (func(), error) {
+	ln, err := listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
+	if err != nil {
+		return func() {}, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /sim/gpus", g)
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go hs.Serve(ln)
+	return func() { hs.Close() }, nil
+}
+
+// Sleep waits d, or returns false when ctx ends first.
+func Sleep(ctx context.Context, d time.Duration) bool { return sleepCtx(ctx, d) }
