@@ -23,20 +23,13 @@ type Predicted struct {
 // LevelReport is one concurrency level in the JSON issue 12 asks of
 // `vramcalc load -o json`.
 type LevelReport struct {
-	Concurrency      int         `json:"concurrency"`
-	Requests         int         `json:"requests"`
-	Errors           int         `json:"errors"`
-	TTFT             Percentiles `json:"ttft_ms"`
-	ITL              Percentiles `json:"itl_ms"`
-	OutputTokensPerS float64     `json:"output_tokens_per_s"`
-	RequestsPerS     float64     `json:"requests_per_s"`
+	Level
 	// PeakUsedBytes is the highest sample per GPU while the level ran
 	// (empty without a memory sampler).
 	PeakUsedBytes []uint64 `json:"peak_used_bytes"`
 	// PeakKVUsage is the highest KV usage the engine reported (absent
 	// when its metrics could not be read).
-	PeakKVUsage               *float64 `json:"peak_kv_usage"`
-	USDPerMillionOutputTokens *float64 `json:"usd_per_million_output_tokens"`
+	PeakKVUsage *float64 `json:"peak_kv_usage"`
 	// MaxRunning and MaxWaiting are the highest request counts the engine
 	// reported.
 	MaxRunning *int `json:"max_running,omitempty"`
@@ -84,10 +77,7 @@ type Report struct {
 
 // levelReport summarizes one level's requests and its timeline points.
 func levelReport(conc int, reqs []Request, span time.Duration, usdPerHour float64, pts []Point) LevelReport {
-	l := Summarize(conc, reqs, span, usdPerHour)
-	r := LevelReport{Concurrency: l.Concurrency, Requests: l.Requests, Errors: l.Errors, TTFT: l.TTFT, ITL: l.ITL,
-		OutputTokensPerS: l.OutputTokensPerS, RequestsPerS: l.RequestsPerS, USDPerMillionOutputTokens: l.USDPerMillionOutputTokens,
-		PeakUsedBytes: []uint64{}, DurationS: span.Seconds()}
+	r := LevelReport{Level: Summarize(conc, reqs, span, usdPerHour), PeakUsedBytes: []uint64{}, DurationS: span.Seconds()}
 	for _, p := range pts {
 		for i, u := range p.UsedBytes {
 			if i >= len(r.PeakUsedBytes) {

@@ -83,8 +83,8 @@ func TestPlotLoad(t *testing.T) {
 	dir := t.TempDir()
 	rep := load.Report{Engine: "sglang", URL: "http://127.0.0.1:30000", InputTokens: 512, OutputTokens: 128}
 	for i, c := range []int{1, 8, 32} {
-		rep.Levels = append(rep.Levels, load.LevelReport{Concurrency: c, Requests: 100, OutputTokensPerS: []float64{60, 420, 1500}[i],
-			TTFT: load.Percentiles{P50: []float64{30, 80, 400}[i], P90: 1, P99: []float64{45, 150, 900}[i]}})
+		rep.Levels = append(rep.Levels, load.LevelReport{Level: load.Level{Concurrency: c, Requests: 100, OutputTokensPerS: []float64{60, 420, 1500}[i],
+			TTFT: load.Percentiles{P50: []float64{30, 80, 400}[i], P90: 1, P99: []float64{45, 150, 900}[i]}}})
 	}
 	b, _ := json.Marshal(rep)
 	in := filepath.Join(dir, "report.json")
