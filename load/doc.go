@@ -1,8 +1,18 @@
-// Package load summarizes a load test of a serving engine (issue 12 §3):
-// per concurrency level the TTFT and inter-token latency percentiles,
-// throughput, errors and the cost per million output tokens (Summarize),
-// and whether the GPU memory timeline shows a steady growth that ends in
-// an out-of-memory (Trend). It is arithmetic on values a driver collected;
-// it does not send requests, read NVML or print. The client that drives a
-// server and samples memory every 100 ms is not written yet.
+// Package load drives a serving engine that already runs and measures it
+// under load (issue 12 §3): Run sends token-exact streaming requests at a
+// sweep of concurrency levels (vLLM and SGLang: /v1/completions with
+// min_tokens and ignore_eos, the exact count from usage; TGI:
+// /generate_stream and its details), samples GPU memory (an nvml.Sampler)
+// and the engine's KV usage and running / waiting / preempted requests
+// (its /metrics) every 100 ms into a JSONL or CSV timeline written as it
+// goes, and reports per level the TTFT and inter-token latency
+// percentiles, throughput, errors and cost per million output tokens
+// (Summarize), set against a prediction (Predicted). Failures are a server
+// that stops answering after it served (runtime_oom), a steady growth of
+// used memory (Trend, memory_trend) and a level's error rate above a
+// threshold (errors).
+//
+// It does not start the engine (`validate --load` is not wired yet), does
+// not print, and does not import probe: each engine's HTTP surface is
+// here, cited from docs/ENGINE-SURFACE.md and TGI's source.
 package load

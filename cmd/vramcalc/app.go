@@ -39,6 +39,7 @@ func newApp(e cmdutil.Env) *cli.Command {
 			versionCommand(e),
 			cmdutil.Companion("validate", "pin the real boundary with a few engine containers at the predicted edge (vramcalc-validate)", e),
 			cmdutil.Companion("calibrate", "fit the estimate's corrections to observed KV budgets (vramcalc-calibrate)", e),
+			cmdutil.Companion("load", "memory, latency and throughput of a running vLLM, SGLang or TGI server under load, against the estimate (vramcalc-load)", e),
 			cmdutil.Companion("plot", "draw the feasible input/output region or the memory breakdown (vramcalc-plot)", e),
 		},
 	}

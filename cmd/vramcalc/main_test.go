@@ -14,6 +14,7 @@ import (
 	"github.com/vramcalc/vramcalc/internal/cmdtest"
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
 	"github.com/vramcalc/vramcalc/internal/hubcmd"
+	"github.com/vramcalc/vramcalc/internal/loadcmd"
 	"github.com/vramcalc/vramcalc/internal/plotcmd"
 	"github.com/vramcalc/vramcalc/internal/validatecmd"
 )
@@ -28,6 +29,7 @@ func TestMain(m *testing.M) {
 		"vramcalc-validate":  func() { os.Exit(cmdutil.Main(validatecmd.Root, hubcmd.InProcess)) },
 		"vramcalc-calibrate": func() { os.Exit(cmdutil.Main(calibratecmd.Root)) },
 		"vramcalc-plot":      func() { os.Exit(cmdutil.Main(plotcmd.Root)) },
+		"vramcalc-load":      func() { os.Exit(cmdutil.Main(loadcmd.Root, hubcmd.InProcess)) },
 		"vramcalc-hub":       func() { os.Exit(cmdutil.Main(hubcmd.Root)) },
 	})
 }

@@ -37,7 +37,18 @@ vramcalc validate's results file (ok in green, failed as a red x).
 
 breakdown: the per-GPU memory of the most loaded shard as a stacked bar in GiB
 (weights, KV cache, CUDA context, NCCL, other, CUDA graphs, reserve), the warm-up
-activation peak as a bar beside it, and the card's memory as a dashed line.`
+activation peak as a bar beside it, and the card's memory as a dashed line.
+
+timeline: a vramcalc load --timeline file (JSONL or CSV): used memory per GPU over the run
+with the predicted serving memory and the card's total, the KV usage in %, and running,
+waiting and preempted requests, with the start of each level marked.
+
+  vramcalc plot timeline load-timeline.jsonl --out timeline.png
+
+load: from vramcalc load -o json > report.json, output tokens/s and TTFT p50/p99 against
+the number of concurrent clients.
+
+  vramcalc plot load report.json --out load.svg`
 
 func plotFlags(extra ...cli.Flag) []cli.Flag {
 	common := []cli.Flag{
@@ -57,7 +68,7 @@ func plotFlags(extra ...cli.Flag) []cli.Flag {
 func Command(e cmdutil.Env) *cli.Command {
 	cmd := &cli.Command{
 		Name:        "plot",
-		Usage:       "draw the feasible input/output region or the memory breakdown as PNG or SVG",
+		Usage:       "draw the feasible input/output region, the memory breakdown, or a load run as PNG or SVG",
 		Description: plotDescription,
 		Commands: []*cli.Command{
 			{
@@ -81,6 +92,7 @@ func Command(e cmdutil.Env) *cli.Command {
 			},
 		},
 	}
+	cmd.Commands = append(cmd.Commands, loadCommands(e)...)
 	for _, s := range cmd.Commands {
 		s.OnUsageError = cmdutil.OnUsageError
 	}
@@ -93,16 +105,22 @@ func plotArgs(c *cli.Command) (model, out string, err error) {
 		return "", "", &cmdutil.UsageError{Msg: fmt.Sprintf("plot %s takes one MODEL argument, got %d", c.Name, c.NArg()),
 			Hint: fmt.Sprintf("vramcalc plot %s meta-llama/Llama-3.1-8B-Instruct --gpu L4 --out %s.png", c.Name, c.Name)}
 	}
-	out = c.String("out")
+	out, err = outPath(c)
+	return c.Args().First(), out, err
+}
+
+// outPath checks --out: required, .png or .svg.
+func outPath(c *cli.Command) (string, error) {
+	out := c.String("out")
 	if out == "" {
-		return "", "", &cmdutil.UsageError{Msg: "--out is required", Hint: "e.g. --out " + c.Name + ".png or --out " + c.Name + ".svg"}
+		return "", &cmdutil.UsageError{Msg: "--out is required", Hint: "e.g. --out " + c.Name + ".png or --out " + c.Name + ".svg"}
 	}
 	switch strings.ToLower(filepath.Ext(out)) {
 	case ".png", ".svg":
 	default:
-		return "", "", &cmdutil.UsageError{Msg: fmt.Sprintf("--out %s: unknown picture format %q", out, filepath.Ext(out)), Hint: "end the file name in .png or .svg"}
+		return "", &cmdutil.UsageError{Msg: fmt.Sprintf("--out %s: unknown picture format %q", out, filepath.Ext(out)), Hint: "end the file name in .png or .svg"}
 	}
-	return c.Args().First(), out, nil
+	return out, nil
 }
 
 // regionGrid is the feasibility of (input, output) pairs for TGI.

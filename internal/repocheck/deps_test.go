@@ -29,6 +29,8 @@ var depRules = []struct {
 		"hfmeta reads local directories, the HF cache and the catalog; its Hub client is hfmeta/hub"},
 	{"./calibrate", []string{"net", "gonum.org/..."},
 		"vramcalc links calibrate (accuracy, --corrections): fitting belongs in calibrate/fit, probe's Docker and NVML clients in validate"},
+	{"./load", []string{"github.com/vramcalc/vramcalc/probe/...", "github.com/moby/...", "github.com/NVIDIA/go-nvml/..."},
+		"load drives a server that already runs: the engines' HTTP surface is its own, Docker and the launches are probe's, NVML comes in as an nvml.Sampler"},
 	{"./probe", []string{"github.com/moby/...", "github.com/containerd/...", "github.com/opencontainers/..."},
 		"probe is the engine-neutral core; the Docker Engine client is probe/docker"},
 	{"./internal/simkit", []string{"github.com/vramcalc/vramcalc/estimate", "github.com/vramcalc/vramcalc/probe/...", "github.com/vramcalc/vramcalc/hfmeta/..."},
