@@ -113,6 +113,7 @@ func runValidate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	defer rt.Close()
 	v.Launch.Runtime = rt
 	prog := newValidateProgress(e.Stderr, isTerminal(e.Stderr))
+	prog.limit = engineSpecs[v.Launch.Engine.Name()].limit
 	v.Launch.Progress = prog.event
 	res, err := probe.Validate(ctx, v)
 	prog.finish()
@@ -315,12 +316,14 @@ func launchConfig(c *cli.Command, e cmdutil.Env, model string) (probe.Config, er
 // Pulls, cleanups and warnings are lines in both.
 type validateProgress struct {
 	w io.Writer
+	// limit is the engine's flag for the value searched.
+	limit string
 	// bar is nil when w is not a terminal.
 	bar *progressbar.ProgressBar
 }
 
 func newValidateProgress(w io.Writer, terminal bool) *validateProgress {
-	p := &validateProgress{w: w}
+	p := &validateProgress{w: w, limit: "--max-total-tokens"}
 	if terminal {
 		p.bar = progressbar.NewOptions(-1, progressbar.OptionSetWriter(w), progressbar.OptionSpinnerType(14),
 			progressbar.OptionSetDescription("validate"), progressbar.OptionClearOnFinish())
@@ -339,7 +342,7 @@ func isTerminal(w io.Writer) bool {
 }
 
 func (p *validateProgress) event(ev probe.Event) {
-	launch := fmt.Sprintf("launch %d: --max-total-tokens %s: ", ev.Launch, cmdutil.Num(ev.Point.MaxTotalTokens))
+	launch := fmt.Sprintf("launch %d: %s %s: ", ev.Launch, p.limit, cmdutil.Num(ev.Point.MaxTotalTokens))
 	switch ev.Kind {
 	case probe.EventPhase:
 		if p.bar != nil {
