@@ -86,7 +86,7 @@ func (r *runner) one(ctx context.Context) (Request, error) {
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		return failed(fmt.Errorf("load: %s: HTTP %d: %s", r.api.generatePath, resp.StatusCode, snippet(b)))
+		return failed(&statusError{path: r.api.generatePath, code: resp.StatusCode, body: snippet(b)})
 	}
 	var req Request
 	chunks, usage := 0, -1
@@ -147,12 +147,27 @@ func (r *runner) post(ctx context.Context, path string, body any) (*http.Respons
 	return resp, nil
 }
 
+// statusError is a generation answered with another status than 200.
+type statusError struct {
+	path string
+	code int
+	body string
+}
+
+func (e *statusError) Error() string {
+	return fmt.Sprintf("load: %s: HTTP %d: %s", e.path, e.code, e.body)
+}
+
 // checkAlive asks the health endpoint after a request failed with a
-// connection error: a server that served before and now refuses both has
-// stopped (an engine that runs out of memory at run time exits). The
-// first such failure ends the run as a runtime_oom at that time.
+// connection error or a server error (5xx): a server that served before
+// and now refuses both, or answers its health check with an error, has
+// stopped serving (an engine that runs out of memory at run time marks
+// itself dead, answers 500 and 503 for a moment, then exits). The first
+// such failure ends the run as a runtime_oom at that time, so that clients
+// do not count a dead server's instant refusals as the level's errors.
 func (r *runner) checkAlive(ctx context.Context, reqErr error) {
-	if !connectionError(reqErr) || r.served.Load() == 0 {
+	var se *statusError
+	if !(connectionError(reqErr) || errors.As(reqErr, &se) && se.code >= 500) || r.served.Load() == 0 {
 		return
 	}
 	at := time.Since(r.start).Seconds()
@@ -160,17 +175,23 @@ func (r *runner) checkAlive(ctx context.Context, reqErr error) {
 	if err != nil {
 		return
 	}
+	health := ""
 	resp, err := r.httpc.Do(req)
-	if err == nil {
+	switch {
+	case err == nil && resp.StatusCode == http.StatusOK:
 		resp.Body.Close()
 		return
-	}
-	if ctx.Err() != nil || !connectionError(err) {
+	case err == nil:
+		resp.Body.Close()
+		health = fmt.Sprintf("HTTP %d", resp.StatusCode)
+	case ctx.Err() != nil || !connectionError(err):
 		return
+	default:
+		health = cause(err)
 	}
 	r.deadOnce.Do(func() {
 		r.dead = &Failure{Kind: "runtime_oom", AtS: at,
-			Detail: fmt.Sprintf("the server stopped answering at %.1f s after serving %d requests (%s; GET %s: %s)", at, r.served.Load(), cause(reqErr), r.api.healthPath, cause(err))}
+			Detail: fmt.Sprintf("the server stopped serving at %.1f s after serving %d requests (%s; GET %s: %s)", at, r.served.Load(), cause(reqErr), r.api.healthPath, health)}
 		r.stopAll()
 	})
 }

@@ -31,6 +31,9 @@ type fakeEngine struct {
 	// then the server is gone (down) and the stream is cut.
 	dieAfter int
 	down     atomic.Bool
+	// sickAfter > 0: once that many were served the server still answers,
+	// but generations get 500 and /health 503 (an engine whose core died).
+	sickAfter int
 
 	mu       sync.Mutex
 	arrivals int
@@ -57,10 +60,18 @@ func (f *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case "/tokenize", "/v1/tokenize":
 		f.tokenize(w, r)
 	case "/v1/completions", "/generate_stream":
+		if f.sick() {
+			http.Error(w, `{"error":"EngineDeadError"}`, http.StatusInternalServerError)
+			return
+		}
 		f.generate(w, r)
 	case "/metrics":
 		f.metrics(w)
 	case "/health":
+		if f.sick() {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		w.WriteHeader(http.StatusOK)
 	case "/sim/gpus":
 		f.mu.Lock()
@@ -70,6 +81,13 @@ func (f *fakeEngine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.NotFound(w, r)
 	}
+}
+
+// sick reports a server past sickAfter served requests.
+func (f *fakeEngine) sick() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.sickAfter > 0 && f.served >= f.sickAfter
 }
 
 func (f *fakeEngine) tokenize(w http.ResponseWriter, r *http.Request) {

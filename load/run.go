@@ -244,11 +244,13 @@ func cmpFloat(a, b float64) int {
 }
 
 // memoryNote is the last used memory sampled before at (seconds) against
-// each card's total, for a runtime_oom's detail.
+// each card's total, for a runtime_oom's detail. A sample of nothing in
+// use on every GPU is the dying server's memory freed, not the memory it
+// ran out of, and is passed over.
 func memoryNote(pts []Point, gpus []GPU, at float64) string {
 	var last *Point
 	for i := range pts {
-		if pts[i].T <= at && len(pts[i].UsedBytes) == len(gpus) && len(gpus) > 0 {
+		if pts[i].T <= at && len(pts[i].UsedBytes) == len(gpus) && len(gpus) > 0 && slices.Max(pts[i].UsedBytes) > 0 {
 			last = &pts[i]
 		}
 	}

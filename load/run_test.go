@@ -154,13 +154,36 @@ func TestRunServerDies(t *testing.T) {
 			t.Fatalf("failures %+v", rep.Failures)
 		}
 		f0 := rep.Failures[0]
-		for _, want := range []string{"stopped answering at 2.6 s after serving 5 requests", "connection refused", "last used memory at 2.6 s: GPU 0 23.00 of 24.00 GiB"} {
+		for _, want := range []string{"stopped serving at 2.6 s after serving 5 requests", "connection refused", "last used memory at 2.6 s: GPU 0 23.00 of 24.00 GiB"} {
 			if !strings.Contains(f0.Detail, want) {
 				t.Errorf("detail %q lacks %q", f0.Detail, want)
 			}
 		}
 		if f0.Kind != "runtime_oom" || math.Abs(f0.AtS-2.65) > 1e-9 {
 			t.Errorf("failure %+v; want runtime_oom at 2.65 s", f0)
+		}
+	})
+}
+
+// TestRunServerSick (vLLM): once 5 requests were served (2.5 s) the
+// engine still answers, but generations get 500 and /health 503, as vLLM's
+// API server does between its engine core's death and its exit. The first
+// 500 ends the run as a runtime_oom at 2.5 s; the dead server's instant
+// refusals are not counted as the level's errors (one failed request).
+func TestRunServerSick(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		f := &fakeEngine{engine: EngineVLLM, ttft: func(int) time.Duration { return 150 * time.Millisecond }, itl: 50 * time.Millisecond,
+			used: flat(23 << 30), total: 24 << 30, sickAfter: 5}
+		rep, err := memRun(t, f, Config{Concurrency: []int{1, 4}, InputLen: 100, OutputLen: 8, Duration: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Levels) != 1 || rep.Levels[0].Requests != 6 || rep.Levels[0].Errors != 1 || len(rep.Failures) != 1 {
+			t.Fatalf("levels %+v, failures %+v", rep.Levels, rep.Failures)
+		}
+		f0 := rep.Failures[0]
+		if f0.Kind != "runtime_oom" || math.Abs(f0.AtS-2.5) > 1e-9 || !strings.Contains(f0.Detail, "HTTP 500") || !strings.Contains(f0.Detail, "GET /health: HTTP 503") {
+			t.Errorf("failure %+v; want runtime_oom at 2.5 s after HTTP 500, /health 503", f0)
 		}
 	})
 }

@@ -58,8 +58,8 @@ against the predicted serving memory per GPU, KV usage against the predicted poo
 most requests the engine ran at once against the predicted concurrency. A model that cannot
 be resolved is a warning and a report without prediction.
 
-Failures: runtime_oom (the server stopped answering after it served: the time and the last
-memory sampled), memory_trend (used memory grew steadily over the run), errors (a level
+Failures: runtime_oom (the server stopped serving after it served: connections refused, or
+5xx answers with /health failing; the time and the last memory sampled), memory_trend (used memory grew steadily over the run), errors (a level
 with more than --max-error-rate of its requests failed).
 
 -o json prints one object: levels[{concurrency, requests, errors, ttft_ms{p50,p90,p99},
