@@ -133,13 +133,17 @@ func memoryPanel(h load.Header, pts []load.Point) (*plot.Plot, error) {
 	p := plot.New()
 	p.Title.Text = fmt.Sprintf("vramcalc load: %s at %s", h.Engine, h.URL)
 	p.Y.Label.Text = "used GiB per GPU"
-	top := 0.0
+	top, low := 0.0, math.Inf(1)
 	for i, g := range h.GPUs {
 		var xys plotter.XYs
 		for _, pt := range pts {
 			if i < len(pt.UsedBytes) {
-				xys = append(xys, plotter.XY{X: pt.T, Y: gibs(pt.UsedBytes[i])})
-				top = max(top, gibs(pt.UsedBytes[i]))
+				y := gibs(pt.UsedBytes[i])
+				xys = append(xys, plotter.XY{X: pt.T, Y: y})
+				top = max(top, y)
+				if y > 0 { // a dead server's freed memory is not the band to show
+					low = min(low, y)
+				}
 			}
 		}
 		name := fmt.Sprintf("GPU %d used", g.Index)
@@ -150,7 +154,7 @@ func memoryPanel(h load.Header, pts []load.Point) (*plot.Plot, error) {
 	end := max(pts[len(pts)-1].T, 1)
 	if h.Predicted != nil && h.Predicted.ServingBytes > 0 {
 		y := gibs(h.Predicted.ServingBytes)
-		top = max(top, y)
+		top, low = max(top, y), min(low, y)
 		style := draw.LineStyle{Color: colPredicted, Width: vg.Points(2), Dashes: []vg.Length{vg.Points(6), vg.Points(3)}}
 		if err := addLine(p, plotter.XYs{{X: 0, Y: y}, {X: end, Y: y}}, style, fmt.Sprintf("predicted serving %.2f GiB", y)); err != nil {
 			return nil, err
@@ -164,10 +168,20 @@ func memoryPanel(h load.Header, pts []load.Point) (*plot.Plot, error) {
 			return nil, err
 		}
 	}
-	// the card line at about three quarters of the height: the legend
-	// above it
-	p.Y.Min, p.Y.Max = 0, math.Max(top*1.35, 1)
+	p.Y.Min, p.Y.Max = memoryRange(low, top)
 	return p, nil
+}
+
+// memoryRange is the memory panel's axis: the band from the lowest used
+// or predicted memory to the card's total in its middle, so that a slow
+// growth of a few hundred MiB on an 80 GiB card shows (from 0 it would be
+// a flat line), the legend above it, never below 0.
+func memoryRange(low, top float64) (float64, float64) {
+	if math.IsInf(low, 1) {
+		low = 0
+	}
+	span := math.Max(top-low, 1)
+	return math.Max(0, low-span), top + span*0.9
 }
 
 // legendInside puts the legend in the top left corner, clear of the axis,

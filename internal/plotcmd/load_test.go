@@ -39,8 +39,10 @@ func writeTimeline(t *testing.T, path string) {
 }
 
 // TestPlotTimeline: the PNG and the SVG are written and not trivially
-// small; the panels span the run (0 … 29.9 s), the memory panel reaches
-// above the card (24 GiB · 1.35 = 32.4, room for the legend), the GPU's last sample is 20
+// small; the panels span the run (0 … 29.9 s), the memory panel shows the
+// band from the lowest sample (GPU 1's first, 20 GiB − 512 MiB = 19.5) to
+// the card (24 GiB) in its middle: 19.5 − 4.5 = 15 to 24 + 0.9 · 4.5 =
+// 28.05 GiB, room for the legend above; the GPU's last sample is 20
 // GiB + 299 · 2 MiB, and the requests panel tops 20 running / 12 waiting
 // at 20 · 1.4 = 28.
 func TestPlotTimeline(t *testing.T) {
@@ -68,8 +70,8 @@ func TestPlotTimeline(t *testing.T) {
 		t.Fatal(err)
 	}
 	mem, reqs := plots[0], plots[2]
-	if mem.X.Min != 0 || mem.X.Max != 29.9 || math.Abs(mem.Y.Max-24*1.35) > 1e-9 || reqs.Y.Max != 28 {
-		t.Errorf("extents: memory x %v…%v y …%v, requests y …%v", mem.X.Min, mem.X.Max, mem.Y.Max, reqs.Y.Max)
+	if mem.X.Min != 0 || mem.X.Max != 29.9 || math.Abs(mem.Y.Min-15) > 1e-9 || math.Abs(mem.Y.Max-28.05) > 1e-9 || reqs.Y.Max != 28 {
+		t.Errorf("extents: memory x %v…%v y %v…%v, requests y …%v", mem.X.Min, mem.X.Max, mem.Y.Min, mem.Y.Max, reqs.Y.Max)
 	}
 	if last := pts[len(pts)-1].UsedBytes[0]; last != 20<<30+299*2<<20 {
 		t.Errorf("last GPU 0 sample %d", last)
