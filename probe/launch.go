@@ -104,6 +104,22 @@ type launcher struct {
 	// mu serializes Progress calls (the log watcher reports the warm-up
 	// from its own goroutine).
 	mu sync.Mutex
+	// hold, when set, runs while a launch that started serves (after its
+	// requests), before the container is removed; held is its error.
+	hold func(context.Context, HeldServer) error
+	held error
+}
+
+// HeldServer is a launch kept serving for the caller of Validation.Hold:
+// the engine's URL on this machine and where its GPU memory is read.
+type HeldServer struct {
+	BaseURL string
+	// Sampler reads the container's GPUs (the simulator's /sim/gpus or
+	// NVML); nil when none is read. GPUIndices are the sampler's indices.
+	Sampler    nvml.Sampler
+	GPUIndices []int
+	// Point is what the server was started with.
+	Point Point
 }
 
 func (l *launcher) progress(phase string, p Point, seq int) {
@@ -140,6 +156,10 @@ func (l *launcher) launch(ctx context.Context, p Point, seq int) (Observation, e
 	case ctx.Err() != nil:
 	case healthy:
 		l.serve(ctx, &o, w, p, seq)
+		if l.hold != nil && o.OK() {
+			l.progress("held", p, seq)
+			l.held = l.hold(ctx, HeldServer{BaseURL: w.base, Sampler: c.sampler(ctr), GPUIndices: c.GPUIndices, Point: p})
+		}
 	case ended:
 		o.Outcome, o.ExitCode = "failed", code
 		w.logs.wait(2 * time.Second)

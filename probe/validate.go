@@ -42,6 +42,10 @@ type Validation struct {
 	// numbering of its last run, and first removes the containers left by
 	// the runs the file names.
 	Resume bool
+	// Hold, when set, runs once the recommendation is confirmed, on one more
+	// launch at it kept serving (validate --load): the launch is recorded
+	// like the others, and Hold's error is Result.HoldErr.
+	Hold func(context.Context, HeldServer) error
 	// Launch is how each point runs: Runtime, Engine, Image, Model (the
 	// engine's --model-id), GPUs, sampler, ports, environment, requests,
 	// and Progress, which hears every Event of the run. Validate sets its
@@ -65,6 +69,10 @@ type Result struct {
 	Edge Edge
 	// Resumed counts the observations read back from Results.
 	Resumed int
+	// Held is the launch Validation.Hold ran on (nil when none did) and
+	// HoldErr Hold's error, or why the launch did not serve.
+	Held    *Observation
+	HoldErr error
 }
 
 // Event is one step of a validation, for a progress display. Kind says
@@ -158,7 +166,30 @@ func Validate(ctx context.Context, v Validation) (Result, error) {
 		cfg.Launch.MemFractionStatic = v.Settings.MemFractionStatic
 	}
 	res.Edge, err = Search(ctx, plan, rec.launcher(&cfg), rec.done)
+	if err == nil && v.Hold != nil && res.Edge.Confirmed {
+		err = rec.hold(ctx, &cfg, &res, v.Hold)
+	}
 	return res, err
+}
+
+// hold launches the confirmed recommendation once more and runs fn while
+// it serves; the launch is appended to the results like the others.
+func (r *record) hold(ctx context.Context, cfg *Config, res *Result, fn func(context.Context, HeldServer) error) error {
+	l := &launcher{Config: cfg, hold: fn}
+	r.seq++
+	o, err := l.launch(ctx, res.Edge.Recommended, r.seq)
+	if err != nil {
+		return err
+	}
+	if err := r.store.Append(o); err != nil {
+		return err
+	}
+	r.emit(Event{Kind: EventObserved, Launch: o.Seq, Point: o.Point, Observation: &o})
+	res.Held, res.HoldErr = &o, l.held
+	if !o.OK() && l.held == nil {
+		res.HoldErr = fmt.Errorf("probe: the held launch at the recommendation did not serve: %s", o.Failure)
+	}
+	return nil
 }
 
 // PlanFor is the search plan Validate makes for v: the estimate's edge,

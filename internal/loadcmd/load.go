@@ -138,13 +138,13 @@ func runLoad(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	if runErr != nil && !errors.Is(runErr, context.Canceled) {
 		return runError(runErr)
 	}
-	if err := render(e, format, rep, warnings); err != nil {
+	if err := Render(e, format, rep, warnings); err != nil {
 		return err
 	}
 	if runErr != nil {
 		return runErr
 	}
-	return failuresError(rep.Failures)
+	return FailuresError(rep.Failures)
 }
 
 // loadConfig reads the flags of the run itself.
@@ -232,8 +232,9 @@ func runError(err error) error {
 	return cmdutil.WithHint(err, "is the server up at --url, and is --engine its engine? (vLLM serves /tokenize, SGLang /v1/tokenize, TGI /tokenize)")
 }
 
-// failuresError is the error that makes the exit code ExitFailures.
-func failuresError(fs []load.Failure) error {
+// FailuresError is the error that makes the exit code ExitFailures (nil
+// without failures).
+func FailuresError(fs []load.Failure) error {
 	if len(fs) == 0 {
 		return nil
 	}

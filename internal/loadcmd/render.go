@@ -14,7 +14,10 @@ type reportJSON struct {
 	Warnings []string `json:"warnings"`
 }
 
-func render(e cmdutil.Env, format string, rep load.Report, warnings []string) error {
+// Render shows a load report in format: one JSON object, the levels as
+// CSV, or the levels' table, the comparison with the prediction, the
+// failures and the timeline written.
+func Render(e cmdutil.Env, format string, rep load.Report, warnings []string) error {
 	switch format {
 	case cmdutil.FormatJSON:
 		return cmdutil.JSON(e.Stdout, reportJSON{Report: rep, Warnings: cmdutil.NonNil(warnings)})

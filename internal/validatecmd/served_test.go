@@ -3,11 +3,13 @@ package validatecmd
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/vramcalc/vramcalc/internal/cmdtest"
+	"github.com/vramcalc/vramcalc/internal/plotcmd"
 )
 
 // TestValidateServedEnginesOnSimulators runs validate --engine vllm and
@@ -71,6 +73,76 @@ func TestValidateServedEnginesOnSimulators(t *testing.T) {
 				if o.OK() && (o.Budget() == 0 || o.Requests.OK != o.Requests.Concurrency || o.Requests.Concurrency != 4) {
 					t.Errorf("a start without its pool or its requests: %+v", o)
 				}
+			}
+		})
+	}
+}
+
+// TestValidateLoadOnSimulators: validate --load on the real Docker Engine.
+// vLLM's simulator leaks 3 MB per request (SIM_LEAK_BYTES_PER_REQUEST):
+// the load test at the confirmed recommendation reports a memory_trend
+// failure (exit 4), its timeline is on disk, and vramcalc plot timeline
+// draws it. SGLang's simulator does not leak: the same load test finds no
+// failure and compares the peak with the predicted serving memory.
+func TestValidateLoadOnSimulators(t *testing.T) {
+	cmdtest.Docker(t)
+	for _, c := range []struct {
+		engine, dir, fraction, leak string
+		code                        int
+		failures                    []string
+	}{
+		{"vllm", "vllmsim", "--gpu-memory-utilization", "3000000", 4, []string{"memory_trend"}},
+		{"sglang", "sglangsim", "--mem-fraction-static", "0", 0, nil},
+	} {
+		t.Run(c.engine, func(t *testing.T) {
+			dir := t.TempDir()
+			out, tl := filepath.Join(dir, "v.jsonl"), filepath.Join(dir, "v-load-timeline.jsonl")
+			args := []string{"meta-llama/Llama-3.1-8B-Instruct", "--engine", c.engine, "--gpu", "L4", "--gpu-ids", "none", "--image", cmdtest.SimImageFor(t, c.dir),
+				"--offline", c.fraction, "0.85", "--sim-gpus", "container:9400", "--env", "SIM_GPU_NAME=NVIDIA L4", "--env", "SIM_GPU_TOTAL_BYTES=23570219008",
+				"--env", "SIM_EXTRA_OVERHEAD_BYTES=400000000", "--env", "SIM_STARTUP_DELAY=100ms", "--env", "SIM_TOKEN_DELAY=5ms",
+				"--env", "SIM_LEAK_BYTES_PER_REQUEST=" + c.leak, "--out", out, "--health-timeout", "60s", "--input-tokens", "256", "--output-tokens", "64",
+				"--concurrency", "4", "--load", "3s", "--load-concurrency", "1,8,16", "--price", "0.8", "-o", "json"}
+			stdout, stderr, code := cmdtest.Run(t, Root, args...)
+			if code != c.code {
+				t.Fatalf("exit %d, want %d\n%s\n%s", code, c.code, stdout, stderr)
+			}
+			var v struct {
+				Confirmed bool `json:"confirmed"`
+				Launches  int  `json:"launches"`
+				Load      *struct {
+					Levels []struct {
+						Concurrency, Requests, Errors int
+					} `json:"levels"`
+					Predicted *struct {
+						ServingBytes uint64 `json:"serving_bytes"`
+					} `json:"predicted"`
+					Failures []struct{ Kind string } `json:"failures"`
+					Timeline string                  `json:"timeline"`
+				} `json:"load"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &v); err != nil || v.Load == nil {
+				t.Fatalf("-o json: %v\n%s", err, stdout)
+			}
+			var kinds []string
+			for _, f := range v.Load.Failures {
+				kinds = append(kinds, f.Kind)
+			}
+			// The held launch is recorded after the search's.
+			if obs := readObs(t, out); !v.Confirmed || len(obs) != v.Launches+1 || len(v.Load.Levels) != 3 || v.Load.Predicted == nil ||
+				v.Load.Timeline != tl || fmt.Sprint(kinds) != fmt.Sprint(c.failures) {
+				t.Errorf("confirmed %v, %d launches + %d on disk, load %+v, failures %v (want %v)", v.Confirmed, v.Launches, len(obs), v.Load, kinds, c.failures)
+			}
+			for _, l := range v.Load.Levels {
+				if l.Requests == 0 || l.Errors != 0 {
+					t.Errorf("level %+v", l)
+				}
+			}
+			png := filepath.Join(dir, "timeline.png")
+			if so, se, code := cmdtest.Run(t, plotcmd.Root, "timeline", tl, "--out", png); code != 0 {
+				t.Fatalf("plot timeline: exit %d\n%s%s", code, so, se)
+			}
+			if fi, err := os.Stat(png); err != nil || fi.Size() < 20_000 {
+				t.Errorf("timeline.png: %v", err)
 			}
 		})
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/vramcalc/vramcalc/estimate"
 	"github.com/vramcalc/vramcalc/gpus"
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
+	"github.com/vramcalc/vramcalc/load"
 	"github.com/vramcalc/vramcalc/nvml"
 	"github.com/vramcalc/vramcalc/nvml/driver"
 	"github.com/vramcalc/vramcalc/probe"
@@ -62,7 +63,7 @@ func Command(e cmdutil.Env) *cli.Command {
 		Usage:       "pin the real boundary with a few TGI, vLLM or SGLang containers at the predicted edge",
 		ArgsUsage:   "MODEL",
 		Description: validateDescription,
-		Flags: append(engineFlags(), []cli.Flag{
+		Flags: append(append(engineFlags(), loadFlags()...), []cli.Flag{
 			&cli.StringFlag{Name: "gpu-ids", Value: "all", Usage: "GPUs for the containers: all, none (the simulator) or a list such as 0,1"},
 			&cli.StringFlag{Name: "gpu", Usage: "GPU `NAME` for the estimate when NVML cannot tell (vramcalc gpus)"},
 			&cli.StringFlag{Name: "vram", Usage: "memory per GPU for the estimate (`SIZE`, as for estimate)"},
@@ -112,15 +113,27 @@ func runValidate(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 	}
 	defer rt.Close()
 	v.Launch.Runtime = rt
+	spec := engineSpecs[v.Launch.Engine.Name()]
+	lr, err := newLoadRun(c, spec.probe.Name())
+	if err != nil {
+		return err
+	}
+	if lr != nil {
+		v.Hold = lr.hold(&v)
+	}
 	prog := newValidateProgress(e.Stderr, isTerminal(e.Stderr))
-	prog.limit = engineSpecs[v.Launch.Engine.Name()].limit
+	prog.limit = spec.limit
 	v.Launch.Progress = prog.event
 	res, err := probe.Validate(ctx, v)
 	prog.finish()
 	if err != nil {
-		return validateError(err, v.Results, engineSpecs[v.Launch.Engine.Name()])
+		return validateError(err, v.Results, spec)
 	}
-	return renderValidation(e, format, model, engineSpecs[v.Launch.Engine.Name()], res)
+	verr := renderValidation(e, format, model, spec, res, lr)
+	if verr != nil || lr == nil {
+		return verr
+	}
+	return heldError(res, lr)
 }
 
 // validateError gives err the hint that says what to do next; out is the
@@ -399,7 +412,7 @@ var ErrNotConfirmed = errors.New("validate: no recommendation confirmed")
 // reconciles, per component, the estimate, the engine's own log and
 // metrics, and NVML. A recommendation that is not confirmed is shown and
 // is an error (exit 1).
-func renderValidation(e cmdutil.Env, format, model string, spec engineSpec, res probe.Result) error {
+func renderValidation(e cmdutil.Env, format, model string, spec engineSpec, res probe.Result, lr *loadRun) error {
 	edge := res.Edge
 	var err error
 	if !edge.Confirmed {
@@ -407,7 +420,11 @@ func renderValidation(e cmdutil.Env, format, model string, spec engineSpec, res 
 	}
 	switch format {
 	case cmdutil.FormatJSON:
-		if werr := cmdutil.JSON(e.Stdout, newValidationJSON(model, spec, res)); werr != nil {
+		v := newValidationJSON(model, spec, res)
+		if lr != nil {
+			v.Load = lr.report
+		}
+		if werr := cmdutil.JSON(e.Stdout, v); werr != nil {
 			return werr
 		}
 		return err
@@ -418,6 +435,9 @@ func renderValidation(e cmdutil.Env, format, model string, spec engineSpec, res 
 		return err
 	}
 	if werr := renderText(e, format, model, spec, res); werr != nil {
+		return werr
+	}
+	if werr := renderLoad(e, format, res, lr); werr != nil {
 		return werr
 	}
 	return err
@@ -530,6 +550,8 @@ type validationJSON struct {
 	Predicted       int                 `json:"predicted_max_total_tokens"`
 	Prefill         int                 `json:"max_batch_prefill_tokens"`
 	Observations    []probe.Observation `json:"observations"`
+	// Load is validate --load's report (absent without --load).
+	Load *load.Report `json:"load,omitempty"`
 }
 
 type recommendedJSON struct {
