@@ -31,6 +31,11 @@ type Engine interface {
 	// Classify names why a start failed from its exit code and log tail:
 	// one of the estimate.Failure* kinds, "" for a clean exit.
 	Classify(exitCode int, tail []string) string
+	// Milestones are texts of the log lines that say the weights are
+	// loaded and that the warm-up (TGI's prefill, vLLM's profile run) is
+	// over, before the KV pool is allocated: where the NVML readings of
+	// the loaded model and of the warm-up's peak are taken.
+	Milestones() (loaded, warmedUp string)
 }
 
 // LaunchOptions are engine settings that do not vary between points.
@@ -125,6 +130,13 @@ func (TGI) ParseLog(line string, r *Reported) {
 		r.OOMRequestBytes, r.OOMFreeBytes = torchBytes(m[1], m[2]), torchBytes(m[3], m[4])
 	}
 }
+
+// Milestones implements Engine: the router's "Warming up model" before the
+// warm-up prefill
+// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/lib.rs#L59-L138)
+// and the shard's "KV-cache blocks:" once it is done, before the pool is
+// allocated (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1565).
+func (TGI) Milestones() (string, string) { return "Warming up model", "KV-cache blocks:" }
 
 // ParseMetrics implements Engine: the tgi_batch_max_total_tokens gauge
 // (v2.3.1+, https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/lib.rs#L138).

@@ -491,17 +491,14 @@ func (w *logWatcher) read(rc io.ReadCloser) {
 		line := Redact(sc.Text(), w.secrets)
 		w.mu.Lock()
 		w.engine.ParseLog(line, &w.rep)
-		if !w.warm && strings.Contains(line, "Warming up model") {
-			// TGI's router logs this before the warm-up prefill
-			// (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/lib.rs#L59-L138).
+		loaded, warmedUp := w.engine.Milestones()
+		if !w.warm && strings.Contains(line, loaded) {
 			w.warm = true
 			if w.onWarmup != nil {
 				w.onWarmup()
 			}
 		}
-		if !w.ended && strings.Contains(line, "KV-cache blocks:") {
-			// Logged once the warm-up prefill is done, before the KV pool
-			// is allocated (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1565).
+		if !w.ended && strings.Contains(line, warmedUp) {
 			w.ended = true
 			if w.onWarmupEnd != nil {
 				w.onWarmupEnd()

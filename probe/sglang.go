@@ -79,6 +79,12 @@ func (SGLang) ParseLog(line string, r *Reported) {
 	}
 }
 
+// Milestones implements Engine: "Load weight end" once the weights are
+// in; SGLang runs no warm-up before it sizes its pool from the free
+// memory, so the same line ends what a warm-up peak would read
+// (docs/ENGINE-SURFACE.md §B2).
+func (SGLang) Milestones() (string, string) { return "Load weight end", "Load weight end" }
+
 // ParseMetrics implements Engine: the sglang:max_total_num_tokens gauge.
 func (SGLang) ParseMetrics(body string) int { return gaugeValue(sglangGauge, body) }
 

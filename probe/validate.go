@@ -69,6 +69,9 @@ type Result struct {
 	Edge Edge
 	// Resumed counts the observations read back from Results.
 	Resumed int
+	// AtRecommended is the estimate at the recommended point (zero when
+	// there is none): what the engine's reports and NVML are reconciled with.
+	AtRecommended estimate.Result
 	// Held is the launch Validation.Hold ran on (nil when none did) and
 	// HoldErr Hold's error, or why the launch did not serve.
 	Held    *Observation
@@ -166,6 +169,9 @@ func Validate(ctx context.Context, v Validation) (Result, error) {
 		cfg.Launch.MemFractionStatic = v.Settings.MemFractionStatic
 	}
 	res.Edge, err = Search(ctx, plan, rec.launcher(&cfg), rec.done)
+	if r := res.Edge.Recommended; r.MaxTotalTokens > 0 {
+		res.AtRecommended = newEstimator(v).at(r)
+	}
 	if err == nil && v.Hold != nil && res.Edge.Confirmed {
 		err = rec.hold(ctx, &cfg, &res, v.Hold)
 	}
@@ -229,6 +235,20 @@ func newEstimator(v Validation) *estimator {
 
 func (e *estimator) run(s estimate.Settings) (estimate.Result, error) {
 	return estimate.Run(e.model, e.hw, e.eng, s)
+}
+
+// at is the whole estimate at one point (zero when it cannot be made).
+func (e *estimator) at(p Point) estimate.Result {
+	s := e.base
+	s.MaxInputTokens, s.MaxTotalTokens = p.MaxInputTokens, p.MaxTotalTokens
+	if p.MaxBatchPrefillTokens > 0 {
+		s.MaxBatchPrefillTokens = p.MaxBatchPrefillTokens
+	}
+	r, err := e.run(s)
+	if err != nil {
+		return estimate.Result{}
+	}
+	return r
 }
 
 // predict is the estimate at one point (zero when it cannot be made).

@@ -95,6 +95,11 @@ func (VLLM) ParseLog(line string, r *Reported) {
 	}
 }
 
+// Milestones implements Engine: "Model loading took" once the weights are
+// in, "Available KV cache memory" once the profile run is over and before
+// the pool is allocated (docs/ENGINE-SURFACE.md §A2 rows 3 and 4).
+func (VLLM) Milestones() (string, string) { return "Model loading took", "Available KV cache memory" }
+
 // ParseMetrics implements Engine: num_gpu_blocks × block_size from the
 // vllm:cache_config_info labels (every CacheConfig field,
 // https://github.com/vllm-project/vllm/blob/v0.21.0/vllm/config/cache.py#L215-L218);

@@ -462,19 +462,15 @@ func renderText(e cmdutil.Env, format, model string, spec engineSpec, res probe.
 	if err := observationRows(edge.Observations, spec).Write(e.Stdout, format); err != nil {
 		return err
 	}
-	zero, pg := res.Estimate, res.Estimate.PerGPU
-	loaded := ""
-	for _, o := range edge.Observations {
-		for _, v := range o.LoadedBytes {
-			loaded = cmdutil.GiB(int64(v))
-		}
-		if loaded != "" {
-			break
+	zero := res.Estimate
+	if rows := reconcile(res); rows != nil {
+		fmt.Fprintln(e.Stdout)
+		if err := reconRows(rows, spec).Write(e.Stdout, format); err != nil {
+			return err
 		}
 	}
 	fmt.Fprintln(e.Stdout)
 	return cmdutil.Rows{Header: []string{"", "estimate", "measured"}, Rows: [][]string{
-		{"context + weights after load, GiB per GPU (NVML)", cmdutil.GiB(int64(pg.CUDAContext + pg.NCCL + pg.Other + pg.Weights)), loaded},
 		{spec.limit + ": the estimate's edge, the largest that started", cmdutil.Num(zero.Boundary.MaxTotalTokens), cmdutil.Num(edge.Lo)},
 		{"default " + spec.prefill, cmdutil.Num(zero.Startup.MaxBatchPrefillTokens), cmdutil.Num(res.Plan.Prefill)},
 	}}.Write(e.Stdout, format)
@@ -550,6 +546,9 @@ type validationJSON struct {
 	Predicted       int                 `json:"predicted_max_total_tokens"`
 	Prefill         int                 `json:"max_batch_prefill_tokens"`
 	Observations    []probe.Observation `json:"observations"`
+	// Reconciliation is, per memory component, the estimate at the
+	// recommendation, the engine's log and NVML (empty without a start).
+	Reconciliation []reconRow `json:"reconciliation"`
 	// Load is validate --load's report (absent without --load).
 	Load *load.Report `json:"load,omitempty"`
 }
@@ -570,7 +569,7 @@ func newValidationJSON(model string, spec engineSpec, res probe.Result) validati
 	v := validationJSON{Model: model, Engine: spec.probe.Name(), LimitFlag: spec.limit, RunID: res.RunID, Confirmed: edge.Confirmed, Confirmations: confirmationsJSON{Tried: edge.Tried, Started: edge.Started},
 		LargestStart: edge.Lo, SmallestFailure: edge.Hi, Launches: edge.Launches, SpreadBytes: edge.SpreadBytes, Spread: edge.Spread,
 		Fragmented: edge.Fragmented, Ranges: cmdutil.NonNil(edge.Ranges), AtCap: edge.AtCap, Notes: cmdutil.NonNil(edge.Notes),
-		Predicted: res.Plan.Predicted, Prefill: res.Plan.Prefill, Observations: cmdutil.NonNil(edge.Observations)}
+		Predicted: res.Plan.Predicted, Prefill: res.Plan.Prefill, Observations: cmdutil.NonNil(edge.Observations), Reconciliation: cmdutil.NonNil(reconcile(res))}
 	if r := edge.Recommended; r.MaxTotalTokens > 0 {
 		v.Recommended = &recommendedJSON{MaxInputTokens: r.MaxInputTokens, MaxTotalTokens: r.MaxTotalTokens, MaxBatchPrefillTokens: r.MaxBatchPrefillTokens}
 	}
