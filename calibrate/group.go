@@ -31,9 +31,9 @@ type Group struct {
 	Starts []Start
 }
 
-// GroupStarts groups starts by engine, tensor-parallel degree and GPU (by
-// ByGPU) or by engine and degree alone (ByEngine), in the order the groups
-// first appear.
+// GroupStarts groups starts by engine, release line (ReleaseLine),
+// tensor-parallel degree and GPU (by ByGPU) or by engine, line and degree
+// alone (ByEngine), in the order the groups first appear.
 func GroupStarts(starts []Start, by string) []Group {
 	idx := map[string]int{}
 	var groups []Group
@@ -46,7 +46,7 @@ func GroupStarts(starts []Start, by string) []Group {
 			gpu = "all"
 		}
 		tp, eng := startTP(s), cmp.Or(s.Inputs.Engine.Name, "tgi")
-		key := fmt.Sprintf("%s\x00%s\x00%d", eng, gpu, tp)
+		key := fmt.Sprintf("%s\x00%s\x00%s\x00%d", eng, ReleaseLine(eng, s.Inputs.Engine.Version), gpu, tp)
 		i, ok := idx[key]
 		if !ok {
 			i = len(groups)
@@ -56,6 +56,28 @@ func GroupStarts(starts []Start, by string) []Group {
 		groups[i].Starts = append(groups[i].Starts, s)
 	}
 	return groups
+}
+
+// ReleaseLine is the sizing generation a start's release belongs to,
+// which corrections are fitted apart by: TGI's and vLLM's major.minor
+// (their patch releases fix bugs; TGI 2.0.0 and 2.0.3 size alike, 3.0
+// changed the wiggle room; vLLM's V0 engine is a line of its own, "-v0"),
+// SGLang's whole release (its 0.5.x releases are its feature releases:
+// 0.5.5 changed the memory before the weights). A start without a
+// release is the engine's default's.
+func ReleaseLine(engine, version string) string {
+	version = strings.TrimPrefix(cmp.Or(version, defaultVersions[engine]), "v")
+	v0 := strings.HasSuffix(version, "-v0")
+	parts := strings.Split(strings.TrimSuffix(version, "-v0"), ".")
+	n := 2
+	if engine == "sglang" {
+		n = 3
+	}
+	line := strings.Join(parts[:min(n, len(parts))], ".")
+	if v0 {
+		line += "-v0"
+	}
+	return line
 }
 
 // startTP is a start's shard count: --num-shard when it was given, else
@@ -221,13 +243,14 @@ func (g Group) Calibration(c estimate.Corrections, rep FitReport) Calibration {
 }
 
 // GroupPath is where one of several groups' corrections goes when out was
-// asked for: out with "-<engine>-<gpu>" (and "-tp<N>" above one shard)
-// before its extension, lower-case, other characters than letters, digits
-// and dots as "-" ("corrections.json" → "corrections-tgi-nvidia-l4.json",
-// "corrections-tgi-nvidia-l4-tp2.json").
+// asked for: out with "-<engine>-<line>-<gpu>" (and "-tp<N>" above one
+// shard) before its extension, lower-case, other characters than letters,
+// digits and dots as "-" ("corrections.json" →
+// "corrections-tgi-3.3-nvidia-l4.json", "corrections-tgi-3.3-nvidia-l4-tp2.json").
 func GroupPath(out string, f File) string {
 	ext := filepath.Ext(out)
-	name := f.Engine + "-" + f.GPU
+	first, _, _ := strings.Cut(f.EngineVersion, ",")
+	name := f.Engine + "-" + ReleaseLine(f.Engine, first) + "-" + f.GPU
 	if f.TensorParallel > 1 {
 		name += fmt.Sprintf("-tp%d", f.TensorParallel)
 	}

@@ -62,11 +62,13 @@ func TestGroupStarts(t *testing.T) {
 		}
 		return out
 	}
-	byGPU := []group{{"NVIDIA L4", []string{"a", "c"}}, {"NVIDIA A100-SXM4-80GB", []string{"b"}}, {"22.00 GiB", []string{"d"}}}
+	// TGI 3.3.7 and 2.4.1 are two release lines (3.0 changed the wiggle
+	// room): c is a group of its own; d, without a release, is 3.3.7's.
+	byGPU := []group{{"NVIDIA L4", []string{"a"}}, {"NVIDIA A100-SXM4-80GB", []string{"b"}}, {"NVIDIA L4", []string{"c"}}, {"22.00 GiB", []string{"d"}}}
 	if got := summary(GroupStarts(starts, ByGPU)); !reflect.DeepEqual(got, byGPU) {
 		t.Errorf("by gpu: %+v, want %+v", got, byGPU)
 	}
-	byEngine := []group{{"all", []string{"a", "b", "c", "d"}}}
+	byEngine := []group{{"all", []string{"a", "b", "d"}}, {"all", []string{"c"}}}
 	if got := summary(GroupStarts(starts, ByEngine)); !reflect.DeepEqual(got, byEngine) {
 		t.Errorf("by engine: %+v, want %+v", got, byEngine)
 	}
@@ -76,10 +78,10 @@ func TestGroupStarts(t *testing.T) {
 	e.Inputs.Hardware.Count = 2
 	f.Inputs.Hardware.Count, f.Inputs.Settings.NumShard = 4, 2
 	gs := GroupStarts(append(starts, e, f), ByEngine)
-	if len(gs) != 2 || gs[0].TP != 1 || len(gs[0].Starts) != 4 || gs[1].TP != 2 || len(gs[1].Starts) != 2 {
+	if len(gs) != 3 || gs[0].TP != 1 || len(gs[0].Starts) != 3 || gs[2].TP != 2 || len(gs[2].Starts) != 2 {
 		t.Errorf("by engine with TP 2 starts: %d groups %+v", len(gs), gs)
 	}
-	if cal := gs[1].Calibration(estimate.Corrections{}, FitReport{}); cal.File.TensorParallel != 2 {
+	if cal := gs[2].Calibration(estimate.Corrections{}, FitReport{}); cal.File.TensorParallel != 2 {
 		t.Errorf("the TP 2 group's file records TP %d", cal.File.TensorParallel)
 	}
 }
@@ -172,17 +174,20 @@ func sorted(s ...string) []string {
 }
 
 func TestGroupPath(t *testing.T) {
-	for _, tt := range []struct{ out, gpu, want string }{
-		{"corrections.json", "NVIDIA A100-SXM4-80GB", "corrections-tgi-nvidia-a100-sxm4-80gb.json"},
-		{"out/fit", "all", "out/fit-tgi-all"},
-		{"c.json", "22.00 GiB", "c-tgi-22.00-gib.json"},
+	for _, tt := range []struct{ out, engine, versions, gpu, want string }{
+		{"corrections.json", "tgi", "2.0.0,2.0.3", "NVIDIA A100-SXM4-80GB", "corrections-tgi-2.0-nvidia-a100-sxm4-80gb.json"},
+		{"out/fit", "tgi", "3.3.7", "all", "out/fit-tgi-3.3-all"},
+		{"c.json", "tgi", "", "22.00 GiB", "c-tgi-" + ReleaseLine("tgi", "") + "-22.00-gib.json"},
+		{"c.json", "vllm", "0.4.1-v0", "NVIDIA L4", "c-vllm-0.4-v0-nvidia-l4.json"},
+		{"c.json", "vllm", "0.21.0", "NVIDIA H100 80GB HBM3", "c-vllm-0.21-nvidia-h100-80gb-hbm3.json"},
+		{"c.json", "sglang", "v0.5.18", "NVIDIA H100 80GB HBM3", "c-sglang-0.5.18-nvidia-h100-80gb-hbm3.json"},
 	} {
-		if got := GroupPath(tt.out, File{Engine: "tgi", GPU: tt.gpu}); got != tt.want {
-			t.Errorf("GroupPath(%q, %q) = %q, want %q", tt.out, tt.gpu, got, tt.want)
+		if got := GroupPath(tt.out, File{Engine: tt.engine, EngineVersion: tt.versions, GPU: tt.gpu}); got != tt.want {
+			t.Errorf("GroupPath(%q, %s %s on %q) = %q, want %q", tt.out, tt.engine, tt.versions, tt.gpu, got, tt.want)
 		}
 	}
 	// Two groups of one GPU at TP 1 and 2 go to two files.
-	if got := GroupPath("corrections.json", File{Engine: "tgi", GPU: "NVIDIA L4", TensorParallel: 2}); got != "corrections-tgi-nvidia-l4-tp2.json" {
+	if got := GroupPath("corrections.json", File{Engine: "tgi", EngineVersion: "3.3.7", GPU: "NVIDIA L4", TensorParallel: 2}); got != "corrections-tgi-3.3-nvidia-l4-tp2.json" {
 		t.Errorf("TP 2: %q", got)
 	}
 }
