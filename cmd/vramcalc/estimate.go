@@ -99,7 +99,7 @@ func estimateCommand(e cmdutil.Env) *cli.Command {
 	flags = append(flags,
 		&cli.IntFlag{Name: "input-tokens", HideDefault: true, Usage: "request input length for the concurrency figure (default: max input tokens)", Category: "workload"},
 		&cli.IntFlag{Name: "output-tokens", HideDefault: true, Usage: "request output length for the concurrency figure (default: the rest of max total tokens)", Category: "workload"},
-		&cli.StringFlag{Name: "corrections", Usage: "apply fitted corrections from `FILE` (vramcalc calibrate --out; TGI only)", Category: "engine"},
+		&cli.StringFlag{Name: "corrections", Usage: "apply fitted corrections from `FILE` (vramcalc calibrate --out; any engine, for the engine they were fitted on)", Category: "engine"},
 		&cli.BoolFlag{Name: "check", Usage: "exit with code 3 when the engine would not start with these limits (for scripts and CI gates)"},
 		cmdutil.OutputFlag(),
 	)

@@ -34,7 +34,7 @@ func planCommand(e cmdutil.Env) *cli.Command {
 		&cli.StringSliceFlag{Name: "gpu", Usage: "GPU `NAME`s to consider, comma-separated or repeated (default: the whole catalog)"},
 		&cli.StringFlag{Name: "tp", Value: "1,2,4,8", Usage: "tensor-parallel degrees to try"},
 		&cli.StringFlag{Name: "prices", Usage: "`FILE` of hourly prices per GPU (CSV gpu,price or JSON)"},
-		&cli.StringFlag{Name: "corrections", Usage: "apply fitted corrections from `FILE` (vramcalc calibrate --out; TGI only)"},
+		&cli.StringFlag{Name: "corrections", Usage: "apply fitted corrections from `FILE` (vramcalc calibrate --out; any engine, for the engine they were fitted on)"},
 		&cli.BoolFlag{Name: "all", Usage: "also list set-ups that miss --concurrency or do not start, and why"},
 		&cli.FloatFlag{Name: "cuda-memory-fraction", HideDefault: true, Usage: "TGI --cuda-memory-fraction", Category: "TGI"},
 		&cli.FloatFlag{Name: "gpu-memory-utilization", HideDefault: true, Usage: "vLLM --gpu-memory-utilization", Category: "vLLM"},

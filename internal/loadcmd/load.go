@@ -90,6 +90,8 @@ func Command(e cmdutil.Env) *cli.Command {
 		&cli.StringFlag{Name: "timeline", Value: "load-timeline.jsonl", Usage: "timeline `FILE` (JSONL, or CSV for .csv; \"\" writes none)"},
 		&cli.FloatFlag{Name: "max-error-rate", Value: load.DefaultMaxErrorRate, Usage: "share of failed requests above which a level fails"},
 		&cli.StringFlag{Name: "sim-gpus", Usage: "read GPU memory from a simulator's /sim/gpus at this `URL` instead of NVML"},
+		&cli.StringFlag{Name: "sampler", Value: "nvml", Usage: "where GPU memory is read: nvml (NVIDIA) or amd (amdgpu's mem_info_vram_used in sysfs, for MI300X/MI250X hosts)"},
+		&cli.StringFlag{Name: "amd-sysfs", Value: "/sys/class/drm", Usage: "with --sampler amd: the `DIR` holding amdgpu's cardN directories"},
 		&cli.StringFlag{Name: "gpu-ids", Usage: "GPU indices to sample, e.g. 0,1; default: every GPU"},
 		cmdutil.OutputFlag(),
 	}
@@ -155,6 +157,8 @@ func loadConfig(c *cli.Command) (load.Config, error) {
 		return load.Config{}, cmdutil.Usage("e.g. --url http://127.0.0.1:8000 --engine vllm", "--url is required: the server to load")
 	case engine != load.EngineVLLM && engine != load.EngineSGLang && engine != load.EngineTGI:
 		return load.Config{}, cmdutil.Usage("--engine vllm, sglang or tgi", "--engine %q: want vllm, sglang or tgi", c.String("engine"))
+	case !strings.EqualFold(c.String("sampler"), "nvml") && !strings.EqualFold(c.String("sampler"), "amd"):
+		return load.Config{}, cmdutil.Usage("--sampler nvml (NVIDIA) or --sampler amd (amdgpu sysfs)", "--sampler %q is not a memory source", c.String("sampler"))
 	}
 	if err := checkLimitFlags(c, engine); err != nil {
 		return load.Config{}, err
@@ -213,6 +217,9 @@ func parseIDs(s string) ([]int, error) {
 func chooseSampler(c *cli.Command) (nvml.Sampler, []string) {
 	if u := c.String("sim-gpus"); u != "" {
 		return nvml.SimSampler{BaseURL: strings.TrimRight(u, "/")}, nil
+	}
+	if strings.EqualFold(c.String("sampler"), "amd") {
+		return nvml.AMDSampler{Root: c.String("amd-sysfs")}, nil
 	}
 	s, err := driver.Open()
 	if err != nil {

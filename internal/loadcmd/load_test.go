@@ -145,6 +145,7 @@ func TestLoadUsage(t *testing.T) {
 		{[]string{"--url", "http://x", "--engine", "trt"}, `--engine "trt"`},
 		{[]string{"--url", "http://x", "--engine", "vllm", "--context-length", "4096"}, "--context-length is a SGLang flag; the server is --engine vllm"},
 		{[]string{"--url", "http://x", "--engine", "tgi", "--concurrency", "1,0"}, `"0" is not a positive number`},
+		{[]string{"--url", "http://x", "--engine", "vllm", "--sampler", "rocm"}, `--sampler "rocm" is not a memory source`},
 	} {
 		_, errOut, code := cmdtest.Run(t, Root, tt.args...)
 		if code != 2 || !strings.Contains(errOut, tt.want) || !strings.Contains(errOut, "hint:") {
