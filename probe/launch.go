@@ -76,6 +76,11 @@ type RequestPlan struct {
 	// EOS early (TGI's HTTP API has no ignore_eos; docs/ENGINES.md §5). Off by
 	// default: a long repetition compiles to a large grammar automaton.
 	Grammar bool
+	// Image, when set, is a data: URL of an image each request carries
+	// (multimodal models): vLLM and SGLang get it as an image_url part of
+	// a chat message, TGI as a markdown image before the prompt. Its
+	// tokens come on top of InputTokens, counted by the engine.
+	Image string
 }
 
 // MaxConcurrency caps how many requests a launch sends at once: TGI's
@@ -543,7 +548,7 @@ func (c *Config) sendRequests(ctx context.Context, httpc *http.Client, base stri
 		n = max(budget/per, 1)
 	}
 	st.Concurrency = n
-	api := servingAPIFor(c.Engine, c.Model)
+	api := servingAPIFor(c.Engine, c.Model, rp.Image)
 	prompt, err := exactPrompt(ctx, httpc, base, api, rp.InputTokens)
 	switch {
 	case err != nil && ctx.Err() != nil:

@@ -23,22 +23,25 @@ type servingAPI interface {
 }
 
 // servingAPIFor is e's API; model is the name vLLM and SGLang serve it
-// under (the --model / --model-path given).
-func servingAPIFor(e Engine, model string) servingAPI {
+// under (the --model / --model-path given), image a data: URL every
+// request carries ("" for none).
+func servingAPIFor(e Engine, model, image string) servingAPI {
 	switch e.Name() {
 	case "vllm":
 		// POST /tokenize {prompt} → {count, …} (docs/ENGINE-SURFACE.md §A4).
-		return openAIAPI{model: model, tokenizePath: "/tokenize"}
+		return openAIAPI{model: model, tokenizePath: "/tokenize", image: image}
 	case "sglang":
 		// POST /v1/tokenize {prompt} → {tokens, count, …} (§B4).
-		return openAIAPI{model: model, tokenizePath: "/v1/tokenize"}
+		return openAIAPI{model: model, tokenizePath: "/v1/tokenize", image: image}
 	}
-	return tgiAPI{}
+	return tgiAPI{image: image}
 }
 
 // tgiAPI is TGI's router: POST /tokenize {inputs} → [token…], POST
-// /generate with details.
-type tgiAPI struct{}
+// /generate with details. A vision model's image goes in the inputs as a
+// markdown image, ![](data:…), which TGI's router fetches and expands into
+// the model's image tokens.
+type tgiAPI struct{ image string }
 
 func (tgiAPI) tokenize(text string) (string, any) {
 	return "/tokenize", map[string]any{"inputs": text}
@@ -50,7 +53,10 @@ func (tgiAPI) count(body []byte) (int, error) {
 	return len(toks), err
 }
 
-func (tgiAPI) generation(prompt string, m int, grammar bool) (string, any) {
+func (a tgiAPI) generation(prompt string, m int, grammar bool) (string, any) {
+	if a.image != "" {
+		prompt = "![](" + a.image + ")" + prompt
+	}
 	params := map[string]any{"max_new_tokens": m, "stop": []string{}, "details": true, "do_sample": false}
 	if grammar {
 		// No accepting state before 16·m characters: EOS is not allowed
@@ -79,6 +85,9 @@ func (tgiAPI) generated(body []byte) (int, string, error) {
 type openAIAPI struct {
 	model        string
 	tokenizePath string
+	// image, when set, sends the prompt as a chat message with this
+	// image_url part first (/v1/chat/completions).
+	image string
 }
 
 func (a openAIAPI) tokenize(text string) (string, any) {
@@ -99,6 +108,11 @@ func (openAIAPI) count(body []byte) (int, error) {
 }
 
 func (a openAIAPI) generation(prompt string, m int, _ bool) (string, any) {
+	if a.image != "" {
+		content := []any{map[string]any{"type": "image_url", "image_url": map[string]any{"url": a.image}}, map[string]any{"type": "text", "text": prompt}}
+		return "/v1/chat/completions", map[string]any{"model": a.model, "messages": []any{map[string]any{"role": "user", "content": content}},
+			"max_tokens": m, "min_tokens": m, "ignore_eos": true, "temperature": 0, "stream": false}
+	}
 	return "/v1/completions", map[string]any{"model": a.model, "prompt": prompt, "max_tokens": m, "min_tokens": m,
 		"ignore_eos": true, "temperature": 0, "stream": false}
 }

@@ -55,7 +55,7 @@ func TestOpenAIRequests(t *testing.T) {
 		path string
 	}{{VLLM{}, "/tokenize"}, {SGLang{}, "/v1/tokenize"}} {
 		srv := openAIFake(t, c.path)
-		api := servingAPIFor(c.eng, "org/m")
+		api := servingAPIFor(c.eng, "org/m", "")
 		ctx := context.Background()
 		prompt, err := exactPrompt(ctx, srv.Client(), srv.URL, api, 512)
 		if err != nil {
@@ -68,5 +68,22 @@ func TestOpenAIRequests(t *testing.T) {
 		if err != nil || got != 64 || reason != "length" {
 			t.Errorf("%s: generated %d (%q, %v), want 64 for length", c.eng.Name(), got, reason, err)
 		}
+	}
+}
+
+// TestImageRequests: with an image, vLLM and SGLang get a chat message
+// whose first part is the image_url and second the prompt; TGI gets the
+// image as a markdown image before the prompt.
+func TestImageRequests(t *testing.T) {
+	const img = "data:image/png;base64,iVBORw0KGgo="
+	path, body := servingAPIFor(VLLM{}, "org/m", img).generation("hello hello", 16, false)
+	b, _ := json.Marshal(body)
+	want := `{"ignore_eos":true,"max_tokens":16,"messages":[{"content":[{"image_url":{"url":"data:image/png;base64,iVBORw0KGgo="},"type":"image_url"},{"text":"hello hello","type":"text"}],"role":"user"}],"min_tokens":16,"model":"org/m","stream":false,"temperature":0}`
+	if path != "/v1/chat/completions" || string(b) != want {
+		t.Errorf("vLLM with an image: %s %s", path, b)
+	}
+	_, body = servingAPIFor(TGI{}, "", img).generation("hello", 8, false)
+	if in := body.(map[string]any)["inputs"]; in != "![]("+img+")hello" {
+		t.Errorf("TGI inputs %q", in)
 	}
 }

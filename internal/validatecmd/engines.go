@@ -1,7 +1,10 @@
 package validatecmd
 
 import (
+	"encoding/base64"
 	"fmt"
+	"net/http"
+	"os"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -105,6 +108,7 @@ func engineFlags() []cli.Flag {
 		&cli.FloatFlag{Name: "gpu-memory-utilization", HideDefault: true, Usage: "vLLM --gpu-memory-utilization; default: the release's"},
 		&cli.IntFlag{Name: "chunked-prefill-size", HideDefault: true, Usage: "SGLang: fixed --chunked-prefill-size for every launch; default: SGLang's own"},
 		&cli.FloatFlag{Name: "mem-fraction-static", HideDefault: true, Usage: "SGLang --mem-fraction-static; default: SGLang's own for this GPU"},
+		&cli.StringFlag{Name: "request-image", Usage: "multimodal models: send this image `FILE` (PNG, JPEG, GIF, WebP) with every request, as the engine's API expects (vLLM/SGLang: an image_url part of a chat message; TGI: a markdown image); its tokens come on top of --input-tokens"},
 		&cli.StringFlag{Name: "sampler", Value: "nvml", Usage: "where GPU memory is read: nvml (NVIDIA) or amd (amdgpu's mem_info_vram_used in sysfs, for MI300X/MI250X hosts)"},
 		&cli.StringFlag{Name: "amd-sysfs", Value: "/sys/class/drm", Usage: "with --sampler amd: the `DIR` holding amdgpu's cardN directories"},
 	}
@@ -120,4 +124,21 @@ func hostSampler(c *cli.Command) (nvml.Sampler, bool, error) {
 		return nvml.AMDSampler{Root: c.String("amd-sysfs")}, true, nil
 	}
 	return nil, false, &cmdutil.UsageError{Msg: fmt.Sprintf("--sampler %q is not a memory source", c.String("sampler")), Hint: "use --sampler nvml (NVIDIA) or --sampler amd (amdgpu sysfs)"}
+}
+
+// requestImage is --request-image as a data: URL ("" without it).
+func requestImage(c *cli.Command) (string, error) {
+	path := c.String("request-image")
+	if path == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", cmdutil.WithHint(fmt.Errorf("--request-image: %w", err), "give the path of a PNG, JPEG, GIF or WebP file")
+	}
+	mime := http.DetectContentType(b)
+	if !strings.HasPrefix(mime, "image/") {
+		return "", cmdutil.WithHint(fmt.Errorf("--request-image %s is %s, not an image", path, mime), "give the path of a PNG, JPEG, GIF or WebP file")
+	}
+	return "data:" + mime + ";base64," + base64.StdEncoding.EncodeToString(b), nil
 }

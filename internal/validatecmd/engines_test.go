@@ -95,3 +95,26 @@ func TestValidateAMDSampler(t *testing.T) {
 		t.Errorf("sample %+v, %v", m, err)
 	}
 }
+
+// TestValidateRequestImage: --request-image becomes a data: URL every
+// request carries (a 1×1 PNG: image/png); a file that is not an image is
+// refused with a hint.
+func TestValidateRequestImage(t *testing.T) {
+	dir := t.TempDir()
+	png := filepath.Join(dir, "p.png")
+	// The 8-byte PNG signature and an IHDR chunk's start: enough for content sniffing.
+	if err := os.WriteFile(png, []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := validationFor(t, "--gpu-ids", "none", "--engine", "vllm", "--request-image", png)
+	if err != nil || v.Launch.Requests.Image != "data:image/png;base64,iVBORw0KGgoAAAANSUhEUg==" {
+		t.Errorf("image %q, %v", v.Launch.Requests.Image, err)
+	}
+	txt := filepath.Join(dir, "a.txt")
+	if err := os.WriteFile(txt, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := validationFor(t, "--gpu-ids", "none", "--request-image", txt); err == nil || !strings.Contains(err.Error(), "not an image") || cmdutil.Hint(err) == "" {
+		t.Errorf("a text file: %v", err)
+	}
+}

@@ -1,7 +1,10 @@
 package validatecmd
 
 import (
+	"bytes"
 	"encoding/json"
+	"image"
+	"image/png"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -43,6 +46,12 @@ func TestValidateServedEnginesOnSimulators(t *testing.T) {
 				"--env", "SIM_EXTRA_OVERHEAD_BYTES=" + c.overhead, "--env", "SIM_ACTIVATION_FACTOR=" + c.act, "--env", "SIM_JITTER_BYTES=" + c.jitter,
 				"--env", "SIM_SEED=" + strconv.Itoa(11+i), "--env", "SIM_STARTUP_DELAY=100ms", "--env", "SIM_TOKEN_DELAY=0s",
 				"--out", out, "--health-timeout", "60s", "--input-tokens", "64", "--output-tokens", "16", "--concurrency", "4", "-o", "json"}
+			if c.model == "Qwen/Qwen2.5-7B-Instruct" {
+				// Every request of these runs also carries an image, as
+				// for a multimodal model: a chat message with an
+				// image_url part, which the simulators count.
+				args = append(args, "--request-image", onePixelPNG(t))
+			}
 			stdout, stderr, code := cmdtest.Run(t, Root, args...)
 			if code != 0 {
 				t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
@@ -146,4 +155,19 @@ func TestValidateLoadOnSimulators(t *testing.T) {
 			}
 		})
 	}
+}
+
+// onePixelPNG writes a valid 1×1 RGB PNG and returns its path.
+func onePixelPNG(t *testing.T) string {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, 1, 1))
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "one.png")
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -213,6 +213,9 @@ func validationInputs(ctx context.Context, c *cli.Command, e cmdutil.Env, model 
 		return probe.Validation{}, err
 	}
 	launch.Engine, launch.Image = spec.probe, image
+	if launch.Requests.Image, err = requestImage(c); err != nil {
+		return probe.Validation{}, err
+	}
 	launch.Sampler, launch.SimGPUsPort, launch.GPUIndices, launch.GPUIDs = sampler, simPort, indices, gpuIDs
 	return probe.Validation{Model: meta.Model, Hardware: hw, EngineVersion: version, Settings: settings,
 		Tolerance: c.Float("tolerance"), Confirm: int(c.Int("confirm")), Margin: int64(margin), MaxLaunches: int(c.Int("max-launches")), Results: c.String("out"), Resume: c.Bool("resume"),
