@@ -3,9 +3,9 @@ package validatecmd
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"image"
 	"image/png"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
