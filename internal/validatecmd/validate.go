@@ -588,12 +588,18 @@ func observationRows(obs []probe.Observation, spec engineSpec) cmdutil.Rows {
 		if p := o.MaxPeak(); p > 0 {
 			peak = cmdutil.GiB(int64(p))
 		}
+		// vLLM and SGLang are sized from the pool they report, not a
+		// predicted warm-up: no figure rather than a 0.00.
+		warm := ""
+		if o.Predicted.WarmupBytes > 0 {
+			warm = cmdutil.GiB(o.Predicted.WarmupBytes)
+		}
 		status := o.Outcome
 		if o.Failure != "" {
 			status += ": " + o.Failure
 		}
 		t.Rows = append(t.Rows, []string{cmdutil.Num(o.Point.MaxTotalTokens), status, cmdutil.Num(o.Predicted.MaxBatchTotalTokens), cmdutil.Num(max(o.Reported.MaxBatchTotalTokensLog, o.Reported.KVTokens)),
-			cmdutil.Num(o.Reported.MaxBatchTotalTokensMetric), cmdutil.GiB(o.Predicted.WarmupBytes), peak})
+			cmdutil.Num(o.Reported.MaxBatchTotalTokensMetric), warm, peak})
 	}
 	return t
 }
