@@ -54,7 +54,7 @@ func ParseLengths(s string) (Lengths, error) {
 			return Lengths{}, fmt.Errorf("load: lengths %q: want a number of tokens, at least 1", s)
 		}
 		return Fixed(n), nil
-	case len(parts) == 2:
+	case len(parts) == 2 && !strings.EqualFold(parts[0], LengthsLognormal):
 		lo, err1 := strconv.Atoi(parts[0])
 		hi, err2 := strconv.Atoi(parts[1])
 		if err1 != nil || err2 != nil || lo < 1 || hi < lo {
