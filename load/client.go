@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -20,7 +21,9 @@ import (
 // until the level's duration has passed (the requests in flight finish)
 // or its requests are sent, and returns the requests that ended. Requests
 // cut by the run's cancellation (Ctrl-C, a dead server) are left out: they
-// did not fail on their own.
+// did not fail on their own. Each request's lengths are drawn as it is
+// taken, from a generator seeded anew each level: the k-th request of
+// every level has the same lengths.
 func (r *runner) runLevel(ctx context.Context, conc int) []Request {
 	var (
 		mu     sync.Mutex
@@ -28,23 +31,33 @@ func (r *runner) runLevel(ctx context.Context, conc int) []Request {
 		issued int
 		wg     sync.WaitGroup
 	)
+	rng := rand.New(rand.NewPCG(r.cfg.Seed, 0))
 	deadline := time.Now().Add(r.cfg.Duration)
-	take := func() bool {
+	take := func() (in, out int, ok bool) {
 		mu.Lock()
 		defer mu.Unlock()
 		if r.cfg.Requests > 0 {
 			issued++
-			return issued <= r.cfg.Requests
+			ok = issued <= r.cfg.Requests
+		} else {
+			ok = time.Now().Before(deadline)
 		}
-		return time.Now().Before(deadline)
+		if ok {
+			in, out = r.in.snap(r.in.draw(rng), r.step), r.out.draw(rng)
+		}
+		return in, out, ok
 	}
 	for i := range conc {
 		wg.Go(func() {
 			if r.cfg.Ramp > 0 && i > 0 && !sleep(ctx, r.cfg.Ramp*time.Duration(i)/time.Duration(conc)) {
 				return
 			}
-			for ctx.Err() == nil && take() {
-				req, err := r.one(ctx)
+			for ctx.Err() == nil {
+				in, out, ok := take()
+				if !ok {
+					return
+				}
+				req, err := r.one(ctx, in, out)
 				if ctx.Err() != nil {
 					return
 				}
@@ -73,13 +86,16 @@ func sleep(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// one sends one streaming request and times it: the first output token,
+// one sends one streaming request of in prompt tokens (a length built
+// before the run) asking for out, and times it: the first output token,
 // the last, and the exact count the server gives (usage or TGI's details),
 // else the chunks counted.
-func (r *runner) one(ctx context.Context) (Request, error) {
+func (r *runner) one(ctx context.Context, in, out int) (Request, error) {
 	begin := time.Now()
-	failed := func(err error) (Request, error) { return Request{Total: time.Since(begin), Failed: true}, err }
-	resp, err := r.post(ctx, r.api.generatePath, r.api.generateBody(r.cfg.Model, r.prompt, r.cfg.OutputLen))
+	failed := func(err error) (Request, error) {
+		return Request{Total: time.Since(begin), InputLen: in, OutputLen: out, Failed: true}, err
+	}
+	resp, err := r.post(ctx, r.api.generatePath, r.api.generateBody(r.cfg.Model, r.prompts[in], out))
 	if err != nil {
 		return failed(err)
 	}
@@ -88,7 +104,7 @@ func (r *runner) one(ctx context.Context) (Request, error) {
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 		return failed(&statusError{path: r.api.generatePath, code: resp.StatusCode, body: snippet(b)})
 	}
-	var req Request
+	req := Request{InputLen: in, OutputLen: out}
 	chunks, usage := 0, -1
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 4<<20)
@@ -216,22 +232,23 @@ func cause(err error) string {
 }
 
 // exactPrompt builds a prompt of exactly n tokens as the server's own
-// tokenizer counts them: a repeated word, grown or trimmed in proportion to
-// the count, then one word at a time.
-func (r *runner) exactPrompt(ctx context.Context, n int) (string, error) {
-	words, closest := n, 0
+// tokenizer counts them: a repeated word, first words times, grown or
+// trimmed in proportion to the count, then one word at a time. It returns
+// the prompt and its words.
+func (r *runner) exactPrompt(ctx context.Context, n, words int) (string, int, error) {
+	closest := 0
 	tried := map[int]int{}
 	for range 16 {
 		text := strings.TrimSpace(strings.Repeat(" hello", words))
 		got, err := r.countTokens(ctx, text)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		if got == n {
-			return text, nil
+			return text, words, nil
 		}
 		if got <= 0 {
-			return "", fmt.Errorf("load: %s counted no tokens", r.api.tokenizePath)
+			return "", 0, fmt.Errorf("load: %s counted no tokens", r.api.tokenizePath)
 		}
 		tried[words], closest = got, got
 		next := max(1, words+(n-got)*words/got)
@@ -246,7 +263,7 @@ func (r *runner) exactPrompt(ctx context.Context, n int) (string, error) {
 		}
 		words = next
 	}
-	return "", fmt.Errorf("%w: %d tokens asked, the server's tokenizer gave %d for the last prompt tried", ErrPrompt, n, closest)
+	return "", 0, fmt.Errorf("%w: %d tokens asked, the server's tokenizer gave %d for the last prompt tried", ErrPrompt, n, closest)
 }
 
 func (r *runner) countTokens(ctx context.Context, text string) (int, error) {

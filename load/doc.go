@@ -12,6 +12,10 @@
 // used memory (Trend, memory_trend) and a level's error rate above a
 // threshold (errors).
 //
+// Request lengths are fixed or drawn from a seeded distribution (Lengths:
+// uniform or lognormal), with one exact prompt per length built before the
+// run.
+//
 // It does not start the engine (`validate --load` is not wired yet), does
 // not print, and does not import probe: each engine's HTTP surface is
 // here, cited from docs/ENGINE-SURFACE.md and TGI's source.

@@ -35,11 +35,13 @@ type fakeEngine struct {
 	// but generations get 500 and /health 503 (an engine whose core died).
 	sickAfter int
 
-	mu       sync.Mutex
-	arrivals int
-	served   int
-	running  int
-	inputs   []int // the prompt tokens of each generation request
+	mu        sync.Mutex
+	arrivals  int
+	served    int
+	running   int
+	inputs    []int // the prompt tokens of each generation request
+	outputs   []int // the tokens each asked for
+	tokenized int   // tokenizer calls
 }
 
 // countWords is the fake tokenizers' rule: vLLM one token a word plus
@@ -93,6 +95,9 @@ func (f *fakeEngine) sick() bool {
 func (f *fakeEngine) tokenize(w http.ResponseWriter, r *http.Request) {
 	var body struct{ Prompt, Inputs string }
 	_ = json.NewDecoder(r.Body).Decode(&body)
+	f.mu.Lock()
+	f.tokenized++
+	f.mu.Unlock()
 	if f.engine == EngineTGI {
 		n := f.countWords(body.Inputs)
 		toks := make([]map[string]any, n)
@@ -123,6 +128,7 @@ func (f *fakeEngine) generate(w http.ResponseWriter, r *http.Request) {
 	f.arrivals++
 	f.running++
 	f.inputs = append(f.inputs, f.countWords(body.Prompt+body.Inputs))
+	f.outputs = append(f.outputs, out)
 	dies := f.dieAfter > 0 && i == f.dieAfter
 	f.mu.Unlock()
 	defer func() { f.mu.Lock(); f.running--; f.mu.Unlock() }()

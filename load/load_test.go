@@ -12,16 +12,18 @@ import (
 // TTFT)/(tokens − 1): 1000/100 = 10, 2000/100 = 20, 3000/100 = 30 ms.
 // 303 tokens / 10 s = 30.3 tokens/s, 3 / 10 s = 0.3 requests/s; cost
 // 2.49 / (30.3 · 3600) · 10⁶ = 22.8273… $ per million output tokens.
+// Sent: prompts of 100, 300, 200 and 400 tokens (mean 250), asking for
+// 101 × 3 and 50 (353 / 4 = 88.25): the failed request was sent too.
 func TestSummarize(t *testing.T) {
 	ms := time.Millisecond
 	reqs := []Request{
-		{FirstToken: 100 * ms, Total: 1100 * ms, OutputTokens: 101},
-		{FirstToken: 300 * ms, Total: 3300 * ms, OutputTokens: 101},
-		{FirstToken: 200 * ms, Total: 2200 * ms, OutputTokens: 101},
-		{Total: 50 * ms, Failed: true},
+		{FirstToken: 100 * ms, Total: 1100 * ms, OutputTokens: 101, InputLen: 100, OutputLen: 101},
+		{FirstToken: 300 * ms, Total: 3300 * ms, OutputTokens: 101, InputLen: 300, OutputLen: 101},
+		{FirstToken: 200 * ms, Total: 2200 * ms, OutputTokens: 101, InputLen: 200, OutputLen: 101},
+		{Total: 50 * ms, Failed: true, InputLen: 400, OutputLen: 50},
 	}
 	l := Summarize(8, reqs, 10*time.Second, 2.49)
-	if l.Concurrency != 8 || l.Requests != 4 || l.Errors != 1 {
+	if l.Concurrency != 8 || l.Requests != 4 || l.Errors != 1 || l.MeanInputLen != 250 || l.MeanOutputLen != 88.25 {
 		t.Errorf("counts %+v", l)
 	}
 	if l.TTFT != (Percentiles{P50: 200, P90: 300, P99: 300}) || l.ITL != (Percentiles{P50: 20, P90: 30}) {

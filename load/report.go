@@ -20,6 +20,15 @@ type Predicted struct {
 	MaxConcurrency int `json:"max_concurrency"`
 }
 
+// Price is the hourly price of the whole set-up and where it came from.
+type Price struct {
+	USDPerHour float64 `json:"usd_per_hour"`
+	// Source is PriceFlag, PriceFile, PriceBuiltIn or PriceNone; Detail
+	// says how it was found, e.g. the file and the GPU × count.
+	Source string `json:"source"`
+	Detail string `json:"detail,omitempty"`
+}
+
 // LevelReport is one concurrency level in the JSON issue 12 asks of
 // `vramcalc load -o json`.
 type LevelReport struct {
@@ -66,8 +75,20 @@ type Report struct {
 	GPUs     []GPU  `json:"gpus"`
 	// InputTokens is the prompt length every request sent, as the
 	// server's tokenizer counted it; OutputTokens what each asked for.
+	// With a distribution they are its mean, rounded: the request shape
+	// a prediction is made for (each level's mean_input_len and
+	// mean_output_len are what it sent).
 	InputTokens  int `json:"input_tokens"`
 	OutputTokens int `json:"output_tokens"`
+	// InputLen and OutputLen are the lengths as ParseLengths reads them
+	// ("512", "128:2048", "lognormal:512:0.6"); InputStep the rounding
+	// of drawn prompt lengths (Lengths.Step, 1: exact); Seed the draws'.
+	InputLen  string `json:"input_len"`
+	OutputLen string `json:"output_len"`
+	InputStep int    `json:"input_step"`
+	Seed      uint64 `json:"seed"`
+	// Price is the hourly price the cost figures use and its source.
+	Price Price `json:"price"`
 	// Samples is how many timeline points were taken.
 	Samples int `json:"samples"`
 	// Interrupted is a run cut short by its context (Ctrl-C): the levels

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strings"
@@ -29,6 +30,14 @@ type Config struct {
 	// InputLen is the prompt length in tokens, as the server's own
 	// tokenizer counts them; OutputLen the tokens each request asks for.
 	InputLen, OutputLen int
+	// InputDist and OutputDist, when set (Kind not ""), are distributions
+	// each request draws its lengths from instead of InputLen and
+	// OutputLen. Drawn prompt lengths are rounded to the distribution's
+	// Step, and one exact prompt per length is built before the run.
+	InputDist, OutputDist Lengths
+	// Seed seeds the draws: every level draws the same sequence, request
+	// by request in the order they are sent, so runs and levels repeat.
+	Seed uint64
 	// Duration is how long each level issues requests (the requests in
 	// flight then finish); Requests, when above 0, is the number each
 	// level sends instead.
@@ -46,8 +55,11 @@ type Config struct {
 	// Timeline is the file the samples are appended to as they are taken
 	// (JSONL, CSV when it ends in .csv); "" writes none.
 	Timeline string
-	// USDPerHour is the price of the whole set-up (0: no cost figure).
-	USDPerHour float64
+	// USDPerHour is the price of the whole set-up (0: no cost figure);
+	// PriceSource says where it came from (PriceFlag when "" and a price
+	// is given) and PriceDetail how, for the report.
+	USDPerHour               float64
+	PriceSource, PriceDetail string
 	// MaxErrorRate is the share of failed requests above which a level is
 	// an "errors" failure; 0 means DefaultMaxErrorRate.
 	MaxErrorRate float64
@@ -69,14 +81,16 @@ var ErrPrompt = errors.New("load: no prompt of the asked length")
 
 // runner is one Run's state.
 type runner struct {
-	cfg    Config
-	api    engineAPI
-	httpc  *http.Client
-	base   string
-	prompt string
-	start  time.Time
-	level  atomic.Int64 // index of the level running
-	served atomic.Int64 // requests answered in full
+	cfg     Config
+	api     engineAPI
+	httpc   *http.Client
+	base    string
+	in, out Lengths
+	step    int            // the rounding of drawn prompt lengths
+	prompts map[int]string // one exact prompt per length sent
+	start   time.Time
+	level   atomic.Int64 // index of the level running
+	served  atomic.Int64 // requests answered in full
 
 	deadOnce sync.Once
 	dead     *Failure // the runtime_oom, once the server stopped answering
@@ -93,12 +107,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return Report{}, err
 	}
-	rep := Report{Engine: cfg.Engine, URL: r.base, Predicted: cfg.Predicted, Timeline: cfg.Timeline, OutputTokens: cfg.OutputLen,
-		Levels: []LevelReport{}, Failures: []Failure{}, GPUs: []GPU{}}
-	if r.prompt, err = r.exactPrompt(ctx, cfg.InputLen); err != nil {
+	rep := Report{Engine: cfg.Engine, URL: r.base, Predicted: cfg.Predicted, Timeline: cfg.Timeline,
+		InputLen: r.in.String(), OutputLen: r.out.String(), InputStep: r.step, Seed: cfg.Seed, Price: r.price(),
+		OutputTokens: int(math.Round(r.out.Mean())), Levels: []LevelReport{}, Failures: []Failure{}, GPUs: []GPU{}}
+	if r.prompts, err = r.buildPrompts(ctx); err != nil {
 		return rep, err
 	}
-	rep.InputTokens = cfg.InputLen
+	rep.InputTokens = int(math.Round(r.in.Mean()))
 	gpus, idx := devices(ctx, cfg.Sampler, cfg.GPUs)
 	rep.GPUs = gpus
 	var tl *timelineWriter
@@ -139,8 +154,10 @@ func newRunner(cfg Config) (*runner, error) {
 		return nil, errors.New("load: no concurrency levels")
 	case slices.ContainsFunc(cfg.Concurrency, func(c int) bool { return c <= 0 }):
 		return nil, fmt.Errorf("load: concurrency levels must be at least 1, got %v", cfg.Concurrency)
-	case cfg.InputLen <= 0 || cfg.OutputLen <= 0:
+	case cfg.InputDist.Kind == "" && cfg.InputLen <= 0 || cfg.OutputDist.Kind == "" && cfg.OutputLen <= 0:
 		return nil, fmt.Errorf("load: input and output lengths must be at least 1, got %d and %d", cfg.InputLen, cfg.OutputLen)
+	case cfg.InputDist.Kind != "" && cfg.InputDist.Min < 1 || cfg.OutputDist.Kind != "" && cfg.OutputDist.Min < 1:
+		return nil, fmt.Errorf("load: input and output lengths must be at least 1, got %s and %s", cfg.InputDist, cfg.OutputDist)
 	case cfg.Requests <= 0 && cfg.Duration <= 0:
 		return nil, errors.New("load: give each level a duration or a number of requests")
 	case cfg.URL == "":
@@ -156,7 +173,51 @@ func newRunner(cfg Config) (*runner, error) {
 	if httpc == nil {
 		httpc = &http.Client{}
 	}
-	return &runner{cfg: cfg, api: api, httpc: httpc, base: strings.TrimRight(cfg.URL, "/")}, nil
+	r := &runner{cfg: cfg, api: api, httpc: httpc, base: strings.TrimRight(cfg.URL, "/"), in: cfg.InputDist, out: cfg.OutputDist}
+	if r.in.Kind == "" {
+		r.in = Fixed(cfg.InputLen)
+	}
+	if r.out.Kind == "" {
+		r.out = Fixed(cfg.OutputLen)
+	}
+	r.step = r.in.Step()
+	return r, nil
+}
+
+// The sources of a run's price (Price.Source).
+const (
+	PriceFlag    = "flag"     // given as a number (--price)
+	PriceFile    = "file"     // looked up in a prices file (--prices)
+	PriceBuiltIn = "built-in" // a built-in price for the GPU
+	PriceNone    = "none"     // no price: no cost figures
+)
+
+// price is the report's account of the price.
+func (r *runner) price() Price {
+	p := Price{USDPerHour: r.cfg.USDPerHour, Source: r.cfg.PriceSource, Detail: r.cfg.PriceDetail}
+	switch {
+	case p.USDPerHour <= 0:
+		p.USDPerHour, p.Source = 0, PriceNone
+	case p.Source == "":
+		p.Source = PriceFlag
+	}
+	return p
+}
+
+// buildPrompts builds one exact prompt for every length the input
+// lengths can send, before the run starts (a tokenizer call or two each,
+// at most maxPrompts + 1 lengths): the clients then only look them up.
+func (r *runner) buildPrompts(ctx context.Context) (map[int]string, error) {
+	prompts := map[int]string{}
+	offset := 0 // the last prompt's words minus its tokens: the next one's first guess
+	for _, n := range r.in.support(r.step) {
+		text, words, err := r.exactPrompt(ctx, n, max(1, n+offset))
+		if err != nil {
+			return nil, err
+		}
+		prompts[n], offset = text, words-n
+	}
+	return prompts, nil
 }
 
 // devices lists the GPUs to sample (indices given, else all the sampler

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -59,6 +60,9 @@ func TestRunLatencies(t *testing.T) {
 		}
 		if l.USDPerMillionOutputTokens == nil || math.Abs(*l.USDPerMillionOutputTokens-24.375) > 1e-9 {
 			t.Errorf("cost %v, want 24.375", l.USDPerMillionOutputTokens)
+		}
+		if rep.Price != (Price{USDPerHour: 3.6, Source: PriceFlag}) || l.MeanInputLen != 512 || l.MeanOutputLen != 8 || rep.InputLen != "512" || rep.InputStep != 1 {
+			t.Errorf("price %+v, mean lengths %v → %v, input %q in steps of %d", rep.Price, l.MeanInputLen, l.MeanOutputLen, rep.InputLen, rep.InputStep)
 		}
 		l2 := rep.Levels[1]
 		if l2.Requests != 10 || l2.TTFT != (Percentiles{P50: 50, P90: 90, P99: 100}) || *l2.MaxRunning != 2 || *rep.Levels[0].MaxRunning != 1 {
@@ -235,5 +239,62 @@ func TestRunHTTP(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRunLengthDistributions (vLLM, one token a word plus BOS): prompts
+// uniform over 100…400 tokens, rounded to steps of 4 (300 tokens in 75
+// steps), outputs uniform over 4…12, seed 7, 6 requests at concurrency 1
+// then 2. The 76 prompts (100, 104, … 400) are built before the run in 77
+// tokenizer calls: 100 words count 101, 99 count 100, and each next length
+// n is then n − 1 words at the first try. Seed 7 draws prompts of 180,
+// 136, 360, 400, 284, 384 tokens (mean 1,744 / 6 = 290.67) asking for 6,
+// 5, 11, 8, 8, 5 tokens (43 / 6 = 7.17). Every level draws the same
+// sequence, so level 2 sends level 1's lengths; the same seed repeats
+// them, seed 8 does not. The report's request shape is the means of the
+// distributions, (100 + 400) / 2 = 250 and (4 + 12) / 2 = 8.
+func TestRunLengthDistributions(t *testing.T) {
+	in, _ := ParseLengths("100:400")
+	out, _ := ParseLengths("4:12")
+	run := func(seed uint64) (*fakeEngine, Report) {
+		var f *fakeEngine
+		var rep Report
+		synctest.Test(t, func(t *testing.T) {
+			f = &fakeEngine{engine: EngineVLLM, ttft: func(int) time.Duration { return 10 * time.Millisecond }, itl: 10 * time.Millisecond, used: flat(1 << 30), total: 24 << 30}
+			var err error
+			if rep, err = memRun(t, f, Config{Concurrency: []int{1, 2}, InputDist: in, OutputDist: out, Seed: seed, Requests: 6}); err != nil {
+				t.Fatal(err)
+			}
+		})
+		return f, rep
+	}
+	f, rep := run(7)
+	wantIn, wantOut := []int{180, 136, 360, 400, 284, 384}, []int{6, 5, 11, 8, 8, 5}
+	if !slices.Equal(f.inputs[:6], wantIn) || !slices.Equal(f.outputs[:6], wantOut) {
+		t.Errorf("level 1 sent prompts %v asking %v; want %v and %v", f.inputs[:6], f.outputs[:6], wantIn, wantOut)
+	}
+	if got := slices.Sorted(slices.Values(f.inputs[6:])); !slices.Equal(got, []int{136, 180, 284, 360, 384, 400}) {
+		t.Errorf("level 2 sent prompts %v, want level 1's", f.inputs[6:])
+	}
+	if f.tokenized != 77 {
+		t.Errorf("%d tokenizer calls, want 77", f.tokenized)
+	}
+	for i, l := range rep.Levels {
+		if l.Requests != 6 || l.Errors != 0 || math.Abs(l.MeanInputLen-1744.0/6) > 1e-9 || math.Abs(l.MeanOutputLen-43.0/6) > 1e-9 ||
+			math.Abs(l.OutputTokensPerS*l.DurationS-43) > 1e-6 {
+			t.Errorf("level %d: %+v", i+1, l)
+		}
+	}
+	if rep.Price != (Price{Source: PriceNone}) {
+		t.Errorf("price %+v without one", rep.Price)
+	}
+	if rep.InputTokens != 250 || rep.OutputTokens != 8 || rep.InputLen != "100:400" || rep.OutputLen != "4:12" || rep.InputStep != 4 || rep.Seed != 7 {
+		t.Errorf("report shape %d → %d, %q → %q, step %d, seed %d", rep.InputTokens, rep.OutputTokens, rep.InputLen, rep.OutputLen, rep.InputStep, rep.Seed)
+	}
+	if again, _ := run(7); !slices.Equal(again.inputs, f.inputs) || !slices.Equal(again.outputs, f.outputs) {
+		t.Errorf("seed 7 again sent %v / %v", again.inputs, again.outputs)
+	}
+	if other, _ := run(8); slices.Equal(other.inputs[:6], wantIn) {
+		t.Errorf("seed 8 sent seed 7's prompts %v", other.inputs[:6])
 	}
 }

@@ -16,6 +16,8 @@ type Request struct {
 	Total time.Duration
 	// OutputTokens is how many tokens came back.
 	OutputTokens int
+	// InputLen is the prompt's tokens and OutputLen the tokens asked for.
+	InputLen, OutputLen int
 	// Failed marks a request that ended in an error.
 	Failed bool
 }
@@ -40,6 +42,11 @@ type Level struct {
 	ITL              Percentiles `json:"itl_ms"`
 	OutputTokensPerS float64     `json:"output_tokens_per_s"`
 	RequestsPerS     float64     `json:"requests_per_s"`
+	// MeanInputLen and MeanOutputLen are the mean prompt tokens and output
+	// tokens asked for over the level's requests, failed ones included:
+	// the lengths the level sent.
+	MeanInputLen  float64 `json:"mean_input_len"`
+	MeanOutputLen float64 `json:"mean_output_len"`
 	// USDPerMillionOutputTokens is the price of the set-up per hour over the
 	// output tokens it made in that hour, ×10⁶; absent without a price or
 	// output.
@@ -51,8 +58,9 @@ type Level struct {
 func Summarize(concurrency int, reqs []Request, span time.Duration, usdPerHour float64) Level {
 	l := Level{Concurrency: concurrency, Requests: len(reqs)}
 	var ttft, itl []float64
-	tokens := 0
+	tokens, in, out := 0, 0, 0
 	for _, r := range reqs {
+		in, out = in+r.InputLen, out+r.OutputLen
 		if r.Failed {
 			l.Errors++
 			continue
@@ -64,6 +72,9 @@ func Summarize(concurrency int, reqs []Request, span time.Duration, usdPerHour f
 		if r.OutputTokens > 1 && r.Total > r.FirstToken {
 			itl = append(itl, ms(r.Total-r.FirstToken)/float64(r.OutputTokens-1))
 		}
+	}
+	if len(reqs) > 0 {
+		l.MeanInputLen, l.MeanOutputLen = float64(in)/float64(len(reqs)), float64(out)/float64(len(reqs))
 	}
 	l.TTFT = quantiles(ttft, true)
 	l.ITL = quantiles(itl, false)

@@ -2,8 +2,8 @@
 // context length and a concurrency, and what does each cost": it runs the
 // pure estimate for every GPU × tensor-parallel degree, keeps each
 // set-up's KV budget, the requests that fit at once and why a set-up does
-// not serve, and orders them by hourly cost. It does no I/O; ParsePrices
-// reads a price list the caller opened.
+// not serve, and orders them by hourly cost. Its only I/O is ReadPrices,
+// which opens a price file (vramcalc plan --prices, vramcalc load --prices).
 package plan
 
 import (
@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -208,4 +209,20 @@ func ParsePrices(r io.Reader, isJSON bool) (map[string]float64, error) {
 		out[sku.Key] = p
 	}
 	return out, nil
+}
+
+// ReadPrices reads the price file at path with ParsePrices: JSON when the
+// name ends in .json, else CSV. vramcalc plan and vramcalc load read their
+// --prices through it, so one file serves both.
+func ReadPrices(path string) (map[string]float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("prices: %w", err)
+	}
+	defer f.Close()
+	p, err := ParsePrices(f, strings.HasSuffix(strings.ToLower(path), ".json"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return p, nil
 }

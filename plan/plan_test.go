@@ -1,6 +1,10 @@
 package plan_test
 
 import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -114,5 +118,33 @@ func TestParsePrices(t *testing.T) {
 		if _, err := plan.ParsePrices(strings.NewReader(in), false); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", in, err, want)
 		}
+	}
+}
+
+// TestReadPrices: the file's name chooses the format (.json, else CSV), and
+// a file that cannot be read or parsed names itself.
+func TestReadPrices(t *testing.T) {
+	dir := t.TempDir()
+	csvPath, jsonPath := filepath.Join(dir, "prices.csv"), filepath.Join(dir, "prices.JSON")
+	if err := os.WriteFile(csvPath, []byte("gpu,price\nL4,0.80\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(jsonPath, []byte(`{"H100": 2.49, "l4": 0.7}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := plan.ReadPrices(csvPath); err != nil || len(p) != 1 || p["l4"] != 0.80 {
+		t.Errorf("csv: %v, %v", p, err)
+	}
+	if p, err := plan.ReadPrices(jsonPath); err != nil || len(p) != 2 || p["h100-sxm"] != 2.49 || p["l4"] != 0.7 {
+		t.Errorf("json: %v, %v", p, err)
+	}
+	if _, err := plan.ReadPrices(filepath.Join(dir, "none.csv")); !errors.Is(err, fs.ErrNotExist) || !strings.HasPrefix(err.Error(), "prices: ") {
+		t.Errorf("missing file: %v", err)
+	}
+	if err := os.WriteFile(csvPath, []byte("H100\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plan.ReadPrices(csvPath); err == nil || err.Error() != csvPath+": prices: line 1: want gpu,price" {
+		t.Errorf("bad csv: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 
@@ -130,7 +129,7 @@ func planRequest(c *cli.Command) (plan.Request, string, error) {
 		return req, "", err
 	}
 	if f := c.String("prices"); f != "" {
-		if req.Prices, err = readPrices(f); err != nil {
+		if req.Prices, err = plan.ReadPrices(f); err != nil {
 			return req, "", cmdutil.WithHint(err, `a CSV with lines "h100-sxm,2.49" or JSON {"h100-sxm": 2.49}; names as in vramcalc gpus`)
 		}
 	}
@@ -194,19 +193,6 @@ func planGPUs(names []string) ([]gpus.SKU, error) {
 		}
 	}
 	return skus, nil
-}
-
-func readPrices(path string) (map[string]float64, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("prices: %w", err)
-	}
-	defer f.Close()
-	p, err := plan.ParsePrices(f, strings.HasSuffix(strings.ToLower(path), ".json"))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return p, nil
 }
 
 // planJSON is plan's -o json.

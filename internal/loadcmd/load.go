@@ -39,6 +39,14 @@ level. Prompts are exactly --input-len tokens by the server's own tokenizer (vLL
 --output-len tokens (min_tokens and ignore_eos) and their usage gives the count, TGI's
 details give its own (TGI has no ignore_eos: a model may stop early at EOS).
 
+Lengths are N, or drawn per request: MIN:MAX (uniform, both included) or
+lognormal:MEDIAN:SIGMA (MEDIAN·e^(SIGMA·Z), Z standard normal cut at ±3). The draws are
+seeded (--seed, default 1): every level and every run with the same seed sends the same
+sequence. Drawn prompt lengths are rounded to a power-of-two step that leaves at most 128
+lengths (128:2048 in steps of 16), and one exact prompt per length is built before the run.
+The prediction is for requests of the distributions' means (a warning says so); each
+level reports the mean lengths it sent.
+
 Every --interval (100ms) a sample of the timeline: used memory per GPU (NVML, or the
 simulator's /sim/gpus with --sim-gpus URL), the engine's KV usage and its running, waiting
 and preempted requests (vLLM /metrics; SGLang only with --enable-metrics; TGI's batch
@@ -48,8 +56,11 @@ nothing sampled: the report of what was measured is printed, and the exit code i
 vramcalc plot timeline FILE draws it.
 
 Per level: requests, errors, TTFT p50/p90/p99 and inter-token latency p50/p90 in ms,
-output tokens/s, requests/s, peak used memory per GPU, peak KV usage and, with --price
-USD_PER_HOUR (the whole set-up), dollars per million output tokens. With --model the
+output tokens/s, requests/s, peak used memory per GPU, peak KV usage and, with a price,
+dollars per million output tokens: --price USD_PER_HOUR (the whole set-up), or --prices
+FILE, vramcalc plan's file, whose price for the GPU (--gpu, else the sampled device) is
+multiplied by the GPU count (--gpus, else the devices sampled); the report says which.
+vramcalc has no built-in prices: without either flag there is no cost. With --model the
 estimate for the engine's limits (--max-model-len/--gpu-memory-utilization/--max-num-seqs
 for vLLM, --context-length/--mem-fraction-static/--max-running-requests for SGLang,
 --max-total-tokens/--max-input-tokens/--max-batch-prefill-tokens/--cuda-memory-fraction
@@ -63,10 +74,12 @@ Failures: runtime_oom (the server stopped serving after it served: connections r
 with more than --max-error-rate of its requests failed).
 
 -o json prints one object: levels[{concurrency, requests, errors, ttft_ms{p50,p90,p99},
-itl_ms{p50,p90}, output_tokens_per_s, requests_per_s, peak_used_bytes[], peak_kv_usage,
-usd_per_million_output_tokens, …}], predicted{serving_bytes, kv_pool_tokens,
-max_concurrency} (null without a prediction), compared{…}, failures[{kind, at_s, detail}],
-timeline (the file written), and more.
+itl_ms{p50,p90}, output_tokens_per_s, requests_per_s, mean_input_len, mean_output_len,
+peak_used_bytes[], peak_kv_usage, usd_per_million_output_tokens, …}],
+predicted{serving_bytes, kv_pool_tokens, max_concurrency} (null without a prediction),
+compared{…}, failures[{kind, at_s, detail}], timeline (the file written), input_len,
+output_len, input_step, seed, price{usd_per_hour, source (flag, file or none), detail},
+and more.
 
 Exit codes: 0 no failure, 1 error, 2 bad usage, 4 a failure was found (runtime_oom,
 memory_trend or errors), 130 interrupted.`
@@ -80,13 +93,15 @@ func Command(e cmdutil.Env) *cli.Command {
 		&cli.StringFlag{Name: "served-model-name", Usage: "the model name the OpenAI API expects, when not --model"},
 		&cli.StringFlag{Name: "engine-version", Usage: "the engine's release (`VERSION`) for the estimate; default: the newest vramcalc models"},
 		&cli.StringFlag{Name: "concurrency", Value: "1,8,32,128", Usage: "concurrent clients per level, a comma-separated sweep"},
-		&cli.IntFlag{Name: "input-len", Value: 512, Usage: "prompt tokens per request, by the server's tokenizer"},
-		&cli.IntFlag{Name: "output-len", Value: 128, Usage: "output tokens per request"},
+		&cli.StringFlag{Name: "input-len", Value: "512", Usage: "prompt tokens per request, by the server's tokenizer: `N`, MIN:MAX (uniform) or lognormal:MEDIAN:SIGMA"},
+		&cli.StringFlag{Name: "output-len", Value: "128", Usage: "output tokens per request: `N`, MIN:MAX (uniform) or lognormal:MEDIAN:SIGMA"},
+		&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of the drawn lengths: the same seed sends the same lengths"},
 		&cli.DurationFlag{Name: "duration", Value: 30 * time.Second, Usage: "how long each level sends requests"},
 		&cli.IntFlag{Name: "requests", HideDefault: true, Usage: "requests per level instead of --duration"},
 		&cli.DurationFlag{Name: "ramp", HideDefault: true, Usage: "start each level's clients one by one over this time"},
 		&cli.DurationFlag{Name: "interval", Value: load.DefaultInterval, Usage: "timeline sampling period"},
 		&cli.FloatFlag{Name: "price", HideDefault: true, Usage: "price of the whole set-up in `USD_PER_HOUR`, for dollars per million output tokens"},
+		&cli.StringFlag{Name: "prices", Usage: "vramcalc plan's prices `FILE` (CSV gpu,price or JSON): the GPU's hourly price × --gpus instead of --price"},
 		&cli.StringFlag{Name: "timeline", Value: "load-timeline.jsonl", Usage: "timeline `FILE` (JSONL, or CSV for .csv; \"\" writes none)"},
 		&cli.FloatFlag{Name: "max-error-rate", Value: load.DefaultMaxErrorRate, Usage: "share of failed requests above which a level fails"},
 		&cli.StringFlag{Name: "sim-gpus", Usage: "read GPU memory from a simulator's /sim/gpus at this `URL` instead of NVML"},
@@ -131,7 +146,13 @@ func runLoad(ctx context.Context, c *cli.Command, e cmdutil.Env) error {
 		return err
 	}
 	warnings := warn
-	pred, pw := predict(ctx, c, e, sampler)
+	hw, hwErr := hardware(ctx, c, sampler)
+	pw, err := setPrice(c, &cfg, hw, hwErr)
+	if err != nil {
+		return err
+	}
+	warnings = append(warnings, pw...)
+	pred, pw := predict(ctx, c, e, hw, hwErr, cfg.InputDist, cfg.OutputDist)
 	cfg.Predicted, warnings = pred, append(warnings, pw...)
 	for _, w := range warnings {
 		fmt.Fprintln(e.Stderr, "warning: "+w)
@@ -167,9 +188,17 @@ func loadConfig(c *cli.Command) (load.Config, error) {
 	if err != nil {
 		return load.Config{}, err
 	}
-	in, out, reqs := int(c.Int("input-len")), int(c.Int("output-len")), int(c.Int("requests"))
-	if in <= 0 || out <= 0 || reqs < 0 {
-		return load.Config{}, cmdutil.Usage("--input-len and --output-len are tokens, at least 1; --requests 0 or more", "--input-len %d, --output-len %d, --requests %d", in, out, reqs)
+	in, err := lengthsFlag(c, "input-len")
+	if err != nil {
+		return load.Config{}, err
+	}
+	out, err := lengthsFlag(c, "output-len")
+	if err != nil {
+		return load.Config{}, err
+	}
+	reqs := int(c.Int("requests"))
+	if reqs < 0 {
+		return load.Config{}, cmdutil.Usage("--requests is the number each level sends, 0 for --duration", "--requests %d", reqs)
 	}
 	if reqs == 0 && c.Duration("duration") <= 0 {
 		return load.Config{}, cmdutil.Usage("e.g. --duration 30s or --requests 100", "each level needs a --duration or a number of --requests")
@@ -178,9 +207,18 @@ func loadConfig(c *cli.Command) (load.Config, error) {
 	if served == "" && engine != load.EngineTGI {
 		served = c.String("model")
 	}
-	return load.Config{URL: c.String("url"), Engine: engine, Model: served, Concurrency: levels, InputLen: in, OutputLen: out,
+	return load.Config{URL: c.String("url"), Engine: engine, Model: served, Concurrency: levels, InputDist: in, OutputDist: out, Seed: c.Uint64("seed"),
 		Duration: c.Duration("duration"), Requests: reqs, Ramp: c.Duration("ramp"), Interval: c.Duration("interval"),
-		Timeline: c.String("timeline"), USDPerHour: c.Float("price"), MaxErrorRate: c.Float("max-error-rate")}, nil
+		Timeline: c.String("timeline"), MaxErrorRate: c.Float("max-error-rate")}, nil
+}
+
+// lengthsFlag reads --input-len or --output-len (load.ParseLengths).
+func lengthsFlag(c *cli.Command, name string) (load.Lengths, error) {
+	l, err := load.ParseLengths(c.String(name))
+	if err != nil {
+		return l, cmdutil.Usage("tokens per request: 512, a uniform range 128:2048 (both included), or lognormal:512:0.6 (median, sigma)", "--%s: %v", name, err)
+	}
+	return l, nil
 }
 
 // parseLevels reads --concurrency 1,8,32,128.

@@ -87,16 +87,19 @@ func TestLoadJSON(t *testing.T) {
 			PeakUsedBytes []uint64           `json:"peak_used_bytes"`
 			PeakKVUsage   float64            `json:"peak_kv_usage"`
 			USD           *float64           `json:"usd_per_million_output_tokens"`
+			MeanInputLen  float64            `json:"mean_input_len"`
 		} `json:"levels"`
 		Predicted *load.Predicted `json:"predicted"`
 		Failures  []load.Failure  `json:"failures"`
 		Timeline  string          `json:"timeline"`
+		Price     load.Price      `json:"price"`
 	}
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
 	if len(rep.Levels) != 2 || rep.Levels[1].Concurrency != 2 || rep.Levels[1].Requests != 3 || rep.Levels[0].PeakUsedBytes[0] != 20<<30 ||
-		rep.Levels[0].PeakKVUsage != 0.125 || rep.Levels[0].USD == nil || len(rep.Failures) != 0 || rep.Timeline != tl {
+		rep.Levels[0].PeakKVUsage != 0.125 || rep.Levels[0].USD == nil || len(rep.Failures) != 0 || rep.Timeline != tl ||
+		rep.Levels[0].MeanInputLen != 64 || rep.Price != (load.Price{USDPerHour: 0.8, Source: load.PriceFlag}) {
 		t.Errorf("report %s", out)
 	}
 	for _, k := range []string{"p50", "p90", "p99"} {
@@ -146,6 +149,10 @@ func TestLoadUsage(t *testing.T) {
 		{[]string{"--url", "http://x", "--engine", "vllm", "--context-length", "4096"}, "--context-length is a SGLang flag; the server is --engine vllm"},
 		{[]string{"--url", "http://x", "--engine", "tgi", "--concurrency", "1,0"}, `"0" is not a positive number`},
 		{[]string{"--url", "http://x", "--engine", "vllm", "--sampler", "rocm"}, `--sampler "rocm" is not a memory source`},
+		{[]string{"--url", "http://x", "--engine", "vllm", "--input-len", "0"}, `--input-len: load: lengths "0": want a number of tokens`},
+		{[]string{"--url", "http://x", "--engine", "vllm", "--output-len", "64:8"}, `--output-len: load: lengths "64:8": want MIN:MAX with 1 ≤ MIN ≤ MAX`},
+		{[]string{"--url", "http://x", "--engine", "vllm", "--input-len", "lognormal:512"}, "want N, MIN:MAX or lognormal:MEDIAN:SIGMA"},
+		{[]string{"--url", "http://x", "--engine", "vllm", "--price", "1", "--prices", "p.csv", "--timeline", ""}, "--price and --prices both given"},
 	} {
 		_, errOut, code := cmdtest.Run(t, Root, tt.args...)
 		if code != 2 || !strings.Contains(errOut, tt.want) || !strings.Contains(errOut, "hint:") {
@@ -162,5 +169,57 @@ func TestLoadUnresolvedModel(t *testing.T) {
 		"--concurrency", "1", "--requests", "1", "--input-len", "8", "--output-len", "2", "--timeline", "", "-o", "json")
 	if code != 0 || !strings.Contains(out, `"predicted": null`) || !strings.Contains(errOut, "warning: the model nobody/no-such-model cannot be resolved") {
 		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestLoadDistributionsAndPrices: drawn lengths and a price from plan's
+// prices file. Prompts uniform over 32…96 tokens (mean 64), outputs over
+// 2…6 (mean 4): the prediction is for 64 + 4 token requests, as in
+// TestLoadJSON (422 at once on one L4). The file prices an L4 at 0.80
+// USD/h: × 1 GPU with --gpu L4, × 2 with --gpus 2 and the sampler's
+// "NVIDIA L4"; a file without the card is a warning and no cost.
+func TestLoadDistributionsAndPrices(t *testing.T) {
+	v := newVLLM(t, 0)
+	dir := t.TempDir()
+	prices, other := filepath.Join(dir, "prices.csv"), filepath.Join(dir, "h100.json")
+	if err := os.WriteFile(prices, []byte("gpu,price\nH100,2.49\nL4,0.80\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, []byte(`{"H100": 2.49}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"--url", v.srv.URL, "--engine", "vllm", "--sim-gpus", v.srv.URL, "--concurrency", "1", "--requests", "4",
+		"--input-len", "32:96", "--output-len", "2:6", "--seed", "3", "--timeline", ""}
+	out, errOut, code := cmdtest.Run(t, Root, append(base, "--model", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "L4", "--max-model-len", "8192", "--prices", prices)...)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, errOut)
+	}
+	for _, want := range []string{"prompts of 32:96 tokens (mean 64), 2:6 output tokens (mean 4) per request, drawn with seed 3",
+		"price: 0.8 USD/h from " + prices + ": l4 at 0.8 USD/h × 1", "predicted 422 requests of this shape at once"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, "warning: the prediction is for requests of the lengths' means, 64 prompt and 4 output tokens (--input-len 32:96, --output-len 2:6)") {
+		t.Errorf("stderr:\n%s", errOut)
+	}
+	var rep load.Report
+	out, errOut, code = cmdtest.Run(t, Root, append(base, "--gpus", "2", "--prices", prices, "-o", "json")...)
+	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil {
+		t.Fatalf("exit %d, %v\n%s\n%s", code, err, out, errOut)
+	}
+	if rep.Price != (load.Price{USDPerHour: 1.6, Source: load.PriceFile, Detail: prices + ": l4 at 0.8 USD/h × 2"}) || rep.Levels[0].USDPerMillionOutputTokens == nil {
+		t.Errorf("price %+v, cost %v", rep.Price, rep.Levels[0].USDPerMillionOutputTokens)
+	}
+	if l := rep.Levels[0]; l.Requests != 4 || l.MeanInputLen < 32 || l.MeanInputLen > 96 || l.MeanOutputLen < 2 || l.MeanOutputLen > 6 || rep.InputLen != "32:96" || rep.Seed != 3 {
+		t.Errorf("level %+v, input %q, seed %d", l, rep.InputLen, rep.Seed)
+	}
+	out, errOut, code = cmdtest.Run(t, Root, append(base, "--prices", other, "-o", "json")...)
+	if code != 0 || !strings.Contains(errOut, "warning: --prices "+other+" has no price for l4: no cost figures") || !strings.Contains(out, `"source": "none"`) {
+		t.Errorf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	_, errOut, code = cmdtest.Run(t, Root, append(base, "--prices", filepath.Join(dir, "none.csv"))...)
+	if code != 1 || !strings.Contains(errOut, "no such file") || !strings.Contains(errOut, "hint: --prices takes vramcalc plan's file") {
+		t.Errorf("missing file: exit %d\n%s", code, errOut)
 	}
 }

@@ -3,6 +3,7 @@ package loadcmd
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"github.com/urfave/cli/v3"
@@ -69,24 +70,24 @@ func limitNames(engine string) []string {
 	return out
 }
 
-// predict runs the estimate for the model, the GPUs and the engine's
-// limits; when any of them is missing it says so in a warning and the run
-// has no prediction (never a guess).
-func predict(ctx context.Context, c *cli.Command, e cmdutil.Env, s nvml.Sampler) (*load.Predicted, []string) {
+// predict runs the estimate for the model, the GPUs (hw, or hwErr why
+// none) and the engine's limits, for requests of the lengths' means; when
+// any of them is missing it says so in a warning and the run has no
+// prediction (never a guess).
+func predict(ctx context.Context, c *cli.Command, e cmdutil.Env, hw estimate.Hardware, hwErr error, in, out load.Lengths) (*load.Predicted, []string) {
 	model := c.String("model")
 	if model == "" {
 		return nil, []string{"no --model: the report has no prediction to compare with"}
 	}
-	hw, err := hardware(ctx, c, s)
-	if err != nil {
-		return nil, []string{fmt.Sprintf("no GPU for the estimate (%v): the report has no prediction; pass --gpu or --vram", err)}
+	if hwErr != nil {
+		return nil, []string{fmt.Sprintf("no GPU for the estimate (%v): the report has no prediction; pass --gpu or --vram", hwErr)}
 	}
 	meta, err := cmdutil.ResolveModel(ctx, c, e, model)
 	if err != nil {
 		return nil, []string{fmt.Sprintf("the model %s cannot be resolved (%v): the report has no prediction", model, err)}
 	}
 	engine := strings.ToLower(c.String("engine"))
-	st := estimate.Settings{RequestInputTokens: int(c.Int("input-len")), RequestOutputTokens: int(c.Int("output-len"))}
+	st := estimate.Settings{RequestInputTokens: int(math.Round(in.Mean())), RequestOutputTokens: int(math.Round(out.Mean()))}
 	for _, l := range limits {
 		if l.engine == engine && c.IsSet(l.name) {
 			l.set(&st, int(c.Int(l.name)), c.Float(l.name))
@@ -101,6 +102,10 @@ func predict(ctx context.Context, c *cli.Command, e cmdutil.Env, s nvml.Sampler)
 	}
 	p := &load.Predicted{ServingBytes: uint64(res.PerGPU.Total()), KVPoolTokens: res.Startup.MaxBatchTotalTokens, MaxConcurrency: res.Startup.MaxConcurrentRequests}
 	var ws []string
+	if in.Kind != load.LengthsFixed || out.Kind != load.LengthsFixed {
+		ws = append(ws, fmt.Sprintf("the prediction is for requests of the lengths' means, %d prompt and %d output tokens (--input-len %s, --output-len %s): longer requests hold more of the pool",
+			st.RequestInputTokens, st.RequestOutputTokens, in, out))
+	}
 	if res.Confidence == estimate.ConfidenceLow {
 		ws = append(ws, "the estimate's confidence is low for this model (vramcalc estimate lists why): read the prediction with care")
 	}

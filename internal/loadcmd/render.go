@@ -2,6 +2,7 @@ package loadcmd
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
@@ -24,7 +25,8 @@ func Render(e cmdutil.Env, format string, rep load.Report, warnings []string) er
 	case cmdutil.FormatCSV:
 		return levelRows(rep).Write(e.Stdout, format)
 	}
-	fmt.Fprintf(e.Stdout, "%s at %s: %s-token prompts, %s output tokens per request\n", rep.Engine, rep.URL, cmdutil.Num(rep.InputTokens), cmdutil.Num(rep.OutputTokens))
+	fmt.Fprintf(e.Stdout, "%s at %s: %s\n", rep.Engine, rep.URL, shape(rep))
+	fmt.Fprintln(e.Stdout, priceLine(rep.Price))
 	if err := levelRows(rep).Write(e.Stdout, format); err != nil {
 		return err
 	}
@@ -46,9 +48,37 @@ func Render(e cmdutil.Env, format string, rep load.Report, warnings []string) er
 	return err
 }
 
+// shape is the requests' lengths: fixed, or the distributions with
+// their means, the rounding of prompt lengths and the seed.
+func shape(rep load.Report) string {
+	in, out := rep.InputLen, rep.OutputLen
+	if in == "" || in == strconv.Itoa(rep.InputTokens) && out == strconv.Itoa(rep.OutputTokens) {
+		return fmt.Sprintf("%s-token prompts, %s output tokens per request", cmdutil.Num(rep.InputTokens), cmdutil.Num(rep.OutputTokens))
+	}
+	step := ""
+	if rep.InputStep > 1 {
+		step = fmt.Sprintf(", rounded to steps of %d", rep.InputStep)
+	}
+	return fmt.Sprintf("prompts of %s tokens (mean %s%s), %s output tokens (mean %s) per request, drawn with seed %d",
+		in, cmdutil.Num(rep.InputTokens), step, out, cmdutil.Num(rep.OutputTokens), rep.Seed)
+}
+
+// priceLine says what the cost figures are priced at, and from where.
+func priceLine(p load.Price) string {
+	switch p.Source {
+	case load.PriceNone, "":
+		return "price: none (--price USD_PER_HOUR or --prices FILE give dollars per million output tokens)"
+	case load.PriceFile:
+		return fmt.Sprintf("price: %.4g USD/h from %s", p.USDPerHour, p.Detail)
+	case load.PriceFlag:
+		return fmt.Sprintf("price: %.4g USD/h (--price)", p.USDPerHour)
+	}
+	return fmt.Sprintf("price: %.4g USD/h (%s)", p.USDPerHour, p.Source)
+}
+
 // levelRows is one row per level.
 func levelRows(rep load.Report) cmdutil.Rows {
-	t := cmdutil.Rows{Header: []string{"concurrency", "requests", "errors", "TTFT ms p50/p90/p99", "ITL ms p50/p90", "output tok/s", "req/s",
+	t := cmdutil.Rows{Header: []string{"concurrency", "requests", "errors", "mean tokens in/out", "TTFT ms p50/p90/p99", "ITL ms p50/p90", "output tok/s", "req/s",
 		"peak GiB per GPU", "peak KV %", "max running", "$/M output tok"}}
 	for _, l := range rep.Levels {
 		var peaks []string
@@ -65,7 +95,7 @@ func levelRows(rep load.Report) cmdutil.Rows {
 		if l.USDPerMillionOutputTokens != nil {
 			cost = fmt.Sprintf("%.3f", *l.USDPerMillionOutputTokens)
 		}
-		t.Rows = append(t.Rows, []string{cmdutil.Num(l.Concurrency), cmdutil.Num(l.Requests), cmdutil.Num(l.Errors),
+		t.Rows = append(t.Rows, []string{cmdutil.Num(l.Concurrency), cmdutil.Num(l.Requests), cmdutil.Num(l.Errors), fmt.Sprintf("%.0f/%.0f", l.MeanInputLen, l.MeanOutputLen),
 			fmt.Sprintf("%.0f/%.0f/%.0f", l.TTFT.P50, l.TTFT.P90, l.TTFT.P99), fmt.Sprintf("%.1f/%.1f", l.ITL.P50, l.ITL.P90),
 			fmt.Sprintf("%.1f", l.OutputTokensPerS), fmt.Sprintf("%.2f", l.RequestsPerS), strings.Join(peaks, " "), kv, run, cost})
 	}
