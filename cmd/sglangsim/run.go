@@ -92,7 +92,7 @@ func (ap *app) run(argv []string) int {
 	}
 	ap.log = &logger{w: ap.stdout, now: ap.now}
 	ap.log.print("", fmt.Sprintf("server_args=ServerArgs(model_path='%s', tp_size=%d, context_length=%s, mem_fraction_static=%s, chunked_prefill_size=%s, max_running_requests=%s, host='%s', port=%d, enable_metrics=%s)",
-		a.ModelPath, a.TP, pyOpt(a.ContextLength), pyOptF(a.MemFractionStatic), pyOpt(a.ChunkedPrefillSize), pyOpt(a.MaxRunningRequests), a.Host, a.Port, pyBool(a.EnableMetrics)))
+		a.ModelPath, a.TP, pyOpt(a.ContextLength), pyOptF(a.MemFractionStatic), pyOpt(a.ChunkedPrefillSize), pyOpt(a.MaxRunningRequests), a.Host, a.Port, simkit.PyBool(a.EnableMetrics)))
 	m, err := simkit.ResolveModel(a.ModelPath, a.Revision, a.DownloadDir, ap.getenv)
 	if err != nil {
 		if !errors.Is(err, simkit.ErrModelNotFound) {
@@ -136,14 +136,7 @@ func pyOptF(f float64) string {
 	if f == 0 {
 		return "None"
 	}
-	return pyFloat(f)
-}
-
-func pyBool(b bool) string {
-	if b {
-		return "True"
-	}
-	return "False"
+	return simkit.PyFloat(f)
 }
 
 // launch is one start from its plan on.

@@ -167,7 +167,7 @@ func (s *server) metrics(w http.ResponseWriter, _ *http.Request) {
 	var b strings.Builder
 	metric := func(name, typ string, v float64) {
 		base := strings.TrimSuffix(name, "_total")
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s{%s} %s\n", base, base, base, typ, name, labels, pyFloat(v))
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s{%s} %s\n", base, base, base, typ, name, labels, simkit.PyFloat(v))
 	}
 	metric("sglang:max_total_num_tokens", "gauge", float64(s.l.plan.Tokens))
 	metric("sglang:num_running_reqs", "gauge", float64(st.Running))

@@ -2,9 +2,8 @@ package main
 
 import (
 	"fmt"
+
 	"github.com/vramcalc/vramcalc/internal/simkit"
-	"strconv"
-	"strings"
 )
 
 // start plays a scheduler's start: the weights, the KV pool, the decode
@@ -42,7 +41,7 @@ func (l *launch) start() (int, bool) {
 		return exitOK, false
 	}
 	if len(p.CaptureBS) > 0 {
-		log.print(l.prefix(0), fmt.Sprintf("Capture target decode CUDA graph begin. backend=flashinfer, num_tokens_per_req=1, bs=%s, avail mem=%.2f GB", pyInts(p.CaptureBS), avail(kv(0))))
+		log.print(l.prefix(0), fmt.Sprintf("Capture target decode CUDA graph begin. backend=flashinfer, num_tokens_per_req=1, bs=%s, avail mem=%.2f GB", simkit.PyInts(p.CaptureBS), avail(kv(0))))
 		if p.Fail == failGraphOOM {
 			return l.schedulerFailed("torch.OutOfMemoryError: " + p.OOM.Message()), false
 		}
@@ -60,12 +59,4 @@ func archName(m *simkit.Model) string {
 		return n
 	}
 	return "LlamaForCausalLM"
-}
-
-func pyInts(xs []int) string {
-	parts := make([]string, len(xs))
-	for i, x := range xs {
-		parts[i] = strconv.Itoa(x)
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 // TestDockerImage builds the image with build-image.sh under a tag of this
@@ -87,7 +89,7 @@ func TestDockerImage(t *testing.T) {
 		t.Errorf("gauge %d, log %s", n, m[1])
 	}
 	gpus := simGPUs(t, base)
-	if len(gpus) != 1 || gpus[0].Used <= 0 || gpus[0].Total != defaultGPUTotal {
+	if len(gpus) != 1 || gpus[0].Used <= 0 || gpus[0].Total != simkit.DefaultGPUTotal {
 		t.Errorf("/sim/gpus %+v", gpus)
 	}
 	// The image's side port (SIM_GPUS_PORT=9400) serves the same.

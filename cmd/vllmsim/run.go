@@ -119,7 +119,7 @@ func (l *launch) step(share int) bool {
 // pool and the CUDA graphs, each with vLLM's lines, or its failure.
 func (l *launch) start() (int, bool) {
 	p, log, a := l.plan, l.log, l.args
-	log.info(engineCore, "core.py", 110, fmt.Sprintf("Initializing a V1 LLM engine (v%s) with config: model='%s', max_seq_len=%d, tensor_parallel_size=%d, kv_cache_dtype=%s, enforce_eager=%s", version, a.Model, p.MaxModelLen, a.TP, a.KVDType, pyBool(a.EnforceEager)))
+	log.info(engineCore, "core.py", 110, fmt.Sprintf("Initializing a V1 LLM engine (v%s) with config: model='%s', max_seq_len=%d, tensor_parallel_size=%d, kv_cache_dtype=%s, enforce_eager=%s", version, a.Model, p.MaxModelLen, a.TP, a.KVDType, simkit.PyBool(a.EnforceEager)))
 	began := l.now()
 	l.setRanks(func(int) int64 { return p.Context })
 	if p.Fail == failFreeMemory {
@@ -200,13 +200,6 @@ func roundTo(f float64, digits int) float64 {
 		p *= 10
 	}
 	return float64(int64(f*p+0.5)) / p
-}
-
-func pyBool(b bool) string {
-	if b {
-		return "True"
-	}
-	return "False"
 }
 
 // commas groups digits by thousands, as Python's f"{n:,}".
