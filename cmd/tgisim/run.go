@@ -51,13 +51,7 @@ func (ap *app) run(argv []string) int {
 	}
 	// Again last, so that the line is in the tail of any log.
 	defer l.echoEnv()
-	if l.env.GPUsPort > 0 {
-		stop, err := simkit.ServeGPUs(ap.listen, l.args.Hostname, l.env.GPUsPort, l.gpus)
-		if err != nil {
-			fmt.Fprintf(ap.stderr, "tgisim: SIM_GPUS_PORT: %v\n", err)
-		}
-		defer stop()
-	}
+	defer simkit.ServeGPUsPort(ap.listen, l.args.Hostname, l.env.GPUsPort, l.gpus, ap.stderr, "tgisim")()
 	if code, ok := l.download(); !ok {
 		return code
 	}
