@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
-	"strconv"
-	"strings"
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 // Args are sglang.launch_server's server arguments the simulator reads;
@@ -35,65 +33,35 @@ func defaultArgs() *Args {
 	return &Args{TP: 1, PageSize: 1, KVDType: "auto", Host: "127.0.0.1", Port: 30000}
 }
 
-// usageError is argparse's error for `python -m sglang.launch_server`
-// (prog launch_server.py), exit code 2.
-type usageError struct{ msg string }
+// cli is sglang.launch_server's argparse (prog launch_server.py).
+var cli = &simkit.Argparse[Args]{Flags: flags, Ignored: ignored, IgnoredSwitches: ignoredBools,
+	Usage: "usage: launch_server.py [-h] --model-path MODEL_PATH [options]", Prog: "launch_server.py"}
 
-func (e *usageError) Error() string {
-	return "usage: launch_server.py [-h] --model-path MODEL_PATH [options]\nlaunch_server.py: error: " + e.msg + "\n"
+var flags = map[string]simkit.Flag[Args]{
+	"--model-path":           simkit.StrFlag(func(a *Args) *string { return &a.ModelPath }),
+	"--model":                simkit.StrFlag(func(a *Args) *string { return &a.ModelPath }),
+	"--served-model-name":    simkit.StrFlag(func(a *Args) *string { return &a.ServedName }),
+	"--context-length":       simkit.IntFlag(func(a *Args) *int { return &a.ContextLength }),
+	"--chunked-prefill-size": simkit.IntFlag(func(a *Args) *int { return &a.ChunkedPrefillSize }),
+	"--max-running-requests": simkit.IntFlag(func(a *Args) *int { return &a.MaxRunningRequests }),
+	"--max-total-tokens":     simkit.IntFlag(func(a *Args) *int { return &a.MaxTotalTokens }),
+	"--tp-size":              simkit.IntFlag(func(a *Args) *int { return &a.TP }),
+	"--tp":                   simkit.IntFlag(func(a *Args) *int { return &a.TP }),
+	"--tensor-parallel-size": simkit.IntFlag(func(a *Args) *int { return &a.TP }),
+	"--page-size":            simkit.IntFlag(func(a *Args) *int { return &a.PageSize }),
+	"--port":                 simkit.IntFlag(func(a *Args) *int { return &a.Port }),
+	"--cuda-graph-max-bs":    simkit.IntFlag(func(a *Args) *int { return &a.CUDAGraphMaxBS }),
+	"--kv-cache-dtype":       simkit.StrFlag(func(a *Args) *string { return &a.KVDType }),
+	"--host":                 simkit.StrFlag(func(a *Args) *string { return &a.Host }),
+	"--revision":             simkit.StrFlag(func(a *Args) *string { return &a.Revision }),
+	"--download-dir":         simkit.StrFlag(func(a *Args) *string { return &a.DownloadDir }),
+	"--mem-fraction-static":  simkit.FloatFlag(func(a *Args) *float64 { return &a.MemFractionStatic }),
+	"--enable-metrics":       simkit.SwitchFlag(func(a *Args) *bool { return &a.EnableMetrics }, true),
+	"--disable-cuda-graph":   simkit.SwitchFlag(func(a *Args) *bool { return &a.DisableCUDAGraph }, true),
 }
 
-type flagSpec struct {
-	boolean bool
-	set     func(a *Args, v string) error
-}
-
-func intFlag(dst func(*Args) *int) flagSpec {
-	return flagSpec{set: func(a *Args, v string) error {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return fmt.Errorf("invalid int value: '%s'", v)
-		}
-		*dst(a) = n
-		return nil
-	}}
-}
-
-func strFlag(dst func(*Args) *string) flagSpec {
-	return flagSpec{set: func(a *Args, v string) error { *dst(a) = v; return nil }}
-}
-
-var flags = map[string]flagSpec{
-	"--model-path":           strFlag(func(a *Args) *string { return &a.ModelPath }),
-	"--model":                strFlag(func(a *Args) *string { return &a.ModelPath }),
-	"--served-model-name":    strFlag(func(a *Args) *string { return &a.ServedName }),
-	"--context-length":       intFlag(func(a *Args) *int { return &a.ContextLength }),
-	"--chunked-prefill-size": intFlag(func(a *Args) *int { return &a.ChunkedPrefillSize }),
-	"--max-running-requests": intFlag(func(a *Args) *int { return &a.MaxRunningRequests }),
-	"--max-total-tokens":     intFlag(func(a *Args) *int { return &a.MaxTotalTokens }),
-	"--tp-size":              intFlag(func(a *Args) *int { return &a.TP }),
-	"--tp":                   intFlag(func(a *Args) *int { return &a.TP }),
-	"--tensor-parallel-size": intFlag(func(a *Args) *int { return &a.TP }),
-	"--page-size":            intFlag(func(a *Args) *int { return &a.PageSize }),
-	"--port":                 intFlag(func(a *Args) *int { return &a.Port }),
-	"--cuda-graph-max-bs":    intFlag(func(a *Args) *int { return &a.CUDAGraphMaxBS }),
-	"--kv-cache-dtype":       strFlag(func(a *Args) *string { return &a.KVDType }),
-	"--host":                 strFlag(func(a *Args) *string { return &a.Host }),
-	"--revision":             strFlag(func(a *Args) *string { return &a.Revision }),
-	"--download-dir":         strFlag(func(a *Args) *string { return &a.DownloadDir }),
-	"--mem-fraction-static": {set: func(a *Args, v string) error {
-		f, err := strconv.ParseFloat(v, 64)
-		if err != nil {
-			return fmt.Errorf("invalid float value: '%s'", v)
-		}
-		a.MemFractionStatic = f
-		return nil
-	}},
-	"--enable-metrics":     {boolean: true, set: func(a *Args, _ string) error { a.EnableMetrics = true; return nil }},
-	"--disable-cuda-graph": {boolean: true, set: func(a *Args, _ string) error { a.DisableCUDAGraph = true; return nil }},
-}
-
-// ignored take a value (or are switches) and change nothing simulated.
+// ignored take a value and change nothing simulated; ignoredBools are
+// switches that change nothing.
 var ignored = map[string]bool{
 	"--dtype": true, "--quantization": true, "--mamba-ssm-dtype": true, "--max-prefill-tokens": true,
 	"--speculative-algorithm": true, "--speculative-draft-model-path": true, "--speculative-num-steps": true,
@@ -109,33 +77,11 @@ var ignoredBools = map[string]bool{
 // parseArgs reads the server arguments after `-m sglang.launch_server`.
 func parseArgs(argv []string) (*Args, error) {
 	a := defaultArgs()
-	for i := 0; i < len(argv); i++ {
-		name, val, hasVal := strings.Cut(argv[i], "=")
-		spec, known := flags[name]
-		switch {
-		case known && spec.boolean, ignoredBools[name]:
-			if known {
-				spec.set(a, "")
-			}
-			continue
-		case !known && !ignored[name]:
-			return nil, &usageError{"unrecognized arguments: " + argv[i]}
-		}
-		if !hasVal {
-			if i+1 >= len(argv) {
-				return nil, &usageError{fmt.Sprintf("argument %s: expected one argument", name)}
-			}
-			i++
-			val = argv[i]
-		}
-		if known {
-			if err := spec.set(a, val); err != nil {
-				return nil, &usageError{fmt.Sprintf("argument %s: %v", name, err)}
-			}
-		}
+	if _, _, err := cli.Parse(a, argv); err != nil {
+		return nil, err
 	}
 	if a.ModelPath == "" {
-		return nil, &usageError{"the following arguments are required: --model-path/--model"}
+		return nil, cli.Fail("the following arguments are required: --model-path/--model")
 	}
 	if a.ServedName == "" {
 		a.ServedName = a.ModelPath

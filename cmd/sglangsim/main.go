@@ -1,16 +1,14 @@
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
 	"syscall"
+
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
-	stop()
+	code := simkit.Main(run)
 	if code == exitKillTree {
 		// kill_process_tree(os.getpid()): SIGKILL to itself, then
 		// sys.exit(0), which only runs when the kill is ignored, as it is

@@ -92,7 +92,7 @@ func (ap *app) run(argv []string) int {
 	}
 	ap.log = &logger{w: ap.stdout, now: ap.now}
 	ap.log.print("", fmt.Sprintf("server_args=ServerArgs(model_path='%s', tp_size=%d, context_length=%s, mem_fraction_static=%s, chunked_prefill_size=%s, max_running_requests=%s, host='%s', port=%d, enable_metrics=%s)",
-		a.ModelPath, a.TP, pyOpt(a.ContextLength), pyOptF(a.MemFractionStatic), pyOpt(a.ChunkedPrefillSize), pyOpt(a.MaxRunningRequests), a.Host, a.Port, pyBool(a.EnableMetrics)))
+		a.ModelPath, a.TP, pyOpt(a.ContextLength), pyOptF(a.MemFractionStatic), pyOpt(a.ChunkedPrefillSize), pyOpt(a.MaxRunningRequests), a.Host, a.Port, simkit.PyBool(a.EnableMetrics)))
 	m, err := simkit.ResolveModel(a.ModelPath, a.Revision, a.DownloadDir, ap.getenv)
 	if err != nil {
 		if !errors.Is(err, simkit.ErrModelNotFound) {
@@ -107,14 +107,9 @@ func (ap *app) run(argv []string) int {
 		ap.log.raw(pyTraceback("ValueError: " + p.Message))
 		return exitError
 	}
-	l := &launch{app: ap, args: a, model: m, env: env, plan: p, gpus: simkit.NewGPUs(env.GPUName, env.GPUTotal, env.NumGPUs)}
-	if env.GPUsPort > 0 {
-		stop, err := simkit.ServeGPUs(ap.listen, "0.0.0.0", env.GPUsPort, l.gpus)
-		if err != nil {
-			fmt.Fprintf(ap.stderr, "sglangsim: SIM_GPUS_PORT: %v\n", err)
-		}
-		defer stop()
-	}
+	gpus := simkit.NewGPUs(env.GPUName, env.GPUTotal, env.NumGPUs)
+	l := &launch{app: ap, Start: simkit.Start{Ctx: ap.ctx, Env: env, GPUs: gpus, Ranks: p.TP}, args: a, model: m, plan: p}
+	defer simkit.ServeGPUsPort(ap.listen, "0.0.0.0", env.GPUsPort, gpus, ap.stderr, "sglangsim")()
 	if code, ok := l.start(); !ok {
 		return code
 	}
@@ -136,27 +131,17 @@ func pyOptF(f float64) string {
 	if f == 0 {
 		return "None"
 	}
-	return pyFloat(f)
-}
-
-func pyBool(b bool) string {
-	if b {
-		return "True"
-	}
-	return "False"
+	return simkit.PyFloat(f)
 }
 
 // launch is one start from its plan on.
 type launch struct {
 	*app
+	simkit.Start
 	args  *Args
 	model *simkit.Model
-	env   simkit.Env
 	plan  *plan
-	gpus  *simkit.GPUs
 }
-
-func (l *launch) setRanks(used func(r int) int64) { l.gpus.SetAll(l.plan.TP, used) }
 
 // prefix is the scheduler's " TPn" with more than one rank.
 func (l *launch) prefix(r int) string {
@@ -166,10 +151,6 @@ func (l *launch) prefix(r int) string {
 	return ""
 }
 
-func (l *launch) step(share int) bool {
-	return simkit.Sleep(l.ctx, l.env.StartupDelay/time.Duration(share))
-}
-
 // schedulerFailed is an exception in a scheduler: its traceback, SIGQUIT
 // to the parent, whose handler kills the process tree
 // (https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/managers/scheduler.py#L5066-L5069,
@@ -177,6 +158,6 @@ func (l *launch) step(share int) bool {
 func (l *launch) schedulerFailed(exc string) int {
 	l.log.print(l.prefix(0), "Scheduler hit an exception: "+pyTraceback(exc))
 	l.log.print("", "Received sigquit from a child process. It usually means the child failed.")
-	l.setRanks(func(int) int64 { return 0 })
+	l.SetRanks(func(int) int64 { return 0 })
 	return exitKillTree
 }

@@ -38,8 +38,8 @@ var errDead = errors.New("the scheduler died")
 func newServer(l *launch) *server {
 	p := l.plan
 	s := &server{l: l, die: make(chan struct{})}
-	s.sched = simkit.NewScheduler(simkit.SchedConfig{NumBlocks: p.Tokens / p.PageSize, BlockSize: p.PageSize, MaxRunning: p.MaxRunning, StepTokens: p.Chunk, StepDelay: l.env.TokenDelay})
-	leak := &simkit.Leak{GPUs: l.gpus, Ranks: p.TP, PerRequest: l.env.LeakPerRequest, OnOOM: s.schedulerDied}
+	s.sched = simkit.NewScheduler(simkit.SchedConfig{NumBlocks: p.Tokens / p.PageSize, BlockSize: p.PageSize, MaxRunning: p.MaxRunning, StepTokens: p.Chunk, StepDelay: l.Env.TokenDelay})
+	leak := &simkit.Leak{GPUs: l.GPUs, Ranks: p.TP, PerRequest: l.Env.LeakPerRequest, OnOOM: s.schedulerDied}
 	s.sched.OnFinish = leak.Finished
 	s.api = &simkit.API{Sched: s.sched, ModelName: l.args.ServedName, OwnedBy: "sglang", MaxModelLen: p.ContextLen, Vocab: l.model.Vocab,
 		ImageTokens: imageTokens, Limit: s.limit, Error: writeError, Alive: s.alive}
@@ -114,7 +114,7 @@ func (s *server) routes() http.Handler {
 	if s.l.args.EnableMetrics {
 		mux.HandleFunc("GET /metrics", s.metrics)
 	}
-	mux.Handle("GET /sim/gpus", s.l.gpus)
+	mux.Handle("GET /sim/gpus", s.l.GPUs)
 	s.api.Register(mux)
 	return mux
 }
@@ -167,7 +167,7 @@ func (s *server) metrics(w http.ResponseWriter, _ *http.Request) {
 	var b strings.Builder
 	metric := func(name, typ string, v float64) {
 		base := strings.TrimSuffix(name, "_total")
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s{%s} %s\n", base, base, base, typ, name, labels, pyFloat(v))
+		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n%s{%s} %s\n", base, base, base, typ, name, labels, simkit.PyFloat(v))
 	}
 	metric("sglang:max_total_num_tokens", "gauge", float64(s.l.plan.Tokens))
 	metric("sglang:num_running_reqs", "gauge", float64(st.Running))
@@ -213,7 +213,7 @@ func (l *launch) serve() int {
 		return code
 	}
 	code := <-served
-	l.setRanks(func(int) int64 { return 0 })
+	l.SetRanks(func(int) int64 { return 0 })
 	return code
 }
 
@@ -221,11 +221,11 @@ func (l *launch) serve() int {
 // the static memory fails it, and the warm-up thread kills the tree
 // (https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/entrypoints/http_server.py#L2348-L2351).
 func (l *launch) warmUp(s *server) (int, bool) {
-	simkit.Sleep(l.ctx, l.env.StartupDelay/3)
+	simkit.Sleep(l.ctx, l.Env.StartupDelay/3)
 	if l.plan.Fail == failWarmupOOM {
-		l.gpus.Set(0, l.plan.OOM.InUse)
+		l.GPUs.Set(0, l.plan.OOM.InUse)
 		l.log.print("", "Initialization failed. warmup error: "+pyTraceback("torch.OutOfMemoryError: "+l.plan.OOM.Message()))
-		l.setRanks(func(int) int64 { return 0 })
+		l.SetRanks(func(int) int64 { return 0 })
 		return exitKillTree, false
 	}
 	s.mu.Lock()

@@ -74,7 +74,7 @@ func (p *plan) sizePool(a *Args, m *simkit.Model, total int64) bool {
 	if rest <= 0 {
 		p.MinimumMFS = 1 - after/pre
 		p.SuggestedMFS = math.Ceil(p.MinimumMFS*1000) / 1000
-		p.Fail, p.Message = failNoRoom, fmt.Sprintf("Loaded weights leave no GPU memory for the KV cache under --mem-fraction-static=%s. Raise --mem-fraction-static above %.3f (minimum viable = 1 - available/pre = %.4f). If using speculative decoding, draft weights are now counted.", pyFloat(p.MFS), p.SuggestedMFS, p.MinimumMFS)
+		p.Fail, p.Message = failNoRoom, fmt.Sprintf("Loaded weights leave no GPU memory for the KV cache under --mem-fraction-static=%s. Raise --mem-fraction-static above %.3f (minimum viable = 1 - available/pre = %.4f). If using speculative decoding, draft weights are now counted.", simkit.PyFloat(p.MFS), p.SuggestedMFS, p.MinimumMFS)
 		return false
 	}
 	kvHeads := int64(max(m.NumKVHeads()/a.TP, 1))
@@ -85,7 +85,7 @@ func (p *plan) sizePool(a *Args, m *simkit.Model, total int64) bool {
 	}
 	if p.Tokens <= 0 {
 		// https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/model_executor/pool_configurator.py#L71-L77
-		p.Fail, p.Message = failNotEnough, "Not enough memory. Please try to increase --mem-fraction-static. Current value: mem_fraction_static="+pyFloat(p.MFS)
+		p.Fail, p.Message = failNotEnough, "Not enough memory. Please try to increase --mem-fraction-static. Current value: mem_fraction_static="+simkit.PyFloat(p.MFS)
 		return false
 	}
 	p.KBytes = int64(p.Tokens+p.PageSize) * kvHeads * int64(m.HeadSize()) * kvSize(a.KVDType) * int64(m.Layers)
@@ -101,15 +101,4 @@ func resolveMaxRunning(tokens, contextLen, asked int) int {
 	}
 	est := max(min(int(float64(tokens)/float64(contextLen)*512), 4096), 2048)
 	return min(est, tokens/2)
-}
-
-// pyFloat prints a float as Python's repr does.
-func pyFloat(f float64) string {
-	s := fmt.Sprintf("%v", f)
-	for _, c := range s {
-		if c == '.' || c == 'e' {
-			return s
-		}
-	}
-	return s + ".0"
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 // envMap is a getenv over a fixed map.
@@ -108,7 +110,7 @@ func TestParseArgsErrors(t *testing.T) {
 // TestLauncherValidation checks TGI v3.3.7's launcher checks, their order
 // and messages (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2036-L2208).
 func TestLauncherValidation(t *testing.T) {
-	m := catalogModel("meta-llama/Llama-3.1-8B-Instruct")
+	m := simkit.CatalogModel("meta-llama/Llama-3.1-8B-Instruct")
 	tests := []struct {
 		argv []string
 		gpus int

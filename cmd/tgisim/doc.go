@@ -46,7 +46,8 @@
 //   - the Hugging Face cache (--huggingface-hub-cache, HUGGINGFACE_HUB_CACHE,
 //     HF_HUB_CACHE, $HF_HOME/hub; HF_HOME=/data in the image):
 //     models--org--name/refs/main → snapshots/<sha>/.
-//   - a small embedded catalog (catalog.json: Llama 3.x 1B/8B/70B,
+//   - a small embedded catalog (internal/simkit/catalog.json, the one
+//     every simulator embeds: Llama 3.x 1B/8B/70B,
 //     Mistral-7B-v0.3, Qwen2.5 0.5B/7B, TinyLlama, SmolLM2-135M).
 //
 // Otherwise the download fails as TGI's does without network

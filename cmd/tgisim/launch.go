@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"strings"
+
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 // logLine is one line the launcher (or a process it runs) prints.
@@ -53,8 +55,8 @@ var cardTFLOPs = map[string]uint64{
 
 // planLaunch runs the launcher's checks and defaults in TGI's order. The
 // error is what the launcher exits with (printed to stderr, exit code 1).
-func planLaunch(a *Args, m *modelSpec, env simEnv) (*launchPlan, []logLine, error) {
-	p := &launchPlan{MF: a.CUDAMemoryFraction, ConfigRead: m != nil && m.launcherReadsConfig()}
+func planLaunch(a *Args, m *simkit.Model, env simEnv) (*launchPlan, []logLine, error) {
+	p := &launchPlan{MF: a.CUDAMemoryFraction, ConfigRead: m != nil && launcherReadsConfig(m)}
 	cfg := m
 	if !p.ConfigRead {
 		cfg = nil
@@ -108,7 +110,7 @@ func planLaunch(a *Args, m *modelSpec, env simEnv) (*launchPlan, []logLine, erro
 // (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L131-L204):
 // the ATTENTION and PREFIX_CACHING overrides, else what the model and card
 // allow. cfg is nil when the launcher could not read config.json.
-func resolveAttention(a *Args, cfg *modelSpec, env simEnv) (attention, prefix string, logs []logLine) {
+func resolveAttention(a *Args, cfg *simkit.Model, env simEnv) (attention, prefix string, logs []logLine) {
 	attention, prefix = env.Attention, env.PrefixCaching
 	if cfg != nil {
 		attention, prefix, logs = modelAttention(a, cfg, env.GPU, attention, prefix)
@@ -131,7 +133,7 @@ func resolveAttention(a *Args, cfg *modelSpec, env simEnv) (attention, prefix st
 // models, LoRA adapters, falcon and deepseek_v2, and head dims flashinfer
 // does not support force the fallback or disable prefix caching, unless
 // overridden ("" is not overridden).
-func modelAttention(a *Args, cfg *modelSpec, gpu gpuSpec, attention, prefix string) (string, string, []logLine) {
+func modelAttention(a *Args, cfg *simkit.Model, gpu gpuSpec, attention, prefix string) (string, string, []logLine) {
 	var logs []logLine
 	if prefix == "" && cfg.Vision {
 		logs = append(logs, info("Disabling prefix caching because of VLM model"))
@@ -141,7 +143,7 @@ func modelAttention(a *Args, cfg *modelSpec, gpu gpuSpec, attention, prefix stri
 	if gpu.ComputeCapability < 8 {
 		fallback = "paged"
 	}
-	switch hd := cfg.launcherHeadDim(); {
+	switch hd := launcherHeadDim(cfg); {
 	case hd == 64 || hd == 128 || hd == 256:
 		if a.LoraAdapters != "" && prefix == "" {
 			logs = append(logs, info("Disabling prefix caching because of lora adapters"))
@@ -183,7 +185,7 @@ func attentionBlockSize(attention string) int {
 // cudaGraphSizes are the batch sizes the server captures: --cuda-graphs
 // (sizes of 0 dropped), else none for bitsandbytes and exl2, else the
 // default ones.
-func cudaGraphSizes(a *Args, cfg *modelSpec) ([]int, []logLine) {
+func cudaGraphSizes(a *Args, cfg *simkit.Model) ([]int, []logLine) {
 	var sizes []int
 	var logs []logLine
 	quant := a.Quantize
@@ -240,7 +242,7 @@ func (a *Args) checkBeforeStart(p *launchPlan) error {
 // (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2114-L2154):
 // compute-optimal for the card, capped by max_position_embeddings and by
 // its own VRAM estimate.
-func defaultPrefill(cfg *modelSpec, env simEnv, ws int, mf float64) (int, []logLine) {
+func defaultPrefill(cfg *simkit.Model, env simEnv, ws int, mf float64) (int, []logLine) {
 	var logs []logLine
 	defOptimal := 4096
 	if cfg != nil {
@@ -284,12 +286,12 @@ func defaultPrefill(cfg *modelSpec, env simEnv, ws int, mf float64) (int, []logL
 }
 
 // launcherFlop is Config::flop (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L281-L308).
-func launcherFlop(m *modelSpec) (uint64, bool) {
-	hd := uint64(m.launcherHeadDim())
+func launcherFlop(m *simkit.Model) (uint64, bool) {
+	hd := uint64(launcherHeadDim(m))
 	if m.Vision || hd == 0 {
 		return 0, false
 	}
-	nh, nkv, h := uint64(m.Heads), uint64(m.kvHeads()), uint64(m.Hidden)
+	nh, nkv, h := uint64(m.Heads), uint64(m.NumKVHeads()), uint64(m.Hidden)
 	k := uint64(max(m.ExpertsPerToken, 1))
 	im := uint64(m.Intermediate) * (k + uint64(m.SharedExperts))
 	attn := 2*nh*hd*h + 2*nkv*hd*h + 2*nkv*hd*h + 2*nh*hd*h + 2*nh*hd*h
@@ -301,18 +303,18 @@ func launcherFlop(m *modelSpec) (uint64, bool) {
 // lacks a factor hidden; https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L62-L89,
 // https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L310-L351,
 // https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L1787-L1811).
-func vramMaximum(m *modelSpec, env simEnv, ws int, mf float64) (int, bool, []logLine) {
+func vramMaximum(m *simkit.Model, env simEnv, ws int, mf float64) (int, bool, []logLine) {
 	if m.QuantMethod != "" {
 		return 0, false, nil
 	}
-	hd := uint64(m.launcherHeadDim())
+	hd := uint64(launcherHeadDim(m))
 	if hd == 0 {
 		return 0, false, nil
 	}
 	smiBytes := uint64(env.GPU.Total>>20) << 20
 	available := uint64(float32(smiBytes*uint64(ws)) * float32(mf) * env.LauncherWiggle)
 	experts := uint64(max(m.LocalExperts, 1))
-	nh, nkv, h, im := uint64(m.Heads), uint64(m.kvHeads()), uint64(m.Hidden), uint64(m.Intermediate)
+	nh, nkv, h, im := uint64(m.Heads), uint64(m.NumKVHeads()), uint64(m.Hidden), uint64(m.Intermediate)
 	params := (3*im*experts*h+(nh+2*nkv)*hd+nh*hd*h)*uint64(m.Layers) + 2*h*uint64(m.Vocab)
 	model := params * 2
 	token := nkv*2*hd*2*uint64(m.Layers) + (im+im/2)*experts*2*3

@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"math/rand/v2"
+
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 // The ground-truth memory model. It follows TGI v3.3's startup step by
@@ -10,25 +12,6 @@ import (
 // https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1507-L1684)
 // with physical terms whose sizes come from hidden coefficients (simEnv),
 // not from vramcalc's estimator: the estimator is what the simulator tests.
-
-// Caching-allocator rounding: PyTorch serves allocations above 1 MiB from
-// segments in multiples of 2 MiB; smaller ones in 512-byte units.
-const (
-	allocLarge = 2 << 20
-	allocSmall = 512
-)
-
-func allocRound(n int64) int64 {
-	if n <= 0 {
-		return 0
-	}
-	if n > 1<<20 {
-		return ceilDiv(n, allocLarge) * allocLarge
-	}
-	return ceilDiv(n, allocSmall) * allocSmall
-}
-
-func ceilDiv(a, b int64) int64 { return (a + b - 1) / b }
 
 // warmupBatch is the router's warm-up batch
 // (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/client/grpc_client.rs#L109-L223).
@@ -90,15 +73,15 @@ type shardModel struct {
 var llamaFamily = map[string]bool{"llama": true, "mistral": true, "mixtral": true, "qwen2": true, "granite": true, "baichuan": true, "phi3": true}
 
 // newShardModel checks what the model code checks at load and sizes one shard.
-func newShardModel(m *modelSpec, ws int, blockSize int, kvElt int64, quantize string) (*shardModel, error) {
-	nkv := m.kvHeads()
+func newShardModel(m *simkit.Model, ws int, blockSize int, kvElt int64, quantize string) (*shardModel, error) {
+	nkv := m.NumKVHeads()
 	if m.Heads%ws != 0 {
 		return nil, fmt.Errorf("ValueError: `num_heads` must be divisible by `num_shards` (got `num_heads`: %d and `num_shards`: %d", m.Heads, ws)
 	}
 	if llamaFamily[m.ModelType] && nkv%ws != 0 {
 		return nil, fmt.Errorf("ValueError: `num_key_value_heads` must be divisible by `num_shards` (got `num_key_value_heads`: %d and `num_shards`: %d", nkv, ws)
 	}
-	s := &shardModel{KVHeads: nkv, HeadDim: m.headDim()}
+	s := &shardModel{KVHeads: nkv, HeadDim: m.HeadSize()}
 	if nkv > 1 {
 		s.KVHeads = nkv / ws
 	}
@@ -111,7 +94,7 @@ func newShardModel(m *modelSpec, ws int, blockSize int, kvElt int64, quantize st
 	// Weights: the checkpoint split over the shards, plus the second copy
 	// of a tied embedding. On-the-fly quantization of a 16-bit checkpoint
 	// shrinks the linear layers (not the embeddings and lm_head).
-	w := ceilDiv(m.WeightsBytes, int64(ws))
+	w := simkit.CeilDiv(m.WeightsBytes, int64(ws))
 	emb := 2 * int64(m.Vocab) * int64(m.Hidden) * 2 / int64(ws)
 	if m.Tied {
 		w += int64(m.Vocab) * int64(m.Hidden) * 2 / int64(ws)
@@ -143,7 +126,7 @@ func newShardModel(m *modelSpec, ws int, blockSize int, kvElt int64, quantize st
 // kvBytes is what init_kv_cache(n) holds: one K and one V tensor per layer,
 // each rounded by the allocator.
 func (s *shardModel) kvBytes(layers int, blocks int64) int64 {
-	return 2 * int64(layers) * allocRound(blocks*s.LayerBlockBytes)
+	return 2 * int64(layers) * simkit.AllocRound(blocks*s.LayerBlockBytes)
 }
 
 // Failure kinds of a start, in the order TGI meets them.
@@ -194,7 +177,7 @@ type startup struct {
 	FailRank int
 	Message  string
 	// OOM describes the failing allocation for the torch message.
-	OOM oomDetail
+	OOM simkit.TorchOOM
 	// NumBlocks is the router's view: the minimum over shards.
 	NumBlocks int64
 	// MaxBatchTotalTokens is num_blocks × BLOCK_SIZE.
@@ -205,13 +188,8 @@ type startup struct {
 	AutoTotal           bool
 }
 
-// oomDetail fills torch's "CUDA out of memory" message.
-type oomDetail struct {
-	Request, Total, Free, InUse, Allocated int64
-}
-
 // simulate runs the shards' load and warm-up and the router's checks.
-func simulate(a *Args, m *modelSpec, env simEnv, lp *launchPlan) *startup {
+func simulate(a *Args, m *simkit.Model, env simEnv, lp *launchPlan) *startup {
 	st := &startup{Plan: lp}
 	speculate := 0
 	if a.Speculate != nil {
@@ -256,7 +234,7 @@ func (b gpuBudget) exceeded(r rankMemory, torch int64) bool {
 // (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/utils/dist.py#L48-L56),
 // the wiggle assertion at import
 // (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/globals.py#L32-L34).
-func (st *startup) initShards(a *Args, m *modelSpec, env simEnv) bool {
+func (st *startup) initShards(a *Args, m *simkit.Model, env simEnv) bool {
 	lp := st.Plan
 	switch {
 	case lp.NumShard > env.GPU.Count:
@@ -266,7 +244,7 @@ func (st *startup) initShards(a *Args, m *modelSpec, env simEnv) bool {
 		st.fail(failShardInit, 0, "AssertionError")
 		return false
 	case lp.MF < 0 || lp.MF > 1:
-		st.fail(failShardInit, 0, fmt.Sprintf("ValueError: Invalid fraction value: %s. Allowed range: 0~1", pyFloat(lp.MF)))
+		st.fail(failShardInit, 0, fmt.Sprintf("ValueError: Invalid fraction value: %s. Allowed range: 0~1", simkit.PyFloat(lp.MF)))
 		return false
 	}
 	kvElt := int64(2)
@@ -302,13 +280,13 @@ func newRanks(env simEnv, weights int64, ws int) []rankMemory {
 }
 
 // loadWeights puts the weights straight on the GPU; false when they do not fit.
-func (st *startup) loadWeights(m *modelSpec, b gpuBudget) bool {
+func (st *startup) loadWeights(m *simkit.Model, b gpuBudget) bool {
 	ws := int64(st.Plan.NumShard)
 	for r, rm := range st.Ranks {
 		if b.exceeded(rm, rm.Weights) {
-			chunk := min(rm.Weights, allocRound(int64(m.Vocab)*int64(m.Hidden)*2/ws))
-			st.OOM = oomDetail{Request: chunk, Total: b.total, Free: max(0, b.total-rm.Context-(rm.Weights-chunk)), InUse: rm.Context + rm.Weights - chunk, Allocated: rm.Weights - chunk}
-			st.fail(failLoadOOM, r, "torch.OutOfMemoryError: "+st.OOM.message(r))
+			chunk := min(rm.Weights, simkit.AllocRound(int64(m.Vocab)*int64(m.Hidden)*2/ws))
+			st.OOM = simkit.TorchOOM{Request: chunk, Total: b.total, Free: max(0, b.total-rm.Context-(rm.Weights-chunk)), InUse: rm.Context + rm.Weights - chunk, Allocated: rm.Weights - chunk}
+			st.fail(failLoadOOM, r, "torch.OutOfMemoryError: "+oomMessage(st.OOM, r))
 			return false
 		}
 	}
@@ -317,32 +295,32 @@ func (st *startup) loadWeights(m *modelSpec, b gpuBudget) bool {
 
 // runWarmup allocates the warm-up batch's KV blocks and runs its prefill on
 // every rank; false when either runs out of memory.
-func (st *startup) runWarmup(a *Args, m *modelSpec, env simEnv, speculate int, b gpuBudget) bool {
+func (st *startup) runWarmup(a *Args, m *simkit.Model, env simEnv, speculate int, b gpuBudget) bool {
 	lp, sm := st.Plan, st.Shard
 	st.Warm = buildWarmup(lp.MaxInputTokens, lp.Prefill, lp.MaxTotalTokens, a.MaxBatchSize, speculate)
 	for _, bt := range st.Warm.BlockTokens {
-		st.WarmBlocks += ceilDiv(bt, int64(lp.BlockSize))
+		st.WarmBlocks += simkit.CeilDiv(bt, int64(lp.BlockSize))
 	}
 	logitRows := int64(len(st.Warm.Truncates))
 	if a.EnablePrefillLogprobs {
 		logitRows = int64(st.Warm.Tokens)
 	}
-	act := allocRound(int64(env.ActFactor*float64(int64(st.Warm.Tokens)*sm.ActPerToken)) + logitRows*int64(m.Vocab)*4)
+	act := simkit.AllocRound(int64(env.ActFactor*float64(int64(st.Warm.Tokens)*sm.ActPerToken)) + logitRows*int64(m.Vocab)*4)
 	for r := range st.Ranks {
 		rm := &st.Ranks[r]
 		rm.WarmKV = sm.kvBytes(m.Layers, st.WarmBlocks)
 		if b.exceeded(*rm, rm.Weights+rm.WarmKV) {
 			// init_kv_cache raises before num_tokens is bound, so the
 			// except clause fails with UnboundLocalError (docs/ENGINES.md §2.2).
-			layer := allocRound(st.WarmBlocks * sm.LayerBlockBytes)
-			st.OOM = oomDetail{Request: layer, Total: b.total, Free: max(0, b.total-rm.Loaded()), InUse: rm.Loaded(), Allocated: rm.Weights}
+			layer := simkit.AllocRound(st.WarmBlocks * sm.LayerBlockBytes)
+			st.OOM = simkit.TorchOOM{Request: layer, Total: b.total, Free: max(0, b.total-rm.Loaded()), InUse: rm.Loaded(), Allocated: rm.Weights}
 			st.fail(failKVAllocOOM, r, "UnboundLocalError: cannot access local variable 'num_tokens' where it is not associated with a value")
 			return false
 		}
 		rm.Activation = act
 		if b.exceeded(*rm, rm.Weights+rm.WarmKV+act) {
 			used := rm.Loaded() + rm.WarmKV
-			st.OOM = oomDetail{Request: allocRound(int64(st.Warm.Tokens) * 2 * int64(m.Intermediate) / int64(lp.NumShard) * 2), Total: b.total, Free: max(0, b.total-used), InUse: used, Allocated: rm.Weights + rm.WarmKV}
+			st.OOM = simkit.TorchOOM{Request: simkit.AllocRound(int64(st.Warm.Tokens) * 2 * int64(m.Intermediate) / int64(lp.NumShard) * 2), Total: b.total, Free: max(0, b.total-used), InUse: used, Allocated: rm.Weights + rm.WarmKV}
 			st.fail(failPrefillOOM, r, fmt.Sprintf("RuntimeError: Not enough memory to handle %d prefill tokens. You need to decrease `--max-batch-prefill-tokens`", st.Warm.Tokens))
 			return false
 		}
@@ -353,7 +331,7 @@ func (st *startup) runWarmup(a *Args, m *modelSpec, env simEnv, speculate int, b
 // allocateKVPool sizes each rank's KV pool after the prefill, with its peak
 // still reserved: free memory minus the reserve (1 − MF·W)·total, in whole
 // blocks, plus the warm-up's blocks.
-func (st *startup) allocateKVPool(m *modelSpec, env simEnv) {
+func (st *startup) allocateKVPool(m *simkit.Model, env simEnv) {
 	total := env.GPU.Total
 	for r := range st.Ranks {
 		rm := &st.Ranks[r]
@@ -370,7 +348,7 @@ func (st *startup) allocateKVPool(m *modelSpec, env simEnv) {
 // settleTokenLimits is the router's view of the pools: the minimum over
 // shards (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/backends/v3/src/client/sharded_client.rs#L127-L133),
 // and the token limits the user left to the warm-up.
-func (st *startup) settleTokenLimits(m *modelSpec) {
+func (st *startup) settleTokenLimits(m *simkit.Model) {
 	lp := st.Plan
 	st.NumBlocks = st.Ranks[0].NumBlocks
 	for _, rm := range st.Ranks[1:] {
@@ -400,12 +378,12 @@ func (st *startup) settleTokenLimits(m *modelSpec) {
 // captureCUDAGraphs captures the CUDA graphs after the pool is
 // re-allocated; an OOM here is logged and startup goes on
 // (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/server/text_generation_server/models/flash_causal_lm.py#L1649-L1680).
-func (st *startup) captureCUDAGraphs(m *modelSpec, b gpuBudget) {
+func (st *startup) captureCUDAGraphs(m *simkit.Model, b gpuBudget) {
 	if len(st.Plan.CUDAGraphs) == 0 {
 		return
 	}
 	bs := int64(st.Plan.CUDAGraphs[0])
-	graphs := allocRound(bs*(int64(m.Vocab)*4+st.Shard.ActPerToken) + bs*int64(st.MaxTotalTokens)*4)
+	graphs := simkit.AllocRound(bs*(int64(m.Vocab)*4+st.Shard.ActPerToken) + bs*int64(st.MaxTotalTokens)*4)
 	for r := range st.Ranks {
 		rm := &st.Ranks[r]
 		if b.exceeded(*rm, rm.Weights+rm.Pool+graphs) {
@@ -438,34 +416,8 @@ func (st *startup) checkRouter() {
 // noChunking are the model types TGI serves without prefill chunking.
 var noChunking = map[string]bool{"qwen2_vl": true, "qwen2_5_vl": true, "gemma3": true, "mllama": true}
 
-// message is torch's CUDA OOM text (torch 2.x).
-func (o oomDetail) message(rank int) string {
-	reserved := int64(0)
-	return fmt.Sprintf("CUDA out of memory. Tried to allocate %s. GPU %d has a total capacity of %s of which %s is free. Including non-PyTorch memory, this process has %s memory in use. Of the allocated memory %s is allocated by PyTorch, and %s is reserved by PyTorch but unallocated. If reserved but unallocated memory is large try setting PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True to avoid fragmentation.  See documentation for Memory Management  (https://pytorch.org/docs/stable/notes/cuda.html#environment-variables)",
-		torchSize(o.Request), rank, torchSize(o.Total), torchSize(o.Free), torchSize(o.InUse), torchSize(o.Allocated), torchSize(reserved))
-}
-
-// torchSize is torch's format_size.
-func torchSize(n int64) string {
-	f := float64(n)
-	switch {
-	case f < 1024:
-		return fmt.Sprintf("%d bytes", n)
-	case f < 1<<20:
-		return fmt.Sprintf("%.2f KiB", f/(1<<10))
-	case f < 1<<30:
-		return fmt.Sprintf("%.2f MiB", f/(1<<20))
-	}
-	return fmt.Sprintf("%.2f GiB", f/(1<<30))
-}
-
-// pyFloat prints a float like Python's repr.
-func pyFloat(f float64) string {
-	s := fmt.Sprintf("%v", f)
-	for _, c := range s {
-		if c == '.' || c == 'e' {
-			return s
-		}
-	}
-	return s + ".0"
+// oomMessage is torch's CUDA OOM text of o on rank.
+func oomMessage(o simkit.TorchOOM, rank int) string {
+	o.GPU = rank
+	return o.Message()
 }

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 // testEnv is the default ground truth with no jitter and no delays:
@@ -117,7 +119,7 @@ func TestWarmupBudget(t *testing.T) {
 			// Once serving, the pool of every block (each of the 64 tensors
 			// rounded up to 2 MiB) and the CUDA graphs stay within
 			// MF·W·total − act + graphs + 64·2 MiB.
-			bound := int64(st.Plan.MF*0.9*float64(defaultGPUTotal)) - r.Activation + r.Graphs + 64*(2<<20)
+			bound := int64(st.Plan.MF*0.9*float64(simkit.DefaultGPUTotal)) - r.Activation + r.Graphs + 64*(2<<20)
 			if r.Serving() > bound || r.Graphs == 0 {
 				t.Errorf("serving memory %d (graphs %d), bound %d", r.Serving(), r.Graphs, bound)
 			}
@@ -265,7 +267,7 @@ func TestShardedJitter(t *testing.T) {
 // shape: flop = 32·(2·32·128·4096·3 + 2·8·128·4096·2 + 2·3·4096·14336)
 // = 15,032,385,536 per token.
 func TestDefaultPrefill(t *testing.T) {
-	m := catalogModel("meta-llama/Llama-3.1-8B-Instruct")
+	m := simkit.CatalogModel("meta-llama/Llama-3.1-8B-Instruct")
 	tests := []struct {
 		name, card string
 		total      int64

@@ -5,14 +5,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 const fixtures = "../../testdata/tgisim"
 
 func TestResolveModel(t *testing.T) {
-	tiny := func(t *testing.T, m *modelSpec) {
+	tiny := func(t *testing.T, m *simkit.Model) {
 		t.Helper()
-		if m.Layers != 4 || m.Hidden != 256 || m.Heads != 4 || m.kvHeads() != 2 || m.headDim() != 64 || m.Intermediate != 1024 || m.Vocab != 1000 || m.MaxPositions != 4096 {
+		if m.Layers != 4 || m.Hidden != 256 || m.Heads != 4 || m.NumKVHeads() != 2 || m.HeadSize() != 64 || m.Intermediate != 1024 || m.Vocab != 1000 || m.MaxPositions != 4096 {
 			t.Errorf("tiny model read as %+v", m)
 		}
 	}
@@ -22,15 +24,15 @@ func TestResolveModel(t *testing.T) {
 		env     map[string]string
 		weights int64
 		from    string
-		check   func(*testing.T, *modelSpec)
+		check   func(*testing.T, *simkit.Model)
 	}{
 		{
 			name:    "SIM_MODEL inline JSON",
 			argv:    []string{"--model-id", "org/any"},
 			env:     map[string]string{"SIM_MODEL": `{"layers":2,"hidden":64,"heads":2,"intermediate":128,"vocab":100,"weights_bytes":12345}`},
 			weights: 12345, from: "weights_bytes",
-			check: func(t *testing.T, m *modelSpec) {
-				if m.ID != "org/any" || m.kvHeads() != 2 || m.headDim() != 32 {
+			check: func(t *testing.T, m *simkit.Model) {
+				if m.ID != "org/any" || m.NumKVHeads() != 2 || m.HeadSize() != 32 {
 					t.Errorf("got %+v", m)
 				}
 			},
@@ -73,8 +75,8 @@ func TestResolveModel(t *testing.T) {
 			name:    "config.json of a real model",
 			argv:    []string{"--model-id", filepath.Join(fixtures, "llama-3.1-8b")},
 			weights: 16_060_522_496, from: "model.safetensors.index.json",
-			check: func(t *testing.T, m *modelSpec) {
-				if m.Layers != 32 || m.kvHeads() != 8 || m.headDim() != 128 || m.Vocab != 128256 || m.MaxPositions != 131072 || m.ModelType != "llama" {
+			check: func(t *testing.T, m *simkit.Model) {
+				if m.Layers != 32 || m.NumKVHeads() != 8 || m.HeadSize() != 128 || m.Vocab != 128256 || m.MaxPositions != 131072 || m.ModelType != "llama" {
 					t.Errorf("got %+v", m)
 				}
 			},
@@ -90,8 +92,8 @@ func TestResolveModel(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.WeightsBytes != tt.weights || m.weightsFrom != tt.from {
-				t.Errorf("weights %d from %q, want %d from %q", m.WeightsBytes, m.weightsFrom, tt.weights, tt.from)
+			if m.WeightsBytes != tt.weights || m.WeightsFrom != tt.from {
+				t.Errorf("weights %d from %q, want %d from %q", m.WeightsBytes, m.WeightsFrom, tt.weights, tt.from)
 			}
 			if tt.check != nil {
 				tt.check(t, m)
@@ -102,8 +104,8 @@ func TestResolveModel(t *testing.T) {
 
 func TestResolveModelErrors(t *testing.T) {
 	a, _ := parseArgs([]string{"--model-id", "nobody/nothing"}, envMap(nil))
-	if _, err := resolveModel(a, envMap(map[string]string{"HF_HOME": t.TempDir()})); !errors.Is(err, errModelNotFound) {
-		t.Errorf("unknown hub id: %v, want errModelNotFound", err)
+	if _, err := resolveModel(a, envMap(map[string]string{"HF_HOME": t.TempDir()})); !errors.Is(err, simkit.ErrModelNotFound) {
+		t.Errorf("unknown hub id: %v, want simkit.ErrModelNotFound", err)
 	}
 	for _, tt := range []struct{ sim, want string }{
 		{`{"layers":2,"hidden":64,"heads":2,"intermediate":128,"vocab":100,"weights_bytes":1,"layer":3}`, `unknown field "layer"`},

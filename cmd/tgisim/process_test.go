@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 // TestMain lets the test binary act as the launcher: the process tests
@@ -284,13 +286,13 @@ func TestProcessServeAndTerminate(t *testing.T) {
 	}
 }
 
-func simGPUs(t *testing.T, base string) []simGPU {
+func simGPUs(t *testing.T, base string) []simkit.SimGPU {
 	t.Helper()
 	status, body := get(t, base+"/sim/gpus")
 	if status != 200 {
 		t.Fatalf("/sim/gpus: %d", status)
 	}
-	var gpus []simGPU
+	var gpus []simkit.SimGPU
 	if err := json.Unmarshal([]byte(body), &gpus); err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,8 @@ import (
 	"github.com/vramcalc/vramcalc/hfmeta"
 	"github.com/vramcalc/vramcalc/hfmeta/catalog"
 	"github.com/vramcalc/vramcalc/probe"
+
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 // hiddenTruth is one simulated deployment: model, GPU, shards, and the
@@ -118,13 +120,13 @@ var errServed = errors.New("served")
 // log streams, and its peak is kept until the warm-up ends.
 type sampledLog struct {
 	bytes.Buffer
-	gpus           *gpuState
+	gpus           *simkit.GPUs
 	peak, warmPeak map[int]uint64
 }
 
 func (s *sampledLog) Write(b []byte) (int, error) {
 	if s.gpus != nil {
-		for _, g := range s.gpus.snapshot() {
+		for _, g := range s.gpus.Snapshot() {
 			s.peak[g.Index] = max(s.peak[g.Index], uint64(g.Used))
 		}
 		if s.warmPeak == nil && bytes.Contains(b, []byte("KV-cache blocks:")) {
@@ -148,7 +150,7 @@ func (h *hiddenTruth) launch(p probe.Point) probe.Observation {
 	served := false
 	ap := &app{ctx: ctx, getenv: h.env(h.rng.Uint64(), false), stdout: stdout, stderr: &stderr, now: time.Now,
 		listen:   func(string, string) (net.Listener, error) { served = true; return nil, errServed },
-		gpusHook: func(g *gpuState) { stdout.gpus = g }}
+		gpusHook: func(g *simkit.GPUs) { stdout.gpus = g }}
 	code := ap.run(h.argv(p))
 	o := probe.Observation{Point: p, Outcome: "ok", PeakBytes: stdout.peak, WarmupPeakBytes: stdout.warmPeak}
 	lines := strings.Split(stdout.String()+stderr.String(), "\n")

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 // Exit codes: TGI's launcher exits 1 on any LauncherError, clap 2 on a
@@ -32,7 +34,7 @@ type app struct {
 	listen func(network, addr string) (net.Listener, error)
 	// gpusHook, when set, is handed the launch's simulated GPU memory (a
 	// test hook: an in-process sampler).
-	gpusHook func(*gpuState)
+	gpusHook func(*simkit.GPUs)
 }
 
 // run plays TGI's launcher: it prints what text-generation-launcher, the
@@ -49,10 +51,7 @@ func (ap *app) run(argv []string) int {
 	}
 	// Again last, so that the line is in the tail of any log.
 	defer l.echoEnv()
-	if l.env.GPUsPort > 0 {
-		stop := ap.serveSimGPUs(l.args.Hostname, l.env.GPUsPort, l.gpus)
-		defer stop()
-	}
+	defer simkit.ServeGPUsPort(ap.listen, l.args.Hostname, l.env.GPUsPort, l.gpus, ap.stderr, "tgisim")()
 	if code, ok := l.download(); !ok {
 		return code
 	}
@@ -70,10 +69,10 @@ type launch struct {
 	*app
 	args  *Args
 	env   simEnv
-	model *modelSpec // nil: not found, the download fails
+	model *simkit.Model // nil: not found, the download fails
 	plan  *launchPlan
 	st    *startup // the ground truth, from simulate
-	gpus  *gpuState
+	gpus  *simkit.GPUs
 }
 
 // prepare parses the command line and the simulator's environment, logs
@@ -100,7 +99,7 @@ func (ap *app) prepare(argv []string) (*launch, int) {
 	(&launch{app: ap, env: env}).echoEnv()
 
 	model, merr := resolveModel(args, ap.getenv)
-	if merr != nil && !errors.Is(merr, errModelNotFound) {
+	if merr != nil && !errors.Is(merr, simkit.ErrModelNotFound) {
 		fmt.Fprintf(ap.stderr, "tgisim: %v\n", merr)
 		return nil, exitError
 	}
@@ -110,7 +109,7 @@ func (ap *app) prepare(argv []string) (*launch, int) {
 		fmt.Fprintln(ap.stderr, err.Error())
 		return nil, exitError
 	}
-	l := &launch{app: ap, args: args, env: env, model: model, plan: lp, gpus: newGPUState(env.GPU)}
+	l := &launch{app: ap, args: args, env: env, model: model, plan: lp, gpus: simkit.NewGPUs(env.GPU.Name, env.GPU.Total, env.GPU.Count)}
 	if ap.gpusHook != nil {
 		ap.gpusHook(l.gpus)
 	}
@@ -120,7 +119,7 @@ func (ap *app) prepare(argv []string) (*launch, int) {
 // setGPUs sets every rank's memory in use to what of reads from its rankMemory.
 func (l *launch) setGPUs(of func(rankMemory) int64) {
 	for r := range l.plan.NumShard {
-		l.gpus.set(r, of(l.st.Ranks[r]))
+		l.gpus.Set(r, of(l.st.Ranks[r]))
 	}
 }
 
@@ -150,17 +149,17 @@ func (l *launch) startShards() (int, bool) {
 		return l.shardCannotStart(st, ws, initTraceback(st.Message)), false
 	}
 	l.setGPUs(func(rm rankMemory) int64 { return rm.Context })
-	log.info("Using prefix caching = " + pyBool(l.plan.PrefixCaching == "1" || strings.EqualFold(l.plan.PrefixCaching, "true")))
+	log.info("Using prefix caching = " + simkit.PyBool(l.plan.PrefixCaching == "1" || strings.EqualFold(l.plan.PrefixCaching, "true")))
 	log.info("Using Attention = " + l.plan.Attention)
 	if !l.sleep(l.env.StartupDelay / 2) {
 		return l.interrupted(ws, l.gpus), false
 	}
 	l.setGPUs(rankMemory.Loaded)
 	if st.Failure == failLoadOOM {
-		l.gpus.set(st.FailRank, st.OOM.InUse)
+		l.gpus.Set(st.FailRank, st.OOM.InUse)
 		return l.shardCannotStart(st, ws, initTraceback(st.Message)), false
 	}
-	log.info("Using prefill chunking = " + pyBool(st.Chunking))
+	log.info("Using prefill chunking = " + simkit.PyBool(st.Chunking))
 	for r := range ws {
 		log.info(fmt.Sprintf("Server started at unix://%s-%d", l.args.raw["shard_uds_path"], r))
 	}
@@ -185,17 +184,17 @@ func (l *launch) warmUp() (int, bool) {
 	}
 	log.info(fmt.Sprintf("KV-cache blocks: %d, size: %d", st.Ranks[0].NumBlocks, l.plan.BlockSize))
 	if len(l.plan.CUDAGraphs) > 0 {
-		log.info("Cuda Graphs are enabled for sizes " + pyList(l.plan.CUDAGraphs))
+		log.info("Cuda Graphs are enabled for sizes " + simkit.PyInts(l.plan.CUDAGraphs))
 	} else {
 		log.info("Cuda Graphs are disabled (CUDA_GRAPHS=None).")
 	}
 	total := l.env.GPU.Total
 	for r := range l.plan.NumShard {
 		rm := st.Ranks[r]
-		l.gpus.set(r, rm.Serving())
+		l.gpus.Set(r, rm.Serving())
 		if rm.GraphOOM {
-			oom := oomDetail{Request: allocRound(int64(l.plan.CUDAGraphs[0]) * int64(l.model.Vocab) * 4), Total: total, Free: max(0, total-rm.Serving()), InUse: rm.Serving(), Allocated: rm.Weights + rm.Pool}
-			log.error("Decode cuda graph warmup failed\n" + graphOOMTraceback(oom.message(r)))
+			oom := simkit.TorchOOM{Request: simkit.AllocRound(int64(l.plan.CUDAGraphs[0]) * int64(l.model.Vocab) * 4), Total: total, Free: max(0, total-rm.Serving()), InUse: rm.Serving(), Allocated: rm.Weights + rm.Pool}
+			log.error("Decode cuda graph warmup failed\n" + graphOOMTraceback(oomMessage(oom, r)))
 		}
 	}
 	return exitOK, true
@@ -207,9 +206,9 @@ func (l *launch) warmUpOOM() int {
 	st, ws, lp := l.st, l.plan.NumShard, l.plan
 	warmSpan := fmt.Sprintf("warmup{max_input_length=%s max_prefill_tokens=%d max_total_tokens=%s max_batch_size=%s}:warmup", rustOpt(lp.MaxInputTokens), lp.Prefill, rustOpt(lp.MaxTotalTokens), rustOpt(l.args.MaxBatchSize))
 	l.setGPUs(func(rm rankMemory) int64 { return rm.Loaded() + rm.WarmKV })
-	oom := st.OOM.message(st.FailRank)
+	oom := oomMessage(st.OOM, st.FailRank)
 	if st.Failure == failKVAllocOOM {
-		l.gpus.set(st.FailRank, st.OOM.InUse)
+		l.gpus.Set(st.FailRank, st.OOM.InUse)
 		l.sleep(l.env.StartupDelay / 4)
 		l.log.error("Method Warmup encountered an error.\n" + kvAllocTraceback(oom, st.Message))
 		// Not a RuntimeError: the shard stays up
@@ -312,7 +311,7 @@ func (ap *app) sleep(d time.Duration) bool {
 
 // interrupted is a SIGTERM/SIGINT before the webserver runs: the launcher
 // stops its shards and exits 0.
-func (ap *app) interrupted(ws int, gpus *gpuState) int {
+func (ap *app) interrupted(ws int, gpus *simkit.GPUs) int {
 	ap.shutdownShards(ws, gpus, -1)
 	return exitOK
 }
@@ -324,7 +323,7 @@ func (ap *app) shardCannotStart(st *startup, ws int, traceback string) int {
 	log := ap.log
 	msg := st.Message
 	if st.Failure == failLoadOOM {
-		msg = "torch.OutOfMemoryError: " + st.OOM.message(st.FailRank)
+		msg = "torch.OutOfMemoryError: " + oomMessage(st.OOM, st.FailRank)
 		traceback = initTraceback(msg)
 	}
 	log.error("Error when initializing model\n" + traceback)
@@ -344,7 +343,7 @@ func (ap *app) shardCannotStart(st *startup, ws int, traceback string) int {
 
 // webserverCrashed is the router failing its warm-up: the client error
 // line, the router's exit error, then the launcher's shutdown.
-func (ap *app) webserverCrashed(ws int, gpus *gpuState, span, msg string, exitedRank int) int {
+func (ap *app) webserverCrashed(ws int, gpus *simkit.GPUs, span, msg string, exitedRank int) int {
 	ap.log.print(logLine{level: "ERROR", span: span, target: "text_generation_router_v3::client", file: "backends/v3/src/client/mod.rs", line: 45, msg: "Server error: " + msg})
 	ap.log.raw(fmt.Sprintf("Error: Backend(Warmup(Generation(%s)))", rustDebugString(msg)))
 	return ap.webserverFailed(ws, gpus, exitedRank)
@@ -352,7 +351,7 @@ func (ap *app) webserverCrashed(ws int, gpus *gpuState, span, msg string, exited
 
 // webserverFailed: the router exited; the launcher stops the shards and
 // exits with WebserverFailed (https://github.com/huggingface/text-generation-inference/blob/v3.3.7/launcher/src/main.rs#L2340-L2345).
-func (ap *app) webserverFailed(ws int, gpus *gpuState, exitedRank int) int {
+func (ap *app) webserverFailed(ws int, gpus *simkit.GPUs, exitedRank int) int {
 	ap.log.error("Webserver Crashed")
 	ap.shutdownShards(ws, gpus, exitedRank)
 	fmt.Fprintln(ap.stderr, "Error: WebserverFailed")
@@ -360,7 +359,7 @@ func (ap *app) webserverFailed(ws int, gpus *gpuState, exitedRank int) int {
 }
 
 // shutdownShards stops every shard; exitedRank already exited on its own.
-func (ap *app) shutdownShards(ws int, gpus *gpuState, exitedRank int) {
+func (ap *app) shutdownShards(ws int, gpus *simkit.GPUs, exitedRank int) {
 	ap.log.info("Shutting down shards")
 	for r := range ws {
 		if r == exitedRank {
@@ -370,22 +369,8 @@ func (ap *app) shutdownShards(ws int, gpus *gpuState, exitedRank int) {
 			ap.log.shard("INFO", r, "Waiting for shard to gracefully shutdown")
 			ap.log.shard("INFO", r, "shard terminated")
 		}
-		gpus.set(r, 0)
+		gpus.Set(r, 0)
 	}
-}
-
-// serveSimGPUs serves GET /sim/gpus on its own port from launch on.
-func (ap *app) serveSimGPUs(host string, port int, gpus *gpuState) func() {
-	ln, err := ap.listen("tcp", net.JoinHostPort(host, strconv.Itoa(port)))
-	if err != nil {
-		fmt.Fprintf(ap.stderr, "tgisim: SIM_GPUS_PORT: %v\n", err)
-		return func() {}
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /sim/gpus", gpus.handler)
-	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go hs.Serve(ln)
-	return func() { hs.Close() }
 }
 
 func downloadTraceback(id string) string {
@@ -397,21 +382,6 @@ func downloadTraceback(id string) string {
   File "` + pySrv + `/utils/hub.py", line 150, in weight_files
     filenames = weight_hub_files(model_id, revision, extension)
 huggingface_hub.errors.LocalEntryNotFoundError: An error happened while trying to locate the file on the Hub and we cannot find the requested files in the local cache. Please check your connection and try again or make sure your Internet connection is on. (tgisim has no network: ` + id + ` is not a directory, not in the hub cache and not in its catalog)`
-}
-
-func pyBool(b bool) string {
-	if b {
-		return "True"
-	}
-	return "False"
-}
-
-func pyList(xs []int) string {
-	parts := make([]string, len(xs))
-	for i, x := range xs {
-		parts[i] = strconv.Itoa(x)
-	}
-	return "[" + strings.Join(parts, ", ") + "]"
 }
 
 // rustOpt prints an Option<u32> with Debug.

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 	"unicode"
+
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 // simVersion is what GET /info reports as version.
@@ -61,7 +63,7 @@ func (s *kvScheduler) fits(blocks int64) bool {
 // acquire waits until a request of input + newTokens fits, mapping
 // input + newTokens + speculate − 1 KV tokens, and returns the release function.
 func (s *kvScheduler) acquire(ctx context.Context, input, newTokens, speculate int64) (func(), error) {
-	blocks := ceilDiv(max(input+newTokens+speculate-1, 1), s.blockSize)
+	blocks := simkit.CeilDiv(max(input+newTokens+speculate-1, 1), s.blockSize)
 	tokens := input + newTokens
 	var once sync.Once
 	release := func() { once.Do(func() { s.release(blocks, tokens) }) }
@@ -180,7 +182,7 @@ type server struct {
 	sem         chan struct{}
 	tokenDelay  time.Duration
 	payload     int64
-	gpus        *gpuState
+	gpus        *simkit.GPUs
 	requests    atomic.Int64
 	success     atomic.Int64
 	failures    sync.Map // error_type → *atomic.Int64
@@ -205,7 +207,7 @@ type infoResponse struct {
 	DockerLabel           *string `json:"docker_label"`
 }
 
-func newServer(a *Args, m *modelSpec, st *startup, gpus *gpuState, tokenDelay time.Duration) *server {
+func newServer(a *Args, m *simkit.Model, st *startup, gpus *simkit.GPUs, tokenDelay time.Duration) *server {
 	tag := "text-generation"
 	s := &server{
 		info: infoResponse{
@@ -241,12 +243,12 @@ func newServer(a *Args, m *modelSpec, st *startup, gpus *gpuState, tokenDelay ti
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusOK) })
-	mux.HandleFunc("GET /info", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, http.StatusOK, s.info) })
+	mux.HandleFunc("GET /info", func(w http.ResponseWriter, _ *http.Request) { simkit.WriteJSON(w, http.StatusOK, s.info) })
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("POST /tokenize", s.tokenizeHandler)
 	mux.HandleFunc("POST /generate", s.generate)
 	mux.HandleFunc("POST /v1/chat/completions", s.chat)
-	mux.HandleFunc("GET /sim/gpus", s.gpus.handler)
+	mux.Handle("GET /sim/gpus", s.gpus)
 	return mux
 }
 
@@ -264,19 +266,10 @@ func validationError(format string, a ...any) *apiError {
 	return &apiError{status: http.StatusUnprocessableEntity, Msg: "Input validation error: " + fmt.Sprintf(format, a...), Type: "validation"}
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	// serde_json does not escape <, > and &.
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	enc.Encode(v)
-}
-
 func (s *server) fail(w http.ResponseWriter, e *apiError) {
 	v, _ := s.failures.LoadOrStore(e.Type, new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
-	writeJSON(w, e.status, e)
+	simkit.WriteJSON(w, e.status, e)
 }
 
 // decode reads a JSON body within the payload limit; errors are axum's
@@ -507,7 +500,7 @@ func (s *server) generate(w http.ResponseWriter, r *http.Request) {
 			"tokens":           g.tokens,
 		}
 	}
-	writeJSON(w, http.StatusOK, resp)
+	simkit.WriteJSON(w, http.StatusOK, resp)
 }
 
 func (s *server) tokenizeHandler(w http.ResponseWriter, r *http.Request) {
@@ -519,7 +512,7 @@ func (s *server) tokenizeHandler(w http.ResponseWriter, r *http.Request) {
 	if toks == nil {
 		toks = []token{}
 	}
-	writeJSON(w, http.StatusOK, toks)
+	simkit.WriteJSON(w, http.StatusOK, toks)
 }
 
 // chatRequest is the minimal OpenAI chat request the simulator reads.
@@ -588,7 +581,7 @@ func (s *server) chat(w http.ResponseWriter, r *http.Request) {
 	if model == "" {
 		model = s.info.ModelID
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	simkit.WriteJSON(w, http.StatusOK, map[string]any{
 		"id":                 "",
 		"object":             "chat.completion",
 		"created":            time.Now().Unix(),

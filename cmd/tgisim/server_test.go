@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 // newTestServer serves a started simulator with numBlocks KV blocks of one
@@ -25,10 +27,10 @@ func newTestServer(t *testing.T, numBlocks int64, maxInput, maxTotal int, argv [
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := &modelSpec{Layers: 2, Hidden: 64, Heads: 2, Intermediate: 128, Vocab: 1000, WeightsBytes: 1}
+	m := &simkit.Model{Layers: 2, Hidden: 64, Heads: 2, Intermediate: 128, Vocab: 1000, WeightsBytes: 1}
 	st := &startup{Plan: &launchPlan{BlockSize: 1}, NumBlocks: numBlocks, MaxBatchTotalTokens: numBlocks, MaxInputTokens: maxInput, MaxTotalTokens: maxTotal}
-	gpus := newGPUState(gpuSpec{Name: "NVIDIA H100 80GB HBM3", Total: 1000, Count: 2})
-	gpus.set(0, 600)
+	gpus := simkit.NewGPUs("NVIDIA H100 80GB HBM3", 1000, 2)
+	gpus.Set(0, 600)
 	s := newServer(a, m, st, gpus, tokenDelay)
 	ts := httptest.NewServer(s.routes())
 	t.Cleanup(ts.Close)

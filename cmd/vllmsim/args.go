@@ -5,6 +5,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/vramcalc/vramcalc/internal/simkit"
 )
 
 // Args are the `vllm serve` arguments the simulator reads; the rest of
@@ -45,47 +47,41 @@ func defaultArgs() *Args {
 	return &Args{Model: "Qwen/Qwen3-0.6B", Util: 0.92, TP: 1, KVDType: "auto", BlockSize: 16, Port: 8000}
 }
 
-// usageError is argparse's error: the usage line and "vllm serve: error:
-// …" on stderr, exit code 2.
-type usageError struct{ msg string }
+// cli is `vllm serve`'s argparse.
+var cli = &simkit.Argparse[Args]{Flags: flags, Ignored: ignoredFlags, IgnoredSwitches: ignoredBools, Positionals: true,
+	Usage: "usage: vllm serve [model_tag] [options]", Prog: "vllm serve"}
 
-func (e *usageError) Error() string {
-	return "usage: vllm serve [model_tag] [options]\nvllm serve: error: " + e.msg + "\n"
-}
-
-// flagSpec is one flag the simulator acts on: kind "int", "float",
-// "string", "bool", "len" (human-readable int) or "bytes".
-type flagSpec struct {
-	kind string
-	set  func(a *Args, v string) error
-}
-
-var flags = map[string]flagSpec{
-	"--model":                  {"string", func(a *Args, v string) error { a.Model = v; return nil }},
-	"--served-model-name":      {"string", func(a *Args, v string) error { a.ServedName = v; return nil }},
-	"--max-model-len":          {"len", func(a *Args, v string) error { return parseLen(v, &a.MaxModelLen) }},
-	"--gpu-memory-utilization": {"float", func(a *Args, v string) error { return parseUtil(v, &a.Util) }},
-	"--max-num-seqs":           {"int", func(a *Args, v string) error { return parseInt(v, &a.MaxNumSeqs) }},
-	"--max-num-batched-tokens": {"len", func(a *Args, v string) error { return parseLen(v, &a.MaxBatched) }},
-	"--tensor-parallel-size":   {"int", func(a *Args, v string) error { return parseInt(v, &a.TP) }},
-	"-tp":                      {"int", func(a *Args, v string) error { return parseInt(v, &a.TP) }},
-	"--kv-cache-dtype":         {"string", setKVDType},
-	"--block-size":             {"int", func(a *Args, v string) error { return parseInt(v, &a.BlockSize) }},
-	"--enforce-eager":          {"bool", func(a *Args, _ string) error { a.EnforceEager = true; return nil }},
-	"--no-enforce-eager":       {"bool", func(a *Args, _ string) error { a.EnforceEager = false; return nil }},
-	"--quantization":           {"string", func(a *Args, v string) error { a.Quantization = v; return nil }},
-	"-q":                       {"string", func(a *Args, v string) error { a.Quantization = v; return nil }},
-	"--host":                   {"string", func(a *Args, v string) error { a.Host = v; return nil }},
-	"--port":                   {"int", func(a *Args, v string) error { return parseInt(v, &a.Port) }},
-	"--revision":               {"string", func(a *Args, v string) error { a.Revision = v; return nil }},
-	"--download-dir":           {"string", func(a *Args, v string) error { a.DownloadDir = v; return nil }},
-	"--kv-cache-memory-bytes": {"len", func(a *Args, v string) error {
+var flags = map[string]simkit.Flag[Args]{
+	"--model":                  simkit.StrFlag(func(a *Args) *string { return &a.Model }),
+	"--served-model-name":      simkit.StrFlag(func(a *Args) *string { return &a.ServedName }),
+	"--max-model-len":          lenFlag(func(a *Args) *int { return &a.MaxModelLen }),
+	"--gpu-memory-utilization": simkit.FloatFlag(func(a *Args) *float64 { return &a.Util }),
+	"--max-num-seqs":           simkit.IntFlag(func(a *Args) *int { return &a.MaxNumSeqs }),
+	"--max-num-batched-tokens": lenFlag(func(a *Args) *int { return &a.MaxBatched }),
+	"--tensor-parallel-size":   simkit.IntFlag(func(a *Args) *int { return &a.TP }),
+	"-tp":                      simkit.IntFlag(func(a *Args) *int { return &a.TP }),
+	"--kv-cache-dtype":         {Set: setKVDType},
+	"--block-size":             simkit.IntFlag(func(a *Args) *int { return &a.BlockSize }),
+	"--enforce-eager":          simkit.SwitchFlag(func(a *Args) *bool { return &a.EnforceEager }, true),
+	"--no-enforce-eager":       simkit.SwitchFlag(func(a *Args) *bool { return &a.EnforceEager }, false),
+	"--quantization":           simkit.StrFlag(func(a *Args) *string { return &a.Quantization }),
+	"-q":                       simkit.StrFlag(func(a *Args) *string { return &a.Quantization }),
+	"--host":                   simkit.StrFlag(func(a *Args) *string { return &a.Host }),
+	"--port":                   simkit.IntFlag(func(a *Args) *int { return &a.Port }),
+	"--revision":               simkit.StrFlag(func(a *Args) *string { return &a.Revision }),
+	"--download-dir":           simkit.StrFlag(func(a *Args) *string { return &a.DownloadDir }),
+	"--kv-cache-memory-bytes": {Set: func(a *Args, v string) error {
 		var n int
 		err := parseLen(v, &n)
 		a.KVCacheMemoryBytes = int64(n)
 		return err
 	}},
-	"--disable-log-stats": {"bool", func(a *Args, _ string) error { a.DisableLogStats = true; return nil }},
+	"--disable-log-stats": simkit.SwitchFlag(func(a *Args) *bool { return &a.DisableLogStats }, true),
+}
+
+// lenFlag is a human_readable_int (parseLen).
+func lenFlag(dst func(*Args) *int) simkit.Flag[Args] {
+	return simkit.Flag[Args]{Set: func(a *Args, v string) error { return parseLen(v, dst(a)) }}
 }
 
 // ignoredFlags take a value and change nothing the simulator models.
@@ -121,43 +117,13 @@ func setKVDType(a *Args, v string) error {
 // --flag=VALUE and switches; a positional model wins over --model.
 func parseArgs(argv []string) (*Args, error) {
 	a := defaultArgs()
-	var positional []string
-	for i := 0; i < len(argv); i++ {
-		name, val, hasVal := strings.Cut(argv[i], "=")
-		if !strings.HasPrefix(name, "-") || isNumber(argv[i]) {
-			positional = append(positional, argv[i])
-			continue
-		}
-		spec, known := flags[name]
-		switch {
-		case known && spec.kind == "bool", !known && ignoredBools[name]:
-			if hasVal {
-				return nil, &usageError{fmt.Sprintf("argument %s: ignored explicit argument '%s'", name, val)}
-			}
-			if known {
-				spec.set(a, "")
-			}
-			a.set = append(a.set, name)
-			continue
-		case !known && !ignoredFlags[name]:
-			return nil, &usageError{"unrecognized arguments: " + argv[i]}
-		}
-		if !hasVal {
-			if i+1 >= len(argv) {
-				return nil, &usageError{fmt.Sprintf("argument %s: expected one argument", name)}
-			}
-			i++
-			val = argv[i]
-		}
-		a.set = append(a.set, name)
-		if known {
-			if err := spec.set(a, val); err != nil {
-				return nil, &usageError{fmt.Sprintf("argument %s: %v", name, err)}
-			}
-		}
+	set, positional, err := cli.Parse(a, argv)
+	if err != nil {
+		return nil, err
 	}
+	a.set = set
 	if len(positional) > 1 {
-		return nil, &usageError{"unrecognized arguments: " + strings.Join(positional[1:], " ")}
+		return nil, cli.Fail("unrecognized arguments: " + strings.Join(positional[1:], " "))
 	}
 	if len(positional) == 1 {
 		a.Model = positional[0]
@@ -166,29 +132,6 @@ func parseArgs(argv []string) (*Args, error) {
 		a.ServedName = a.Model
 	}
 	return a, nil
-}
-
-func isNumber(s string) bool {
-	_, err := strconv.ParseFloat(s, 64)
-	return err == nil
-}
-
-func parseInt(v string, dst *int) error {
-	n, err := strconv.Atoi(v)
-	if err != nil {
-		return fmt.Errorf("invalid int value: '%s'", v)
-	}
-	*dst = n
-	return nil
-}
-
-func parseUtil(v string, dst *float64) error {
-	f, err := strconv.ParseFloat(v, 64)
-	if err != nil {
-		return fmt.Errorf("invalid float value: '%s'", v)
-	}
-	*dst = f
-	return nil
 }
 
 // parseLen is vLLM's human_readable_int: 1k = 1000, 1K = 1024, and for

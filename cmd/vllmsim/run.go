@@ -67,19 +67,13 @@ func (ap *app) run(argv []string) int {
 		return ap.modelFailure(a, err)
 	}
 	gpus := simkit.NewGPUs(env.GPUName, env.GPUTotal, env.NumGPUs)
-	if env.GPUsPort > 0 {
-		stop, err := simkit.ServeGPUs(ap.listen, a.Host, env.GPUsPort, gpus)
-		if err != nil {
-			fmt.Fprintf(ap.stderr, "vllmsim: SIM_GPUS_PORT: %v\n", err)
-		}
-		defer stop()
-	}
+	defer simkit.ServeGPUsPort(ap.listen, a.Host, env.GPUsPort, gpus, ap.stderr, "vllmsim")()
 	p := simulate(a, m, env)
 	if p.Fail == failArgs {
 		ap.log.raw(apiServer, traceback([]string{`  File "/usr/local/bin/vllm", line 10, in <module>`, `    sys.exit(main())`}, "ValueError: "+p.Message))
 		return exitError
 	}
-	l := &launch{app: ap, args: a, model: m, env: env, plan: p, gpus: gpus}
+	l := &launch{app: ap, Start: simkit.Start{Ctx: ap.ctx, Env: env, GPUs: gpus, Ranks: p.TP}, args: a, model: m, plan: p}
 	if code, ok := l.start(); !ok {
 		return code
 	}
@@ -101,47 +95,39 @@ func (ap *app) modelFailure(a *Args, err error) int {
 // launch is one start from its plan on.
 type launch struct {
 	*app
+	simkit.Start
 	args  *Args
 	model *simkit.Model
-	env   simkit.Env
 	plan  *plan
-	gpus  *simkit.GPUs
-}
-
-func (l *launch) setRanks(used func(r int) int64) { l.gpus.SetAll(l.plan.TP, used) }
-
-// step waits a share of SIM_STARTUP_DELAY; false when asked to stop.
-func (l *launch) step(share int) bool {
-	return simkit.Sleep(l.ctx, l.env.StartupDelay/time.Duration(share))
 }
 
 // start plays the engine core's start: the weights, the profile, the KV
 // pool and the CUDA graphs, each with vLLM's lines, or its failure.
 func (l *launch) start() (int, bool) {
 	p, log, a := l.plan, l.log, l.args
-	log.info(engineCore, "core.py", 110, fmt.Sprintf("Initializing a V1 LLM engine (v%s) with config: model='%s', max_seq_len=%d, tensor_parallel_size=%d, kv_cache_dtype=%s, enforce_eager=%s", version, a.Model, p.MaxModelLen, a.TP, a.KVDType, pyBool(a.EnforceEager)))
+	log.info(engineCore, "core.py", 110, fmt.Sprintf("Initializing a V1 LLM engine (v%s) with config: model='%s', max_seq_len=%d, tensor_parallel_size=%d, kv_cache_dtype=%s, enforce_eager=%s", version, a.Model, p.MaxModelLen, a.TP, a.KVDType, simkit.PyBool(a.EnforceEager)))
 	began := l.now()
-	l.setRanks(func(int) int64 { return p.Context })
+	l.SetRanks(func(int) int64 { return p.Context })
 	if p.Fail == failFreeMemory {
 		return l.engineFailed(p.Message), false
 	}
-	if !l.step(4) {
+	if !l.Step(4) {
 		return exitOK, false
 	}
 	if p.Fail == failLoadOOM {
 		log.line(engineCore, "ERROR", "gpu_model_runner.py", 4948, "Failed to load model - not enough GPU memory. Try lowering --gpu-memory-utilization to free memory for weights, increasing --tensor-parallel-size, or using --quantization. See https://docs.vllm.ai/en/latest/configuration/conserving_memory/ for more tips. (original error: "+p.OOM.Message()+")")
 		return l.engineFailed("torch.OutOfMemoryError: " + p.OOM.Message()), false
 	}
-	l.setRanks(func(r int) int64 { return p.Context + p.NonTorch[r] + p.Weights })
+	l.SetRanks(func(r int) int64 { return p.Context + p.NonTorch[r] + p.Weights })
 	loadSecs := l.now().Sub(began).Seconds()
 	log.info(engineCore, "default_loader.py", 398, fmt.Sprintf("Loading weights took %.2f seconds", loadSecs))
 	log.info(engineCore, "gpu_model_runner.py", 4959, fmt.Sprintf("Model loading took %s GiB memory and %.6f seconds", formatGiB(p.Weights), loadSecs))
 	if p.Fail == failProfileOOM {
-		l.gpus.Set(0, p.OOM.InUse)
+		l.GPUs.Set(0, p.OOM.InUse)
 		return l.engineFailed("torch.OutOfMemoryError: " + p.OOM.Message()), false
 	}
-	l.setRanks(func(r int) int64 { return p.Context + p.NonTorch[r] + p.Weights + max(p.Peak, p.GraphEst) })
-	if !l.step(4) {
+	l.SetRanks(func(r int) int64 { return p.Context + p.NonTorch[r] + p.Weights + max(p.Peak, p.GraphEst) })
+	if !l.Step(4) {
 		return exitOK, false
 	}
 	return l.sizeKV()
@@ -152,7 +138,7 @@ func (l *launch) sizeKV() (int, bool) {
 	p, log, a := l.plan, l.log, l.args
 	log.info(engineCore, "gpu_worker.py", 462, "Available KV cache memory: "+formatGiB(p.Available[0])+" GiB")
 	if p.GraphEst > 0 {
-		delta := float64(p.GraphEst) / float64(l.env.GPUTotal)
+		delta := float64(p.GraphEst) / float64(l.Env.GPUTotal)
 		log.info(engineCore, "gpu_worker.py", 477, fmt.Sprintf("CUDA graph memory profiling is enabled (default since v0.21.0). The current --gpu-memory-utilization=%.4f is equivalent to --gpu-memory-utilization=%.4f without CUDA graph memory profiling. To maintain the same effective KV cache size as before, increase --gpu-memory-utilization to %.4f. To disable, set VLLM_MEMORY_PROFILER_ESTIMATE_CUDAGRAPHS=0.",
 			a.Util, roundTo(a.Util-delta, 4), min(roundTo(a.Util+delta, 4), 1)))
 	}
@@ -165,21 +151,21 @@ func (l *launch) sizeKV() (int, bool) {
 	}
 	log.info(engineCore, "kv_cache_utils.py", 1710, "GPU KV cache size: "+commas(p.KVTokens)+" tokens")
 	log.info(engineCore, "kv_cache_utils.py", 1711, fmt.Sprintf("Maximum concurrency for %s tokens per request: %.2fx", commas(p.MaxModelLen), p.Concurrency))
-	l.setRanks(func(r int) int64 { return p.Serving(r) - p.GraphActual })
+	l.SetRanks(func(r int) int64 { return p.Serving(r) - p.GraphActual })
 	if !a.EnforceEager {
-		if !l.step(4) {
+		if !l.Step(4) {
 			return exitOK, false
 		}
 		if p.Fail == failGraphOOM {
-			l.gpus.Set(p.OOM.GPU, p.OOM.InUse)
+			l.GPUs.Set(p.OOM.GPU, p.OOM.InUse)
 			return l.engineFailed("torch.OutOfMemoryError: " + p.OOM.Message()), false
 		}
-		l.setRanks(p.Serving)
-		log.info(engineCore, "gpu_model_runner.py", 6243, fmt.Sprintf("Graph capturing finished in %.0f secs, took %.2f GiB", l.env.StartupDelay.Seconds()/4, float64(p.GraphActual)/(1<<30)))
+		l.SetRanks(p.Serving)
+		log.info(engineCore, "gpu_model_runner.py", 6243, fmt.Sprintf("Graph capturing finished in %.0f secs, took %.2f GiB", l.Env.StartupDelay.Seconds()/4, float64(p.GraphActual)/(1<<30)))
 		diff := p.GraphActual - p.GraphEst
 		log.info(engineCore, "gpu_worker.py", 621, fmt.Sprintf("CUDA graph pool memory: %s GiB (actual), %s GiB (estimated), difference: %s GiB (%.1f%%).", formatGiB(p.GraphActual), formatGiB(p.GraphEst), formatGiB(diff), 100*float64(diff)/float64(max(p.GraphEst, 1))))
 	}
-	log.info(engineCore, "core.py", 287, fmt.Sprintf("init engine (profile, create kv cache, warmup model) took %.2f s", l.env.StartupDelay.Seconds()))
+	log.info(engineCore, "core.py", 287, fmt.Sprintf("init engine (profile, create kv cache, warmup model) took %.2f s", l.Env.StartupDelay.Seconds()))
 	return exitOK, true
 }
 
@@ -190,7 +176,7 @@ func (l *launch) engineFailed(exc string) int {
 	l.log.raw(engineCore, traceback(engineFrames, exc))
 	l.log.raw(apiServer, traceback([]string{`  File "/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/utils.py", line 1181, in wait_for_engine_startup`},
 		"RuntimeError: Engine core initialization failed. See root cause above. Failed core proc(s): {'EngineCore': 1}"))
-	l.setRanks(func(int) int64 { return 0 })
+	l.SetRanks(func(int) int64 { return 0 })
 	return exitError
 }
 
@@ -200,13 +186,6 @@ func roundTo(f float64, digits int) float64 {
 		p *= 10
 	}
 	return float64(int64(f*p+0.5)) / p
-}
-
-func pyBool(b bool) string {
-	if b {
-		return "True"
-	}
-	return "False"
 }
 
 // commas groups digits by thousands, as Python's f"{n:,}".

@@ -36,8 +36,8 @@ type server struct {
 func newServer(l *launch) *server {
 	p := l.plan
 	s := &server{l: l, die: make(chan struct{})}
-	s.sched = simkit.NewScheduler(simkit.SchedConfig{NumBlocks: p.NumBlocks, BlockSize: p.BlockSize, MaxRunning: p.MaxSeqs, StepTokens: p.MaxBatched, StepDelay: l.env.TokenDelay})
-	leak := &simkit.Leak{GPUs: l.gpus, Ranks: p.TP, PerRequest: l.env.LeakPerRequest, OnOOM: s.engineDied}
+	s.sched = simkit.NewScheduler(simkit.SchedConfig{NumBlocks: p.NumBlocks, BlockSize: p.BlockSize, MaxRunning: p.MaxSeqs, StepTokens: p.MaxBatched, StepDelay: l.Env.TokenDelay})
+	leak := &simkit.Leak{GPUs: l.GPUs, Ranks: p.TP, PerRequest: l.Env.LeakPerRequest, OnOOM: s.engineDied}
 	s.sched.OnFinish = leak.Finished
 	s.api = &simkit.API{Sched: s.sched, ModelName: l.args.ServedName, OwnedBy: "vllm", MaxModelLen: p.MaxModelLen, Vocab: l.model.Vocab,
 		ImageTokens: imageTokens, Limit: s.limit, Error: writeError, Alive: s.alive}
@@ -66,7 +66,7 @@ func (s *server) engineDied(oom simkit.TorchOOM) {
 	log.line(apiServer, "ERROR", "async_llm.py", 706, "AsyncLLM output_handler failed.")
 	log.raw(apiServer, "vllm.v1.engine.exceptions.EngineDeadError: "+errEngineDead.Error())
 	s.sched.Fail(errEngineDead)
-	s.l.setRanks(func(int) int64 { return 0 })
+	s.l.SetRanks(func(int) int64 { return 0 })
 	go func() {
 		simkit.Sleep(context.Background(), s.l.watchdog)
 		log.line(apiServer, "CRITICAL", "launcher.py", 166, "Engine failed, terminating server.")
@@ -120,7 +120,7 @@ func (s *server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("POST /tokenize", s.tokenize)
-	mux.Handle("GET /sim/gpus", s.l.gpus)
+	mux.Handle("GET /sim/gpus", s.l.GPUs)
 	s.api.Register(mux)
 	return mux
 }
@@ -246,7 +246,7 @@ func (l *launch) serve() int {
 	l.log.uvicorn("INFO", "Waiting for application shutdown.")
 	l.log.uvicorn("INFO", "Application shutdown complete.")
 	l.log.uvicorn("INFO", fmt.Sprintf("Finished server process [%d]", l.log.pid))
-	l.setRanks(func(int) int64 { return 0 })
+	l.SetRanks(func(int) int64 { return 0 })
 	if err != nil {
 		return exitError
 	}

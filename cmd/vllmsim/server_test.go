@@ -29,8 +29,8 @@ func testServer(t *testing.T, blocks int, leak int64, log io.Writer) (*server, *
 	gpus := simkit.NewGPUs("sim", env.GPUTotal, 1)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	l := &launch{app: &app{ctx: ctx, log: newLogger(log, time.Now), watchdog: time.Millisecond}, args: a, model: m, env: env, plan: p, gpus: gpus}
-	l.setRanks(p.Serving)
+	l := &launch{app: &app{ctx: ctx, log: newLogger(log, time.Now), watchdog: time.Millisecond}, Start: simkit.Start{Ctx: ctx, Env: env, GPUs: gpus, Ranks: p.TP}, args: a, model: m, plan: p}
+	l.SetRanks(p.Serving)
 	s := newServer(l)
 	go s.sched.Run(ctx)
 	hs := httptest.NewServer(s.routes())

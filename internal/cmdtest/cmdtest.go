@@ -6,7 +6,6 @@ package cmdtest
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,21 +97,8 @@ func Docker(t testing.TB) *docker.Runtime {
 	return d
 }
 
-// SimImage builds the TGI simulator image FROM scratch (no registry
-// needed) under a tag of this test alone, so that another copy of the
-// suite on the same engine neither shares nor removes it; the tag is
-// removed when the test ends.
+// SimImage builds the TGI simulator image (SimImageFor "tgisim").
 func SimImage(t testing.TB) string {
 	t.Helper()
-	tag := fmt.Sprintf("vramcalc/tgisim:test-%d-%d", os.Getpid(), time.Now().UnixNano())
-	script := filepath.Join(ModuleRoot(t), "cmd", "tgisim", "build-image.sh")
-	if out, err := exec.Command("sh", script, tag).CombinedOutput(); err != nil {
-		t.Fatalf("build-image.sh: %v\n%s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("docker", "image", "rm", tag).CombinedOutput(); err != nil {
-			t.Logf("remove %s: %v: %s", tag, err, out)
-		}
-	})
-	return tag
+	return SimImageFor(t, "tgisim")
 }

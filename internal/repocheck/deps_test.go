@@ -35,6 +35,8 @@ var depRules = []struct {
 		"probe is the engine-neutral core; the Docker Engine client is probe/docker"},
 	{"./internal/simkit", []string{"github.com/vramcalc/vramcalc/estimate", "github.com/vramcalc/vramcalc/probe/...", "github.com/vramcalc/vramcalc/hfmeta/..."},
 		"the simulators are the ground truth the estimator is tested against: their physics are written from the engines' source, never from estimate"},
+	{"./cmd/tgisim", []string{"github.com/vramcalc/vramcalc/estimate", "github.com/vramcalc/vramcalc/probe/...", "github.com/vramcalc/vramcalc/hfmeta/..."},
+		"the simulators are the ground truth the estimator is tested against: their physics are written from the engines' source, never from estimate"},
 	{"./cmd/vllmsim", []string{"github.com/vramcalc/vramcalc/estimate", "github.com/vramcalc/vramcalc/probe/...", "github.com/vramcalc/vramcalc/hfmeta/..."},
 		"the simulators are the ground truth the estimator is tested against: their physics are written from the engines' source, never from estimate"},
 	{"./cmd/sglangsim", []string{"github.com/vramcalc/vramcalc/estimate", "github.com/vramcalc/vramcalc/probe/...", "github.com/vramcalc/vramcalc/hfmeta/..."},

@@ -1,14 +1,18 @@
-// Package simkit is what the vLLM and SGLang simulators (cmd/vllmsim,
-// cmd/sglangsim) share: the SIM_* environment (Env), the simulated GPUs
-// and their GET /sim/gpus endpoint in cmd/tgisim's JSON (GPUs, read by
-// nvml.SimSampler unchanged), the model description (ResolveModel: SIM_MODEL,
+// Package simkit is what the simulators (cmd/tgisim, cmd/vllmsim,
+// cmd/sglangsim) share: the SIM_* environment (Env, and LoadEnv with its
+// variable parsers for an engine's own environment struct), the simulated
+// GPUs and their GET /sim/gpus endpoint (GPUs, read by nvml.SimSampler),
+// the model description (ResolveModel: SIM_MODEL,
 // a local directory, the Hugging Face cache, an embedded catalog), a
 // deterministic toy tokenizer (Tokenize), a continuous-batching scheduler
 // over a KV block pool with admission, a waiting queue, a running cap and
 // counted preemptions (Scheduler), the OpenAI-compatible HTTP layer (API:
 // /v1/completions and /v1/chat/completions, whole or streamed, and
-// /v1/models), torch's CUDA OOM text (TorchOOM) and the per-request memory
-// leak that ends in a runtime OOM (Leak).
+// /v1/models), torch's CUDA OOM text (TorchOOM), the per-request memory
+// leak that ends in a runtime OOM (Leak) and Python's printing of values
+// (PyBool, PyFloat, PyInts). cmd/tgisim takes the model, the environment
+// parsers, the GPUs and the torch helpers; its scheduler and HTTP API are
+// TGI's own.
 //
 // It holds no engine's physics, flags, log lines or error texts: those
 // stay in each command, written from that engine's source. It never

@@ -71,20 +71,8 @@ func NewEnv(overhead, context int64, actFactor float64, now func() time.Time) En
 // Load reads the SIM_* variables over e; every rejected variable is named
 // in the one error.
 func (e Env) Load(getenv func(string) string) (Env, error) {
-	var errs []string
-	for _, v := range envVars {
-		s := strings.TrimSpace(getenv(v.name))
-		if s == "" {
-			continue
-		}
-		if why := v.apply(&e, s); why != "" {
-			errs = append(errs, fmt.Sprintf("%s=%q: %s", v.name, s, why))
-		}
-	}
-	if len(errs) > 0 {
-		return e, fmt.Errorf("simkit: bad simulator environment: %s", strings.Join(errs, "; "))
-	}
-	return e, nil
+	err := LoadEnv(&e, envVars, getenv)
+	return e, err
 }
 
 // JitterFor is GPU index's draw of the jitter, the same for a seed.
@@ -95,62 +83,101 @@ func (e Env) JitterFor(index int) int64 {
 	return rand.New(rand.NewPCG(e.Seed, uint64(index))).Int64N(e.Jitter + 1)
 }
 
-// envVar is one variable; apply stores the value and returns why it is
-// rejected, or "".
-type envVar struct {
-	name  string
-	apply func(e *Env, v string) string
+// EnvVar is one variable of a simulator's environment E (Env here, each
+// engine's own struct in cmd/tgisim). Apply stores a set (non-blank,
+// trimmed) value in e and returns why the value is rejected, or "" when it
+// is accepted; a rejected value is stored too.
+type EnvVar[E any] struct {
+	Name  string
+	Apply func(e *E, v string) (why string)
 }
 
-var envVars = []envVar{
+// LoadEnv applies the variables that getenv has set over e, in the order
+// of vars; every rejected variable is named in the one error.
+func LoadEnv[E any](e *E, vars []EnvVar[E], getenv func(string) string) error {
+	var errs []string
+	for _, v := range vars {
+		s := strings.TrimSpace(getenv(v.Name))
+		if s == "" {
+			continue
+		}
+		if why := v.Apply(e, s); why != "" {
+			errs = append(errs, fmt.Sprintf("%s=%q: %s", v.Name, s, why))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("simkit: bad simulator environment: %s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+var envVars = []EnvVar[Env]{
 	{"SIM_GPU_NAME", func(e *Env, v string) string { e.GPUName = v; return "" }},
-	bytesVar("SIM_GPU_TOTAL_BYTES", 1, func(e *Env) *int64 { return &e.GPUTotal }),
-	{"SIM_NUM_GPUS", func(e *Env, v string) string {
-		n, err := strconv.Atoi(v)
-		e.NumGPUs = n
-		return whyIf(err != nil || n < 1 || n > 64, "want an integer in 1..64")
-	}},
-	bytesVar("SIM_EXTRA_OVERHEAD_BYTES", 0, func(e *Env) *int64 { return &e.Overhead }),
-	bytesVar("SIM_CUDA_CONTEXT_BYTES", 0, func(e *Env) *int64 { return &e.ContextBytes }),
-	{"SIM_ACTIVATION_FACTOR", func(e *Env, v string) string {
-		f, err := strconv.ParseFloat(v, 64)
-		e.ActFactor = f
-		return whyIf(err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f), "want a non-negative number")
-	}},
-	bytesVar("SIM_JITTER_BYTES", 0, func(e *Env) *int64 { return &e.Jitter }),
-	{"SIM_SEED", func(e *Env, v string) string {
-		n, err := strconv.ParseUint(v, 10, 64)
-		e.Seed = n
-		return whyIf(err != nil, "want an unsigned integer")
-	}},
-	{"SIM_GPUS_PORT", func(e *Env, v string) string {
-		n, err := strconv.Atoi(v)
-		e.GPUsPort = n
-		return whyIf(err != nil || n < 0 || n > 65535, "want a port number")
-	}},
-	durationVar("SIM_TOKEN_DELAY", func(e *Env) *time.Duration { return &e.TokenDelay }),
-	durationVar("SIM_STARTUP_DELAY", func(e *Env) *time.Duration { return &e.StartupDelay }),
-	bytesVar("SIM_LEAK_BYTES_PER_REQUEST", 0, func(e *Env) *int64 { return &e.LeakPerRequest }),
-	bytesVar("SIM_CUDA_GRAPH_EXTRA_BYTES", 0, func(e *Env) *int64 { return &e.GraphExtra }),
+	BytesVar("SIM_GPU_TOTAL_BYTES", 1, func(e *Env) *int64 { return &e.GPUTotal }),
+	IntVar("SIM_NUM_GPUS", 1, 64, "want an integer in 1..64", func(e *Env) *int { return &e.NumGPUs }),
+	BytesVar("SIM_EXTRA_OVERHEAD_BYTES", 0, func(e *Env) *int64 { return &e.Overhead }),
+	BytesVar("SIM_CUDA_CONTEXT_BYTES", 0, func(e *Env) *int64 { return &e.ContextBytes }),
+	FloatVar("SIM_ACTIVATION_FACTOR", "want a non-negative number", NonNegative, func(e *Env) *float64 { return &e.ActFactor }),
+	BytesVar("SIM_JITTER_BYTES", 0, func(e *Env) *int64 { return &e.Jitter }),
+	SeedVar("SIM_SEED", func(e *Env) *uint64 { return &e.Seed }),
+	IntVar("SIM_GPUS_PORT", 0, 65535, "want a port number", func(e *Env) *int { return &e.GPUsPort }),
+	DurationVar("SIM_TOKEN_DELAY", func(e *Env) *time.Duration { return &e.TokenDelay }),
+	DurationVar("SIM_STARTUP_DELAY", func(e *Env) *time.Duration { return &e.StartupDelay }),
+	BytesVar("SIM_LEAK_BYTES_PER_REQUEST", 0, func(e *Env) *int64 { return &e.LeakPerRequest }),
+	BytesVar("SIM_CUDA_GRAPH_EXTRA_BYTES", 0, func(e *Env) *int64 { return &e.GraphExtra }),
 }
 
-func bytesVar(name string, least int64, dst func(*Env) *int64) envVar {
-	return envVar{name, func(e *Env, v string) string {
+// BytesVar is a byte count (ParseBytes) of at least least, stored in the
+// field dst picks.
+func BytesVar[E any](name string, least int64, dst func(*E) *int64) EnvVar[E] {
+	return EnvVar[E]{name, func(e *E, v string) string {
 		n, err := ParseBytes(v)
 		*dst(e) = n
-		return whyIf(err != nil || n < least, fmt.Sprintf("want a byte count of at least %d such as 943718400 or 900MiB", least))
+		return WhyIf(err != nil || n < least, fmt.Sprintf("want a byte count of at least %d such as 943718400 or 900MiB", least))
 	}}
 }
 
-func durationVar(name string, dst func(*Env) *time.Duration) envVar {
-	return envVar{name, func(e *Env, v string) string {
+// IntVar is a decimal integer in lo..hi, stored in the field dst picks.
+func IntVar[E any](name string, lo, hi int, why string, dst func(*E) *int) EnvVar[E] {
+	return EnvVar[E]{name, func(e *E, v string) string {
+		n, err := strconv.Atoi(v)
+		*dst(e) = n
+		return WhyIf(err != nil || n < lo || n > hi, why)
+	}}
+}
+
+// FloatVar is a number that ok accepts, stored in the field dst picks.
+func FloatVar[E any](name, why string, ok func(float64) bool, dst func(*E) *float64) EnvVar[E] {
+	return EnvVar[E]{name, func(e *E, v string) string {
+		f, err := strconv.ParseFloat(v, 64)
+		*dst(e) = f
+		return WhyIf(err != nil || !ok(f), why)
+	}}
+}
+
+// NonNegative accepts a finite number ≥ 0 (for FloatVar).
+func NonNegative(f float64) bool { return f >= 0 && !math.IsInf(f, 0) && !math.IsNaN(f) }
+
+// SeedVar is an unsigned decimal integer, stored in the field dst picks.
+func SeedVar[E any](name string, dst func(*E) *uint64) EnvVar[E] {
+	return EnvVar[E]{name, func(e *E, v string) string {
+		n, err := strconv.ParseUint(v, 10, 64)
+		*dst(e) = n
+		return WhyIf(err != nil, "want an unsigned integer")
+	}}
+}
+
+// DurationVar is a non-negative Go duration, stored in the field dst picks.
+func DurationVar[E any](name string, dst func(*E) *time.Duration) EnvVar[E] {
+	return EnvVar[E]{name, func(e *E, v string) string {
 		t, err := time.ParseDuration(v)
 		*dst(e) = t
-		return whyIf(err != nil || t < 0, "want a duration such as 200ms")
+		return WhyIf(err != nil || t < 0, "want a duration such as 200ms")
 	}}
 }
 
-func whyIf(rejected bool, why string) string {
+// WhyIf is why when rejected, else "".
+func WhyIf(rejected bool, why string) string {
 	if rejected {
 		return why
 	}

@@ -15,8 +15,8 @@ import (
 )
 
 // Model is what a simulator knows about a model: the compact JSON of
-// SIM_MODEL and of the embedded catalog (the keys cmd/tgisim takes);
-// config.json files are read into the same struct.
+// SIM_MODEL and of the embedded catalog; config.json files are read into
+// the same struct.
 type Model struct {
 	ID           string `json:"id,omitempty"`
 	ModelType    string `json:"model_type,omitempty"`
@@ -28,18 +28,30 @@ type Model struct {
 	Intermediate int    `json:"intermediate"`
 	Vocab        int    `json:"vocab"`
 	MaxPositions int    `json:"max_position_embeddings,omitempty"`
-	// WeightsBytes is the checkpoint's tensor bytes, all shards together.
-	WeightsBytes int64  `json:"weights_bytes"`
-	Tied         bool   `json:"tie_word_embeddings,omitempty"`
-	Vision       bool   `json:"vision,omitempty"`
-	QuantMethod  string `json:"quant_method,omitempty"`
-	// The MoE keys cmd/tgisim reads are accepted and unused here.
+	// WeightsBytes is the checkpoint's tensor bytes (all shards together),
+	// as model.safetensors.index.json's metadata.total_size gives it.
+	WeightsBytes int64 `json:"weights_bytes"`
+	// Tied is tie_word_embeddings (of text_config when the top level
+	// lacks it).
+	Tied bool `json:"tie_word_embeddings,omitempty"`
+	// Vision marks a VLM (config.json has vision_config).
+	Vision bool `json:"vision,omitempty"`
+	// QuantMethod is quantization_config.quant_method of a pre-quantized checkpoint.
+	QuantMethod string `json:"quant_method,omitempty"`
+	// ExpertsPerToken, SharedExperts and LocalExperts are
+	// num_experts_per_tok, n_shared_experts and num_local_experts (only
+	// cmd/tgisim's launcher heuristic reads them); Intermediate is what one
+	// token's MLP uses.
 	ExpertsPerToken int `json:"experts_per_token,omitempty"`
 	SharedExperts   int `json:"shared_experts,omitempty"`
 	LocalExperts    int `json:"local_experts,omitempty"`
 
-	// Source says where the description came from.
+	// Source says where the description came from (for logs and errors).
 	Source string `json:"-"`
+	// WeightsFrom says how WeightsBytes was found: "weights_bytes",
+	// "model.safetensors.index.json", "safetensors headers" or "config (no
+	// safetensors index or headers)".
+	WeightsFrom string `json:"-"`
 }
 
 //go:embed catalog.json
@@ -117,7 +129,7 @@ func ResolveModel(id, revision, hubCache string, getenv func(string) string) (*M
 		m.ID = id
 		return m, nil
 	}
-	if m := catalogModel(id); m != nil {
+	if m := CatalogModel(id); m != nil {
 		return m, nil
 	}
 	return nil, fmt.Errorf("%w: %s is not a directory, not in the hub cache and not in the simulator's catalog", ErrModelNotFound, id)
@@ -145,14 +157,15 @@ func ParseCompact(data []byte, src string) (*Model, error) {
 	if err := dec.Decode(m); err != nil {
 		return nil, fmt.Errorf("simkit: parse model description %s: %w", src, err)
 	}
-	m.Source = src
+	m.Source, m.WeightsFrom = src, "weights_bytes"
 	if err := m.validate(); err != nil {
 		return nil, err
 	}
 	return m, nil
 }
 
-func catalogModel(id string) *Model {
+// CatalogModel is id's description in the embedded catalog, or nil.
+func CatalogModel(id string) *Model {
 	var all []Model
 	if err := json.Unmarshal(catalogJSON, &all); err != nil {
 		panic("simkit: embedded catalog.json: " + err.Error())
@@ -160,7 +173,7 @@ func catalogModel(id string) *Model {
 	for i := range all {
 		if strings.EqualFold(all[i].ID, id) {
 			m := all[i]
-			m.Source = "simulator catalog"
+			m.Source, m.WeightsFrom = "simulator catalog", "weights_bytes"
 			return &m
 		}
 	}
@@ -226,13 +239,13 @@ func LoadModelDir(dir string) (*Model, error) {
 		return nil, fmt.Errorf("simkit: parse %s: %w", filepath.Join(dir, "config.json"), err)
 	}
 	m.ID, m.Source = dir, filepath.Join(dir, "config.json")
-	n, err := weightsInDir(dir)
+	n, from, err := weightsInDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	m.WeightsBytes = n
+	m.WeightsBytes, m.WeightsFrom = n, from
 	if n == 0 {
-		m.WeightsBytes = paramBytes(m)
+		m.WeightsBytes, m.WeightsFrom = paramBytes(m), "config (no safetensors index or headers)"
 	}
 	if err := m.validate(); err != nil {
 		return nil, err
@@ -262,7 +275,8 @@ func parseHFConfig(b []byte) (*Model, error) {
 		Layers: num("num_hidden_layers", "n_layer", "num_layers"), Hidden: num("hidden_size", "n_embd", "d_model"),
 		Heads: num("num_attention_heads", "n_head"), KVHeads: num("num_key_value_heads"), HeadDim: num("head_dim"),
 		Intermediate: num("intermediate_size", "n_inner", "ffn_dim"), Vocab: num("vocab_size"),
-		MaxPositions: num("max_position_embeddings", "max_seq_len", "n_positions"),
+		MaxPositions:    num("max_position_embeddings", "max_seq_len", "n_positions"),
+		ExpertsPerToken: num("num_experts_per_tok"), SharedExperts: num("n_shared_experts"), LocalExperts: num("num_local_experts"),
 	}
 	if m.Intermediate == 0 {
 		m.Intermediate = 4 * m.Hidden
@@ -270,6 +284,9 @@ func parseHFConfig(b []byte) (*Model, error) {
 	m.ModelType, _ = raw["model_type"].(string)
 	_, m.Vision = raw["vision_config"]
 	m.Tied, _ = raw["tie_word_embeddings"].(bool)
+	if _, ok := raw["tie_word_embeddings"]; !ok && text != nil {
+		m.Tied, _ = text["tie_word_embeddings"].(bool)
+	}
 	if q, ok := raw["quantization_config"].(map[string]any); ok {
 		m.QuantMethod, _ = q["quant_method"].(string)
 	}
@@ -277,8 +294,9 @@ func parseHFConfig(b []byte) (*Model, error) {
 }
 
 // weightsInDir is the index's metadata.total_size, else the sum of the
-// safetensors headers' tensor bytes; 0 when neither exists.
-func weightsInDir(dir string) (int64, error) {
+// safetensors headers' tensor bytes (header-only files work), with where
+// it came from; 0 when neither exists.
+func weightsInDir(dir string) (int64, string, error) {
 	if b, err := os.ReadFile(filepath.Join(dir, "model.safetensors.index.json")); err == nil {
 		var idx struct {
 			Metadata struct {
@@ -286,10 +304,10 @@ func weightsInDir(dir string) (int64, error) {
 			} `json:"metadata"`
 		}
 		if err := json.Unmarshal(b, &idx); err != nil {
-			return 0, fmt.Errorf("simkit: parse safetensors index: %w", err)
+			return 0, "", fmt.Errorf("simkit: parse safetensors index: %w", err)
 		}
 		if n, err := idx.Metadata.TotalSize.Int64(); err == nil && n > 0 {
-			return n, nil
+			return n, "model.safetensors.index.json", nil
 		}
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.safetensors"))
@@ -298,11 +316,11 @@ func weightsInDir(dir string) (int64, error) {
 	for _, f := range files {
 		n, err := safetensorsBytes(f)
 		if err != nil {
-			return 0, err
+			return 0, "", err
 		}
 		total += n
 	}
-	return total, nil
+	return total, "safetensors headers", nil
 }
 
 // maxHeader bounds a safetensors JSON header (real ones are a few MB).

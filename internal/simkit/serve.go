@@ -2,6 +2,8 @@ package simkit
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -88,3 +90,35 @@ func ServeGPUs(listen func(network, addr string) (net.Listener, error), host str
 
 // Sleep waits d, or returns false when ctx ends first.
 func Sleep(ctx context.Context, d time.Duration) bool { return sleepCtx(ctx, d) }
+
+// Start is what every engine's simulated start has: the context that
+// SIGTERM cancels, the environment, the GPUs and how many of them the
+// engine uses (its tensor-parallel ranks).
+type Start struct {
+	Ctx   context.Context
+	Env   Env
+	GPUs  *GPUs
+	Ranks int
+}
+
+// SetRanks sets every rank's memory in use to used(rank).
+func (s *Start) SetRanks(used func(rank int) int64) { s.GPUs.SetAll(s.Ranks, used) }
+
+// Step waits 1/share of SIM_STARTUP_DELAY; false when asked to stop.
+func (s *Start) Step(share int) bool {
+	return Sleep(s.Ctx, s.Env.StartupDelay/time.Duration(share))
+}
+
+// ServeGPUsPort is ServeGPUs on SIM_GPUS_PORT when port > 0; a port that
+// cannot be opened is reported on stderr as "prog: SIM_GPUS_PORT: …" and
+// the start goes on without it. The returned function stops it.
+func ServeGPUsPort(listen func(network, addr string) (net.Listener, error), host string, port int, g *GPUs, stderr io.Writer, prog string) func() {
+	if port <= 0 {
+		return func() {}
+	}
+	stop, err := ServeGPUs(listen, host, port, g)
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: SIM_GPUS_PORT: %v\n", prog, err)
+	}
+	return stop
+}
