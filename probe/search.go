@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/vramcalc/vramcalc/estimate"
@@ -116,6 +117,11 @@ type Edge struct {
 	// SpreadBytes is the launch-to-launch spread of memory in use per GPU
 	// the launches showed (0: none seen).
 	SpreadBytes int64
+	// NotTheLimit: launches at different values failed with a CUDA OOM
+	// after the engine had sized a KV pool that held their length (vLLM
+	// capturing its CUDA graphs, say): memory outside the pool is short
+	// whatever the value, so the search stopped; lower the memory fraction.
+	NotTheLimit bool
 	// Spread: a launch failed at or below a value that started on another
 	// launch, and the recommendation was moved down to cover it.
 	Spread bool
@@ -126,6 +132,45 @@ type Edge struct {
 	Ranges     []Range
 	// Notes say in one line each what the search concluded and why.
 	Notes []string
+}
+
+// notTheLimitLaunches is how many launches at different values must fail
+// with a CUDA OOM after sizing a pool that held their length before the
+// search stops (Edge.NotTheLimit).
+const notTheLimitLaunches = 2
+
+// notTheLimit are the distinct values whose launches failed with a CUDA
+// OOM after the engine reported a KV pool at least as long as the value.
+func (s *search) notTheLimit() []int {
+	var out []int
+	for _, o := range s.e.Observations {
+		t := o.Point.MaxTotalTokens
+		if !o.OK() && o.Failure == estimate.FailureCUDAOOM && o.Budget() >= t && !slices.Contains(out, t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// joinInts is "a and b" or "a, b and c" with thousands separators.
+func joinInts(xs []int) string {
+	parts := make([]string, len(xs))
+	for i, x := range xs {
+		parts[i] = thousands(x)
+	}
+	if len(parts) < 2 {
+		return strings.Join(parts, "")
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}
+
+// thousands writes n with thousands separators (1,234,567).
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // Range is a run of launched values of max_total_tokens that all started.
@@ -156,7 +201,7 @@ func (pl Plan) point(t int) Point {
 // cancelled search is never done.
 func Search(ctx context.Context, pl Plan, launch Launcher, done map[string][]Observation) (Edge, error) {
 	s := newSearch(pl, launch, done)
-	for !s.confirmed() && s.e.Launches < s.maxLaunches {
+	for !s.confirmed() && s.e.Launches < s.maxLaunches && len(s.notTheLimit()) < notTheLimitLaunches {
 		if err := ctx.Err(); err != nil {
 			return s.finish(), fmt.Errorf("probe: search cancelled after %d launches: %w", s.e.Launches, err)
 		}
@@ -538,6 +583,10 @@ func (s *search) finish() Edge {
 		e.Confirmed = s.confirmed()
 	}
 	e.SpreadBytes = s.spreadBytes()
+	if e.NotTheLimit = len(s.notTheLimit()) >= notTheLimitLaunches && !e.Confirmed; e.NotTheLimit {
+		// No value of the limit is worth naming: none was the cause.
+		e.Recommended, e.Tried, e.Started = Point{}, 0, 0
+	}
 	if e.Fragmented {
 		e.Ranges = startedRanges(e.Observations)
 	}
@@ -625,6 +674,11 @@ func (s *search) notes(e Edge) []string {
 	}
 	if s.reduced {
 		out = append(out, fmt.Sprintf("no value starts with the %s margin at --max-batch-prefill-tokens %d; the recommendation keeps twice the spread seen (%s); a smaller prefill leaves more room", mib(s.margin), s.pl.Prefill, mib(2*e.SpreadBytes)))
+	}
+	if e.NotTheLimit {
+		last := e.Observations[len(e.Observations)-1]
+		out = append(out, fmt.Sprintf("launches at %s sized a KV pool that holds the length (%s tokens on the last), then ran out of GPU memory (%s): the value searched is not what fails; lower the memory fraction (vLLM --gpu-memory-utilization, SGLang --mem-fraction-static) to leave room outside the pool",
+			joinInts(s.notTheLimit()), thousands(last.Budget()), estimate.FailureCUDAOOM))
 	}
 	if e.Recommended.MaxTotalTokens > 0 && !e.Confirmed {
 		out = append(out, fmt.Sprintf("not confirmed: %d of %d launches at %d started, the last %d in a row; %d wanted", e.Started, e.Tried, e.Recommended.MaxTotalTokens, s.streak(s.rec), s.k))

@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/vramcalc/vramcalc/estimate"
@@ -93,5 +94,24 @@ func TestSearchServedEngines(t *testing.T) {
 					edge.Launches, edge.Tried, edge.Recommended.MaxTotalTokens, edge.Confirmed, edge.Started, c.placing, c.rec)
 			}
 		})
+	}
+}
+
+// TestSearchStopsWhenTheLimitIsNotTheCause: vLLM sizes a pool of 485,458
+// tokens at every length and then runs out of memory capturing its CUDA
+// graphs. Two launches at different lengths show it; the search stops
+// there (not at --max-launches) and says to lower the memory fraction.
+func TestSearchStopsWhenTheLimitIsNotTheCause(t *testing.T) {
+	pl := toyPlan()
+	launches := 0
+	edge, err := Search(context.Background(), pl, func(_ context.Context, p Point) (Observation, error) {
+		launches++
+		return Observation{Point: p, Outcome: "failed", Failure: estimate.FailureCUDAOOM, Reported: Reported{KVTokens: 485_458}}, nil
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if launches != 2 || !edge.NotTheLimit || edge.Confirmed || len(edge.Notes) == 0 || !strings.Contains(edge.Notes[0], "(485,458 tokens on the last)") {
+		t.Errorf("%d launches, edge %+v", launches, edge)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/vramcalc/vramcalc/internal/cmdtest"
@@ -170,4 +171,28 @@ func onePixelPNG(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestValidateCaptureOOMOnSimulator: the vLLM simulator's CUDA graphs take
+// 4 GB more than vLLM budgets (SIM_CUDA_GRAPH_EXTRA_BYTES), so at
+// --gpu-memory-utilization 0.97 every length sizes its pool and then runs
+// out of memory at capture. validate stops after two such launches
+// instead of searching lengths until --max-launches, recommends nothing,
+// and its hint says to lower the memory fraction.
+func TestValidateCaptureOOMOnSimulator(t *testing.T) {
+	cmdtest.Docker(t)
+	out := filepath.Join(t.TempDir(), "v.jsonl")
+	stdout, stderr, code := cmdtest.Run(t, Root, "meta-llama/Llama-3.1-8B-Instruct", "--engine", "vllm", "--engine-version", "0.21.0", "--gpu", "H100",
+		"--gpu-ids", "none", "--image", cmdtest.SimImageFor(t, "vllmsim"), "--offline", "--gpu-memory-utilization", "0.97",
+		"--env", "SIM_GPU_NAME=NVIDIA H100 80GB HBM3", "--env", "SIM_GPU_TOTAL_BYTES=85017755648", "--env", "SIM_CUDA_GRAPH_EXTRA_BYTES=4000000000",
+		"--env", "SIM_STARTUP_DELAY=100ms", "--out", out, "--health-timeout", "60s", "--input-tokens", "16", "--output-tokens", "4")
+	obs := readObs(t, out)
+	if code != 1 || len(obs) != 2 || !strings.Contains(stdout, "no recommendation") || !strings.Contains(stderr, "lower --gpu-memory-utilization") {
+		t.Fatalf("exit %d, %d launches\n%s\n%s", code, len(obs), stdout, stderr)
+	}
+	for _, o := range obs {
+		if o.Failure != "cuda_oom" || o.Reported.KVTokens < o.Point.MaxTotalTokens {
+			t.Errorf("launch %+v", o)
+		}
+	}
 }

@@ -419,7 +419,11 @@ func renderValidation(e cmdutil.Env, format, model string, spec engineSpec, res 
 	edge := res.Edge
 	var err error
 	if !edge.Confirmed {
-		err = cmdutil.WithHint(fmt.Errorf("%w: %s", ErrNotConfirmed, notConfirmedText(edge, spec)), "raise --max-launches and run again with --resume: the launches already made are kept")
+		hint := "raise --max-launches and run again with --resume: the launches already made are kept"
+		if edge.NotTheLimit {
+			hint = "the engine ran out of memory outside its KV pool whatever " + spec.limit + ": lower " + spec.fraction + " and run again with another --out"
+		}
+		err = cmdutil.WithHint(fmt.Errorf("%w: %s", ErrNotConfirmed, notConfirmedText(edge, spec)), hint)
 	}
 	switch format {
 	case cmdutil.FormatJSON:
