@@ -171,7 +171,7 @@ func (z sglangSizer) run(m Model, hw Hardware, ver string, s Settings) (Result, 
 	// What the launches or a calibration show in use beyond the model is
 	// taken as there before SGLang measures the card (memory before the
 	// weights): it lowers both the total and the free memory.
-	r.preLoad = sglangPreLoadFor(v) + s.ExtraOverheadBytes + s.Corrections.overhead()
+	r.preLoad = max(0, sglangPreLoadFor(v)+s.ExtraOverheadBytes+s.Corrections.overhead())
 	if sglangNewestRead.Less(v) {
 		// Releases after the newest tag read (docs/SGLANG-2026.md).
 		r.warn("SGLang %s is newer than the newest release vramcalc has read (v%s): its sizing is taken as v%s's", v, sglangNewestRead, sglangNewestRead)

@@ -35,6 +35,10 @@ func TestShiftsMoveTheServingPools(t *testing.T) {
 		{"extra overhead 1 GiB", Settings{ExtraOverheadBytes: gib}, -gib},
 		{"extra reserve 512 MiB", Settings{ExtraReserveBytes: gib / 2}, -gib / 2},
 		{"reserve −256 MiB gives the pool more", Settings{ExtraReserveBytes: -gib / 4}, gib / 4},
+		// More room than modelled, beyond the modelled non-torch memory:
+		// the pool grows by all of it (the breakdown takes it from the
+		// non-torch memory and the context, never below 0).
+		{"extra overhead −2 GiB", Settings{ExtraOverheadBytes: -2 * gib}, 2 * gib},
 		{"corrections overhead 768 MiB", Settings{Corrections: &Corrections{OverheadBytes: 3 * gib / 4}}, -3 * gib / 4},
 		// v0.20+ budgets the graphs before the pool.
 		{"corrections CUDA graphs 300 MiB", Settings{Corrections: &Corrections{CUDAGraphBytes: 300 << 20}}, -(300 << 20)},
@@ -44,7 +48,7 @@ func TestShiftsMoveTheServingPools(t *testing.T) {
 			t.Errorf("vLLM %s: pool moved %d B, want %d", c.name, got-base, c.want)
 		}
 		// The breakdown carries the overhead it was given.
-		if d := r.PerGPU.Other - b0.PerGPU.Other; d != c.s.ExtraOverheadBytes+c.s.Corrections.overhead() {
+		if d := r.PerGPU.Other + r.PerGPU.CUDAContext - b0.PerGPU.Other - b0.PerGPU.CUDAContext; c.s.ExtraOverheadBytes > -gib && d != c.s.ExtraOverheadBytes+c.s.Corrections.overhead() {
 			t.Errorf("vLLM %s: Other moved %d B", c.name, d)
 		}
 	}

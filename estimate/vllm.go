@@ -1373,6 +1373,11 @@ func (r *vllmRun) startup(st *vllmStart) Startup {
 // perGPU is the per-GPU memory breakdown of the checked start st.
 func (r *vllmRun) perGPU(st *vllmStart) Breakdown {
 	b := Breakdown{Weights: r.weights, CUDAContext: r.ctx, NCCL: r.comm, Other: r.prof.nonTorch + r.s.ExtraOverheadBytes + r.s.Corrections.overhead(), ActivationPeak: st.act}
+	if b.Other < 0 {
+		// Less in use than modelled (a search's or a calibration's shift):
+		// taken from the non-torch memory, then the context, never below 0.
+		b.CUDAContext, b.Other = max(0, b.CUDAContext+b.Other), 0
+	}
 	if st.avail > 0 && (st.fail == "" || st.fail == FailureMaxModelLen) {
 		b.KVCache = st.avail
 	}
