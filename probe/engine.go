@@ -38,6 +38,21 @@ type Engine interface {
 	Milestones() (loaded, warmedUp string)
 }
 
+// EngineFlags are an engine's own names for a Point's fields: the limit
+// (MaxTotalTokens) and the prefill (MaxBatchPrefillTokens); "" for an
+// engine probe does not drive.
+func EngineFlags(engine string) (limit, prefill string) {
+	switch engine {
+	case "tgi":
+		return "--max-total-tokens", "--max-batch-prefill-tokens"
+	case "vllm":
+		return "--max-model-len", "--max-num-batched-tokens"
+	case "sglang":
+		return "--context-length", "--chunked-prefill-size"
+	}
+	return "", ""
+}
+
 // LaunchOptions are engine settings that do not vary between points.
 // NumShard is the tensor-parallel degree of every engine; the fractions
 // are each engine's own (TGI --cuda-memory-fraction, vLLM

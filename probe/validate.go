@@ -415,6 +415,7 @@ func header(v Validation, runID string, prefill int) results.Header {
 			Confirm: v.Confirm, MarginBytes: v.Margin, MaxLaunches: v.MaxLaunches, Corrections: v.Settings.Corrections, Resume: v.Resume}}
 	if v.Launch.Engine != nil {
 		h.Engine = v.Launch.Engine.Name()
+		h.LimitFlag, h.PrefillFlag = EngineFlags(h.Engine)
 	}
 	return h
 }

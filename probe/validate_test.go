@@ -236,3 +236,15 @@ func TestValidateWarnsOnceWhenMemoryUnread(t *testing.T) {
 		t.Errorf("%d launches, warnings %+v", len(res.Edge.Observations), warnings)
 	}
 }
+
+// TestHeaderNamesTheEngineFlags: a run's header says which of the
+// engine's flags the observations' limit and prefill stand for.
+func TestHeaderNamesTheEngineFlags(t *testing.T) {
+	for eng, want := range map[Engine][2]string{TGI{}: {"--max-total-tokens", "--max-batch-prefill-tokens"},
+		VLLM{}: {"--max-model-len", "--max-num-batched-tokens"}, SGLang{}: {"--context-length", "--chunked-prefill-size"}} {
+		h := header(Validation{Launch: Config{Engine: eng}}, "r", 0)
+		if h.Engine != eng.Name() || [2]string{h.LimitFlag, h.PrefillFlag} != want {
+			t.Errorf("%s: %+v", eng.Name(), h)
+		}
+	}
+}

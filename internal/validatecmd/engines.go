@@ -34,14 +34,20 @@ type engineSpec struct {
 
 // engineSpecs are the engines validate drives. The images are each
 // engine's own (TGI's GitHub registry, vllm/vllm-openai and
-// lmsysorg/sglang on Docker Hub, tagged v<release>).
+// lmsysorg/sglang on Docker Hub, tagged v<release>); the flag names are
+// probe.EngineFlags'.
 var engineSpecs = map[string]engineSpec{
-	"tgi": {probe: probe.TGI{}, image: "ghcr.io/huggingface/text-generation-inference:" + estimate.DefaultTGIVersion, version: estimate.DefaultTGIVersion,
-		limit: "--max-total-tokens", prefill: "--max-batch-prefill-tokens", fraction: "--cuda-memory-fraction", log: "TGI log", simulator: "tgisim"},
-	"vllm": {probe: probe.VLLM{}, image: "vllm/vllm-openai:v" + estimate.DefaultVLLMVersion, version: estimate.DefaultVLLMVersion,
-		limit: "--max-model-len", prefill: "--max-num-batched-tokens", fraction: "--gpu-memory-utilization", log: "vLLM log", simulator: "vllmsim"},
-	"sglang": {probe: probe.SGLang{}, image: "lmsysorg/sglang:v" + estimate.DefaultSGLangVersion, version: estimate.DefaultSGLangVersion,
-		limit: "--context-length", prefill: "--chunked-prefill-size", fraction: "--mem-fraction-static", log: "SGLang log", simulator: "sglangsim"},
+	"tgi": newSpec(probe.TGI{}, "ghcr.io/huggingface/text-generation-inference:"+estimate.DefaultTGIVersion, estimate.DefaultTGIVersion,
+		"--cuda-memory-fraction", "TGI log", "tgisim"),
+	"vllm": newSpec(probe.VLLM{}, "vllm/vllm-openai:v"+estimate.DefaultVLLMVersion, estimate.DefaultVLLMVersion,
+		"--gpu-memory-utilization", "vLLM log", "vllmsim"),
+	"sglang": newSpec(probe.SGLang{}, "lmsysorg/sglang:v"+estimate.DefaultSGLangVersion, estimate.DefaultSGLangVersion,
+		"--mem-fraction-static", "SGLang log", "sglangsim"),
+}
+
+func newSpec(e probe.Engine, image, version, fraction, log, simulator string) engineSpec {
+	limit, prefill := probe.EngineFlags(e.Name())
+	return engineSpec{probe: e, image: image, version: version, limit: limit, prefill: prefill, fraction: fraction, log: log, simulator: simulator}
 }
 
 // engineNames are the names --engine takes, in the order --help lists them.

@@ -27,7 +27,15 @@ type Header struct {
 	Model         string `json:"model"`
 	Engine        string `json:"engine"`
 	EngineVersion string `json:"engine_version,omitempty"`
-	Image         string `json:"image"`
+	// LimitFlag is the engine's flag that the observations' max_total_tokens
+	// stands for (TGI --max-total-tokens, vLLM --max-model-len, SGLang
+	// --context-length), and PrefillFlag their max_batch_prefill_tokens'
+	// (--max-batch-prefill-tokens, --max-num-batched-tokens,
+	// --chunked-prefill-size); empty in files written before it was
+	// recorded, which are TGI's.
+	LimitFlag   string `json:"limit_flag,omitempty"`
+	PrefillFlag string `json:"prefill_flag,omitempty"`
+	Image       string `json:"image"`
 	// GPU is the GPU the estimate sized for: its name and memory, and how
 	// many the engine shards over.
 	GPU      string `json:"gpu,omitempty"`
