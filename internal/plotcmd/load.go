@@ -32,7 +32,7 @@ func loadCommands(e cmdutil.Env) []*cli.Command {
 			Name:      "timeline",
 			Usage:     "memory per GPU over a vramcalc load run, with the predicted serving memory and the card, KV usage and running/waiting requests",
 			ArgsUsage: "TIMELINE",
-			Flags:     []cli.Flag{out},
+			Flags: []cli.Flag{out, &cli.StringFlag{Name: "report", Usage: "also mark the failures of this `REPORT.json` (vramcalc load -o json, or validate --load -o json) where they happened"}},
 			Action:    func(_ context.Context, c *cli.Command) error { return runPlotTimeline(c, e) },
 		},
 		{
@@ -86,6 +86,15 @@ func runPlotTimeline(c *cli.Command, e cmdutil.Env) error {
 	plots, err := timelinePlots(h, pts)
 	if err != nil {
 		return err
+	}
+	fails, err := reportFailures(c.String("report"))
+	if err != nil {
+		return err
+	}
+	for _, p := range plots {
+		if err := failureMarks(p, fails); err != nil {
+			return err
+		}
 	}
 	if err := saveStacked(plots, 9*vg.Inch, 9*vg.Inch, out); err != nil {
 		return err
@@ -329,9 +338,18 @@ func runPlotLoad(c *cli.Command, e cmdutil.Env) error {
 	if err != nil {
 		return cmdutil.WithHint(fmt.Errorf("plot load: %w", err), "pass the output of vramcalc load -o json")
 	}
-	var rep load.Report
-	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Levels) == 0 {
-		return cmdutil.WithHint(fmt.Errorf("plot load %s: not a load report with levels", filepath.Base(in)), "save the output of vramcalc load -o json > report.json and pass that file")
+	// load -o json's report, or validate --load -o json's under "load".
+	var doc struct {
+		load.Report
+		Load *load.Report `json:"load"`
+	}
+	err = json.Unmarshal(b, &doc)
+	rep := doc.Report
+	if doc.Load != nil {
+		rep = *doc.Load
+	}
+	if err != nil || len(rep.Levels) == 0 {
+		return cmdutil.WithHint(fmt.Errorf("plot load %s: not a load report with levels", filepath.Base(in)), "save the output of vramcalc load -o json (or validate --load -o json) > report.json and pass that file")
 	}
 	plots, err := loadPlots(rep)
 	if err != nil {
@@ -406,4 +424,56 @@ func maxY(xys plotter.XYs) float64 {
 		m = max(m, v.Y)
 	}
 	return m
+}
+
+// colFailure marks a failure on the timeline.
+var colFailure = color.RGBA{R: 0xd6, G: 0x1a, B: 0x1a, A: 0xff}
+
+// reportFailures reads the failures of a load report: `load -o json`'s
+// object, or `validate --load -o json`'s with the report under "load"
+// (none without a path).
+func reportFailures(path string) ([]load.Failure, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, cmdutil.WithHint(fmt.Errorf("plot timeline --report: %w", err), "pass the JSON vramcalc load -o json printed")
+	}
+	var doc struct {
+		Failures []load.Failure `json:"failures"`
+		Load     *struct {
+			Failures []load.Failure `json:"failures"`
+		} `json:"load"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, cmdutil.WithHint(fmt.Errorf("plot timeline --report %s: %w", filepath.Base(path), err), "pass the JSON vramcalc load -o json printed")
+	}
+	if doc.Load != nil {
+		return doc.Load.Failures, nil
+	}
+	return doc.Failures, nil
+}
+
+// failureMarks draws a solid red line at each failure's time, labelled
+// with its kind at the top of the panel.
+func failureMarks(p *plot.Plot, fails []load.Failure) error {
+	for _, f := range fails {
+		l, err := plotter.NewLine(plotter.XYs{{X: f.AtS, Y: p.Y.Min}, {X: f.AtS, Y: p.Y.Max}})
+		if err != nil {
+			return err
+		}
+		l.LineStyle = draw.LineStyle{Color: colFailure, Width: vg.Points(1.5)}
+		p.Add(l)
+		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: []plotter.XY{{X: f.AtS, Y: p.Y.Max}}, Labels: []string{fmt.Sprintf(" %s %.1f s", f.Kind, f.AtS)}})
+		if err != nil {
+			return err
+		}
+		lab.Offset = vg.Point{Y: -vg.Points(12)}
+		for i := range lab.TextStyle {
+			lab.TextStyle[i].Color = colFailure
+		}
+		p.Add(lab)
+	}
+	return nil
 }

@@ -112,3 +112,36 @@ func TestPlotLoad(t *testing.T) {
 		t.Errorf("a missing report: exit %d\n%s", code, stderr)
 	}
 }
+
+// TestPlotTimelineReport: --report marks the failures of a load report,
+// read from load -o json's object or from validate --load -o json's
+// "load"; a report that is not JSON is an error with a hint.
+func TestPlotTimelineReport(t *testing.T) {
+	dir := t.TempDir()
+	in := filepath.Join(dir, "tl.jsonl")
+	writeTimeline(t, in)
+	for name, body := range map[string]string{
+		"load.json":     `{"levels":[],"failures":[{"kind":"memory_trend","at_s":18.1,"detail":"d"}]}`,
+		"validate.json": `{"model":"m","load":{"failures":[{"kind":"memory_trend","at_s":18.1,"detail":"d"}]}}`,
+	} {
+		rep := filepath.Join(dir, name)
+		if err := os.WriteFile(rep, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		fails, err := reportFailures(rep)
+		if err != nil || len(fails) != 1 || fails[0].Kind != "memory_trend" || fails[0].AtS != 18.1 {
+			t.Errorf("%s: %+v, %v", name, fails, err)
+		}
+		out := filepath.Join(dir, name+".png")
+		if _, stderr, code := cmdtest.Run(t, Root, "timeline", in, "--report", rep, "--out", out); code != 0 {
+			t.Errorf("%s: exit %d: %s", name, code, stderr)
+		}
+	}
+	bad := filepath.Join(dir, "bad.json")
+	if err := os.WriteFile(bad, []byte("not json"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, stderr, code := cmdtest.Run(t, Root, "timeline", in, "--report", bad, "--out", filepath.Join(dir, "x.png")); code == 0 || !strings.Contains(stderr, "hint:") {
+		t.Errorf("a report that is not JSON: exit %d: %s", code, stderr)
+	}
+}
