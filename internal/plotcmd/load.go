@@ -32,7 +32,7 @@ func loadCommands(e cmdutil.Env) []*cli.Command {
 			Name:      "timeline",
 			Usage:     "memory per GPU over a vramcalc load run, with the predicted serving memory and the card, KV usage and running/waiting requests",
 			ArgsUsage: "TIMELINE",
-			Flags: []cli.Flag{out, &cli.StringFlag{Name: "report", Usage: "also mark the failures of this `REPORT.json` (vramcalc load -o json, or validate --load -o json) where they happened"}},
+			Flags:     []cli.Flag{out, &cli.StringFlag{Name: "report", Usage: "also mark the failures of this `REPORT.json` (vramcalc load -o json, or validate --load -o json) where they happened"}},
 			Action:    func(_ context.Context, c *cli.Command) error { return runPlotTimeline(c, e) },
 		},
 		{
