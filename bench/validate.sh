@@ -22,7 +22,7 @@ printf '%s\n' "$out" | grep -E 'deployments:|saw spread|launches median|launches
 # TestRecommendationOnVLLMTruths: 5 models, 5 GPUs, TP 1–4, utilization
 # 0.5–0.95, hidden non-torch memory 0–2 GiB, activation ×0.8–1.8, jitter
 # 0–200 MB; each recommendation launched 20 more times), against plain
-# bisection on --max-model-len.
+# bisection on --max-model-len and vLLM's own estimated maximum confirmed.
 out=$(go test ./cmd/vllmsim -run '^TestRecommendationOnVLLMTruths$' -count=1 -v)
 if [ "${1:-}" = "-v" ]; then
 	printf '%s\n' "$out" | grep ' fresh; bisection '
