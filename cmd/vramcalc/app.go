@@ -42,6 +42,7 @@ func newApp(e cmdutil.Env) *cli.Command {
 			cmdutil.Companion("calibrate", "fit the estimate's corrections to observed KV budgets (vramcalc-calibrate)", e),
 			cmdutil.Companion("load", "memory, latency and throughput of a running vLLM, SGLang or TGI server under load, against the estimate (vramcalc-load)", e),
 			cmdutil.Companion("plot", "draw the feasible input/output region or the memory breakdown (vramcalc-plot)", e),
+			cmdutil.Companion("serve", "serve the calculator as a page and a JSON API on this machine (vramcalc-serve)", e),
 		},
 	}
 	return cmdutil.Prepare(root, e)
