@@ -189,8 +189,8 @@ var refused = map[string]string{
 }
 
 // argv is the command line for cmd from q: each key as --key=value (one per
-// value; an empty value is a flag not given, a bool flag's empty value is
-// true), in key order, -o json, the server's --offline and --corrections,
+// value; an empty value is a flag not given, as a form's empty field; a
+// bool flag is key=true), in key order, -o json, the server's --offline and --corrections,
 // and model last after "--".
 func (s *server) argv(cmd *cli.Command, q url.Values, withModel bool) ([]string, error) {
 	args := []string{"vramcalc", cmd.Name, "-o", "json"}
@@ -219,10 +219,7 @@ func (s *server) argv(cmd *cli.Command, q url.Values, withModel bool) ([]string,
 			if err != nil {
 				return nil, err
 			}
-			switch {
-			case v == "" && isBool(cmd, k):
-				args = append(args, "--"+k)
-			case v != "":
+			if v != "" {
 				args = append(args, "--"+k+"="+v)
 			}
 		}
@@ -259,21 +256,14 @@ func flagName(k string) bool {
 	return strings.Trim(k, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
 }
 
-// flagOf is cmd's flag named k, or nil.
-func flagOf(cmd *cli.Command, k string) cli.Flag {
+// hasFlag reports whether cmd has a flag named k.
+func hasFlag(cmd *cli.Command, k string) bool {
 	for _, f := range cmd.Flags {
 		if slices.Contains(f.Names(), k) {
-			return f
+			return true
 		}
 	}
-	return nil
-}
-
-func hasFlag(cmd *cli.Command, k string) bool { return flagOf(cmd, k) != nil }
-
-func isBool(cmd *cli.Command, k string) bool {
-	_, ok := flagOf(cmd, k).(*cli.BoolFlag)
-	return ok
+	return false
 }
 
 // fileArg checks the flags that name a model on the server's disk: the

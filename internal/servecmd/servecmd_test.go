@@ -90,6 +90,8 @@ func TestAPIEqualsCLI(t *testing.T) {
 			[]string{"estimate", "Qwen/Qwen3-32B", "--gpu", "H100", "--gpus", "2", "--engine", "vllm", "--max-model-len", "16384", "--gpu-memory-utilization", "0.95", "-o", "json"}, "vllm"},
 		{"sglang", "/api/estimate?model=Qwen/Qwen3-8B&gpu=L4&engine=sglang&context-length=8192&kv-cache-dtype=fp8",
 			[]string{"estimate", "Qwen/Qwen3-8B", "--gpu", "L4", "--engine", "sglang", "--context-length", "8192", "--kv-cache-dtype", "fp8", "-o", "json"}, "sglang"},
+		{"vllm bool", "/api/estimate?model=meta-llama/Llama-3.1-8B-Instruct&gpu=L4&engine=vllm&enforce-eager=true&max-num-seqs=64&max-model-len=",
+			[]string{"estimate", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "L4", "--engine", "vllm", "--enforce-eager", "--max-num-seqs", "64", "-o", "json"}, "vllm"},
 		{"plan repeated", "/api/plan?model=meta-llama/Llama-3.1-8B-Instruct&gpu=L4&gpu=H100&context=8192&concurrency=4",
 			[]string{"plan", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "L4", "--gpu", "H100", "--context", "8192", "--concurrency", "4", "-o", "json"}, ""},
 		{"plan comma", "/api/plan?model=Qwen/Qwen3-32B&gpu=H100,L40S&context=16384&concurrency=8&engine=vllm",
