@@ -121,7 +121,7 @@ func (c *Client) Resolve(ctx context.Context, ref string) (Meta, error) {
 		return c.FromDir(ref)
 	}
 	ref = trimHubURL(ref, c.endpoint())
-	if looksLikePath(ref) {
+	if LooksLikePath(ref) {
 		return Meta{}, fmt.Errorf("hfmeta: resolve %q: %w: no such directory", ref, ErrNotFound)
 	}
 	if err := CheckRepoID(ref); err != nil {
@@ -246,9 +246,9 @@ func trimHubURL(ref, endpoint string) string {
 	return ref
 }
 
-// looksLikePath reports whether ref is meant as a filesystem path rather
+// LooksLikePath reports whether ref is meant as a filesystem path rather
 // than a repo id.
-func looksLikePath(ref string) bool {
+func LooksLikePath(ref string) bool {
 	return ref == "." || ref == ".." || strings.HasPrefix(ref, "/") || strings.HasPrefix(ref, "./") ||
 		strings.HasPrefix(ref, "../") || strings.HasPrefix(ref, "~") || strings.Contains(ref, `\`) ||
 		strings.Count(ref, "/") > 1 || filepath.VolumeName(ref) != ""

@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v3"
 
 	"github.com/vramcalc/vramcalc/hfmeta/catalog"
+	"github.com/vramcalc/vramcalc/internal/calccmd"
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
 )
 
@@ -31,16 +32,17 @@ func newApp(e cmdutil.Env) *cli.Command {
 		Version:               versionText(),
 		EnableShellCompletion: false,
 		Commands: []*cli.Command{
-			cmdutil.Deferred("estimate", "per-GPU memory and the limits that start, for MODEL on your GPUs", func() *cli.Command { return estimateCommand(e) }),
-			cmdutil.Deferred("plan", "which GPU SKUs and counts serve MODEL at a context and concurrency, cheapest first", func() *cli.Command { return planCommand(e) }),
-			cmdutil.Deferred("models", "list the built-in model catalog (works offline)", func() *cli.Command { return modelsCommand(e) }),
-			cmdutil.Deferred("gpus", "list the GPU catalog: names for --gpu and the memory the CUDA runtime reports", func() *cli.Command { return gpusCommand(e) }),
+			cmdutil.Deferred("estimate", "per-GPU memory and the limits that start, for MODEL on your GPUs", func() *cli.Command { return calccmd.Estimate(e) }),
+			cmdutil.Deferred("plan", "which GPU SKUs and counts serve MODEL at a context and concurrency, cheapest first", func() *cli.Command { return calccmd.Plan(e) }),
+			cmdutil.Deferred("models", "list the built-in model catalog (works offline)", func() *cli.Command { return calccmd.Models(e) }),
+			cmdutil.Deferred("gpus", "list the GPU catalog: names for --gpu and the memory the CUDA runtime reports", func() *cli.Command { return calccmd.GPUs(e) }),
 			cmdutil.Deferred("accuracy", "score the estimate against engines' real startup figures (a startup-report CSV)", func() *cli.Command { return accuracyCommand(e) }),
 			versionCommand(e),
 			cmdutil.Companion("validate", "pin the real boundary with a few engine containers at the predicted edge (vramcalc-validate)", e),
 			cmdutil.Companion("calibrate", "fit the estimate's corrections to observed KV budgets (vramcalc-calibrate)", e),
 			cmdutil.Companion("load", "memory, latency and throughput of a running vLLM, SGLang or TGI server under load, against the estimate (vramcalc-load)", e),
 			cmdutil.Companion("plot", "draw the feasible input/output region or the memory breakdown (vramcalc-plot)", e),
+			cmdutil.Companion("serve", "serve the calculator as a page and a JSON API on this machine (vramcalc-serve)", e),
 		},
 	}
 	return cmdutil.Prepare(root, e)

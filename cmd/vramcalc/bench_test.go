@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/vramcalc/vramcalc/internal/calccmd"
 )
 
 // TestTGIStartupReports checks the estimate against the credible TGI rows of
@@ -29,7 +31,7 @@ func TestTGIStartupReports(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("row %d: %s", r.row, errOut)
 		}
-		var rep report
+		var rep calccmd.Report
 		if err := json.Unmarshal([]byte(out), &rep); err != nil {
 			t.Fatal(err)
 		}

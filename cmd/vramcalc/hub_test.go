@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vramcalc/vramcalc/internal/calccmd"
 	"github.com/vramcalc/vramcalc/internal/cmdtest"
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
 	"github.com/vramcalc/vramcalc/internal/hubcmd"
@@ -295,7 +296,7 @@ func TestLocalDirectory(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
-	var rep report
+	var rep calccmd.Report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/vramcalc/vramcalc/internal/hubcmd"
 	"github.com/vramcalc/vramcalc/internal/loadcmd"
 	"github.com/vramcalc/vramcalc/internal/plotcmd"
+	"github.com/vramcalc/vramcalc/internal/servecmd"
 	"github.com/vramcalc/vramcalc/internal/validatecmd"
 )
 
@@ -31,6 +32,7 @@ func TestMain(m *testing.M) {
 		"vramcalc-plot":      func() { os.Exit(cmdutil.Main(plotcmd.Root)) },
 		"vramcalc-load":      func() { os.Exit(cmdutil.Main(loadcmd.Root, hubcmd.InProcess)) },
 		"vramcalc-hub":       func() { os.Exit(cmdutil.Main(hubcmd.Root)) },
+		"vramcalc-serve":     func() { os.Exit(cmdutil.Main(servecmd.Root, hubcmd.InProcess)) },
 	})
 }
 

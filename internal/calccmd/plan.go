@@ -1,4 +1,4 @@
-package main
+package calccmd
 
 import (
 	"context"
@@ -26,7 +26,9 @@ sorted by the cost of the set-up. --all also lists the set-ups that do not serve
   vramcalc plan Qwen/Qwen3-32B --context 16384 --concurrency 32 --engine vllm --gpu H100,L40S --prices prices.csv
   vramcalc plan Qwen/Qwen3-32B --context 16384 --engine sglang --mem-fraction-static 0.85 --kv-cache-dtype fp8 --all`
 
-func planCommand(e cmdutil.Env) *cli.Command {
+// Plan is `vramcalc plan MODEL`: which GPU set-ups serve MODEL at a
+// context and concurrency.
+func Plan(e cmdutil.Env) *cli.Command {
 	flags := []cli.Flag{
 		&cli.IntFlag{Name: "context", Value: 8192, Usage: "tokens per request, input plus output"},
 		&cli.IntFlag{Name: "concurrency", Value: 1, Usage: "requests of --context tokens that must fit at once"},

@@ -1,4 +1,4 @@
-package main
+package calccmd
 
 import (
 	"context"
@@ -24,7 +24,8 @@ type modelJSON struct {
 	Params       int64  `json:"params,omitempty"`
 }
 
-func modelsCommand(e cmdutil.Env) *cli.Command {
+// Models is `vramcalc models`: the built-in model catalog.
+func Models(e cmdutil.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "models",
 		Usage: "list the built-in model catalog (works offline)",
@@ -70,7 +71,8 @@ type gpuJSON struct {
 	ComputeCapability int     `json:"compute_capability,omitempty"`
 }
 
-func gpusCommand(e cmdutil.Env) *cli.Command {
+// GPUs is `vramcalc gpus`: the GPU catalog.
+func GPUs(e cmdutil.Env) *cli.Command {
 	return &cli.Command{
 		Name:  "gpus",
 		Usage: "list the GPU catalog: names for --gpu and the memory the CUDA runtime reports",

@@ -1,4 +1,4 @@
-package main
+package calccmd
 
 import (
 	"context"
@@ -91,7 +91,10 @@ var engineFlags = map[string]engineFlag{
 	"speculative-num-draft-tokens": {[]string{"sglang"}, map[string]string{"vllm": `--speculative-config '{"num_speculative_tokens": N}'`}},
 }
 
-func estimateCommand(e cmdutil.Env) *cli.Command {
+// Estimate is `vramcalc estimate MODEL`: per-GPU memory and the limits
+// that start. vramcalc and vramcalc-serve run this one command, so that
+// the page and the API print what the CLI prints.
+func Estimate(e cmdutil.Env) *cli.Command {
 	flags := append(cmdutil.HardwareFlags(), engineChoiceFlags()...)
 	flags = append(flags, tgiFlags()...)
 	flags = append(flags, vllmFlags()...)

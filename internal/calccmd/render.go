@@ -1,4 +1,4 @@
-package main
+package calccmd
 
 import (
 	"encoding/csv"

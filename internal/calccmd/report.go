@@ -1,4 +1,4 @@
-package main
+package calccmd
 
 import (
 	"github.com/vramcalc/vramcalc/estimate"
@@ -161,3 +161,7 @@ func kindsJSON(k map[estimate.LayerKind]int) map[string]int {
 	}
 	return out
 }
+
+// Report is the document `vramcalc estimate -o json` prints, for the
+// programs and tests that read it back.
+type Report = report
