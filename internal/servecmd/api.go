@@ -224,7 +224,8 @@ func (s *server) argv(cmd *cli.Command, q url.Values, withModel bool) ([]string,
 			}
 		}
 	}
-	if s.o.Offline {
+	if s.o.Offline && hasFlag(cmd, "offline") {
+		// estimate and plan resolve models; models and gpus take no --offline.
 		args = append(args, "--offline")
 	}
 	if s.o.Corrections != "" && hasFlag(cmd, "corrections") && engineOf(q) == s.o.correctionsEngine {

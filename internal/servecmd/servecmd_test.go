@@ -355,3 +355,21 @@ func TestServerCorrections(t *testing.T) {
 		t.Errorf("a missing --corrections file: %v; want an error at start with a hint", err)
 	}
 }
+
+// TestOfflineServer: a server started --offline passes --offline to the
+// commands that resolve models (estimate, plan) and not to those without
+// the flag (models, gpus), which answer 200 with the catalog (106 models).
+func TestOfflineServer(t *testing.T) {
+	srv := start(t, Options{Offline: true}, offlineVars(t))
+	for _, path := range []string{"/api/models", "/api/gpus", "/api/estimate?model=meta-llama/Llama-3.1-8B-Instruct&gpu=L4",
+		"/api/plan?model=meta-llama/Llama-3.1-8B-Instruct&context=8192&concurrency=4"} {
+		if code, _, body := get(t, srv, path); code != 200 {
+			t.Errorf("%s: HTTP %d: %.200s", path, code, body)
+		}
+	}
+	_, _, body := get(t, srv, "/api/models")
+	var models []map[string]any
+	if err := json.Unmarshal([]byte(body), &models); err != nil || len(models) != 106 {
+		t.Errorf("/api/models: %d models, %v", len(models), err)
+	}
+}
