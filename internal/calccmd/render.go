@@ -284,6 +284,14 @@ type labels struct {
 	engine, input, total, prefill, budget, reserve, peak string
 }
 
+// LimitLabels are the words the CLI names engine's limits with: the
+// input limit ("" when the engine has none of its own), the total, the
+// prefill and the KV budget (the page uses the same).
+func LimitLabels(engine string) (input, total, prefill, budget string) {
+	l := labelsFor(engine)
+	return l.input, l.total, l.prefill, l.budget
+}
+
 func labelsFor(engine string) labels {
 	switch engine {
 	case "vllm":

@@ -102,15 +102,19 @@ func TestPageInBrowser(t *testing.T) {
 		}
 	}
 	step(chromedp.Navigate(srv.URL+"/?model=meta-llama/Llama-3.1-8B-Instruct&gpu=L4"), chromedp.WaitVisible(chromedp.CSS("#startup")))
-	tgiKV := str(cell("startup", "KV budget (tokens)"))
+	tgiKV := str(cell("startup", "budget"))
 	// Change the engine and a limit as a user does: the page updates.
 	step(chromedp.SetValue(chromedp.CSS(`select[name="engine"]`), "vllm"))
 	str(`String(document.querySelector('select[name="engine"]').dispatchEvent(new Event("change", {bubbles: true})))`)
 	step(chromedp.SetValue(chromedp.CSS(`input[name="max-model-len"]`), "16384"))
 	str(`String(document.querySelector('input[name="max-model-len"]').dispatchEvent(new Event("input", {bubbles: true})))`)
 	step(chromedp.WaitVisible(chromedp.Search(`//h2[contains(., "(vllm")]`)), chromedp.Sleep(500*time.Millisecond))
-	vllmKV, boundary := str(cell("startup", "KV budget (tokens)")), str(cell("boundary", "max total tokens"))
+	vllmKV, boundary := str(cell("startup", "budget")), str(cell("boundary", "total"))
 	launch, search := str(`document.querySelector("#launch").textContent`), str(`location.search`)
+	// The rows are in the engine's own words, as the CLI prints them.
+	if label := str(`document.querySelector('#boundary tr[data-key="total"] td').textContent`); label != "--max-model-len" {
+		t.Errorf("vLLM's limit is labelled %q, want --max-model-len", label)
+	}
 	tgi := cliReport(t, vars, "estimate", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "l4", "-o", "json")
 	vllm := cliReport(t, vars, "estimate", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "l4", "--engine", "vllm", "--max-model-len", "16384", "-o", "json")
 	if tgiKV != fmt.Sprint(tgi.Startup.MaxBatchTotalTokens) || vllmKV != fmt.Sprint(vllm.Startup.MaxBatchTotalTokens) ||
@@ -169,7 +173,7 @@ func roundTrip(t *testing.T, ctx context.Context, u, want string) {
 	if err := chromedp.Do(tab, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.Search(`//h2[contains(., "(vllm")]`))); err != nil {
 		t.Fatal(err)
 	}
-	kv, err := chromedp.Run(tab, chromedp.Evaluate[string](cell("startup", "KV budget (tokens)")))
+	kv, err := chromedp.Run(tab, chromedp.Evaluate[string](cell("startup", "budget")))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package servecmd
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -371,5 +372,18 @@ func TestOfflineServer(t *testing.T) {
 	var models []map[string]any
 	if err := json.Unmarshal([]byte(body), &models); err != nil || len(models) != 106 {
 		t.Errorf("/api/models: %d models, %v", len(models), err)
+	}
+}
+
+// TestPageLabels: the page names each engine's limits with the CLI's words
+// (calccmd.LimitLabels), e.g. vLLM's --max-model-len and "GPU KV cache
+// size (tokens)".
+func TestPageLabels(t *testing.T) {
+	for _, eng := range []string{"tgi", "vllm", "sglang"} {
+		in, total, prefill, budget := calccmd.LimitLabels(eng)
+		want := fmt.Sprintf("%s: {input: %q, total: %q, prefill: %q, budget: %q}", eng, in, total, prefill, budget)
+		if !strings.Contains(string(pageHTML), want) {
+			t.Errorf("page.html lacks %s", want)
+		}
 	}
 }
