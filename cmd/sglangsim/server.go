@@ -24,44 +24,32 @@ const defaultMaxTokens = 16
 
 // server is the HTTP server once the schedulers are up.
 type server struct {
-	l     *launch
-	sched *simkit.Scheduler
-	api   *simkit.API
+	*simkit.Serving
+	l *launch
+	// mu guards ready: the warm-up request succeeded.
 	mu    sync.Mutex
 	ready bool
-	dead  error
-	die   chan struct{}
 }
 
 var errDead = errors.New("the scheduler died")
 
 func newServer(l *launch) *server {
 	p := l.plan
-	s := &server{l: l, die: make(chan struct{})}
-	s.sched = simkit.NewScheduler(simkit.SchedConfig{NumBlocks: p.Tokens / p.PageSize, BlockSize: p.PageSize, MaxRunning: p.MaxRunning, StepTokens: p.Chunk, StepDelay: l.Env.TokenDelay})
-	leak := &simkit.Leak{GPUs: l.GPUs, Ranks: p.TP, PerRequest: l.Env.LeakPerRequest, OnOOM: s.schedulerDied}
-	s.sched.OnFinish = leak.Finished
-	s.api = &simkit.API{Sched: s.sched, ModelName: l.args.ServedName, OwnedBy: "sglang", MaxModelLen: p.ContextLen, Vocab: l.model.Vocab,
-		ImageTokens: imageTokens, Limit: s.limit, Error: writeError, Alive: s.alive}
+	s := &server{l: l}
+	api := &simkit.API{ModelName: l.args.ServedName, OwnedBy: "sglang", MaxModelLen: p.ContextLen, Vocab: l.model.Vocab,
+		ImageTokens: imageTokens, Limit: s.limit, Error: writeError}
+	s.Serving = simkit.NewServing(simkit.SchedConfig{NumBlocks: p.Tokens / p.PageSize, BlockSize: p.PageSize, MaxRunning: p.MaxRunning, StepTokens: p.Chunk, StepDelay: l.Env.TokenDelay},
+		l.GPUs, p.TP, l.Env.LeakPerRequest, s.schedulerDied, api)
 	return s
-}
-
-func (s *server) alive() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dead
 }
 
 // schedulerDied is a runtime CUDA OOM in the scheduler: its traceback and
 // SIGQUIT, then the parent kills the process tree.
 func (s *server) schedulerDied(oom simkit.TorchOOM) {
-	s.mu.Lock()
-	s.dead = errDead
-	s.mu.Unlock()
 	s.l.log.print(s.l.prefix(0), "Scheduler hit an exception: "+pyTraceback("torch.OutOfMemoryError: "+oom.Message()))
 	s.l.log.print("", "Received sigquit from a child process. It usually means the child failed.")
-	s.sched.Fail(errDead)
-	close(s.die)
+	s.Kill(errDead)
+	s.Stop()
 }
 
 // limit is TokenizerManager's length checks
@@ -97,8 +85,9 @@ func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	health := func(w http.ResponseWriter, _ *http.Request) {
 		s.mu.Lock()
-		ok := s.ready && s.dead == nil
+		ok := s.ready
 		s.mu.Unlock()
+		ok = ok && s.Alive() == nil
 		if !ok {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
@@ -115,7 +104,7 @@ func (s *server) routes() http.Handler {
 		mux.HandleFunc("GET /metrics", s.metrics)
 	}
 	mux.Handle("GET /sim/gpus", s.l.GPUs)
-	s.api.Register(mux)
+	s.API.Register(mux)
 	return mux
 }
 
@@ -162,7 +151,7 @@ func (s *server) tokenize(w http.ResponseWriter, r *http.Request) {
 // metrics is GET /metrics (with --enable-metrics): the scheduler's gauges
 // with its labels (https://github.com/sgl-project/sglang/blob/v0.5.18/python/sglang/srt/observability/metrics_collector.py#L268-L313).
 func (s *server) metrics(w http.ResponseWriter, _ *http.Request) {
-	st := s.sched.Stats()
+	st := s.Sched.Stats()
 	labels := fmt.Sprintf(`engine_type="unified",model_name="%s",moe_ep_rank="0",pp_rank="0",tp_rank="0"`, s.l.args.ServedName)
 	var b strings.Builder
 	metric := func(name, typ string, v float64) {
@@ -192,14 +181,14 @@ func (l *launch) serve() int {
 	}
 	ctx, cancel := context.WithCancel(l.ctx)
 	defer cancel()
-	go s.sched.Run(ctx)
+	go s.Sched.Run(ctx)
 	l.log.raw(fmt.Sprintf("INFO:     Started server process [%d]", 1))
 	l.log.raw("INFO:     Waiting for application startup.")
 	l.log.raw("INFO:     Application startup complete.")
 	l.log.raw(fmt.Sprintf("INFO:     Uvicorn running on http://%s (Press CTRL+C to quit)", net.JoinHostPort(l.args.Host, strconv.Itoa(l.args.Port))))
 	served := make(chan int, 1)
 	go func() {
-		died, err := simkit.Serve(l.ctx, ln, s.routes(), s.die)
+		died, err := simkit.Serve(l.ctx, ln, s.routes(), s.Die)
 		switch {
 		case died:
 			served <- exitKillTree

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/vramcalc/vramcalc/internal/simkit"
 )
@@ -25,29 +24,18 @@ const defaultMaxTokens = 16
 
 // server is the API server once the engine serves.
 type server struct {
-	l     *launch
-	sched *simkit.Scheduler
-	api   *simkit.API
-	mu    sync.Mutex
-	dead  error
-	die   chan struct{}
+	*simkit.Serving
+	l *launch
 }
 
 func newServer(l *launch) *server {
 	p := l.plan
-	s := &server{l: l, die: make(chan struct{})}
-	s.sched = simkit.NewScheduler(simkit.SchedConfig{NumBlocks: p.NumBlocks, BlockSize: p.BlockSize, MaxRunning: p.MaxSeqs, StepTokens: p.MaxBatched, StepDelay: l.Env.TokenDelay})
-	leak := &simkit.Leak{GPUs: l.GPUs, Ranks: p.TP, PerRequest: l.Env.LeakPerRequest, OnOOM: s.engineDied}
-	s.sched.OnFinish = leak.Finished
-	s.api = &simkit.API{Sched: s.sched, ModelName: l.args.ServedName, OwnedBy: "vllm", MaxModelLen: p.MaxModelLen, Vocab: l.model.Vocab,
-		ImageTokens: imageTokens, Limit: s.limit, Error: writeError, Alive: s.alive}
+	s := &server{l: l}
+	api := &simkit.API{ModelName: l.args.ServedName, OwnedBy: "vllm", MaxModelLen: p.MaxModelLen, Vocab: l.model.Vocab,
+		ImageTokens: imageTokens, Limit: s.limit, Error: writeError}
+	s.Serving = simkit.NewServing(simkit.SchedConfig{NumBlocks: p.NumBlocks, BlockSize: p.BlockSize, MaxRunning: p.MaxSeqs, StepTokens: p.MaxBatched, StepDelay: l.Env.TokenDelay},
+		l.GPUs, p.TP, l.Env.LeakPerRequest, s.engineDied, api)
 	return s
-}
-
-func (s *server) alive() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dead
 }
 
 // errEngineDead is what requests get once the engine core died.
@@ -57,20 +45,17 @@ var errEngineDead = errors.New("EngineCore encountered an issue. See stack trace
 // every request fails, /health answers 503, the GPU memory is released
 // with the process, and the watchdog stops the API server.
 func (s *server) engineDied(oom simkit.TorchOOM) {
-	s.mu.Lock()
-	s.dead = errEngineDead
-	s.mu.Unlock()
 	log := s.l.log
 	log.line(engineCore, "ERROR", "core.py", 1142, "EngineCore encountered a fatal error.")
 	log.raw(engineCore, traceback([]string{`  File "/usr/local/lib/python3.12/dist-packages/vllm/v1/engine/core.py", line 1133, in run_engine_core`, `    engine_core.run_busy_loop()`}, "torch.OutOfMemoryError: "+oom.Message()))
 	log.line(apiServer, "ERROR", "async_llm.py", 706, "AsyncLLM output_handler failed.")
 	log.raw(apiServer, "vllm.v1.engine.exceptions.EngineDeadError: "+errEngineDead.Error())
-	s.sched.Fail(errEngineDead)
+	s.Kill(errEngineDead)
 	s.l.SetRanks(func(int) int64 { return 0 })
 	go func() {
 		simkit.Sleep(context.Background(), s.l.watchdog)
 		log.line(apiServer, "CRITICAL", "launcher.py", 166, "Engine failed, terminating server.")
-		close(s.die)
+		s.Stop()
 	}()
 }
 
@@ -109,7 +94,7 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 func (s *server) routes() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, _ *http.Request) {
-		if s.alive() != nil {
+		if s.Alive() != nil {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
@@ -121,7 +106,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /metrics", s.metrics)
 	mux.HandleFunc("POST /tokenize", s.tokenize)
 	mux.Handle("GET /sim/gpus", s.l.GPUs)
-	s.api.Register(mux)
+	s.API.Register(mux)
 	return mux
 }
 
@@ -171,7 +156,7 @@ func (s *server) metrics(w http.ResponseWriter, _ *http.Request) {
 	if s.l.args.DisableLogStats {
 		return
 	}
-	st := s.sched.Stats()
+	st := s.Sched.Stats()
 	labels := fmt.Sprintf(`engine="0",model_name="%s"`, s.l.args.ServedName)
 	var b strings.Builder
 	metric := func(name, typ, help string, v float64, extra string) {
@@ -236,12 +221,12 @@ func (l *launch) serve() int {
 	l.log.uvicorn("INFO", "Waiting for application startup.")
 	ctx, cancel := context.WithCancel(l.ctx)
 	defer cancel()
-	go s.sched.Run(ctx)
+	go s.Sched.Run(ctx)
 	l.log.uvicorn("INFO", "Application startup complete.")
 	if l.serving != nil {
 		l.serving(s)
 	}
-	_, err = simkit.Serve(l.ctx, ln, s.routes(), s.die)
+	_, err = simkit.Serve(l.ctx, ln, s.routes(), s.Die)
 	l.log.uvicorn("INFO", "Shutting down")
 	l.log.uvicorn("INFO", "Waiting for application shutdown.")
 	l.log.uvicorn("INFO", "Application shutdown complete.")

@@ -32,7 +32,7 @@ func testServer(t *testing.T, blocks int, leak int64, log io.Writer) (*server, *
 	l := &launch{app: &app{ctx: ctx, log: newLogger(log, time.Now), watchdog: time.Millisecond}, Start: simkit.Start{Ctx: ctx, Env: env, GPUs: gpus, Ranks: p.TP}, args: a, model: m, plan: p}
 	l.SetRanks(p.Serving)
 	s := newServer(l)
-	go s.sched.Run(ctx)
+	go s.Sched.Run(ctx)
 	hs := httptest.NewServer(s.routes())
 	t.Cleanup(hs.Close)
 	return s, hs
@@ -104,7 +104,7 @@ func TestPreemption(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	st := s.sched.Stats()
+	st := s.Sched.Stats()
 	if st.Preemptions < 1 || st.Finished != 4 || st.UsedBlocks != 0 {
 		t.Errorf("stats %+v: want ≥ 1 preemption, 4 finished, no block held", st)
 	}
@@ -143,7 +143,7 @@ func TestLeakEndsInOOM(t *testing.T) {
 		}
 	}
 	select {
-	case <-s.die:
+	case <-s.Die:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the watchdog never stopped the server")
 	}

@@ -122,3 +122,46 @@ func ServeGPUsPort(listen func(network, addr string) (net.Listener, error), host
 	}
 	return stop
 }
+
+// Serving is what a simulated engine's API server holds once it serves:
+// the scheduler, the OpenAI API over it, the planted leak, and whether the
+// engine behind it died (then every request fails and Die closes when the
+// server is to stop).
+type Serving struct {
+	Sched *Scheduler
+	API   *API
+	// Die closes when the server is to stop (Stop).
+	Die  chan struct{}
+	mu   sync.Mutex
+	dead error
+}
+
+// NewServing starts the serving state: a scheduler of cfg, the leak of
+// perRequest bytes per finished request on ranks GPUs (onOOM hears the
+// runtime OOM it ends in), and api over the scheduler, whose Alive is the
+// engine's state.
+func NewServing(cfg SchedConfig, gpus *GPUs, ranks int, perRequest int64, onOOM func(TorchOOM), api *API) *Serving {
+	s := &Serving{Sched: NewScheduler(cfg), API: api, Die: make(chan struct{})}
+	leak := &Leak{GPUs: gpus, Ranks: ranks, PerRequest: perRequest, OnOOM: onOOM}
+	s.Sched.OnFinish = leak.Finished
+	api.Sched, api.Alive = s.Sched, s.Alive
+	return s
+}
+
+// Alive is nil while the engine serves, else why it does not.
+func (s *Serving) Alive() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.dead
+}
+
+// Kill marks the engine dead with err and fails every request.
+func (s *Serving) Kill(err error) {
+	s.mu.Lock()
+	s.dead = err
+	s.mu.Unlock()
+	s.Sched.Fail(err)
+}
+
+// Stop closes Die: the server stops serving.
+func (s *Serving) Stop() { close(s.Die) }
