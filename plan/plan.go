@@ -197,6 +197,12 @@ func ParsePrices(r io.Reader, isJSON bool) (map[string]float64, error) {
 	if len(raw) == 0 {
 		return nil, fmt.Errorf("prices: no gpu,price line")
 	}
+	return PricesByKey(raw)
+}
+
+// PricesByKey checks hourly prices given by any GPU name gpus.Lookup
+// knows and returns them keyed by SKU key.
+func PricesByKey(raw map[string]float64) (map[string]float64, error) {
 	out := map[string]float64{}
 	for name, p := range raw {
 		sku, err := gpus.Lookup(name)

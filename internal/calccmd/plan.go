@@ -35,6 +35,7 @@ func Plan(e cmdutil.Env) *cli.Command {
 		&cli.StringSliceFlag{Name: "gpu", Usage: "GPU `NAME`s to consider, comma-separated or repeated (default: the whole catalog)"},
 		&cli.StringFlag{Name: "tp", Value: "1,2,4,8", Usage: "tensor-parallel degrees to try"},
 		&cli.StringFlag{Name: "prices", Usage: "`FILE` of hourly prices per GPU (CSV gpu,price or JSON)"},
+		&cli.StringSliceFlag{Name: "price", Usage: "hourly price of one GPU as `GPU=USD` (h100-sxm=2.49), comma-separated or repeated; over --prices"},
 		&cli.StringFlag{Name: "corrections", Usage: "apply fitted corrections from `FILE` (vramcalc calibrate --out; any engine, for the engine they were fitted on)"},
 		&cli.BoolFlag{Name: "all", Usage: "also list set-ups that miss --concurrency or do not start, and why"},
 		&cli.FloatFlag{Name: "cuda-memory-fraction", HideDefault: true, Usage: "TGI --cuda-memory-fraction", Category: "TGI"},
@@ -135,7 +136,39 @@ func planRequest(c *cli.Command) (plan.Request, string, error) {
 			return req, "", cmdutil.WithHint(err, `a CSV with lines "h100-sxm,2.49" or JSON {"h100-sxm": 2.49}; names as in vramcalc gpus`)
 		}
 	}
+	if req.Prices, err = addPrices(req.Prices, c.StringSlice("price")); err != nil {
+		return req, "", err
+	}
 	return req, format, nil
+}
+
+// addPrices adds --price GPU=USD items to prices (a GPU named twice takes
+// the --price).
+func addPrices(prices map[string]float64, items []string) (map[string]float64, error) {
+	if len(items) == 0 {
+		return prices, nil
+	}
+	raw := map[string]float64{}
+	for _, it := range items {
+		name, v, ok := strings.Cut(it, "=")
+		p, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if !ok || err != nil || strings.TrimSpace(name) == "" {
+			return nil, cmdutil.Usage("give --price GPU=USD per hour, e.g. --price h100-sxm=2.49,l4=0.80", "--price %q: want GPU=USD", it)
+		}
+		raw[strings.TrimSpace(name)] = p
+	}
+	byKey, err := plan.PricesByKey(raw)
+	if err != nil {
+		return nil, cmdutil.WithHint(fmt.Errorf("--price: %w", err), "GPU names as vramcalc gpus lists them; prices are hourly and not negative")
+	}
+	out := map[string]float64{}
+	for k, p := range prices {
+		out[k] = p
+	}
+	for k, p := range byKey {
+		out[k] = p
+	}
+	return out, nil
 }
 
 // planBase is the settings every set-up shares: dtypes, the engine's

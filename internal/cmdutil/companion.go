@@ -66,8 +66,8 @@ func ExecCompanion(program string, args []string) error {
 		return err
 	}
 	argv := append([]string{program}, args...)
-	if runtime.GOOS != "windows" {
-		return fmt.Errorf("exec %s: %w", program, syscall.Exec(path, argv, os.Environ()))
+	if replaced, err := replaceProcess(path, argv); replaced {
+		return fmt.Errorf("exec %s: %w", program, err)
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr

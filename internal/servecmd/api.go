@@ -148,6 +148,9 @@ func (s *server) fail(w http.ResponseWriter, err error) {
 		code = http.StatusGatewayTimeout
 	}
 	msg, hint := err.Error(), cmdutil.Hint(err)
+	if s.o.Static && (errors.Is(err, hfmeta.ErrOffline) || errors.Is(err, errLocalPath)) {
+		hint = staticHint
+	}
 	if tok := cmdutil.HFToken(s.e.Getenv); tok != "" {
 		msg, hint = strings.ReplaceAll(msg, tok, "[HF token]"), strings.ReplaceAll(hint, tok, "[HF token]")
 	}
@@ -185,7 +188,7 @@ var refused = map[string]string{
 	"help": "see `vramcalc estimate --help`", "h": "see `vramcalc estimate --help`",
 	"check":       "the answer's fits says whether the limits start",
 	"corrections": "the server applies its own --corrections (vramcalc serve --corrections FILE)",
-	"prices":      "--prices reads a file: run vramcalc plan --prices FILE on your machine",
+	"prices":      "give prices as price=h100-sxm=2.49,l4=0.80 (the server's own --prices apply to every plan)",
 }
 
 // argv is the command line for cmd from q: each key as --key=value (one per
@@ -230,6 +233,9 @@ func (s *server) argv(cmd *cli.Command, q url.Values, withModel bool) ([]string,
 	}
 	if s.o.Corrections != "" && hasFlag(cmd, "corrections") && engineOf(q) == s.o.correctionsEngine {
 		args = append(args, "--corrections="+s.o.Corrections)
+	}
+	if s.o.Prices != "" && hasFlag(cmd, "prices") {
+		args = append(args, "--prices="+s.o.Prices)
 	}
 	if !withModel {
 		return args, nil
@@ -288,6 +294,9 @@ func (s *server) fileArg(k, v string) (string, error) {
 	}
 	return v, nil
 }
+
+// staticHint answers a model the page in the browser cannot read.
+const staticHint = "this page runs without a server and knows the embedded catalog only (the model list); for Hub models and local directories run vramcalc serve"
 
 // errLocalPath is a model on the server's disk outside --models-dir.
 var errLocalPath = errors.New("local model paths are served only under --models-dir")

@@ -13,12 +13,14 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/urfave/cli/v3"
 
 	"github.com/vramcalc/vramcalc/calibrate"
 	"github.com/vramcalc/vramcalc/internal/cmdutil"
+	"github.com/vramcalc/vramcalc/plan"
 )
 
 const description = `Serves the calculator as one page (GET /) and a JSON API whose answers are byte for byte
@@ -47,6 +49,11 @@ type Options struct {
 	Offline     bool
 	// Corrections is the calibrate file applied to estimates of its engine.
 	Corrections string
+	// Prices is the price file the plan view's requests use.
+	Prices string
+	// Static is the page's engine in the browser (cmd/vramcalc-wasm): no
+	// server, no files, the embedded catalogs only.
+	Static bool
 	// correctionsEngine is the engine Corrections were fitted for.
 	correctionsEngine string
 }
@@ -63,13 +70,18 @@ func Root(e cmdutil.Env) *cli.Command {
 			&cli.StringFlag{Name: "models-dir", Usage: "serve local model directories under `DIR` (model=DIR/NAME or a path relative to it)"},
 			&cli.BoolFlag{Name: "offline", Usage: "never use the network for models (same as HF_HUB_OFFLINE=1)"},
 			&cli.StringFlag{Name: "corrections", Usage: "apply fitted corrections from `FILE` (vramcalc calibrate --out) to estimates for their engine"},
+			&cli.StringFlag{Name: "prices", Usage: "`FILE` of hourly prices per GPU (CSV gpu,price or JSON) for the plan view, as vramcalc plan --prices"},
+			&cli.StringFlag{Name: "export", Usage: "write the page into `DIR` to run with no server (its engine in WebAssembly, the embedded catalogs) and exit"},
 		},
 		Action: func(ctx context.Context, c *cli.Command) error {
 			if c.NArg() != 0 {
 				return cmdutil.Usage("vramcalc serve --addr 127.0.0.1:8080", "serve takes no arguments, got %d", c.NArg())
 			}
 			o := Options{Addr: c.String("addr"), AllowRemote: c.Bool("allow-remote"), ModelsDir: c.String("models-dir"),
-				Offline: c.Bool("offline"), Corrections: c.String("corrections")}
+				Offline: c.Bool("offline"), Corrections: c.String("corrections"), Prices: c.String("prices")}
+			if dir := c.String("export"); dir != "" {
+				return runExport(c, dir, e)
+			}
 			return Serve(ctx, o, e)
 		},
 	}
@@ -148,6 +160,7 @@ func checkAddr(addr string, remote bool) error {
 
 // loadOptions checks the files and directories o names, once at start.
 func loadOptions(o *Options) error {
+	var err error
 	if o.ModelsDir != "" {
 		dir, err := filepath.Abs(o.ModelsDir)
 		if err == nil {
@@ -160,6 +173,14 @@ func loadOptions(o *Options) error {
 			return cmdutil.WithHint(fmt.Errorf("serve: --models-dir %s: %w", o.ModelsDir, err), "give a directory holding model directories (config.json and *.safetensors)")
 		}
 		o.ModelsDir = dir
+	}
+	if o.Prices != "" {
+		if _, err := plan.ReadPrices(o.Prices); err != nil {
+			return cmdutil.WithHint(fmt.Errorf("serve: --prices: %w", err), `a CSV with lines "h100-sxm,2.49" or JSON {"h100-sxm": 2.49}; names as in vramcalc gpus`)
+		}
+		if o.Prices, err = filepath.Abs(o.Prices); err != nil {
+			return fmt.Errorf("serve: --prices: %w", err)
+		}
 	}
 	if o.Corrections == "" {
 		return nil
@@ -177,5 +198,22 @@ func loadOptions(o *Options) error {
 		return fmt.Errorf("serve: --corrections: %w", err)
 	}
 	o.correctionsEngine = file.Engine
+	return nil
+}
+
+// runExport is --export DIR.
+func runExport(c *cli.Command, dir string, e cmdutil.Env) error {
+	for _, f := range []string{"models-dir", "corrections", "prices", "offline", "allow-remote", "addr"} {
+		if c.IsSet(f) {
+			return cmdutil.Usage("the exported page reads no files and has no server: give --"+f+" to vramcalc serve, or export without it",
+				"--export does not take --%s", f)
+		}
+	}
+	n, err := Export(dir, Built())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.Stdout, "wrote %s (%s MB): open %s in a browser; it needs no server and reaches nothing\n",
+		dir, strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64), filepath.Join(dir, exportPage))
 	return nil
 }
