@@ -103,6 +103,7 @@ func TestPageInBrowser(t *testing.T) {
 	}
 	step(chromedp.Navigate(srv.URL+"/?model=meta-llama/Llama-3.1-8B-Instruct&gpu=L4"), chromedp.WaitVisible(chromedp.CSS("#startup")))
 	tgiKV := str(cell("startup", "budget"))
+	tgiRegion := checkTradeoff(t, ctx, vars, "tgi")
 	// Change the engine and a limit as a user does: the page updates.
 	step(chromedp.SetValue(chromedp.CSS(`select[name="engine"]`), "vllm"))
 	str(`String(document.querySelector('select[name="engine"]').dispatchEvent(new Event("change", {bubbles: true})))`)
@@ -127,7 +128,11 @@ func TestPageInBrowser(t *testing.T) {
 	if q.Get("engine") != "vllm" || q.Get("max-model-len") != "16384" || q.Get("model") != "meta-llama/Llama-3.1-8B-Instruct" {
 		t.Errorf("the URL does not hold the view: %s", search)
 	}
+	vllmPoints := checkTradeoff(t, ctx, vars, "vllm")
+	t.Logf("trade-off, the CLI's figure at each point: TGI (input, largest output) %v; vLLM (--max-model-len, requests at once) %v", tgiRegion, vllmPoints)
+	checkCopy(t, ctx, srv.URL, launch)
 	roundTrip(t, ctx, srv.URL+"/"+search, vllmKV)
+	checkPlan(t, ctx, srv.URL, vars)
 	badInput(t, ctx, srv.URL)
 	requests.mu.Lock()
 	defer requests.mu.Unlock()
@@ -209,7 +214,7 @@ func screenshot(t *testing.T, ctx context.Context, u string) {
 	}
 	tab, cancel := chromedp.NewContext(ctx)
 	defer cancel()
-	if err := chromedp.Do(tab, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS("#boundary")), chromedp.Sleep(300*time.Millisecond)); err != nil {
+	if err := chromedp.Do(tab, chromedp.Navigate(u), chromedp.WaitVisible(chromedp.CSS("#tradeoff circle.pt")), chromedp.Sleep(300*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	png, err := chromedp.Run(tab, chromedp.FullScreenshot(100))
