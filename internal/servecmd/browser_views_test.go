@@ -40,8 +40,9 @@ func tradeoffPoints(t *testing.T, tab context.Context) [][2]int {
 }
 
 // checkTradeoff: every point of the chart is the CLI's figure at its limit
-// (TGI: the largest output that starts at that --max-input-tokens; vLLM:
-// the requests of that --max-model-len that fit at once).
+// (TGI: the largest output that starts at that --max-input-tokens; vLLM
+// and SGLang: the requests of that --max-model-len or --context-length
+// that fit at once).
 func checkTradeoff(t *testing.T, tab context.Context, vars map[string]string, engine string) [][2]int {
 	t.Helper()
 	pts := tradeoffPoints(t, tab)
@@ -62,7 +63,8 @@ func checkTradeoff(t *testing.T, tab context.Context, vars map[string]string, en
 			_ = json.Unmarshal([]byte(cliOut(t, vars, append(args, "--max-input-tokens", fmt.Sprint(p[0]))...)), &r)
 			want = r.Boundary.Total - r.Boundary.Input
 		} else {
-			_ = json.Unmarshal([]byte(cliOut(t, vars, append(args, "--max-model-len", fmt.Sprint(p[0]))...)), &r)
+			flag := map[string]string{"vllm": "--max-model-len", "sglang": "--context-length"}[engine]
+			_ = json.Unmarshal([]byte(cliOut(t, vars, append(args, flag, fmt.Sprint(p[0]))...)), &r)
 			if r.Fits {
 				want = r.Startup.MaxConcurrent
 			}

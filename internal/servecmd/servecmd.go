@@ -39,7 +39,15 @@ It listens on loopback only unless --allow-remote is given (then anyone who reac
 port may run estimates; put it behind your own authentication). The Hugging Face token
 (HF_TOKEN, the token file) is used by the server to read gated models and never sent to
 the page. A local model directory is read only under --models-dir; --corrections and
---prices files are the server's, never a request's.`
+--prices files are the server's, never a request's (a request prices GPUs with
+price=h100-sxm=2.49,l4=0.80, as plan --price).
+
+--export DIR writes the page to run with no server at all (open DIR/index.html, from disk
+or any static host): the same API code built for WebAssembly answers in the browser from
+the embedded model and GPU catalogs, offline. The program must have been built after
+go generate ./internal/servecmd, which builds that engine:
+
+  vramcalc serve --export site/`
 
 // Options are vramcalc-serve's settings, from its flags.
 type Options struct {

@@ -74,6 +74,11 @@ func TestStaticPageInBrowser(t *testing.T) {
 	if href := str(`document.querySelector("#download").href`); !strings.HasPrefix(href, "blob:") {
 		t.Errorf("download JSON links %s, want a blob of the answer", href)
 	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"?model=meta-llama/Llama-3.1-8B-Instruct&gpu=l4&engine=sglang&context-length=8192"),
+		chromedp.WaitVisible(chromedp.Search(`//h2[contains(., "(sglang")]`))); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("static page, SGLang (--context-length, requests at once): %v", checkTradeoff(t, ctx, vars, "sglang"))
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"?model=acme/not-in-catalog&gpu=l4"),
 		chromedp.WaitVisible(chromedp.Search(`//div[@id="error" and contains(., "hint:")]`))); err != nil {
 		t.Fatal(err)
