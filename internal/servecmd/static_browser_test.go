@@ -48,10 +48,12 @@ func TestStaticPageInBrowser(t *testing.T) {
 	t.Logf("export: %d bytes in all, %s %d bytes", n, exportEngine, gz.Size())
 	base := "file://" + filepath.ToSlash(dir) + "/" + exportPage
 	const target = "/api/estimate?model=meta-llama/Llama-3.1-8B-Instruct&gpu=l4&engine=vllm&max-model-len=16384"
+	t0 := time.Now()
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"?model=meta-llama/Llama-3.1-8B-Instruct&gpu=l4&engine=vllm&max-model-len=16384"),
 		chromedp.WaitVisible(chromedp.CSS("#startup"))); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("static page: first figures %v after the navigation (decode, compile and start the engine, then answer)", time.Since(t0).Round(time.Millisecond))
 	str := func(expr string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](expr, chromedp.EvalAwaitPromise))
