@@ -209,9 +209,10 @@ func loadOptions(o *Options) error {
 	return nil
 }
 
-// runExport is --export DIR.
+// runExport is --export DIR. The page is always offline, so --offline is
+// allowed; the server's files and address are refused.
 func runExport(c *cli.Command, dir string, e cmdutil.Env) error {
-	for _, f := range []string{"models-dir", "corrections", "prices", "offline", "allow-remote", "addr"} {
+	for _, f := range []string{"models-dir", "corrections", "prices", "allow-remote", "addr"} {
 		if c.IsSet(f) {
 			return cmdutil.Usage("the exported page reads no files and has no server: give --"+f+" to vramcalc serve, or export without it",
 				"--export does not take --%s", f)
