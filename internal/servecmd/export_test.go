@@ -3,7 +3,9 @@ package servecmd
 import (
 	"encoding/base64"
 	"errors"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -100,5 +102,26 @@ func TestAnswer(t *testing.T) {
 		if code, _ := Answer(h, target); code != 404 {
 			t.Errorf("%s: %d, want 404", target, code)
 		}
+	}
+}
+
+// TestEmbeddedEngineCurrent: an engine that go generate built into wasm/
+// (and vramcalc-serve embeds) was built from the sources as they are now:
+// an older one would answer in the exported page what this server no
+// longer does. Without a generated engine there is nothing to compare.
+func TestEmbeddedEngineCurrent(t *testing.T) {
+	if _, err := fs.Stat(Built(), "vramcalc.wasm.gz"); err != nil {
+		t.Skip("no engine in wasm/ (go generate ./internal/servecmd not run): nothing embedded to be stale")
+	}
+	built, err := fs.ReadFile(Built(), "SOURCES")
+	if err != nil {
+		t.Fatalf("wasm/ holds an engine without SOURCES: run go generate ./internal/servecmd again (%v)", err)
+	}
+	out, err := exec.Command("go", "run", "./genwasm", "-fingerprint").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.TrimSpace(string(out)) != strings.TrimSpace(string(built)) {
+		t.Errorf("the engine in wasm/ was built from other sources (%.12s, now %.12s): run go generate ./internal/servecmd", built, out)
 	}
 }

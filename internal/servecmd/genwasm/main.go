@@ -7,6 +7,8 @@ package main
 
 import (
 	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"os"
@@ -15,13 +17,57 @@ import (
 	"strings"
 )
 
+// engineImport is the page's engine.
+const engineImport = "github.com/vramcalc/vramcalc/cmd/vramcalc-wasm"
+
 func main() {
-	out := flag.String("out", "wasm", "write vramcalc.wasm.gz and wasm_exec.js into `DIR`")
+	out := flag.String("out", "wasm", "write vramcalc.wasm.gz, wasm_exec.js and SOURCES into `DIR`")
+	only := flag.Bool("fingerprint", false, "only print the fingerprint of the engine's sources")
 	flag.Parse()
-	if err := build(*out); err != nil {
+	var err error
+	if *only {
+		var fp string
+		if fp, err = fingerprint(); err == nil {
+			fmt.Println(fp)
+		}
+	} else {
+		err = build(*out)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "genwasm:", err)
 		os.Exit(1)
 	}
+}
+
+// fingerprint is the SHA-256 of every file the engine is built from
+// outside the standard library (each package's Go and embedded files, named
+// by import path): SOURCES holds it, so that a test can tell an engine
+// built from older sources (TestEmbeddedEngineCurrent).
+func fingerprint() (string, error) {
+	cmd := exec.Command("go", "list", "-deps", "-f",
+		`{{if not .Standard}}{{.ImportPath}}{{"\t"}}{{.Dir}}{{"\t"}}{{join .GoFiles " "}} {{join .EmbedFiles " "}}{{end}}`, engineImport)
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("go list the engine's packages: %w", err)
+	}
+	h := sha256.New()
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		part := strings.SplitN(line, "\t", 3)
+		if len(part) != 3 {
+			return "", fmt.Errorf("go list: %q", line)
+		}
+		pkg, dir := part[0], part[1]
+		for _, f := range strings.Fields(part[2]) {
+			b, err := os.ReadFile(filepath.Join(dir, f))
+			if err != nil {
+				return "", err
+			}
+			fmt.Fprintf(h, "%s/%s %d\n", pkg, f, len(b))
+			h.Write(b)
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // build compiles the engine and writes the two files into dir.
@@ -40,7 +86,7 @@ func build(dir string) error {
 	}
 	defer os.RemoveAll(tmp)
 	bin := filepath.Join(tmp, "vramcalc.wasm")
-	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "github.com/vramcalc/vramcalc/cmd/vramcalc-wasm")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, engineImport)
 	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
@@ -54,6 +100,13 @@ func build(dir string) error {
 		return err
 	}
 	if err := writeGzip(filepath.Join(dir, "vramcalc.wasm.gz"), wasm); err != nil {
+		return err
+	}
+	fp, err := fingerprint()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "SOURCES"), []byte(fp+"\n"), 0o644); err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "wasm_exec.js"), glue, 0o644)
