@@ -100,25 +100,11 @@ func checkPlan(t *testing.T, ctx context.Context, base string, vars map[string]s
 	t.Helper()
 	tab, cancel := chromedp.NewContext(ctx)
 	defer cancel()
-	const q = "?view=plan&model=meta-llama/Llama-3.1-8B-Instruct&gpu=l4,h100-sxm&concurrency=4&price=l4=0.8,h100-sxm=2.49"
-	if err := chromedp.Do(tab, chromedp.Navigate(base+"/"+q), chromedp.WaitVisible(chromedp.CSS("#plan"))); err != nil {
+	if err := chromedp.Do(tab, chromedp.Navigate(base+"/"+planQuery), chromedp.WaitVisible(chromedp.CSS("#plan"))); err != nil {
 		t.Fatal(err)
 	}
-	column := func(tab context.Context, key string) string {
-		return evalIn(t, tab, `(() => { const i = [...document.querySelectorAll("#plan th")].findIndex(h => h.dataset.col === "`+key+`");
-			return [...document.querySelectorAll("#plan tr")].slice(1).map(r => r.children[i].textContent).join(","); })()`)
-	}
-	var cli struct {
-		Setups []struct {
-			Budget int     `json:"max_batch_total_tokens"`
-			Cost   float64 `json:"hourly_cost"`
-		}
-	}
-	_ = json.Unmarshal([]byte(cliOut(t, vars, "plan", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "l4,h100-sxm", "--concurrency", "4", "--price", "l4=0.8,h100-sxm=2.49", "-o", "json")), &cli)
-	var costs, budgets []string
-	for _, s := range cli.Setups {
-		costs, budgets = append(costs, fmt.Sprint(s.Cost)), append(budgets, fmt.Sprint(s.Budget))
-	}
+	column := func(tab context.Context, key string) string { return planColumn(t, tab, key) }
+	costs, budgets := planWant(t, vars)
 	if got := column(tab, "cost"); got != strings.Join(costs, ",") || len(costs) < 4 {
 		t.Errorf("plan $/hour column %s, the CLI's %v", got, costs)
 	}
@@ -158,4 +144,30 @@ func sortedInts(ns []string, dir int) string {
 		return dir * cmp.Compare(x, y)
 	})
 	return strings.Join(s, ",")
+}
+
+// planQuery is the plan view checkPlan and the static test open; planWant
+// is the CLI's $/hour and KV budget columns for it, in the CLI's order.
+const planQuery = "?view=plan&model=meta-llama/Llama-3.1-8B-Instruct&gpu=l4,h100-sxm&concurrency=4&price=l4=0.8,h100-sxm=2.49"
+
+func planWant(t *testing.T, vars map[string]string) (costs, budgets []string) {
+	t.Helper()
+	var cli struct {
+		Setups []struct {
+			Budget int     `json:"max_batch_total_tokens"`
+			Cost   float64 `json:"hourly_cost"`
+		}
+	}
+	_ = json.Unmarshal([]byte(cliOut(t, vars, "plan", "meta-llama/Llama-3.1-8B-Instruct", "--gpu", "l4,h100-sxm", "--concurrency", "4", "--price", "l4=0.8,h100-sxm=2.49", "-o", "json")), &cli)
+	for _, s := range cli.Setups {
+		costs, budgets = append(costs, fmt.Sprint(s.Cost)), append(budgets, fmt.Sprint(s.Budget))
+	}
+	return costs, budgets
+}
+
+// planColumn is the plan table's column key, its cells joined by commas.
+func planColumn(t *testing.T, tab context.Context, key string) string {
+	t.Helper()
+	return evalIn(t, tab, `(() => { const i = [...document.querySelectorAll("#plan th")].findIndex(h => h.dataset.col === "`+key+`");
+		return [...document.querySelectorAll("#plan tr")].slice(1).map(r => r.children[i].textContent).join(","); })()`)
 }

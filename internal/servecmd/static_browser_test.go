@@ -81,6 +81,12 @@ func TestStaticPageInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("static page, SGLang (--context-length, requests at once): %v", checkTradeoff(t, ctx, vars, "sglang"))
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+planQuery), chromedp.WaitVisible(chromedp.CSS("#plan"))); err != nil {
+		t.Fatal(err)
+	}
+	if costs, _ := planWant(t, vars); planColumn(t, ctx, "cost") != strings.Join(costs, ",") {
+		t.Errorf("static plan $/hour %s, the CLI's %v", planColumn(t, ctx, "cost"), costs)
+	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(base+"?model=acme/not-in-catalog&gpu=l4"),
 		chromedp.WaitVisible(chromedp.Search(`//div[@id="error" and contains(., "hint:")]`))); err != nil {
 		t.Fatal(err)
