@@ -100,6 +100,14 @@ func checkPlan(t *testing.T, ctx context.Context, base string, vars map[string]s
 	t.Helper()
 	tab, cancel := chromedp.NewContext(ctx)
 	defer cancel()
+	// The plan tab keeps the model and the engine of the estimate view.
+	if err := chromedp.Do(tab, chromedp.Navigate(base+"/?model=Qwen/Qwen3-8B&engine=sglang&gpu=l4&context-length=4096"), chromedp.WaitVisible(chromedp.CSS("#startup")),
+		chromedp.Click(chromedp.CSS("#tab-plan")), chromedp.WaitVisible(chromedp.CSS("#plan"))); err != nil {
+		t.Fatal(err)
+	}
+	if got := evalIn(t, tab, "location.search"); got != "?model=Qwen%2FQwen3-8B&engine=sglang&view=plan" {
+		t.Errorf("the plan tab opened %s, want the model and engine kept", got)
+	}
 	if err := chromedp.Do(tab, chromedp.Navigate(base+"/"+planQuery), chromedp.WaitVisible(chromedp.CSS("#plan"))); err != nil {
 		t.Fatal(err)
 	}
