@@ -39,6 +39,9 @@ func NewHandler(o Options, e cmdutil.Env) (http.Handler, error) {
 	if err := loadOptions(&o); err != nil {
 		return nil, err
 	}
+	if e.Hub != nil {
+		e.Hub = newHubMemo(e.Hub).Fetch
+	}
 	s := &server{o: o, e: e, slots: make(chan struct{}, maxRunning)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/estimate", s.api(calccmd.Estimate, true))
