@@ -140,6 +140,32 @@ func checkPlan(t *testing.T, ctx context.Context, base string, vars map[string]s
 		t.Errorf("the sorted plan's URL shows %s, the view %s", got, down)
 	}
 	t.Logf("plan: $/hour %s (cheapest first, as the CLI); KV budget sorted down %s", strings.Join(costs, ","), down)
+	checkPlanEngineFlags(t, fresh, base, vars)
+}
+
+// checkPlanEngineFlags: the plan view takes the engine's memory fraction
+// and the tensor-parallel degrees, shown in its form, and its KV budgets
+// are the CLI's with the same flags.
+func checkPlanEngineFlags(t *testing.T, tab context.Context, base string, vars map[string]string) {
+	t.Helper()
+	if err := chromedp.Do(tab, chromedp.Navigate(base+"/?view=plan&model=meta-llama/Llama-3.1-8B-Instruct&engine=vllm&gpu=l4&gpu-memory-utilization=0.8&tp=1,2"),
+		chromedp.WaitVisible(chromedp.CSS("#plan"))); err != nil {
+		t.Fatal(err)
+	}
+	shown := evalIn(t, tab, `document.querySelector('fieldset.view-plan[data-engine="vllm"] input[name="gpu-memory-utilization"]').value`)
+	var cli struct {
+		Setups []struct {
+			Budget int `json:"max_batch_total_tokens"`
+		}
+	}
+	_ = json.Unmarshal([]byte(cliOut(t, vars, "plan", "meta-llama/Llama-3.1-8B-Instruct", "--engine", "vllm", "--gpu", "l4", "--gpu-memory-utilization", "0.8", "--tp", "1,2", "-o", "json")), &cli)
+	var want []string
+	for _, s := range cli.Setups {
+		want = append(want, fmt.Sprint(s.Budget))
+	}
+	if got := planColumn(t, tab, "budget"); shown != "0.8" || got != strings.Join(want, ",") || len(want) != 2 {
+		t.Errorf("vLLM plan at --gpu-memory-utilization %s: KV budgets %s, the CLI's %v", shown, got, want)
+	}
 }
 
 // sortedInts is the decimal numbers ns sorted (dir 1 up, -1 down), joined
